@@ -1,0 +1,3 @@
+from r1lsp.cli import main
+
+raise SystemExit(main())
