@@ -1,0 +1,568 @@
+"""Training corpus for R1: samples, level ids, FIM, on-disk format, batches, CLI.
+
+Build (see :mod:`model.corpus` for sources, licences, filters, dedup and split)::
+
+    python -m model.data build --out cache/corpus [--max-mb 48] [--java-share 0.5]
+    python -m model.data build --out /tmp/c --dir python=tests/fixtures/data/python \\
+        --dir java=tests/fixtures/data/java --no-stdlib --no-site-packages --no-java
+    python -m model.data info cache/corpus
+
+On-disk format (a folder)::
+
+    tokenizer.json          byte-level BPE trained on the *train* split only
+    manifest.json           config, structure backend, sources (provenance, licence, counts,
+                            bytes, per-package for site-packages), per-split totals, timings
+    files.jsonl             one line per kept file: source, path, package, version, licence,
+                            lang, split, sha1, bytes, tokens, fim, sample index
+    {split}.tokens.npy      uint16 [N]     token ids of all samples of the split, concatenated
+    {split}.levels.npy      int32  [N, 3]  per token (phrase, sentence, paragraph) unit ids
+    {split}.docs.npy        int64  [D + 1] start index of each sample in the token array
+                            (last entry = N)
+
+    splits: "train" and "val" (held out *by file*, ~2 % by a hash of source:path).
+
+A sample is one file::
+
+    plain (1 - fim_rate):  <|lang:X|> text <|endoftext|>
+    FIM   (fim_rate, PSM): <|lang:X|> <|fim_prefix|> prefix <|fim_suffix|> suffix
+                           <|fim_middle|> middle <|endoftext|>
+
+The FIM pieces are cut at UTF-8 byte offsets that start a sentence (or phrase) unit of the
+structure mapping, and each piece is tokenised on its own (as the server tokenises the text
+around the cursor). ``prefix + middle + suffix`` is the file's text exactly.
+
+Level ids. For every text token the structure mapping (``r1lsp.structure.map_structure``,
+the same tree-sitter mapping the server uses) gives the (phrase, sentence, paragraph) ids of
+the unit holding the token's *first byte*. After FIM reordering each token keeps the ids of
+the place it came from. A special token takes the ids of its right neighbour in the sample
+(``<|lang|>`` and ``<|fim_prefix|>`` those of the first prefix token, ``<|fim_suffix|>`` of the
+first suffix token, ``<|fim_middle|>`` of the first middle token -- i.e. of the cursor, which
+the server knows at inference), except the closing ``<|endoftext|>``, which takes its left
+neighbour's. In the stored arrays the ids are *offset per file* so they keep increasing
+across the concatenated samples of a split (each file's ids start one past the previous
+file's largest); a unit never spans two files. :meth:`CorpusDataset.batch` renumbers the ids
+of each window from 0 in order of first appearance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from model import corpus as C
+from model.tokenizer import (DEFAULT_VOCAB_SIZE, SpecialTokens, load_tokenizer, save_tokenizer,
+                             token_byte_lengths, token_byte_offsets, train_tokenizer)
+
+SPLITS = ("train", "val")
+FORMAT_VERSION = 1
+
+
+# ---------------------------------------------------------------------------- structure
+
+class _LineStructure:
+    """Fallback used only when ``r1lsp.structure`` is not importable: paragraph = block of
+    lines between blank lines, sentence = line, phrase = run of non-blank characters."""
+
+    backend = "fallback-lines"
+
+    def __init__(self, text: str):
+        import re
+        data = text.encode("utf-8")
+        line_starts = [0] + [m.end() for m in re.finditer(rb"\n", data)]
+        para, prev_blank = [], True
+        for i, s in enumerate(line_starts):
+            e = line_starts[i + 1] if i + 1 < len(line_starts) else len(data)
+            blank = not data[s:e].strip()
+            if not blank and prev_blank:
+                para.append(s)
+            prev_blank = blank
+        self._para = np.array(para or [0], dtype=np.int64)
+        self._sent = np.array(line_starts, dtype=np.int64)
+        self._phr = np.array([m.start() for m in re.finditer(rb"\S+", data)] or [0], np.int64)
+
+    def unit_ids(self, byte_offsets):
+        o = np.asarray(byte_offsets, dtype=np.int64)
+        ids = [np.maximum(np.searchsorted(b, o, side="right") - 1, 0)
+               for b in (self._phr, self._sent, self._para)]
+        return [tuple(map(int, t)) for t in zip(*ids)]
+
+
+def structure_backend():
+    """``(map_structure, name)``: the tree-sitter mapping, or the line fallback."""
+    try:
+        from r1lsp.structure import map_structure  # type: ignore
+        return map_structure, "r1lsp.structure"
+    except ImportError:
+        return (lambda text, lang: _LineStructure(text)), _LineStructure.backend
+
+
+def structure_language(lang: str) -> str:
+    return lang if lang in ("java", "python") else "plaintext"
+
+
+def unit_array(handle, byte_offsets: np.ndarray) -> np.ndarray:
+    """``int32 [n, 3]`` (phrase, sentence, paragraph) ids for the byte offsets."""
+    if len(byte_offsets) == 0:
+        return np.zeros((0, 3), dtype=np.int32)
+    ids = handle.unit_ids([int(x) for x in byte_offsets])
+    return np.asarray(ids, dtype=np.int32).reshape(-1, 3)
+
+
+# ---------------------------------------------------------------------------- samples
+
+def fill_special_levels(levels: np.ndarray, is_text: np.ndarray) -> np.ndarray:
+    """Give each non-text row the ids of the next text row (right neighbour); trailing
+    non-text rows take the previous text row's ids. Rows of ``levels`` where ``is_text`` is
+    False are overwritten."""
+    n = len(levels)
+    if n == 0 or not is_text.any():
+        return np.zeros_like(levels)
+    idx = np.where(is_text, np.arange(n), n)
+    nxt = np.minimum.accumulate(idx[::-1])[::-1]           # next text row at or after i
+    prv = np.maximum.accumulate(np.where(is_text, np.arange(n), -1))
+    src = np.where(nxt < n, nxt, prv)
+    return levels[src]
+
+
+@dataclass
+class Sample:
+    ids: np.ndarray       # int64 [n]
+    levels: np.ndarray    # int32 [n, 3]
+    fim: bool
+    cuts: tuple[int, int] | None = None   # (middle start, middle end) in UTF-8 bytes
+
+
+def _char_boundary(data: bytes, b: int) -> bool:
+    return b <= 0 or b >= len(data) or (data[b] & 0xC0) != 0x80
+
+
+def choose_fim_cuts(data: bytes, starts: np.ndarray, units: np.ndarray,
+                    rng: np.random.Generator, max_units: int = 4) -> tuple[int, int] | None:
+    """Pick (a, b) byte offsets, 0 < a < b <= len(data), at starts of sentence units
+    (probability 0.5, else phrase units); the middle spans 1..max_units units. ``starts``
+    and ``units`` are the token start offsets and unit ids of the whole file."""
+    if len(starts) < 4:
+        return None
+    order = [1, 0] if rng.random() < 0.5 else [0, 1]      # column 1 = sentence, 0 = phrase
+    for col in order:
+        change = np.flatnonzero(np.diff(units[:, col]) != 0) + 1
+        cands = [int(starts[i]) for i in change if _char_boundary(data, int(starts[i]))]
+        cands = sorted(set(c for c in cands if 0 < c < len(data)))
+        if len(cands) < 2:
+            continue
+        i = int(rng.integers(0, len(cands)))
+        k = int(rng.integers(1, max_units + 1))
+        a = cands[i]
+        b = cands[i + k] if i + k < len(cands) else len(data)
+        if b > a:
+            return a, b
+    return None
+
+
+def assemble(pieces: list[tuple[int | None, np.ndarray | None, np.ndarray | None]]) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Concatenate ``(special_id, None, None)`` and ``(None, ids, levels)`` pieces, then give
+    the special tokens their neighbours' level ids (:func:`fill_special_levels`)."""
+    ids_parts, lev_parts, text_parts = [], [], []
+    for sid, ids, lev in pieces:
+        if sid is not None:
+            ids_parts.append(np.array([sid], dtype=np.int64))
+            lev_parts.append(np.zeros((1, 3), dtype=np.int32))
+            text_parts.append(np.zeros(1, dtype=bool))
+        elif len(ids):
+            ids_parts.append(np.asarray(ids, dtype=np.int64))
+            lev_parts.append(np.asarray(lev, dtype=np.int32).reshape(-1, 3))
+            text_parts.append(np.ones(len(ids), dtype=bool))
+    ids = np.concatenate(ids_parts)
+    lev = fill_special_levels(np.concatenate(lev_parts), np.concatenate(text_parts))
+    return ids, lev
+
+
+def encode_texts(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of ordinary texts (batched): special-token strings that occur in the text
+    (e.g. ``"<|endoftext|>"`` in a docstring) are tokenised as plain text."""
+    old = tok.encode_special_tokens
+    tok.encode_special_tokens = True
+    try:
+        return [e.ids for e in tok.encode_batch(list(texts), add_special_tokens=False)]
+    finally:
+        tok.encode_special_tokens = old
+
+
+class SampleBuilder:
+    """Turns a file's text into a :class:`Sample` (tokens + level ids, optionally FIM)."""
+
+    def __init__(self, tok: Tokenizer, map_structure=None, fim_rate: float = 0.5):
+        self.tok = tok
+        self.sp = SpecialTokens.from_tokenizer(tok)
+        self.byte_lengths = token_byte_lengths(tok)
+        self.map_structure = map_structure or structure_backend()[0]
+        self.fim_rate = fim_rate
+
+    def encode_texts(self, texts: Sequence[str]) -> list[list[int]]:
+        return encode_texts(self.tok, texts)
+
+    def build(self, text: str, lang: str, rng: np.random.Generator,
+              ids: list[int] | None = None, force_fim: bool | None = None) -> Sample:
+        data = text.encode("utf-8")
+        handle = self.map_structure(text, structure_language(lang))
+        if ids is None:
+            ids = self.encode_texts([text])[0]
+        starts = token_byte_offsets(ids, self.byte_lengths)
+        units = unit_array(handle, starts)
+        lang_id = self.sp.lang(lang)
+        want_fim = (rng.random() < self.fim_rate) if force_fim is None else force_fim
+        cuts = choose_fim_cuts(data, starts, units, rng) if want_fim else None
+        if cuts is None:
+            out_ids, out_lev = assemble([(lang_id, None, None), (None, ids, units),
+                                         (self.sp.endoftext, None, None)])
+            return Sample(out_ids, out_lev, False)
+        a, b = cuts
+        prefix, middle, suffix = (data[:a].decode("utf-8"), data[a:b].decode("utf-8"),
+                                  data[b:].decode("utf-8"))
+        p_ids, m_ids, s_ids = self.encode_texts([prefix, middle, suffix])
+        offs = np.concatenate([token_byte_offsets(p_ids, self.byte_lengths, 0),
+                               token_byte_offsets(m_ids, self.byte_lengths, a),
+                               token_byte_offsets(s_ids, self.byte_lengths, b)])
+        lev = unit_array(handle, offs)
+        np_, nm = len(p_ids), len(m_ids)
+        p_lev, m_lev, s_lev = lev[:np_], lev[np_:np_ + nm], lev[np_ + nm:]
+        sp = self.sp
+        out_ids, out_lev = assemble([
+            (lang_id, None, None), (sp.fim_prefix, None, None), (None, p_ids, p_lev),
+            (sp.fim_suffix, None, None), (None, s_ids, s_lev),
+            (sp.fim_middle, None, None), (None, m_ids, m_lev), (sp.endoftext, None, None)])
+        return Sample(out_ids, out_lev, True, cuts)
+
+
+def fim_parts(ids: Sequence[int], sp: SpecialTokens) -> tuple[list[int], list[int], list[int]]:
+    """Split a PSM sample's ids into (prefix, middle, suffix) text ids (no special tokens)."""
+    ids = list(ids)
+    i_p, i_s, i_m = ids.index(sp.fim_prefix), ids.index(sp.fim_suffix), ids.index(sp.fim_middle)
+    end = ids.index(sp.endoftext, i_m) if sp.endoftext in ids[i_m:] else len(ids)
+    return ids[i_p + 1:i_s], ids[i_m + 1:end], ids[i_s + 1:i_m]
+
+
+def format_fim(tok: Tokenizer, prefix: str, suffix: str, middle: str = "",
+               lang: str | None = None) -> list[int]:
+    """PSM prompt ids: ``[<|lang|>] <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>
+    middle`` (no ``<|endoftext|>``: the model generates the middle then ends)."""
+    sp = SpecialTokens.from_tokenizer(tok)
+    p, s, m = encode_texts(tok, [prefix, suffix, middle])
+    head = [sp.lang(lang)] if lang else []
+    return head + [sp.fim_prefix] + p + [sp.fim_suffix] + s + [sp.fim_middle] + m
+
+
+def format_translation_pair(tok: Tokenizer, java_src: str, python_src: str) -> list[int]:
+    """Reserved format (not used for training yet)::
+
+        <|lang:java|> java <|translate|> <|lang:python|> python <|endoftext|>
+    """
+    sp = SpecialTokens.from_tokenizer(tok)
+    j, p = encode_texts(tok, [java_src, python_src])
+    return [sp.lang_java] + j + [sp.translate, sp.lang_python] + p + [sp.endoftext]
+
+
+# ---------------------------------------------------------------------------- build
+
+@dataclass
+class BuildConfig:
+    out: str
+    max_mb: float = 48.0                 # total UTF-8 text kept (all languages)
+    java_share: float = 0.5              # share of max_mb for Java (rest: Python)
+    val_fraction: float = 0.02
+    fim_rate: float = 0.5
+    vocab_size: int = DEFAULT_VOCAB_SIZE
+    seed: int = 0
+    stdlib: bool = True
+    site_packages: bool = True
+    java: bool = True
+    include_tests: bool = False
+    near_dup: bool = False
+    jdk_cache: str = "cache/jdk"
+    dirs: tuple[str, ...] = ()           # extra "lang=path" folders (license "see folder")
+    tokenizer: str | None = None         # reuse this tokenizer.json instead of training
+    max_file_kb: int = 256
+
+
+def _doc_seed(seed: int, doc: C.Document) -> int:
+    import hashlib
+    return int.from_bytes(hashlib.sha1(f"{seed}:{doc.source}:{doc.path}".encode()).digest()[:8],
+                          "big")
+
+
+def make_sources(cfg: BuildConfig, notes: list[str]) -> list[C.Source]:
+    sources: list[C.Source] = []
+    for spec in cfg.dirs:
+        lang, _, path = spec.partition("=")
+        root = Path(path)
+        lic_file = next((root / n for n in ("LICENSE", "LICENSE.txt", "COPYING") if
+                         (root / n).is_file()), None)
+        lic = lic_file.read_text().splitlines()[0].strip() if lic_file else "unknown"
+        sources.append(C.DirectorySource(
+            name=f"dir:{root.name}", lang=lang, license=lic, package=root.name,
+            origin=str(root.resolve()), root=root,
+            suffixes=tuple(s for s, l in C.LANG_BY_SUFFIX.items() if l == lang) or (".txt",),
+            exclude_dirs=() if cfg.include_tests else C.DEFAULT_TEST_DIRS))
+    if cfg.stdlib:
+        sources.append(C.stdlib_source(cfg.include_tests))
+    if cfg.site_packages:
+        sources.append(C.site_packages_source(cfg.include_tests))
+    if cfg.java:
+        jdk = C.fetch_openjdk_sources(Path(cfg.jdk_cache), notes=notes)
+        if jdk is None:
+            print("WARNING: " + notes[-1], file=sys.stderr)
+        else:
+            sources.append(jdk)
+    return sources
+
+
+def build(cfg: BuildConfig, log=print) -> dict:
+    """Build the corpus folder ``cfg.out``; returns the manifest."""
+    t0 = time.time()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    sources = make_sources(cfg, notes)
+    total = int(cfg.max_mb * 1e6) if cfg.max_mb and cfg.max_mb > 0 else None
+    budgets = None if total is None else {"java": int(total * cfg.java_share),
+                                          "python": total - int(total * cfg.java_share)}
+    if budgets is not None and not any(s.lang == "java" for s in sources):
+        budgets["python"] = total      # no Java available: give Python the whole budget
+    fcfg = C.FilterConfig(max_file_bytes=cfg.max_file_kb * 1024)
+    log(f"gathering from {len(sources)} sources (budgets {budgets})")
+    docs, src_stats = C.gather(sources, budgets, cfg.val_fraction, fcfg, cfg.near_dup,
+                               cfg.seed, log)
+    t_gather = time.time() - t0
+
+    t1 = time.time()
+    if cfg.tokenizer:
+        tok = load_tokenizer(cfg.tokenizer)
+    else:
+        tok = train_tokenizer((d.text for d in docs if d.split == "train"), cfg.vocab_size)
+    save_tokenizer(tok, out / "tokenizer.json")
+    if tok.get_vocab_size() > 65535:
+        raise ValueError("vocabulary too large for uint16 token arrays")
+    t_tok = time.time() - t1
+    log(f"tokenizer: {tok.get_vocab_size()} ids ({t_tok:.1f} s)")
+
+    t2 = time.time()
+    map_structure, backend = structure_backend()
+    builder = SampleBuilder(tok, map_structure, cfg.fim_rate)
+    files_f = open(out / "files.jsonl", "w", encoding="utf-8")
+    split_stats = {}
+    for split in SPLITS:
+        sdocs = [d for d in docs if d.split == split]
+        ids_all: list[np.ndarray] = []
+        lev_all: list[np.ndarray] = []
+        doc_starts = [0]
+        offset = np.zeros(3, dtype=np.int64)
+        st = {"files": 0, "samples": 0, "tokens": 0, "bytes": 0, "fim_samples": 0,
+              "tokens_by_lang": {}, "bytes_by_lang": {}, "files_by_lang": {}}
+        chunk = 256
+        for c0 in range(0, len(sdocs), chunk):
+            batch = sdocs[c0:c0 + chunk]
+            enc = builder.encode_texts([d.text for d in batch])
+            for d, ids in zip(batch, enc):
+                rng = np.random.default_rng(_doc_seed(cfg.seed, d))
+                s = builder.build(d.text, d.lang, rng, ids=ids)
+                lev = s.levels.astype(np.int64) + offset
+                offset = lev.max(axis=0) + 1
+                ids_all.append(s.ids.astype(np.uint16))
+                lev_all.append(lev.astype(np.int32))
+                n = len(s.ids)
+                files_f.write(json.dumps({
+                    "source": d.source, "path": d.path, "package": d.package,
+                    "version": d.version, "license": d.license, "lang": d.lang,
+                    "split": split, "sha1": d.sha1, "bytes": d.nbytes, "tokens": n,
+                    "fim": s.fim, "sample": st["samples"]}) + "\n")
+                doc_starts.append(doc_starts[-1] + n)
+                st["files"] += 1
+                st["samples"] += 1
+                st["tokens"] += n
+                st["bytes"] += d.nbytes
+                st["fim_samples"] += int(s.fim)
+                for k, v in (("tokens_by_lang", n), ("bytes_by_lang", d.nbytes),
+                             ("files_by_lang", 1)):
+                    st[k][d.lang] = st[k].get(d.lang, 0) + v
+            if offset.max() >= 2 ** 31 - 1:
+                raise OverflowError("level ids exceed int32")
+            log(f"  {split}: {min(c0 + chunk, len(sdocs))}/{len(sdocs)} files, "
+                f"{st['tokens']} tokens, {time.time() - t2:.0f} s")
+        tokens = np.concatenate(ids_all) if ids_all else np.zeros(0, np.uint16)
+        levels = np.concatenate(lev_all) if lev_all else np.zeros((0, 3), np.int32)
+        np.save(out / f"{split}.tokens.npy", tokens)
+        np.save(out / f"{split}.levels.npy", levels)
+        np.save(out / f"{split}.docs.npy", np.asarray(doc_starts, dtype=np.int64))
+        st["bytes_per_token_by_lang"] = {
+            k: round(st["bytes_by_lang"][k] / max(1, st["tokens_by_lang"][k]), 3)
+            for k in st["tokens_by_lang"]}
+        split_stats[split] = st
+    files_f.close()
+    t_samples = time.time() - t2
+
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "structure_backend": backend,
+        "level_columns": ["phrase", "sentence", "paragraph"],
+        "level_ids": "per token, unit of its first byte; offset per file (increasing over the "
+                     "split); special tokens take the right neighbour's ids, the closing "
+                     "<|endoftext|> the left neighbour's",
+        "sample_format": {"plain": "<|lang:X|> text <|endoftext|>",
+                          "fim": "<|lang:X|> <|fim_prefix|> prefix <|fim_suffix|> suffix "
+                                 "<|fim_middle|> middle <|endoftext|>"},
+        "tokenizer": {"file": "tokenizer.json", "vocab_size": tok.get_vocab_size(),
+                      "special_tokens": asdict(SpecialTokens.from_tokenizer(tok))},
+        "licenses": sorted({d.license for d in docs}),
+        "sources": src_stats,
+        "splits": split_stats,
+        "notes": notes,
+        "timings_s": {"gather": round(t_gather, 1), "tokenizer": round(t_tok, 1),
+                      "samples": round(t_samples, 1), "total": round(time.time() - t0, 1)},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    log(f"done in {time.time() - t0:.1f} s -> {out}")
+    return manifest
+
+
+# ---------------------------------------------------------------------------- batches
+
+def renumber_first_appearance(ids: np.ndarray) -> np.ndarray:
+    """Map the values of a 1-D array to 0, 1, 2, ... in order of first appearance."""
+    uniq, first, inv = np.unique(ids, return_index=True, return_inverse=True)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
+    return rank[inv.reshape(-1)]
+
+
+class CorpusDataset:
+    """Memory-mapped view of a built corpus folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.manifest = json.loads((self.root / "manifest.json").read_text(encoding="utf-8"))
+        self._tokens: dict[str, np.ndarray] = {}
+        self._levels: dict[str, np.ndarray] = {}
+
+    def tokenizer(self) -> Tokenizer:
+        return load_tokenizer(self.root / "tokenizer.json")
+
+    def tokens(self, split: str) -> np.ndarray:
+        if split not in self._tokens:
+            self._tokens[split] = np.load(self.root / f"{split}.tokens.npy", mmap_mode="r")
+        return self._tokens[split]
+
+    def levels(self, split: str) -> np.ndarray:
+        if split not in self._levels:
+            self._levels[split] = np.load(self.root / f"{split}.levels.npy", mmap_mode="r")
+        return self._levels[split]
+
+    def docs(self, split: str) -> np.ndarray:
+        return np.load(self.root / f"{split}.docs.npy")
+
+    def batch(self, split: str, batch_size: int, seq_len: int, rng=None):
+        """One batch of random windows: ``(input_ids, targets, level_ids)`` as torch int64
+        tensors of shapes ``[B, L]``, ``[B, L]`` (inputs shifted by one) and ``[B, L, 3]``
+        (phrase, sentence, paragraph ids of the inputs, renumbered per window and level from
+        0 in order of first appearance). ``rng``: ``numpy.random.Generator``, int seed or
+        None."""
+        import torch
+        if not isinstance(rng, np.random.Generator):
+            rng = np.random.default_rng(rng)
+        toks, levs = self.tokens(split), self.levels(split)
+        n = len(toks)
+        if n < seq_len + 1:
+            raise ValueError(f"split {split!r} has {n} tokens, fewer than seq_len + 1")
+        starts = np.sort(rng.integers(0, n - seq_len, size=batch_size))
+        idx = starts[:, None] + np.arange(seq_len + 1)[None, :]
+        win = np.asarray(toks[idx], dtype=np.int64)
+        lev = np.asarray(levs[idx[:, :-1]], dtype=np.int64)
+        for b in range(batch_size):
+            for c in range(3):
+                lev[b, :, c] = renumber_first_appearance(lev[b, :, c])
+        return (torch.from_numpy(win[:, :-1].copy()), torch.from_numpy(win[:, 1:].copy()),
+                torch.from_numpy(lev))
+
+    def batches(self, split: str, batch_size: int, seq_len: int, rng=None,
+                steps: int | None = None) -> Iterator:
+        """Yield :meth:`batch` forever (or ``steps`` times)."""
+        if not isinstance(rng, np.random.Generator):
+            rng = np.random.default_rng(rng)
+        i = 0
+        while steps is None or i < steps:
+            yield self.batch(split, batch_size, seq_len, rng)
+            i += 1
+
+
+def batches(root_or_dataset, split: str, batch_size: int, seq_len: int, rng=None,
+            steps: int | None = None) -> Iterator:
+    ds = root_or_dataset if isinstance(root_or_dataset, CorpusDataset) else \
+        CorpusDataset(root_or_dataset)
+    return ds.batches(split, batch_size, seq_len, rng, steps)
+
+
+# ---------------------------------------------------------------------------- CLI
+
+def _summary(m: dict) -> str:
+    lines = [f"structure: {m['structure_backend']}, vocab {m['tokenizer']['vocab_size']}, "
+             f"built in {m['timings_s']['total']} s {m['timings_s']}"]
+    for s in m["sources"]:
+        lines.append(f"  {s['name']} [{s['license']}] {s['files_kept']}/{s['files_seen']} files "
+                     f"{s['bytes_kept'] / 1e6:.2f} MB; dropped {s['dropped']}")
+    for name, st in m["splits"].items():
+        lines.append(f"  {name}: {st['files']} files, {st['bytes'] / 1e6:.2f} MB, "
+                     f"{st['tokens']} tokens, FIM {st['fim_samples']}; tokens "
+                     f"{st['tokens_by_lang']}; bytes/token {st['bytes_per_token_by_lang']}")
+    for n in m.get("notes", []):
+        lines.append(f"  note: {n}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model.data", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build a corpus folder")
+    d = BuildConfig(out="")
+    b.add_argument("--out", required=True)
+    b.add_argument("--max-mb", type=float, default=d.max_mb,
+                   help="most MB of text kept, all languages (0 = no limit)")
+    b.add_argument("--java-share", type=float, default=d.java_share)
+    b.add_argument("--val-fraction", type=float, default=d.val_fraction)
+    b.add_argument("--fim-rate", type=float, default=d.fim_rate)
+    b.add_argument("--vocab-size", type=int, default=d.vocab_size)
+    b.add_argument("--seed", type=int, default=d.seed)
+    b.add_argument("--no-stdlib", dest="stdlib", action="store_false")
+    b.add_argument("--no-site-packages", dest="site_packages", action="store_false")
+    b.add_argument("--no-java", dest="java", action="store_false")
+    b.add_argument("--include-tests", action="store_true", help="keep test folders")
+    b.add_argument("--near-dup", action="store_true", help="also drop whitespace-only variants")
+    b.add_argument("--jdk-cache", default=d.jdk_cache)
+    b.add_argument("--dir", dest="dirs", action="append", default=[],
+                   metavar="LANG=PATH", help="extra source folder (repeatable)")
+    b.add_argument("--tokenizer", default=None, help="reuse a tokenizer.json")
+    b.add_argument("--max-file-kb", type=int, default=d.max_file_kb)
+    i = sub.add_parser("info", help="print a built corpus' manifest summary")
+    i.add_argument("root")
+    a = ap.parse_args(argv)
+    if a.cmd == "build":
+        kw = {k: v for k, v in vars(a).items() if k != "cmd"}
+        kw["dirs"] = tuple(kw["dirs"])
+        m = build(BuildConfig(**kw))
+        print(_summary(m))
+    else:
+        print(_summary(json.loads((Path(a.root) / "manifest.json").read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
