@@ -16,8 +16,8 @@ On-disk format (a folder)::
                             lang, split, sha1, bytes, tokens, fim, sample index
     {split}.tokens.npy      uint16 [N]     token ids of all samples of the split, concatenated
     {split}.levels.npy      int32  [N, 3]  per token (phrase, sentence, paragraph) unit ids
-    {split}.docs.npy        int64  [D + 1] start index of each sample in the token array
-                            (last entry = N)
+    {split}.docs.npy        int64  [F + 1] start index of each *file* in the token array
+                            (last entry = N); a file gives 1 sample, or up to 3 with FIM
 
     splits: "train" and "val" (held out *by file*, ~2 % by a hash of source:path).
 
@@ -28,8 +28,13 @@ A sample is one file::
                            <|fim_middle|> middle <|endoftext|>
 
 The FIM pieces are cut at UTF-8 byte offsets that start a sentence (or phrase) unit of the
-structure mapping, and each piece is tokenised on its own (as the server tokenises the text
-around the cursor). ``prefix + middle + suffix`` is the file's text exactly.
+structure mapping (the middle spans 1-4 such units), and each piece is tokenised on its own
+(as the server tokenises the text around the cursor). In a file longer than
+``fim_window_kb`` (default 4 KB, ~1,200 tokens, so that prefix, suffix and middle fit in one
+training window) the FIM sample covers only a region of that size around the middle, cut at
+line starts, and the text before / after the region become plain samples of their own
+(``<|lang:X|> before <|endoftext|>``, FIM sample, ``<|lang:X|> after <|endoftext|>``).
+Either way ``before + prefix + middle + suffix + after`` is the file's text exactly.
 
 Level ids. For every text token the structure mapping (``r1lsp.structure.map_structure``,
 the same tree-sitter mapping the server uses) gives the (phrase, sentence, paragraph) ids of
@@ -138,6 +143,7 @@ class Sample:
     levels: np.ndarray    # int32 [n, 3]
     fim: bool
     cuts: tuple[int, int] | None = None   # (middle start, middle end) in UTF-8 bytes
+    region: tuple[int, int] | None = None  # FIM region [r0, r1) in UTF-8 bytes
 
 
 def _char_boundary(data: bytes, b: int) -> bool:
@@ -200,12 +206,14 @@ def encode_texts(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
 class SampleBuilder:
     """Turns a file's text into a :class:`Sample` (tokens + level ids, optionally FIM)."""
 
-    def __init__(self, tok: Tokenizer, map_structure=None, fim_rate: float = 0.5):
+    def __init__(self, tok: Tokenizer, map_structure=None, fim_rate: float = 0.5,
+                 fim_window_bytes: int = 4096):
         self.tok = tok
         self.sp = SpecialTokens.from_tokenizer(tok)
         self.byte_lengths = token_byte_lengths(tok)
         self.map_structure = map_structure or structure_backend()[0]
         self.fim_rate = fim_rate
+        self.fim_window_bytes = fim_window_bytes
 
     def encode_texts(self, texts: Sequence[str]) -> list[list[int]]:
         return encode_texts(self.tok, texts)
@@ -226,21 +234,48 @@ class SampleBuilder:
                                          (self.sp.endoftext, None, None)])
             return Sample(out_ids, out_lev, False)
         a, b = cuts
-        prefix, middle, suffix = (data[:a].decode("utf-8"), data[a:b].decode("utf-8"),
-                                  data[b:].decode("utf-8"))
-        p_ids, m_ids, s_ids = self.encode_texts([prefix, middle, suffix])
-        offs = np.concatenate([token_byte_offsets(p_ids, self.byte_lengths, 0),
-                               token_byte_offsets(m_ids, self.byte_lengths, a),
-                               token_byte_offsets(s_ids, self.byte_lengths, b)])
+        r0, r1 = 0, len(data)
+        if self.fim_window_bytes and len(data) > self.fim_window_bytes:
+            r0, r1 = fim_region(data, a, b, self.fim_window_bytes)
+        texts = [data[r0:a], data[a:b], data[b:r1], data[:r0], data[r1:]]
+        p_ids, m_ids, s_ids, before, after = self.encode_texts([t.decode("utf-8") for t in texts])
+        bl = self.byte_lengths
+        offs = np.concatenate([token_byte_offsets(p_ids, bl, r0), token_byte_offsets(m_ids, bl, a),
+                               token_byte_offsets(s_ids, bl, b), token_byte_offsets(before, bl, 0),
+                               token_byte_offsets(after, bl, r1)])
         lev = unit_array(handle, offs)
-        np_, nm = len(p_ids), len(m_ids)
-        p_lev, m_lev, s_lev = lev[:np_], lev[np_:np_ + nm], lev[np_ + nm:]
+        parts, k = [], 0
+        for n in map(len, (p_ids, m_ids, s_ids, before, after)):
+            parts.append(lev[k:k + n])
+            k += n
+        p_lev, m_lev, s_lev, b_lev, a_lev = parts
         sp = self.sp
-        out_ids, out_lev = assemble([
+        pieces = []
+        if before:      # the text before the FIM region, as a plain sample
+            pieces += [(lang_id, None, None), (None, before, b_lev), (sp.endoftext, None, None)]
+        pieces += [
             (lang_id, None, None), (sp.fim_prefix, None, None), (None, p_ids, p_lev),
             (sp.fim_suffix, None, None), (None, s_ids, s_lev),
-            (sp.fim_middle, None, None), (None, m_ids, m_lev), (sp.endoftext, None, None)])
-        return Sample(out_ids, out_lev, True, cuts)
+            (sp.fim_middle, None, None), (None, m_ids, m_lev), (sp.endoftext, None, None)]
+        if after:       # the text after the FIM region, as a plain sample
+            pieces += [(lang_id, None, None), (None, after, a_lev), (sp.endoftext, None, None)]
+        out_ids, out_lev = assemble(pieces)
+        return Sample(out_ids, out_lev, True, cuts, (r0, r1))
+
+
+def fim_region(data: bytes, a: int, b: int, window: int) -> tuple[int, int]:
+    """A region ``[r0, r1)`` of about ``window`` bytes holding the middle ``[a, b)``, centred
+    on it where the file allows, cut at line starts (so at character boundaries)."""
+    spare = max(0, window - (b - a))
+    r0 = max(0, a - spare // 2)
+    r1 = min(len(data), b + (spare - (a - r0)))
+    r0 = max(0, min(r0, len(data) - window)) if r1 == len(data) else r0
+    r0 = data.rfind(b"\n", 0, r0) + 1 if r0 > 0 else 0       # back to a line start
+    r0 = min(r0, a)
+    if r1 < len(data):
+        nl = data.find(b"\n", r1)
+        r1 = len(data) if nl < 0 else nl + 1
+    return r0, max(r1, b)
 
 
 def fim_parts(ids: Sequence[int], sp: SpecialTokens) -> tuple[list[int], list[int], list[int]]:
@@ -280,6 +315,7 @@ class BuildConfig:
     java_share: float = 0.5              # share of max_mb for Java (rest: Python)
     val_fraction: float = 0.02
     fim_rate: float = 0.5
+    fim_window_kb: float = 4.0           # FIM region of a longer file (rest: plain samples)
     vocab_size: int = DEFAULT_VOCAB_SIZE
     seed: int = 0
     stdlib: bool = True
@@ -356,7 +392,7 @@ def build(cfg: BuildConfig, log=print) -> dict:
 
     t2 = time.time()
     map_structure, backend = structure_backend()
-    builder = SampleBuilder(tok, map_structure, cfg.fim_rate)
+    builder = SampleBuilder(tok, map_structure, cfg.fim_rate, int(cfg.fim_window_kb * 1024))
     files_f = open(out / "files.jsonl", "w", encoding="utf-8")
     split_stats = {}
     for split in SPLITS:
@@ -539,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--java-share", type=float, default=d.java_share)
     b.add_argument("--val-fraction", type=float, default=d.val_fraction)
     b.add_argument("--fim-rate", type=float, default=d.fim_rate)
+    b.add_argument("--fim-window-kb", type=float, default=d.fim_window_kb,
+                   help="FIM region size in a longer file (0 = whole file)")
     b.add_argument("--vocab-size", type=int, default=d.vocab_size)
     b.add_argument("--seed", type=int, default=d.seed)
     b.add_argument("--no-stdlib", dest="stdlib", action="store_false")

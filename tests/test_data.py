@@ -341,3 +341,48 @@ def test_cli_info(built, capsys):
     out, _ = built
     assert D.main(["info", str(out)]) == 0
     assert "train:" in capsys.readouterr().out
+
+
+def test_fim_window_splits_long_file_and_keeps_levels(tok):
+    text = INVENTORY.read_text()
+    data = text.encode()
+    b = D.SampleBuilder(tok, MAP_STRUCTURE, 1.0, fim_window_bytes=250)
+    sp = b.sp
+    h = MAP_STRUCTURE(text, "java")
+    windowed = 0
+    for seed in range(20):
+        s = b.build(text, "java", np.random.default_rng(seed))
+        r0, r1 = s.region
+        a, e = s.cuts
+        assert 0 <= r0 <= a < e <= r1 <= len(data)
+        if (r0, r1) != (0, len(data)):
+            windowed += 1
+            assert r1 - r0 < len(data)
+        ids = list(s.ids)
+        # segments: [plain before] FIM [plain after], each <|lang|> ... <|endoftext|>
+        segs, cur = [], []
+        for t in ids:
+            cur.append(t)
+            if t == sp.endoftext:
+                segs.append(cur)
+                cur = []
+        assert not cur and all(seg[0] == sp.lang_java for seg in segs)
+        fim = [seg for seg in segs if sp.fim_middle in seg]
+        assert len(fim) == 1 and len(segs) == 1 + (r0 > 0) + (r1 < len(data))
+        pre, mid, suf = D.fim_parts(fim[0], sp)
+        before = tok.decode(segs[0][1:-1]) if r0 > 0 else ""
+        after = tok.decode(segs[-1][1:-1]) if r1 < len(data) else ""
+        assert before + tok.decode(pre) + tok.decode(mid) + tok.decode(suf) + after == text
+        assert tok.decode(pre) == data[r0:a].decode()
+        # every text token keeps the unit ids of its place in the whole file
+        is_text = ~np.isin(s.ids, list(sp.all_ids()))
+        pos, k = [], 0
+        order = []
+        if r0 > 0:
+            order.append((segs[0][1:-1], 0))
+        order += [(pre, r0), (suf, e), (mid, a)]
+        if r1 < len(data):
+            order.append((segs[-1][1:-1], r1))
+        offs = np.concatenate([token_byte_offsets(t, b.byte_lengths, o) for t, o in order])
+        assert np.array_equal(s.levels[is_text], np.asarray(h.unit_ids(list(offs))))
+    assert windowed >= 10
