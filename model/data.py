@@ -106,6 +106,11 @@ def structure_backend():
         from r1lsp.structure import map_structure  # type: ignore
         return map_structure, "r1lsp.structure"
     except ImportError:
+        pass
+    try:  # the package may not re-export it (yet)
+        from r1lsp.structure.mapping import map_structure  # type: ignore
+        return map_structure, "r1lsp.structure"
+    except ImportError:
         return (lambda text, lang: _LineStructure(text)), _LineStructure.backend
 
 
