@@ -1,0 +1,229 @@
+"""Dynamic sparse attention: a trained indexer picks, per query, which preceding keys to keep.
+
+Selection (shared by all heads of a layer, as in DeepSeek's sparse attention):
+  I[t, s] = sum_h w[t, h] * silu(q_idx[t, h] . k_idx[s])      indexer score, a few low-dim heads
+  keep s  iff  s is visible (causal, not padding)
+          and  s is among the `attn_topk` best keys of t (the local window counts as best)
+          and  (t - s < local_window  or  exp(I[t, s] - max_s' I[t, s']) >= gate_threshold)
+Dropped keys are never computed:
+  - decode (one query) and long prefill gather only the kept K/V rows and run attention on them,
+    so the cost falls with the kept fraction;
+  - short sequences (keys <= dense_below) use one masked dense SDPA call, which is cheaper there.
+threshold 0 and attn_topk >= T keep every visible key: the dense path then builds exactly the
+causal mask, so it equals dense attention bit for bit.
+The indexer learns from `gate_loss`: KL(dense attention averaged over heads || softmax(I)),
+with the indexer's input detached so this loss trains only the indexer.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model.config import R1Config
+
+
+# RoPE
+
+def rope_angles(positions: torch.Tensor, dim: int, theta: float):
+    """positions (B, T) -> cos, sin each (B, T, 1, dim // 2)."""
+    inv_freq = theta ** (-torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim)
+    ang = positions.float()[..., None] * inv_freq                          # (B, T, dim/2)
+    return ang.cos()[:, :, None, :], ang.sin()[:, :, None, :]
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x (B, T, H, D) rotated pairwise (first half, second half)."""
+    x1, x2 = x.float().chunk(2, dim=-1)                                    # (B, T, H, D/2)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).type_as(x)
+
+
+# KV cache
+
+class KVCache:
+    """Per-layer cache of tensors shaped (B, T, ...), written at a slot position.
+
+    Buffers are allocated on the first `update` (shape, dtype and device follow the tensors),
+    and are never part of a model's state dict.
+    """
+
+    def __init__(self, batch_size: int, max_len: int):
+        self.batch_size, self.max_len = batch_size, max_len
+        self.buffers: list[torch.Tensor] | None = None
+
+    def update(self, pos: int, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Write xs[i] (B, T, ...) at slots [pos, pos + T); return views of slots [0, pos + T)."""
+        end = pos + xs[0].size(1)
+        if end > self.max_len:
+            raise ValueError(f"KV cache holds {self.max_len} positions, asked for {end}")
+        if self.buffers is None:
+            self.buffers = [x.new_zeros((self.batch_size, self.max_len, *x.shape[2:])) for x in xs]
+        for buf, x in zip(self.buffers, xs):
+            buf[:, pos:end] = x
+        return tuple(buf[:, :end] for buf in self.buffers)
+
+
+# key selection
+
+def key_masks(start_pos: int, T: int, S: int, window: int, pad_len: torch.Tensor | None,
+              device) -> tuple[torch.Tensor, torch.Tensor]:
+    """visible, local: (B|1, T, S) bool for queries at slots start_pos.. and keys at slots 0..S-1.
+
+    Visible: causal and not left padding (a pad query sees only itself, so no row is empty).
+    Local: visible and within the last `window` slots.
+    """
+    q = torch.arange(start_pos, start_pos + T, device=device)[:, None]    # (T, 1)
+    k = torch.arange(S, device=device)[None, :]                             # (1, S)
+    causal = k <= q
+    visible = causal[None]                                                   # (1, T, S)
+    if pad_len is not None:
+        visible = visible & ((k[None] >= pad_len[:, None, None]) | (k == q)[None])
+    local = visible & (q - k < window)[None]
+    return visible, local
+
+
+def select_keys(scores, visible, local, threshold: float, budget: int):
+    """Pick keys per query. scores (B, T, S) indexer scores.
+
+    Returns idx (B, T, K) candidate key slots and keep (B, T, K) bool, K = min(budget, S).
+    """
+    S = scores.size(-1)
+    masked = scores.masked_fill(~visible, float("-inf"))
+    best = masked.amax(-1, keepdim=True)                                     # (B, T, 1)
+    if budget < S:
+        idx = masked.masked_fill(local, float("inf")).topk(budget, dim=-1).indices  # (B, T, K)
+    else:
+        idx = torch.arange(S, device=scores.device).expand(*masked.shape[:-1], S)
+    vis, loc = visible.expand_as(masked).gather(-1, idx), local.expand_as(masked).gather(-1, idx)
+    keep = vis & loc
+    if threshold > 0:
+        keep = keep | (vis & (scores.gather(-1, idx) >= best + math.log(threshold)))
+    else:
+        keep = vis
+    return idx, keep
+
+
+def compact(idx: torch.Tensor, keep: torch.Tensor):
+    """Drop unkept candidates: (..., K) -> (..., n), n = the largest kept count of any row."""
+    n = max(int(keep.sum(-1).max()), 1)
+    if n == keep.size(-1):
+        return idx, keep
+    order = keep.to(torch.int8).argsort(dim=-1, descending=True, stable=True)[..., :n]
+    return idx.gather(-1, order), keep.gather(-1, order)
+
+
+# modules
+
+class Indexer(nn.Module):
+    """The light gate: `index_heads` heads of width `index_dim`, one shared key per token."""
+
+    def __init__(self, cfg: R1Config):
+        super().__init__()
+        self.n_heads, self.head_dim = cfg.index_heads, cfg.index_dim
+        self.wq = nn.Linear(cfg.d_model, cfg.index_heads * cfg.index_dim, bias=False)
+        self.wk = nn.Linear(cfg.d_model, cfg.index_dim, bias=False)
+        self.wh = nn.Linear(cfg.d_model, cfg.index_heads, bias=False)
+
+    def project(self, x, cos, sin):
+        B, T, _ = x.shape
+        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), cos, sin)  # (B, T, Hi, Di)
+        k = apply_rope(self.wk(x).view(B, T, 1, self.head_dim), cos, sin)[:, :, 0]   # (B, T, Di)
+        w = self.wh(x) * self.n_heads ** -0.5                                         # (B, T, Hi)
+        return q * self.head_dim ** -0.5, w, k
+
+    @staticmethod
+    def score(q, w, k):
+        """q (B, T, Hi, Di), w (B, T, Hi), k (B, S, Di) -> I (B, T, S)."""
+        B, T, H, D = q.shape
+        s = torch.bmm(q.reshape(B, T * H, D), k.transpose(1, 2)).view(B, T, H, -1)  # (B, T, Hi, S)
+        return torch.einsum("bths,bth->bts", F.silu(s), w)
+
+
+class SparseAttention(nn.Module):
+    def __init__(self, cfg: R1Config):
+        super().__init__()
+        self.cfg = cfg
+        self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
+        d = cfg.d_model
+        self.wq = nn.Linear(d, d, bias=False)
+        self.wk = nn.Linear(d, d, bias=False)
+        self.wv = nn.Linear(d, d, bias=False)
+        self.wo = nn.Linear(d, d, bias=False)
+        self.indexer = Indexer(cfg) if cfg.attn_sparse else None
+
+    def forward(self, x, rope, index_rope, start_pos: int = 0, pad_len=None, cache: KVCache | None = None,
+                want_gate_loss: bool = False):
+        """x (B, T, d) -> (y (B, T, d), gate_loss: scalar, or None unless wanted on the dense path)."""
+        B, T, _ = x.shape
+        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), *rope)  # (B, T, H, D)
+        k = apply_rope(self.wk(x).view(B, T, self.n_heads, self.head_dim), *rope)  # (B, T, H, D)
+        v = self.wv(x).view(B, T, self.n_heads, self.head_dim)                     # (B, T, H, D)
+        if self.indexer is None:
+            k_all, v_all = cache.update(start_pos, k, v) if cache is not None else (k, v)
+            y = self._dense(q, k_all, v_all, start_pos, pad_len, None)
+            return self.wo(y), None
+        iq, iw, ik = self.indexer.project(x.detach(), *index_rope)
+        if cache is not None:
+            k_all, v_all, ik_all = cache.update(start_pos, k, v, ik)
+        else:
+            k_all, v_all, ik_all = k, v, ik
+        S = k_all.size(1)
+        if T == 1 or S > self.cfg.dense_below:
+            return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len)), None
+        scores = Indexer.score(iq, iw, ik_all)                                     # (B, T, S)
+        visible, local = key_masks(start_pos, T, S, self.cfg.local_window, pad_len, x.device)
+        idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
+        mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, idx, keep)  # (B, T, S)
+        y = self._dense(q, k_all, v_all, start_pos, pad_len, mask)
+        gate_loss = self._gate_loss(q, k_all, scores, visible) if want_gate_loss else None
+        return self.wo(y), gate_loss
+
+    def _dense(self, q, k, v, start_pos, pad_len, mask):
+        """Masked dense SDPA; mask (B, T, S) bool, or None for plain causal (+ padding)."""
+        B, T, H, D = q.shape
+        S = k.size(1)
+        if mask is None and pad_len is None and start_pos == 0 and T == S:
+            y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                               is_causal=True)
+        else:
+            if mask is None:
+                mask = key_masks(start_pos, T, S, 1, pad_len, q.device)[0]
+            y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                               attn_mask=mask[:, None])            # (B, H, T, D)
+        return y.transpose(1, 2).reshape(B, T, H * D)
+
+    def _gathered(self, q, k, v, iq, iw, ik, start_pos, pad_len, chunk_elems: int = 1 << 22):
+        """Attention over gathered kept keys only, queries in chunks bounding the score matrix."""
+        B, T, H, D = q.shape
+        S = k.size(1)
+        k_rows, v_rows = k.reshape(B * S, H * D), v.reshape(B * S, H * D)
+        base = (torch.arange(B, device=q.device) * S)[:, None, None]              # (B, 1, 1)
+        C = max(1, chunk_elems // (S * iq.size(2)))
+        out = []
+        for c0 in range(0, T, C):
+            c1 = min(T, c0 + C)
+            n_q = c1 - c0
+            scores = Indexer.score(iq[:, c0:c1], iw[:, c0:c1], ik)                 # (B, C, S)
+            visible, local = key_masks(start_pos + c0, n_q, S, self.cfg.local_window, pad_len, q.device)
+            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
+            idx, keep = compact(idx, keep)                                         # (B, C, n)
+            n = idx.size(-1)
+            rows = (idx + base).view(-1)
+            kg = k_rows.index_select(0, rows).view(B * n_q, n, H, D).transpose(1, 2)  # (BC, H, n, D)
+            vg = v_rows.index_select(0, rows).view(B * n_q, n, H, D).transpose(1, 2)  # (BC, H, n, D)
+            qc = q[:, c0:c1].reshape(B * n_q, H, 1, D)                                # (BC, H, 1, D)
+            y = F.scaled_dot_product_attention(qc, kg, vg, attn_mask=keep.view(B * n_q, 1, 1, n))
+            out.append(y.view(B, n_q, H * D))
+        return torch.cat(out, dim=1) if len(out) > 1 else out[0]
+
+    def _gate_loss(self, q, k, scores, visible):
+        """KL(p || g): p = dense attention of this layer averaged over heads (detached),
+        g = softmax of the indexer scores, both over the visible keys."""
+        with torch.no_grad():
+            att = torch.einsum("bthd,bshd->bhts", q.float(), k.float()) * self.head_dim ** -0.5
+            p = att.masked_fill(~visible[:, None], float("-inf")).softmax(-1).mean(1)  # (B, T, S)
+        log_g = scores.float().masked_fill(~visible, float("-inf")).log_softmax(-1)
+        kl = p * (p.clamp_min(1e-30).log() - log_g)
+        return kl.masked_fill(~visible, 0.0).sum(-1).mean()

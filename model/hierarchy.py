@@ -1,0 +1,89 @@
+"""Hierarchical encoder: causal pooling of phrase, sentence and paragraph units, fed back.
+
+Level ids (B, T, 3) give, per token, the ordinal of its enclosing phrase, sentence and paragraph
+(ids increase in document order; a unit need not be contiguous, e.g. a phrase interrupted by a
+nested one). Without level ids the whole sequence is one unit per level. Padding carries id -1.
+
+At each layer listed in `hier_layers`, from the residual stream h:
+    z0 = norm(h)                                     (d_model: the token level)
+    z1 = norm1(unit_mean_phrase(W1 z0))              768 -> 512 in r1-base
+    z2 = norm2(unit_mean_sentence(W2 z1))            512 -> 384
+    z3 = norm3(unit_mean_paragraph(W3 z2))           384 -> 256
+    h  = h + U [z1, z2, z3]                          (U starts at zero: the trunk starts unchanged)
+`unit_mean` is causal: token t averages the tokens s <= t of its own unit, never later ones.
+z_l at a unit's last token is the summary of the whole unit (`unit_summaries`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from model.attention import KVCache, compact
+from model.config import R1Config
+
+
+def causal_unit_mean(y: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """y (B, T, d), ids (B, T) -> (B, T, d): mean of y over s <= t with ids[s] == ids[t].
+
+    Sorts tokens by (unit, position), takes a running sum within each unit (float64, so the
+    subtraction of the sum before the unit loses nothing) and scatters back.
+    """
+    B, T, d = y.shape
+    t = torch.arange(T, device=y.device)
+    order = (ids * T + t).argsort(dim=1)                                          # (B, T)
+    ids_s = ids.gather(1, order)
+    y_s = y.gather(1, order[..., None].expand(B, T, d)).double()                  # (B, T, d)
+    run = y_s.cumsum(1)
+    first = torch.ones_like(ids_s, dtype=torch.bool)
+    first[:, 1:] = ids_s[:, 1:] != ids_s[:, :-1]
+    start = torch.where(first, t, 0).cummax(1).values                              # (B, T) unit start
+    before = run.gather(1, (start - 1).clamp_min(0)[..., None].expand(B, T, d))
+    before = before * (start > 0)[..., None]
+    mean_s = ((run - before) / (t - start + 1)[..., None]).to(y.dtype)
+    return torch.empty_like(y).scatter_(1, order[..., None].expand(B, T, d), mean_s)
+
+
+def cached_unit_mean(y_all: torch.Tensor, ids_all: torch.Tensor) -> torch.Tensor:
+    """The last token's unit mean, gathering only that unit's rows. (B, S, d), (B, S) -> (B, 1, d)."""
+    B, S, d = y_all.shape
+    same = ids_all == ids_all[:, -1:]                                              # (B, S)
+    idx, keep = compact(torch.arange(S, device=y_all.device).expand(B, S), same)  # (B, n)
+    rows = y_all.gather(1, idx[..., None].expand(B, idx.size(1), d)).double()
+    total = (rows * keep[..., None]).sum(1, keepdim=True)
+    return (total / keep.sum(1)[:, None, None]).to(y_all.dtype)
+
+
+def unit_summaries(z: torch.Tensor, ids: torch.Tensor):
+    """One vector per unit: z at the unit's last token. z (T, d), ids (T,) -> (unit ids (U,), (U, d))."""
+    units, inverse = ids.unique(return_inverse=True)
+    last = torch.zeros(len(units), dtype=torch.long, device=ids.device)
+    last.scatter_reduce_(0, inverse, torch.arange(len(ids), device=ids.device), reduce="amax")
+    keep = units >= 0                                                              # drop padding
+    return units[keep], z[last[keep]]
+
+
+class Hierarchy(nn.Module):
+    def __init__(self, cfg: R1Config):
+        super().__init__()
+        dims = cfg.level_dims
+        self.norm_in = nn.RMSNorm(dims[0], eps=cfg.norm_eps)
+        self.down = nn.ModuleList(nn.Linear(dims[i], dims[i + 1], bias=False) for i in range(3))
+        self.norms = nn.ModuleList(nn.RMSNorm(dims[i + 1], eps=cfg.norm_eps) for i in range(3))
+        self.up = nn.Linear(sum(dims[1:]), dims[0], bias=False)
+
+    def forward(self, h, level_ids, start_pos: int = 0, caches: list[KVCache] | None = None):
+        """h (B, T, d), level_ids (B, T, 3) -> delta (B, T, d), [z1, z2, z3] each (B, T, d_l)."""
+        T = h.size(1)
+        z = self.norm_in(h)
+        levels = []
+        for lvl in range(3):
+            y = self.down[lvl](z)                                                  # (B, T, d_l)
+            ids = level_ids[..., lvl]                                              # (B, T)
+            if caches is None:
+                pooled = causal_unit_mean(y, ids)
+            else:
+                y_all, ids_all = caches[lvl].update(start_pos, y, ids)
+                pooled = cached_unit_mean(y_all, ids_all) if T == 1 else causal_unit_mean(y_all, ids_all)[:, -T:]
+            z = self.norms[lvl](pooled)
+            levels.append(z)
+        return self.up(torch.cat(levels, dim=-1)), levels

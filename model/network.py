@@ -1,0 +1,155 @@
+"""The R1 network: blocks of (sparse attention, routed experts), the hierarchy fed back in."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model.attention import KVCache, SparseAttention, rope_angles
+from model.config import R1Config
+from model.experts import MoE
+from model.hierarchy import Hierarchy
+
+
+@dataclass
+class R1Routing:
+    """Which experts each token went to: experts (L, B, T, k) long, weights (L, B, T, k)."""
+    experts: torch.Tensor
+    weights: torch.Tensor
+
+
+@dataclass
+class R1Units:
+    """Causal unit vectors per token, from the last hierarchy layer: phrase (B, T, d1),
+    sentence (B, T, d2), paragraph (B, T, d3). The vector at a unit's last token summarises it."""
+    phrase: torch.Tensor
+    sentence: torch.Tensor
+    paragraph: torch.Tensor
+
+
+class R1Output(NamedTuple):
+    logits: torch.Tensor                 # (B, T, vocab)
+    aux_loss: torch.Tensor               # load balancing, mean over layers
+    gate_loss: torch.Tensor              # indexer KL, mean over layers (0 unless training, dense path)
+    routing: R1Routing | None = None
+    units: R1Units | None = None
+
+
+class R1Loss(NamedTuple):
+    total: torch.Tensor                  # lm + aux_loss_weight * aux + gate_loss_weight * gate
+    lm: torch.Tensor
+    aux: torch.Tensor
+    gate: torch.Tensor
+
+
+class ModelCache:
+    """Everything generation keeps between steps: per-layer K/V (+ indexer keys) and, per
+    hierarchy layer, the pre-pooling unit inputs with their ids. Allocated lazily."""
+
+    def __init__(self, cfg: R1Config, batch_size: int, max_len: int):
+        self.batch_size, self.max_len = batch_size, max_len
+        self.layers = [KVCache(batch_size, max_len) for _ in range(cfg.n_layers)]
+        self.hier = {str(i): [KVCache(batch_size, max_len) for _ in range(3)] for i in cfg.hier_layers}
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: R1Config):
+        super().__init__()
+        self.attn_norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        self.attn = SparseAttention(cfg)
+        self.ffn_norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        self.moe = MoE(cfg)
+
+    def forward(self, h, rope, index_rope, start_pos, pad_len, cache, want_gate_loss):
+        a, gate_loss = self.attn(self.attn_norm(h), rope, index_rope, start_pos, pad_len, cache, want_gate_loss)
+        h = h + a
+        m, balance, route = self.moe(self.ffn_norm(h))
+        return h + m, balance, gate_loss, route
+
+
+class R1Model(nn.Module):
+    def __init__(self, cfg: R1Config):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.hier = nn.ModuleDict({str(i): Hierarchy(cfg) for i in cfg.hier_layers})
+        self.norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        if not any(p.is_meta for p in self.parameters()):
+            self.reset_parameters()
+
+    def reset_parameters(self):
+        std = self.cfg.init_std
+        for name, p in self.named_parameters():
+            if p.dim() == 1:                                         # norm scales
+                nn.init.ones_(p)
+            elif name.endswith(("wo.weight", "w2.weight")):          # residual outputs (GPT-2)
+                nn.init.normal_(p, std=std / (2 * self.cfg.n_layers) ** 0.5)
+            elif name.endswith("up.weight"):                         # hierarchy starts silent
+                nn.init.zeros_(p)
+            else:
+                nn.init.normal_(p, std=std)
+
+    def new_cache(self, batch_size: int, max_len: int | None = None) -> ModelCache:
+        return ModelCache(self.cfg, batch_size, max_len or self.cfg.max_seq_len)
+
+    def forward(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
+                pad_len=None, return_routing: bool = False, return_units: bool = False) -> R1Output:
+        B, T = input_ids.shape
+        dev = input_ids.device
+        slots = torch.arange(start_pos, start_pos + T, device=dev).expand(B, T)   # (B, T)
+        if level_ids is None:
+            level_ids = torch.zeros(B, T, 3, dtype=torch.long, device=dev)
+        if pad_len is not None:
+            is_pad = slots < pad_len[:, None]                                     # (B, T)
+            level_ids = level_ids.masked_fill(is_pad[..., None], -1)
+            positions = (slots - pad_len[:, None]).clamp_min(0)
+        else:
+            positions = slots
+        rope = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
+        index_rope = rope_angles(positions, self.cfg.index_dim, self.cfg.rope_theta)
+        want_gate_loss = self.training and torch.is_grad_enabled()
+
+        h = self.embed(input_ids)                                                 # (B, T, d)
+        balance, gates, routes, units = [], [], [], None
+        for i, block in enumerate(self.blocks):
+            if str(i) in self.hier:
+                caches = cache.hier[str(i)] if cache is not None else None
+                delta, units = self.hier[str(i)](h, level_ids, start_pos, caches)
+                h = h + delta
+            layer_cache = cache.layers[i] if cache is not None else None
+            h, bal, gate, route = block(h, rope, index_rope, start_pos, pad_len, layer_cache, want_gate_loss)
+            balance.append(bal)
+            if gate is not None:
+                gates.append(gate)
+            routes.append(route)
+        logits = self.head(self.norm(h))                                          # (B, T, vocab)
+
+        zero = logits.new_zeros(())
+        routing = None
+        if return_routing:
+            routing = R1Routing(experts=torch.stack([r[1] for r in routes]),
+                                weights=torch.stack([r[0] for r in routes]))
+        return R1Output(logits=logits,
+                        aux_loss=torch.stack(balance).mean() if balance else zero,
+                        gate_loss=torch.stack(gates).mean() if gates else zero,
+                        routing=routing,
+                        units=R1Units(*units) if return_units and units is not None else None)
+
+    def loss(self, input_ids, targets, level_ids=None) -> R1Loss:
+        """Next-token cross entropy (targets -100 ignored) plus the weighted auxiliary losses."""
+        out = self(input_ids, level_ids)
+        lm = F.cross_entropy(out.logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        total = lm + self.cfg.aux_loss_weight * out.aux_loss + self.cfg.gate_loss_weight * out.gate_loss
+        return R1Loss(total, lm, out.aux_loss, out.gate_loss)
+
+    def num_params(self, active: bool = False) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        if active:
+            per_expert = sum(p.numel() for p in self.blocks[0].moe.experts[0].parameters())
+            n -= self.cfg.n_layers * (self.cfg.n_experts - self.cfg.n_active) * per_expert
+        return n
