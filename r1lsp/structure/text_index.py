@@ -1,0 +1,115 @@
+"""Byte offsets <-> LSP positions for one UTF-8 document.
+
+LSP positions are (line, UTF-16 code unit) pairs and `\\n`, `\\r\\n` and a lone `\\r` all end a
+line. tree-sitter works in UTF-8 bytes and counts only `\\n`. A `LineIndex` holds the line
+starts of one document (built with numpy, no per-character Python loop) and converts in both
+directions; only lines that contain non-ASCII bytes pay for a decode.
+"""
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+
+import numpy as np
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def encode(text: str) -> bytes:
+    # surrogatepass: a lone surrogate (from a binary-ish file) must not raise.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogatepass")
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+class LineIndex:
+    """Line starts of a UTF-8 document and byte <-> (line, UTF-16 column) conversion."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if b"\r" in data:
+            breaks = np.fromiter((m.end() for m in _LINE_BREAK.finditer(data)), dtype=np.int64)
+        else:
+            breaks = np.flatnonzero(raw == 10).astype(np.int64) + 1
+        self.starts = np.concatenate((np.zeros(1, np.int64), breaks))
+        self._starts_list = self.starts.tolist()
+        # content end of each line: its next start minus the terminator (1 or 2 bytes)
+        ends = np.empty_like(self.starts)
+        ends[-1] = len(data)
+        if len(breaks):
+            term = np.ones(len(breaks), np.int64)
+            crlf = (raw[breaks - 1] == 10) & (breaks - 2 >= self.starts[:-1])
+            crlf[crlf] &= raw[breaks[crlf] - 2] == 13
+            term[crlf] = 2
+            ends[:-1] = breaks - term
+        self.content_ends = ends
+        high = np.flatnonzero(raw >= 0x80)
+        if len(high):
+            lines = np.unique(np.searchsorted(self.starts, high, side="right") - 1)
+        else:
+            lines = np.zeros(0, np.int64)
+        self.non_ascii_lines = lines
+        self._non_ascii = set(lines.tolist())
+
+    @property
+    def line_count(self) -> int:
+        return len(self._starts_list)
+
+    def line_of(self, offset: int) -> int:
+        return bisect_right(self._starts_list, offset) - 1
+
+    # -- byte -> position -------------------------------------------------------------
+    def position_at(self, offset: int) -> tuple[int, int]:
+        offset = min(max(int(offset), 0), len(self.data))
+        line = bisect_right(self._starts_list, offset) - 1
+        start = self._starts_list[line]
+        offset = min(offset, int(self.content_ends[line]))  # inside a line break -> line end
+        if line in self._non_ascii:
+            return line, utf16_len(self.data[start:offset].decode("utf-8", "ignore"))
+        return line, offset - start
+
+    def positions(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised position_at for sorted or unsorted byte offsets (already in range)."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        lines = np.searchsorted(self.starts, offsets, side="right") - 1
+        cols = np.minimum(offsets, self.content_ends[lines]) - self.starts[lines]
+        if len(self.non_ascii_lines) and len(offsets):
+            fix = np.flatnonzero(np.isin(lines, self.non_ascii_lines))
+            data, starts = self.data, self._starts_list
+            for i in fix.tolist():
+                s = starts[int(lines[i])]
+                cols[i] = utf16_len(data[s:s + int(cols[i])].decode("utf-8", "ignore"))
+        return lines, cols
+
+    # -- position -> byte -------------------------------------------------------------
+    def offset_at(self, line: int, character: int) -> int:
+        """UTF-16 position -> byte offset, clamped as LSP says: a character past the line end
+        means the line end, a line past the last line means the end of the document. A
+        column inside a surrogate pair rounds down to the character start."""
+        line, character = int(line), int(character)
+        if line < 0:
+            return 0
+        if line >= len(self._starts_list):
+            return len(self.data)
+        start = self._starts_list[line]
+        end = int(self.content_ends[line])
+        character = max(character, 0)
+        if line not in self._non_ascii:
+            return start + min(character, end - start)
+        units = self.data[start:end].decode("utf-8", "surrogatepass").encode("utf-16-le", "surrogatepass")
+        prefix = units[: 2 * character]
+        if len(prefix) >= 2 and 0xD8 <= prefix[-1] <= 0xDB:  # high surrogate: round down
+            prefix = prefix[:-2]
+        return start + len(prefix.decode("utf-16-le", "surrogatepass").encode("utf-8", "surrogatepass"))
+
+    # -- tree-sitter points (rows count only \n, columns are bytes) ---------------------
+    def ts_point(self, offset: int) -> tuple[int, int]:
+        data = self.data
+        return data.count(b"\n", 0, offset), offset - (data.rfind(b"\n", 0, offset) + 1)
