@@ -1,0 +1,244 @@
+"""translate_java: choose the unit, translate it, assemble a standalone Python module."""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import tree_sitter_java
+from tree_sitter import Language, Parser
+
+from . import runtime
+from .core import Base, TranslationResult
+from .declarations import CLASS_NODES, DeclMixin
+from .expressions import ExprMixin
+from .library import LibraryMixin
+from .statements import IND, StmtMixin, indent
+from .switch import SwitchMixin
+from .types import Scope, py_name
+
+_PARSER: Parser | None = None
+
+
+def parser() -> Parser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = Parser(Language(tree_sitter_java.language()))
+    return _PARSER
+
+
+class Translator(DeclMixin, SwitchMixin, StmtMixin, LibraryMixin, ExprMixin, Base):
+    pass
+
+
+def _find_main(tr: Translator):
+    cands = []
+    for ci in tr.classes.values():
+        for mi in ci.methods.get("main", []):
+            if mi.static and len(mi.params) == 1 and mi.params[0][0] in ("String[]", "String..."):
+                cands.append((0 if "public" in getattr(ci, "mods", set()) else 1, ci, mi))
+    cands.sort(key=lambda x: x[0])
+    return cands[0][1:] if cands else None
+
+
+def _assemble(tr: Translator, body: list[str], after: list[str], tail: list[str]) -> str:
+    imports, helper_src = runtime.render(tr.helpers)
+    imps = sorted(set(imports) | tr.imports, key=lambda s: (s.startswith("from"), s))
+    out: list[str] = []
+    if imps:
+        out += imps + ["", ""]
+    if helper_src:
+        out += [helper_src.rstrip("\n"), "", ""]
+    out += body
+    if after:
+        out += ["", ""] + after
+    if tail:
+        out += ["", ""] + tail
+    text = "\n".join(out).rstrip() + "\n"
+    # collapse runs of blank lines left by empty parts
+    while "\n\n\n\n" in text:
+        text = text.replace("\n\n\n\n", "\n\n\n")
+    return text
+
+
+def _file(tr: Translator, root) -> str:
+    tr.collect(root)
+    tr.decide_module_level()
+    body, after = [], []
+    for ci in tr.order_classes():
+        lines, aft = tr.emit_class(ci)
+        if lines:
+            if body:
+                body += ["", ""]
+            body += lines
+        after += aft
+    tail = []
+    m = _find_main(tr)
+    if m is not None:
+        ci, mi = m
+        tr.need("import sys")
+        call = f"{mi.py}(sys.argv[1:])" if ci.module_level else f"{ci.name}.{mi.py}(sys.argv[1:])"
+        tail = ['if __name__ == "__main__":', IND + call]
+    return _assemble(tr, body, after, tail)
+
+
+def _enclosing(node, types):
+    while node is not None and node.type not in types:
+        node = node.parent
+    return node
+
+
+def _method(tr: Translator, root, mnode) -> str:
+    tr.collect(root)
+    tr.decide_module_level()
+    cls_node = _enclosing(mnode.parent, CLASS_NODES)
+    ci = tr.classes.get(tr.text(cls_node.child_by_field_name("name"))) if cls_node else None
+    tr.cls = ci
+    if mnode.type == "constructor_declaration":
+        lines, _ = tr.emit_class(ci)
+        return _assemble(tr, lines, [], [])
+    mi = None
+    if ci is not None:
+        for cand in ci.methods.get(tr.text(mnode.child_by_field_name("name")), []):
+            if cand.node.start_byte == mnode.start_byte:
+                mi = cand
+    if mi is not None and (mi.static or ci.module_level):
+        ci.module_level = True  # a bare static method becomes a module function
+        lines = tr.method_lines(mnode, mi, module=True)
+    else:
+        lines = tr.method_lines(mnode, mi)
+    return _assemble(tr, lines, [], [])
+
+
+def _statements(tr: Translator, root, stmts) -> str:
+    tr.collect(root)
+    tr.decide_module_level()
+    first = stmts[0]
+    cls_node = _enclosing(first.parent, CLASS_NODES)
+    ci = tr.classes.get(tr.text(cls_node.child_by_field_name("name"))) if cls_node else None
+    tr.cls = ci
+    meth = _enclosing(first.parent, ("method_declaration", "constructor_declaration",
+                                     "lambda_expression"))
+    free: list[str] = []
+    tr.scope = Scope()
+    if meth is not None and meth.type != "lambda_expression":
+        name = tr.text(meth.child_by_field_name("name"))
+        mi = next((m for m in (ci.methods.get(name, []) if ci else []) if m.node == meth), None)
+        if mi is None:
+            mi = tr.method_info(meth, True, "class")
+            mi.owner = ci
+        tr.method = mi
+        tr.static_ctx = mi.static
+        for pt, pn in mi.params:
+            tr.scope.declare(pn, pt)
+            free.append(pn)
+        # locals declared before the selection in the enclosing method
+        body = meth.child_by_field_name("body")
+        stack = [body]
+        while stack:
+            x = stack.pop()
+            if x.start_byte >= first.start_byte:
+                continue
+            if x.type == "local_variable_declaration" and x.end_byte <= first.start_byte:
+                t = tr.type_of(x.child_by_field_name("type"))
+                for d in x.children_by_field_name("declarator"):
+                    nm = tr.text(d.child_by_field_name("name"))
+                    tr.scope.declare(nm, t)
+                    free.append(nm)
+            stack.extend(x.named_children)
+    used = set()
+    for s in stmts:
+        stack = [s]
+        while stack:
+            x = stack.pop()
+            if x.type == "identifier":
+                used.add(tr.text(x))
+            stack.extend(x.named_children)
+    params = [py_name(n) for n in dict.fromkeys(free) if n in used]
+    tr.scope = Scope(tr.scope)
+    lines = []
+    for s in stmts:
+        lines.extend(tr.stmt(s))
+    if tr.func_globals:
+        lines = [f"global {', '.join(sorted(tr.func_globals))}"] + lines
+    func = ["def run(" + ", ".join(params) + "):"] + indent(lines)
+    tail = []
+    if not params:
+        tail = ['if __name__ == "__main__":', IND + "run()"]
+    return _assemble(tr, func, [], tail)
+
+
+def translate_java(source: str, *, selection: tuple[int, int] | None = None,
+                   fallback: Callable[[str, str], str | None] | None = None) -> TranslationResult:
+    """Translate Java source (or the unit a byte-range selection names) to Python 3."""
+    src = source.encode("utf-8")
+    tree = parser().parse(src)
+    root = tree.root_node
+    tr = Translator(src, fallback)
+    unit = "file"
+    if selection is not None and not (selection[0] <= 0 and selection[1] >= len(src.rstrip())):
+        a, b = selection
+        a = max(0, min(a, len(src)))
+        b = max(a, min(b, len(src)))
+        while a < b and src[a:a + 1].isspace():
+            a += 1
+        while b > a and src[b - 1:b].isspace():
+            b -= 1
+        node = root.named_descendant_for_byte_range(a, max(a, b - 1)) or root
+        # grow to a unit
+        x = node
+        while x is not None:
+            if x.type in ("method_declaration", "constructor_declaration"):
+                return TranslationResult(_method(tr, root, x), tr.untranslated, "method")
+            if x.type in CLASS_NODES:
+                if x.parent is not None and x.parent.type == "program" and \
+                        sum(1 for c in root.named_children if c.type in CLASS_NODES) == 1:
+                    break
+                return TranslationResult(_class(tr, root, x), tr.untranslated, "class")
+            if x.type in ("block", "constructor_body", "switch_block_statement_group"):
+                stmts = [c for c in x.named_children
+                         if c.end_byte > a and c.start_byte < b and not c.type.endswith("comment")]
+                if stmts:
+                    return TranslationResult(_statements(tr, root, stmts), tr.untranslated,
+                                             "statements")
+            if x.type == "program":
+                break
+            x = x.parent
+    text = _file(tr, root)
+    return TranslationResult(text, tr.untranslated, unit)
+
+
+def _class(tr: Translator, root, cnode) -> str:
+    tr.collect(root)
+    tr.decide_module_level()
+    name = tr.text(cnode.child_by_field_name("name"))
+    keep = {name} | {c.name for c in tr.classes.values() if c.outer == name}
+    body, after = [], []
+    for ci in tr.order_classes():
+        if ci.name not in keep:
+            continue
+        lines, aft = tr.emit_class(ci)
+        if body:
+            body += ["", ""]
+        body += lines
+        after += aft
+    tail = []
+    m = _find_main(tr)
+    if m is not None and m[0].name == name:
+        ci, mi = m
+        tr.need("import sys")
+        call = f"{mi.py}(sys.argv[1:])" if ci.module_level else f"{ci.name}.{mi.py}(sys.argv[1:])"
+        tail = ['if __name__ == "__main__":', IND + call]
+    return _assemble(tr, body, after, tail)
+
+
+def python_file_name(java_path: str, existing: Callable[[str], bool]) -> str:
+    """Foo.java -> Foo.py beside it; Foo_1.py, Foo_2.py… when the name is taken."""
+    stem, ext = os.path.splitext(java_path)
+    if ext.lower() != ".java":
+        stem = java_path
+    cand = stem + ".py"
+    k = 1
+    while existing(cand):
+        cand = f"{stem}_{k}.py"
+        k += 1
+    return cand

@@ -1,0 +1,806 @@
+"""Java expressions -> Python expressions, with Java semantics preserved."""
+from __future__ import annotations
+
+from .core import (E, P_ADD, P_AND, P_ATOM, P_BAND, P_BOR, P_BXOR, P_CMP, P_LAMBDA, P_MUL,
+                   P_NOT, P_OR, P_SHIFT, P_TERN, P_UNARY, par)
+from .types import (BOXES, base, elem, is_char, is_float, is_int, is_integral, is_numeric,
+                    is_string, promote, unbox, default_value)
+
+JAVA_ESC = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "s": " ",
+            "'": "'", '"': '"', "\\": "\\"}
+ARITH = {"+", "-", "*", "/", "%", "<<", ">>", ">>>", "&", "|", "^"}
+INT_CONST = {("Integer", "MAX_VALUE"): ("2147483647", "int"),
+             ("Integer", "MIN_VALUE"): ("-2147483648", "int"),
+             ("Long", "MAX_VALUE"): ("9223372036854775807", "long"),
+             ("Long", "MIN_VALUE"): ("-9223372036854775808", "long"),
+             ("Short", "MAX_VALUE"): ("32767", "short"), ("Short", "MIN_VALUE"): ("-32768", "short"),
+             ("Byte", "MAX_VALUE"): ("127", "byte"), ("Byte", "MIN_VALUE"): ("-128", "byte"),
+             ("Character", "MAX_VALUE"): ("'\\uffff'", "char"),
+             ("Character", "MIN_VALUE"): ("'\\x00'", "char"),
+             ("Double", "MAX_VALUE"): ("sys.float_info.max", "double"),
+             ("Double", "MIN_VALUE"): ("5e-324", "double"),
+             ("Double", "POSITIVE_INFINITY"): ("math.inf", "double"),
+             ("Double", "NEGATIVE_INFINITY"): ("-math.inf", "double"),
+             ("Double", "NaN"): ("math.nan", "double"),
+             ("Math", "PI"): ("math.pi", "double"), ("Math", "E"): ("math.e", "double")}
+
+
+def java_unescape(s: str) -> str:
+    out, i = [], 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            n = s[i + 1]
+            if n == "u":
+                j = i + 1
+                while j < len(s) and s[j] == "u":
+                    j += 1
+                out.append(chr(int(s[j:j + 4], 16)))
+                i = j + 4
+                continue
+            if n in "01234567":
+                j = i + 1
+                while j < len(s) and j < i + 4 and s[j] in "01234567":
+                    j += 1
+                out.append(chr(int(s[i + 1:j], 8)))
+                i = j
+                continue
+            out.append(JAVA_ESC.get(n, n))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def pystr(s: str) -> str:
+    """A double-quoted Python string literal."""
+    r = repr(s)
+    if r.startswith("'") and '"' not in s:
+        r = '"' + r[1:-1].replace("\\'", "'") + '"'
+    return r
+
+
+def _closes_at_end(code: str, open_at: int) -> bool:
+    """Whether the bracket opened at open_at closes at the last character."""
+    depth = 0
+    quote = None
+    for k in range(open_at, len(code)):
+        ch = code[k]
+        if quote:
+            if ch == quote and code[k - 1] != "\\":
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return k == len(code) - 1
+    return False
+
+
+class ExprMixin:
+    # ------------------------------------------------------------------ entry
+    def expr(self, node, expect: str | None = None) -> E:
+        t = node.type
+        if t not in ("binary_expression", "parenthesized_expression", "unary_expression"):
+            saved, self.in_arith = self.in_arith, 0
+            try:
+                return self._expr(node, expect)
+            finally:
+                self.in_arith = saved
+        return self._expr(node, expect)
+
+    def _expr(self, node, expect):
+        t = node.type
+        f = getattr(self, "x_" + t, None)
+        if f is None:
+            return self.untranslated_expr(node, f"no rule for expression {t}")
+        return f(node, expect) if t in ("array_initializer", "lambda_expression",
+                                        "object_creation_expression",
+                                        "method_reference") else f(node)
+
+    def code(self, node, expect: str | None = None) -> str:
+        return self.expr(node, expect).code
+
+    def coerce(self, e: E, to: str | None) -> E:
+        """Convert an expression value to a declared Java type (assignment conversion)."""
+        frm, tou = unbox(e.type), unbox(to)
+        if not tou or frm == tou or frm is None:
+            if tou in ("double", "float") and e.lit is not None and isinstance(e.lit, int):
+                return E(str(float(e.lit)), to)
+            return e
+        if tou == "char" and frm in ("int", "long", "short", "byte"):
+            if e.lit is not None and isinstance(e.lit, int):
+                return E(pystr(chr(e.lit)), "char")
+            return E(f"chr({e.code})", "char")
+        if frm == "char" and tou in ("int", "long", "short", "byte", "double", "float"):
+            if e.code.startswith("chr(") and e.code.endswith(")") and tou != "double":
+                return E(e.code[4:-1], tou)
+            c = f"ord({e.code})"
+            return E(f"float({c})" if tou in ("double", "float") else c, tou)
+        if tou in ("double", "float") and frm in ("int", "long", "short", "byte"):
+            if e.lit is not None:
+                return E(str(float(e.lit)), to)
+            return E(f"float({e.code})", to)
+        if tou in ("short", "byte") and frm in ("int", "long"):
+            return e
+        return e
+
+    def to_str(self, e: E) -> str:
+        """Code producing the Java string form of the value (String.valueOf)."""
+        t = unbox(e.type)
+        if is_string(e.type) or t == "char":
+            return e.code
+        if t in ("int", "long", "short", "byte"):
+            return f"str({e.code})"
+        if e.code == "None":
+            return '"null"'
+        if t == "char[]":
+            return f'"".join({e.code})'
+        if t in self.classes and "toString" in self.classes[t].methods:
+            return f"str({e.code})"
+        return f"{self.use('_jstr')}({e.code})"
+
+    # --------------------------------------------------------------- literals
+    def x_decimal_integer_literal(self, n):
+        s = self.text(n).replace("_", "")
+        long_ = s[-1] in "lL"
+        v = int(s.rstrip("lL"))
+        return E(str(v), "long" if long_ else "int", lit=v, nonneg=True)
+
+    def x_hex_integer_literal(self, n):
+        s = self.text(n).replace("_", "")
+        long_ = s[-1] in "lL"
+        v = int(s.rstrip("lL"), 16)
+        if not long_ and v >= 1 << 31:
+            v -= 1 << 32
+        elif long_ and v >= 1 << 63:
+            v -= 1 << 64
+        return E(s.rstrip("lL") if v >= 0 else str(v), "long" if long_ else "int", lit=v,
+                 prec=P_ATOM if v >= 0 else P_UNARY, nonneg=v >= 0)
+
+    def x_octal_integer_literal(self, n):
+        s = self.text(n).replace("_", "")
+        long_ = s[-1] in "lL"
+        v = int(s.rstrip("lL"), 8)
+        return E(str(v), "long" if long_ else "int", lit=v, nonneg=True)
+
+    def x_binary_integer_literal(self, n):
+        s = self.text(n).replace("_", "")
+        long_ = s[-1] in "lL"
+        v = int(s.rstrip("lL")[2:], 2)
+        if not long_ and v >= 1 << 31:
+            v -= 1 << 32
+        return E(s.rstrip("lL") if v >= 0 else str(v), "long" if long_ else "int", lit=v,
+                 nonneg=v >= 0, prec=P_ATOM if v >= 0 else P_UNARY)
+
+    def x_decimal_floating_point_literal(self, n):
+        s = self.text(n).replace("_", "")
+        t = "float" if s[-1] in "fF" else "double"
+        v = float(s.rstrip("fFdD"))
+        txt = s.rstrip("fFdD")
+        code = txt if txt[0].isdigit() and "." in txt and txt[-1] != "." and "e" not in txt.lower() \
+            else repr(v)
+        return E(code, t, lit=v, nonneg=v >= 0)
+
+    def x_hex_floating_point_literal(self, n):
+        s = self.text(n).replace("_", "")
+        return E(repr(float.fromhex(s.rstrip("fFdD"))), "double")
+
+    def x_true(self, n):
+        return E("True", "boolean", lit=True)
+
+    def x_false(self, n):
+        return E("False", "boolean", lit=False)
+
+    def x_null_literal(self, n):
+        return E("None", "null")
+
+    def x_character_literal(self, n):
+        s = java_unescape(self.text(n)[1:-1])
+        return E(pystr(s), "char", lit=s)
+
+    def x_string_literal(self, n):
+        raw = self.text(n)
+        if raw.startswith('"""'):
+            body = raw[3:-3]
+            lines = body.split("\n")[1:]
+            ind = min((len(l) - len(l.lstrip()) for l in lines if l.strip()), default=0)
+            body = "\n".join(l[ind:].rstrip() for l in lines)
+            return E(pystr(java_unescape(body)), "String", lit=java_unescape(body))
+        s = java_unescape(raw[1:-1])
+        return E(pystr(s), "String", lit=s)
+
+    x_text_block = x_string_literal
+
+    def x_class_literal(self, n):
+        return E(self.code(n.named_children[0]), "Class")
+
+    def x_this(self, n):
+        return E("self", self.cls.name if self.cls else None)
+
+    def x_parenthesized_expression(self, n):
+        inner = n.named_children[0]
+        e = self.expr(inner)
+        return E(e.code, e.type, e.prec, e.risk, e.nonneg, e.lit)
+
+    # --------------------------------------------------------------- names
+    def x_identifier(self, n):
+        name = self.text(n)
+        v = self.scope.lookup(name)
+        if v is not None:
+            return E(v.py, v.type, nonneg=v.nonneg)
+        fe = self.field_ref(name)
+        if fe is not None:
+            return fe
+        if name in self.classes:
+            return E(name, "class:" + name)
+        if name in ("Math", "Integer", "Long", "Double", "String", "Character", "Arrays",
+                    "Collections", "System", "Boolean", "Float", "Objects", "List", "Map",
+                    "Set", "Short", "Byte"):
+            return E(name, "class:" + name)
+        return E(self.py_ident(name), None)
+
+    def py_ident(self, name: str) -> str:
+        from .types import py_name
+        return py_name(name)
+
+    def field_ref(self, name: str, cls=None) -> E | None:
+        """An unqualified name that refers to a field of the current class (or its supers)."""
+        c = cls or self.cls
+        seen = 0
+        while c is not None and seen < 20:
+            seen += 1
+            if name in c.fields:
+                ftype, static = c.fields[name]
+                if static:
+                    if c.module_level:
+                        return E(self.module_global(name), ftype)
+                    return E(f"{c.name}.{name}", ftype)
+                return E(f"self.{name}", ftype)
+            if name in c.enum_constants:
+                return E(f"{c.name}.{name}", c.name)
+            c = self.classes.get(c.superclass) if c.superclass else (
+                self.classes.get(c.outer) if c.outer else None)
+        return None
+
+    def module_global(self, name: str) -> str:
+        from .types import py_name
+        return py_name(name)
+
+    def x_field_access(self, n):
+        obj = n.child_by_field_name("object")
+        fname = self.text(n.child_by_field_name("field"))
+        otext = self.text(obj)
+        if obj.type == "identifier" and (otext, fname) in INT_CONST and self.scope.lookup(otext) is None:
+            code, t = INT_CONST[(otext, fname)]
+            if code.startswith(("math.", "-math.")):
+                self.need("import math")
+            if code.startswith("sys."):
+                self.need("import sys")
+            lit = int(code) if code.lstrip("-").isdigit() else None
+            return E(code, t, prec=P_UNARY if code.startswith("-") else P_ATOM, lit=lit,
+                     risk=lit is not None)
+        if obj.type == "this":
+            fe = self.field_ref(fname)
+            if fe is not None and not fe.code.startswith("self."):
+                return fe
+            t = self.field_type(self.cls, fname) if self.cls else None
+            return E(f"self.{fname}", t)
+        if obj.type == "super":
+            return E(f"self.{fname}", self.field_type(self.cls, fname) if self.cls else None)
+        o = self.expr(obj)
+        if o.type and o.type.startswith("class:"):
+            cname = o.type[6:]
+            ci = self.classes.get(cname)
+            if ci is not None:
+                fe = self.field_ref(fname, ci)
+                if fe is not None:
+                    return fe
+                if fname in self.classes:
+                    return E(fname, "class:" + fname)
+            return E(f"{o.code}.{fname}", None)
+        if fname == "length" and (o.type is None or o.type.endswith("[]")):
+            return E(f"len({o.code})", "int", nonneg=True)
+        t = None
+        if o.type and base(o.type) in self.classes:
+            t = self.field_type(self.classes[base(o.type)], fname)
+        return E(f"{par(o, P_ATOM)}.{fname}", t)
+
+    def field_type(self, c, name):
+        while c is not None:
+            if name in c.fields:
+                return c.fields[name][0]
+            c = self.classes.get(c.superclass) if c.superclass else None
+        return None
+
+    def x_array_access(self, n):
+        a = self.expr(n.child_by_field_name("array"))
+        i = self.expr(n.child_by_field_name("index"))
+        i = self.coerce(i, "int")
+        return E(f"{par(a, P_ATOM)}[{i.code}]", elem(a.type))
+
+    # ------------------------------------------------------------- operators
+    def x_binary_expression(self, n):
+        op = self.text(n.child_by_field_name("operator"))
+        ln, rn = n.child_by_field_name("left"), n.child_by_field_name("right")
+        if op == "+":
+            if self.is_string_expr(n):
+                return self.concat(n)
+        if op in ("&&", "||"):
+            l, r = self.expr(ln), self.expr(rn)
+            p = P_AND if op == "&&" else P_OR
+            return E(f"{par(l, p)} {'and' if op == '&&' else 'or'} {par(r, p + 1 if p == P_AND else p)}",
+                     "boolean", p)
+        arith = op in ARITH
+        if arith:
+            self.in_arith += 1
+        try:
+            l, r = self.expr(ln), self.expr(rn)
+        finally:
+            if arith:
+                self.in_arith -= 1
+        if op in ("==", "!=", "<", ">", "<=", ">="):
+            return self.compare(op, l, r)
+        if op in ("&", "|", "^") and (unbox(l.type) == "boolean" or unbox(r.type) == "boolean"):
+            p = {"&": P_BAND, "|": P_BOR, "^": P_BXOR}[op]
+            if op == "^":
+                return E(f"{par(l, P_CMP + 1)} != {par(r, P_CMP + 1)}", "boolean", P_CMP)
+            return E(f"{par(l, p)} {op} {par(r, p + 1)}", "boolean", p)
+        if is_char(l.type):
+            l = self.coerce(l, "int")
+        if is_char(r.type):
+            r = self.coerce(r, "int")
+        t = promote(l.type, r.type)
+        if op in ("<<", ">>", ">>>"):
+            t = unbox(l.type) if is_integral(l.type) else (t or "int")
+            if t in ("short", "byte", "char"):
+                t = "int"
+        intlike = t in ("int", "long")
+        risk = l.risk or r.risk
+        if op == "+" or op == "-":
+            p = P_ADD
+            code = f"{par(l, p)} {op} {par(r, p + 1)}"
+            big = any(x.lit is not None and isinstance(x.lit, int) and abs(x.lit) >= 1 << 20
+                      for x in (l, r))
+            risk = risk or (intlike and big)
+            res = E(code, t, p, risk, nonneg=op == "+" and l.nonneg and r.nonneg)
+        elif op == "*":
+            res = E(f"{par(l, P_MUL)} * {par(r, P_MUL + 1)}", t, P_MUL, intlike or risk,
+                    nonneg=l.nonneg and r.nonneg)
+        elif op == "/":
+            if is_float(t):
+                res = E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+            elif intlike and l.nonneg and r.nonneg and r.lit not in (None, 0):
+                res = E(f"{par(l, P_MUL)} // {par(r, P_MUL + 1)}", t, P_MUL, risk, nonneg=True)
+            elif intlike:
+                res = E(f"{self.use('_idiv')}({l.code}, {r.code})", t, risk=risk)
+            else:
+                res = E(f"{self.use('_div')}({l.code}, {r.code})", t)
+        elif op == "%":
+            if is_float(t):
+                self.need("import math")
+                res = E(f"math.fmod({l.code}, {r.code})", t)
+            elif l.nonneg and r.nonneg and r.lit not in (None, 0):
+                res = E(f"{par(l, P_MUL)} % {par(r, P_MUL + 1)}", t, P_MUL, nonneg=True)
+            else:
+                res = E(f"{self.use('_irem')}({l.code}, {r.code})", t)
+        elif op == "<<":
+            res = E(f"{par(l, P_SHIFT)} << {par(r, P_SHIFT + 1)}", t, P_SHIFT, True)
+        elif op == ">>":
+            res = E(f"{par(l, P_SHIFT)} >> {par(r, P_SHIFT + 1)}", t, P_SHIFT, risk, l.nonneg)
+        elif op == ">>>":
+            h = "_ushr64" if t == "long" else "_ushr32"
+            res = E(f"{self.use(h)}({l.code}, {r.code})", t)
+        elif op in ("&", "|", "^"):
+            p = {"&": P_BAND, "|": P_BOR, "^": P_BXOR}[op]
+            res = E(f"{par(l, p)} {op} {par(r, p + 1)}", t, p, risk,
+                    nonneg=op == "&" and (l.nonneg or r.nonneg))
+        else:
+            return self.untranslated_expr(n, f"operator {op}")
+        if res.risk and self.in_arith == 0 and t in ("int", "long"):
+            return self.wrap(res, t)
+        return res
+
+    def wrap(self, e: E, t: str) -> E:
+        h = "_i64" if t == "long" else "_i32"
+        return E(f"{self.use(h)}({e.code})", t)
+
+    def compare(self, op, l: E, r: E) -> E:
+        if l.code == "None" or r.code == "None":
+            other = r if l.code == "None" else l
+            return E(f"{par(other, P_CMP + 1)} {'is' if op == '==' else 'is not'} None",
+                     "boolean", P_CMP)
+        lc, rc = is_char(l.type), is_char(r.type)
+        if lc != rc:
+            if lc and is_numeric(r.type):
+                l = self.coerce(l, "int")
+            elif rc and is_numeric(l.type):
+                r = self.coerce(r, "int")
+        pyop = op
+        if op in ("==", "!=") and self.is_object_type(l.type) and self.is_object_type(r.type):
+            pyop = "is" if op == "==" else "is not"
+        return E(f"{par(l, P_CMP + 1)} {pyop} {par(r, P_CMP + 1)}", "boolean", P_CMP)
+
+    def is_object_type(self, t):
+        if not t:
+            return False
+        b = base(t)
+        return b in self.classes and self.classes[b].kind != "enum" or b == "Object"
+
+    def is_string_expr(self, n) -> bool:
+        if n.type == "parenthesized_expression":
+            return self.is_string_expr(n.named_children[0])
+        if n.type == "binary_expression" and self.text(n.child_by_field_name("operator")) == "+":
+            return (self.is_string_expr(n.child_by_field_name("left"))
+                    or self.is_string_expr(n.child_by_field_name("right")))
+        if n.type in ("string_literal", "text_block"):
+            return True
+        if n.type in ("identifier", "method_invocation", "field_access", "array_access",
+                      "ternary_expression", "cast_expression"):
+            saved = (self.pre[:], set(self.helpers), set(self.imports), len(self.untranslated))
+            e = self.expr(n)
+            self.pre[:] = saved[0]
+            self.helpers, self.imports = saved[1], saved[2]
+            del self.untranslated[saved[3]:]
+            return is_string(e.type)
+        return False
+
+    def concat(self, n) -> E:
+        parts: list = []
+
+        def flat(x):
+            if x.type == "binary_expression" and self.text(x.child_by_field_name("operator")) == "+" \
+                    and self.is_string_expr(x):
+                flat(x.child_by_field_name("left"))
+                parts.append(self.expr(x.child_by_field_name("right")))
+            else:
+                parts.append(self.expr(x))
+
+        flat(n)
+        if all(is_string(p.type) for p in parts):
+            return E(" + ".join(par(p, P_ADD + 1) for p in parts), "String", P_ADD)
+        bad = any(p.lit is None and any(ch in p.code for ch in '\\"#{}\n') for p in parts)
+        if bad:
+            return E(" + ".join(self.to_str(p) if not is_string(p.type) else par(p, P_ADD + 1)
+                                for p in parts), "String", P_ADD)
+        out = []
+        for p in parts:
+            if p.lit is not None and is_string(p.type):
+                s = p.lit
+                out.append(pystr(s)[1:-1].replace("{", "{{").replace("}", "}}")
+                           if pystr(s).startswith('"') else
+                           repr(s)[1:-1].replace('"', '\\"').replace("{", "{{").replace("}", "}}"))
+            elif p.lit is not None and p.type == "char" and p.lit not in "{}\\\"\n\t\r\0":
+                out.append(p.lit)
+            else:
+                c = self.to_str(p)
+                if c.startswith("str(") and _closes_at_end(c, 3):
+                    c = c[4:-1]
+                if c.startswith("{"):
+                    c = " " + c
+                out.append("{" + c + "}")
+        return E('f"' + "".join(out) + '"', "String")
+
+    def x_unary_expression(self, n):
+        op = self.text(n.child_by_field_name("operator"))
+        e = self.expr(n.child_by_field_name("operand"))
+        if op == "!":
+            return E(f"not {par(e, P_NOT)}", "boolean", P_NOT)
+        if is_char(e.type):
+            e = self.coerce(e, "int")
+        t = unbox(e.type)
+        if t in ("short", "byte", "char"):
+            t = "int"
+        if op == "-":
+            if e.lit is not None:
+                return E("-" + e.code, t, P_UNARY, lit=-e.lit)
+            return E(f"-{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+        if op == "+":
+            return e
+        if op == "~":
+            return E(f"~{par(e, P_UNARY)}", t, P_UNARY)
+        return self.untranslated_expr(n, f"unary {op}")
+
+    def x_ternary_expression(self, n):
+        c = self.expr(n.child_by_field_name("condition"))
+        a = self.expr(n.child_by_field_name("consequence"))
+        b = self.expr(n.child_by_field_name("alternative"))
+        t = a.type if a.type != "null" else b.type
+        if is_numeric(a.type) and is_numeric(b.type) and unbox(a.type) != unbox(b.type):
+            if not (is_char(a.type) and b.lit is not None) and not (is_char(b.type) and a.lit is not None):
+                t = promote(a.type, b.type)
+                a, b = self.coerce(a, t), self.coerce(b, t)
+            else:
+                t = "char"
+                a, b = self.coerce(a, "char"), self.coerce(b, "char")
+        return E(f"{par(a, P_TERN + 1)} if {par(c, P_TERN + 1)} else {par(b, P_TERN)}", t, P_TERN)
+
+    def x_cast_expression(self, n):
+        t = self.type_of(n.child_by_field_name("type"))
+        e = self.expr(n.child_by_field_name("value"))
+        frm = unbox(e.type)
+        if t in ("int", "long", "short", "byte"):
+            if is_float(frm):
+                if e.lit is not None:
+                    return E(str(int(e.lit)), t, lit=int(e.lit))
+                c = f"int({e.code})"
+                if t == "int" and not e.code.startswith(("math.", "Math")):
+                    c = f"int({e.code})"
+                return E(c, t)
+            if frm == "char":
+                c = self.coerce(e, "int")
+                return E(c.code, t) if t in ("int", "long") else E(c.code, t)
+            if frm == t or (t == "long" and frm in ("int", "short", "byte")):
+                return E(e.code, t, e.prec, nonneg=e.nonneg, lit=e.lit)
+            if t == "int" and frm in ("int", "short", "byte"):
+                return E(e.code, t, e.prec, lit=e.lit)
+            h = {"int": "_i32", "long": "_i64", "short": "_i16", "byte": "_i8"}[t]
+            if e.lit is not None and isinstance(e.lit, int):
+                v = e.lit
+                bits = {"int": 32, "long": 64, "short": 16, "byte": 8}[t]
+                v &= (1 << bits) - 1
+                if v >= 1 << (bits - 1):
+                    v -= 1 << bits
+                return E(str(v), t, lit=v, prec=P_UNARY if v < 0 else P_ATOM)
+            return E(f"{self.use(h)}({e.code})", t)
+        if t == "char":
+            if frm in ("int", "long", "short", "byte"):
+                return self.coerce(e, "char")
+            if is_float(frm):
+                return E(f"chr(int({e.code}))", "char")
+            return E(e.code, "char", e.prec)
+        if t in ("double", "float"):
+            if frm == "char":
+                return E(f"float(ord({e.code}))", t)
+            if frm in ("int", "long", "short", "byte") or frm is None:
+                if e.lit is not None:
+                    return E(str(float(e.lit)), t, lit=float(e.lit))
+                return E(f"float({e.code})", t)
+            return E(e.code, t, e.prec, lit=e.lit)
+        return E(e.code, t if t != "Object" else e.type, e.prec)
+
+    def x_instanceof_expression(self, n):
+        l = self.expr(n.child_by_field_name("left"))
+        t = self.type_of(n.child_by_field_name("right"))
+        name = n.child_by_field_name("name")
+        pyt = {"String": "str", "Integer": "int", "Long": "int", "Double": "float",
+               "Boolean": "bool", "Character": "str", "Object": "object"}.get(base(t), base(t))
+        target = l.code
+        if name is not None:
+            v = self.scope.declare(self.text(name), t)
+            target = f"({v.py} := {l.code})"
+        return E(f"isinstance({target}, {pyt})", "boolean")
+
+    def type_of(self, node) -> str:
+        """Normalised Java type text of a type node."""
+        if node is None:
+            return "Object"
+        t = "".join(self.text(node).split())
+        if t.startswith("final"):
+            t = t[5:]
+        if "." in t and "<" not in t:
+            t = t.rsplit(".", 1)[-1]
+        elif "." in t.split("<")[0]:
+            head, rest = t.split("<", 1)
+            t = head.rsplit(".", 1)[-1] + "<" + rest
+        return t
+
+    # -------------------------------------------------------- assignment / update
+    def lvalue(self, node) -> E:
+        return self.expr(node)
+
+    def note_assign(self, target: E) -> None:
+        if target.code in self.module_names and self.scope.lookup(target.code) is None:
+            self.func_globals.add(target.code)
+
+    def x_assignment_expression(self, n):
+        """Assignment used as a value: walrus on simple names."""
+        op = self.text(n.child_by_field_name("operator"))
+        left = n.child_by_field_name("left")
+        tgt = self.lvalue(left)
+        val = self.assign_value(tgt, op, n.child_by_field_name("right"))
+        if left.type == "identifier" and "." not in tgt.code:
+            self.note_assign(tgt)
+            return E(f"({tgt.code} := {val.code})", tgt.type)
+        if left.type == "array_access":
+            a = self.expr(left.child_by_field_name("array"))
+            i = self.expr(left.child_by_field_name("index"))
+            self.pre.append(f"{par(a, P_ATOM)}[{i.code}] = {val.code}")
+            return E(f"{par(a, P_ATOM)}[{i.code}]", tgt.type)
+        self.pre.append(f"{tgt.code} = {val.code}")
+        return E(tgt.code, tgt.type)
+
+    def assign_value(self, tgt: E, op: str, rnode) -> E:
+        """The full new value of the target for `tgt op= right` (as an expression)."""
+        t = unbox(tgt.type)
+        if op == "=":
+            if rnode.type == "array_initializer":
+                return self.expr(rnode, tgt.type)
+            return self.coerce(self.expr(rnode, tgt.type), tgt.type)
+        bop = op[:-1]
+        r = self.expr(rnode)
+        if is_string(tgt.type) and bop == "+":
+            return E(f"{tgt.code} + {par(E(self.to_str(r), 'String'), P_ADD + 1)}", "String", P_ADD)
+        l = E(tgt.code, tgt.type)
+        if unbox(tgt.type) == "boolean":
+            return E(f"{tgt.code} {bop} {par(r, P_BAND + 1)}", "boolean", P_BAND)
+        fake = self.binop(bop, l, r)
+        if t in ("int", "long", "short", "byte", "char"):
+            if is_float(fake.type):
+                fake = E(f"int({fake.code})", "int")
+            if t == "char":
+                return E(f"chr({fake.code})", "char")
+            if t in ("short", "byte"):
+                return E(f"{self.use('_i16' if t == 'short' else '_i8')}({fake.code})", t)
+            if fake.risk and not fake.code.startswith("_i"):
+                return self.wrap(fake, t)
+        return fake
+
+    def binop(self, op: str, l: E, r: E) -> E:
+        """Apply a Java arithmetic operator to two already-translated operands."""
+        if is_char(l.type):
+            l = self.coerce(l, "int")
+        if is_char(r.type):
+            r = self.coerce(r, "int")
+        t = promote(l.type, r.type) or l.type
+        intlike = unbox(t) in ("int", "long", "short", "byte")
+        if op in ("+", "-"):
+            big = r.lit is not None and isinstance(r.lit, int) and abs(r.lit) >= 1 << 20
+            return E(f"{par(l, P_ADD)} {op} {par(r, P_ADD + 1)}", t, P_ADD, r.risk or (intlike and big))
+        if op == "*":
+            return E(f"{par(l, P_MUL)} * {par(r, P_MUL + 1)}", t, P_MUL, intlike)
+        if op == "/":
+            if is_float(t):
+                return E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+            if intlike:
+                return E(f"{self.use('_idiv')}({l.code}, {r.code})", t)
+            return E(f"{self.use('_div')}({l.code}, {r.code})", t)
+        if op == "%":
+            if is_float(t):
+                self.need("import math")
+                return E(f"math.fmod({l.code}, {r.code})", t)
+            return E(f"{self.use('_irem')}({l.code}, {r.code})", t)
+        if op == "<<":
+            return E(f"{par(l, P_SHIFT)} << {par(r, P_SHIFT + 1)}", unbox(l.type), P_SHIFT, True)
+        if op == ">>":
+            return E(f"{par(l, P_SHIFT)} >> {par(r, P_SHIFT + 1)}", unbox(l.type), P_SHIFT)
+        if op == ">>>":
+            h = "_ushr64" if unbox(l.type) == "long" else "_ushr32"
+            return E(f"{self.use(h)}({l.code}, {r.code})", unbox(l.type))
+        p = {"&": P_BAND, "|": P_BOR, "^": P_BXOR}[op]
+        return E(f"{par(l, p)} {op} {par(r, p + 1)}", t, p)
+
+    def x_update_expression(self, n):
+        """++/-- used as a value."""
+        kids = n.children
+        prefix = kids[0].type in ("++", "--")
+        opnode = kids[0] if prefix else kids[-1]
+        target = kids[1] if prefix else kids[0]
+        delta = 1 if opnode.type == "++" else -1
+        tgt = self.lvalue(target)
+        t = unbox(tgt.type)
+        if target.type == "identifier" and "." not in tgt.code:
+            self.note_assign(tgt)
+            if t == "char":
+                new = f"chr(ord({tgt.code}) {'+' if delta > 0 else '-'} 1)"
+                if prefix:
+                    return E(f"({tgt.code} := {new})", "char")
+                tmp = self.tmp("old")
+                return E(f"[{tmp} := {tgt.code}, ({tgt.code} := {new})][0]", "char")
+            sign = "+" if delta > 0 else "-"
+            if prefix:
+                return E(f"({tgt.code} := {tgt.code} {sign} 1)", tgt.type)
+            back = "-" if delta > 0 else "+"
+            return E(f"({tgt.code} := {tgt.code} {sign} 1) {back} 1", tgt.type, P_ADD)
+        if target.type == "array_access":
+            a = self.expr(target.child_by_field_name("array"))
+            i = self.expr(target.child_by_field_name("index"))
+            return E(f"{self.use('_pinc_item')}({a.code}, {i.code}, {delta}"
+                     f"{', False' if prefix else ''})", tgt.type)
+        if target.type == "field_access" or tgt.code.startswith("self."):
+            obj, _, attr = tgt.code.rpartition(".")
+            return E(f"{self.use('_pinc_attr')}({obj}, {attr!r}, {delta}"
+                     f"{', False' if prefix else ''})", tgt.type)
+        if "." in tgt.code:
+            obj, _, attr = tgt.code.rpartition(".")
+            return E(f"{self.use('_pinc_attr')}({obj}, {attr!r}, {delta}"
+                     f"{', False' if prefix else ''})", tgt.type)
+        return self.untranslated_expr(n, "update of this target used as a value")
+
+    # ------------------------------------------------------------- creation
+    def x_array_creation_expression(self, n):
+        t = self.type_of(n.child_by_field_name("type"))
+        dims = [c for c in n.children if c.type == "dimensions_expr"]
+        init = n.child_by_field_name("value")
+        ndims = self.text(n).count("[")
+        full = t + "[]" * ndims
+        if init is not None:
+            return self.x_array_initializer(init, full)
+        sizes = [self.coerce(self.expr(d.named_children[0]), "int") for d in dims]
+        extra = ndims - len(sizes)
+        leaf = "None" if extra else default_value(t)
+        code = f"[{leaf}] * {par(sizes[-1], P_MUL + 1)}"
+        for k, s in enumerate(reversed(sizes[:-1])):
+            v = "_" if k == 0 else f"_{k}"
+            code = f"[{code} for {v} in range({s.code})]"
+        return E(code, full)
+
+    def x_array_initializer(self, n, expect=None):
+        et = elem(expect) if expect else None
+        items = [self.coerce(self.expr(c, et), et) if c.type != "array_initializer"
+                 else self.x_array_initializer(c, et) for c in n.named_children]
+        return E("[" + ", ".join(i.code for i in items) + "]", expect)
+
+    def x_lambda_expression(self, n, expect=None, ptypes=None):
+        params = n.child_by_field_name("parameters")
+        body = n.child_by_field_name("body")
+        from .types import Scope
+        outer = self.scope
+        self.scope = Scope(outer)
+        names = []
+        if params.type == "identifier":
+            plist = [(None, params)]
+        else:
+            plist = []
+            for p in params.named_children:
+                if p.type == "identifier":
+                    plist.append((None, p))
+                else:
+                    plist.append((self.type_of(p.child_by_field_name("type")),
+                                  p.child_by_field_name("name")))
+        for k, (pt, pn) in enumerate(plist):
+            if pt is None and ptypes and k < len(ptypes):
+                pt = ptypes[k]
+            names.append(self.scope.declare(self.text(pn), pt).py)
+        try:
+            if body.type != "block":
+                e = self.expr(body)
+                return E(f"lambda {', '.join(names)}: {e.code}".replace("lambda :", "lambda:"),
+                         expect, P_LAMBDA)
+            # a block body becomes a local function defined before the statement
+            fname = self.tmp("fn")
+            saved_pre, saved_loops = self.pre, self.loops
+            self.pre, self.loops = [], []
+            lines = self.block_lines(body)
+            self.pre, self.loops = saved_pre, saved_loops
+            self.pre.append(f"def {fname}({', '.join(names)}):")
+            self.pre.extend("    " + ln for ln in (lines or ["pass"]))
+            return E(fname, expect)
+        finally:
+            self.scope = outer
+
+    def x_method_reference(self, n, expect=None):
+        kids = [self.text(c) for c in n.children]
+        head, name = kids[0], kids[-1]
+        table = {("Integer", "sum"): "lambda a, b: a + b", ("Integer", "max"): "max",
+                 ("Integer", "min"): "min", ("Math", "max"): "max", ("Math", "min"): "min",
+                 ("Integer", "compare"): "lambda a, b: (a > b) - (a < b)",
+                 ("String", "valueOf"): self.use("_jstr") if False else "str",
+                 ("Integer", "parseInt"): "int", ("String", "length"): "len",
+                 ("String", "toUpperCase"): "str.upper", ("String", "toLowerCase"): "str.lower",
+                 ("Math", "abs"): "abs", ("Integer", "valueOf"): "int",
+                 ("String", "compareTo"): "lambda a, b: (a > b) - (a < b)"}
+        if (head, name) in table:
+            return E(table[(head, name)], expect)
+        if head == "System.out" and name == "println":
+            return E(f"lambda x: print({self.use('_jstr')}(x))", expect, P_LAMBDA)
+        if name == "new":
+            if head in ("ArrayList", "LinkedList"):
+                return E("list", expect)
+            if head in ("HashSet",):
+                return E("set", expect)
+            if head in self.classes:
+                return E(head, expect)
+        if head in self.classes:
+            return E(f"{head}.{name}" if not self.classes[head].module_level else name, expect)
+        if head == "this":
+            return E(f"self.{name}", expect)
+        return self.untranslated_expr(n, "method reference")
+
+    def x_switch_expression(self, n):
+        return self.switch_value(n)

@@ -1,0 +1,987 @@
+"""Java library calls (String, StringBuilder, collections, Math, boxes, System.out…) -> Python."""
+from __future__ import annotations
+
+import re
+
+from .core import E, P_ADD, P_ATOM, P_CMP, P_MUL, P_NOT, P_UNARY, par
+from .types import (DEQUES, LISTS, MAPS, SETS, base, elem, is_char, is_float, is_int,
+                    is_string, promote, targs, unbox)
+
+EXC = {"IllegalArgumentException": "ValueError", "NumberFormatException": "ValueError",
+       "IllegalStateException": "RuntimeError", "RuntimeException": "RuntimeError",
+       "ArithmeticException": "ZeroDivisionError", "Exception": "Exception",
+       "ArrayIndexOutOfBoundsException": "IndexError", "IndexOutOfBoundsException": "IndexError",
+       "StringIndexOutOfBoundsException": "IndexError", "NullPointerException": "AttributeError",
+       "UnsupportedOperationException": "NotImplementedError", "Throwable": "BaseException",
+       "Error": "Exception", "NoSuchElementException": "LookupError",
+       "ClassCastException": "TypeError", "InterruptedException": "Exception",
+       "IOException": "OSError", "EmptyStackException": "IndexError",
+       "ConcurrentModificationException": "RuntimeError", "StackOverflowError": "RecursionError"}
+CATCH = dict(EXC, RuntimeException="Exception", Exception="Exception", Throwable="BaseException",
+             NullPointerException="(AttributeError, TypeError)")
+
+FMT_RE = re.compile(r"%([-#+ 0,(]*)(\d+)?(\.\d+)?([a-zA-Z%])")
+FUNCTIONAL = {"apply", "test", "accept", "get", "run", "compare", "applyAsInt", "applyAsLong",
+              "applyAsDouble", "call"}
+FUNC_TYPES = {"Function", "BiFunction", "Predicate", "BiPredicate", "Supplier", "Consumer",
+              "BiConsumer", "Runnable", "Comparator", "UnaryOperator", "BinaryOperator",
+              "IntBinaryOperator", "IntUnaryOperator", "IntPredicate", "IntFunction",
+              "ToIntFunction", "IntConsumer", "Callable", "DoubleUnaryOperator",
+              "DoubleBinaryOperator", "LongBinaryOperator", "IntSupplier", "ToIntBiFunction"}
+
+
+class LibraryMixin:
+    def args(self, node, types=None) -> list[E]:
+        out = []
+        for k, a in enumerate(node.named_children if node is not None else []):
+            e = self.expr(a)
+            if types and k < len(types) and types[k]:
+                e = self.coerce(e, types[k])
+            out.append(e)
+        return out
+
+    # --------------------------------------------------------- object creation
+    def x_object_creation_expression(self, n, expect=None):
+        tnode = n.child_by_field_name("type")
+        t = self.type_of(tnode)
+        b = base(t)
+        if "<>" in t and expect and base(expect) in (LISTS | MAPS | SETS | DEQUES | {"PriorityQueue"}):
+            t = b + expect[len(base(expect)):] if "<" in expect else t
+        anon = next((c for c in n.named_children if c.type == "class_body"), None)
+        if anon is not None:
+            return self.anonymous_class(n, b, anon, t)
+        an = n.child_by_field_name("arguments")
+        raw = an.named_children if an is not None else []
+        decl = expect or t
+        if b in ("ArrayList", "LinkedList", "Vector", "Stack"):
+            if b == "LinkedList" and base(expect) in DEQUES:
+                self.need("from collections import deque")
+                return E("deque()" if not raw else f"deque({self.code(raw[0])})", expect)
+            if raw and not is_int(self.expr(raw[0]).type):
+                return E(f"list({self.code(raw[0])})", t)
+            return E("[]", t)
+        if b == "ArrayDeque":
+            self.need("from collections import deque")
+            if raw and not is_int(self.expr(raw[0]).type):
+                return E(f"deque({self.code(raw[0])})", t)
+            return E("deque()", t)
+        if b in ("HashMap", "LinkedHashMap", "Hashtable"):
+            return E(f"dict({self.code(raw[0])})" if raw and not is_int(self.expr(raw[0]).type)
+                     else "{}", t)
+        if b == "TreeMap":
+            return E(f"{self.use('TreeMap')}({self.code(raw[0]) if raw else ''})", t)
+        if b in ("HashSet", "LinkedHashSet"):
+            return E(f"set({self.code(raw[0])})" if raw and not is_int(self.expr(raw[0]).type)
+                     else "set()", t)
+        if b == "TreeSet":
+            return E(f"{self.use('TreeSet')}({self.code(raw[0]) if raw else ''})", t)
+        if b == "PriorityQueue":
+            et = elem(t) or elem(expect)
+            cmp_ = None
+            for a in raw:
+                e = self.comparator(a, et)
+                if not is_int(e.type):
+                    cmp_ = e
+            return E(f"{self.use('PriorityQueue')}({cmp_.code if cmp_ else ''})", t)
+        if b == "StringBuilder" or b == "StringBuffer":
+            arg = ""
+            if raw:
+                e = self.expr(raw[0])
+                arg = "" if is_int(e.type) else self.to_str(e)
+            return E(f"{self.use('StringBuilder')}({arg})", "StringBuilder")
+        if b == "Scanner":
+            return E(f"{self.use('Scanner')}()", "Scanner")
+        if b == "String":
+            if not raw:
+                return E('""', "String")
+            e = self.expr(raw[0])
+            if e.type == "char[]":
+                if len(raw) == 3:
+                    o, c = self.code(raw[1]), self.code(raw[2])
+                    return E(f'"".join({e.code}[{o}:{o} + {c}])', "String")
+                return E(f'"".join({e.code})', "String")
+            return E(self.to_str(e), "String")
+        if b in ("Random",):
+            return self.untranslated_expr(n, "java.util.Random has no equivalent sequence")
+        if b in ("Integer", "Long", "Double", "Boolean", "Character"):
+            return self.expr(raw[0])
+        if b in ("Object",):
+            return E("object()", "Object")
+        if b in EXC or b.endswith("Exception") and b not in self.classes:
+            pyexc = EXC.get(b, "Exception")
+            args = self.args(an)
+            return E(f"{pyexc}({', '.join(self.to_str(a) for a in args)})", b)
+        if b in self.classes:
+            ci = self.classes[b]
+            ptypes = None
+            if len(ci.ctors) == 1:
+                ptypes = [p[0] for p in ci.ctors[0].params]
+            args = self.args(an, ptypes)
+            return E(f"{b}({', '.join(a.code for a in args)})", t)
+        return self.untranslated_expr(n, f"no rule for creating {b}")
+
+    def comparator(self, node, et) -> E:
+        """A Comparator argument as a Python two-argument function."""
+        if node.type == "lambda_expression":
+            return self.x_lambda_expression(node, "Comparator", [et, et])
+        return self.expr(node)
+
+    def sort_key(self, node, et) -> str:
+        """`key=...`/`reverse=True` keyword arguments for a Comparator argument."""
+        txt = self.text(node)
+        if txt in ("Collections.reverseOrder()", "Comparator.reverseOrder()"):
+            return "reverse=True"
+        if txt in ("null", "Comparator.naturalOrder()"):
+            return ""
+        if node.type == "method_invocation":
+            nm = self.text(node.child_by_field_name("name"))
+            obj = node.child_by_field_name("object")
+            if obj is not None and self.text(obj) == "Comparator" and nm.startswith("comparing"):
+                a = node.child_by_field_name("arguments").named_children
+                if len(a) == 1:
+                    k = self.x_lambda_expression(a[0], None, [et]) if a[0].type == "lambda_expression" \
+                        else self.expr(a[0])
+                    return f"key={k.code}"
+        e = self.comparator(node, et)
+        self.need("import functools")
+        return f"key=functools.cmp_to_key({e.code})"
+
+    def anonymous_class(self, n, b, body, t):
+        methods = [c for c in body.named_children if c.type == "method_declaration"]
+        if len(methods) == 1 and (b in FUNC_TYPES or (b in self.classes and self.is_functional(b))):
+            name = self.tmp("fn")
+            lines = self.method_lines(methods[0], None, name_override=name, as_function=True)
+            self.pre.extend(lines)
+            return E(name, t)
+        name = self.tmp("Anon")
+        lines = self.class_lines_anon(name, b, body)
+        self.pre.extend(lines)
+        return E(f"{name}()", t)
+
+    def is_functional(self, cname):
+        ci = self.classes.get(cname)
+        return ci is not None and ci.kind == "interface" and sum(
+            1 for ms in ci.methods.values() for m in ms if m.abstract) == 1
+
+    # --------------------------------------------------------- method calls
+    def x_method_invocation(self, n):
+        obj = n.child_by_field_name("object")
+        name = self.text(n.child_by_field_name("name"))
+        an = n.child_by_field_name("arguments")
+        raw = an.named_children if an is not None else []
+        if obj is None:
+            return self.user_call(None, self.cls, name, raw, n, implicit=True)
+        otext = self.text(obj)
+        if otext in ("System.out", "System.err"):
+            return self.print_call(name, raw, otext == "System.err", n)
+        if obj.type == "super":
+            ci = self.classes.get(self.cls.superclass) if self.cls and self.cls.superclass else None
+            args = self.args(an)
+            if ci is None and name == "toString":
+                return E("object.__str__(self)", "String")
+            m = self.resolve(ci, name, args) if ci else None
+            return E(f"super().{m.py if m else name}({', '.join(a.code for a in args)})",
+                     m.ret if m else None)
+        if obj.type == "identifier" and self.scope.lookup(otext) is None and \
+                self.field_ref(otext) is None:
+            if otext in self.classes:
+                return self.user_call(None, self.classes[otext], name, raw, n, static_of=otext)
+            r = self.static_call(otext, name, raw, n)
+            if r is not None:
+                return r
+        o = self.expr(obj)
+        if o.type and o.type.startswith("class:"):
+            cname = o.type[6:]
+            if cname in self.classes:
+                return self.user_call(None, self.classes[cname], name, raw, n, static_of=cname)
+            r = self.static_call(cname, name, raw, n)
+            if r is not None:
+                return r
+        return self.instance_call(o, name, raw, n)
+
+    def resolve(self, ci, name, args):
+        c = ci
+        cands = []
+        while c is not None:
+            cands = c.methods.get(name, [])
+            if cands:
+                break
+            c = self.classes.get(c.superclass) if c.superclass else None
+        if not cands:
+            for iname in getattr(ci, "interfaces", []) if ci else []:
+                ic = self.classes.get(iname)
+                if ic and ic.methods.get(name):
+                    cands = ic.methods[name]
+                    break
+        if not cands:
+            return None
+        if len(cands) == 1:
+            return cands[0]
+        best, score = cands[0], -99
+        for m in cands:
+            if len(m.params) != len(args) and not m.varargs:
+                continue
+            s = 0
+            for (pt, _), a in zip(m.params, args):
+                s += self.compat(a.type, pt)
+            if s > score:
+                best, score = m, s
+        return best
+
+    def compat(self, at, pt) -> int:
+        at, pt = unbox(at), unbox(pt)
+        if at is None:
+            return 1
+        if at == pt:
+            return 4
+        order = ["byte", "short", "char", "int", "long", "float", "double"]
+        if at in order and pt in order:
+            if at == "char" and pt in ("short", "byte"):
+                return -5
+            return 2 if order.index(at) < order.index(pt) else -5
+        if base(at) == base(pt):
+            return 3
+        if pt == "Object":
+            return 1
+        if at == "null" and pt not in order:
+            return 2
+        if base(at) in self.classes:
+            c = self.classes[base(at)]
+            while c is not None:
+                if c.name == base(pt) or base(pt) in getattr(c, "interfaces", []):
+                    return 2
+                c = self.classes.get(c.superclass) if c.superclass else None
+        return -3
+
+    def user_call(self, o, ci, name, raw, n, implicit=False, static_of=None):
+        args = [self.expr(a) for a in raw]
+        m = self.resolve(ci, name, args) if ci else None
+        if m is None and implicit and ci is not None and ci.outer:
+            outer = self.classes.get(ci.outer)
+            m2 = self.resolve(outer, name, args) if outer else None
+            if m2 is not None and m2.static:
+                ci, m = outer, m2
+        if m is None:
+            if static_of and ci and ci.kind == "enum":
+                if name == "values":
+                    return E(f"{ci.name}.values()", ci.name + "[]")
+                if name == "valueOf":
+                    return E(f"{ci.name}.valueOf({args[0].code})", ci.name)
+            if implicit and self.scope.lookup(name) is not None:
+                v = self.scope.lookup(name)
+                return E(f"{v.py}({', '.join(a.code for a in args)})")
+            if ci is None or implicit:
+                return self.untranslated_expr(n, f"call to unknown method {name}")
+            return E(f"{ci.name}.{name}({', '.join(a.code for a in args)})")
+        ptypes = [p[0] for p in m.params]
+        if m.varargs and (len(args) != len(ptypes) or not (args and args[-1].type and args[-1].type.endswith("[]"))):
+            fixed = len(ptypes) - 1
+            cargs = [self.coerce(a, t).code for a, t in zip(args[:fixed], ptypes)]
+            vt = ptypes[-1][:-2] if ptypes[-1].endswith("[]") else None
+            cargs.append("[" + ", ".join(self.coerce(a, vt).code for a in args[fixed:]) + "]")
+        else:
+            cargs = [self.coerce(a, t).code for a, t in zip(args, ptypes)]
+        call = f"{m.py}({', '.join(cargs)})"
+        owner = m.owner
+        if owner.module_level:
+            return E(call, m.ret)
+        if m.static:
+            return E(f"{owner.name}.{call}", m.ret)
+        if implicit:
+            if self.static_ctx:
+                return self.untranslated_expr(n, "instance call from a static context")
+            return E(f"self.{call}", m.ret)
+        return E(f"{owner.name}.{call}", m.ret)
+
+    def print_call(self, name, raw, err, n):
+        tail = ", file=sys.stderr" if err else ""
+        if err:
+            self.need("import sys")
+        if name in ("println", "print"):
+            end = "" if name == "println" else ', end=""'
+            if not raw:
+                return E(f"print({tail.lstrip(', ')})" if name == "println" else 'print(end="")',
+                         "void")
+            e = self.expr(raw[0])
+            if is_int(e.type) or is_string(e.type) or is_char(e.type):
+                arg = e.code
+            else:
+                arg = self.to_str(e)
+            return E(f"print({arg}{end}{tail})", "void")
+        if name in ("printf", "format"):
+            s = self.format_expr(raw, n)
+            return E(f"print({s.code}, end=\"\"{tail})", "void")
+        if name == "flush":
+            return E("sys.stdout.flush()" if self.need("import sys") is None else "", "void")
+        return self.untranslated_expr(n, f"System.out.{name}")
+
+    def format_expr(self, raw, n) -> E:
+        """String.format / printf: Java specifiers -> Python %-formatting."""
+        if raw and raw[0].type != "string_literal" and self.text(raw[0]).startswith("Locale"):
+            raw = raw[1:]
+        args = [self.expr(a) for a in raw[1:]]
+        fe = self.expr(raw[0])
+        if fe.lit is None or any("," in m.group(1) for m in FMT_RE.finditer(fe.lit)):
+            return E(f"{self.use('_jformat')}({', '.join([fe.code] + [a.code for a in args])})",
+                     "String")
+        out, pos, k, pyargs = [], 0, 0, []
+        s = fe.lit
+        for m in FMT_RE.finditer(s):
+            out.append(s[pos:m.start()].replace("%", "%%"))
+            pos = m.end()
+            flags, width, prec, conv = m.group(1), m.group(2) or "", m.group(3) or "", m.group(4)
+            if conv == "n":
+                out.append("\n")
+                continue
+            if conv == "%":
+                out.append("%%")
+                continue
+            if k >= len(args):
+                return E(f"{self.use('_jformat')}({', '.join([fe.code] + [a.code for a in args])})",
+                         "String")
+            a = args[k]
+            k += 1
+            if conv in "sS":
+                a = E(self.to_str(a), "String") if not is_int(a.type) else a
+            elif conv in "bB":
+                a = E(self.to_str(E(a.code, "boolean")), "String")
+                conv = "s"
+            elif conv == "c" and is_int(a.type):
+                a = E(f"chr({a.code})", "char")
+            elif conv in "dxXo" and is_char(a.type):
+                a = self.coerce(a, "int")
+            if conv == "S":
+                a = E(f"{par(a, P_ATOM)}.upper()", "String")
+                conv = "s"
+            if conv in "xX" and not (a.nonneg or a.lit is not None and a.lit >= 0):
+                a = E(f"{par(a, P_ATOM)} & 0xFFFFFFFF" if unbox(a.type) != "long"
+                      else f"{par(a, P_ATOM)} & 0xFFFFFFFFFFFFFFFF", a.type)
+            out.append("%" + flags + width + prec + conv)
+            pyargs.append(a)
+        out.append(s[pos:].replace("%", "%%"))
+        fmt = "".join(out)
+        if not pyargs:
+            return E(pystr_(fmt.replace("%%", "%")), "String")
+        if len(pyargs) == 1:
+            argc = par(pyargs[0], P_UNARY) if not pyargs[0].code.startswith("(") else pyargs[0].code
+            if pyargs[0].prec < P_ATOM or pyargs[0].code.startswith("["):
+                argc = "(" + pyargs[0].code + ",)"
+            elif pyargs[0].type is None:
+                argc = "(" + pyargs[0].code + ",)"
+        else:
+            argc = "(" + ", ".join(p.code for p in pyargs) + ")"
+        return E(f"{pystr_(fmt)} % {argc}", "String", P_MUL)
+
+    # ------------------------------------------------------ static library calls
+    def static_call(self, cls, name, raw, n) -> E | None:
+        args = lambda: [self.expr(a) for a in raw]  # noqa: E731
+        if cls == "Math":
+            a = args()
+            if name in ("max", "min"):
+                t = promote(a[0].type, a[1].type) or a[0].type
+                a = [self.coerce(x, t) for x in a]
+                return E(f"{name}({a[0].code}, {a[1].code})", t)
+            if name == "abs":
+                return E(f"abs({a[0].code})", unbox(a[0].type))
+            self.need("import math")
+            if name in ("sqrt", "cbrt", "exp", "log", "log10", "sin", "cos", "tan", "atan",
+                        "asin", "acos", "hypot", "atan2", "toRadians", "toDegrees"):
+                if name == "cbrt":
+                    return E(f"math.copysign(abs({a[0].code}) ** (1.0 / 3.0), {a[0].code})", "double")
+                fn = {"toRadians": "radians", "toDegrees": "degrees"}.get(name, name)
+                return E(f"math.{fn}({', '.join(x.code for x in a)})", "double")
+            if name == "pow":
+                return E(f"math.pow({a[0].code}, {a[1].code})", "double")
+            if name in ("floor", "ceil"):
+                return E(f"float(math.{name}({a[0].code}))", "double")
+            if name == "round":
+                return E(f"{self.use('_round')}({a[0].code})", "long")
+            if name == "floorDiv":
+                return E(f"{par(a[0], P_MUL)} // {par(a[1], P_MUL + 1)}", promote(a[0].type, a[1].type), P_MUL)
+            if name == "floorMod":
+                return E(f"{par(a[0], P_MUL)} % {par(a[1], P_MUL + 1)}", promote(a[0].type, a[1].type), P_MUL)
+            if name == "signum":
+                return E(f"float(({a[0].code} > 0) - ({a[0].code} < 0))", "double")
+            if name == "random":
+                self.need("import random")
+                return E("random.random()", "double")
+            if name in ("addExact", "multiplyExact", "subtractExact"):
+                op = {"addExact": "+", "multiplyExact": "*", "subtractExact": "-"}[name]
+                return E(f"{par(a[0], P_MUL)} {op} {par(a[1], P_MUL + 1)}", a[0].type, P_ADD)
+            return None
+        if cls in ("Integer", "Long", "Short", "Byte"):
+            a = args()
+            t = {"Integer": "int", "Long": "long", "Short": "short", "Byte": "byte"}[cls]
+            if name in ("parseInt", "parseLong", "valueOf", "parseShort", "parseByte"):
+                if a and is_string(a[0].type) or a and a[0].type is None:
+                    rad = f", {a[1].code}" if len(a) > 1 else ""
+                    return E(f"int({a[0].code}{rad})", t)
+                return E(a[0].code, t, a[0].prec)
+            if name == "toString" and len(a) == 1:
+                return E(f"str({a[0].code})", "String")
+            if name in ("toBinaryString", "toHexString", "toOctalString"):
+                bse = {"toBinaryString": 2, "toHexString": 16, "toOctalString": 8}[name]
+                bits = 64 if cls == "Long" else 32
+                if a[0].nonneg:
+                    return E(f"format({a[0].code}, \"{ {2: 'b', 8: 'o', 16: 'x'}[bse] }\")", "String")
+                return E(f"{self.use('_bin')}({a[0].code}, {bits}, {bse})", "String")
+            if name == "toString" and len(a) == 2:
+                return E(f"{self.use('_bin')}({a[0].code}, 64, {a[1].code})", "String")
+            if name == "compare":
+                return E(f"{self.use('_cmp')}({a[0].code}, {a[1].code})", "int")
+            if name == "bitCount":
+                mask = "0xFFFFFFFFFFFFFFFF" if cls == "Long" else "0xFFFFFFFF"
+                return E(f"bin({a[0].code} & {mask}).count(\"1\")", "int")
+            if name in ("max", "min"):
+                return E(f"{name}({a[0].code}, {a[1].code})", t)
+            if name == "sum":
+                return E(f"{par(a[0], P_ADD)} + {par(a[1], P_ADD + 1)}", t, P_ADD)
+            if name == "signum":
+                return E(f"({a[0].code} > 0) - ({a[0].code} < 0)", "int", P_ADD)
+            if name == "abs":
+                return E(f"abs({a[0].code})", t)
+            if name in ("numberOfTrailingZeros",):
+                return E(f"(({a[0].code}) & -({a[0].code})).bit_length() - 1 if {a[0].code} else 32", "int", P_MUL)
+            if name == "highestOneBit":
+                return E(f"1 << ({a[0].code}.bit_length() - 1) if {a[0].code} > 0 else 0", "int", P_MUL)
+            return None
+        if cls in ("Double", "Float"):
+            a = args()
+            if name in ("parseDouble", "valueOf", "parseFloat"):
+                return E(f"float({a[0].code})", "double")
+            if name == "compare":
+                return E(f"{self.use('_cmp')}({a[0].code}, {a[1].code})", "int")
+            if name == "toString":
+                return E(self.to_str(E(a[0].code, "double")), "String")
+            if name == "isNaN":
+                self.need("import math")
+                return E(f"math.isnan({a[0].code})", "boolean")
+            if name in ("max", "min"):
+                return E(f"{name}({a[0].code}, {a[1].code})", "double")
+            return None
+        if cls == "Boolean":
+            a = args()
+            if name == "parseBoolean":
+                return E(f"{par(a[0], P_ATOM)}.lower() == \"true\"", "boolean", P_CMP)
+            if name == "toString":
+                return E(self.to_str(E(a[0].code, "boolean")), "String")
+            return None
+        if cls == "Character":
+            a = args()
+            c = a[0].code if a else ""
+            if a and not is_char(a[0].type) and a[0].type is not None:
+                c = f"chr({c})"
+            m = {"isDigit": f"{par(E(c), P_ATOM)}.isdigit()",
+                 "isLetter": f"{par(E(c), P_ATOM)}.isalpha()",
+                 "isLetterOrDigit": f"{par(E(c), P_ATOM)}.isalnum()",
+                 "isAlphabetic": f"{par(E(c), P_ATOM)}.isalpha()",
+                 "isUpperCase": f"{par(E(c), P_ATOM)}.isupper()",
+                 "isLowerCase": f"{par(E(c), P_ATOM)}.islower()",
+                 "isWhitespace": f"{par(E(c), P_ATOM)}.isspace()",
+                 "isSpaceChar": f"{c} == \" \""}
+            if name in m:
+                return E(m[name], "boolean", P_CMP if name == "isSpaceChar" else P_ATOM)
+            if name == "toUpperCase":
+                return E(f"{par(E(c), P_ATOM)}.upper()", "char")
+            if name == "toLowerCase":
+                return E(f"{par(E(c), P_ATOM)}.lower()", "char")
+            if name == "getNumericValue":
+                return E(f"int({c}, 36) if {c}.isalnum() else -1", "int", 1)
+            if name == "toString" or name == "valueOf":
+                return E(c, "String" if name == "toString" else "char")
+            if name == "compare":
+                return E(f"ord({c}) - ord({a[1].code})", "int", P_ADD)
+            if name == "isDefined":
+                return E("True", "boolean")
+            return None
+        if cls == "String":
+            a = args()
+            if name in ("valueOf", "copyValueOf"):
+                if a[0].type == "char[]":
+                    return E(f'"".join({a[0].code})', "String")
+                return E(self.to_str(a[0]), "String")
+            if name == "format":
+                return self.format_expr(raw, n)
+            if name == "join":
+                if len(a) == 2 and (a[1].type is None or not is_string(a[1].type)):
+                    return E(f"{par(a[0], P_ATOM)}.join({a[1].code})", "String")
+                return E(f"{par(a[0], P_ATOM)}.join([{', '.join(x.code for x in a[1:])}])", "String")
+            return None
+        if cls == "Arrays":
+            a = args()
+            if name == "sort":
+                if len(a) == 1:
+                    return E(f"{par(a[0], P_ATOM)}.sort()", "void")
+                if len(a) == 2:
+                    kw = self.sort_key(raw[1], elem(a[0].type))
+                    return E(f"{par(a[0], P_ATOM)}.sort({kw})", "void")
+                if len(a) == 3:
+                    x, lo, hi = a[0].code, a[1].code, a[2].code
+                    return E(f"{x}[{lo}:{hi}] = sorted({x}[{lo}:{hi}])", "void")
+            if name == "fill":
+                if len(a) == 2:
+                    v = self.coerce(a[1], elem(a[0].type))
+                    return E(f"{par(a[0], P_ATOM)}[:] = [{v.code}] * len({a[0].code})", "void")
+                v = self.coerce(a[3], elem(a[0].type))
+                return E(f"{par(a[0], P_ATOM)}[{a[1].code}:{a[2].code}] = [{v.code}] * ({a[2].code} - {a[1].code})", "void")
+            if name == "asList" or name == "stream" and False:
+                if len(a) == 1 and a[0].type and a[0].type.endswith("[]"):
+                    return E(f"list({a[0].code})", "List<" + a[0].type[:-2] + ">")
+                return E("[" + ", ".join(x.code for x in a) + "]",
+                         "List<" + (a[0].type or "Object") + ">" if a else "List")
+            if name in ("toString", "deepToString"):
+                return E(f"{self.use('_jstr')}({a[0].code})", "String")
+            if name == "copyOf":
+                d = {"int": "0", "long": "0", "double": "0.0", "boolean": "False", "char": "'\\x00'"}.get(
+                    elem(a[0].type) or "", "None")
+                return E(f"{par(a[0], P_ATOM)}[:{a[1].code}] + [{d}] * ({a[1].code} - len({a[0].code}))",
+                         a[0].type, P_ADD)
+            if name == "copyOfRange":
+                return E(f"{par(a[0], P_ATOM)}[{a[1].code}:{a[2].code}]", a[0].type)
+            if name == "equals":
+                return E(f"{par(a[0], P_CMP + 1)} == {par(a[1], P_CMP + 1)}", "boolean", P_CMP)
+            if name == "stream":
+                return E(a[0].code, "Stream<" + (elem(a[0].type) or "Object") + ">")
+            if name == "hashCode":
+                return None
+            return None
+        if cls == "Collections":
+            a = args()
+            if name == "sort":
+                kw = self.sort_key(raw[1], elem(a[0].type)) if len(a) > 1 else ""
+                return E(f"{par(a[0], P_ATOM)}.sort({kw})", "void")
+            if name == "reverse":
+                return E(f"{par(a[0], P_ATOM)}.reverse()", "void")
+            if name in ("max", "min"):
+                if len(a) > 1:
+                    kw = self.sort_key(raw[1], elem(a[0].type))
+                    return E(f"{name}({a[0].code}, {kw})", elem(a[0].type))
+                return E(f"{name}({a[0].code})", elem(a[0].type))
+            if name == "swap":
+                x, i, j = a[0].code, a[1].code, a[2].code
+                return E(f"{x}[{i}], {x}[{j}] = {x}[{j}], {x}[{i}]", "void")
+            if name in ("emptyList",):
+                return E("[]", "List")
+            if name == "frequency":
+                return E(f"{par(a[0], P_ATOM)}.count({a[1].code})", "int")
+            if name in ("unmodifiableList", "unmodifiableSet", "unmodifiableMap", "synchronizedList"):
+                return a[0]
+            if name == "nCopies":
+                return E(f"[{a[1].code}] * {par(a[0], P_MUL + 1)}", "List<" + (a[1].type or "Object") + ">", P_MUL)
+            return None
+        if cls in ("List", "Set", "Map"):
+            a = args()
+            if name == "of" and cls == "List":
+                return E("[" + ", ".join(x.code for x in a) + "]",
+                         "List<" + (a[0].type if a and a[0].type else "Object") + ">")
+            if name == "of" and cls == "Set":
+                return E("{" + ", ".join(x.code for x in a) + "}" if a else "set()", "Set")
+            if name == "of" and cls == "Map":
+                pairs = [f"{a[i].code}: {a[i + 1].code}" for i in range(0, len(a) - 1, 2)]
+                return E("{" + ", ".join(pairs) + "}", "Map")
+            return None
+        if cls == "System":
+            a = args()
+            if name == "currentTimeMillis":
+                self.need("import time")
+                return E("int(time.time() * 1000)", "long")
+            if name == "nanoTime":
+                self.need("import time")
+                return E("time.perf_counter_ns()", "long")
+            if name == "exit":
+                self.need("import sys")
+                return E(f"sys.exit({a[0].code})", "void")
+            if name == "arraycopy":
+                s, sp, d, dp, ln = (x.code for x in a)
+                return E(f"{d}[{dp}:{dp} + {ln}] = {s}[{sp}:{sp} + {ln}]", "void")
+            if name == "lineSeparator":
+                return E('"\\n"', "String")
+            return None
+        if cls == "Objects":
+            a = args()
+            if name == "equals":
+                return E(f"{par(a[0], P_CMP + 1)} == {par(a[1], P_CMP + 1)}", "boolean", P_CMP)
+            if name == "hash":
+                return E(f"hash(({', '.join(x.code for x in a)},))", "int")
+            if name == "isNull":
+                return E(f"{par(a[0], P_CMP + 1)} is None", "boolean", P_CMP)
+            if name == "requireNonNull":
+                return a[0]
+            return None
+        if cls == "Thread" and name == "sleep":
+            self.need("import time")
+            return E(f"time.sleep({self.code(raw[0])} / 1000)", "void")
+        return None
+
+    # ------------------------------------------------------ instance calls
+    def instance_call(self, o: E, name, raw, n) -> E:
+        t = o.type
+        b = base(unbox(t) if t else t)
+        oc = par(o, P_ATOM)
+        if is_string(t):
+            r = self.string_call(o, oc, name, raw, n)
+            if r is not None:
+                return r
+        elif b in self.classes:
+            ci = self.classes[b]
+            args = [self.expr(a) for a in raw]
+            m = self.resolve(ci, name, args)
+            if ci.kind == "interface" and self.is_functional(b) and m is not None and m.abstract:
+                pass
+            if m is not None:
+                cargs = [self.coerce(a, p[0]).code for a, p in zip(args, m.params)]
+                if m.static and not m.owner.module_level:
+                    return E(f"{m.owner.name}.{m.py}({', '.join(cargs)})", m.ret)
+                if m.static:
+                    return E(f"{m.py}({', '.join(cargs)})", m.ret)
+                return E(f"{oc}.{m.py}({', '.join(cargs)})", m.ret)
+            if ci.kind == "enum":
+                if name in ("ordinal", "name", "compareTo", "toString", "equals"):
+                    return self.object_call(o, oc, name, args, n)
+            return self.object_call(o, oc, name, args, n)
+        elif b in LISTS or b in DEQUES or (t or "").endswith("[]") and name in ("clone", "length"):
+            r = self.collection_call(o, oc, b, name, raw, n)
+            if r is not None:
+                return r
+        elif b in MAPS:
+            r = self.map_call(o, oc, b, name, raw, n)
+            if r is not None:
+                return r
+        elif b in SETS:
+            r = self.set_call(o, oc, name, raw, n)
+            if r is not None:
+                return r
+        elif b in ("Entry", "Map.Entry"):
+            if name == "getKey":
+                return E(f"{oc}[0]", (targs(t) or [None])[0])
+            if name == "getValue":
+                return E(f"{oc}[1]", (targs(t) + [None, None])[1])
+        elif b in ("Integer", "Long", "Double", "Character", "Boolean", "Short", "Byte", "Float",
+                   "int", "long", "double", "char", "boolean"):
+            a = [self.expr(x) for x in raw]
+            if name in ("intValue", "longValue", "charValue", "booleanValue"):
+                return E(o.code, unbox(t), o.prec)
+            if name == "doubleValue":
+                return E(f"float({o.code})", "double")
+            if name == "compareTo":
+                return E(f"{self.use('_cmp')}({o.code}, {a[0].code})", "int")
+        elif b in FUNC_TYPES or (b in self.classes and self.is_functional(b)):
+            if name in FUNCTIONAL or name:
+                args = [self.expr(a) for a in raw]
+                return E(f"{oc}({', '.join(a.code for a in args)})", None)
+        elif b == "Stream" or b == "IntStream":
+            a = [self.expr(x) for x in raw]
+            if name == "sum":
+                return E(f"sum({o.code})", elem(t) or "int")
+            if name in ("max", "min"):
+                return E(f"{name}({o.code})", elem(t) or "int")
+        args = [self.expr(a) for a in raw]
+        return self.object_call(o, oc, name, args, n)
+
+    def object_call(self, o, oc, name, args, n):
+        if name == "equals" and len(args) == 1:
+            return E(f"{par(o, P_CMP + 1)} == {par(args[0], P_CMP + 1)}", "boolean", P_CMP)
+        if name == "toString" and not args:
+            return E(self.to_str(o), "String")
+        if name == "hashCode" and not args:
+            if base(o.type) in self.classes and "hashCode" in self.classes[base(o.type)].methods:
+                return E(f"{oc}.hashCode()", "int")
+            return E(f"hash({o.code})", "int")
+        if name == "getClass":
+            return E(f"type({o.code})", "Class")
+        if name == "getSimpleName" or name == "getName" and o.type == "Class":
+            return E(f"{oc}.__name__", "String")
+        if name == "getMessage" and not args:
+            return E(f"str({o.code})", "String")
+        if name == "compareTo" and len(args) == 1 and o.type is None:
+            return E(f"{oc}.compareTo({args[0].code})", "int")
+        if name == "length" and not args and o.type is None:
+            return E(f"len({o.code})", "int")
+        if name == "size" and not args:
+            return E(f"len({o.code})", "int")
+        return E(f"{oc}.{name}({', '.join(a.code for a in args)})", None)
+
+    def string_call(self, o, oc, name, raw, n):
+        a = [self.expr(x) for x in raw]
+        if name == "length":
+            return E(f"len({o.code})", "int", nonneg=True)
+        if name == "charAt":
+            return E(f"{oc}[{a[0].code}]", "char")
+        if name == "substring":
+            if len(a) == 1:
+                return E(f"{oc}[{a[0].code}:]", "String")
+            return E(f"{oc}[{a[0].code}:{a[1].code}]", "String")
+        if name in ("indexOf", "lastIndexOf"):
+            x = a[0] if not is_int(a[0].type) else E(f"chr({a[0].code})", "char")
+            fn = "find" if name == "indexOf" else "rfind"
+            if len(a) > 1:
+                if name == "lastIndexOf":
+                    return E(f"{oc}.rfind({x.code}, 0, {a[1].code} + len({x.code}))", "int")
+                return E(f"{oc}.find({x.code}, {a[1].code})", "int")
+            return E(f"{oc}.{fn}({x.code})", "int")
+        if name == "split":
+            lim = f", {a[1].code}" if len(a) > 1 else ""
+            return E(f"{self.use('_split')}({o.code}, {a[0].code}{lim})", "String[]")
+        if name in ("trim", "strip"):
+            return E(f"{oc}.strip()", "String")
+        if name == "toUpperCase":
+            return E(f"{oc}.upper()", "String")
+        if name == "toLowerCase":
+            return E(f"{oc}.lower()", "String")
+        if name == "contains":
+            return E(f"{par(a[0], P_CMP + 1)} in {par(o, P_CMP + 1)}", "boolean", P_CMP)
+        if name == "startsWith":
+            if len(a) == 2:
+                return E(f"{oc}.startswith({a[0].code}, {a[1].code})", "boolean")
+            return E(f"{oc}.startswith({a[0].code})", "boolean")
+        if name == "endsWith":
+            return E(f"{oc}.endswith({a[0].code})", "boolean")
+        if name == "replace":
+            return E(f"{oc}.replace({a[0].code}, {a[1].code})", "String")
+        if name in ("replaceAll", "replaceFirst"):
+            self.need("import re")
+            rep = a[1].code
+            if a[1].lit is not None and "$" in a[1].lit:
+                rep = pystr_(re.sub(r"\$(\d)", r"\\\1", a[1].lit))
+            cnt = ", count=1" if name == "replaceFirst" else ""
+            return E(f"re.sub({a[0].code}, {rep}, {o.code}{cnt})", "String")
+        if name == "matches":
+            self.need("import re")
+            return E(f"re.fullmatch({a[0].code}, {o.code}) is not None", "boolean", P_CMP)
+        if name == "toCharArray":
+            return E(f"list({o.code})", "char[]")
+        if name == "chars":
+            return E(f"map(ord, {o.code})", "Stream<int>")
+        if name == "equals":
+            return E(f"{par(o, P_CMP + 1)} == {par(a[0], P_CMP + 1)}", "boolean", P_CMP)
+        if name == "equalsIgnoreCase":
+            return E(f"{oc}.lower() == {par(a[0], P_ATOM)}.lower()", "boolean", P_CMP)
+        if name == "compareTo":
+            return E(f"{self.use('_cmp_str')}({o.code}, {a[0].code})", "int")
+        if name == "compareToIgnoreCase":
+            return E(f"{self.use('_cmp_str')}({oc}.lower(), {par(a[0], P_ATOM)}.lower())", "int")
+        if name == "isEmpty":
+            return E(f"len({o.code}) == 0", "boolean", P_CMP)
+        if name == "isBlank":
+            return E(f"{oc}.strip() == \"\"", "boolean", P_CMP)
+        if name == "hashCode":
+            return E(f"{self.use('_str_hash')}({o.code})", "int")
+        if name == "repeat":
+            return E(f"{par(o, P_MUL)} * {par(a[0], P_MUL + 1)}", "String", P_MUL)
+        if name == "concat":
+            return E(f"{par(o, P_ADD)} + {par(a[0], P_ADD + 1)}", "String", P_ADD)
+        if name == "toString" or name == "intern":
+            return o
+        if name == "valueOf":
+            return E(self.to_str(a[0]), "String")
+        if name == "codePointAt":
+            return E(f"ord({oc}[{a[0].code}])", "int")
+        return None
+
+    def collection_call(self, o, oc, b, name, raw, n):
+        t = o.type
+        et = elem(t)
+        deque_ = b in DEQUES
+        a = [self.expr(x) for x in raw]
+        if a and et:
+            a = [self.coerce(a[0], et)] + a[1:] if name in ("add", "offer", "push", "addLast",
+                                                            "addFirst", "offerLast", "offerFirst",
+                                                            "contains") else a
+        L = len(a)
+        if name == "size":
+            return E(f"len({o.code})", "int", nonneg=True)
+        if name == "isEmpty":
+            return E(f"not {par(o, P_NOT)}", "boolean", P_NOT)
+        if name == "clear":
+            return E(f"{oc}.clear()", "void")
+        if name == "contains":
+            return E(f"{par(a[0], P_CMP + 1)} in {par(o, P_CMP + 1)}", "boolean", P_CMP)
+        if name == "clone":
+            return E(f"{oc}[:]" if not deque_ else f"{oc}.copy()", t)
+        if b == "Stack" or (b in LISTS and not deque_):
+            if name == "push":
+                return E(f"{oc}.append({a[0].code})", et)
+            if name == "pop" and b == "Stack":
+                return E(f"{oc}.pop()", et)
+            if name == "peek" and b == "Stack":
+                return E(f"{oc}[-1]", et)
+            if name == "empty":
+                return E(f"not {par(o, P_NOT)}", "boolean", P_NOT)
+            if name == "add" and L == 1:
+                return E(f"{oc}.append({a[0].code})", "boolean")
+            if name == "add" and L == 2:
+                return E(f"{oc}.insert({a[0].code}, {self.coerce(a[1], et).code})", "void")
+            if name == "addAll":
+                return E(f"{oc}.extend({a[-1].code})", "boolean")
+            if name == "get":
+                return E(f"{oc}[{a[0].code}]", et)
+            if name == "set":
+                return E(f"{oc}[{a[0].code}] = {self.coerce(a[1], et).code}", "void")
+            if name == "remove":
+                if is_int(a[0].type) and not (et in ("Integer", "Long") and unbox(a[0].type) != a[0].type):
+                    return E(f"{oc}.pop({a[0].code})", et)
+                return E(f"{oc}.remove({a[0].code})", "boolean")
+            if name == "indexOf":
+                return E(f"{self.use('_index_of')}({o.code}, {a[0].code})", "int")
+            if name == "lastIndexOf":
+                return E(f"len({o.code}) - 1 - {self.use('_index_of')}({oc}[::-1], {a[0].code})", "int", P_ADD)
+            if name == "sort":
+                kw = self.sort_key(raw[0], et) if raw else ""
+                return E(f"{oc}.sort({kw})", "void")
+            if name == "subList":
+                return E(f"{oc}[{a[0].code}:{a[1].code}]", t)
+            if name == "forEach":
+                f = self.expr(raw[0]) if raw[0].type != "lambda_expression" else \
+                    self.x_lambda_expression(raw[0], None, [et])
+                v = self.tmp("x")
+                return E(f"[{par(f, P_ATOM)}({v}) for {v} in {o.code}]", "void")
+            if name == "removeIf":
+                f = self.x_lambda_expression(raw[0], None, [et]) if raw[0].type == "lambda_expression" \
+                    else self.expr(raw[0])
+                v = self.tmp("x")
+                return E(f"{oc}[:] = [{v} for {v} in {o.code} if not {par(f, P_ATOM)}({v})]", "void")
+            if name == "toArray":
+                return E(f"list({o.code})", (et or "Object") + "[]")
+            if name == "stream":
+                return E(o.code, "Stream<" + (et or "Object") + ">")
+            if name in ("getFirst", "peekFirst", "element"):
+                return E(f"{oc}[0]", et)
+            if name in ("getLast", "peekLast"):
+                return E(f"{oc}[-1]", et)
+            if name in ("removeFirst", "poll", "pollFirst"):
+                return E(f"{oc}.pop(0)", et)
+            if name in ("removeLast", "pollLast"):
+                return E(f"{oc}.pop()", et)
+            if name in ("addFirst", "offerFirst"):
+                return E(f"{oc}.insert(0, {a[0].code})", "void")
+            if name in ("addLast", "offer", "offerLast"):
+                return E(f"{oc}.append({a[0].code})", "void")
+            if name == "peek":
+                return E(f"{oc}[0] if {o.code} else None", et, 1)
+            if name == "iterator":
+                return E(f"iter({o.code})", "Iterator")
+            if name == "equals":
+                return E(f"{par(o, P_CMP + 1)} == {par(a[0], P_CMP + 1)}", "boolean", P_CMP)
+            if name == "hashCode":
+                return None
+            return None
+        # deque / queue
+        if name in ("add", "offer", "addLast", "offerLast"):
+            return E(f"{oc}.append({a[0].code})", "boolean")
+        if name in ("push", "addFirst", "offerFirst"):
+            return E(f"{oc}.appendleft({a[0].code})", "void")
+        if name in ("poll", "pollFirst"):
+            return E(f"{oc}.popleft() if {o.code} else None", et, 1)
+        if name in ("pop", "remove", "removeFirst") and not a:
+            return E(f"{oc}.popleft()", et)
+        if name == "remove" and a:
+            return E(f"{oc}.remove({a[0].code})", "boolean")
+        if name in ("pollLast",):
+            return E(f"{oc}.pop() if {o.code} else None", et, 1)
+        if name == "removeLast":
+            return E(f"{oc}.pop()", et)
+        if name in ("peek", "peekFirst"):
+            return E(f"{oc}[0] if {o.code} else None", et, 1)
+        if name in ("element", "getFirst"):
+            return E(f"{oc}[0]", et)
+        if name in ("peekLast",):
+            return E(f"{oc}[-1] if {o.code} else None", et, 1)
+        if name == "getLast":
+            return E(f"{oc}[-1]", et)
+        if name == "iterator":
+            return E(f"iter({o.code})", "Iterator")
+        if name == "stream":
+            return E(o.code, "Stream<" + (et or "Object") + ">")
+        return None
+
+    def map_call(self, o, oc, b, name, raw, n):
+        ta = targs(o.type) + [None, None]
+        kt, vt = ta[0], ta[1]
+        a = [self.expr(x) for x in raw]
+        if a and kt:
+            a[0] = self.coerce(a[0], kt)
+        if len(a) > 1 and vt and name in ("put", "getOrDefault", "putIfAbsent"):
+            a[1] = self.coerce(a[1], vt)
+        if name == "put":
+            return E(f"{oc}[{a[0].code}] = {a[1].code}", "void")
+        if name == "get":
+            return E(f"{oc}.get({a[0].code})", vt)
+        if name == "getOrDefault":
+            return E(f"{oc}.get({a[0].code}, {a[1].code})", vt)
+        if name == "containsKey":
+            return E(f"{par(a[0], P_CMP + 1)} in {par(o, P_CMP + 1)}", "boolean", P_CMP)
+        if name == "containsValue":
+            return E(f"{par(a[0], P_CMP + 1)} in {oc}.values()", "boolean", P_CMP)
+        if name == "remove":
+            return E(f"{oc}.pop({a[0].code}, None)", vt)
+        if name == "size":
+            return E(f"len({o.code})", "int", nonneg=True)
+        if name == "isEmpty":
+            return E(f"not {par(o, P_NOT)}", "boolean", P_NOT)
+        if name == "clear":
+            return E(f"{oc}.clear()", "void")
+        if name == "keySet":
+            return E(f"{oc}.keys()", f"Set<{kt}>")
+        if name == "values":
+            return E(f"{oc}.values()", f"Collection<{vt}>")
+        if name == "entrySet":
+            return E(f"{oc}.items()", f"Set<Entry<{kt},{vt}>>")
+        if name == "putIfAbsent":
+            return E(f"{oc}.setdefault({a[0].code}, {a[1].code})", vt)
+        if name == "merge" and len(raw) == 3:
+            fn = self.text(raw[2])
+            if fn == "Integer::sum":
+                return E(f"{oc}[{a[0].code}] = {oc}.get({a[0].code}, 0) + {a[1].code}", "void")
+            f = self.expr(raw[2])
+            k = a[0].code
+            return E(f"{oc}[{k}] = {par(f, P_ATOM)}({oc}[{k}], {a[1].code}) if {k} in {o.code} else {a[1].code}", "void")
+        if name == "computeIfAbsent":
+            lam = raw[1]
+            if lam.type == "lambda_expression" and lam.child_by_field_name("body").type != "block":
+                body = self.expr(lam.child_by_field_name("body"), vt)
+                return E(f"{oc}.setdefault({a[0].code}, {body.code})", vt)
+            return None
+        if name in ("firstKey", "lastKey", "floorKey", "ceilingKey"):
+            return E(f"{oc}.{name}({', '.join(x.code for x in a)})", kt)
+        if name == "forEach":
+            f = self.x_lambda_expression(raw[0], None, [kt, vt]) if raw[0].type == "lambda_expression" \
+                else self.expr(raw[0])
+            k, v = self.tmp("k"), self.tmp("v")
+            return E(f"[{par(f, P_ATOM)}({k}, {v}) for {k}, {v} in {oc}.items()]", "void")
+        return None
+
+    def set_call(self, o, oc, name, raw, n):
+        et = elem(o.type)
+        a = [self.expr(x) for x in raw]
+        if a and et:
+            a[0] = self.coerce(a[0], et)
+        if name == "add":
+            return E(f"{self.use('_set_add')}({o.code}, {a[0].code})", "boolean")
+        if name == "contains":
+            return E(f"{par(a[0], P_CMP + 1)} in {par(o, P_CMP + 1)}", "boolean", P_CMP)
+        if name == "remove":
+            return E(f"{oc}.discard({a[0].code})", "void")
+        if name == "size":
+            return E(f"len({o.code})", "int", nonneg=True)
+        if name == "isEmpty":
+            return E(f"not {par(o, P_NOT)}", "boolean", P_NOT)
+        if name == "clear":
+            return E(f"{oc}.clear()", "void")
+        if name == "addAll":
+            return E(f"{oc}.update({a[0].code})", "void")
+        if name == "retainAll":
+            return E(f"{oc}.intersection_update({a[0].code})", "void")
+        if name == "removeAll":
+            return E(f"{oc}.difference_update({a[0].code})", "void")
+        if name in ("first", "last", "floor", "ceiling"):
+            return E(f"{oc}.{name}({', '.join(x.code for x in a)})", et)
+        if name == "stream":
+            return E(o.code, "Stream<" + (et or "Object") + ">")
+        if name == "iterator":
+            return E(f"iter({o.code})", "Iterator")
+        return None
+
+
+def pystr_(s: str) -> str:
+    from .expressions import pystr
+    return pystr(s)

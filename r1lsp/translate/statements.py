@@ -1,0 +1,499 @@
+"""Java statements -> Python statements (loops, switch, labels, try, throw…)."""
+from __future__ import annotations
+
+from .core import E, Loop, P_ATOM, P_CMP, P_NOT, P_TERN, par
+from .library import CATCH, EXC
+from .types import Scope, base, elem, is_char, is_int, unbox
+
+IND = "    "
+
+
+def indent(lines: list[str]) -> list[str]:
+    return [IND + ln if ln else ln for ln in (lines or ["pass"])]
+
+
+class StmtMixin:
+    def block_lines(self, node, new_scope: bool = True) -> list[str]:
+        if new_scope:
+            outer = self.scope
+            self.scope = Scope(outer)
+        try:
+            out: list[str] = []
+            kids = node.named_children if node.type in ("block", "constructor_body") else [node]
+            for c in kids:
+                out.extend(self.stmt(c))
+            return out
+        finally:
+            if new_scope:
+                self.scope = outer
+
+    def body_lines(self, node) -> list[str]:
+        return indent(self.block_lines(node))
+
+    def stmt(self, node) -> list[str]:
+        saved = self.pre
+        self.pre = []
+        try:
+            f = getattr(self, "s_" + node.type, None)
+            if f is None:
+                if node.type.endswith("comment"):
+                    return []
+                lines = self.untranslated_stmt(node, f"no rule for statement {node.type}")
+            else:
+                lines = f(node)
+            return self.pre + lines
+        finally:
+            self.pre = saved
+
+    # ------------------------------------------------------------ simple ones
+    def s_block(self, n):
+        return self.block_lines(n)
+
+    def s_line_comment(self, n):
+        return []
+
+    s_block_comment = s_line_comment
+
+    def s_empty_statement(self, n):
+        return []
+
+    def s_local_variable_declaration(self, n):
+        t = self.type_of(n.child_by_field_name("type"))
+        out = []
+        for d in n.children_by_field_name("declarator"):
+            name = self.text(d.child_by_field_name("name"))
+            dims = d.child_by_field_name("dimensions")
+            vt = t + (self.text(dims).replace(" ", "") if dims is not None else "")
+            val = d.child_by_field_name("value")
+            e = None
+            if val is not None:
+                e = self.expr(val, vt) if val.type != "array_initializer" else self.x_array_initializer(val, vt)
+                if vt == "var":
+                    vt = e.type
+                e = self.coerce(e, vt)
+            v = self.scope.declare(name, vt, nonneg=bool(e and e.nonneg and self.never_assigned(name)))
+            if e is not None:
+                out.append(f"{v.py} = {e.code}")
+            elif self.loops:
+                out.append(f"{v.py} = {self.default_for(vt)}")
+        return out
+
+    def default_for(self, t):
+        from .types import default_value
+        return default_value(t)
+
+    def never_assigned(self, name) -> bool:
+        return False
+
+    def s_expression_statement(self, n):
+        x = n.named_children[0]
+        return self.expr_stmt(x)
+
+    def expr_stmt(self, x) -> list[str]:
+        if x.type == "assignment_expression":
+            op = self.text(x.child_by_field_name("operator"))
+            left, right = x.child_by_field_name("left"), x.child_by_field_name("right")
+            if op == "=" and right.type == "assignment_expression" and \
+                    self.text(right.child_by_field_name("operator")) == "=":
+                targets = [left]
+                r = right
+                while r.type == "assignment_expression" and self.text(r.child_by_field_name("operator")) == "=":
+                    targets.append(r.child_by_field_name("left"))
+                    r = r.child_by_field_name("right")
+                tg = [self.lvalue(t) for t in targets]
+                for t in tg:
+                    self.note_assign(t)
+                val = self.coerce(self.expr(r), tg[-1].type)
+                return [" = ".join(t.code for t in tg) + " = " + val.code]
+            tgt = self.lvalue(left)
+            self.note_assign(tgt)
+            t = unbox(tgt.type)
+            if op != "=":
+                bop = op[:-1]
+                simple = (bop in ("+", "-") and t in ("int", "long", "double", "float", "String", None)) \
+                    or (bop in ("*",) and t in ("double", "float")) or \
+                    (bop in ("&", "|", "^") and t in ("int", "long", "boolean")) or \
+                    (bop == "/" and t in ("double", "float")) or (bop == ">>" and t in ("int", "long"))
+                if simple:
+                    r = self.expr(right)
+                    if t == "String":
+                        return [f"{tgt.code} += {self.to_str(r)}"]
+                    if is_char(r.type) and t in ("int", "long"):
+                        r = self.coerce(r, "int")
+                    if t in ("int", "long") and r.type in ("double", "float"):
+                        pass
+                    elif not r.risk or t not in ("int", "long"):
+                        return [f"{tgt.code} {op} {r.code}"]
+            val = self.assign_value(tgt, op, right)
+            return [f"{tgt.code} = {val.code}"]
+        if x.type == "update_expression":
+            kids = x.children
+            prefix = kids[0].type in ("++", "--")
+            opn = kids[0] if prefix else kids[-1]
+            target = kids[1] if prefix else kids[0]
+            tgt = self.lvalue(target)
+            self.note_assign(tgt)
+            sign = "+" if opn.type == "++" else "-"
+            t = unbox(tgt.type)
+            if t == "char":
+                return [f"{tgt.code} = chr(ord({tgt.code}) {sign} 1)"]
+            if t in ("short", "byte"):
+                return [f"{tgt.code} = {self.use('_i16' if t == 'short' else '_i8')}({tgt.code} {sign} 1)"]
+            return [f"{tgt.code} {sign}= 1"]
+        e = self.expr(x)
+        return [e.code]
+
+    def s_return_statement(self, n):
+        if not n.named_children:
+            return ["return"]
+        rt = self.method.ret if self.method else None
+        e = self.expr(n.named_children[0], rt)
+        if rt and rt != "void":
+            e = self.coerce(e, rt)
+        return [f"return {e.code}"]
+
+    def s_throw_statement(self, n):
+        e = self.expr(n.named_children[0])
+        return [f"raise {e.code}"]
+
+    def s_assert_statement(self, n):
+        kids = n.named_children
+        c = self.expr(kids[0])
+        if len(kids) > 1:
+            return [f"assert {c.code}, {self.code(kids[1])}"]
+        return [f"assert {c.code}"]
+
+    def s_synchronized_statement(self, n):
+        return self.block_lines(n.named_children[-1])
+
+    def s_local_class_declaration(self, n):
+        return self.untranslated_stmt(n, "local class")
+
+    def s_class_declaration(self, n):
+        return self.untranslated_stmt(n, "local class declaration")
+
+    def s_yield_statement(self, n):
+        e = self.expr(n.named_children[0])
+        tgt = self.yield_target[-1] if getattr(self, "yield_target", None) else None
+        if tgt is None:
+            return self.untranslated_stmt(n, "yield outside a switch expression")
+        return [f"{tgt} = {e.code}"]
+
+    # --------------------------------------------------------------- if
+    def s_if_statement(self, n):
+        out = []
+        kw = "if"
+        while True:
+            c = self.expr(n.child_by_field_name("condition"))
+            out.append(f"{kw} {c.code}:")
+            out.extend(self.body_lines(n.child_by_field_name("consequence")))
+            alt = n.child_by_field_name("alternative")
+            if alt is None:
+                break
+            if alt.type == "if_statement":
+                pre = self.pre
+                self.pre = []
+                self.expr(alt.child_by_field_name("condition"))
+                hoisted = self.pre
+                self.pre = pre
+                if hoisted:
+                    out.append("else:")
+                    out.extend(indent(self.stmt(alt)))
+                    break
+                n, kw = alt, "elif"
+                continue
+            out.append("else:")
+            out.extend(self.body_lines(alt))
+            break
+        return out
+
+    # --------------------------------------------------------------- loops
+    def loop_body(self, body, loop: Loop) -> list[str]:
+        self.loops.append(loop)
+        try:
+            lines = self.block_lines(body)
+        finally:
+            self.loops.pop()
+        return lines
+
+    def after_inner(self, loop: Loop, out: list[str]) -> list[str]:
+        """After an inner loop: propagate flagged jumps aimed at outer loops."""
+        pre = [f"{f} = False" for f in loop.flags]
+        for f in loop.flags:
+            label = f.split("_", 2)[2]
+            target = next((l for l in reversed(self.loops) if l.label == label), None)
+            here = self.loops[-1] if self.loops else None
+            if here is target and f.startswith("_cont"):
+                out.append(f"if {f}:")
+                out.extend(indent(here.on_continue + ["continue"]))
+            elif here is target and f.startswith("_brk"):
+                out.append(f"if {f}:")
+                out.append(IND + "break")
+            else:
+                out.append(f"if {f}:")
+                out.append(IND + "break")
+                if here is not None and f not in here.flags:
+                    here.flags.append(f)
+        return pre + out
+
+    def label_of(self, node):
+        p = node.parent
+        return self.text(p.named_children[0]) if p is not None and p.type == "labeled_statement" else None
+
+    def s_labeled_statement(self, n):
+        return self.stmt(n.named_children[-1])
+
+    def s_while_statement(self, n):
+        c = self.expr(n.child_by_field_name("condition"))
+        loop = Loop("loop", self.label_of(n))
+        body = self.loop_body(n.child_by_field_name("body"), loop)
+        return self.after_inner(loop, [f"while {c.code}:"] + indent(body))
+
+    def s_do_statement(self, n):
+        cnode = n.child_by_field_name("condition")
+        saved = self.pre
+        self.pre = []
+        c = self.expr(cnode)
+        cpre, self.pre = self.pre, saved
+        exit_ = cpre + [f"if not {par(c, P_NOT)}:", IND + "break"]
+        loop = Loop("loop", self.label_of(n), on_continue=exit_)
+        body = self.loop_body(n.child_by_field_name("body"), loop)
+        return self.after_inner(loop, ["while True:"] + indent(body + exit_))
+
+    def s_enhanced_for_statement(self, n):
+        t = self.type_of(n.child_by_field_name("type"))
+        name = self.text(n.child_by_field_name("name"))
+        it = self.expr(n.child_by_field_name("value"))
+        if t == "var":
+            t = elem(it.type)
+        outer = self.scope
+        self.scope = Scope(outer)
+        v = self.scope.declare(name, t)
+        loop = Loop("loop", self.label_of(n))
+        body = self.loop_body(n.child_by_field_name("body"), loop)
+        self.scope = outer
+        src = it.code
+        if src.startswith("list(") and src.endswith(")") and it.type == "char[]":
+            src = src[5:-1]
+        if src.endswith(".keys()"):
+            src = src[:-7]
+        return self.after_inner(loop, [f"for {v.py} in {src}:"] + indent(body))
+
+    def s_for_statement(self, n):
+        inits = n.children_by_field_name("init")
+        cond = n.child_by_field_name("condition")
+        updates = n.children_by_field_name("update")
+        body = n.child_by_field_name("body")
+        outer = self.scope
+        self.scope = Scope(outer)
+        try:
+            r = self.range_for(n, inits, cond, updates, body)
+            if r is not None:
+                return r
+            out = []
+            for i in inits:
+                out.extend(self.stmt(i) if i.type == "local_variable_declaration" else self.expr_stmt(i))
+            upd = []
+            for u in updates:
+                upd.extend(self.expr_stmt(u))
+            c = self.expr(cond).code if cond is not None else "True"
+            loop = Loop("loop", self.label_of(n), on_continue=upd)
+            lines = self.loop_body(body, loop)
+            return self.after_inner(loop, out + [f"while {c}:"] + indent(lines + upd))
+        finally:
+            self.scope = outer
+
+    def range_for(self, n, inits, cond, updates, body):
+        if len(inits) != 1 or inits[0].type != "local_variable_declaration" or cond is None \
+                or len(updates) != 1 or cond.type != "binary_expression":
+            return None
+        decls = inits[0].children_by_field_name("declarator")
+        t = self.type_of(inits[0].child_by_field_name("type"))
+        if len(decls) != 1 or t not in ("int", "long", "short", "byte"):
+            return None
+        name = self.text(decls[0].child_by_field_name("name"))
+        start = decls[0].child_by_field_name("value")
+        if start is None:
+            return None
+        left, right = cond.child_by_field_name("left"), cond.child_by_field_name("right")
+        op = self.text(cond.child_by_field_name("operator"))
+        if left.type != "identifier" or self.text(left) != name or op not in ("<", "<=", ">", ">="):
+            return None
+        u = updates[0]
+        step = None
+        if u.type == "update_expression":
+            ut = [c for c in u.children]
+            tgt = ut[1] if ut[0].type in ("++", "--") else ut[0]
+            if self.text(tgt) != name:
+                return None
+            step = 1 if "++" in self.text(u) else -1
+        elif u.type == "assignment_expression":
+            if self.text(u.child_by_field_name("left")) != name:
+                return None
+            uop = self.text(u.child_by_field_name("operator"))
+            r = u.child_by_field_name("right")
+            if uop not in ("+=", "-=") or r.type != "decimal_integer_literal":
+                return None
+            step = int(self.text(r).rstrip("lL")) * (1 if uop == "+=" else -1)
+            if step == 0:
+                return None
+        else:
+            return None
+        if (step > 0) != (op in ("<", "<=")):
+            return None
+        assigned = self.assigned_names(body)
+        if name in assigned or not self.simple_bound(right, assigned, body):
+            return None
+        s = self.coerce(self.expr(start), "int")
+        b = self.coerce(self.expr(right), "int")
+        if op == "<=":
+            bc = str(b.lit + 1) if b.lit is not None else f"{par(b, 10)} + 1"
+        elif op == ">=":
+            bc = str(b.lit - 1) if b.lit is not None else f"{par(b, 10)} - 1"
+        else:
+            bc = b.code
+        v = self.scope.declare(name, t, nonneg=s.nonneg and step > 0)
+        if step == 1:
+            rng = f"range({bc})" if s.code == "0" else f"range({s.code}, {bc})"
+        else:
+            rng = f"range({s.code}, {bc}, {step})"
+        loop = Loop("loop", self.label_of(n))
+        lines = self.loop_body(body, loop)
+        return self.after_inner(loop, [f"for {v.py} in {rng}:"] + indent(lines))
+
+    def assigned_names(self, node) -> set[str]:
+        out: set[str] = set()
+        stack = [node]
+        while stack:
+            x = stack.pop()
+            if x.type == "assignment_expression":
+                l = x.child_by_field_name("left")
+                out.add(self.text(l) if l.type == "identifier" else self.text(l).split("[")[0].split(".")[0])
+            elif x.type == "update_expression":
+                for c in x.named_children:
+                    out.add(self.text(c) if c.type == "identifier" else self.text(c).split("[")[0])
+            elif x.type == "method_invocation":
+                o = x.child_by_field_name("object")
+                nm = self.text(x.child_by_field_name("name"))
+                if o is not None and nm in ("add", "remove", "push", "pop", "poll", "offer", "clear",
+                                            "addAll", "removeIf", "append", "insert", "deleteCharAt",
+                                            "setLength", "delete", "addFirst", "addLast",
+                                            "removeFirst", "removeLast", "put", "reverse"):
+                    out.add(self.text(o))
+            stack.extend(x.named_children)
+        return out
+
+    def simple_bound(self, node, assigned, body) -> bool:
+        t = node.type
+        if t in ("decimal_integer_literal", "hex_integer_literal"):
+            return True
+        if t == "identifier":
+            return self.text(node) not in assigned
+        if t == "field_access":
+            o = node.child_by_field_name("object")
+            return self.text(o) not in assigned and self.text(node.child_by_field_name("field")) in (
+                "length",) and o.type in ("identifier", "field_access", "this") \
+                or (o.type == "this" and self.text(node) not in assigned
+                    and self.text(node.child_by_field_name("field")) not in assigned)
+        if t == "method_invocation":
+            o = node.child_by_field_name("object")
+            nm = self.text(node.child_by_field_name("name"))
+            a = node.child_by_field_name("arguments")
+            return o is not None and o.type == "identifier" and nm in ("length", "size") \
+                and not a.named_children and self.text(o) not in assigned
+        if t == "binary_expression":
+            return self.text(node.child_by_field_name("operator")) in ("+", "-", "*", "/") and \
+                self.simple_bound(node.child_by_field_name("left"), assigned, body) and \
+                self.simple_bound(node.child_by_field_name("right"), assigned, body)
+        if t == "parenthesized_expression":
+            return self.simple_bound(node.named_children[0], assigned, body)
+        if t == "array_access":
+            return self.text(node).split("[")[0] not in assigned and \
+                self.simple_bound(node.child_by_field_name("index"), assigned, body)
+        return False
+
+    # --------------------------------------------------------------- jumps
+    def s_break_statement(self, n):
+        label = self.text(n.named_children[0]) if n.named_children else None
+        if not self.loops:
+            return ["break"]
+        if label is None or self.loops[-1].label == label:
+            return ["break"]
+        f = f"_brk_{label}"
+        here = self.loops[-1]
+        if f not in here.flags:
+            here.flags.append(f)
+        return [f"{f} = True", "break"]
+
+    def s_continue_statement(self, n):
+        label = self.text(n.named_children[0]) if n.named_children else None
+        real = [l for l in self.loops if l.kind == "loop"]
+        if not self.loops:
+            return ["continue"]
+        target = real[-1] if label is None else next((l for l in reversed(self.loops) if l.label == label), None)
+        if target is None:
+            return ["continue"]
+        if target is self.loops[-1]:
+            return target.on_continue + ["continue"]
+        if target.label is None:
+            target.label = self.tmp("loop")[1:]
+        f = f"_cont_{target.label}"
+        here = self.loops[-1]
+        if f not in here.flags:
+            here.flags.append(f)
+        return [f"{f} = True", "break"]
+
+    # --------------------------------------------------------------- try
+    def s_try_statement(self, n):
+        out = ["try:"] + self.body_lines(n.child_by_field_name("body"))
+        for c in n.named_children:
+            if c.type == "catch_clause":
+                p = next(x for x in c.named_children if x.type == "catch_formal_parameter")
+                ct = next(x for x in p.named_children if x.type == "catch_type")
+                types = [self.text(x).rsplit(".", 1)[-1] for x in ct.named_children]
+                pyt = [self.catch_name(t) for t in types]
+                name = self.text(p.child_by_field_name("name"))
+                outer = self.scope
+                self.scope = Scope(outer)
+                v = self.scope.declare(name, types[0])
+                tx = pyt[0] if len(pyt) == 1 else "(" + ", ".join(pyt) + ")"
+                out.append(f"except {tx} as {v.py}:")
+                out.extend(self.body_lines(c.child_by_field_name("body")))
+                self.scope = outer
+            elif c.type == "finally_clause":
+                out.append("finally:")
+                out.extend(self.body_lines(c.named_children[0]))
+        return out
+
+    def catch_name(self, t):
+        if t in self.classes:
+            return t
+        return CATCH.get(t, "Exception")
+
+    def s_try_with_resources_statement(self, n):
+        res = n.child_by_field_name("resources")
+        out = []
+        names = []
+        for r in res.named_children:
+            if r.type == "resource":
+                nm = r.child_by_field_name("name")
+                val = r.child_by_field_name("value")
+                if nm is not None and val is not None:
+                    v = self.scope.declare(self.text(nm), self.type_of(r.child_by_field_name("type")))
+                    out.append(f"{v.py} = {self.code(val)}")
+                    names.append(v.py)
+        body = ["try:"] + self.body_lines(n.child_by_field_name("body"))
+        for c in n.named_children:
+            if c.type == "catch_clause":
+                p = next(x for x in c.named_children if x.type == "catch_formal_parameter")
+                ct = next(x for x in p.named_children if x.type == "catch_type")
+                types = [self.catch_name(self.text(x)) for x in ct.named_children]
+                v = self.scope.declare(self.text(p.child_by_field_name("name")), None)
+                body.append(f"except {types[0] if len(types) == 1 else '(' + ', '.join(types) + ')'} as {v.py}:")
+                body.extend(self.body_lines(c.child_by_field_name("body")))
+        body.append("finally:")
+        body.extend(indent([f"{x}.close()" for x in reversed(names)] or ["pass"]))
+        for c in n.named_children:
+            if c.type == "finally_clause":
+                body.extend(indent(self.block_lines(c.named_children[0])))
+        return out + body
