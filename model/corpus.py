@@ -7,7 +7,8 @@ Sources (all open source, all present on the machine or fetched from Debian):
 * ``site-packages``: ``.py`` files of the installed distributions of the running interpreter's
   environment; each file is attributed to its distribution (via ``RECORD``) and its licence is
   read from the distribution metadata (``License-Expression``, ``License``, classifiers).
-  Files owned by no distribution are skipped (unknown licence).
+  Files owned by no distribution are skipped (unknown licence), and so are vendored copies of
+  other projects (``_vendor/`` ...), whose licence is not the distribution's.
 * ``openjdk-17-source``: ``src.zip`` of Debian's ``openjdk-17-source`` package, fetched with
   ``apt-get download`` into a cache folder and unpacked with ``dpkg-deb -x`` (the package is
   never installed). GPL-2.0 WITH Classpath-exception-2.0.
@@ -37,6 +38,8 @@ OPENJDK_LICENSE = "GPL-2.0-only WITH Classpath-exception-2.0"
 
 LANG_BY_SUFFIX = {".py": "python", ".java": "java"}
 DEFAULT_TEST_DIRS = ("test", "tests", "idle_test", "testing", "unittests")
+# vendored copies of other projects inside a distribution carry their own licences
+VENDOR_DIRS = ("_vendor", "vendor", "_vendored", "vendored", "_vendored_packages")
 
 
 @dataclass
@@ -195,7 +198,7 @@ def site_packages_source(include_tests: bool = False) -> SitePackagesSource:
     return SitePackagesSource(
         name="site-packages", lang="python", license="per package (see packages)",
         package="site-packages", version="", origin=str(root), root=root,
-        exclude_dirs=() if include_tests else DEFAULT_TEST_DIRS,
+        exclude_dirs=VENDOR_DIRS + (() if include_tests else DEFAULT_TEST_DIRS),
     )
 
 

@@ -138,6 +138,7 @@ def test_real_source_licences():
     paths = site.paths()
     assert paths and "numpy" in {n.lower() for n in site.packages}
     assert all(v["license"] for v in site.packages.values())
+    assert not any("/_vendor/" in p for p in paths)
     raw = site.read(next(p for p in paths if p.startswith("numpy/")))
     assert raw.package.lower() == "numpy" and raw.license
 
