@@ -101,7 +101,16 @@ class Hierarchy:
         level = Level(level)
         cached = self._level_spans[level]
         if cached is None:
-            cached = self._level_spans[level] = [self._span(level, i) for i in range(len(self.tables[level]))]
+            t = self.tables[level]
+            base = self._base[level]
+            pbase = self._base[level + 1] if level < Level.PARAGRAPH else 0
+            names = t.name if t.name is not None else [None] * len(t)
+            cols = zip(t.kind, t.start_byte.tolist(), t.end_byte.tolist(), t.start_line.tolist(),
+                       t.start_col.tolist(), t.end_line.tolist(), t.end_col.tolist(), t.parent.tolist(), names)
+            cached = self._level_spans[level] = [
+                HierarchySpan(base + i, level, k, sb, eb, (sl, sc), (el, ec), None if p < 0 else pbase + p, nm)
+                for i, (k, sb, eb, sl, sc, el, ec, p, nm) in enumerate(cols)
+            ]
         return cached
 
     def count(self, level) -> int:

@@ -57,6 +57,19 @@ class LineIndex:
             lines = np.zeros(0, np.int64)
         self.non_ascii_lines = lines
         self._non_ascii = set(lines.tolist())
+        self._raw = raw
+        self._cum16: np.ndarray | None = None
+
+    def _utf16_prefix(self) -> np.ndarray:
+        """UTF-16 units before each byte offset (built once, only for non-ASCII text): a
+        lead byte counts its character's units, continuation bytes count 0."""
+        if self._cum16 is None:
+            raw = self._raw
+            weight = np.ones(len(raw), np.int64)
+            weight[(raw & 0xC0) == 0x80] = 0
+            weight[raw >= 0xF0] = 2
+            self._cum16 = np.concatenate((np.zeros(1, np.int64), np.cumsum(weight)))
+        return self._cum16
 
     @property
     def line_count(self) -> int:
@@ -79,14 +92,11 @@ class LineIndex:
         """Vectorised position_at for sorted or unsorted byte offsets (already in range)."""
         offsets = np.asarray(offsets, dtype=np.int64)
         lines = np.searchsorted(self.starts, offsets, side="right") - 1
-        cols = np.minimum(offsets, self.content_ends[lines]) - self.starts[lines]
+        clamped = np.minimum(offsets, self.content_ends[lines])
         if len(self.non_ascii_lines) and len(offsets):
-            fix = np.flatnonzero(np.isin(lines, self.non_ascii_lines))
-            data, starts = self.data, self._starts_list
-            for i in fix.tolist():
-                s = starts[int(lines[i])]
-                cols[i] = utf16_len(data[s:s + int(cols[i])].decode("utf-8", "ignore"))
-        return lines, cols
+            cum = self._utf16_prefix()
+            return lines, cum[clamped] - cum[self.starts[lines]]
+        return lines, clamped - self.starts[lines]
 
     # -- position -> byte -------------------------------------------------------------
     def offset_at(self, line: int, character: int) -> int:

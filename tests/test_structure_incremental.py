@@ -1,0 +1,124 @@
+"""StructuredDocument: incremental edits equal a fresh map; clamping; size limits."""
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from r1lsp.structure import (MAX_SYNTAX_BYTES, Level, PositionError, StructuredDocument, map_structure)
+
+from structure_helpers import check_invariants, fixture
+
+SNIPPETS = ["x", " ", "\n", ";", "{", "}", "(", ")", "é", "😀", "\r\n", "\r", "foo(a, b)", "return 1;",
+            "    ", '"', "#", "/*", "*/", ":", "def g():\n    pass\n", "int q = 2;\n", "\n\n"]
+
+
+def random_edit(rng: random.Random, doc: StructuredDocument):
+    lines = doc.text.splitlines() or [""]
+    line = rng.randrange(len(lines) + 1)
+    col = rng.randrange(0, 30)
+    if rng.random() < 0.5:
+        end = (line, col)
+    else:
+        end = (line + rng.choice([0, 0, 1, 2]), rng.randrange(0, 30))
+        if end < (line, col):
+            end = (line, col)
+    new = "" if rng.random() < 0.3 else "".join(rng.choice(SNIPPETS) for _ in range(rng.randint(1, 3)))
+    return new, (line, col), end
+
+
+def reference_apply(text: str, doc_before: StructuredDocument, new: str, start, end) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    s, e = doc_before.offset_at(*start), doc_before.offset_at(*end)
+    return (data[:s] + new.encode("utf-8", "surrogatepass") + data[e:]).decode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("name,lang,seed", [("Shop.java", "java", 1), ("shop.py", "python", 2),
+                                            ("Broken.java", "java", 3), ("shop.py", "plaintext", 4)])
+def test_random_edits_equal_fresh_map(name, lang, seed):
+    rng = random.Random(seed)
+    doc = StructuredDocument(fixture(name), lang)
+    for step in range(220):
+        new, start, end = random_edit(rng, doc)
+        expected_text = reference_apply(doc.text, doc, new, start, end)
+        s = doc.offset_at(*start)
+        changed = doc.apply_change(new, start, end, version=step + 1)
+        assert doc.text == expected_text
+        assert doc.version == step + 1
+        fresh = map_structure(doc.text, lang)
+        assert doc.hierarchy == fresh, f"step {step}: {new!r} at {start}-{end}"
+        holder = doc.hierarchy.enclosing(s, Level.PARAGRAPH)
+        if holder is not None:
+            assert holder in changed
+    check_invariants(doc.hierarchy, doc.text)
+
+
+def test_typing_in_a_method_remaps_locally_and_reports_that_method():
+    text = fixture("Shop.java")
+    doc = StructuredDocument(text, "java")
+    line = text.splitlines().index("        int doubled = x * 2;")
+    for i, ch in enumerate("abc"):
+        changed = doc.apply_change(ch, (line, 16 + i), (line, 16 + i))
+        assert [p.name for p in changed] == ["count"]
+    assert doc.local_remaps == 3
+    assert "int doubabcled = x * 2;" in doc.text
+    assert doc.hierarchy == map_structure(doc.text, "java")
+    # spans after the edit moved by 3 bytes, the ones before did not
+    h0 = map_structure(text, "java")
+    after = [p for p in doc.hierarchy.at_level(Level.PARAGRAPH) if p.name == "names"][0]
+    before = [p for p in h0.at_level(Level.PARAGRAPH) if p.name == "names"][0]
+    assert after.start_byte == before.start_byte + 3 and after.start == before.start
+
+
+def test_full_replacement_and_version():
+    doc = StructuredDocument("int x;", "java", version=3)
+    changed = doc.apply_change("class A { void f() {} }", version=4)
+    assert doc.version == 4 and doc.text == "class A { void f() {} }"
+    assert [p.name for p in changed] == ["A", "f", "A"]
+    assert doc.hierarchy == map_structure(doc.text, "java")
+
+
+def test_positions_clamp_like_lsp():
+    doc = StructuredDocument("ab\r\né😀z\nlast", "python")
+    assert doc.offset_at(0, 99) == 2            # past line end -> line end (before \r\n)
+    assert doc.offset_at(1, 1) == 6             # after 'é' (2 bytes)
+    assert doc.offset_at(1, 2) == 6             # inside the emoji's surrogate pair -> its start
+    assert doc.offset_at(1, 3) == 10
+    assert doc.offset_at(9, 0) == len(doc.text.encode())  # past last line -> document end
+    assert doc.offset_at(-1, 5) == 0
+    assert doc.position_at(10) == (1, 3)
+    assert doc.position_at(3) == (0, 2)         # between \r and \n -> line end
+    assert doc.position_at(10_000) == (2, 4)
+    doc.apply_change("!", (1, 99), (7, 99))
+    assert doc.text == "ab\r\né😀z!"
+    assert doc.hierarchy == map_structure(doc.text, "python")
+    with pytest.raises(PositionError):
+        doc.apply_change("x", (0, 0), None)
+
+
+def test_huge_and_binary_documents_finish_quickly():
+    line = "public static int value = compute(alpha, beta) + 42; // 😀 comment\n"
+    text = line * (10 * 1024 * 1024 // len(line.encode()))
+    t0 = time.perf_counter()
+    h = map_structure(text, "java")
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 20, elapsed
+    assert h.fallback and "exceeds" in h.fallback
+    assert h.count(Level.SENTENCE) == text.count("\n")
+    assert h.count(Level.PARAGRAPH) == 1
+    last = h.at_level(Level.SENTENCE)[-1]
+    assert last.end[1] == len(line.rstrip("\n")) + 1   # the emoji counts 2 UTF-16 units, 4 bytes
+    assert len(text.encode()) > MAX_SYNTAX_BYTES
+
+    rng = random.Random(7)
+    blob = bytes(rng.randrange(256) for _ in range(200_000)).decode("latin-1")
+    t0 = time.perf_counter()
+    hb = map_structure(blob, "java")
+    assert time.perf_counter() - t0 < 10
+    assert hb.fallback and "binary" in hb.fallback
+    check_invariants(hb, blob)
+    lone = "x = '\udcff'\n" + "\x00" * 10
+    doc = StructuredDocument(lone, "python")
+    doc.apply_change("y", (0, 0), (0, 1))
+    assert doc.hierarchy == map_structure(doc.text, "python")
