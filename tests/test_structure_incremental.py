@@ -8,7 +8,7 @@ import pytest
 
 from r1lsp.structure import (MAX_SYNTAX_BYTES, Level, PositionError, StructuredDocument, map_structure)
 
-from structure_helpers import check_invariants, fixture
+from test_structure_helpers import check_invariants, fixture
 
 SNIPPETS = ["x", " ", "\n", ";", "{", "}", "(", ")", "é", "😀", "\r\n", "\r", "foo(a, b)", "return 1;",
             "    ", '"', "#", "/*", "*/", ":", "def g():\n    pass\n", "int q = 2;\n", "\n\n"]

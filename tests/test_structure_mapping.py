@@ -7,7 +7,7 @@ import pytest
 
 from r1lsp.structure import Level, format_levels, map_structure, normalize_language
 
-from structure_helpers import check_invariants, find, fixture, text_of
+from test_structure_helpers import check_invariants, find, fixture, text_of
 
 P, S, H, T = Level.PARAGRAPH, Level.SENTENCE, Level.PHRASE, Level.TOKEN
 
