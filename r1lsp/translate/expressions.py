@@ -133,7 +133,7 @@ class ExprMixin:
     def to_str(self, e: E) -> str:
         """Code producing the Java string form of the value (String.valueOf)."""
         t = unbox(e.type)
-        if is_string(e.type) or t == "char":
+        if (is_string(e.type) and not e.nullable) or t == "char":
             return e.code
         if t in ("int", "long", "short", "byte"):
             return f"str({e.code})"
@@ -233,7 +233,9 @@ class ExprMixin:
         name = self.text(n)
         v = self.scope.lookup(name)
         if v is not None:
-            return E(v.py, v.type, nonneg=v.nonneg)
+            e = E(v.py, v.type, nonneg=v.nonneg, risk=v.big)
+            e.nullable = v.nullable
+            return e
         fe = self.field_ref(name)
         if fe is not None:
             return fe
@@ -462,11 +464,11 @@ class ExprMixin:
                 parts.append(self.expr(x))
 
         flat(n)
-        if all(is_string(p.type) for p in parts):
+        if all(is_string(p.type) and not p.nullable for p in parts):
             return E(" + ".join(par(p, P_ADD + 1) for p in parts), "String", P_ADD)
         bad = any(p.lit is None and any(ch in p.code for ch in '\\"#{}\n') for p in parts)
         if bad:
-            return E(" + ".join(self.to_str(p) if not is_string(p.type) else par(p, P_ADD + 1)
+            return E(" + ".join(self.to_str(p) if not is_string(p.type) or p.nullable else par(p, P_ADD + 1)
                                 for p in parts), "String", P_ADD)
         out = []
         for p in parts:

@@ -72,6 +72,8 @@ class StmtMixin:
                     vt = e.type
                 e = self.coerce(e, vt)
             v = self.scope.declare(name, vt, nonneg=bool(e and e.nonneg and self.never_assigned(name)))
+            v.nullable = e is not None and e.code == "None"
+            v.big = bool(e is not None and (e.risk or isinstance(e.lit, int) and abs(e.lit) >= 1 << 20))
             if e is not None:
                 out.append(f"{v.py} = {e.code}")
             elif self.loops:

@@ -133,9 +133,11 @@ def default_value(t: str | None) -> str:
 
 
 class Var:
-    __slots__ = ("type", "py", "nonneg", "kind")
+    __slots__ = ("type", "py", "nonneg", "kind", "big", "nullable")
 
     def __init__(self, type_: str | None, py: str, nonneg: bool = False, kind: str = "local"):
+        self.big = False
+        self.nullable = False
         self.type = type_
         self.py = py
         self.nonneg = nonneg
