@@ -208,3 +208,13 @@ def test_to_dict_is_json_and_format_levels(shop_java):
     assert "¶ 16:5-23:6 method_declaration count" in out
     assert "§ 22:9-22:22 return_statement  'return x + 1;'" in out
     assert "~ 22:16-22:21 binary_expression  'x + 1'" in out
+
+
+@pytest.mark.parametrize("path", ["samples/Inventory.java", "samples/inventory.py"])
+def test_samples_map_cleanly(path):
+    from pathlib import Path
+    text = (Path(__file__).parent.parent / path).read_text(encoding="utf-8")
+    h = map_structure(text, normalize_language(path))
+    assert not h.has_errors and h.fallback is None
+    check_invariants(h, text)
+    assert {"Inventory", "Item"} <= {p.name for p in h.at_level(P)}
