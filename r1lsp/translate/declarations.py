@@ -229,9 +229,6 @@ class DeclMixin:
             names = [py_name(f) for f, _ in inst]
             out = [f"def __init__(self, {', '.join(names)}):"] + indent(
                 [f"self.{f} = {py_name(f)}" for f, _ in inst])
-            for f, _ in inst:
-                if f not in ci.methods:
-                    out += ["", f"def {f}(self):", IND + f"return self.{f}"]
             if "toString" not in ci.methods:
                 inner = ", ".join(f"{f}={{_jstr(self.{f})}}" for f, _ in inst)
                 self.use("_jstr")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .core import (E, P_ADD, P_AND, P_ATOM, P_BAND, P_BOR, P_BXOR, P_CMP, P_LAMBDA, P_MUL,
                    P_NOT, P_OR, P_SHIFT, P_TERN, P_UNARY, par)
-from .types import (BOXES, base, elem, is_char, is_float, is_int, is_integral, is_numeric,
+from .types import (BOXES, base, elem, targs, is_char, is_float, is_int, is_integral, is_numeric,
                     is_string, promote, unbox, default_value)
 
 JAVA_ESC = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "s": " ",
@@ -755,6 +755,8 @@ class ExprMixin:
                 else:
                     plist.append((self.type_of(p.child_by_field_name("type")),
                                   p.child_by_field_name("name")))
+        if ptypes is None and expect:
+            ptypes = self.lambda_param_types(expect)
         for k, (pt, pn) in enumerate(plist):
             if pt is None and ptypes and k < len(ptypes):
                 pt = ptypes[k]
@@ -775,6 +777,30 @@ class ExprMixin:
             return E(fname, expect)
         finally:
             self.scope = outer
+
+    def lambda_param_types(self, t):
+        b, a = base(t), targs(t)
+        if b in ("Function", "Predicate", "Consumer", "UnaryOperator", "ToIntFunction",
+                 "ToDoubleFunction", "ToLongFunction"):
+            return a[:1]
+        if b in ("BiFunction", "BiPredicate", "BiConsumer", "ToIntBiFunction"):
+            return a[:2]
+        if b in ("BinaryOperator", "Comparator"):
+            return a[:1] * 2
+        if b in ("IntBinaryOperator",):
+            return ["int", "int"]
+        if b in ("IntUnaryOperator", "IntPredicate", "IntFunction", "IntConsumer"):
+            return ["int"]
+        if b in ("DoubleUnaryOperator",):
+            return ["double"]
+        if b in ("DoubleBinaryOperator",):
+            return ["double", "double"]
+        ci = self.classes.get(b)
+        if ci is not None and ci.kind == "interface":
+            ms = [m for ms in ci.methods.values() for m in ms if m.abstract]
+            if len(ms) == 1:
+                return [p[0] for p in ms[0].params]
+        return None
 
     def x_method_reference(self, n, expect=None):
         kids = [self.text(c) for c in n.children]

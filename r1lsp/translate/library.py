@@ -199,6 +199,14 @@ class LibraryMixin:
                 return r
         return self.instance_call(o, name, raw, n)
 
+    def candidates(self, ci, name):
+        c = ci
+        while c is not None:
+            if c.methods.get(name):
+                return c.methods[name]
+            c = self.classes.get(c.superclass) if c.superclass else None
+        return []
+
     def resolve(self, ci, name, args):
         c = ci
         cands = []
@@ -254,7 +262,11 @@ class LibraryMixin:
         return -3
 
     def user_call(self, o, ci, name, raw, n, implicit=False, static_of=None):
-        args = [self.expr(a) for a in raw]
+        cands = self.candidates(ci, name)
+        if len(cands) == 1 and len(cands[0].params) == len(raw):
+            args = [self.expr(a, p[0]) for a, p in zip(raw, cands[0].params)]
+        else:
+            args = [self.expr(a) for a in raw]
         m = self.resolve(ci, name, args) if ci else None
         if m is None and implicit and ci is not None and ci.outer:
             outer = self.classes.get(ci.outer)
@@ -267,6 +279,8 @@ class LibraryMixin:
                     return E(f"{ci.name}.values()", ci.name + "[]")
                 if name == "valueOf":
                     return E(f"{ci.name}.valueOf({args[0].code})", ci.name)
+            if implicit and name in ("getClass", "toString", "hashCode", "equals") and not self.static_ctx:
+                return self.object_call(E("self", ci.name if ci else None), "self", name, args, n)
             if implicit and self.scope.lookup(name) is not None:
                 v = self.scope.lookup(name)
                 return E(f"{v.py}({', '.join(a.code for a in args)})")
@@ -624,10 +638,13 @@ class LibraryMixin:
                 return r
         elif b in self.classes:
             ci = self.classes[b]
+            if ci.kind == "record" and name in ci.fields and not raw:
+                return E(f"{oc}.{name}", ci.fields[name][0])
             args = [self.expr(a) for a in raw]
             m = self.resolve(ci, name, args)
             if ci.kind == "interface" and self.is_functional(b) and m is not None and m.abstract:
-                pass
+                cargs = [self.coerce(a, p[0]).code for a, p in zip(args, m.params)]
+                return E(f"{oc}({', '.join(cargs)})", m.ret)
             if m is not None:
                 cargs = [self.coerce(a, p[0]).code for a, p in zip(args, m.params)]
                 if m.static and not m.owner.module_level:
@@ -693,8 +710,8 @@ class LibraryMixin:
             return E(f"{oc}.__name__", "String")
         if name == "getMessage" and not args:
             return E(f"str({o.code})", "String")
-        if name == "compareTo" and len(args) == 1 and o.type is None:
-            return E(f"{oc}.compareTo({args[0].code})", "int")
+        if name == "compareTo" and len(args) == 1:
+            return E(f"{self.use('_compare_to')}({o.code}, {args[0].code})", "int")
         if name == "length" and not args and o.type is None:
             return E(f"len({o.code})", "int")
         if name == "size" and not args:

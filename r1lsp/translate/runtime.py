@@ -197,6 +197,18 @@ def _cmp(a, b):
     """Integer.compare / Double.compare."""
     return (a > b) - (a < b)
 ''')
+_h("_compare_to", '''
+def _compare_to(a, b):
+    """Comparable.compareTo on a value whose class is only known at run time."""
+    if hasattr(a, "compareTo"):
+        return a.compareTo(b)
+    if isinstance(a, str):
+        for x, y in zip(a, b):
+            if x != y:
+                return ord(x) - ord(y)
+        return len(a) - len(b)
+    return (a > b) - (a < b)
+''')
 _h("_set_add", '''
 def _set_add(s, x):
     """Set.add returning whether the element was new."""
