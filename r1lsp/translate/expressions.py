@@ -133,9 +133,9 @@ class ExprMixin:
     def to_str(self, e: E) -> str:
         """Code producing the Java string form of the value (String.valueOf)."""
         t = unbox(e.type)
-        if (is_string(e.type) and not e.nullable) or t == "char":
+        if (is_string(e.type) and not e.nullable) or e.type == "char":
             return e.code
-        if t in ("int", "long", "short", "byte"):
+        if e.type in ("int", "long", "short", "byte"):
             return f"str({e.code})"
         if e.code == "None":
             return '"null"'

@@ -317,7 +317,7 @@ class LibraryMixin:
                 return E(f"print({tail.lstrip(', ')})" if name == "println" else 'print(end="")',
                          "void")
             e = self.expr(raw[0])
-            if is_int(e.type) or is_string(e.type) or is_char(e.type):
+            if e.type in ("int", "long", "short", "byte", "char") or is_string(e.type) and not e.nullable:
                 arg = e.code
             else:
                 arg = self.to_str(e)
@@ -335,7 +335,8 @@ class LibraryMixin:
             raw = raw[1:]
         args = [self.expr(a) for a in raw[1:]]
         fe = self.expr(raw[0])
-        if fe.lit is None or any("," in m.group(1) for m in FMT_RE.finditer(fe.lit)):
+        if fe.lit is None or any("," in m.group(1) or m.group(4) == "f"
+                                 for m in FMT_RE.finditer(fe.lit)):
             return E(f"{self.use('_jformat')}({', '.join([fe.code] + [a.code for a in args])})",
                      "String")
         out, pos, k, pyargs = [], 0, 0, []
@@ -427,10 +428,11 @@ class LibraryMixin:
             a = args()
             t = {"Integer": "int", "Long": "long", "Short": "short", "Byte": "byte"}[cls]
             if name in ("parseInt", "parseLong", "valueOf", "parseShort", "parseByte"):
+                bt = cls if name == "valueOf" else t
                 if a and is_string(a[0].type) or a and a[0].type is None:
                     rad = f", {a[1].code}" if len(a) > 1 else ""
-                    return E(f"int({a[0].code}{rad})", t)
-                return E(a[0].code, t, a[0].prec)
+                    return E(f"int({a[0].code}{rad})", bt)
+                return E(a[0].code, bt, a[0].prec)
             if name == "toString" and len(a) == 1:
                 return E(f"str({a[0].code})", "String")
             if name in ("toBinaryString", "toHexString", "toOctalString"):
@@ -876,7 +878,7 @@ class LibraryMixin:
             if name == "peek":
                 return E(f"{oc}[0] if {o.code} else None", et, 1)
             if name == "iterator":
-                return E(f"iter({o.code})", "Iterator")
+                return E(f"{self.use('JavaIterator')}({o.code})", "Iterator")
             if name == "equals":
                 return E(f"{par(o, P_CMP + 1)} == {par(a[0], P_CMP + 1)}", "boolean", P_CMP)
             if name == "hashCode":
@@ -906,7 +908,7 @@ class LibraryMixin:
         if name == "getLast":
             return E(f"{oc}[-1]", et)
         if name == "iterator":
-            return E(f"iter({o.code})", "Iterator")
+            return E(f"{self.use('JavaIterator')}({o.code})", "Iterator")
         if name == "stream":
             return E(o.code, "Stream<" + (et or "Object") + ">")
         return None
@@ -995,7 +997,7 @@ class LibraryMixin:
         if name == "stream":
             return E(o.code, "Stream<" + (et or "Object") + ">")
         if name == "iterator":
-            return E(f"iter({o.code})", "Iterator")
+            return E(f"{self.use('JavaIterator')}({o.code})", "Iterator")
         return None
 
 

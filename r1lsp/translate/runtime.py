@@ -147,7 +147,21 @@ def _jformat(fmt, *args):
             a = chr(a)
         comma = "," in flags
         flags = flags.replace(",", "")
-        if comma and conv in "df":
+        if conv == "f" and isinstance(a, (int, float)) and a == a and abs(a) != float("inf"):
+            q = decimal.Decimal(a).quantize(decimal.Decimal(1).scaleb(-int(prec[1:] or 6)),
+                                            rounding=decimal.ROUND_HALF_UP)
+            body = format(q, ",f" if comma else "f")
+            if "+" in flags and q >= 0:
+                body = "+" + body
+            w = int(width or 0)
+            if "-" in flags:
+                s = body.ljust(w)
+            elif "0" in flags:
+                sign = body[0] if body[0] in "+-" else ""
+                s = sign + body[len(sign):].rjust(w - len(sign), "0")
+            else:
+                s = body.rjust(w)
+        elif comma and conv in "df":
             body = format(a, "," + (prec or "") + ("f" if conv == "f" else "d"))
             s = body.rjust(int(width)) if width and "-" not in flags else body.ljust(int(width or 0))
         else:
@@ -155,7 +169,27 @@ def _jformat(fmt, *args):
         out.append(s.upper() if conv in "SX" else s)
     out.append(fmt[i:])
     return "".join(out)
-''', ("_jstr",), ("import re",))
+''', ("_jstr",), ("import decimal", "import re"))
+_h("JavaIterator", '''
+class JavaIterator:
+    """java.util.Iterator over a Python iterable."""
+
+    def __init__(self, iterable):
+        self._it = iter(list(iterable))
+        self._next = self._sentinel = object()
+        self._advance()
+
+    def _advance(self):
+        self._next = next(self._it, self._sentinel)
+
+    def hasNext(self):
+        return self._next is not self._sentinel
+
+    def next(self):
+        v = self._next
+        self._advance()
+        return v
+''')
 _h("_split", '''
 def _split(s, regex, limit=0):
     """String.split: regex, trailing empty strings removed."""
