@@ -1,0 +1,98 @@
+"""8-bit quantization: error bound, cached decode consistency, bytes; CUDA path when present."""
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+
+from model import R1Config, R1Model, quantize_model
+from model.quantize import Int8Linear
+
+# the bound this module promises: max |logits_int8 - logits_fp32| / max |logits_fp32|
+MAX_REL_ERROR = 0.05
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def small_model(seed=0):
+    cfg = R1Config(vocab_size=64, max_seq_len=128, d_model=64, n_layers=2, n_heads=4, index_heads=2,
+                   index_dim=8, attn_topk=12, local_window=4, dense_below=64, n_experts=8, n_active=2,
+                   expert_hidden=32, level_dims=(64, 48, 32, 16), hier_layers=(1,))
+    torch.manual_seed(seed)
+    m = R1Model(cfg).eval()
+    with torch.no_grad():
+        for h in m.hier.values():
+            nn.init.normal_(h.up.weight, std=0.02)
+    return m
+
+
+def test_int8_linear_error_per_token():
+    lin = nn.Linear(256, 128, bias=True)
+    x = torch.randn(5, 7, 256)
+    for act_int8 in (True, False):
+        q = Int8Linear(lin, act_int8=act_int8)
+        ref, got = lin(x), q(x)
+        assert got.shape == ref.shape
+        assert (got - ref).abs().max() / ref.abs().max() < 0.02
+    q = Int8Linear(lin)
+    assert torch.equal(q(x)[2:3, 4:5], q(x[2:3, 4:5]))     # a row does not depend on its batch
+
+
+@pytest.mark.parametrize("mode", ["w8a8", "w8"])
+def test_quantized_model_error_bound_and_bytes(mode):
+    m = small_model()
+    n_linear = sum(isinstance(x, nn.Linear) for x in m.modules())
+    report = quantize_model(m, "cpu", mode=mode)
+    assert report.mode == mode
+    assert report.max_rel_error < MAX_REL_ERROR, report
+    assert report.n_converted == n_linear - len(report.skipped) and report.skipped
+    assert all("indexer" in s for s in report.skipped)
+    assert not any(isinstance(x, nn.Linear) for n, x in m.named_modules() if "indexer" not in n)
+    assert report.weight_bytes_fp32 == 2 * report.weight_bytes_fp16
+    assert 0.5 < report.weight_bytes_int8 / report.weight_bytes_fp16 < 0.6
+
+
+def test_quantized_cached_decode_equals_quantized_full_forward():
+    m = small_model()
+    quantize_model(m, "cpu")
+    x = torch.randint(0, 64, (2, 40))
+    with torch.no_grad():
+        full = m(x).logits
+        cache = m.new_cache(2, 40)
+        steps = [m(x[:, :16], cache=cache).logits]
+        steps += [m(x[:, t:t + 1], cache=cache, start_pos=t).logits for t in range(16, 40)]
+    assert (torch.cat(steps, 1) - full).abs().max() < 1e-4
+
+
+def test_cpu_quantization_does_not_import_bitsandbytes():
+    code = ("import sys, torch; from model import R1Config, R1Model, quantize_model;"
+            "cfg = R1Config(vocab_size=64, d_model=64, n_heads=4, index_dim=8, expert_hidden=32, n_layers=1,"
+            " level_dims=(64, 48, 32, 16), hier_layers=(0,), n_experts=4, n_active=2, attn_topk=8, local_window=4);"
+            "quantize_model(R1Model(cfg), 'cpu'); print('bitsandbytes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bitsandbytes_on_cuda():
+    m = small_model()
+    report = quantize_model(m, "cuda")
+    assert report.mode == "bnb" and report.max_rel_error < MAX_REL_ERROR
+    import bitsandbytes as bnb
+    assert any(isinstance(x, bnb.nn.Linear8bitLt) for x in m.modules())
+    x = torch.randint(0, 64, (2, 24), device="cuda")
+    with torch.no_grad():
+        full = m(x).logits
+        cache = m.new_cache(2, 24)
+        steps = [m(x[:, :8], cache=cache).logits]
+        steps += [m(x[:, t:t + 1], cache=cache, start_pos=t).logits for t in range(8, 24)]
+    assert ((torch.cat(steps, 1) - full).abs().max() / full.abs().max()).item() < 0.02
