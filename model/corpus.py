@@ -228,6 +228,8 @@ def fetch_openjdk_sources(cache_dir: Path, package: str = "openjdk-17-source",
         debs = sorted(debs_dir.glob(f"{package}_*.deb"))
         if debs:
             notes.append(f"downloaded {debs[-1].name} with apt-get download")
+    elif debs:
+        notes.append(f"used cached {debs[-1].name} (apt-get download earlier)")
     if debs:
         deb = debs[-1]
         version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True,
