@@ -139,6 +139,8 @@ class ExprMixin:
             return f"str({e.code})"
         if e.code == "None":
             return '"null"'
+        if e.type == "float":
+            return f"{self.use('_jfloat')}({e.code})"
         if t == "char[]":
             return f'"".join({e.code})'
         if t in self.classes and "toString" in self.classes[t].methods:
@@ -338,14 +340,14 @@ class ExprMixin:
             p = P_AND if op == "&&" else P_OR
             return E(f"{par(l, p)} {'and' if op == '&&' else 'or'} {par(r, p + 1 if p == P_AND else p)}",
                      "boolean", p)
-        arith = op in ARITH
-        if arith:
-            self.in_arith += 1
+        # ops that commute with wrapping to 32/64 bits let a risky operand stay unwrapped
+        arith = op in ("+", "-", "*", "<<", "&", "|", "^")
+        saved = self.in_arith
+        self.in_arith = saved + 1 if arith else 0
         try:
             l, r = self.expr(ln), self.expr(rn)
         finally:
-            if arith:
-                self.in_arith -= 1
+            self.in_arith = saved
         if op in ("==", "!=", "<", ">", "<=", ">="):
             return self.compare(op, l, r)
         if op in ("&", "|", "^") and (unbox(l.type) == "boolean" or unbox(r.type) == "boolean"):
@@ -531,8 +533,10 @@ class ExprMixin:
                 if e.lit is not None:
                     return E(str(int(e.lit)), t, lit=int(e.lit))
                 c = f"int({e.code})"
-                if t == "int" and not e.code.startswith(("math.", "Math")):
-                    c = f"int({e.code})"
+                if t == "int" and not e.code.startswith(("math.", "float(math.")):
+                    c = f"{self.use('_d2i')}({e.code})"
+                elif t in ("short", "byte"):
+                    c = f"{self.use('_i16' if t == 'short' else '_i8')}({self.use('_d2i')}({e.code}))"
                 return E(c, t)
             if frm == "char":
                 c = self.coerce(e, "int")
@@ -556,6 +560,10 @@ class ExprMixin:
             if is_float(frm):
                 return E(f"chr(int({e.code}))", "char")
             return E(e.code, "char", e.prec)
+        if t == "float" and frm != "float":
+            if e.lit is not None and isinstance(e.lit, float):
+                return E(e.code, "float", lit=e.lit)
+            return E(f"{self.use('_f32')}({e.code})", "float")
         if t in ("double", "float"):
             if frm == "char":
                 return E(f"float(ord({e.code}))", t)

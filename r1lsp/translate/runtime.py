@@ -103,6 +103,22 @@ def _jdouble(d):
     m = ds[0] + "." + (ds[1:] or "0")
     return ("-" if d < 0 else "") + m + "E" + str(e)
 ''')
+_h("_f32", '''
+def _f32(x):
+    """Round a number to Java float (32-bit) precision."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+''', (), ("import struct",))
+_h("_jfloat", '''
+def _jfloat(x):
+    """Float.toString: the shortest digits that read back as the same float."""
+    if x != x or x in (float("inf"), float("-inf")) or x == 0:
+        return _jdouble(x)
+    for p in range(1, 10):
+        s = "%.*g" % (p, x)
+        if struct.unpack("f", struct.pack("f", float(s)))[0] == struct.unpack("f", struct.pack("f", x))[0]:
+            return _jdouble(float(s))
+    return _jdouble(x)
+''', ("_jdouble",), ("import struct",))
 _h("_jstr", '''
 def _jstr(x):
     """String.valueOf with Java formatting (booleans, null, doubles, collections)."""
