@@ -87,6 +87,10 @@ class DeclMixin:
                     mi.py = py_name(mname) + "_" + "_".join(
                         base(p[0]).replace("[]", "Arr") + ("Arr" if p[0].endswith("[]") else "")
                         for p in mi.params) if mi.params else py_name(mname) + "_0"
+        for mname, ms in ci.methods.items():
+            if mname in ci.fields:  # a field and a method may share a name in Java
+                for mi in ms:
+                    mi.py = mi.py + "_"
         if len(ci.ctors) > 1:
             for k, c in enumerate(ci.ctors):
                 c.py = f"_init{k}"

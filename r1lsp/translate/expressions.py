@@ -268,6 +268,10 @@ class ExprMixin:
                 return E(f"self.{name}", ftype)
             if name in c.enum_constants:
                 return E(f"{c.name}.{name}", c.name)
+            for iname in getattr(c, "interfaces", []):
+                ic = self.classes.get(iname)
+                if ic is not None and name in ic.fields:
+                    return E(f"{ic.name}.{name}" if not ic.module_level else name, ic.fields[name][0])
             c = self.classes.get(c.superclass) if c.superclass else (
                 self.classes.get(c.outer) if c.outer else None)
         return None

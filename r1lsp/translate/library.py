@@ -8,12 +8,12 @@ from .types import (DEQUES, LISTS, MAPS, SETS, base, elem, is_char, is_float, is
                     is_string, promote, targs, unbox)
 
 EXC = {"IllegalArgumentException": "ValueError", "NumberFormatException": "ValueError",
-       "IllegalStateException": "RuntimeError", "RuntimeException": "RuntimeError",
+       "IllegalStateException": "IllegalStateException", "RuntimeException": "RuntimeError",
        "ArithmeticException": "ZeroDivisionError", "Exception": "Exception",
        "ArrayIndexOutOfBoundsException": "IndexError", "IndexOutOfBoundsException": "IndexError",
        "StringIndexOutOfBoundsException": "IndexError", "NullPointerException": "AttributeError",
        "UnsupportedOperationException": "NotImplementedError", "Throwable": "BaseException",
-       "Error": "Exception", "NoSuchElementException": "LookupError",
+       "Error": "Exception", "NoSuchElementException": "NoSuchElementException",
        "ClassCastException": "TypeError", "InterruptedException": "Exception",
        "IOException": "OSError", "EmptyStackException": "IndexError",
        "ConcurrentModificationException": "RuntimeError", "StackOverflowError": "RecursionError"}
@@ -109,6 +109,8 @@ class LibraryMixin:
             return E("object()", "Object")
         if b in EXC or b.endswith("Exception") and b not in self.classes:
             pyexc = EXC.get(b, "Exception")
+            if pyexc in ("IllegalStateException", "NoSuchElementException"):
+                self.use(pyexc)
             args = self.args(an)
             return E(f"{pyexc}({', '.join(self.to_str(a) for a in args)})", b)
         if b in self.classes:
@@ -172,6 +174,11 @@ class LibraryMixin:
         if obj is None:
             return self.user_call(None, self.cls, name, raw, n, implicit=True)
         otext = self.text(obj)
+        if otext.startswith(("java.", "javax.")) and obj.type in ("field_access", "scoped_identifier"):
+            cname = otext.rsplit(".", 1)[-1]
+            r = self.static_call(cname, name, raw, n)
+            if r is not None:
+                return r
         if otext in ("System.out", "System.err"):
             return self.print_call(name, raw, otext == "System.err", n)
         if obj.type == "super":
@@ -288,11 +295,15 @@ class LibraryMixin:
                 return self.untranslated_expr(n, f"call to unknown method {name}")
             return E(f"{ci.name}.{name}({', '.join(a.code for a in args)})")
         ptypes = [p[0] for p in m.params]
-        if m.varargs and (len(args) != len(ptypes) or not (args and args[-1].type and args[-1].type.endswith("[]"))):
+        if m.varargs:
             fixed = len(ptypes) - 1
             cargs = [self.coerce(a, t).code for a, t in zip(args[:fixed], ptypes)]
             vt = ptypes[-1][:-2] if ptypes[-1].endswith("[]") else None
-            cargs.append("[" + ", ".join(self.coerce(a, vt).code for a in args[fixed:]) + "]")
+            if len(args) == len(ptypes) and args[-1].type and args[-1].type.endswith("[]") \
+                    and vt and not vt.endswith("[]"):
+                cargs.append("*" + par(args[-1], P_ATOM))
+            else:
+                cargs.extend(self.coerce(a, vt).code for a in args[fixed:])
         else:
             cargs = [self.coerce(a, t).code for a, t in zip(args, ptypes)]
         call = f"{m.py}({', '.join(cargs)})"
@@ -688,12 +699,35 @@ class LibraryMixin:
             if name in FUNCTIONAL or name:
                 args = [self.expr(a) for a in raw]
                 return E(f"{oc}({', '.join(a.code for a in args)})", None)
-        elif b == "Stream" or b == "IntStream":
-            a = [self.expr(x) for x in raw]
+        elif b in ("Stream", "IntStream", "LongStream", "DoubleStream"):
+            et = elem(t) or "int"
+            if name in ("map", "mapToInt", "mapToObj", "mapToLong", "mapToDouble", "filter"):
+                f = self.x_lambda_expression(raw[0], None, [et]) if raw[0].type == "lambda_expression" \
+                    else self.expr(raw[0])
+                v = self.tmp("x")
+                if name == "filter":
+                    return E(f"({v} for {v} in {o.code} if {par(f, P_ATOM)}({v}))", t)
+                return E(f"map({f.code}, {o.code})", "Stream<" + ("int" if "Int" in name else
+                                                                 "double" if "Double" in name else
+                                                                 et) + ">")
             if name == "sum":
-                return E(f"sum({o.code})", elem(t) or "int")
-            if name in ("max", "min"):
-                return E(f"{name}({o.code})", elem(t) or "int")
+                return E(f"sum({o.code})", et)
+            if name == "count":
+                return E(f"len(list({o.code}))", "long")
+            if name in ("boxed", "sorted", "distinct") and not raw:
+                return E({"boxed": o.code, "sorted": f"sorted({o.code})",
+                          "distinct": f"list(dict.fromkeys({o.code}))"}[name], t)
+            if name in ("toList",) or name == "collect" and raw and "toList" in self.text(raw[0]):
+                return E(f"list({o.code})", f"List<{et}>")
+            if name == "collect" and raw and "joining" in self.text(raw[0]):
+                sep = raw[0].child_by_field_name("arguments").named_children
+                sc = self.code(sep[0]) if sep else '""'
+                return E(f"{sc}.join({o.code})", "String")
+            if name == "forEach":
+                f = self.x_lambda_expression(raw[0], None, [et]) if raw[0].type == "lambda_expression" \
+                    else self.expr(raw[0])
+                v = self.tmp("x")
+                return E(f"[{par(f, P_ATOM)}({v}) for {v} in {o.code}]", "void")
         args = [self.expr(a) for a in raw]
         return self.object_call(o, oc, name, args, n)
 

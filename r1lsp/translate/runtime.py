@@ -113,9 +113,10 @@ def _jfloat(x):
     """Float.toString: the shortest digits that read back as the same float."""
     if x != x or x in (float("inf"), float("-inf")) or x == 0:
         return _jdouble(x)
+    x = struct.unpack("f", struct.pack("f", x))[0]
     for p in range(1, 10):
         s = "%.*g" % (p, x)
-        if struct.unpack("f", struct.pack("f", float(s)))[0] == struct.unpack("f", struct.pack("f", x))[0]:
+        if struct.unpack("f", struct.pack("f", float(s)))[0] == x:
             return _jdouble(float(s))
     return _jdouble(x)
 ''', ("_jdouble",), ("import struct",))
@@ -491,6 +492,14 @@ class Scanner:
     def close(self):
         pass
 ''', (), ("import sys",))
+_h("IllegalStateException", '''
+class IllegalStateException(RuntimeError):
+    """java.lang.IllegalStateException."""
+''')
+_h("NoSuchElementException", '''
+class NoSuchElementException(LookupError):
+    """java.util.NoSuchElementException."""
+''')
 _h("_untranslated", '''
 def _untranslated(java_text):
     raise NotImplementedError("r1lsp: untranslated Java: " + java_text)

@@ -470,7 +470,10 @@ class StmtMixin:
     def catch_name(self, t):
         if t in self.classes:
             return t
-        return CATCH.get(t, "Exception")
+        r = CATCH.get(t, "Exception")
+        if r in ("IllegalStateException", "NoSuchElementException"):
+            self.use(r)
+        return r
 
     def s_try_with_resources_statement(self, n):
         res = n.child_by_field_name("resources")
