@@ -38,6 +38,8 @@ class DeclMixin:
         ci.outer = outer
         ci.mods = modifiers(self, node)
         ci.interfaces = []
+        tp = node.child_by_field_name("type_parameters")
+        ci.tparams = [self.text(x.named_children[0]) for x in tp.named_children] if tp is not None else []
         sc = node.child_by_field_name("superclass")
         if sc is not None:
             ci.superclass = base(self.type_of(sc.named_children[0]))

@@ -317,6 +317,7 @@ class ExprMixin:
         t = None
         if o.type and base(o.type) in self.classes:
             t = self.field_type(self.classes[base(o.type)], fname)
+            t = self.subst(self.classes[base(o.type)], t, o.type)
         return E(f"{par(o, P_ATOM)}.{fname}", t)
 
     def field_type(self, c, name):
@@ -483,8 +484,10 @@ class ExprMixin:
                 out.append(pystr(s)[1:-1].replace("{", "{{").replace("}", "}}")
                            if pystr(s).startswith('"') else
                            repr(s)[1:-1].replace('"', '\\"').replace("{", "{{").replace("}", "}}"))
-            elif p.lit is not None and p.type == "char" and p.lit not in "{}\\\"\n\t\r\0":
-                out.append(p.lit)
+            elif p.lit is not None and p.type == "char":
+                out.append(pystr(p.lit)[1:-1].replace("{", "{{").replace("}", "}}")
+                           if pystr(p.lit).startswith('"') else
+                           repr(p.lit)[1:-1].replace('"', '\\"'))
             else:
                 c = self.to_str(p)
                 if c.startswith("str(") and _closes_at_end(c, 3):

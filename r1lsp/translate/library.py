@@ -206,6 +206,15 @@ class LibraryMixin:
                 return r
         return self.instance_call(o, name, raw, n)
 
+    def subst(self, ci, rt, recv_type):
+        """Replace a class type parameter in rt by the receiver's type argument."""
+        tps = getattr(ci, "tparams", [])
+        if rt in tps:
+            ta = targs(recv_type)
+            k = tps.index(rt)
+            return ta[k] if k < len(ta) else None
+        return rt
+
     def candidates(self, ci, name):
         c = ci
         while c is not None:
@@ -280,8 +289,12 @@ class LibraryMixin:
             m2 = self.resolve(outer, name, args) if outer else None
             if m2 is not None and m2.static:
                 ci, m = outer, m2
+        if m is None and implicit and ci is not None and ci.kind == "enum" and \
+                name in ("ordinal", "name", "compareTo") and not self.static_ctx:
+            return E(f"self.{name}({', '.join(a.code for a in args)})",
+                     "int" if name != "name" else "String")
         if m is None:
-            if static_of and ci and ci.kind == "enum":
+            if (static_of or implicit) and ci and ci.kind == "enum":
                 if name == "values":
                     return E(f"{ci.name}.values()", ci.name + "[]")
                 if name == "valueOf":
@@ -664,7 +677,7 @@ class LibraryMixin:
                     return E(f"{m.owner.name}.{m.py}({', '.join(cargs)})", m.ret)
                 if m.static:
                     return E(f"{m.py}({', '.join(cargs)})", m.ret)
-                return E(f"{oc}.{m.py}({', '.join(cargs)})", m.ret)
+                return E(f"{oc}.{m.py}({', '.join(cargs)})", self.subst(ci, m.ret, t))
             if ci.kind == "enum":
                 if name in ("ordinal", "name", "compareTo", "toString", "equals"):
                     return self.object_call(o, oc, name, args, n)
