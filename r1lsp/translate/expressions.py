@@ -537,8 +537,14 @@ class ExprMixin:
         frm = unbox(e.type)
         if t in ("int", "long", "short", "byte"):
             if is_float(frm):
-                if e.lit is not None:
-                    return E(str(int(e.lit)), t, lit=int(e.lit))
+                if e.lit is not None and e.lit == e.lit and abs(e.lit) != float("inf"):
+                    bits = {"int": 32, "long": 64, "short": 32, "byte": 32}[t]
+                    v = max(-(1 << (bits - 1)), min((1 << (bits - 1)) - 1, int(e.lit)))
+                    if t in ("short", "byte"):
+                        w = 16 if t == "short" else 8
+                        v &= (1 << w) - 1
+                        v = v - (1 << w) if v >= 1 << (w - 1) else v
+                    return E(str(v), t, lit=v, prec=P_UNARY if v < 0 else P_ATOM)
                 c = f"int({e.code})"
                 if t == "int" and not e.code.startswith(("math.", "float(math.")):
                     c = f"{self.use('_d2i')}({e.code})"
