@@ -22,7 +22,7 @@ Forward API (what the engine calls):
            units: R1Units(phrase, sentence, paragraph: (B, T, d_l)) | None)
   R1Model.loss(input_ids, targets, level_ids=None) -> R1Loss(total, lm, aux, gate)
 level_ids None means one unit per level for the whole sequence; padding slots get id -1.
-gate_loss is computed in training mode (grad enabled) on the dense path (keys <= dense_below).
+gate_loss is computed in training mode (grad enabled); it is 0 in eval mode and for decode steps.
 """
 from model.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint, save_checkpoint
 from model.config import PRESETS, R1Config

@@ -1,14 +1,15 @@
 """Dynamic sparse attention: a trained indexer picks, per query, which preceding keys to keep.
 
 Selection (shared by all heads of a layer, as in DeepSeek's sparse attention):
-  I[t, s] = sum_h w[t, h] * silu(q_idx[t, h] . k_idx[s])      indexer score, a few low-dim heads
+  I[t, s] = sum_h w[t, h] * relu(q_idx[t, h] . k_idx[s])      indexer score, a few low-dim heads
   keep s  iff  s is visible (causal, not padding)
           and  s is among the `attn_topk` best keys of t (the local window counts as best)
           and  (t - s < local_window  or  exp(I[t, s] - max_s' I[t, s']) >= gate_threshold)
 Dropped keys are never computed:
   - decode (one query) and long prefill gather only the kept K/V rows and run attention on them,
     so the cost falls with the kept fraction;
-  - short sequences (keys <= dense_below) use one masked dense SDPA call, which is cheaper there.
+  - prefill runs masked SDPA per chunk of queries over its causal key prefix, skipping key blocks
+    that no query of the chunk keeps (the local window and a trained gate cluster the kept keys).
 threshold 0 and attn_topk >= T keep every visible key: the dense path then builds exactly the
 causal mask, so it equals dense attention bit for bit.
 The indexer learns from `gate_loss`: KL(dense attention averaged over heads || softmax(I)),
@@ -84,8 +85,8 @@ def key_masks(start_pos: int, T: int, S: int, window: int, pad_len: torch.Tensor
     return visible, local
 
 
-def select_keys(scores, visible, local, threshold: float, budget: int):
-    """Pick keys per query. scores (B, T, S) indexer scores.
+def select_keys(scores, visible, local, threshold: float, budget: int, q_start: int):
+    """Pick keys per query. scores (B, T, S) indexer scores of queries at slots q_start...
 
     Returns idx (B, T, K) candidate key slots and keep (B, T, K) bool, K = min(budget, S).
     """
@@ -93,7 +94,12 @@ def select_keys(scores, visible, local, threshold: float, budget: int):
     masked = scores.masked_fill(~visible, float("-inf"))
     best = masked.amax(-1, keepdim=True)                                     # (B, T, 1)
     if budget < S:
-        idx = masked.masked_fill(local, float("inf")).topk(budget, dim=-1).indices  # (B, T, K)
+        # exact ties (keys whose every head is relu'd to 0) ranked by recency, so every path
+        # (prefill chunks, decode) picks the same keys: -1e-20 * distance is below any real score
+        t = torch.arange(q_start, q_start + scores.size(1), device=scores.device)[:, None]
+        dist = (t - torch.arange(S, device=scores.device)).clamp_min(0)        # (T, S)
+        ranked = torch.where(masked == 0, dist * -1e-20, masked)
+        idx = ranked.masked_fill(local, float("inf")).topk(budget, dim=-1).indices  # (B, T, K)
     else:
         idx = torch.arange(S, device=scores.device).expand(*masked.shape[:-1], S)
     vis, loc = visible.expand_as(masked).gather(-1, idx), local.expand_as(masked).gather(-1, idx)
@@ -137,8 +143,9 @@ class Indexer(nn.Module):
     def score(q, w, k):
         """q (B, T, Hi, Di), w (B, T, Hi), k (B, S, Di) -> I (B, T, S)."""
         B, T, H, D = q.shape
-        s = torch.bmm(q.reshape(B, T * H, D), k.transpose(1, 2)).view(B, T, H, -1)  # (B, T, Hi, S)
-        return torch.einsum("bths,bth->bts", F.silu(s), w)
+        s = torch.bmm(q.reshape(B, T * H, D), k.transpose(1, 2)).relu_()        # (B, T*Hi, S)
+        s = s.view(B * T, H, -1)                                                  # (B*T, Hi, S)
+        return torch.bmm(w.reshape(B * T, 1, H), s).view(B, T, -1)
 
 
 class SparseAttention(nn.Module):
@@ -162,34 +169,27 @@ class SparseAttention(nn.Module):
         v = self.wv(x).view(B, T, self.n_heads, self.head_dim)                     # (B, T, H, D)
         if self.indexer is None:
             k_all, v_all = cache.update(start_pos, k, v) if cache is not None else (k, v)
-            y = self._dense(q, k_all, v_all, start_pos, pad_len, None)
+            y = self._dense(q, k_all, v_all, start_pos, pad_len)
             return self.wo(y), None
         iq, iw, ik = self.indexer.project(x.detach(), *index_rope)
         if cache is not None:
             k_all, v_all, ik_all = cache.update(start_pos, k, v, ik)
         else:
             k_all, v_all, ik_all = k, v, ik
-        S = k_all.size(1)
-        if T == 1 or S > self.cfg.dense_below:
+        if T == 1:
             return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len)), None
-        scores = Indexer.score(iq, iw, ik_all)                                     # (B, T, S)
-        visible, local = key_masks(start_pos, T, S, self.cfg.local_window, pad_len, x.device)
-        idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
-        mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, idx, keep)  # (B, T, S)
-        y = self._dense(q, k_all, v_all, start_pos, pad_len, mask)
-        gate_loss = self._gate_loss(q, k_all, scores, visible) if want_gate_loss else None
+        y, gate_loss = self._blocks(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, want_gate_loss)
         return self.wo(y), gate_loss
 
-    def _dense(self, q, k, v, start_pos, pad_len, mask):
-        """Masked dense SDPA; mask (B, T, S) bool, or None for plain causal (+ padding)."""
+    def _dense(self, q, k, v, start_pos, pad_len):
+        """Dense attention (attn_sparse=False): SDPA, causal (+ padding) mask or is_causal."""
         B, T, H, D = q.shape
         S = k.size(1)
-        if mask is None and pad_len is None and start_pos == 0 and T == S:
+        if pad_len is None and start_pos == 0 and T == S:
             y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                                is_causal=True)
         else:
-            if mask is None:
-                mask = key_masks(start_pos, T, S, 1, pad_len, q.device)[0]
+            mask = key_masks(start_pos, T, S, 1, pad_len, q.device)[0]         # (B|1, T, S)
             y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                                attn_mask=mask[:, None])            # (B, H, T, D)
         return y.transpose(1, 2).reshape(B, T, H * D)
@@ -207,7 +207,8 @@ class SparseAttention(nn.Module):
             n_q = c1 - c0
             scores = Indexer.score(iq[:, c0:c1], iw[:, c0:c1], ik)                 # (B, C, S)
             visible, local = key_masks(start_pos + c0, n_q, S, self.cfg.local_window, pad_len, q.device)
-            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
+            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk,
+                                    start_pos + c0)
             idx, keep = compact(idx, keep)                                         # (B, C, n)
             n = idx.size(-1)
             rows = (idx + base).view(-1)
@@ -217,6 +218,41 @@ class SparseAttention(nn.Module):
             y = F.scaled_dot_product_attention(qc, kg, vg, attn_mask=keep.view(B * n_q, 1, 1, n))
             out.append(y.view(B, n_q, H * D))
         return torch.cat(out, dim=1) if len(out) > 1 else out[0]
+
+    def _blocks(self, q, k, v, iq, iw, ik, start_pos, pad_len, want_gate_loss, chunk_elems: int = 1 << 22):
+        """Prefill: queries in chunks (bounding the indexer's score matrix); each chunk runs one
+        masked SDPA over its causal key prefix, skipping key blocks of `key_block` slots that no
+        query of the chunk keeps. One chunk and nothing skipped for short sequences."""
+        B, T, H, D = q.shape
+        S, Bk = k.size(1), self.cfg.key_block
+        C = max(1, min(T, chunk_elems // (S * iq.size(2))))
+        C = min(C, max(128, -(-T // 4)))                   # >= 4 chunks when long: skip the causal upper half
+        out, gate_losses = [], []
+        for c0 in range(0, T, C):
+            c1 = min(T, c0 + C)
+            Sp = S - T + c1                                                        # causal key prefix
+            scores = Indexer.score(iq[:, c0:c1], iw[:, c0:c1], ik[:, :Sp])        # (B, C, Sp)
+            visible, local = key_masks(start_pos + c0, c1 - c0, Sp, self.cfg.local_window, pad_len, q.device)
+            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk,
+                                    start_pos + c0)
+            mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, idx, keep)  # (B, C, Sp)
+            kc, vc = k[:, :Sp], v[:, :Sp]
+            n_blocks = -(-Sp // Bk)
+            used = F.pad(mask.any(1).any(0), (0, n_blocks * Bk - Sp)).view(n_blocks, Bk).any(1)
+            if not used.all():                                                     # gather used blocks
+                slots = (used.nonzero()[:, 0, None] * Bk + torch.arange(Bk, device=q.device)).flatten()
+                slots = slots[slots < Sp]
+                kc, vc, mask_c = kc[:, slots], vc[:, slots], mask[..., slots]
+            else:
+                mask_c = mask
+            y = F.scaled_dot_product_attention(q[:, c0:c1].transpose(1, 2), kc.transpose(1, 2),
+                                               vc.transpose(1, 2), attn_mask=mask_c[:, None])  # (B, H, C, D)
+            out.append(y.transpose(1, 2).reshape(B, c1 - c0, H * D))
+            if want_gate_loss:
+                gl = self._gate_loss(q[:, c0:c1], k[:, :Sp], scores, visible)
+                gate_losses.append(gl * (c1 - c0) / T)
+        y = torch.cat(out, dim=1) if len(out) > 1 else out[0]
+        return y, (sum(gate_losses) if gate_losses else None)
 
     def _gate_loss(self, q, k, scores, visible):
         """KL(p || g): p = dense attention of this layer averaged over heads (detached),

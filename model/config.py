@@ -31,7 +31,7 @@ class R1Config:
     gate_threshold: float = 0.3      # keep key s for query t if exp(I_ts - max_s I_ts) >= this
     attn_topk: int = 256             # budget: at most this many keys per query (window included)
     local_window: int = 64           # the last `local_window` keys are always kept
-    dense_below: int = 1024          # masked dense kernel up to this many keys, gathered above
+    key_block: int = 64              # prefill skips key blocks of this size that no query keeps
     gate_loss_weight: float = 1.0    # KL(dense attention || indexer) in the training loss
 
     # experts
@@ -102,6 +102,6 @@ PRESETS: dict[str, R1Config] = {
     # the seed's shapes
     "r1-base": R1Config(
         max_seq_len=8192, d_model=768, n_layers=12, n_heads=12, index_heads=4, index_dim=64,
-        attn_topk=512, dense_below=1024, expert_hidden=512,
+        attn_topk=512, expert_hidden=512,
         level_dims=(768, 512, 384, 256), hier_layers=(4, 8)),
 }

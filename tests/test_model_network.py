@@ -21,7 +21,7 @@ def one_thread():
 
 def small_cfg(**kw):
     base = dict(vocab_size=64, max_seq_len=256, d_model=64, n_layers=2, n_heads=4, index_heads=2,
-                index_dim=8, attn_topk=12, local_window=4, dense_below=64, n_experts=8, n_active=2,
+                index_dim=8, attn_topk=12, local_window=4, key_block=8, n_experts=8, n_active=2,
                 expert_hidden=32, level_dims=(64, 48, 32, 16), hier_layers=(1,))
     base.update(kw)
     return R1Config(**base)
@@ -103,8 +103,10 @@ def test_keep_all_reproduces_dense_attention_exactly():
     ref = attn.wo(F.scaled_dot_product_attention(q, k, v, attn_mask=causal).transpose(1, 2).reshape(B, T, -1))
     assert torch.equal(y_sparse, ref)
     assert torch.allclose(dense(x, rope, irope)[0], ref, atol=1e-6)
-    attn.cfg = small_cfg(gate_threshold=0.0, attn_topk=1000, dense_below=0)   # the gathered path
-    assert torch.allclose(attn(x, rope, irope)[0], ref, atol=1e-6)
+    B, T, H, D = 2, 40, cfg.n_heads, cfg.head_dim
+    iq, iw, ik = attn.indexer.project(x, *irope)
+    gathered = attn._gathered(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), iq, iw, ik, 0, None)
+    assert torch.allclose(attn.wo(gathered), ref, atol=1e-6)       # the decode path
 
 
 def test_kept_fraction_follows_gate_and_window_is_always_kept():
@@ -114,39 +116,42 @@ def test_kept_fraction_follows_gate_and_window_is_always_kept():
     visible, local = key_masks(0, T, T, 16, None, "cpu")
     kept = []
     for thr in (0.0, 0.05, 0.3, 0.9):
-        idx, keep = select_keys(scores, visible, local, thr, budget=64)
+        idx, keep = select_keys(scores, visible, local, thr, budget=64, q_start=0)
         mask = torch.zeros(1, T, T, dtype=torch.bool).scatter_(-1, idx, keep)
         assert not (mask & ~visible).any()                  # never a future key
         assert (mask | ~local).all()                        # the local window always kept
         assert (mask.sum(-1) <= 64).all()                   # the budget holds
         kept.append(mask.sum().item())
     assert kept[0] > kept[1] > kept[2] > kept[3] >= local.sum().item()
-    idx, keep = select_keys(scores, visible, local, 0.0, budget=T)
+    idx, keep = select_keys(scores, visible, local, 0.0, budget=T, q_start=0)
     assert torch.equal(torch.zeros(1, T, T, dtype=torch.bool).scatter_(-1, idx, keep), visible.expand(1, T, T))
 
 
-def test_dropped_keys_do_not_contribute():
-    """Changing the value of a dropped key changes nothing: it is masked with -inf / not gathered."""
-    cfg = small_cfg(gate_threshold=0.3, attn_topk=10, local_window=3, dense_below=64)
+def test_dropped_keys_do_not_contribute_and_paths_agree():
+    """Changing the value of a dropped key changes nothing: it is masked with -inf / not gathered.
+    The prefill path (per chunk, skipping unused key blocks) and the gathered path agree."""
+    cfg = small_cfg(gate_threshold=0.3, attn_topk=10, local_window=3, key_block=4)
     attn = SparseAttention(cfg)
     q, k, v, iq, iw, ik = _attention_inputs()
     T = q.size(1)
     visible, local = key_masks(0, T, T, 3, None, "cpu")
-    idx, keep = select_keys(attn.indexer.score(iq, iw, ik), visible, local, 0.3, 10)
+    idx, keep = select_keys(attn.indexer.score(iq, iw, ik), visible, local, 0.3, 10, 0)
     mask = torch.zeros(2, T, T, dtype=torch.bool).scatter_(-1, idx, keep)
     t = T - 1
     dropped = (~mask[:, t, :t]).nonzero()
     assert len(dropped) > 0
     v2 = v.clone()
     v2[dropped[:, 0], dropped[:, 1]] += 100.0
-    for path in ("dense", "gathered"):
-        if path == "dense":
-            run = lambda vv: attn._dense(q, k, vv, 0, None, mask)
-        else:
-            run = lambda vv: attn._gathered(q, k, vv, iq, iw, ik, 0, None)
-        assert torch.allclose(run(v)[:, t], run(v2)[:, t], atol=1e-5)
-    # and the two paths agree
-    assert torch.allclose(attn._dense(q, k, v, 0, None, mask), attn._gathered(q, k, v, iq, iw, ik, 0, None), atol=1e-5)
+    runs = {
+        "prefill": lambda vv: attn._blocks(q, k, vv, iq, iw, ik, 0, None, False)[0],
+        "prefill, one query per chunk": lambda vv: attn._blocks(q, k, vv, iq, iw, ik, 0, None, False,
+                                                                chunk_elems=T * iq.size(2))[0],
+        "gathered": lambda vv: attn._gathered(q, k, vv, iq, iw, ik, 0, None),
+    }
+    outs = {name: run(v) for name, run in runs.items()}
+    for name, run in runs.items():
+        assert torch.allclose(outs[name][:, t], run(v2)[:, t], atol=1e-5), name
+        assert torch.allclose(outs[name], outs["prefill"], atol=1e-5), name
 
 
 def test_compact_keeps_only_kept_entries():

@@ -23,7 +23,7 @@ def one_thread():
 
 def small_model(seed=0):
     cfg = R1Config(vocab_size=64, max_seq_len=128, d_model=64, n_layers=2, n_heads=4, index_heads=2,
-                   index_dim=8, attn_topk=12, local_window=4, dense_below=64, n_experts=8, n_active=2,
+                   index_dim=8, attn_topk=12, local_window=4, key_block=8, n_experts=8, n_active=2,
                    expert_hidden=32, level_dims=(64, 48, 32, 16), hier_layers=(1,))
     torch.manual_seed(seed)
     m = R1Model(cfg).eval()
