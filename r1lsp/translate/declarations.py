@@ -202,9 +202,25 @@ class DeclMixin:
                 self.static_ctx, self.method = True, None
                 self.scope = Scope()
                 after.extend(self.block_lines(m.named_children[-1]))
+        body.extend(self.unknown_members(ci))
         while body and body[0] == "":
             body.pop(0)
         return [head] + indent(body), after
+
+    KNOWN_MEMBERS = {"field_declaration", "constant_declaration", "method_declaration",
+                     "constructor_declaration", "compact_constructor_declaration",
+                     "static_initializer", "line_comment", "block_comment", "enum_constant",
+                     "enum_body_declarations", ";", "block"} | set(CLASS_NODES)
+
+    def unknown_members(self, ci) -> list[str]:
+        """Members with no rule (instance initialisers, annotations types…): fallback or mark."""
+        out = []
+        for m in ci.members:
+            if m.type not in self.KNOWN_MEMBERS:
+                self.scope = Scope()
+                out += [""] + self.untranslated_stmt(m, f"no rule for class member {m.type}",
+                                                     context="class member")
+        return out
 
     def field_init(self, ci, fname):
         """(code, is_simple) for a field initializer, or None."""
@@ -250,6 +266,11 @@ class DeclMixin:
         for f, t in inst:
             fi = self.field_init(ci, f)
             init_lines.append(f"self.{f} = {fi[0] if fi else default_value(t)}")
+        for m in ci.members:  # instance initialiser blocks run with the field initialisers
+            if m.type == "block":
+                self.scope, self.static_ctx, self.method = Scope(), False, None
+                self.loops = []
+                init_lines.extend(self.block_lines(m))
         if not ci.ctors:
             if not init_lines and not ci.superclass:
                 return out
