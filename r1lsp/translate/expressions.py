@@ -99,9 +99,14 @@ class ExprMixin:
         f = getattr(self, "x_" + t, None)
         if f is None:
             return self.untranslated_expr(node, f"no rule for expression {t}")
-        return f(node, expect) if t in ("array_initializer", "lambda_expression",
-                                        "object_creation_expression",
-                                        "method_reference") else f(node)
+        try:
+            return f(node, expect) if t in ("array_initializer", "lambda_expression",
+                                            "object_creation_expression",
+                                            "method_reference") else f(node)
+        except RecursionError:
+            raise
+        except Exception as e:  # a rule that does not fit this input: never crash the translation
+            return self.untranslated_expr(node, f"translator error: {type(e).__name__}: {e}")
 
     def code(self, node, expect: str | None = None) -> str:
         return self.expr(node, expect).code

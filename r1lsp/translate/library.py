@@ -196,6 +196,9 @@ class LibraryMixin:
             r = self.static_call(otext, name, raw, n)
             if r is not None:
                 return r
+        if obj.type == "identifier" and otext[:1].isupper() and self.scope.lookup(otext) is None \
+                and self.field_ref(otext) is None and otext not in self.classes:
+            return self.untranslated_expr(n, f"no rule for {otext}.{name}")
         o = self.expr(obj)
         if o.type and o.type.startswith("class:"):
             cname = o.type[6:]
@@ -742,6 +745,10 @@ class LibraryMixin:
                 v = self.tmp("x")
                 return E(f"[{par(f, P_ATOM)}({v}) for {v} in {o.code}]", "void")
         args = [self.expr(a) for a in raw]
+        known = is_string(t) or b in LISTS or b in DEQUES or b in MAPS or b in SETS or \
+            b in ("Entry", "Map.Entry", "Integer", "Long", "Double", "Character", "Boolean")
+        if known and name not in ("equals", "toString", "hashCode", "getClass", "compareTo"):
+            return self.untranslated_expr(n, f"no rule for {b}.{name}")
         return self.object_call(o, oc, name, args, n)
 
     def object_call(self, o, oc, name, args, n):

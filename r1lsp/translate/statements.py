@@ -40,7 +40,13 @@ class StmtMixin:
                     return []
                 lines = self.untranslated_stmt(node, f"no rule for statement {node.type}")
             else:
-                lines = f(node)
+                try:
+                    lines = f(node)
+                except RecursionError:
+                    raise
+                except Exception as e:  # never crash the translation on one statement
+                    self.pre = []
+                    lines = self.untranslated_stmt(node, f"translator error: {type(e).__name__}: {e}")
             return self.pre + lines
         finally:
             self.pre = saved
@@ -243,7 +249,18 @@ class StmtMixin:
         return self.text(p.named_children[0]) if p is not None and p.type == "labeled_statement" else None
 
     def s_labeled_statement(self, n):
-        return self.stmt(n.named_children[-1])
+        inner = n.named_children[-1]
+        if inner.type in ("for_statement", "while_statement", "do_statement",
+                          "enhanced_for_statement"):
+            return self.stmt(inner)
+        # a labeled block: a one-pass loop that `break label` leaves
+        loop = Loop("switch", self.text(n.named_children[0]))
+        self.loops.append(loop)
+        try:
+            body = self.block_lines(inner)
+        finally:
+            self.loops.pop()
+        return self.after_inner(loop, ["while True:"] + indent(body + ["break"]))
 
     def s_while_statement(self, n):
         c = self.expr(n.child_by_field_name("condition"))
