@@ -1,7 +1,6 @@
 """Classes, interfaces, enums, fields, constructors, methods and overloads."""
 from __future__ import annotations
 
-from .core import E
 from .library import EXC
 from .statements import IND, indent
 from .types import ClassInfo, MethodInfo, Scope, base, py_name, default_value

@@ -11,7 +11,10 @@ from . import runtime
 from .core import Base, TranslationResult
 from .declarations import CLASS_NODES, DeclMixin
 from .expressions import ExprMixin
+from .lib_collections import CollectionsMixin
+from .lib_static import StaticLibMixin
 from .library import LibraryMixin
+from .operators import OperatorMixin
 from .statements import IND, StmtMixin, indent
 from .switch import SwitchMixin
 from .types import Scope, py_name
@@ -26,7 +29,8 @@ def parser() -> Parser:
     return _PARSER
 
 
-class Translator(DeclMixin, SwitchMixin, StmtMixin, LibraryMixin, ExprMixin, Base):
+class Translator(DeclMixin, SwitchMixin, StmtMixin, LibraryMixin, StaticLibMixin, CollectionsMixin,
+                 OperatorMixin, ExprMixin, Base):
     pass
 
 

@@ -1,9 +1,9 @@
 """Java statements -> Python statements (loops, switch, labels, try, throw…)."""
 from __future__ import annotations
 
-from .core import E, Loop, P_ATOM, P_CMP, P_NOT, P_TERN, par
-from .library import CATCH, EXC
-from .types import Scope, base, elem, is_char, is_int, unbox
+from .core import Loop, P_NOT, par
+from .library import CATCH
+from .types import Scope, elem, is_char, unbox
 
 IND = "    "
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .core import E, Loop, P_CMP, P_TERN, par
-from .statements import IND, indent
+from .statements import indent
 from .types import Scope, base, unbox
 
 JUMPS = ("break_statement", "return_statement", "throw_statement", "continue_statement",
