@@ -2,6 +2,9 @@
 
     python bench/model_bench.py [--quick] [--json] [--threads N] [--device cpu|cuda]
 
+CPU figures use one thread unless --threads says otherwise (small ops on a loaded 2-core
+machine slow down 10-100x from OpenMP spin contention with two threads).
+
 Figures (the last stdout line with --json is one JSON object holding them all):
   moe_dispatch_speedup          sparse dispatch vs the seed's every-expert-on-every-token MoE
   sparse_attn_speedup_{2k,8k}   one decode step of an attention layer with a 2K / 8K KV cache:
@@ -48,6 +51,16 @@ def timed(fn, reps: int, warmup: int = 2, device="cpu") -> list[float]:
     return out
 
 
+def timed_pair(fa, fb, reps: int, warmup: int = 2, device="cpu") -> tuple[list[float], list[float]]:
+    """Two functions timed alternately, so a load change on a shared machine hits both alike."""
+    a, b = [], []
+    for _ in range(reps):
+        a += timed(fa, 1, warmup, device)
+        b += timed(fb, 1, warmup if not b else 0, device)
+        warmup = 0
+    return a, b
+
+
 def pct(samples: list[float], q: float) -> float:
     s = sorted(samples)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -64,8 +77,8 @@ def bench_moe(cfg, device, reps, tokens=512):
     x = torch.randn(tokens, cfg.d_model, device=device)
     with torch.no_grad():
         w, idx, _ = moe.gate(x)
-        sparse = timed(lambda: moe.dispatch(x, w, idx), reps, device=device)
-        dense = timed(lambda: moe.dense_reference(x, w, idx), reps, device=device)
+        sparse, dense = timed_pair(lambda: moe.dispatch(x, w, idx), lambda: moe.dense_reference(x, w, idx),
+                                   reps, device=device)
     return {"moe_dispatch_speedup": statistics.median(dense) / statistics.median(sparse),
             "moe_sparse": ms(sparse), "moe_dense": ms(dense), "moe_tokens": tokens}
 
@@ -83,8 +96,8 @@ def bench_attention(cfg, device, context, reps, prefill=False):
             x = torch.randn(1, context, d, device=device)
             pos = torch.arange(context, device=device)[None]
             rope, irope = rope_angles(pos, D, cfg.rope_theta), rope_angles(pos, cfg.index_dim, cfg.rope_theta)
-            t_sparse = timed(lambda: sparse(x, rope, irope), reps, 1, device)
-            t_dense = timed(lambda: dense(x, rope, irope), reps, 1, device)
+            t_sparse, t_dense = timed_pair(lambda: sparse(x, rope, irope), lambda: dense(x, rope, irope),
+                                           reps, 1, device)
             return {"speedup": statistics.median(t_dense) / statistics.median(t_sparse),
                     "sparse": ms(t_sparse), "dense": ms(t_dense)}
         # a cache holding `context` random keys, the step writes slot `context`
@@ -97,13 +110,13 @@ def bench_attention(cfg, device, context, reps, prefill=False):
         x = torch.randn(1, 1, d, device=device)
         pos = torch.full((1, 1), S, device=device)
         rope, irope = rope_angles(pos, D, cfg.rope_theta), rope_angles(pos, cfg.index_dim, cfg.rope_theta)
-        t_sparse = timed(lambda: sparse(x, rope, irope, S, None, c_sparse), reps, 3, device)
-        t_dense = timed(lambda: dense(x, rope, irope, S, None, c_dense), reps, 3, device)
+        t_sparse, t_dense = timed_pair(lambda: sparse(x, rope, irope, S, None, c_sparse),
+                                       lambda: dense(x, rope, irope, S, None, c_dense), reps, 3, device)
         # what the step kept
         iq, iw, _ = sparse.indexer.project(x, *irope)
         ik_all = c_sparse.buffers[2][:, :S + 1]
         visible, local = key_masks(S, 1, S + 1, cfg.local_window, None, device)
-        _, keep = select_keys(sparse.indexer.score(iq, iw, ik_all), visible, local, cfg.gate_threshold, cfg.attn_topk, S)
+        _, keep = select_keys(sparse.indexer.score(iq, iw, ik_all), visible, local, cfg.gate_threshold, cfg.attn_topk)
         res["kept_fraction"] = keep.sum().item() / (S + 1)
     res.update(speedup=statistics.median(t_dense) / statistics.median(t_sparse),
                sparse=ms(t_sparse), dense=ms(t_dense))
@@ -148,7 +161,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, no r1-base prefill sweep (< 1 min)")
     ap.add_argument("--json", action="store_true", help="end with one JSON line holding every figure")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1: stable figures on a shared machine; 0 = torch's)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
     if args.threads:

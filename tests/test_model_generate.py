@@ -24,8 +24,7 @@ def model():
     m = R1Model(cfg).eval()
     with torch.no_grad():
         for blk in m.blocks:                       # sharper gate: sparse selection really active
-            blk.attn.indexer.wq.weight.mul_(40)
-            blk.attn.indexer.wk.weight.mul_(40)
+            blk.attn.indexer.proj.weight.mul_(40)
         for h in m.hier.values():
             torch.nn.init.normal_(h.up.weight, std=0.02)
     return m

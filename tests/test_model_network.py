@@ -42,8 +42,7 @@ def sharp_model(cfg, seed=0):
     m = R1Model(cfg).eval()
     with torch.no_grad():
         for blk in m.blocks:
-            blk.attn.indexer.wq.weight.mul_(40)
-            blk.attn.indexer.wk.weight.mul_(40)
+            blk.attn.indexer.proj.weight.mul_(40)
         for h in m.hier.values():
             torch.nn.init.normal_(h.up.weight, std=0.02)
     return m
@@ -116,14 +115,14 @@ def test_kept_fraction_follows_gate_and_window_is_always_kept():
     visible, local = key_masks(0, T, T, 16, None, "cpu")
     kept = []
     for thr in (0.0, 0.05, 0.3, 0.9):
-        idx, keep = select_keys(scores, visible, local, thr, budget=64, q_start=0)
+        idx, keep = select_keys(scores, visible, local, thr, budget=64)
         mask = torch.zeros(1, T, T, dtype=torch.bool).scatter_(-1, idx, keep)
         assert not (mask & ~visible).any()                  # never a future key
         assert (mask | ~local).all()                        # the local window always kept
         assert (mask.sum(-1) <= 64).all()                   # the budget holds
         kept.append(mask.sum().item())
     assert kept[0] > kept[1] > kept[2] > kept[3] >= local.sum().item()
-    idx, keep = select_keys(scores, visible, local, 0.0, budget=T, q_start=0)
+    idx, keep = select_keys(scores, visible, local, 0.0, budget=T)
     assert torch.equal(torch.zeros(1, T, T, dtype=torch.bool).scatter_(-1, idx, keep), visible.expand(1, T, T))
 
 
@@ -135,7 +134,7 @@ def test_dropped_keys_do_not_contribute_and_paths_agree():
     q, k, v, iq, iw, ik = _attention_inputs()
     T = q.size(1)
     visible, local = key_masks(0, T, T, 3, None, "cpu")
-    idx, keep = select_keys(attn.indexer.score(iq, iw, ik), visible, local, 0.3, 10, 0)
+    idx, keep = select_keys(attn.indexer.score(iq, iw, ik), visible, local, 0.3, 10)
     mask = torch.zeros(2, T, T, dtype=torch.bool).scatter_(-1, idx, keep)
     t = T - 1
     dropped = (~mask[:, t, :t]).nonzero()
