@@ -66,6 +66,8 @@ class QuantReport:
     weight_bytes_fp16: int = 0         # ... in fp16
     weight_bytes_int8: int = 0         # ... in int8, scales included
     max_rel_error: float = 0.0         # max |logits_q - logits| / max |logits| on the probe batch
+    rel_l2_error: float = 0.0          # ||logits_q - logits|| / ||logits||
+    top1_agreement: float = 1.0        # share of probe positions whose argmax is unchanged
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -127,4 +129,6 @@ def quantize_model(model: nn.Module, device=None, *, mode: str = "auto",
         model.half()                                                              # LLM.int8 runs fp16
     quantized = model(probe).logits.float()
     report.max_rel_error = float((quantized - reference).abs().max() / reference.abs().max())
+    report.rel_l2_error = float((quantized - reference).norm() / reference.norm())
+    report.top1_agreement = float((quantized.argmax(-1) == reference.argmax(-1)).float().mean())
     return report

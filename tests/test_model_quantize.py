@@ -9,8 +9,9 @@ import torch.nn as nn
 from model import R1Config, R1Model, quantize_model
 from model.quantize import Int8Linear
 
-# the bound this module promises: max |logits_int8 - logits_fp32| / max |logits_fp32|
-MAX_REL_ERROR = 0.05
+# the bounds this module promises, max |logits_int8 - logits_fp32| / max |logits_fp32|:
+MAX_REL_ERROR = 0.05          # the small test config (measured 1.4% w8a8, 0.9% w8)
+MAX_REL_ERROR_TINY = 0.08     # r1-tiny shapes, random init (measured 5.7%; rel L2 2.6%, top-1 98%)
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +58,14 @@ def test_quantized_model_error_bound_and_bytes(mode):
     assert not any(isinstance(x, nn.Linear) for n, x in m.named_modules() if "indexer" not in n)
     assert report.weight_bytes_fp32 == 2 * report.weight_bytes_fp16
     assert 0.5 < report.weight_bytes_int8 / report.weight_bytes_fp16 < 0.6
+
+
+def test_r1_tiny_shapes_error_bound():
+    torch.manual_seed(0)
+    m = R1Model(R1Config.preset("r1-tiny", n_layers=2, hier_layers=(1,))).eval()
+    report = quantize_model(m, "cpu")
+    assert report.max_rel_error < MAX_REL_ERROR_TINY, report
+    assert report.rel_l2_error < 0.04 and report.top1_agreement > 0.95, report
 
 
 def test_quantized_cached_decode_equals_quantized_full_forward():
