@@ -100,12 +100,9 @@ def select_keys(scores, visible, local, threshold: float, budget: int):
     else:
         idx = torch.arange(S, device=scores.device).expand(*masked.shape[:-1], S)
     vis, loc = visible.expand_as(masked).gather(-1, idx), local.expand_as(masked).gather(-1, idx)
-    keep = vis & loc
-    if threshold > 0:
-        keep = keep | (vis & (scores.gather(-1, idx) >= best + math.log(threshold)))
-    else:
-        keep = vis
-    return idx, keep
+    if threshold <= 0:
+        return idx, vis
+    return idx, vis & (loc | (scores.gather(-1, idx) >= best + math.log(threshold)))
 
 
 def compact(idx: torch.Tensor, keep: torch.Tensor):
@@ -159,7 +156,9 @@ class SparseAttention(nn.Module):
 
     def forward(self, x, rope, index_rope, start_pos: int = 0, pad_len=None, cache: KVCache | None = None,
                 want_gate_loss: bool = False):
-        """x (B, T, d) -> (y (B, T, d), gate_loss: scalar, or None unless wanted on the dense path)."""
+        """x (B, T, d) -> y (B, T, d), gate_loss (scalar if want_gate_loss and T > 1, else None).
+
+        T == 1 (decode) gathers the kept keys; T > 1 (prefill, training) runs `_blocks`."""
         B, T, _ = x.shape
         q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), *rope)  # (B, T, H, D)
         k = apply_rope(self.wk(x).view(B, T, self.n_heads, self.head_dim), *rope)  # (B, T, H, D)
