@@ -1,0 +1,473 @@
+"""Completion lists: names from the structure, ranked by the model.
+
+Candidates come from the document's tree through `r1lsp/queries/<language>.scm` (definitions,
+members seen used on a receiver, declared types) and from the grammar (keywords: its anonymous,
+visible, alphabetic node kinds), plus a few short greedy model continuations of the word at
+the cursor. With a ready engine every candidate is ranked by the model's log-likelihood of the
+rest of the word after the typed prefix (log p(word | text before the word) - log p(prefix |
+same); the text before the word does not change while a word is typed, so the engine's score
+cache serves the following keystrokes). Without one, a structural ranking (prefix match, scope
+proximity, frequency) decides. All positions are (line, UTF-16 column).
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import math
+import re
+from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from importlib import resources
+
+from r1lsp.structure import StructuredDocument
+from r1lsp.structure.languages import language_support
+from r1lsp.structure.text_index import utf16_len
+
+KINDS = ("keyword", "variable", "parameter", "field", "method", "function", "class", "module", "model")
+
+# Scope-making node kinds per language: a definition is visible where its scope node is.
+SCOPES = {
+    "python": {"module", "function_definition", "lambda", "class_definition", "list_comprehension",
+               "set_comprehension", "dictionary_comprehension", "generator_expression"},
+    "java": {"program", "class_body", "interface_body", "enum_body", "record_declaration",
+             "method_declaration", "constructor_declaration", "lambda_expression", "block",
+             "for_statement", "enhanced_for_statement", "catch_clause", "try_with_resources_statement"},
+}
+CLASS_SCOPES = {"class_definition", "class_body", "interface_body", "enum_body", "record_declaration"}
+FUNCTION_SCOPES = {"function_definition", "lambda", "method_declaration", "constructor_declaration",
+                   "lambda_expression"}
+SELF_NAMES = {"python": {"self", "cls"}, "java": {"this"}}
+# Literal words the grammars expose as named nodes (so the anonymous-kind rule misses them).
+LITERAL_KEYWORDS = {"python": ("True", "False", "None"),
+                    "java": ("true", "false", "null", "this", "super", "void", "boolean")}
+NO_COMPLETION_NODES = {"comment", "line_comment", "block_comment", "string_content", "string_fragment",
+                       "string_literal", "character_literal", "text_block"}
+
+_IDENT = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
+
+
+def _is_ident_char(c: str) -> bool:
+    return c.isalnum() or c in "_$"
+
+
+@dataclass
+class CompletionCandidate:
+    label: str
+    kind: str                          # one of KINDS
+    detail: str                        # source and score, e.g. "local · -1.23"
+    score: float                       # model log-likelihood of the rest of the word, or structural
+    insert_text: str
+    replace_start: tuple[int, int]     # (line, UTF-16 column)
+    replace_end: tuple[int, int]
+    sort_text: str
+
+
+@dataclass
+class CompletionResult:
+    items: list[CompletionCandidate]
+    is_incomplete: bool
+
+
+# ---------------------------------------------------------------------------- the cursor
+
+@dataclass
+class Cursor:
+    """Where completion happens: the word being typed and what surrounds it."""
+    offset: int                        # byte offset of the cursor
+    line: int
+    character: int
+    prefix: str                        # identifier characters before the cursor (the typed part)
+    tail: str                          # identifier characters after the cursor (same word)
+    word_start: int                    # byte offsets of the word
+    word_end: int
+    before_word: str                   # text on the line before the word
+    after: str                         # text on the line after the cursor
+
+
+def cursor_at(doc: StructuredDocument, line: int, character: int) -> Cursor | None:
+    """The cursor at an LSP position, or None when the position is past the document's end
+    (or past the end of its line)."""
+    if line < 0 or character < 0:
+        return None
+    offset = doc.offset_at(line, character)
+    if doc.position_at(offset) != (line, character):
+        return None                                                     # clamped: not in the document
+    data = doc.text.encode("utf-8", "surrogatepass")
+    line_start = doc.offset_at(line, 0)
+    line_end = data.find(b"\n", offset)
+    line_end = len(data) if line_end < 0 else line_end
+    before = data[line_start:offset].decode("utf-8", "surrogatepass")
+    after = data[offset:line_end].decode("utf-8", "surrogatepass").rstrip("\r")
+    i = len(before)
+    while i > 0 and _is_ident_char(before[i - 1]):
+        i -= 1
+    j = 0
+    while j < len(after) and _is_ident_char(after[j]):
+        j += 1
+    prefix, tail = before[i:], after[:j]
+    return Cursor(offset, line, character, prefix, tail,
+                  offset - len(prefix.encode("utf-8", "surrogatepass")),
+                  offset + len(tail.encode("utf-8", "surrogatepass")), before[:i], after)
+
+
+# ---------------------------------------------------------------------------- structure
+
+@dataclass
+class Definition:
+    name: str
+    kind: str                          # variable | parameter | field | method | function | class | module
+    start: int                         # byte offset of the name
+    scope: object                      # tree-sitter Node whose extent the name is visible in
+    depth: int                         # nesting depth of the scope (module 0)
+    owner: object = None               # classes: the class definition node
+
+
+@dataclass
+class DocumentNames:
+    definitions: list[Definition]
+    uses: dict[str, dict[str, str]]    # receiver text -> {member: "method" | "field"}
+    types: dict[str, str]              # declared name -> type name
+    frequency: collections.Counter
+
+
+@functools.cache
+def _query(language: str):
+    from tree_sitter import Query
+    support = language_support(language)
+    source = resources.files("r1lsp").joinpath("queries", f"{language}.scm").read_text("utf-8")
+    return Query(support.language, source)
+
+
+@functools.cache
+def grammar_keywords(language: str) -> tuple[str, ...]:
+    """The language's keywords: anonymous, visible, alphabetic node kinds of its grammar."""
+    support = language_support(language)
+    if support is None:
+        return ()
+    lang = support.language
+    words = {lang.node_kind_for_id(i) for i in range(lang.node_kind_count)
+             if not lang.node_kind_is_named(i) and lang.node_kind_is_visible(i)
+             and lang.node_kind_for_id(i).replace("-", "").isalpha()}
+    return tuple(sorted(words | set(LITERAL_KEYWORDS.get(language, ()))))
+
+
+def _scope_of(node, scopes: set[str]):
+    depth, found = 0, None
+    n = node
+    while n is not None:
+        if n.type in scopes:
+            if found is None:
+                found = n
+            else:
+                depth += 1
+        n = n.parent
+    return found, depth
+
+
+def _text(node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def document_names(doc: StructuredDocument) -> DocumentNames | None:
+    """Definitions with their scopes, members used per receiver and declared types."""
+    if doc.tree is None or language_support(doc.language) is None:
+        return None
+    from tree_sitter import QueryCursor
+    lang, root = doc.language, doc.tree.root_node
+    scopes = SCOPES[lang]
+    defs: list[Definition] = []
+    uses: dict[str, dict[str, str]] = collections.defaultdict(dict)
+    types: dict[str, str] = {}
+    for _, caps in QueryCursor(_query(lang)).matches(root):
+        for cap, nodes in caps.items():
+            for node in nodes:
+                if cap.startswith("def."):
+                    defs.append(_definition(cap[4:], node, scopes))
+        if "use.receiver" in caps:
+            recv = _text(caps["use.receiver"][0])
+            for cap in ("use.method", "use.member"):
+                for node in caps.get(cap, ()):
+                    uses[recv].setdefault(_text(node), "method" if cap == "use.method" else "field")
+        if "decl.name" in caps and "decl.type" in caps:
+            t = re.split(r"[<\[]", _text(caps["decl.type"][0]))[0].strip()
+            types.setdefault(_text(caps["decl.name"][0]), t)
+    freq = collections.Counter(_IDENT.findall(doc.text))
+    return DocumentNames(defs, dict(uses), types, freq)
+
+
+def _definition(what: str, node, scopes: set[str]) -> Definition:
+    name = _text(node)
+    if what in ("class", "function", "method"):
+        owner = node.parent                                             # the definition itself
+        scope, depth = _scope_of(owner.parent, scopes)
+    elif what == "self_field":
+        scope = node.parent
+        while scope is not None and scope.type != "class_definition":
+            scope = scope.parent
+        _, depth = _scope_of(scope, scopes) if scope is not None else (None, 0)
+    else:
+        scope, depth = _scope_of(node.parent, scopes)
+    in_class = scope is not None and scope.type in CLASS_SCOPES
+    kind = {"function": "method" if in_class else "function",
+            "variable": "field" if in_class else "variable",
+            "self_field": "field", "import": "module"}.get(what, what)
+    return Definition(name, kind, node.start_byte, scope, depth, node.parent if what == "class" else None)
+
+
+def _contains(node, offset: int) -> bool:
+    return node is None or node.start_byte <= offset <= node.end_byte
+
+
+def _innermost_scope(doc: StructuredDocument, offset: int, kinds: set[str]):
+    node = doc.tree.root_node.descendant_for_byte_range(offset, offset)
+    while node is not None and node.type not in kinds:
+        node = node.parent
+    return node
+
+
+# ---------------------------------------------------------------------------- candidates
+
+@dataclass
+class _Cand:
+    label: str
+    kind: str
+    source: str                        # local | parameter | member | class | module | keyword | used | model
+    structural: float
+
+
+def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
+    """Names the structure offers at the cursor (unranked beyond a structural score)."""
+    names = document_names(doc)
+    lang = doc.language
+    if names is None:                                                   # plain text: words of the document
+        freq = collections.Counter(_IDENT.findall(doc.text))
+        return [_Cand(w, "variable", "word", math.log1p(n)) for w, n in freq.items()]
+    node = doc.tree.root_node.descendant_for_byte_range(max(cur.word_start - 1, 0), cur.offset)
+    if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
+        return []
+    out: dict[str, _Cand] = {}
+
+    def add(label, kind, source, score):
+        if not label:
+            return
+        old = out.get(label)
+        if old is None or score > old.structural:
+            out[label] = _Cand(label, kind, source, score)
+
+    freq = names.frequency
+    member = cur.before_word.endswith(".")
+    own = lambda d: d.start <= cur.word_end and d.start + len(d.name.encode()) >= cur.word_start
+    if member:
+        recv = _receiver(cur.before_word[:-1])
+        classes = {d.name: d for d in names.definitions if d.kind == "class"}
+        targets = []
+        if recv in SELF_NAMES.get(lang, ()):
+            cls = _innermost_scope(doc, cur.offset, {"class_definition", "class_body", "enum_body",
+                                                     "interface_body", "record_declaration"})
+            targets.append(cls)
+        else:
+            tname = names.types.get(recv) or (recv if recv in classes else None)
+            if tname in classes:
+                targets.append(_class_body(classes[tname]))
+        for d in names.definitions:
+            if d.kind in ("field", "method") and any(_same(d.scope, t) for t in targets) and not own(d):
+                add(d.name, d.kind, "member", 3.0 + 0.2 * math.log1p(freq[d.name]))
+        for rname, members in names.uses.items():
+            same = rname == recv
+            for m, kind in members.items():
+                if m != cur.prefix or freq[m] > 1:
+                    add(m, kind, "used", (2.0 if same else 0.5) + 0.2 * math.log1p(freq[m]))
+        return list(out.values())
+
+    cursor_scope = _innermost_scope(doc, cur.offset, SCOPES[lang])
+    for d in names.definitions:
+        if own(d) or not _contains(d.scope, cur.offset):
+            continue
+        local = d.scope is not None and d.scope.type not in ("module", "program") and d.scope.type not in CLASS_SCOPES
+        if local and d.kind == "variable" and d.start > cur.word_start:
+            continue                                                    # declared after the cursor
+        if lang == "python" and d.scope is not None and d.scope.type == "class_definition" \
+                and not _same(cursor_scope, d.scope):
+            continue                                                    # class names need self. in methods
+        source = {"parameter": "parameter", "field": "member", "method": "member",
+                  "module": "import"}.get(d.kind, "local" if local else "top-level")
+        if d.scope is not None and d.scope.type in CLASS_SCOPES:
+            source = "member"
+        add(d.name, d.kind, source, 1.0 + 0.5 * d.depth + 0.2 * math.log1p(freq[d.name]))
+    for kw in grammar_keywords(lang):
+        add(kw, "keyword", "keyword", 0.5)
+    return list(out.values())
+
+
+def _same(a, b) -> bool:
+    return a is not None and b is not None and a.id == b.id
+
+
+def _class_body(d: Definition):
+    """The scope node of a class's members (Python: the class itself; Java: its body)."""
+    if d.owner is None or d.owner.type in CLASS_SCOPES:
+        return d.owner
+    return d.owner.child_by_field_name("body")
+
+
+def _receiver(text: str) -> str:
+    i = len(text)
+    while i > 0 and _is_ident_char(text[i - 1]):
+        i -= 1
+    return text[i:]
+
+
+def _match(label: str, prefix: str) -> float | None:
+    """How well a label matches the typed prefix (None: not at all)."""
+    if not prefix:
+        return 0.0
+    if label.startswith(prefix):
+        return 2.0
+    low, p = label.lower(), prefix.lower()
+    if low.startswith(p):
+        return 1.5
+    it = iter(low)
+    return 0.3 if all(c in it for c in p) and low[0] == p[0] else None
+
+
+# ---------------------------------------------------------------------------- model
+
+def _context_ids(engine, doc: StructuredDocument, end_byte: int, budget: int):
+    """[<|lang|>] + the tokens of the text before `end_byte` (last `budget` tokens), with
+    level ids from the hierarchy (the language token takes the first text token's units)."""
+    data = doc.text.encode("utf-8", "surrogatepass")
+    start = max(0, end_byte - budget * 8)
+    while start < end_byte and (data[start] & 0xC0) == 0x80:           # a character boundary
+        start += 1
+    text = data[start:end_byte].decode("utf-8", "surrogatepass")
+    ids, starts = engine.encode_with_offsets(text, start)
+    ids, starts = list(ids)[-budget:], list(starts)[-budget:]
+    units = doc.hierarchy.unit_ids(starts) if starts else [(0, 0, 0)]
+    levels = [units[0]] + [tuple(u) for u in units]
+    return [engine.special.lang(doc.language)] + ids, levels
+
+
+class IdentifierStop:
+    """Stop a continuation at the end of the identifier being written (hashable: cacheable)."""
+
+    def __init__(self, word_started: bool):
+        self.word_started = word_started
+
+    def __call__(self, text: str) -> int | None:
+        m = re.search(r"(?<=[\w$])[^\w$]", text)
+        if self.word_started and text and not _is_ident_char(text[0]):
+            return 0
+        if not self.word_started:
+            m2 = re.match(r"\s*[^\w$\s]", text)
+            if m2:
+                return 0
+        return m.start() if m else None
+
+    def __eq__(self, other):
+        return isinstance(other, IdentifierStop) and other.word_started == self.word_started
+
+    def __hash__(self):
+        return hash(("IdentifierStop", self.word_started))
+
+
+def _wait(fut, timeout: float):
+    try:
+        return fut.result(timeout=timeout)
+    except FutureTimeout:
+        fut.cancel()
+    except (CancelledError, RuntimeError, ValueError):
+        pass
+    return None
+
+
+# ---------------------------------------------------------------------------- complete
+
+def complete(doc: StructuredDocument, line: int, character: int, engine=None, *, max_items: int = 50,
+             model_continuations: bool = True, timeout: float = 2.0, max_scored: int = 64,
+             key: str | None = None) -> CompletionResult:
+    """The completion list at (line, UTF-16 character). `engine` None or not ready: structural
+    ranking. `timeout` bounds the wait for the model (then the structural ranking is used)."""
+    cur = cursor_at(doc, line, character)
+    if cur is None:
+        return CompletionResult([], False)
+    cands = []
+    for c in structure_candidates(doc, cur):
+        m = _match(c.label, cur.prefix)
+        if m is not None:
+            c.structural += m
+            cands.append(c)
+    cands.sort(key=lambda c: (-c.structural, c.label))
+    use_model = engine is not None and getattr(engine, "state", None) == "ready"
+    key = key or f"complete:{id(doc)}"
+    scores: dict[str, float] = {}
+    if use_model:
+        budget = max(16, min(512, engine.context_tokens - 64))
+        if model_continuations:
+            word = _continuation(engine, doc, cur, budget, timeout, key)
+            if word and word not in {c.label for c in cands}:
+                cands.insert(0, _Cand(word, "model", "model", 0.0))
+        scores = _model_scores(engine, doc, cur, cands[:max_scored], budget, timeout, key)
+    items = []
+    for c in cands:
+        s = scores.get(c.label)
+        ranked = (0, -s) if s is not None else (1, -c.structural)
+        items.append((ranked, c, s))
+    items.sort(key=lambda t: (t[0], t[1].label))
+    start = (cur.line, cur.character - utf16_len(cur.prefix))
+    end = (cur.line, cur.character + utf16_len(cur.tail))
+    out = []
+    for rank, (_, c, s) in enumerate(items[:max_items]):
+        score = s if s is not None else c.structural
+        detail = f"{c.source} · {score:.2f}" if s is not None else f"{c.source} · structure {score:.2f}"
+        out.append(CompletionCandidate(c.label, c.kind, detail, score, c.label, start, end, f"{rank:04d}"))
+    return CompletionResult(out, is_incomplete=len(items) > max_items or (engine is not None and not use_model))
+
+
+def _continuation(engine, doc, cur: Cursor, budget: int, timeout: float, key: str) -> str | None:
+    """A short greedy continuation of the word at the cursor (None if the model offers none)."""
+    ids, levels = _context_ids(engine, doc, cur.offset, budget)
+    fut = engine.submit_generate(key + ":cont", ids, levels, max_new_tokens=8,
+                                 stop_fn=IdentifierStop(bool(cur.prefix)))
+    res = _wait(fut, timeout)
+    if res is None:
+        return None
+    text = res.text if res.text is not None else engine.decode(res.tokens)
+    if not cur.prefix:
+        text = text.lstrip(" \t") if cur.before_word.endswith((" ", "\t", ".", "(")) else text
+    m = re.match(r"[\w$]*", text)
+    word = cur.prefix + (m.group(0) if m else "")
+    return word if word and word != cur.prefix and _IDENT.fullmatch(word) else None
+
+
+def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, timeout: float,
+                  key: str) -> dict[str, float]:
+    """log p(rest of each label | context + typed prefix), from one score request."""
+    if not cands:
+        return {}
+    ctx_text_end = cur.word_start
+    before = cur.before_word
+    ws = before[len(before.rstrip(" \t")):]                            # spaces travel with the word (BPE)
+    ctx_end = ctx_text_end - len(ws.encode())
+    ids, levels = _context_ids(engine, doc, ctx_end, budget)
+    words = [ws + c.label for c in cands] + [ws + cur.prefix]
+    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words])
+    got = _wait(fut, timeout)
+    if got is None:
+        return {}
+    typed = got[-1] if cur.prefix else 0.0
+    return {c.label: float(s) - typed for c, s in zip(cands, got[:-1])}
+
+
+# ---------------------------------------------------------------------------- output
+
+def format_completions(result: CompletionResult) -> str:
+    """Plain-text listing for the CLI: one candidate per line (label, kind, detail)."""
+    if not result.items:
+        return "(no completions)"
+    width = max(len(c.label) for c in result.items)
+    rows = [f"{c.label:<{width}}  {c.kind:<9} {c.detail}" for c in result.items]
+    if result.items:
+        c = result.items[0]
+        rows.append(f"-- replaces {c.replace_start[0]}:{c.replace_start[1]}-{c.replace_end[0]}:{c.replace_end[1]}"
+                    + ("; incomplete" if result.is_incomplete else ""))
+    return "\n".join(rows)

@@ -1,0 +1,587 @@
+"""The engine: one worker thread owning the R1 model; every request goes through its queue.
+
+Threading. `Engine.start()` spawns the worker; the worker loads the checkpoint (progress through
+`on_progress(message, percent)`), quantizes it, then serves requests until `close()`. Callers on
+any thread submit requests and get `concurrent.futures.Future`s; nothing here raises into a
+caller's thread except through a future (or `CancelledError` from a cancelled one).
+
+Dynamic batching. The worker takes whatever is queued (up to `max_batch`, waiting at most
+`batch_wait_ms` for more after the first request), then runs all generate requests of that
+take as ONE left-padded batch (rows keep their own max_new_tokens, stop strings, stop rule and
+cancel flag), and each score / route request on its own (a score request is already a batch:
+one prefill of the context, then the candidates side by side).
+
+Cancellation. Every request has a cancel flag (`threading.Event`); it is set by
+`future.cancel()`, by `engine.cancel(key)`, by a newer request with the same key, by the
+caller's own `cancel` event (checked before every token), and by `close()`. The future of a
+cancelled request is always in the cancelled state: `result()` raises `CancelledError`
+(futures are never marked running, so `Future.cancel()` succeeds until the result is set).
+A generate batch stops decoding at the first token boundary where every row is cancelled or
+finished; a cancelled row stops at once and its tokens are dropped.
+
+Cache. Results of generate (greedy only), score (per candidate) and route requests are kept in
+an LRU keyed by a digest of (request kind, context token ids, level ids, parameters). The
+context is the whole prompt, not only the enclosing unit: the prompt window sees text outside
+the unit, so a unit-only key would serve stale results after an edit elsewhere in the window.
+Completion puts the text *before the word being typed* in the score context, so every
+keystroke inside a word hits the cache. `cache_stats()` reports hits and misses.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import threading
+import time
+from concurrent.futures import CancelledError, Future, InvalidStateError
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from r1lsp.settings import ModelSettings
+
+ProgressFn = Callable[[str, "int | None"], None]
+StopFn = Callable[[str], "int | None"]     # generated text -> cut index (stop there) or None
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "model" / "checkpoints" / "r1-tiny"
+
+
+def default_checkpoint() -> Path:
+    """The shipped checkpoint folder (may not exist yet)."""
+    return DEFAULT_CHECKPOINT
+
+
+@dataclass
+class RouteTrace:
+    """Which experts each token went to: experts (L, T, k) int64, weights (L, T, k) float32."""
+    experts: np.ndarray
+    weights: np.ndarray
+
+
+class EngineFuture(Future):
+    """A Future whose `cancel()` also raises the request's cancel flag."""
+
+    def __init__(self, flag: threading.Event):
+        super().__init__()
+        self._flag = flag
+
+    def cancel(self) -> bool:
+        self._flag.set()
+        return super().cancel()
+
+
+@dataclass
+class _Request:
+    kind: str                                   # "generate" | "score" | "route"
+    key: str | None
+    ids: list[int]
+    levels: np.ndarray | None                   # (T, 3) or None
+    future: EngineFuture
+    flag: threading.Event
+    external: object = None                     # the caller's Event / callable, or None
+    params: dict = field(default_factory=dict)
+    cache_key: bytes | None = None
+
+    def cancelled(self) -> bool:
+        if self.flag.is_set() or self.future.cancelled():
+            return True
+        ext = self.external
+        if ext is not None and (ext.is_set() if hasattr(ext, "is_set") else bool(ext())):
+            self.flag.set()
+            return True
+        return False
+
+
+class _LRU:
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.data: collections.OrderedDict = collections.OrderedDict()
+        self.hits = self.misses = 0
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                self.hits += 1
+                return self.data[key]
+            self.misses += 1
+            return None
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.capacity:
+                self.data.popitem(last=False)
+
+
+def _digest(*parts) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            h.update(np.ascontiguousarray(p, dtype=np.int64).tobytes())
+        else:
+            h.update(repr(p).encode())
+        h.update(b"\x00")
+    return h.digest()
+
+
+class Engine:
+    """The loaded model behind a queue. See the module docstring for threading, batching,
+    cancellation and caching."""
+
+    def __init__(self, settings: ModelSettings | None = None, *, on_progress: ProgressFn | None = None,
+                 max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096):
+        self.settings = settings or ModelSettings()
+        self.on_progress = on_progress
+        self.max_batch = max_batch
+        self.batch_wait_s = batch_wait_ms / 1000.0
+        self.state = "loading"                  # "loading" | "ready" | "failed" | "closed"
+        self.error: str | None = None
+        self.notices: list[str] = []            # fallbacks taken while loading (CPU instead of CUDA ...)
+        self.device: str | None = None
+        self.quantization: str | None = None    # "int8 (w8a8)" | "int8 (bnb)" | "none"
+        self.checkpoint: Path | None = None
+        self.model = self.config = self.tokenizer = self.special = None
+        self.quant_report = None
+        self.batches_run = 0                    # model batches (for tests and the bench)
+        self.rows_run = 0
+        self._cache = _LRU(cache_size)
+        self._queue: collections.deque[_Request] = collections.deque()
+        self._by_key: dict[str, _Request] = {}
+        self._cond = threading.Condition()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._byte_lengths = None
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> "Engine":
+        """Load the model in the worker thread (returns at once; see `wait_ready`)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="r1lsp-engine", daemon=True)
+            self._thread.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the model is ready or failed (or `timeout` s); True when ready."""
+        self._ready.wait(timeout)
+        return self.state == "ready"
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    def close(self) -> None:
+        """Cancel everything queued, stop the worker and drop the model."""
+        with self._cond:
+            if self.state != "failed":
+                self.state = "closed"
+            pending = list(self._queue)
+            self._queue.clear()
+            self._by_key.clear()
+            self._cond.notify_all()
+        for r in pending:
+            r.future.cancel()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self.model = None
+        self._ready.set()
+
+    def cache_stats(self) -> dict:
+        c = self._cache
+        total = c.hits + c.misses
+        return {"hits": c.hits, "misses": c.misses, "entries": len(c.data),
+                "hit_ratio": c.hits / total if total else 0.0}
+
+    def _progress(self, message: str, percent: int | None) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(message, percent)
+            except Exception:                                          # a reporter never kills loading
+                pass
+
+    # -- text helpers (any thread: tokenizers are thread-safe) ----------------------------
+    @property
+    def context_tokens(self) -> int:
+        """Longest prompt + generation the model holds."""
+        return self.config.max_seq_len if self.config is not None else 0
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode_with_offsets(self, text: str, start_byte: int = 0) -> tuple[list[int], np.ndarray]:
+        """Token ids and the UTF-8 byte offset (from `start_byte`) where each token starts."""
+        from model.tokenizer import encode_with_byte_offsets
+        return encode_with_byte_offsets(self.tokenizer, text, self._byte_lengths, start_byte)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids))
+
+    # -- requests -----------------------------------------------------------------------
+    def submit_generate(self, key: str | None, prompt_ids: Sequence[int], level_ids=None,
+                        max_new_tokens: int = 16, stop_strings: Sequence[str] = (), *,
+                        stop_fn: StopFn | None = None, temperature: float = 0.0,
+                        cancel=None) -> Future:
+        """Continue `prompt_ids` ((T, 3) `level_ids` or None). Future[GenerationResult] with
+        `text` set; finish_reason "eos" | "stop" | "length". `stop_fn(text)` returns the index
+        to cut the text at (generation stops) or None; make it hashable to allow caching."""
+        params = {"max_new_tokens": int(max_new_tokens), "stop_strings": tuple(stop_strings),
+                  "stop_fn": stop_fn, "temperature": float(temperature)}
+        try:
+            hash(stop_fn)
+            cacheable = temperature <= 0
+        except TypeError:
+            cacheable = False
+        return self._submit("generate", key, prompt_ids, level_ids, params, cancel,
+                            cache_parts=(tuple(params["stop_strings"]), stop_fn, params["max_new_tokens"])
+                            if cacheable else None)
+
+    def submit_score(self, key: str | None, context_ids: Sequence[int], level_ids,
+                     candidates: Sequence[Sequence[int]], *, cancel=None) -> Future:
+        """Future[list[float]]: log-likelihood of each candidate token sequence right after the
+        context (sum over its tokens; an empty candidate scores 0)."""
+        return self._submit("score", key, context_ids, level_ids,
+                            {"candidates": [list(c) for c in candidates]}, cancel, cache_parts=())
+
+    def submit_route(self, key: str | None, ids: Sequence[int], level_ids=None, *, cancel=None) -> Future:
+        """Future[RouteTrace]: the experts (L, T, k) and weights (L, T, k) of every token."""
+        return self._submit("route", key, ids, level_ids, {}, cancel, cache_parts=())
+
+    def cancel(self, key: str) -> bool:
+        """Cancel the queued or running request with this key; True if there was one."""
+        with self._cond:
+            req = self._by_key.pop(key, None)
+        if req is None:
+            return False
+        req.future.cancel()
+        return True
+
+    def _submit(self, kind, key, ids, level_ids, params, cancel, cache_parts) -> Future:
+        flag = threading.Event()
+        fut = EngineFuture(flag)
+        ids = [int(i) for i in ids]
+        levels = None if level_ids is None else np.asarray(level_ids, dtype=np.int64).reshape(-1, 3)
+        if levels is not None and len(levels) != len(ids):
+            fut.set_exception(ValueError(f"{len(levels)} level-id rows for {len(ids)} tokens"))
+            return fut
+        if not ids:
+            fut.set_exception(ValueError("empty prompt"))
+            return fut
+        req = _Request(kind, key, ids, levels, fut, flag, cancel, params)
+        if cache_parts is not None:
+            req.cache_key = _digest(kind, ids, levels if levels is not None else "-", *cache_parts)
+        with self._cond:
+            if self.state in ("closed", "failed"):
+                fut.set_exception(RuntimeError(self.error or f"the engine is {self.state}"))
+                return fut
+            if key is not None:
+                old = self._by_key.get(key)
+                if old is not None:
+                    old.future.cancel()                                 # superseded
+                self._by_key[key] = req
+            self._queue.append(req)
+            self._cond.notify()
+        return fut
+
+    # -- worker -------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._load()
+        except Exception as e:                                         # reported, never raised
+            self.error = self.error or f"Could not load the model: {e}"
+            self.state = "failed"
+            self._progress(self.error, None)
+            with self._cond:
+                pending = list(self._queue)
+                self._queue.clear()
+            for r in pending:
+                _resolve(r, exc=RuntimeError(self.error))
+            self._ready.set()
+            return
+        with self._cond:
+            if self.state == "loading":
+                self.state = "ready"
+        self._ready.set()
+        self._progress(f"R1 model ready on {self.device} ({self.quantization})", 100)
+        import torch
+        with torch.inference_mode():
+            while True:
+                batch = self._take()
+                if batch is None:
+                    return
+                try:
+                    self._serve(batch)
+                except Exception as e:                                 # a bad batch fails its futures only
+                    for r in batch:
+                        _resolve(r, exc=e)
+
+    def _take(self) -> list[_Request] | None:
+        with self._cond:
+            while not self._queue and self.state == "ready":
+                self._cond.wait()
+            if self.state != "ready":
+                return None
+            deadline = time.monotonic() + self.batch_wait_s
+            while len(self._queue) < self.max_batch:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            for r in batch:
+                if r.key is not None and self._by_key.get(r.key) is r:
+                    del self._by_key[r.key]
+        return [r for r in batch if not _drop_if_cancelled(r)]
+
+    def _serve(self, batch: list[_Request]) -> None:
+        gens = []
+        for r in batch:
+            cached = self._cache.get(r.cache_key) if r.cache_key is not None and r.kind != "score" else None
+            if cached is not None:
+                _resolve(r, cached)
+            elif r.kind == "generate":
+                gens.append(r)
+            elif r.kind == "score":
+                _resolve(r, self._score(r))
+            else:
+                _resolve(r, self._route(r))
+        if gens:
+            self._generate_rows(gens)
+
+    # -- loading ------------------------------------------------------------------------
+    def _load(self) -> None:
+        import torch
+        from model.checkpoint import CheckpointError, load_checkpoint
+        from model.tokenizer import SpecialTokens, token_byte_lengths
+
+        s = self.settings
+        path = Path(s.path).expanduser() if s.path else default_checkpoint()
+        self.checkpoint = path
+        if not path.is_dir():
+            where = "the shipped checkpoint" if not s.path else "r1lsp.model.path"
+            self.error = (f"No model checkpoint at {path} ({where}); completions fall back to the "
+                          "structure alone. Set r1lsp.model.path to a checkpoint folder.")
+            raise FileNotFoundError(self.error)
+
+        device = s.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif device == "cuda" and not torch.cuda.is_available():
+            self._notice("device=cuda was asked for but CUDA is not available; running on the CPU.")
+            device = "cpu"
+        if device == "cuda" and s.quantization == "int8":
+            try:
+                import bitsandbytes  # noqa: F401
+            except Exception as e:
+                self._notice(f"bitsandbytes is missing or broken ({e.__class__.__name__}); "
+                             "int8 on CUDA needs it, running int8 on the CPU instead.")
+                device = "cpu"
+        self.device = device
+
+        self._progress(f"Loading R1 checkpoint {path.name}", 10)
+        try:
+            loaded = load_checkpoint(path, device="cpu")
+        except CheckpointError as e:
+            self.error = f"The model checkpoint is corrupt or incomplete: {e}"
+            raise
+        if loaded.tokenizer is None:
+            self.error = f"The model checkpoint {path} has no tokenizer.json."
+            raise CheckpointError(self.error)
+        try:
+            self.special = SpecialTokens.from_tokenizer(loaded.tokenizer)
+        except ValueError as e:
+            self.error = f"{path / 'tokenizer.json'}: {e}"
+            raise
+        model = loaded.model.float().eval()
+        if s.quantization == "int8":
+            from model.quantize import quantize_model
+            self._progress("Quantizing the model to int8", 60)
+            report = quantize_model(model, device)
+            self.quant_report = report
+            self.quantization = f"int8 ({report.mode})"
+        else:
+            model.to(device)
+            self.quantization = "none"
+        self.model, self.config, self.tokenizer = model, loaded.config, loaded.tokenizer
+        self._byte_lengths = token_byte_lengths(loaded.tokenizer)
+        self._progress("Model loaded", 90)
+
+    def _notice(self, message: str) -> None:
+        self.notices.append(message)
+        self._progress(message, None)
+
+    # -- model work (worker thread only) -------------------------------------------------
+    def _tensor_levels(self, levels: np.ndarray | None, n: int):
+        import torch
+        if levels is None:
+            return torch.zeros(n, 3, dtype=torch.long)
+        return torch.as_tensor(levels[-n:], dtype=torch.long)
+
+    def _generate_rows(self, reqs: list[_Request]) -> None:
+        """One left-padded batch; every row with its own limits, stops and cancel flag."""
+        import torch
+        from model.generate import GenerationResult, decode_one, prefill, sample
+
+        model, dev = self.model, self.device
+        max_new = [max(1, min(r.params["max_new_tokens"], self.config.max_seq_len - 1)) for r in reqs]
+        n_steps = max(max_new)
+        keep = self.config.max_seq_len - n_steps
+        prompts = [r.ids[-keep:] for r in reqs]
+        B, T = len(reqs), max(len(p) for p in prompts)
+        ids = torch.zeros(B, T, dtype=torch.long)
+        lvl = torch.full((B, T, 3), -1, dtype=torch.long)
+        pad_len = torch.tensor([T - len(p) for p in prompts])
+        for b, (r, p) in enumerate(zip(reqs, prompts)):
+            ids[b, T - len(p):] = torch.tensor(p)
+            lvl[b, T - len(p):] = self._tensor_levels(r.levels, len(p))
+        ids, lvl, pad_len = ids.to(dev), lvl.to(dev), pad_len.to(dev)
+        new_lvl = lvl[:, -1:].clone()                                          # (B, 1, 3)
+        eos = self.special.endoftext
+        self.batches_run += 1
+        self.rows_run += B
+
+        out: list[list[int]] = [[] for _ in range(B)]
+        reasons: list[str | None] = [None] * B
+        texts: list[str | None] = [None] * B
+        if all(r.cancelled() for r in reqs):
+            return self._finish_rows(reqs, out, reasons, texts)
+        cache = model.new_cache(B, T + n_steps)
+        logits = prefill(model, cache, ids, lvl, pad_len)
+        for step in range(n_steps):
+            for b, r in enumerate(reqs):
+                if reasons[b] is None and r.cancelled():
+                    reasons[b] = "cancelled"
+            if all(x is not None for x in reasons):
+                break
+            tok = sample(logits, reqs[0].params["temperature"])                  # (B,)
+            for b, t in enumerate(tok.tolist()):
+                if reasons[b] is not None:
+                    continue
+                if t == eos or t in self.special.all_ids():
+                    reasons[b] = "eos"
+                    continue
+                out[b].append(t)
+                reasons[b], texts[b] = self._row_stop(reqs[b], out[b])
+                if reasons[b] is None and len(out[b]) >= max_new[b]:
+                    reasons[b] = "length"
+            if all(x is not None for x in reasons) or step == n_steps - 1:
+                break
+            logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len)
+        self._finish_rows(reqs, out, reasons, texts)
+
+    def _row_stop(self, r: _Request, tokens: list[int]) -> tuple[str | None, str | None]:
+        p = r.params
+        if not p["stop_strings"] and p["stop_fn"] is None:
+            return None, None
+        text = self.decode(tokens)
+        cuts = [i for i in (text.find(s) for s in p["stop_strings"]) if i >= 0]
+        if p["stop_fn"] is not None:
+            cut = p["stop_fn"](text)
+            if cut is not None:
+                cuts.append(cut)
+        if cuts:
+            return "stop", text[:min(cuts)]
+        return None, None
+
+    def _finish_rows(self, reqs, out, reasons, texts) -> None:
+        from model.generate import GenerationResult
+        for b, r in enumerate(reqs):
+            if reasons[b] == "cancelled" or r.cancelled():
+                r.future.cancel()
+                continue
+            text = texts[b] if texts[b] is not None else self.decode(out[b])
+            res = GenerationResult(out[b], reasons[b] or "length", text)
+            if r.cache_key is not None:
+                self._cache.put(r.cache_key, res)
+            _resolve(r, res)
+
+    def _score(self, r: _Request) -> list[float]:
+        """Sum log p(candidate | context) per candidate; cached per (context, candidate)."""
+        import torch
+        cands = r.params["candidates"]
+        scores: list[float | None] = [None] * len(cands)
+        keys = [_digest(r.cache_key, c) for c in cands]
+        todo = []
+        for i, k in enumerate(keys):
+            hit = self._cache.get(k)
+            if hit is not None:
+                scores[i] = hit
+            elif not cands[i]:
+                scores[i] = 0.0
+            else:
+                todo.append(i)
+        if not todo:
+            return scores
+        model, dev = self.model, self.device
+        longest = max(len(cands[i]) for i in todo)
+        ctx = r.ids[-(self.config.max_seq_len - longest):]
+        lvl = self._tensor_levels(r.levels, len(ctx))
+        self.batches_run += 1
+        self.rows_run += len(todo)
+        cache = model.new_cache(1, len(ctx) + longest)
+        first = model(torch.tensor([ctx], device=dev), lvl[None].to(dev), cache=cache).logits[:, -1]
+        first = first.float().log_softmax(-1)[0]                               # (V,)
+        n = len(todo)
+        _expand_cache(cache, n)
+        toks = torch.zeros(n, longest, dtype=torch.long)
+        for j, i in enumerate(todo):
+            toks[j, :len(cands[i])] = torch.tensor(cands[i])
+        toks = toks.to(dev)
+        cand_lvl = lvl[-1:].expand(n, longest, 3).to(dev)                       # inherit the cursor's units
+        logp = model(toks, cand_lvl, cache=cache, start_pos=len(ctx)).logits.float().log_softmax(-1)  # (n, L, V)
+        for j, i in enumerate(todo):
+            c = cands[i]
+            total = float(first[c[0]])
+            if len(c) > 1:
+                idx = torch.tensor(c[1:], device=dev)
+                total += float(logp[j, torch.arange(len(c) - 1, device=dev), idx].sum())
+            scores[i] = total
+            self._cache.put(keys[i], total)
+        return scores
+
+    def _route(self, r: _Request) -> RouteTrace:
+        import torch
+        ids = r.ids[-self.config.max_seq_len:]
+        lvl = self._tensor_levels(r.levels, len(ids))[None].to(self.device)
+        self.batches_run += 1
+        self.rows_run += 1
+        out = self.model(torch.tensor([ids], device=self.device), lvl, return_routing=True)
+        trace = RouteTrace(out.routing.experts[:, 0].cpu().numpy(),
+                           out.routing.weights[:, 0].float().cpu().numpy())
+        self._cache.put(r.cache_key, trace)
+        return trace
+
+
+def _expand_cache(cache, n: int) -> None:
+    """Repeat a batch-1 ModelCache n times along the batch (the shared context prefix)."""
+    caches = list(cache.layers) + [c for group in cache.hier.values() for c in group]
+    for c in caches:
+        c.batch_size = n
+        if c.buffers is not None:
+            c.buffers = [b.expand(n, *b.shape[1:]).clone() for b in c.buffers]
+    cache.batch_size = n
+
+
+def _drop_if_cancelled(r: _Request) -> bool:
+    if r.cancelled():
+        r.future.cancel()
+        return True
+    return False
+
+
+def _resolve(r: _Request, value=None, exc: BaseException | None = None) -> None:
+    """Set a future's outcome unless it was cancelled meanwhile."""
+    if r.future.done():
+        return
+    try:
+        if exc is not None:
+            r.future.set_exception(exc)
+        else:
+            r.future.set_result(value)
+    except InvalidStateError:                                          # cancelled in between
+        pass
+
+
+__all__ = ["CancelledError", "Engine", "EngineFuture", "RouteTrace", "default_checkpoint"]
