@@ -11,6 +11,8 @@ take as ONE left-padded batch (rows keep their own max_new_tokens, stop strings,
 cancel flag), and each score / route request on its own (a score request is already a batch:
 one prefill of the context, then the candidates side by side).
 
+Generated rows never contain special tokens: all but <|endoftext|> are masked before sampling.
+
 Cancellation. Every request has a cancel flag (`threading.Event`); it is set by
 `future.cancel()`, by `engine.cancel(key)`, by a newer request with the same key, by the
 caller's own `cancel` event (checked before every token), and by `close()`. The future of a
@@ -82,6 +84,8 @@ class _Request:
     external: object = None                     # the caller's Event / callable, or None
     params: dict = field(default_factory=dict)
     cache_key: bytes | None = None
+
+    release: Callable[[], None] = lambda: None   # forget the key once done (set by the engine)
 
     def cancelled(self) -> bool:
         if self.flag.is_set() or self.future.cancelled():
@@ -258,6 +262,12 @@ class Engine:
         req.future.cancel()
         return True
 
+    def _forget(self, req: _Request) -> None:
+        if req.key is not None:
+            with self._cond:
+                if self._by_key.get(req.key) is req:
+                    del self._by_key[req.key]
+
     def _submit(self, kind, key, ids, level_ids, params, cancel, cache_parts) -> Future:
         flag = threading.Event()
         fut = EngineFuture(flag)
@@ -270,6 +280,8 @@ class Engine:
             fut.set_exception(ValueError("empty prompt"))
             return fut
         req = _Request(kind, key, ids, levels, fut, flag, cancel, params)
+        req.release = lambda: self._forget(req)
+        fut.add_done_callback(lambda _: self._forget(req))
         if cache_parts is not None:
             req.cache_key = _digest(kind, ids, levels if levels is not None else "-", *cache_parts)
         with self._cond:
@@ -330,9 +342,6 @@ class Engine:
                     break
                 self._cond.wait(left)
             batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-            for r in batch:
-                if r.key is not None and self._by_key.get(r.key) is r:
-                    del self._by_key[r.key]
         return [r for r in batch if not _drop_if_cancelled(r)]
 
     def _serve(self, batch: list[_Request]) -> None:
@@ -447,6 +456,7 @@ class Engine:
         texts: list[str | None] = [None] * B
         if all(r.cancelled() for r in reqs):
             return self._finish_rows(reqs, out, reasons, texts)
+        banned = torch.tensor(sorted(self.special.all_ids() - {eos}), device=dev)
         cache = model.new_cache(B, T + n_steps)
         logits = prefill(model, cache, ids, lvl, pad_len)
         for step in range(n_steps):
@@ -455,11 +465,12 @@ class Engine:
                     reasons[b] = "cancelled"
             if all(x is not None for x in reasons):
                 break
+            logits[:, banned] = float("-inf")                                   # no special token but eos
             tok = sample(logits, reqs[0].params["temperature"])                  # (B,)
             for b, t in enumerate(tok.tolist()):
                 if reasons[b] is not None:
                     continue
-                if t == eos or t in self.special.all_ids():
+                if t == eos:
                     reasons[b] = "eos"
                     continue
                 out[b].append(t)
@@ -573,6 +584,7 @@ def _drop_if_cancelled(r: _Request) -> bool:
 
 def _resolve(r: _Request, value=None, exc: BaseException | None = None) -> None:
     """Set a future's outcome unless it was cancelled meanwhile."""
+    r.release()
     if r.future.done():
         return
     try:

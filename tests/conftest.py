@@ -33,3 +33,59 @@ def build_tiny_checkpoint(directory: Path, *, vocab_size: int = 512, max_seq_len
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """Path of a random-weight r1-tiny-shaped checkpoint (config, safetensors, tokenizer)."""
     return build_tiny_checkpoint(tmp_path_factory.mktemp("r1-tiny-random"))
+
+
+class StubEngine:
+    """Stands in for r1lsp.engine.Engine in completion/inline tests: characters as token ids,
+    fixed generated text (cut by the request's stop rule as the engine does, character by
+    character), and scores from a function of the candidate text."""
+
+    state = "ready"
+    context_tokens = 4096
+
+    def __init__(self, text: str = "", score=None):
+        import types
+        self.text, self.score = text, score or (lambda s: 0.0)
+        self.special = types.SimpleNamespace(lang=lambda language: 1, fim_prefix=2, fim_suffix=3,
+                                             fim_middle=4, endoftext=0)
+        self.requests = []
+
+    def encode(self, text):
+        return [ord(c) for c in text]
+
+    def decode(self, ids):
+        return "".join(chr(i) for i in ids)
+
+    def encode_with_offsets(self, text, start=0):
+        import numpy as np
+        lens = [len(c.encode("utf-8", "surrogatepass")) for c in text]
+        return [ord(c) for c in text], np.cumsum([start] + lens[:-1]).astype(np.int64) if text else np.zeros(0, np.int64)
+
+    def _done(self, value):
+        from concurrent.futures import Future
+        f = Future()
+        f.set_result(value)
+        return f
+
+    def submit_generate(self, key, prompt_ids, level_ids=None, max_new_tokens=16, stop_strings=(), *,
+                        stop_fn=None, temperature=0.0, cancel=None):
+        from model.generate import GenerationResult
+        self.requests.append(("generate", key, list(prompt_ids), level_ids))
+        out, reason = "", "length"
+        for c in self.text:
+            out += c
+            cut = stop_fn(out) if stop_fn is not None else None
+            if cut is not None:
+                out, reason = out[:cut], "stop"
+                break
+        return self._done(GenerationResult(self.encode(out), reason, out))
+
+    def submit_score(self, key, context_ids, level_ids, candidates, *, cancel=None):
+        self.requests.append(("score", key, list(context_ids), level_ids))
+        return self._done([self.score(self.decode(c)) for c in candidates])
+
+
+@pytest.fixture
+def stub_engine():
+    """The StubEngine class (call it with the generated text and/or a score function)."""
+    return StubEngine

@@ -1,0 +1,307 @@
+"""Inline ghost text: a fill-in-the-middle continuation at the cursor.
+
+The prompt is the training format (model/data.py): <|lang|> <|fim_prefix|> prefix <|fim_suffix|>
+suffix <|fim_middle|>, the text around the cursor trimmed to the model's context (most of it
+for the prefix), with level ids from the document's hierarchy (special tokens take their right
+neighbour's units; <|fim_middle|> the cursor's).
+
+Generation stops at the end of the enclosing unit, not after a line count (`BlockStop`):
+  - a closing bracket that closes the bracket the cursor is in (kept: it ends the phrase; at
+    statement level the enclosing block's `}` is left out: the block already has its end);
+  - Java at statement level: `;` at the cursor's bracket depth, or `}` closing a block the
+    suggestion opened (one statement, or one declaration with its body);
+  - Python at statement level: the newline that ends the logical line, unless the line is a
+    block header (`:`), in which case the block ends at the first line indented no deeper
+    than the header.
+Then the text already following the cursor is not repeated (`dedupe_suffix`), and the
+suggestion is dropped when inserting it adds tree-sitter error nodes (`adds_syntax_error`).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from r1lsp.completion import cursor_at
+from r1lsp.structure import StructuredDocument
+from r1lsp.structure.languages import language_support
+
+
+@dataclass
+class InlineSuggestion:
+    text: str                          # inserted at `start` (replacing [start, end))
+    start: tuple[int, int]             # (line, UTF-16 column)
+    end: tuple[int, int]
+
+
+# ---------------------------------------------------------------------------- scanning
+
+_COMMENT = {"python": "#", "java": "//"}
+_CLOSE = {")": "(", "]": "[", "}": "{"}
+
+
+def _scan(text: str, language: str, on_char=None) -> list[str]:
+    """Walk code text skipping strings and comments; return the open-bracket stack at the end.
+    `on_char(i, c, stack)` is called for every code character and may return a stop index."""
+    stack: list[str] = []
+    comment = _COMMENT.get(language, "#")
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if language == "java" and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                return stack
+            i = end + 2
+            continue
+        if text.startswith(comment, i):
+            end = text.find("\n", i)
+            if end < 0:
+                return stack
+            i = end                                                    # the newline still counts
+            continue
+        if c in "\"'":
+            q = text[i:i + 3] if language == "python" and text[i:i + 3] in ('"""', "'''") else c
+            j = i + len(q)
+            while j < n and not text.startswith(q, j):
+                if text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n" and len(q) == 1:
+                    break                                              # unterminated one-line string
+                j += 1
+            if j >= n:
+                return stack
+            i = j + len(q) if text.startswith(q, j) else j
+            continue
+        if on_char is not None:
+            stop = on_char(i, c, stack)
+            if stop is not None:
+                raise _Stop(stop)
+        if c in "([{":
+            stack.append(c)
+        elif c in _CLOSE and stack and stack[-1] == _CLOSE[c]:
+            stack.pop()
+        i += 1
+    return stack
+
+
+class _Stop(Exception):
+    def __init__(self, index: int):
+        self.index = index
+
+
+class BlockStop:
+    """Stop rule for ghost text (see the module docstring). Hashable, so the engine can cache
+    generations that used it. `indent` is the indentation of the cursor's line (Python);
+    `line_has_code` whether code precedes the cursor on its line."""
+
+    def __init__(self, language: str, at_statement: bool, indent: int = 0, line_has_code: bool = False):
+        self.language, self.at_statement = language, at_statement
+        self.indent, self.line_has_code = indent, line_has_code
+
+    def _key(self):
+        return (self.language, self.at_statement, self.indent, self.line_has_code)
+
+    def __eq__(self, other):
+        return isinstance(other, BlockStop) and other._key() == self._key()
+
+    def __hash__(self):
+        return hash(("BlockStop",) + self._key())
+
+    def __call__(self, text: str) -> int | None:
+        """The index to cut `text` at when the enclosing unit has ended, else None."""
+        lang = self.language
+        state = {"depth": 0, "opened_block": False, "header_indent": None,
+                 "line_start": 0, "line_code": self.line_has_code}
+
+        def on_char(i, c, stack):
+            d = len(stack)
+            if c in _CLOSE:
+                if not stack:                                          # closes the enclosing bracket:
+                    return i if self.at_statement else i + 1           # a block's end is not ours
+                if lang == "java" and c == "}" and d == 1 and self.at_statement:
+                    return i + 1                                       # a block we opened is complete
+            if lang == "java" and c == ";" and d == 0 and self.at_statement:
+                return i + 1
+            if lang == "python":
+                return self._python(i, c, d, text, state)
+            return None
+
+        try:
+            _scan(text, lang, on_char)
+        except _Stop as s:
+            return s.index
+        return None
+
+    def _python(self, i, c, depth, text, state):
+        if c == "\n":
+            if depth == 0 and state["line_code"]:
+                line = text[state["line_start"]:i].split("#")[0].rstrip()
+                first_line = state["line_start"] == 0
+                if line.endswith(":") and state["header_indent"] is None:
+                    ind = self.indent if first_line else len(line) - len(line.lstrip())
+                    state["header_indent"] = ind
+                elif state["header_indent"] is None and self.at_statement and not line.endswith("\\"):
+                    return i                                           # the statement ended
+            state["line_start"] = i + 1
+            state["line_code"] = False
+            return None
+        if not c.isspace() and not state["line_code"]:
+            state["line_code"] = True
+            if state["line_start"] > 0 and state["header_indent"] is not None and depth == 0:
+                line_indent = i - state["line_start"]
+                body_seen = state.get("body_seen", False)
+                if line_indent <= state["header_indent"] and body_seen:
+                    return state["line_start"] - 1                     # dedent: the block ended
+                state["body_seen"] = True
+        return None
+
+
+def bracket_context(doc: StructuredDocument, offset: int) -> bool:
+    """True when the cursor is at statement level (not inside `(` or `[`; for Python not
+    inside any bracket)."""
+    root = doc.tree.root_node if doc.tree is not None else None
+    start = 0
+    if root is not None:
+        node = root.descendant_for_byte_range(offset, offset)
+        while node is not None and node.parent is not None and node.parent.id != root.id:
+            node = node.parent
+        if node is not None and node.start_byte <= offset:
+            start = node.start_byte
+    data = doc.text.encode("utf-8", "surrogatepass")
+    stack = _scan(data[start:offset].decode("utf-8", "surrogatepass"), doc.language)
+    if not stack:
+        return True
+    return doc.language == "java" and stack[-1] == "{"
+
+
+# ---------------------------------------------------------------------------- post-processing
+
+def dedupe_suffix(text: str, suffix: str) -> str:
+    """Drop a generated tail that equals the start of what already follows the cursor (first
+    exactly, then ignoring the whitespace between them)."""
+    for k in range(min(len(text), len(suffix)), 0, -1):
+        if text.endswith(suffix[:k]) and suffix[:k].strip():
+            return text[:-k]
+    head, rest = text.rstrip(), suffix.lstrip()
+    for k in range(min(len(head), len(rest)), 0, -1):
+        if head.endswith(rest[:k]) and rest[:k].strip():
+            return head[:-k].rstrip()
+    return text
+
+
+def count_syntax_errors(tree) -> int:
+    """ERROR and MISSING nodes of a tree (only subtrees that have errors are walked)."""
+    if tree is None or not tree.root_node.has_error:
+        return 0
+    n, stack = 0, [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            n += 1
+        stack.extend(ch for ch in node.children if ch.has_error or ch.is_missing)
+    return n
+
+
+def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
+    """Whether inserting `text` at byte `offset` gives more error nodes than the document has.
+    Re-parsed incrementally from a copy of the document's tree."""
+    support = language_support(doc.language)
+    if support is None or doc.tree is None:
+        return False
+    data = doc.text.encode("utf-8", "surrogatepass")
+    ins = text.encode("utf-8", "surrogatepass")
+    new = data[:offset] + ins + data[offset:]
+    row = data.count(b"\n", 0, offset)
+    col = offset - (data.rfind(b"\n", 0, offset) + 1)
+    if b"\n" in ins:
+        end_point = (row + ins.count(b"\n"), len(ins) - ins.rfind(b"\n") - 1)
+    else:
+        end_point = (row, col + len(ins))
+    tree = doc.tree.copy()
+    tree.edit(start_byte=offset, old_end_byte=offset, new_end_byte=offset + len(ins),
+              start_point=(row, col), old_end_point=(row, col), new_end_point=end_point)
+    after = support.parser().parse(new, tree)
+    return count_syntax_errors(after) > count_syntax_errors(doc.tree)
+
+
+# ---------------------------------------------------------------------------- prompt
+
+def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int):
+    """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context."""
+    budget = max(32, engine.context_tokens - max_tokens - 8)
+    data = doc.text.encode("utf-8", "surrogatepass")
+
+    def window(a, b):
+        while a < b and (data[a] & 0xC0) == 0x80:
+            a += 1
+        while b > a and b < len(data) and (data[b] & 0xC0) == 0x80:
+            b -= 1
+        return a, engine.encode_with_offsets(data[a:b].decode("utf-8", "surrogatepass"), a)
+
+    _, (s_ids, s_off) = window(offset, min(len(data), offset + budget * 2))
+    s_ids, s_off = list(s_ids)[:budget // 4], list(s_off)[:budget // 4]
+    p_budget = budget - len(s_ids)
+    _, (p_ids, p_off) = window(max(0, offset - p_budget * 6), offset)
+    p_ids, p_off = list(p_ids)[-p_budget:], list(p_off)[-p_budget:]
+    h = doc.hierarchy
+    cursor_units = tuple(h.unit_ids([offset])[0])
+    p_lev = [tuple(u) for u in h.unit_ids(p_off)] if p_off else []
+    s_lev = [tuple(u) for u in h.unit_ids(s_off)] if s_off else []
+    first_p = p_lev[0] if p_lev else cursor_units
+    first_s = s_lev[0] if s_lev else cursor_units
+    sp = engine.special
+    ids = [sp.lang(doc.language), sp.fim_prefix, *p_ids, sp.fim_suffix, *s_ids, sp.fim_middle]
+    levels = [first_p, first_p, *p_lev, first_s, *s_lev, cursor_units]
+    return ids, levels
+
+
+# ---------------------------------------------------------------------------- entry point
+
+def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
+                       max_tokens: int = 48, timeout: float = 5.0,
+                       cancel: threading.Event | None = None, key: str | None = None) -> list[InlineSuggestion]:
+    """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
+    is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
+    request with the same `key`) or timed out, or the only suggestion would add a syntax error."""
+    cur = cursor_at(doc, line, character)
+    if cur is None or engine is None or getattr(engine, "state", None) != "ready":
+        return []
+    ids, levels = fim_request(engine, doc, cur.offset, max_tokens)
+    typed = cur.before_word + cur.prefix                                  # the line up to the cursor
+    stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,
+                     indent=len(typed) - len(typed.lstrip()), line_has_code=bool(typed.strip()))
+    fut = engine.submit_generate(key or f"inline:{id(doc)}", ids, levels, max_tokens,
+                                 stop_fn=stop, cancel=cancel)
+    res = _wait(fut, timeout, cancel)
+    if res is None:
+        return []
+    text = res.text if res.text is not None else engine.decode(res.tokens)
+    data = doc.text.encode("utf-8", "surrogatepass")
+    suffix = data[cur.offset:cur.offset + 4 * len(text.encode()) + 64].decode("utf-8", "ignore")
+    text = dedupe_suffix(text, suffix)
+    if not text.strip():
+        return []
+    if adds_syntax_error(doc, cur.offset, text):
+        return []
+    pos = (cur.line, cur.character)
+    return [InlineSuggestion(text, pos, pos)]
+
+
+def _wait(fut, timeout: float, cancel):
+    deadline = time.monotonic() + timeout
+    while True:
+        if cancel is not None and cancel.is_set():
+            fut.cancel()
+            return None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            fut.cancel()
+            return None
+        try:
+            return fut.result(timeout=min(left, 0.05))
+        except FutureTimeout:
+            continue
+        except (CancelledError, RuntimeError, ValueError):
+            return None

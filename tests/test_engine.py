@@ -1,0 +1,165 @@
+"""Engine: loading and its errors, dynamic batching, per-row stops, cancellation, scores, routing, cache."""
+import shutil
+import threading
+import time
+from concurrent.futures import CancelledError
+
+import pytest
+import torch
+
+from model import generate, load_checkpoint
+from r1lsp.engine import Engine
+from r1lsp.settings import ModelSettings
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint):
+    progress = []
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none"),
+                 on_progress=lambda m, p: progress.append((m, p)), batch_wait_ms=30).start()
+    assert eng.wait_ready(60), eng.error
+    eng.progress = progress
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_checkpoint):
+    return load_checkpoint(tiny_checkpoint).model
+
+
+def test_loads_and_reports_progress(engine):
+    assert engine.state == "ready" and engine.device == "cpu" and engine.quantization == "none"
+    assert engine.progress[-1][1] == 100 and "ready" in engine.progress[-1][0]
+    assert [p for _, p in engine.progress if p is not None] == sorted(p for _, p in engine.progress if p is not None)
+
+
+def test_int8_engine_generates_like_fp32(tiny_checkpoint, engine):
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="int8")).start()
+    try:
+        assert eng.wait_ready(60), eng.error
+        assert eng.quantization.startswith("int8")
+        ids = eng.encode("def total(items):\n    return sum(")
+        a = eng.submit_score(None, ids, None, [eng.encode("items")]).result(30)[0]
+        b = engine.submit_score(None, ids, None, [engine.encode("items")]).result(30)[0]
+        assert abs(a - b) < 0.05 * abs(b) + 0.1
+    finally:
+        eng.close()
+    assert eng.state == "closed"
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    eng = Engine(ModelSettings(path=str(tmp_path / "nowhere"), device="cpu")).start()
+    assert not eng.wait_ready(10)
+    assert eng.state == "failed" and "No model checkpoint" in eng.error and "nowhere" in eng.error
+    with pytest.raises(RuntimeError, match="No model checkpoint"):
+        eng.submit_generate("k", [1, 2, 3]).result(5)
+
+
+def test_corrupt_checkpoint_names_the_file(tiny_checkpoint, tmp_path):
+    bad = shutil.copytree(tiny_checkpoint, tmp_path / "bad")
+    weights = bad / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    eng = Engine(ModelSettings(path=str(bad), device="cpu")).start()
+    assert not eng.wait_ready(10)
+    assert eng.state == "failed" and "corrupt" in eng.error and "model.safetensors" in eng.error
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the fallback is for machines without CUDA")
+def test_cuda_without_cuda_falls_back_to_cpu(tiny_checkpoint):
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cuda", quantization="none")).start()
+    try:
+        assert eng.wait_ready(60)
+        assert eng.device == "cpu" and any("CUDA is not available" in n for n in eng.notices)
+    finally:
+        eng.close()
+
+
+def test_concurrent_requests_are_batched_and_match_one_by_one(engine, reference):
+    prompts = [engine.encode(t) for t in ("def f(x):\n", "class A:\n    def", "import os\n",
+                                           "for i in range(", "x = [1, 2", "public int count(",
+                                           "return a +", "while True:\n    ")]
+    lengths = [3, 5, 7, 9, 4, 6, 8, 2]
+    before = engine.batches_run
+    futs = [engine.submit_generate(f"row{i}", p, None, n) for i, (p, n) in enumerate(zip(prompts, lengths))]
+    got = [f.result(30) for f in futs]
+    assert engine.batches_run - before <= 2                      # 8 requests, one (or two) batches
+    for p, n, g in zip(prompts, lengths, got):
+        alone = generate(reference, [p], max_new_tokens=n, eos_id=engine.special.endoftext)[0].tokens
+        specials = engine.special.all_ids()                      # the engine masks these (eos aside)
+        if not specials & set(alone):
+            assert g.tokens == alone
+        one = engine.submit_generate(None, p, None, n).result(30)       # served alone
+        assert one.tokens == g.tokens and len(g.tokens) <= n
+        assert g.finish_reason in ("length", "eos")
+
+
+def test_per_row_stop_rule_and_stop_strings(engine):
+    p = engine.encode("def f(x):\n    return ")
+    free = engine.submit_generate(None, p, None, 12).result(30)
+    assert len(free.text) >= 2
+    cut_at = lambda text: 1 if len(text) >= 1 else None          # stop after the first character
+    f1 = engine.submit_generate(None, p, None, 12, stop_fn=cut_at)
+    f2 = engine.submit_generate(None, p, None, 12, [free.text[1:3]])
+    f3 = engine.submit_generate(None, p, None, 12)
+    r1, r2, r3 = f1.result(30), f2.result(30), f3.result(30)
+    assert r1.finish_reason == "stop" and r1.text == free.text[:1]
+    assert r2.finish_reason == "stop" and free.text.startswith(r2.text) and len(r2.text) <= 1
+    assert r3.tokens == free.tokens
+
+
+def test_cancel_stops_work_and_newer_request_supersedes(engine):
+    p = engine.encode("x = 1\n")
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(text):                                              # keeps the worker inside a decode step
+        entered.set()
+        release.wait(10)
+        return None
+
+    slow = engine.submit_generate("doc", p, None, 400, stop_fn=hold)
+    assert entered.wait(10)
+    newer = engine.submit_generate("doc", p, None, 2)            # same key: the older one is cancelled
+    assert slow.cancelled()
+    release.set()
+    with pytest.raises(CancelledError):
+        slow.result(30)
+    assert len(newer.result(30).tokens) <= 2
+    ev = threading.Event()
+    f = engine.submit_generate("other", p, None, 400, cancel=ev)
+    t0 = time.monotonic()
+    ev.set()
+    with pytest.raises(CancelledError):
+        f.result(30)
+    g = engine.submit_generate("third", p, None, 400)
+    assert engine.cancel("third") and g.cancelled()
+    # the worker is free again quickly: cancelled work stopped within a decode step
+    assert engine.submit_generate(None, p, None, 1).result(30) is not None
+    assert time.monotonic() - t0 < 10
+
+
+def test_score_is_the_log_likelihood_and_is_cached(engine, reference):
+    ctx = engine.encode("def area(w, h):\n    return")
+    cands = [engine.encode(" w * h"), engine.encode(" None"), []]
+    scores = engine.submit_score("s", ctx, None, cands).result(30)
+    for c, s in zip(cands[:2], scores):
+        full = torch.tensor([ctx + c])
+        with torch.no_grad():
+            logp = reference(full).logits.float().log_softmax(-1)[0]
+        want = sum(float(logp[len(ctx) - 1 + j, t]) for j, t in enumerate(c))
+        assert s == pytest.approx(want, abs=1e-3)
+    assert scores[2] == 0.0
+    hits = engine.cache_stats()["hits"]
+    again = engine.submit_score("s", ctx, None, cands[:2]).result(30)
+    assert again == scores[:2] and engine.cache_stats()["hits"] >= hits + 2
+
+
+def test_route_trace_shapes(engine):
+    ids = engine.encode("int x = 1;")
+    trace = engine.submit_route("r", ids).result(30)
+    cfg = engine.config
+    assert trace.experts.shape == (cfg.n_layers, len(ids), cfg.n_active) == trace.weights.shape
+    assert ((trace.experts >= 0) & (trace.experts < cfg.n_experts)).all()
+    assert abs(trace.weights.sum(-1) - 1).max() < 1e-4
