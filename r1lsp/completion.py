@@ -394,7 +394,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     for c in structure_candidates(doc, cur):
         m = _match(c.label, cur.prefix)
         if m is not None:
-            c.structural += m
+            c.structural += m - (0.5 if c.label.startswith("__") else 0.0)     # dunders last
             cands.append(c)
     cands.sort(key=lambda c: (-c.structural, c.label))
     use_model = engine is not None and getattr(engine, "state", None) == "ready"

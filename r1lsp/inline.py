@@ -14,7 +14,8 @@ Generation stops at the end of the enclosing unit, not after a line count (`Bloc
     block header (`:`), in which case the block ends at the first line indented no deeper
     than the header.
 Then the text already following the cursor is not repeated (`dedupe_suffix`), and the
-suggestion is dropped when inserting it adds tree-sitter error nodes (`adds_syntax_error`).
+suggestion is dropped when inserting it adds tree-sitter error nodes or grows an existing
+error (`adds_syntax_error`).
 """
 from __future__ import annotations
 
@@ -193,20 +194,30 @@ def dedupe_suffix(text: str, suffix: str) -> str:
 
 def count_syntax_errors(tree) -> int:
     """ERROR and MISSING nodes of a tree (only subtrees that have errors are walked)."""
+    return syntax_error_extent(tree)[0]
+
+
+def syntax_error_extent(tree) -> tuple[int, int]:
+    """(number of ERROR and MISSING nodes, bytes covered by ERROR nodes) of a tree."""
     if tree is None or not tree.root_node.has_error:
-        return 0
-    n, stack = 0, [tree.root_node]
+        return 0, 0
+    n, size, stack = 0, 0, [tree.root_node]
     while stack:
         node = stack.pop()
         if node.is_error or node.is_missing:
             n += 1
+            if node.is_error:
+                size += node.end_byte - node.start_byte
+                continue                                               # nested errors lie inside
         stack.extend(ch for ch in node.children if ch.has_error or ch.is_missing)
-    return n
+    return n, size
 
 
 def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
-    """Whether inserting `text` at byte `offset` gives more error nodes than the document has.
-    Re-parsed incrementally from a copy of the document's tree."""
+    """Whether inserting `text` at byte `offset` adds a syntax error: more ERROR/MISSING nodes
+    than the document has, or ERROR nodes covering more bytes (a suggestion typed into an
+    already broken line must not grow the broken part). Re-parsed incrementally from a copy of
+    the document's tree."""
     support = language_support(doc.language)
     if support is None or doc.tree is None:
         return False
@@ -223,7 +234,8 @@ def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
     tree.edit(start_byte=offset, old_end_byte=offset, new_end_byte=offset + len(ins),
               start_point=(row, col), old_end_point=(row, col), new_end_point=end_point)
     after = support.parser().parse(new, tree)
-    return count_syntax_errors(after) > count_syntax_errors(doc.tree)
+    (n0, b0), (n1, b1) = syntax_error_extent(doc.tree), syntax_error_extent(after)
+    return n1 > n0 or b1 > b0
 
 
 # ---------------------------------------------------------------------------- prompt

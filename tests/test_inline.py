@@ -1,0 +1,139 @@
+"""Inline ghost text: the stop rule, suffix de-duplication and the no-new-syntax-error filter,
+on Java and Python, with a stub engine returning fixed text (plus one run on the real engine)."""
+import threading
+
+import pytest
+import torch
+
+from r1lsp.engine import Engine
+from r1lsp.inline import BlockStop, adds_syntax_error, dedupe_suffix, fim_request, inline_suggestions
+from r1lsp.settings import ModelSettings
+from r1lsp.structure import StructuredDocument
+
+torch.set_num_threads(1)
+
+
+def doc_with_cursor(text: str, language: str):
+    i = text.index("|")
+    before = text[:i]
+    col = len(before.split("\n")[-1].encode("utf-16-le")) // 2
+    return StructuredDocument(text[:i] + text[i + 1:], language), before.count("\n"), col
+
+
+def ghost(text, language, generated, stub_engine):
+    doc, line, col = doc_with_cursor(text, language)
+    got = inline_suggestions(doc, line, col, stub_engine(generated), max_tokens=64)
+    for s in got:
+        assert s.start == s.end == (line, col)
+    return [s.text for s in got]
+
+
+JAVA = "class A {\n    int f(int x) {\n        |\n        return x;\n    }\n}\n"
+PY = "def f(a, b):\n    |\n    return a\n"
+
+
+# ---------------------------------------------------------------------------- stop rule
+
+def test_python_statement_ends_at_the_newline(stub_engine):
+    assert ghost(PY, "python", "c = a + b\n    d = 4\n", stub_engine) == ["c = a + b"]
+
+
+def test_python_block_runs_to_the_dedent(stub_engine):
+    gen = "for i in range(b):\n        a += i\n        a *= 2\n    print(a)\n"
+    assert ghost(PY, "python", gen, stub_engine) == ["for i in range(b):\n        a += i\n        a *= 2"]
+
+
+def test_python_inside_brackets_runs_to_the_closing_bracket(stub_engine):
+    src = "def f(a, b):\n    return g(a,|\n"
+    assert ghost(src, "python", "\n             b)\n    x = 1", stub_engine) == ["\n             b)"]
+
+
+def test_java_statement_ends_at_the_semicolon(stub_engine):
+    assert ghost(JAVA, "java", "int y = x * 2;\n        y++;", stub_engine) == ["int y = x * 2;"]
+
+
+def test_java_block_statement_ends_at_its_brace(stub_engine):
+    gen = "if (x > 1) {\n            x--;\n        }\n        x++;"
+    assert ghost(JAVA, "java", gen, stub_engine) == ["if (x > 1) {\n            x--;\n        }"]
+
+
+def test_java_stops_before_the_enclosing_blocks_end():
+    rule = BlockStop("java", at_statement=True)
+    text = "x++;"
+    assert rule(text) == 4
+    assert rule("\n    }\n}") == 5                                  # the method's own `}` is not ours
+
+
+def test_stop_rule_ignores_brackets_in_strings_and_comments():
+    assert BlockStop("python", True)("s = ')' # (\nt = 1") == len("s = ')' # (")
+    assert BlockStop("java", True)('String s = "};";  ') == len('String s = "};";')
+
+
+# ---------------------------------------------------------------------------- suffix dedup
+
+def test_generated_tail_equal_to_the_suffix_is_trimmed(stub_engine):
+    assert ghost("def f(a, b):\n    return g(a, |)\n", "python", "b)\n", stub_engine) == ["b"]
+    assert ghost("class A { int f(int x) { return h(x, |); } }", "java", "1);", stub_engine) == ["1"]
+
+
+def test_dedupe_suffix():
+    assert dedupe_suffix("x + 1)", ")\n") == "x + 1"
+    assert dedupe_suffix("x++;\n}", "\n    }\n") == "x++;"            # across whitespace
+    assert dedupe_suffix("count", "xyz") == "count"
+    assert dedupe_suffix("a  ", "  b") == "a  "                        # whitespace alone is kept
+
+
+# ---------------------------------------------------------------------------- syntax filter
+
+def test_suggestion_that_adds_a_syntax_error_is_dropped(stub_engine):
+    assert ghost(PY, "python", "c = = a\n", stub_engine) == []
+    assert ghost(JAVA, "java", "int = ;", stub_engine) == []
+    assert ghost(JAVA, "java", "int y = 1;", stub_engine) == ["int y = 1;"]
+
+
+def test_syntax_filter_compares_against_existing_errors():
+    doc = StructuredDocument("def f(a):\n    x = \n    return a\n", "python")   # already broken
+    off = doc.offset_at(1, 8)
+    assert not adds_syntax_error(doc, off, "a + 1")                     # fixes it
+    assert adds_syntax_error(doc, off, "a + + )")
+    doc = StructuredDocument("class A { void f() { } }", "java")
+    off = doc.offset_at(0, 20)
+    assert not adds_syntax_error(doc, off, "int y = 2; ")
+    assert adds_syntax_error(doc, off, "int y = ")
+
+
+# ---------------------------------------------------------------------------- prompt, edges
+
+def test_fim_prompt_layout_and_levels(stub_engine):
+    doc, line, col = doc_with_cursor(PY, "python")
+    eng = stub_engine("")
+    ids, levels = fim_request(eng, doc, doc.offset_at(line, col), 16)
+    sp = eng.special
+    assert ids[:2] == [sp.lang("python"), sp.fim_prefix] and ids[-1] == sp.fim_middle
+    s = ids.index(sp.fim_suffix)
+    assert eng.decode(ids[2:s]) == "def f(a, b):\n    " and eng.decode(ids[s + 1:-1]) == "\n    return a\n"
+    assert len(levels) == len(ids) and all(len(u) == 3 for u in levels)
+
+
+def test_past_the_end_no_engine_and_cancelled_give_nothing(stub_engine):
+    doc = StructuredDocument(PY.replace("|", ""), "python")
+    assert inline_suggestions(doc, 9, 0, stub_engine("x")) == []
+    assert inline_suggestions(doc, 1, 4, None) == []
+    ev = threading.Event()
+    ev.set()
+    assert inline_suggestions(doc, 1, 4, stub_engine("x = 1"), cancel=ev) == []
+
+
+def test_with_the_real_engine(tiny_checkpoint):
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none")).start()
+    try:
+        assert eng.wait_ready(60)
+        doc, line, col = doc_with_cursor(JAVA, "java")
+        got = inline_suggestions(doc, line, col, eng, max_tokens=16, timeout=30)
+        for s in got:                                                     # random weights: may be none
+            assert s.text.strip() and not adds_syntax_error(doc, doc.offset_at(line, col), s.text)
+        ev = threading.Event()
+        ev.set()
+        assert inline_suggestions(doc, line, col, eng, max_tokens=16, cancel=ev) == []
+    finally:
+        eng.close()
