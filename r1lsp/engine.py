@@ -193,6 +193,11 @@ class Engine:
         self.model = None
         self._ready.set()
 
+    def clear_cache(self) -> None:
+        """Forget cached results (counters are kept)."""
+        with self._cache.lock:
+            self._cache.data.clear()
+
     def cache_stats(self) -> dict:
         c = self._cache
         total = c.hits + c.misses
