@@ -15,6 +15,7 @@ import collections
 import functools
 import math
 import re
+import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from importlib import resources
@@ -354,13 +355,12 @@ class IdentifierStop:
         self.word_started = word_started
 
     def __call__(self, text: str) -> int | None:
-        m = re.search(r"(?<=[\w$])[^\w$]", text)
-        if self.word_started and text and not _is_ident_char(text[0]):
-            return 0
-        if not self.word_started:
-            m2 = re.match(r"\s*[^\w$\s]", text)
-            if m2:
-                return 0
+        if self.word_started:                                           # only identifier characters
+            m = re.search(r"[^\w$]", text)
+            return m.start() if m else None
+        if re.match(r"\s*[^\w$\s]", text):
+            return 0                                                    # no identifier comes next
+        m = re.search(r"(?<=[\w$])[^\w$]", text)                       # spaces, then one identifier
         return m.start() if m else None
 
     def __eq__(self, other):
@@ -370,9 +370,9 @@ class IdentifierStop:
         return hash(("IdentifierStop", self.word_started))
 
 
-def _wait(fut, timeout: float):
+def _wait(fut, deadline: float):
     try:
-        return fut.result(timeout=timeout)
+        return fut.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
         fut.cancel()
     except (CancelledError, RuntimeError, ValueError):
@@ -402,11 +402,12 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     scores: dict[str, float] = {}
     if use_model:
         budget = max(16, min(512, engine.context_tokens - 64))
+        deadline = time.monotonic() + timeout
         if model_continuations:
-            word = _continuation(engine, doc, cur, budget, timeout, key)
+            word = _continuation(engine, doc, cur, budget, deadline, key)
             if word and word not in {c.label for c in cands}:
                 cands.insert(0, _Cand(word, "model", "model", 0.0))
-        scores = _model_scores(engine, doc, cur, cands[:max_scored], budget, timeout, key)
+        scores = _model_scores(engine, doc, cur, cands[:max_scored], budget, deadline, key)
     items = []
     for c in cands:
         s = scores.get(c.label)
@@ -423,23 +424,23 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     return CompletionResult(out, is_incomplete=len(items) > max_items or (engine is not None and not use_model))
 
 
-def _continuation(engine, doc, cur: Cursor, budget: int, timeout: float, key: str) -> str | None:
+def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: str) -> str | None:
     """A short greedy continuation of the word at the cursor (None if the model offers none)."""
     ids, levels = _context_ids(engine, doc, cur.offset, budget)
     fut = engine.submit_generate(key + ":cont", ids, levels, max_new_tokens=8,
                                  stop_fn=IdentifierStop(bool(cur.prefix)))
-    res = _wait(fut, timeout)
+    res = _wait(fut, deadline)
     if res is None:
         return None
     text = res.text if res.text is not None else engine.decode(res.tokens)
     if not cur.prefix:
-        text = text.lstrip(" \t") if cur.before_word.endswith((" ", "\t", ".", "(")) else text
+        text = text.lstrip(" \t")                                       # the cursor is after a non-word char
     m = re.match(r"[\w$]*", text)
     word = cur.prefix + (m.group(0) if m else "")
     return word if word and word != cur.prefix and _IDENT.fullmatch(word) else None
 
 
-def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, timeout: float,
+def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, deadline: float,
                   key: str) -> dict[str, float]:
     """log p(rest of each label | context + typed prefix), from one score request."""
     if not cands:
@@ -451,7 +452,7 @@ def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, tim
     ids, levels = _context_ids(engine, doc, ctx_end, budget)
     words = [ws + c.label for c in cands] + [ws + cur.prefix]
     fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words])
-    got = _wait(fut, timeout)
+    got = _wait(fut, deadline)
     if got is None:
         return {}
     typed = got[-1] if cur.prefix else 0.0
