@@ -1,0 +1,584 @@
+"""Trainer for R1: AdamW, warm-up + cosine, clipping, bf16 autocast, held-out eval, resumable
+state (safetensors + JSON only), progress line, loss curve PNG, DDP under torchrun.
+
+    python -m model.train --corpus cache/corpus --out cache/runs/r1-tiny --preset r1-tiny \
+        --max-steps 4000 --max-minutes 45
+    torchrun --nproc_per_node 2 -m model.train ...       # DDP (gloo on CPU, nccl on GPU)
+
+Run folder (``--out``)::
+
+    state/             latest training state, replaced atomically at every save
+      model.safetensors, config.json, tokenizer.json   (model.checkpoint format)
+      optim.safetensors  AdamW state tensors, flattened: "<param name>/<key>"
+      optim.json         index: param groups (hyper-parameters, member names), scalar state
+      trainer.json       step, tokens seen, elapsed seconds, train config, history,
+                         torch RNG state (as a list of bytes)
+    final/             model checkpoint (model.checkpoint.save_checkpoint) with card.json
+    loss.png           training and held-out loss against tokens seen
+    log.jsonl          one JSON line per logged step / eval
+
+Creating the file ``OUT/STOP`` stops a run cleanly at the next step (state and final saved).
+Starting again with the same ``--out`` resumes from ``state/`` (``--no-resume`` starts over).
+The batch of step s is a pure function of (seed, s) -- ``numpy.random.default_rng([seed, s])``
+draws the global batch and each rank takes its slice -- so a resumed run sees exactly the data
+an uninterrupted run would, whatever the number of processes.
+
+The learning-rate schedule is a function of the step only: linear warm-up over
+``--warmup`` steps to ``--lr``, cosine decay to ``--lr * --min-lr-ratio`` at ``--max-steps``.
+``--max-minutes`` stops a run early (saving state); the schedule stays that of ``--max-steps``
+unless ``--time-schedule`` (then the cosine follows whichever of step / max-steps and
+time / max-minutes is further along: a time-bounded run still ends at the low rate).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.config import R1Config
+from model.data import CorpusDataset
+from model.network import R1Model
+
+
+@dataclass
+class TrainConfig:
+    corpus: str = "cache/corpus"
+    out: str = "cache/runs/r1-tiny"
+    preset: str = "r1-tiny"
+    n_layers: int | None = None          # override the preset's depth
+    model_config: str | None = None      # R1Config JSON file (instead of the preset)
+    init_from: str | None = None         # start from this checkpoint's weights (fine-tuning)
+    seq_len: int = 256
+    batch_size: int = 16                 # windows per optimizer step, all ranks together
+    grad_accum: int = 1                  # micro-batches per step (per rank)
+    lr: float = 1.5e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 200
+    max_steps: int = 4000
+    max_minutes: float = 0.0             # 0: no time budget
+    time_schedule: bool = False          # cosine follows the further of step and time progress
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    clip: float = 1.0
+    amp: str = "auto"                    # bf16 | fp32 | auto (bf16 on CPU and on bf16 GPUs)
+    threads: int = 0                     # torch threads per process; 0 = auto
+    eval_every: int = 250
+    eval_tokens: int = 8192              # held-out targets per language per periodic eval
+    save_every: int = 250
+    log_every: int = 10
+    seed: int = 0
+    resume: bool = True
+
+
+# ------------------------------------------------------------------ distributed
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """torchrun sets WORLD_SIZE / RANK / LOCAL_RANK; without them this is one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        dev = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+        return Dist(device=dev)
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+        dev, backend = torch.device("cuda", local), "nccl"
+    else:
+        dev, backend = torch.device("cpu"), "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    return Dist(rank, world, local, dev)
+
+
+def barrier(d: Dist):
+    if d.world > 1:
+        dist.barrier()
+
+
+# ------------------------------------------------------------------ optimizer and schedule
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices only: no decay on norms, biases (1-D) and embeddings."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.dim() < 2 or name.startswith("embed.") or ".embed" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_at(step: int, base: float, warmup: int, max_steps: int, min_ratio: float) -> float:
+    """Linear warm-up (step 0 -> base/warmup) then cosine to base*min_ratio at max_steps."""
+    if warmup > 0 and step < warmup:
+        return base * (step + 1) / warmup
+    if max_steps <= warmup:
+        return base
+    t = min(1.0, (step - warmup) / max(1, max_steps - warmup))
+    return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float):
+    for g in opt.param_groups:
+        g["lr"] = lr * g.get("lr_scale", 1.0)
+
+
+# ------------------------------------------------------------------ optimizer state <-> safetensors
+
+def save_optimizer(opt: torch.optim.Optimizer, names: dict[int, str], directory: Path):
+    """``optim.safetensors`` (tensors "<param name>/<key>") + ``optim.json`` (index)."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        name = names[idx]
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{name}/{k}"] = v.detach().contiguous().cpu()
+            else:
+                scalars[f"{name}/{k}"] = v
+    groups = []
+    for g in sd["param_groups"]:
+        groups.append({**{k: v for k, v in g.items() if k != "params"},
+                       "params": [names[i] for i in g["params"]]})
+    save_file(tensors, str(directory / "optim.safetensors"))
+    (directory / "optim.json").write_text(json.dumps(
+        {"format": "torch.optim state_dict, tensors flattened as '<param name>/<key>'",
+         "optimizer": type(opt).__name__, "param_groups": groups, "scalars": scalars,
+         "tensors": sorted(tensors)}, indent=1))
+
+
+def load_optimizer(opt: torch.optim.Optimizer, names: dict[int, str], directory: Path):
+    index = json.loads((directory / "optim.json").read_text())
+    tensors = load_file(str(directory / "optim.safetensors"))
+    by_name = {n: i for i, n in names.items()}
+    state: dict[int, dict] = {}
+    for key, t in tensors.items():
+        name, _, k = key.rpartition("/")
+        state.setdefault(by_name[name], {})[k] = t
+    for key, v in index["scalars"].items():
+        name, _, k = key.rpartition("/")
+        state.setdefault(by_name[name], {})[k] = v
+    groups = []
+    for g, cur in zip(index["param_groups"], opt.state_dict()["param_groups"]):
+        ids = [by_name[n] for n in g["params"]]
+        if ids != cur["params"]:
+            raise ValueError(f"{directory}: optimizer parameter groups do not match the model")
+        groups.append({**g, "params": ids})
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def optimizer_param_names(model: nn.Module, opt: torch.optim.Optimizer) -> dict[int, str]:
+    """Index (as in ``opt.state_dict()``) -> parameter name."""
+    pname = {id(p): n for n, p in model.named_parameters()}
+    out, i = {}, 0
+    for g in opt.param_groups:
+        for p in g["params"]:
+            out[i] = pname[id(p)]
+            i += 1
+    return out
+
+
+# ------------------------------------------------------------------ training state folder
+
+def save_state(directory: Path, model: R1Model, opt, names, trainer: dict, tokenizer=None):
+    """Write the state into ``directory.tmp`` then swap it in (a crash leaves the old one)."""
+    tmp = directory.with_name(directory.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_checkpoint(tmp, model, model.cfg, tokenizer)
+    save_optimizer(opt, names, tmp)
+    (tmp / "trainer.json").write_text(json.dumps(trainer, indent=1))
+    old = directory.with_name(directory.name + ".old")
+    if directory.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def rng_state_to_json() -> dict:
+    st = {"torch": torch.get_rng_state().tolist()}
+    if torch.cuda.is_available():
+        st["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
+    return st
+
+
+def rng_state_from_json(st: dict):
+    torch.set_rng_state(torch.tensor(st["torch"], dtype=torch.uint8))
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in st["cuda"]])
+
+
+# ------------------------------------------------------------------ data
+
+def step_batch(ds: CorpusDataset, cfg: TrainConfig, step: int, d: Dist, micro: int):
+    """Micro-batch ``micro`` of this rank at ``step``: a slice of the step's global batch."""
+    per_rank = cfg.batch_size // d.world
+    per_micro = per_rank // cfg.grad_accum
+    x, y, lv = ds.batch("train", cfg.batch_size, cfg.seq_len, np.random.default_rng([cfg.seed, step]))
+    a = d.rank * per_rank + micro * per_micro
+    return x[a:a + per_micro], y[a:a + per_micro], lv[a:a + per_micro]
+
+
+# ------------------------------------------------------------------ the loss module DDP wraps
+
+class LossModule(nn.Module):
+    """forward -> R1Loss, so DistributedDataParallel sees the whole computation."""
+
+    def __init__(self, model: R1Model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, lv):
+        return self.model.loss(x, y, lv)
+
+
+def amp_dtype(cfg: TrainConfig, device: torch.device) -> str:
+    if cfg.amp != "auto":
+        return cfg.amp
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16"          # measured faster on CPU here (see docs/MODEL_CARD.md)
+
+
+def autocast(kind: str, device: torch.device):
+    if kind == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def default_threads(world: int) -> int:
+    """1 per process on CPU: on this shared 2-core machine 2 threads measured 5-10x *slower*
+    than 1 for the r1-tiny training batch (contention); on GPU torch threads matter little."""
+    if torch.cuda.is_available():
+        return max(1, (os.cpu_count() or 1) // world)
+    return 1
+
+
+# ------------------------------------------------------------------ main loop
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, d: Dist | None = None, log=None, make_model=None):
+        self.cfg, self.d = cfg, d or Dist()
+        self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+        if cfg.batch_size % (self.d.world * cfg.grad_accum):
+            raise ValueError("batch_size must be a multiple of world size * grad_accum")
+        torch.set_num_threads(cfg.threads or default_threads(self.d.world))
+        self.out = Path(cfg.out)
+        self.ds = CorpusDataset(cfg.corpus)
+        self.tokenizer = self.ds.tokenizer()
+        torch.manual_seed(cfg.seed)
+        if make_model is not None:
+            self.model = make_model()
+        elif cfg.model_config:
+            mc = R1Config.from_json(Path(cfg.model_config).read_text())
+            self.model = R1Model(dataclasses.replace(mc, vocab_size=self.tokenizer.get_vocab_size()))
+        elif cfg.init_from:
+            self.model = load_checkpoint(cfg.init_from).model.float()
+        else:
+            over = {}
+            if cfg.n_layers:
+                over = {"n_layers": cfg.n_layers,
+                        "hier_layers": tuple(i for i in R1Config.preset(cfg.preset).hier_layers
+                                             if i < cfg.n_layers) or (cfg.n_layers // 2,)}
+            mc = R1Config.preset(cfg.preset, vocab_size=self.tokenizer.get_vocab_size(), **over)
+            self.model = R1Model(mc)
+        self.model.to(self.d.device).train()
+        self.amp = amp_dtype(cfg, self.d.device)
+        self.opt = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,
+                                     betas=(cfg.beta1, cfg.beta2), eps=1e-8,
+                                     foreach=self.d.device.type != "cpu" or None)
+        self.names = optimizer_param_names(self.model, self.opt)
+        self.step, self.tokens_seen, self.elapsed = 0, 0, 0.0
+        self.history: list[dict] = []
+        self.state_dir = self.out / "state"
+        if self.d.main and (self.out / "STOP").exists():
+            (self.out / "STOP").unlink()          # a stop request applies to the run it stopped
+        barrier(self.d)
+        if cfg.resume and (self.state_dir / "trainer.json").exists():
+            self.load_state()
+        wrapped = LossModule(self.model)
+        if self.d.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            ids = [self.d.device.index] if self.d.device.type == "cuda" else None
+            wrapped = DDP(wrapped, device_ids=ids, find_unused_parameters=True)
+        self.wrapped = wrapped
+        self._eval_windows = None
+
+    # -- state
+
+    def trainer_json(self) -> dict:
+        return {"step": self.step, "tokens_seen": self.tokens_seen, "elapsed_s": round(self.elapsed, 2),
+                "world_size": self.d.world, "amp": self.amp, "config": dataclasses.asdict(self.cfg),
+                "history": self.history, "rng": rng_state_to_json()}
+
+    def save_state(self):
+        if self.d.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_state(self.state_dir, self.model, self.opt, self.names, self.trainer_json(), self.tokenizer)
+        barrier(self.d)
+
+    def load_state(self):
+        ck = load_checkpoint(self.state_dir)
+        self.model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                    for k, v in ck.model.state_dict().items()})
+        load_optimizer(self.opt, self.names, self.state_dir)
+        tj = json.loads((self.state_dir / "trainer.json").read_text())
+        self.step, self.tokens_seen = tj["step"], tj["tokens_seen"]
+        self.elapsed, self.history = tj["elapsed_s"], tj.get("history", [])
+        rng_state_from_json(tj["rng"])
+        self.log(f"resumed from {self.state_dir} at step {self.step} ({self.tokens_seen:,} tokens)")
+
+    # -- evaluation
+
+    def evaluate(self) -> dict:
+        from model.evaluate import heldout_windows, loss_sums, summarize
+        if self._eval_windows is None:
+            self._eval_windows = {lang: heldout_windows(self.ds, lang, self.cfg.seq_len, self.cfg.eval_tokens)
+                                  .shard(self.d.rank, self.d.world) for lang in ("python", "java")}
+        res = {}
+        for lang, win in self._eval_windows.items():
+            s = loss_sums(self.model, win, batch_size=16, amp=self.amp, device=self.d.device)
+            if self.d.world > 1:
+                t = torch.tensor([s["nats"], s["tokens"], s["bytes"]], dtype=torch.float64)
+                dist.all_reduce(t)
+                s["nats"], s["tokens"], s["bytes"] = float(t[0]), int(t[1]), int(t[2])
+            r = summarize(s)
+            res[lang] = {"loss": round(r["loss"], 4), "bpb": round(r["bpb"], 4)}
+        return res
+
+    # -- loop
+
+    def train(self) -> dict:
+        cfg, d = self.cfg, self.d
+        t_start = time.time()
+        elapsed0 = self.elapsed
+        window_t, window_tokens = time.time(), 0
+        tokens_per_step = cfg.batch_size * cfg.seq_len
+        last = {}
+        stop_reason = "max_steps"
+        if d.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        logf = open(self.out / "log.jsonl", "a") if d.main else None
+        try:
+            while self.step < cfg.max_steps:
+                if cfg.max_minutes and time.time() - t_start >= cfg.max_minutes * 60:
+                    stop_reason = "max_minutes"
+                    break
+                if self._stop_requested():
+                    stop_reason = "STOP file"
+                    break
+                sched_step = self.step
+                if cfg.time_schedule and cfg.max_minutes and self.step >= cfg.warmup:
+                    frac = (time.time() - t_start) / (cfg.max_minutes * 60)
+                    sched_step = max(sched_step, cfg.warmup + int(frac * (cfg.max_steps - cfg.warmup)))
+                lr = lr_at(sched_step, cfg.lr, cfg.warmup, cfg.max_steps, cfg.min_lr_ratio)
+                set_lr(self.opt, lr)
+                sums = torch.zeros(4, dtype=torch.float64)
+                for micro in range(cfg.grad_accum):
+                    x, y, lv = (t.to(d.device) for t in step_batch(self.ds, cfg, self.step, d, micro))
+                    sync = micro == cfg.grad_accum - 1 or d.world == 1
+                    ctx = contextlib.nullcontext() if sync else self.wrapped.no_sync()
+                    with ctx:
+                        with autocast(self.amp, d.device):
+                            loss = self.wrapped(x, y, lv)
+                        (loss.total / cfg.grad_accum).backward()
+                    sums += torch.tensor([float(v.detach()) for v in loss]) / cfg.grad_accum
+                gnorm = torch.nn.utils.clip_grad_norm_(
+                    [p for p in self.model.parameters() if p.requires_grad], cfg.clip)
+                self.opt.step()
+                self.opt.zero_grad(set_to_none=True)
+                if d.world > 1:
+                    dist.all_reduce(sums)
+                    sums /= d.world
+                self.step += 1
+                self.tokens_seen += tokens_per_step
+                window_tokens += tokens_per_step
+                last = {"step": self.step, "tokens": self.tokens_seen, "loss": round(float(sums[0]), 4),
+                        "lm": round(float(sums[1]), 4), "aux": round(float(sums[2]), 4),
+                        "gate": round(float(sums[3]), 4), "lr": lr, "gnorm": round(float(gnorm), 3)}
+                self.elapsed = elapsed0 + time.time() - t_start
+                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                    now = time.time()
+                    tps = window_tokens / max(1e-9, now - window_t)
+                    window_t, window_tokens = now, 0
+                    left_steps = (cfg.max_steps - self.step) * tokens_per_step / max(tps, 1e-9)
+                    if cfg.max_minutes:
+                        left_steps = min(left_steps, cfg.max_minutes * 60 - (now - t_start))
+                    last["tok_s"] = round(tps)
+                    if d.main:
+                        self.log(f"step {self.step}/{cfg.max_steps} loss {last['loss']:.3f} "
+                                 f"(lm {last['lm']:.3f} aux {last['aux']:.3f} gate {last['gate']:.3f}) "
+                                 f"lr {lr:.2e} gn {last['gnorm']:.2f} | {tps:,.0f} tok/s "
+                                 f"{self.tokens_seen / 1e6:.2f}M tok | {_hms(self.elapsed)} "
+                                 f"ETA {_hms(max(0.0, left_steps))}")
+                        logf.write(json.dumps(last) + "\n")
+                        logf.flush()
+                    self.history.append({k: last[k] for k in ("step", "tokens", "loss", "lm")})
+                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                    self._eval_and_log(logf)
+                if cfg.save_every and self.step % cfg.save_every == 0:
+                    self.save_state()
+            if not self.history or "val" not in self.history[-1]:
+                self._eval_and_log(logf)
+            self.save_state()
+        finally:
+            if logf:
+                logf.close()
+        if d.main:
+            self.plot()
+        return {"step": self.step, "tokens_seen": self.tokens_seen, "elapsed_s": self.elapsed,
+                "stop": stop_reason, "last": last, "val": self.history[-1].get("val") if self.history else None}
+
+    def _stop_requested(self) -> bool:
+        """A file OUT/STOP asks for a clean stop (state saved) at the next step."""
+        flag = torch.tensor([float((self.out / "STOP").exists())])
+        if self.d.world > 1:
+            dist.all_reduce(flag)
+        return bool(flag.item())
+
+    def _eval_and_log(self, logf):
+        t = time.time()
+        val = self.evaluate()
+        rec = {"step": self.step, "tokens": self.tokens_seen, "val": val}
+        self.history.append(rec)
+        if self.d.main:
+            self.log(f"eval step {self.step}: " + ", ".join(
+                f"{k} loss {v['loss']:.3f} bpb {v['bpb']:.3f}" for k, v in val.items())
+                + f" ({time.time() - t:.1f} s)")
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+
+    def plot(self, path: Path | None = None):
+        plot_history(self.history, path or self.out / "loss.png")
+
+    def save_final(self, directory: Path, extra_meta: dict | None = None) -> Path:
+        meta = {"tokens_seen": self.tokens_seen, "steps": self.step, "training_seconds": round(self.elapsed, 1),
+                "amp": self.amp, "world_size": self.d.world, "train_config": dataclasses.asdict(self.cfg)}
+        meta.update(extra_meta or {})
+        return save_checkpoint(directory, self.model, self.model.cfg, self.tokenizer, meta)
+
+
+def plot_history(history: list[dict], path: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    tr = [(h["tokens"], h["lm"]) for h in history if "lm" in h]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if tr:
+        x, y = np.array(tr, dtype=float).T
+        k = max(1, len(y) // 50)
+        ys = np.convolve(y, np.ones(k) / k, mode="valid")
+        ax.plot(x[k - 1:] / 1e6, ys, label="train lm loss", lw=1)
+    for lang, c in (("python", "C1"), ("java", "C2")):
+        v = [(h["tokens"], h["val"][lang]["loss"]) for h in history if "val" in h and lang in h["val"]]
+        if v:
+            x, y = np.array(v, dtype=float).T
+            ax.plot(x / 1e6, y, "o-", color=c, label=f"held-out {lang}", ms=3)
+    ax.set_xlabel("tokens seen (M)")
+    ax.set_ylabel("loss (nats/token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _hms(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+# ------------------------------------------------------------------ CLI
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    ap = argparse.ArgumentParser(prog="r1lsp train", description="Train an R1 model on a built corpus "
+                                 "(resumes from OUT/state when present; runs under torchrun for DDP).")
+    ap.add_argument("--corpus", default=d.corpus, help="corpus folder built by `python -m model.data build`")
+    ap.add_argument("--out", default=d.out, help="run folder (state/, final/, loss.png, log.jsonl)")
+    ap.add_argument("--preset", default=d.preset)
+    ap.add_argument("--layers", dest="n_layers", type=int, default=None, help="override the preset's depth")
+    ap.add_argument("--model-config", default=None, help="R1Config JSON file instead of the preset")
+    ap.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
+    ap.add_argument("--seq-len", type=int, default=d.seq_len)
+    ap.add_argument("--batch-size", type=int, default=d.batch_size, help="windows per step, all ranks")
+    ap.add_argument("--grad-accum", type=int, default=d.grad_accum)
+    ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--min-lr-ratio", type=float, default=d.min_lr_ratio)
+    ap.add_argument("--warmup", type=int, default=d.warmup)
+    ap.add_argument("--max-steps", type=int, default=d.max_steps)
+    ap.add_argument("--max-minutes", type=float, default=d.max_minutes, help="time budget (0 = none)")
+    ap.add_argument("--time-schedule", action="store_true",
+                    help="with --max-minutes: the cosine follows the further of step and time progress, "
+                         "so a time-bounded run ends at the low learning rate (not bitwise resumable)")
+    ap.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    ap.add_argument("--clip", type=float, default=d.clip)
+    ap.add_argument("--amp", choices=["auto", "bf16", "fp32"], default=d.amp)
+    ap.add_argument("--threads", type=int, default=d.threads, help="torch threads per process (0 = auto)")
+    ap.add_argument("--eval-every", type=int, default=d.eval_every)
+    ap.add_argument("--eval-tokens", type=int, default=d.eval_tokens)
+    ap.add_argument("--save-every", type=int, default=d.save_every)
+    ap.add_argument("--log-every", type=int, default=d.log_every)
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--no-resume", dest="resume", action="store_false")
+    ap.add_argument("--final", default=None, help="also write the final checkpoint here (default OUT/final)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    final = a.final
+    kw = {k: v for k, v in vars(a).items() if k != "final"}
+    cfg = TrainConfig(**kw)
+    d = init_distributed()
+    tr = Trainer(cfg, d)
+    if d.main:
+        m = tr.model
+        tr.log(f"model {m.cfg.n_layers} layers d{m.cfg.d_model}: {m.num_params() / 1e6:.1f}M params "
+               f"({m.num_params(active=True) / 1e6:.1f}M active); amp {tr.amp}; world {d.world}; "
+               f"threads {torch.get_num_threads()}; {cfg.batch_size}x{cfg.seq_len} per step")
+    res = tr.train()
+    if d.main:
+        tr.save_final(Path(final) if final else tr.out / "final")
+        tr.log(f"done: {json.dumps(res)}")
+    if d.world > 1:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Trainer: schedule, parameter groups, safetensors optimizer state, exact resume, DDP (2 CPU
+processes over gloo) ending with identical weights, CLI run with progress line and loss curve."""
+import json
+import math
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+
+from model import data as D
+from model import train as T
+from model.config import R1Config
+from model.network import R1Model
+
+FIX = Path(__file__).parent / "fixtures" / "data"
+
+TINY = dict(max_seq_len=64, d_model=32, n_layers=2, n_heads=2, index_heads=2, index_dim=8,
+            attn_topk=32, local_window=8, key_block=16, n_experts=4, n_active=2, expert_hidden=32,
+            level_dims=(32, 24, 16, 8), hier_layers=(1,))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train-corpus")
+    D.build(D.BuildConfig(out=str(out), stdlib=False, site_packages=False, java=False,
+                          dirs=(f"python={FIX / 'python'}", f"java={FIX / 'java'}"),
+                          vocab_size=400, val_fraction=0.3, seed=0), log=lambda *a: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_config_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("cfg") / "tiny.json"
+    p.write_text(R1Config.preset("r1-tiny", **TINY).to_json())
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def _cfg(corpus, cfg_file, out, **kw):
+    base = dict(corpus=str(corpus), out=str(out), model_config=str(cfg_file), seq_len=32,
+                batch_size=4, lr=3e-3, warmup=2, max_steps=4, eval_every=2, eval_tokens=256,
+                save_every=2, log_every=1, amp="fp32", threads=1, seed=0)
+    base.update(kw)
+    return T.TrainConfig(**base)
+
+
+def _quiet(_):
+    pass
+
+
+def test_schedule_warmup_then_cosine():
+    lrs = [T.lr_at(s, 1.0, 10, 110, 0.1) for s in range(0, 111)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10]))              # rising warm-up
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))               # falling cosine
+    assert lrs[60] == pytest.approx(0.1 + 0.9 * 0.5, abs=1e-9)           # half way
+    assert lrs[110] == pytest.approx(0.1) and T.lr_at(500, 1.0, 10, 110, 0.1) == pytest.approx(0.1)
+
+
+def test_no_weight_decay_on_norms_embeddings_biases():
+    m = R1Model(R1Config.preset("r1-tiny", **TINY))
+    m.extra = torch.nn.Linear(3, 3)                                       # has a bias
+    decay, no_decay = T.param_groups(m, 0.1)
+    names = {id(p): n for n, p in m.named_parameters()}
+    dn = {names[id(p)] for p in decay["params"]}
+    nn_ = {names[id(p)] for p in no_decay["params"]}
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert "embed.weight" in nn_ and "extra.bias" in nn_ and "norm.weight" in nn_
+    assert "blocks.0.attn_norm.weight" in nn_
+    assert "head.weight" in dn and "blocks.0.attn.wq.weight" in dn and "extra.weight" in dn
+    assert dn | nn_ == set(names.values()) and not dn & nn_
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_matches_uninterrupted_run(tiny_corpus, tiny_config_file, tmp_path):
+    full = T.Trainer(_cfg(tiny_corpus, tiny_config_file, tmp_path / "full"), log=_quiet)
+    full.train()
+    # interrupted: 2 steps, then a fresh Trainer resumes from state/ and runs to step 4
+    first = T.Trainer(_cfg(tiny_corpus, tiny_config_file, tmp_path / "split", max_steps=2), log=_quiet)
+    first.train()
+    state = tmp_path / "split" / "state"
+    assert {p.name for p in state.iterdir()} >= {"model.safetensors", "config.json", "optim.safetensors",
+                                                 "optim.json", "trainer.json", "tokenizer.json"}
+    assert not any(p.suffix in (".pt", ".pth", ".pkl", ".bin") for p in state.iterdir())
+    torch.manual_seed(1234)                                               # must be restored from state
+    second = T.Trainer(_cfg(tiny_corpus, tiny_config_file, tmp_path / "split"), log=_quiet)
+    assert second.step == 2
+    second.train()
+    a, b = _weights(full.model), _weights(second.model)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6, rtol=0), k
+    sa, sb = full.opt.state_dict()["state"], second.opt.state_dict()["state"]
+    for i in sa:
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert torch.allclose(sa[i][key], sb[i][key], atol=1e-6, rtol=0)
+        assert float(sa[i]["step"]) == float(sb[i]["step"]) == 4
+    idx = json.loads((state / "optim.json").read_text())
+    assert idx["param_groups"][0]["weight_decay"] == 0.1 and "embed.weight" in idx["param_groups"][1]["params"]
+
+
+def test_cli_run_writes_progress_curve_and_final(tiny_corpus, tiny_config_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = T.main(["--corpus", str(tiny_corpus), "--out", str(out), "--model-config", str(tiny_config_file),
+                 "--seq-len", "32", "--batch-size", "4", "--max-steps", "3", "--warmup", "1",
+                 "--eval-every", "2", "--eval-tokens", "128", "--log-every", "1", "--threads", "1",
+                 "--amp", "bf16"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "tok/s" in err and "ETA" in err and "step 3/3" in err
+    assert "eval step 2: python loss" in err
+    assert (out / "loss.png").stat().st_size > 1000
+    from model.checkpoint import load_checkpoint
+    ck = load_checkpoint(out / "final")
+    assert ck.meta["tokens_seen"] == 3 * 4 * 32 and ck.tokenizer is not None
+    lines = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    assert any("val" in r and math.isfinite(r["val"]["java"]["bpb"]) for r in lines)
+    # a STOP file ends the next invocation at once, cleanly; it is consumed on the start after
+    (out / "STOP").write_text("")
+    tr = T.Trainer(_cfg(tiny_corpus, tiny_config_file, out, max_steps=10), log=_quiet)
+    assert not (out / "STOP").exists() and tr.step == 3
+
+
+def test_time_budget_stops(tiny_corpus, tiny_config_file, tmp_path):
+    tr = T.Trainer(_cfg(tiny_corpus, tiny_config_file, tmp_path / "t", max_steps=10_000,
+                        max_minutes=1e-9, eval_every=0, save_every=0), log=_quiet)
+    res = tr.train()
+    assert res["stop"] == "max_minutes" and res["step"] == 0
+    assert (tmp_path / "t" / "state" / "trainer.json").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, corpus, cfg_file, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world),
+                      RANK=str(rank), LOCAL_RANK=str(rank))
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+    d = T.init_distributed()
+    cfg = _cfg(corpus, cfg_file, out, max_steps=3, eval_every=3, save_every=0)
+    tr = T.Trainer(cfg, d, log=_quiet)
+    tr.train()
+    save_file({k: v.contiguous() for k, v in tr.model.state_dict().items()},
+              str(Path(out) / f"rank{rank}.safetensors"))
+    dist.destroy_process_group()
+
+
+def test_ddp_two_processes_end_with_identical_weights(tiny_corpus, tiny_config_file, tmp_path):
+    import torch.multiprocessing as mp
+    from safetensors.torch import load_file
+    out = tmp_path / "ddp"
+    out.mkdir()
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tiny_corpus), str(tiny_config_file), str(out)),
+             nprocs=2, join=True)
+    r0, r1 = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
+    init = R1Model(R1Config.from_json(tiny_config_file.read_text()))
+    changed = 0
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+        changed += not torch.equal(r0[k], init.state_dict()[k]) if r0[k].shape == init.state_dict()[k].shape else 1
+    assert changed > 0                                                    # it did train
+    tj = json.loads((out / "state" / "trainer.json").read_text())
+    assert tj["world_size"] == 2 and tj["step"] == 3 and tj["tokens_seen"] == 3 * 4 * 32
