@@ -361,8 +361,8 @@ class Engine:
                 _resolve(r, self._score(r))
             else:
                 _resolve(r, self._route(r))
-        if gens:
-            self._generate_rows(gens)
+        for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
+            self._generate_rows([r for r in gens if r.params["temperature"] == temp])
 
     # -- loading ------------------------------------------------------------------------
     def _load(self) -> None:
