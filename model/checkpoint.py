@@ -39,11 +39,15 @@ class LoadedCheckpoint:
 
 
 def save_checkpoint(directory, model: R1Model, config: R1Config, tokenizer=None,
-                    extra_meta: dict | None = None) -> Path:
-    """Write the checkpoint files into `directory` (created if needed); return its path."""
+                    extra_meta: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+    """Write the checkpoint files into `directory` (created if needed); return its path.
+
+    `dtype` (e.g. torch.bfloat16): store every floating tensor in that dtype (half the file);
+    load_checkpoint then returns a model of that dtype, `.float()` brings it back to fp32."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().to(dtype if dtype is not None and v.is_floating_point() else v.dtype)
+             .contiguous().cpu() for k, v in model.state_dict().items()}
     _atomic(directory / WEIGHTS, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
     _atomic(directory / CONFIG, lambda p: p.write_text(config.to_json()))
     if extra_meta is not None:
