@@ -35,3 +35,20 @@ bench-quick: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Training (model/train.py): builds the corpus once, then trains / resumes cache/runs/r1-tiny
+# (state/ holds weights + AdamW state + step, so a second `make train` continues where the last
+# stopped). TRAIN_ARGS e.g. "--max-minutes 60 --max-steps 6000"; torchrun works too (see docs/MODEL_CARD.md).
+TRAIN_ARGS ?=
+train: install
+	test -f cache/corpus/manifest.json || $(PY) -m model.data build --out cache/corpus
+	$(PY) -m model.train --corpus cache/corpus --out cache/runs/r1-tiny --preset r1-tiny \
+		--seq-len 256 --batch-size 16 --lr 1.5e-3 --warmup 100 $(TRAIN_ARGS)
+
+# Progressive fine-tuning (model/finetune.py) on your own code: make finetune DATA=~/src/project
+DATA ?= .
+FT_OUT ?= runs/finetune
+FINETUNE_ARGS ?=
+finetune: install
+	$(PY) -m model.finetune --data $(DATA) --base model/checkpoints/r1-tiny --out $(FT_OUT) $(FINETUNE_ARGS)
+.PHONY: train finetune
