@@ -53,6 +53,14 @@ class StructuredDocument:
     def position_at(self, byte_offset: int) -> tuple[int, int]:
         return self._index.position_at(byte_offset)
 
+    def line_text(self, line: int) -> str:
+        """The text of 0-based `line` without its terminator ('' past the end)."""
+        index = self._index
+        if not 0 <= line < index.line_count:
+            return ""
+        start, end = index.starts[line], index.content_ends[line]
+        return index.data[int(start):int(end)].decode("utf-8", "surrogatepass")
+
     # -- edits --------------------------------------------------------------------------
     def apply_change(self, new_text: str, start: tuple[int, int] | None = None,
                      end: tuple[int, int] | None = None, version: int | None = None) -> list[HierarchySpan]:

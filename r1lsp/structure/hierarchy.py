@@ -192,7 +192,12 @@ class Hierarchy:
         counts = ", ".join(f"{_LEVEL_NAMES[lv]}s={len(self.tables[lv])}" for lv in Level)
         return f"Hierarchy({self.language!r}, {counts}, has_errors={self.has_errors})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self, byte_range: tuple[int, int] | None = None) -> dict:
+        """JSON-able form; with `byte_range`, only the units (of every level) meeting it."""
+        if byte_range is None:
+            spans = self.spans
+        else:
+            spans = [s for lv in Level for s in self.intersecting([byte_range], lv)]
         return {
             "language": self.language,
             "has_errors": self.has_errors,
@@ -202,6 +207,6 @@ class Hierarchy:
                 {"id": s.id, "level": _LEVEL_NAMES[s.level], "kind": s.kind,
                  "start_byte": s.start_byte, "end_byte": s.end_byte,
                  "start": list(s.start), "end": list(s.end), "parent": s.parent, "name": s.name}
-                for s in self.spans
+                for s in spans
             ],
         }
