@@ -361,19 +361,69 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--amp", choices=["bf16", "fp32"], default="fp32")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", default=None, help="write the report here")
+    ap.add_argument("--ship", default=None, metavar="DIR",
+                    help="save the checkpoint into DIR in bf16 (the evaluated weights are the bf16-"
+                         "rounded ones) with card.json = training metadata + these figures")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    from model.checkpoint import load_checkpoint
+    from model.checkpoint import load_checkpoint, save_checkpoint
     ck = load_checkpoint(a.ckpt)
-    model = ck.model.float()
-    rep = evaluate(model, CorpusDataset(a.corpus), a.seq_len, a.max_tokens, a.ident_sites,
+    model = ck.model.to(torch.bfloat16).float() if a.ship else ck.model.float()
+    ds = CorpusDataset(a.corpus)
+    rep = evaluate(model, ds, a.seq_len, a.max_tokens, a.ident_sites,
                    None if a.amp == "fp32" else a.amp, log=lambda s: print(s, file=sys.stderr))
     text = json.dumps(rep, indent=1)
     if a.json:
         Path(a.json).write_text(text)
     print(text)
+    if a.ship:
+        card = model_card(ck.meta, rep, ds)
+        save_checkpoint(a.ship, model, ck.config, ck.tokenizer, card, dtype=torch.bfloat16)
+        print(f"shipped -> {a.ship}", file=sys.stderr)
     return 0
+
+
+def model_card(train_meta: dict, rep: dict, ds: CorpusDataset) -> dict:
+    """card.json of a shipped checkpoint: training metadata + held-out figures + corpus summary."""
+    m = ds.manifest
+    eu = rep["expert_usage"]
+    secs = train_meta.get("training_seconds")
+    card = {
+        "model": "r1-tiny",
+        "tokens_seen": train_meta.get("tokens_seen"),
+        "steps": train_meta.get("steps"),
+        "training_seconds": secs,
+        "throughput_tok_s": round(train_meta["tokens_seen"] / secs) if secs else None,
+        "heldout_bpb_python": round(rep["python"]["bpb"], 4),
+        "heldout_bpb_java": round(rep["java"]["bpb"], 4),
+        "heldout_loss_python": round(rep["python"]["loss"], 4),
+        "heldout_loss_java": round(rep["java"]["loss"], 4),
+        "next_token_top1": round(rep["all"]["top1"], 4),
+        "next_token_top5": round(rep["all"]["top5"], 4),
+        "next_token_by_lang": {k: {"top1": round(rep[k]["top1"], 4), "top5": round(rep[k]["top5"], 4)}
+                               for k in ("python", "java")},
+        "next_identifier_exact": round((rep["python"]["next_identifier_exact"] * rep["python"]["next_identifier_sites"]
+                                        + rep["java"]["next_identifier_exact"] * rep["java"]["next_identifier_sites"])
+                                       / max(1, rep["python"]["next_identifier_sites"] + rep["java"]["next_identifier_sites"]), 4),
+        "next_identifier_by_lang": {k: {"exact": round(rep[k]["next_identifier_exact"], 4),
+                                        "sites": rep[k]["next_identifier_sites"]} for k in ("python", "java")},
+        "expert_usage": {"entropy_bits_per_layer": eu["entropy_bits"], "max_entropy_bits": eu["max_entropy_bits"],
+                         "busiest_share_per_layer": eu["busiest_share"], "idle_experts_per_layer": eu["idle_experts"],
+                         "fraction": eu["fraction"]},
+        "kept_fraction": rep["kept_fraction"],
+        "kept_fraction_long": rep.get("kept_fraction_long"),
+        "eval": {"seq_len": rep["seq_len"], "heldout_tokens": rep["all"]["tokens"],
+                 "split": "val (held out by file)", "weights": "bf16-rounded, evaluated in fp32"},
+        "corpus": {"root": str(ds.root), "splits": {k: {f: v[f] for f in ("files", "tokens", "bytes", "tokens_by_lang")}
+                                                     for k, v in m["splits"].items()},
+                   "sources": [{"name": s["name"], "license": s["license"], "files": s["files_kept"],
+                                "bytes": s["bytes_kept"]} for s in m["sources"]],
+                   "licenses": m["licenses"], "tokenizer_vocab": m["tokenizer"]["vocab_size"]},
+        "train": {k: train_meta[k] for k in ("amp", "world_size", "train_config") if k in train_meta},
+        "stored_dtype": "bfloat16",
+    }
+    return card
 
 
 if __name__ == "__main__":

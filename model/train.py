@@ -375,6 +375,8 @@ class Trainer:
                 t = torch.tensor([s["nats"], s["tokens"], s["bytes"]], dtype=torch.float64)
                 dist.all_reduce(t)
                 s["nats"], s["tokens"], s["bytes"] = float(t[0]), int(t[1]), int(t[2])
+            if s["tokens"] == 0:
+                continue                                  # no held-out text of this language
             r = summarize(s)
             res[lang] = {"loss": round(r["loss"], 4), "bpb": round(r["bpb"], 4)}
         return res
