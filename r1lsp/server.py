@@ -9,7 +9,10 @@ UTF-32 the conversion happens here, at the edge.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import threading
 from typing import Any
 
 from lsprotocol import types
@@ -17,7 +20,10 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from r1lsp import __version__
+from r1lsp.completion import CompletionCandidate, complete
 from r1lsp.documents import DocumentStore, TextChange, UnknownDocument
+from r1lsp.engine import Engine
+from r1lsp.inline import inline_suggestions
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.settings import SECTION, Settings, merge_settings, settings_to_dict
@@ -27,6 +33,18 @@ log = logging.getLogger("r1lsp.server")
 
 LEVELS_REQUEST = "r1lsp/levels"
 SETTINGS_REQUEST = "r1lsp/settings"
+
+_COMPLETION_KINDS = {
+    "keyword": types.CompletionItemKind.Keyword,
+    "variable": types.CompletionItemKind.Variable,
+    "parameter": types.CompletionItemKind.Variable,
+    "field": types.CompletionItemKind.Field,
+    "method": types.CompletionItemKind.Method,
+    "function": types.CompletionItemKind.Function,
+    "class": types.CompletionItemKind.Class,
+    "module": types.CompletionItemKind.Module,
+    "model": types.CompletionItemKind.Text,
+}
 
 _SYMBOL_KINDS = {
     "class_declaration": types.SymbolKind.Class,
@@ -49,6 +67,9 @@ class R1LanguageServer(LanguageServer):
         super().__init__("r1lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.documents = DocumentStore()
         self.settings = Settings()
+        self.engine: Engine | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._progress_tokens = itertools.count(1)
 
     # -- edge conversions -------------------------------------------------------------
     @property
@@ -72,6 +93,70 @@ class R1LanguageServer(LanguageServer):
             sc = convert_column(doc.line_text(sl), sc, UTF16, self.encoding)
             ec = convert_column(doc.line_text(el), ec, UTF16, self.encoding)
         return types.Range(types.Position(sl, sc), types.Position(el, ec))
+
+    # -- the model engine -----------------------------------------------------------
+    def model_wanted(self) -> bool:
+        f = self.settings.features
+        return f.completion or f.inline_completion or f.expert_diagnostics
+
+    def ensure_engine(self) -> None:
+        """(Re)start the engine when a model feature is on and the model settings changed."""
+        if not self.model_wanted():
+            return
+        if self.engine is not None and self.engine.settings == self.settings.model and self.engine.state != "closed":
+            return
+        if self.engine is not None:
+            self.engine.close()
+        self.engine = Engine(self.settings.model, on_progress=self._engine_progress)
+        self.engine.start()
+        asyncio.ensure_future(self._report_engine_load(self.engine))
+
+    def _engine_progress(self, message: str, percent: int | None) -> None:
+        """Called on the engine's thread: forward to the client on the server's loop."""
+        token = getattr(self, "_load_token", None)
+        if token is None or self.loop is None:
+            return
+        value = types.WorkDoneProgressReport(message=message, percentage=percent)
+        self.loop.call_soon_threadsafe(self.work_done_progress.report, token, value)
+
+    async def _report_engine_load(self, engine: Engine) -> None:
+        token = None
+        window = self.client_capabilities.window
+        if window and window.work_done_progress:
+            token = f"r1lsp-model-load-{next(self._progress_tokens)}"
+            try:
+                await self.work_done_progress.create_async(token)
+                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
+                    title="r1lsp: loading the R1 model", cancellable=False, percentage=0))
+                self._load_token = token
+            except Exception as exc:  # the client refused a progress token: load silently
+                log.info("no progress token: %s", exc)
+                token = None
+        ready = await asyncio.get_running_loop().run_in_executor(None, engine.wait_ready, None)
+        self._load_token = None
+        if ready:
+            done = f"R1 model ready: {engine.device}, {engine.quantization}"
+        else:
+            done = f"R1 model unavailable: {engine.error}"
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=done))
+        for notice in engine.notices:
+            self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"r1lsp: {notice}"))
+        if engine is not self.engine:  # replaced meanwhile by a settings change
+            return
+        if ready:
+            self.window_log_message(types.LogMessageParams(types.MessageType.Info, f"r1lsp: {done}"))
+        else:
+            self.window_show_message(types.ShowMessageParams(
+                types.MessageType.Error,
+                f"r1lsp: {engine.error} Completions fall back to the code structure; ghost text and "
+                "expert diagnostics are off until a working checkpoint is configured (r1lsp.model.path).",
+            ))
+
+    def shutdown_engine(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
     # -- settings -------------------------------------------------------------------
     def apply_settings(self, raw: Any, origin: str) -> None:
@@ -114,6 +199,17 @@ def _symbol(server: R1LanguageServer, doc: StructuredDocument, entry: OutlineEnt
     )
 
 
+def _completion_item(server: R1LanguageServer, doc: StructuredDocument, c: CompletionCandidate) -> types.CompletionItem:
+    return types.CompletionItem(
+        label=c.label,
+        kind=_COMPLETION_KINDS.get(c.kind, types.CompletionItemKind.Text),
+        detail=c.detail,
+        sort_text=c.sort_text,
+        filter_text=c.label,
+        text_edit=types.TextEdit(range=server.to_client_range(doc, c.replace_start, c.replace_end), new_text=c.insert_text),
+    )
+
+
 def _uri_param(params: Any) -> str:
     """The document URI of a custom request's params (a dict or an attrs-like object)."""
     doc = params.get("textDocument") if isinstance(params, dict) else getattr(params, "textDocument", None)
@@ -151,7 +247,9 @@ def create_server() -> R1LanguageServer:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: R1LanguageServer, params: types.InitializedParams) -> None:
+        ls.loop = asyncio.get_running_loop()
         await ls.pull_configuration()
+        ls.ensure_engine()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: R1LanguageServer, params: types.DidChangeConfigurationParams) -> None:
@@ -159,6 +257,11 @@ def create_server() -> R1LanguageServer:
             ls.apply_settings(params.settings, "didChangeConfiguration")
         else:  # the push model carries nothing useful: pull
             await ls.pull_configuration()
+        ls.ensure_engine()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: R1LanguageServer, params: None) -> None:
+        ls.shutdown_engine()
 
     # -- document sync ----------------------------------------------------------------
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -191,12 +294,47 @@ def create_server() -> R1LanguageServer:
         types.TEXT_DOCUMENT_COMPLETION,
         types.CompletionOptions(trigger_characters=["."], resolve_provider=False),
     )
-    def completion(ls: R1LanguageServer, params: types.CompletionParams) -> types.CompletionList:
-        return types.CompletionList(is_incomplete=False, items=[])
+    async def completion(ls: R1LanguageServer, params: types.CompletionParams) -> types.CompletionList:
+        uri = params.text_document.uri
+        if not ls.settings.features.completion or uri not in ls.documents:
+            return types.CompletionList(is_incomplete=False, items=[])
+        doc = ls.documents.get(uri)
+        snap = doc.snapshot()
+        line, char = ls.to_utf16(doc, params.position)
+        key = f"{uri}#completion"
+        try:
+            result = await asyncio.to_thread(complete, snap, line, char, ls.engine, key=key)
+        except asyncio.CancelledError:  # $/cancelRequest: stop the model work too
+            if ls.engine is not None:
+                ls.engine.cancel(key)
+            raise
+        items = [_completion_item(ls, snap, c) for c in result.items]
+        return types.CompletionList(is_incomplete=result.is_incomplete, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    def inline_completion(ls: R1LanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-        return types.InlineCompletionList(items=[])
+    async def inline_completion(ls: R1LanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        uri = params.text_document.uri
+        if not ls.settings.features.inline_completion or uri not in ls.documents:
+            return types.InlineCompletionList(items=[])
+        doc = ls.documents.get(uri)
+        snap = doc.snapshot()
+        line, char = ls.to_utf16(doc, params.position)
+        cancel = threading.Event()
+        try:
+            suggestions = await asyncio.to_thread(
+                inline_suggestions, snap, line, char, ls.engine,
+                max_tokens=ls.settings.model.max_tokens, cancel=cancel, key=f"{uri}#inline",
+            )
+        except asyncio.CancelledError:  # the client cancelled or typed on
+            cancel.set()
+            raise
+        current = ls.documents.get(uri) if uri in ls.documents else None
+        if current is None or current.version != snap.version:
+            return types.InlineCompletionList(items=[])  # the document moved on meanwhile
+        return types.InlineCompletionList(items=[
+            types.InlineCompletionItem(insert_text=s.text, range=ls.to_client_range(snap, s.start, s.end))
+            for s in suggestions
+        ])
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

@@ -9,6 +9,8 @@ is remapped. Either way the result equals a fresh `map_structure` of the new tex
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .hierarchy import Hierarchy, HierarchySpan, Level, LevelTable
@@ -52,6 +54,15 @@ class StructuredDocument:
 
     def position_at(self, byte_offset: int) -> tuple[int, int]:
         return self._index.position_at(byte_offset)
+
+    def snapshot(self) -> "StructuredDocument":
+        """A copy for reading on another thread while this document keeps changing: edits
+        replace text, index and hierarchy (never mutate them) but `tree.edit` mutates the
+        old tree, so the snapshot gets its own tree copy. A snapshot is not to be edited."""
+        snap = copy.copy(self)
+        snap.tree = self.tree.copy() if self.tree is not None else None
+        snap._parser = None
+        return snap
 
     def line_text(self, line: int) -> str:
         """The text of 0-based `line` without its terminator ('' past the end)."""

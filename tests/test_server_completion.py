@@ -1,0 +1,206 @@
+"""End to end: completion list and ghost text from the real server with a real (small) model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from lsp_support import CONFIG, initialize, open_document
+
+JAVA = """\
+public class Counter {
+    private int count;
+    private final String label = "größe 😀";
+
+    void increment(int step) {
+        count += step;
+        cou
+    }
+}
+"""
+
+PYTHON = """\
+import os
+
+
+def walk(root, pattern):
+    total = 0
+    for entry in os.scandir(root):
+        total += 1
+    return tot
+"""
+
+
+async def wait_for_log(client: LanguageClient, needle: str) -> types.LogMessageParams:
+    while True:
+        for message in client.log_messages:
+            if needle in message.message:
+                return message
+        await asyncio.wait_for(client.wait_for_notification(types.WINDOW_LOG_MESSAGE), timeout=120)
+
+
+async def wait_for_message(client: LanguageClient, needle: str) -> types.ShowMessageParams:
+    while True:
+        for message in client.messages:
+            if needle in message.message:
+                return message
+        await asyncio.wait_for(client.wait_for_notification(types.WINDOW_SHOW_MESSAGE), timeout=120)
+
+
+@pytest.fixture
+def model_options(tiny_checkpoint):
+    return {"model": {"path": str(tiny_checkpoint), "quantization": "none", "maxTokens": 24}}
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def client(lsp_client: LanguageClient, model_options):
+    await initialize(lsp_client, "visual-studio-code", model_options)
+    await wait_for_log(lsp_client, "R1 model ready")
+    yield
+    await lsp_client.shutdown_session()
+
+
+def labels(result) -> list[str]:
+    return [item.label for item in result.items]
+
+
+async def test_model_load_reports_progress(client: LanguageClient):
+    reports = [r for rs in client.progress_reports.values() for r in rs]
+    assert any(isinstance(r, types.WorkDoneProgressBegin) and "loading the R1 model" in r.title for r in reports)
+    assert any(isinstance(r, types.WorkDoneProgressEnd) and "ready" in (r.message or "") for r in reports)
+
+
+async def test_java_completion_replaces_the_partial_word(client: LanguageClient):
+    uri = "file:///workspace/Counter.java"
+    open_document(client, uri, "java", JAVA)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(6, 11))
+    )
+    assert "count" in labels(result)
+    item = next(i for i in result.items if i.label == "count")
+    assert item.kind == types.CompletionItemKind.Field
+    assert item.text_edit.range == types.Range(types.Position(6, 8), types.Position(6, 11))
+    assert item.text_edit.new_text == "count"
+    # Ranked by the model: every structural candidate carries its model score in the detail.
+    assert " · " in item.detail
+
+
+async def test_python_completion_offers_locals_and_parameters(client: LanguageClient):
+    uri = "file:///workspace/walk.py"
+    open_document(client, uri, "python", PYTHON)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(7, 14))
+    )
+    assert "total" in labels(result)
+    item = next(i for i in result.items if i.label == "total")
+    assert item.text_edit.range == types.Range(types.Position(7, 11), types.Position(7, 14))
+
+
+async def test_inline_completion_answers_with_valid_ghost_text(client: LanguageClient):
+    uri = "file:///workspace/walk.py"
+    open_document(client, uri, "python", PYTHON)
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            text_document=types.TextDocumentIdentifier(uri),
+            position=types.Position(7, 14),
+        )
+    )
+    assert isinstance(result, types.InlineCompletionList)
+    for item in result.items:  # whatever the small model says, it is inserted at the cursor
+        assert item.range.start == item.range.end == types.Position(7, 14)
+        assert item.insert_text.strip()
+
+
+async def test_cancelled_inline_request_returns_and_the_next_is_served(client: LanguageClient):
+    uri = "file:///workspace/Counter.java"
+    open_document(client, uri, "java", JAVA)
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(6, 11),
+    )
+    pending = client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="inline-1")
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="inline-1"))
+    try:
+        result = await asyncio.wait_for(pending, timeout=30)
+    except JsonRpcException as exc:  # cancelled while running: RequestCancelled
+        assert "cancel" in str(exc).lower()
+    else:  # it had already finished: a normal answer
+        assert isinstance(result, types.InlineCompletionList)
+    follow_up = await client.text_document_completion_async(
+        types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(6, 11))
+    )
+    assert "count" in labels(follow_up)
+
+
+async def test_features_switched_off_answer_empty(client: LanguageClient):
+    uri = "file:///workspace/Counter.java"
+    open_document(client, uri, "java", JAVA)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"r1lsp": {"features": {"completion": False, "inlineCompletion": False}}}))
+    await wait_for_log(client, "settings applied from didChangeConfiguration")
+    result = await client.text_document_completion_async(
+        types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(6, 11))
+    )
+    assert list(result.items) == []
+
+
+async def test_two_clients_get_answers_for_their_own_documents(model_options):
+    clients = [ClientServerConfig(server_command=CONFIG.server_command) for _ in range(2)]
+    started = [await c.start() for c in clients]
+    try:
+        for c in started:
+            await initialize(c, "visual-studio-code", model_options)
+        open_document(started[0], "file:///a/Counter.java", "java", JAVA)
+        open_document(started[1], "file:///b/walk.py", "python", PYTHON)
+        await asyncio.gather(*(wait_for_log(c, "R1 model ready") for c in started))
+        java, python = await asyncio.gather(
+            started[0].text_document_completion_async(
+                types.CompletionParams(types.TextDocumentIdentifier("file:///a/Counter.java"), types.Position(6, 11))),
+            started[1].text_document_completion_async(
+                types.CompletionParams(types.TextDocumentIdentifier("file:///b/walk.py"), types.Position(7, 14))),
+        )
+        assert "count" in labels(java) and "total" not in labels(java)
+        assert "total" in labels(python) and "count" not in labels(python)
+    finally:
+        for c in started:
+            await c.shutdown_session()
+            await c.stop()
+
+
+@pytest.mark.parametrize("problem", ["missing", "corrupt"])
+async def test_bad_checkpoint_gives_an_error_message_and_structural_results(problem, tmp_path, tiny_checkpoint):
+    if problem == "missing":
+        path = tmp_path / "no-such-checkpoint"
+    else:
+        path = tmp_path / "corrupt"
+        path.mkdir()
+        for f in tiny_checkpoint.iterdir():
+            (path / f.name).write_bytes(f.read_bytes())
+        weights = path / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])
+    config = ClientServerConfig(server_command=CONFIG.server_command)
+    client = await config.start()
+    try:
+        await initialize(client, "neovim", {"model": {"path": str(path)}})
+        message = await wait_for_message(client, "r1lsp.model.path")
+        assert message.type == types.MessageType.Error
+        assert ("No model checkpoint" in message.message) if problem == "missing" else ("model.safetensors" in message.message)
+        uri = "file:///workspace/Counter.java"
+        open_document(client, uri, "java", JAVA)
+        result = await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(6, 11)))
+        assert "count" in labels(result)  # the structural fallback still works
+        ghost = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            text_document=types.TextDocumentIdentifier(uri), position=types.Position(6, 11)))
+        assert list(ghost.items) == []
+    finally:
+        await client.shutdown_session()
+        await client.stop()
