@@ -64,6 +64,102 @@ def cmd_levels(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_location(spec: str) -> tuple[str, int, int]:
+    """FILE:LINE:COL (1-based) -> (file, line, column)."""
+    path, _, rest = spec.rpartition(":")
+    path2, _, line = path.rpartition(":")
+    if not path2 or not line.isdigit() or not rest.isdigit() or int(line) < 1 or int(rest) < 1:
+        raise CliError(f"expected FILE:LINE:COL with 1-based numbers, got {spec!r}")
+    return path2, int(line), int(rest)
+
+
+def _model_settings(args: argparse.Namespace):
+    from r1lsp.settings import ModelSettings
+
+    return ModelSettings(path=args.model, device=args.device,
+                         quantization="none" if args.no_int8 else "int8", max_tokens=args.max_tokens)
+
+
+def _start_engine(args: argparse.Namespace, required: bool):
+    """Load the model; without one, a warning (structural results) or an error when required."""
+    from r1lsp.engine import Engine
+
+    engine = Engine(_model_settings(args)).start()
+    engine.wait_ready(None)
+    for notice in engine.notices:
+        print(f"r1lsp: {notice}", file=sys.stderr)
+    if engine.state != "ready":
+        if required:
+            raise CliError(engine.error or "the model did not load")
+        print(f"r1lsp: {engine.error} (structural completions only)", file=sys.stderr)
+        return None
+    return engine
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from r1lsp.completion import complete, format_completions
+    from r1lsp.inline import inline_suggestions
+    from r1lsp.positions import UTF16, UTF32, convert_column
+    from r1lsp.structure import StructuredDocument
+
+    path, line, col = _parse_location(args.location)
+    text, language = _read_source(path)
+    doc = StructuredDocument(text, language)
+    # The command line counts characters; LSP (and the logic) counts UTF-16 units.
+    line0 = line - 1
+    if line0 >= doc.text.count("\n") + 1:
+        raise CliError(f"{path} has no line {line}")
+    char16 = convert_column(doc.line_text(line0), col - 1, UTF32, UTF16)
+    engine = _start_engine(args, required=args.inline)
+    try:
+        if args.inline:
+            suggestions = inline_suggestions(doc, line0, char16, engine, max_tokens=args.max_tokens, timeout=60)
+            if args.json:
+                print(json.dumps({"file": path, "line": line, "column": col,
+                                  "inline": [{"text": s.text} for s in suggestions]}))
+            elif suggestions:
+                print(suggestions[0].text)
+            else:
+                print("(no ghost text: the model's continuation was empty or would add a syntax error)", file=sys.stderr)
+            return 0
+        result = complete(doc, line0, char16, engine, timeout=30)
+        if args.json:
+            print(json.dumps({"file": path, "line": line, "column": col, "is_incomplete": result.is_incomplete,
+                              "items": [{"label": c.label, "kind": c.kind, "detail": c.detail, "score": c.score}
+                                        for c in result.items]}))
+        else:
+            print(format_completions(result))
+        return 0
+    finally:
+        if engine is not None:
+            engine.close()
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from r1lsp.translate import translate_java
+
+    text, language = _read_source(args.file)
+    if args.file != "-" and language != "java":
+        raise CliError(f"{args.file}: not a Java file (translate reads Java)")
+    result = translate_java(text)
+    if args.json:
+        print(json.dumps({"unit": result.unit, "python": result.python, "untranslated": [
+            {"line": u.start[0] + 1, "column": u.start[1] + 1, "java": u.java_text, "reason": u.reason}
+            for u in result.untranslated]}))
+    elif args.output:
+        out = Path(args.output)
+        if out.exists() and not args.force:
+            raise CliError(f"{out} exists (use --force to overwrite)")
+        out.write_text(result.python, encoding="utf-8")
+        print(f"wrote {out} ({result.unit}, {len(result.python.splitlines())} lines)", file=sys.stderr)
+    else:
+        sys.stdout.write(result.python)
+    for u in result.untranslated:
+        print(f"{args.file}:{u.start[0] + 1}:{u.start[1] + 1}: untranslated ({u.reason}): {u.java_text.splitlines()[0] if u.java_text else ''}",
+              file=sys.stderr)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from r1lsp.doctor import FAIL, run_checks
 
@@ -75,6 +171,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         for c in checks:
             print(f"{c.verdict.upper():<5} {c.name:<{width}}  {c.detail}")
     return 1 if any(c.verdict == FAIL for c in checks) else 0
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="PATH", help="checkpoint folder (default: the shipped r1-tiny)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--no-int8", action="store_true", help="run the model unquantized (fp32)")
+    p.add_argument("--max-tokens", type=int, default=48, help="longest model continuation")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_levels)
 
+    p = sub.add_parser("complete", help="completions (or ghost text with --inline) at FILE:LINE:COL (1-based)")
+    p.add_argument("location", metavar="FILE:LINE:COL")
+    p.add_argument("--inline", action="store_true", help="ghost text (fill-in-the-middle) instead of the list")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("translate", help="translate a Java file (or - for stdin) to Python")
+    p.add_argument("file", help="a .java file, or - for standard input")
+    p.add_argument("-o", "--output", help="write the Python here instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_translate)
+
+    # Listed for --help; main() hands their arguments to the model package's own parsers.
+    sub.add_parser("train", help="train the R1 model (r1lsp train --help; runs under torchrun too)", add_help=False)
+    sub.add_parser("finetune", help="progressive fine-tuning on your own code (r1lsp finetune --help)", add_help=False)
+
     p = sub.add_parser("doctor", help="check Python, torch/CUDA, bitsandbytes, grammars and the checkpoint")
     p.add_argument("--model", metavar="PATH", help="check this checkpoint folder instead of the shipped one")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -102,7 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PASS_THROUGH = {"train": "model.train", "finetune": "model.finetune"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in _PASS_THROUGH:  # their own parsers own every flag, --help included
+        import importlib
+
+        return importlib.import_module(_PASS_THROUGH[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
