@@ -6,6 +6,8 @@
 Metrics (all on the val split, bounded by ``--max-tokens`` per language):
   * bits per byte per language: sum of next-token losses (nats) / ln 2 / UTF-8 bytes of the
     predicted tokens (special tokens count 0 bytes, their loss is included);
+    ``bpb_after_first_window`` leaves out each file's first window (OpenJDK files open with
+    the same ~1.3 KB licence header, which a model learns verbatim);
   * loss (nats / token), top-1 / top-5 next-token accuracy;
   * next-identifier exact match: at the start of an identifier (a token whose text starts a
     ``[A-Za-z_][A-Za-z0-9_]*`` word that is not preceded by a word character), the model is
@@ -87,6 +89,7 @@ def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
             continue
         spans = [(s, min(s + seq_len + 1, r["end"])) for s in range(r["start"], r["end"] - 1, seq_len)]
         spans_by_file.append([sp for sp in spans if sp[1] - sp[0] >= min_len])
+    first_spans = {spans[0][0] for spans in spans_by_file if spans}
     chosen, budget, k = [], max_tokens, 0
     while budget > 0 and any(k < len(s) for s in spans_by_file):
         for spans in spans_by_file:
@@ -107,7 +110,9 @@ def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
             lev[i, :m, c] = renumber_first_appearance(lv[:, c])
         lev[i, m:] = lev[i, m - 1]
     tb = np.where(tgt >= 0, byte_lengths[np.maximum(tgt, 0)], 0)
-    return Windows(*(torch.from_numpy(x) for x in (inp, tgt, lev, tb)))
+    win = Windows(*(torch.from_numpy(x) for x in (inp, tgt, lev, tb)))
+    win.file_start = torch.tensor([a in first_spans for a, _ in chosen], dtype=torch.bool)  # (N,)
+    return win
 
 
 def autocast_ctx(dtype: str | None, device="cpu"):
@@ -123,15 +128,18 @@ def loss_sums(model, win: Windows, batch_size: int = 16, amp: str | None = None,
     """Sums over the windows: nats, tokens, bytes (and top-1 / top-5 hits if ``topk``)."""
     was = model.training
     model.eval()
-    out = {"nats": 0.0, "tokens": 0, "bytes": 0, "top1": 0, "top5": 0}
+    out = {"nats": 0.0, "tokens": 0, "bytes": 0, "top1": 0, "top5": 0, "win_nats": [], "win_tokens": []}
     for i in range(0, len(win), batch_size):
         x, y, lv = (t[i:i + batch_size].to(device) for t in (win.input_ids, win.targets, win.level_ids))
         with autocast_ctx(amp, device):
             logits = model(x, lv).logits
         logits = logits.float()
         mask = y >= 0
-        nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100, reduction="sum")
-        out["nats"] += float(nll)
+        nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100, reduction="none")
+        per_win = nll.view(y.shape).sum(-1)                                       # (B,)
+        out["win_nats"] += per_win.tolist()
+        out["win_tokens"] += mask.sum(-1).tolist()
+        out["nats"] += float(per_win.sum())
         out["tokens"] += int(mask.sum())
         out["bytes"] += int(win.target_bytes[i:i + batch_size].sum())
         if topk:
@@ -325,7 +333,7 @@ def evaluate(model, ds: CorpusDataset, seq_len: int = 256, max_tokens: int = 600
     t0 = time.time()
     bl = token_byte_lengths(ds.tokenizer())
     rep = {"seq_len": seq_len, "max_tokens_per_lang": max_tokens}
-    all_s = {"nats": 0.0, "tokens": 0, "bytes": 0, "top1": 0, "top5": 0}
+    all_s = {"nats": 0.0, "tokens": 0, "bytes": 0, "top1": 0, "top5": 0}  # sums over languages
     wins = {}
     for lang in ("python", "java"):
         win = heldout_windows(ds, lang, seq_len, max_tokens, byte_lengths=bl)
@@ -334,6 +342,11 @@ def evaluate(model, ds: CorpusDataset, seq_len: int = 256, max_tokens: int = 600
         for k in all_s:
             all_s[k] += s[k]
         rep[lang] = summarize(s, topk=True)
+        body = ~win.file_start                             # windows after each file's first one
+        if body.any():
+            wn, wb = torch.tensor(s["win_nats"], dtype=torch.float64), win.target_bytes.sum(-1).double()
+            rep[lang]["bpb_after_first_window"] = float(wn[body].sum() / LN2 / wb[body].sum())
+            rep[lang]["windows"], rep[lang]["file_start_windows"] = len(win), int(win.file_start.sum())
         log(f"  {lang}: {rep[lang]} ({time.time() - t0:.0f} s)")
         ide = next_identifier_exact(model, ds, lang, ident_sites, seq_len, amp=amp)
         rep[lang]["next_identifier_exact"] = ide["exact"]
@@ -356,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ckpt", required=True, help="checkpoint folder (model.checkpoint format)")
     ap.add_argument("--corpus", default="cache/corpus")
     ap.add_argument("--seq-len", type=int, default=256)
-    ap.add_argument("--max-tokens", type=int, default=60000, help="held-out targets per language")
+    ap.add_argument("--max-tokens", type=int, default=150000, help="held-out targets per language (150k: all of cache/corpus val)")
     ap.add_argument("--ident-sites", type=int, default=200, help="identifier sites per language")
     ap.add_argument("--amp", choices=["bf16", "fp32"], default="fp32")
     ap.add_argument("--threads", type=int, default=0)
