@@ -27,7 +27,9 @@
 4. ``--compare``: a direct full fine-tune (all parameters from step 0, ``--direct-lr``, same
    total steps, same batches) on the same data; reports both held-out curves, the steps each
    needs to reach a target loss (the higher of the two final held-out losses, so both reach
-   it) and their ratio, and the overfitting gap (held-out minus train loss) of each.
+   it) and their ratio, and the overfitting gap (held-out minus train loss, on fixed windows)
+   of each at the end, and its growth since step 0 (the base model's gap on the same split: a
+   small folder's held-out files can be easier or harder than its training files).
 
 Output: ``OUT/final`` (checkpoint: EMA weights, base tokenizer, card.json with the figures),
 ``OUT/finetune.json`` (report), ``OUT/finetune.png`` (curves).
@@ -144,6 +146,7 @@ def run(model, ds: CorpusDataset, stages: list[tuple[int, int, float]], *, seq_l
         log=print, label: str = "") -> dict:
     """``stages``: (stage id, steps, lr). Returns curve, per-stage losses, final losses."""
     curve = [{"step": 0, "heldout": mean_loss(model, val, amp)}]
+    train0 = mean_loss(model, train_win, amp)
     log(f"{label} step 0: held-out loss {curve[0]['heldout']:.4f}")
     per_stage, ema, step = [], None, 0
     t0 = time.time()
@@ -188,6 +191,8 @@ def run(model, ds: CorpusDataset, stages: list[tuple[int, int, float]], *, seq_l
         curve.append({"step": step, "heldout": final_held})
     return {"curve": curve, "stages": per_stage, "heldout_loss": round(final_held, 4),
             "train_loss": round(final_train, 4), "gap": round(final_held - final_train, 4),
+            "gap_at_start": round(curve[0]["heldout"] - train0, 4),
+            "gap_growth": round((final_held - final_train) - (curve[0]["heldout"] - train0), 4),
             "steps": step, "seconds": round(time.time() - t0, 1)}
 
 
@@ -215,6 +220,9 @@ def compare_report(prog: dict, direct: dict) -> dict:
             "convergence_speed_ratio": round(sd / sp, 3) if sp and sd else None,
             "gap_progressive": prog["gap"], "gap_direct": direct["gap"],
             "gap_reduction": round(1 - prog["gap"] / direct["gap"], 3) if direct["gap"] > 0 else None,
+            "gap_growth_progressive": prog["gap_growth"], "gap_growth_direct": direct["gap_growth"],
+            "gap_growth_reduction": (round(1 - prog["gap_growth"] / direct["gap_growth"], 3)
+                                     if direct["gap_growth"] > 0 else None),
             "heldout_progressive": prog["heldout_loss"], "heldout_direct": direct["heldout_loss"]}
 
 

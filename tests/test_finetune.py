@@ -75,13 +75,13 @@ def test_ema_update_math():
 
 def test_compare_report():
     prog = {"curve": [{"step": 0, "heldout": 5.0}, {"step": 10, "heldout": 3.8}, {"step": 20, "heldout": 3.5}],
-            "heldout_loss": 3.5, "gap": 0.3}
+            "heldout_loss": 3.5, "gap": 0.3, "gap_growth": 0.1}
     direct = {"curve": [{"step": 0, "heldout": 5.0}, {"step": 10, "heldout": 4.5}, {"step": 20, "heldout": 3.9}],
-              "heldout_loss": 3.9, "gap": 0.5}
+              "heldout_loss": 3.9, "gap": 0.5, "gap_growth": 0.4}
     r = FT.compare_report(prog, direct)
     assert r["target_heldout_loss"] == 3.9 and r["steps_to_target_progressive"] == 10
     assert r["steps_to_target_direct"] == 20 and r["convergence_speed_ratio"] == 2.0
-    assert r["gap_reduction"] == pytest.approx(0.4)
+    assert r["gap_reduction"] == pytest.approx(0.4) and r["gap_growth_reduction"] == pytest.approx(0.75)
 
 
 def test_tiny_end_to_end_finetune(tiny_checkpoint, tmp_path):
