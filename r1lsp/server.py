@@ -13,17 +13,20 @@ import asyncio
 import itertools
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
 
 from r1lsp import __version__
 from r1lsp.completion import CompletionCandidate, complete
 from r1lsp.documents import DocumentStore, TextChange, UnknownDocument
 from r1lsp.engine import Engine
 from r1lsp.inline import inline_suggestions
+from r1lsp.translate_action import TranslationPlan, inside_workspace, offers, plan
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.settings import SECTION, Settings, merge_settings, settings_to_dict
@@ -33,6 +36,7 @@ log = logging.getLogger("r1lsp.server")
 
 LEVELS_REQUEST = "r1lsp/levels"
 SETTINGS_REQUEST = "r1lsp/settings"
+TRANSLATE_COMMAND = "r1lsp.translateToPython"
 
 _COMPLETION_KINDS = {
     "keyword": types.CompletionItemKind.Keyword,
@@ -70,6 +74,8 @@ class R1LanguageServer(LanguageServer):
         self.engine: Engine | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._progress_tokens = itertools.count(1)
+        # Diagnostics per document, per producer ("translate", "experts"): published as one set.
+        self.diagnostics: dict[str, dict[str, list[types.Diagnostic]]] = {}
 
     # -- edge conversions -------------------------------------------------------------
     @property
@@ -93,6 +99,65 @@ class R1LanguageServer(LanguageServer):
             sc = convert_column(doc.line_text(sl), sc, UTF16, self.encoding)
             ec = convert_column(doc.line_text(el), ec, UTF16, self.encoding)
         return types.Range(types.Position(sl, sc), types.Position(el, ec))
+
+    # -- client capabilities ----------------------------------------------------------
+    def client_resolves_code_action_edits(self) -> bool:
+        action = self.client_capabilities.text_document and self.client_capabilities.text_document.code_action
+        support = action and action.resolve_support
+        return bool(support and "edit" in support.properties)
+
+    def client_creates_files(self) -> bool:
+        ws = self.client_capabilities.workspace
+        edit = ws and ws.workspace_edit
+        return bool(edit and edit.document_changes and edit.resource_operations
+                    and types.ResourceOperationKind.Create in edit.resource_operations)
+
+    def workspace_roots(self) -> list[Path]:
+        roots = [Path(p) for f in self.workspace.folders.values() if (p := to_fs_path(f.uri))]
+        if self.workspace.root_path:
+            roots.append(Path(self.workspace.root_path))
+        return roots
+
+    # -- diagnostics ------------------------------------------------------------------
+    def set_diagnostics(self, uri: str, producer: str, diagnostics: list[types.Diagnostic]) -> None:
+        groups = self.diagnostics.setdefault(uri, {})
+        groups[producer] = diagnostics
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[d for ds in groups.values() for d in ds]))
+
+    def all_diagnostics(self, uri: str) -> list[types.Diagnostic]:
+        return [d for ds in self.diagnostics.get(uri, {}).values() for d in ds]
+
+    # -- translation ------------------------------------------------------------------
+    def plan_translation(self, args: Any) -> TranslationPlan:
+        """Translate what a code action's ``data`` / command argument names; report what was not."""
+        uri = _field(args, "uri")
+        doc = self.documents.get(uri)
+        selection = _field(args, "selection")
+        if selection is not None and _field(args, "version") != doc.version:
+            raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
+        path = to_fs_path(uri)
+        if not path:
+            raise JsonRpcInvalidParams(f"cannot translate {uri}: not a file")
+        result = plan(doc, Path(path), tuple(selection) if selection is not None else None)
+        self.set_diagnostics(uri, "translate", [
+            types.Diagnostic(
+                range=self.to_client_range(doc, u.start, u.end),
+                message=f"r1lsp could not translate this to Python ({u.reason}); it is marked in {result.target.name}",
+                severity=types.DiagnosticSeverity.Warning, source="r1lsp", code="untranslated")
+            for u in result.result.untranslated
+        ])
+        return result
+
+    def translation_edit(self, result: TranslationPlan) -> types.WorkspaceEdit:
+        target = from_fs_path(str(result.target))
+        return types.WorkspaceEdit(document_changes=[
+            types.CreateFile(uri=target, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=False)),
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=target, version=None),
+                edits=[types.TextEdit(range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+                                      new_text=result.result.python)]),
+        ])
 
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:
@@ -287,7 +352,10 @@ def create_server() -> R1LanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: R1LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.documents.close(params.text_document.uri)
+        uri = params.text_document.uri
+        ls.documents.close(uri)
+        if ls.diagnostics.pop(uri, None):
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # -- features (later issues fill these) -------------------------------------------
     @server.feature(
@@ -338,17 +406,70 @@ def create_server() -> R1LanguageServer:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite]),
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True),
     )
     def code_action(ls: R1LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        return []
+        uri = params.text_document.uri
+        if not ls.settings.features.translate or uri not in ls.documents:
+            return []
+        only = params.context.only
+        if only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in only):
+            return []
+        doc = ls.documents.get(uri)
+        start = doc.offset_at(*ls.to_utf16(doc, params.range.start))
+        end = doc.offset_at(*ls.to_utf16(doc, params.range.end))
+        actions = []
+        for offer in offers(doc, min(start, end), max(start, end)):
+            args = {"uri": uri, "version": doc.version,
+                    "selection": list(offer.selection) if offer.selection else None}
+            action = types.CodeAction(title=offer.title, kind=types.CodeActionKind.RefactorRewrite)
+            if ls.client_resolves_code_action_edits():
+                action.data = args  # the translation is computed on resolve, not on every cursor move
+            else:
+                action.command = types.Command(title=offer.title, command=TRANSLATE_COMMAND, arguments=[args])
+            actions.append(action)
+        return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve_code_action(ls: R1LanguageServer, action: types.CodeAction) -> types.CodeAction:
+        if action.data is None:
+            return action
+        if ls.client_creates_files():
+            result = await asyncio.to_thread(ls.plan_translation, action.data)
+            action.edit = ls.translation_edit(result)
+        else:
+            action.command = types.Command(title=action.title, command=TRANSLATE_COMMAND, arguments=[action.data])
+        return action
+
+    @server.command(TRANSLATE_COMMAND)
+    async def translate_command(ls: R1LanguageServer, args: Any) -> dict:
+        """Translate and create the .py file: by a workspace edit, or by writing it ourselves."""
+        arg = args[0] if isinstance(args, (list, tuple)) and args else args
+        result = await asyncio.to_thread(ls.plan_translation, arg)
+        target = result.target
+        if ls.client_creates_files():
+            applied = await ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=ls.translation_edit(result), label="Translate Java → Python"))
+            if not applied.applied:
+                raise JsonRpcInvalidParams(f"the editor refused to create {target}: {applied.failure_reason}")
+        else:
+            if not inside_workspace(target, ls.workspace_roots()):
+                raise JsonRpcInvalidParams(f"{target} is outside the workspace: r1lsp writes only inside it")
+            with open(target, "x", encoding="utf-8") as out:  # "x": never overwrite
+                out.write(result.result.python)
+            window = ls.client_capabilities.window
+            if window and window.show_document and window.show_document.support:
+                await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(target)), take_focus=True))
+            else:
+                ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"r1lsp: wrote {target}"))
+        return {"path": str(target), "unit": result.result.unit, "untranslated": len(result.result.untranslated)}
 
     @server.feature(
         types.TEXT_DOCUMENT_DIAGNOSTIC,
         types.DiagnosticOptions(identifier="r1lsp", inter_file_dependencies=False, workspace_diagnostics=False),
     )
     def diagnostic(ls: R1LanguageServer, params: types.DocumentDiagnosticParams) -> types.RelatedFullDocumentDiagnosticReport:
-        return types.RelatedFullDocumentDiagnosticReport(items=[])
+        return types.RelatedFullDocumentDiagnosticReport(items=ls.all_diagnostics(params.text_document.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def document_symbol(ls: R1LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:

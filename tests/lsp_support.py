@@ -26,12 +26,13 @@ def encoded_column(line_text: str, column_utf32: int, encoding: str) -> int:
     return len(prefix)
 
 
-async def initialize(client: LanguageClient, profile: str, options: Any = None) -> types.InitializeResult:
+async def initialize(client: LanguageClient, profile: str, options: Any = None,
+                     root_uri: str = "file:///workspace") -> types.InitializeResult:
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(profile),
             initialization_options=options,
-            root_uri="file:///workspace",
+            root_uri=root_uri,
         )
     )
 
