@@ -315,6 +315,9 @@ class Trainer:
                                              if i < cfg.n_layers) or (cfg.n_layers // 2,)}
             mc = R1Config.preset(cfg.preset, vocab_size=self.tokenizer.get_vocab_size(), **over)
             self.model = R1Model(mc)
+        if self.model.cfg.vocab_size != self.tokenizer.get_vocab_size():
+            raise ValueError(f"model vocabulary {self.model.cfg.vocab_size} != corpus tokenizer "
+                             f"{self.tokenizer.get_vocab_size()} ({cfg.corpus}/tokenizer.json)")
         self.model.to(self.d.device).train()
         self.amp = amp_dtype(cfg, self.d.device)
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,
@@ -557,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--log-every", type=int, default=d.log_every)
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--no-resume", dest="resume", action="store_false")
-    ap.add_argument("--final", default=None, help="also write the final checkpoint here (default OUT/final)")
+    ap.add_argument("--final", default=None, help="where to write the final checkpoint (default OUT/final)")
     return ap
 
 
