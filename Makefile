@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.r1lsp-installed
 # bitsandbytes installed before it, would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
+DEMO_AT    ?= 60:22
+DEMO_PY_AT ?= 40:9
 
 .PHONY: install test demo bench bench-quick clean
 install: $(STAMP)
@@ -23,15 +25,21 @@ test: install
 
 demo: install
 	$(VENV)/bin/r1lsp doctor
-	$(VENV)/bin/r1lsp levels samples/Inventory.java
+	$(VENV)/bin/r1lsp levels samples/Inventory.java | head -40
+	@echo "--- completions at samples/Inventory.java:$(DEMO_AT)"
+	$(VENV)/bin/r1lsp complete samples/Inventory.java:$(DEMO_AT)
+	@echo "--- ghost text at samples/inventory.py:$(DEMO_PY_AT)"
+	$(VENV)/bin/r1lsp complete samples/inventory.py:$(DEMO_PY_AT) --inline
+	@echo "--- samples/Inventory.java translated to Python, then run"
+	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
+	$(PY) $(VENV)/Inventory_demo.py
 
+BENCHES := structure model completion translate experts
 bench: install
-	$(PY) bench/structure_bench.py
-	$(PY) bench/model_bench.py
+	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py || exit 1; done
 
 bench-quick: install
-	$(PY) bench/structure_bench.py --quick
-	$(PY) bench/model_bench.py --quick
+	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
