@@ -108,6 +108,8 @@ def share_matrix(trace, units: np.ndarray, n_units: int, n_experts: int) -> tupl
     if experts.ndim == 2:                                      # (T, k): one layer
         experts, weights = experts[None], weights[None]
     L, T, k = experts.shape
+    if experts.size and (experts.min() < 0 or experts.max() >= n_experts):
+        raise ValueError(f"expert ids outside 0..{n_experts - 1}")
     if len(units) != T:
         raise ValueError(f"{len(units)} token positions for a trace of {T} tokens")
     tot = weights.sum(-1, keepdims=True)

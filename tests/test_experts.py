@@ -256,3 +256,10 @@ def test_json_and_table():
 def test_heatmap_writes_a_png(tmp_path):
     out = heatmap(_units(), 8, tmp_path / "h" / "experts.png", "test", labels={3: "loops"})
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 1000
+
+
+def test_aggregate_rejects_expert_ids_past_n_experts():
+    h = map_structure("ab cd\nxy\n\nef\n", "plaintext")
+    trace, starts = _hand_trace()
+    with pytest.raises(ValueError, match="expert ids"):
+        aggregate(trace, starts, h, n_experts=4)
