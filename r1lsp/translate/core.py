@@ -31,7 +31,7 @@ class TranslationResult:
 
 class E:
     """A translated expression: Python code, its Java type and its Python precedence."""
-    __slots__ = ("code", "type", "prec", "risk", "nonneg", "lit", "nullable")
+    __slots__ = ("code", "type", "prec", "risk", "nonneg", "lit", "nullable", "ret")
 
     def __init__(self, code: str, type_: str | None = None, prec: int = P_ATOM,
                  risk: bool = False, nonneg: bool = False, lit=None):
@@ -42,6 +42,7 @@ class E:
         self.nonneg = nonneg
         self.lit = lit
         self.nullable = False
+        self.ret = None  # for a callable: the Java type it returns, when known
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"E({self.code!r}, {self.type!r})"

@@ -11,6 +11,7 @@ from . import runtime
 from .core import Base, TranslationResult
 from .declarations import CLASS_NODES, DeclMixin
 from .expressions import ExprMixin
+from .functional import FunctionalMixin
 from .lib_collections import CollectionsMixin
 from .lib_static import StaticLibMixin
 from .library import LibraryMixin
@@ -29,7 +30,7 @@ def parser() -> Parser:
     return _PARSER
 
 
-class Translator(DeclMixin, SwitchMixin, StmtMixin, LibraryMixin, StaticLibMixin, CollectionsMixin,
+class Translator(FunctionalMixin, DeclMixin, SwitchMixin, StmtMixin, LibraryMixin, StaticLibMixin, CollectionsMixin,
                  OperatorMixin, ExprMixin, Base):
     pass
 

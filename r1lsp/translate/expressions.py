@@ -97,6 +97,7 @@ class ExprMixin:
         f = getattr(self, "x_" + t, None)
         if f is None:
             return self.untranslated_expr(node, f"no rule for expression {t}")
+        saved_expect, self.cur_expect = getattr(self, "cur_expect", None), expect
         try:
             return f(node, expect) if t in ("array_initializer", "lambda_expression",
                                             "object_creation_expression",
@@ -105,6 +106,8 @@ class ExprMixin:
             raise
         except Exception as e:  # a rule that does not fit this input: never crash the translation
             return self.untranslated_expr(node, f"translator error: {type(e).__name__}: {e}")
+        finally:
+            self.cur_expect = saved_expect
 
     def code(self, node, expect: str | None = None) -> str:
         return self.expr(node, expect).code
@@ -408,9 +411,21 @@ class ExprMixin:
             names.append(self.scope.declare(self.text(pn), pt).py)
         try:
             if body.type != "block":
+                saved_pre = self.pre
+                self.pre = []
                 e = self.expr(body)
-                return E(f"lambda {', '.join(names)}: {e.code}".replace("lambda :", "lambda:"),
-                         expect, P_LAMBDA)
+                hoisted, self.pre = self.pre, saved_pre
+                if not hoisted and not self.statement_only(e.code):
+                    r = E(f"lambda {', '.join(names)}: {e.code}".replace("lambda :", "lambda:"),
+                          expect, P_LAMBDA)
+                    r.ret = e.type
+                    return r
+                # a body that is a statement (an assignment, a loop) needs a def
+                fname = self.tmp("fn")
+                lines = hoisted + [e.code]
+                self.pre.append(f"def {fname}({', '.join(names)}):")
+                self.pre.extend("    " + ln for ln in lines)
+                return E(fname, expect)
             # a block body becomes a local function defined before the statement
             fname = self.tmp("fn")
             saved_pre, saved_loops = self.pre, self.loops
@@ -446,34 +461,6 @@ class ExprMixin:
             if len(ms) == 1:
                 return [p[0] for p in ms[0].params]
         return None
-
-    def x_method_reference(self, n, expect=None):
-        kids = [self.text(c) for c in n.children]
-        head, name = kids[0], kids[-1]
-        table = {("Integer", "sum"): "lambda a, b: a + b", ("Integer", "max"): "max",
-                 ("Integer", "min"): "min", ("Math", "max"): "max", ("Math", "min"): "min",
-                 ("Integer", "compare"): "lambda a, b: (a > b) - (a < b)",
-                 ("String", "valueOf"): self.use("_jstr") if False else "str",
-                 ("Integer", "parseInt"): "int", ("String", "length"): "len",
-                 ("String", "toUpperCase"): "str.upper", ("String", "toLowerCase"): "str.lower",
-                 ("Math", "abs"): "abs", ("Integer", "valueOf"): "int",
-                 ("String", "compareTo"): "lambda a, b: (a > b) - (a < b)"}
-        if (head, name) in table:
-            return E(table[(head, name)], expect)
-        if head == "System.out" and name == "println":
-            return E(f"lambda x: print({self.use('_jstr')}(x))", expect, P_LAMBDA)
-        if name == "new":
-            if head in ("ArrayList", "LinkedList"):
-                return E("list", expect)
-            if head in ("HashSet",):
-                return E("set", expect)
-            if head in self.classes:
-                return E(head, expect)
-        if head in self.classes:
-            return E(f"{head}.{name}" if not self.classes[head].module_level else name, expect)
-        if head == "this":
-            return E(f"self.{name}", expect)
-        return self.untranslated_expr(n, "method reference")
 
     def x_switch_expression(self, n):
         return self.switch_value(n)

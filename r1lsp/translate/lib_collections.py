@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .core import E, P_ADD, P_ATOM, P_CMP, P_MUL, P_NOT, par
+from .core import E, P_ADD, P_ATOM, P_CMP, P_MUL, P_NOT, par  # noqa: F401
 from .library import pystr_
 from .types import DEQUES, LISTS, elem, is_int, targs, unbox
 
@@ -139,10 +139,9 @@ class CollectionsMixin:
             if name == "subList":
                 return E(f"{oc}[{a[0].code}:{a[1].code}]", t)
             if name == "forEach":
-                f = self.expr(raw[0]) if raw[0].type != "lambda_expression" else \
-                    self.x_lambda_expression(raw[0], None, [et])
+                f = self.fn_arg(raw[0], [et])
                 v = self.tmp("x")
-                return E(f"[{par(f, P_ATOM)}({v}) for {v} in {o.code}]", "void")
+                return E(f"for {v} in {o.code}: {par(f, P_ATOM)}({v})", "void")
             if name == "removeIf":
                 f = self.x_lambda_expression(raw[0], None, [et]) if raw[0].type == "lambda_expression" \
                     else self.expr(raw[0])
@@ -210,7 +209,10 @@ class CollectionsMixin:
             a[0] = self.coerce(a[0], kt)
         if len(a) > 1 and vt and name in ("put", "getOrDefault", "putIfAbsent"):
             a[1] = self.coerce(a[1], vt)
+        top = self.is_stmt_top(n)
         if name == "put":
+            if not top:
+                return E(f"{self.use('_put')}({o.code}, {a[0].code}, {a[1].code})", vt)
             return E(f"{oc}[{a[0].code}] = {a[1].code}", "void")
         if name == "get":
             return E(f"{oc}.get({a[0].code})", vt)
@@ -235,27 +237,37 @@ class CollectionsMixin:
         if name == "entrySet":
             return E(f"{oc}.items()", f"Set<Entry<{kt},{vt}>>")
         if name == "putIfAbsent":
-            return E(f"{oc}.setdefault({a[0].code}, {a[1].code})", vt)
+            if top:
+                return E(f"{oc}.setdefault({a[0].code}, {a[1].code})", "void")
+            return E(f"{self.use('_put_if_absent')}({o.code}, {a[0].code}, {a[1].code})", vt)
         if name == "merge" and len(raw) == 3:
-            fn = self.text(raw[2])
-            if fn == "Integer::sum":
-                return E(f"{oc}[{a[0].code}] = {oc}.get({a[0].code}, 0) + {a[1].code}", "void")
-            f = self.expr(raw[2])
-            k = a[0].code
-            return E(f"{oc}[{k}] = {par(f, P_ATOM)}({oc}[{k}], {a[1].code}) if {k} in {o.code} else {a[1].code}", "void")
+            fn = "".join(self.text(raw[2]).split())
+            if vt and a[1].type and vt != a[1].type:
+                a[1] = self.coerce(a[1], vt)
+            if top and fn in ("Integer::sum", "Long::sum", "Double::sum") and \
+                    (a[0].prec == P_ATOM and "(" not in a[0].code or a[0].lit is not None):
+                zero = "0.0" if fn == "Double::sum" else "0"
+                return E(f"{oc}[{a[0].code}] = {oc}.get({a[0].code}, {zero}) + {par(a[1], P_ADD + 1)}",
+                         "void")
+            f = self.fn_arg(raw[2], [vt, vt])
+            return E(f"{self.use('_merge')}({o.code}, {a[0].code}, {a[1].code}, {f.code})", vt)
+        if name == "compute" and len(raw) == 2:
+            f = self.fn_arg(raw[1], [kt, vt])
+            return E(f"{self.use('_compute')}({o.code}, {a[0].code}, {f.code})", vt)
         if name == "computeIfAbsent":
             lam = raw[1]
-            if lam.type == "lambda_expression" and lam.child_by_field_name("body").type != "block":
+            if lam.type == "lambda_expression" and lam.child_by_field_name("body").type != "block" \
+                    and lam.child_by_field_name("body").type == "object_creation_expression":
                 body = self.expr(lam.child_by_field_name("body"), vt)
                 return E(f"{oc}.setdefault({a[0].code}, {body.code})", vt)
-            return None
+            f = self.fn_arg(raw[1], [kt])
+            return E(f"{self.use('_compute_if_absent')}({o.code}, {a[0].code}, {f.code})", vt)
         if name in ("firstKey", "lastKey", "floorKey", "ceilingKey"):
             return E(f"{oc}.{name}({', '.join(x.code for x in a)})", kt)
         if name == "forEach":
-            f = self.x_lambda_expression(raw[0], None, [kt, vt]) if raw[0].type == "lambda_expression" \
-                else self.expr(raw[0])
+            f = self.fn_arg(raw[0], [kt, vt])
             k, v = self.tmp("k"), self.tmp("v")
-            return E(f"[{par(f, P_ATOM)}({k}, {v}) for {k}, {v} in {oc}.items()]", "void")
+            return E(f"for {k}, {v} in {oc}.items(): {par(f, P_ATOM)}({k}, {v})", "void")
         return None
 
     def set_call(self, o, oc, name, raw, n):
@@ -287,4 +299,12 @@ class CollectionsMixin:
             return E(o.code, "Stream<" + (et or "Object") + ">")
         if name == "iterator":
             return E(f"{self.use('JavaIterator')}({o.code})", "Iterator")
+        if name == "forEach":
+            f = self.fn_arg(raw[0], [et])
+            v = self.tmp("x")
+            return E(f"for {v} in {o.code}: {par(f, P_ATOM)}({v})", "void")
+        if name == "removeIf":
+            f = self.fn_arg(raw[0], [et])
+            v = self.tmp("x")
+            return E(f"{self.use('_set_remove_if')}({o.code}, {f.code})", "boolean")
         return None

@@ -123,9 +123,26 @@ class LibraryMixin:
 
     def comparator(self, node, et) -> E:
         """A Comparator argument as a Python two-argument function."""
-        if node.type == "lambda_expression":
-            return self.x_lambda_expression(node, "Comparator", [et, et])
-        return self.expr(node)
+        return self.cmp_of(node, et)
+
+    def functional_static(self, obj, otext, name, raw, n) -> E | None:
+        """Comparator./Optional./IntStream./Stream./Map.Entry. static calls (not shadowed)."""
+        head = otext.split(".")[0]
+        if self.scope.lookup(head) is not None or self.field_ref(head) is not None or \
+                head in self.classes:
+            return None
+        if otext.startswith("java.util."):
+            otext = otext.rsplit(".", 1)[-1]
+        if otext in ("Comparator", "Collections", "Map.Entry", "Entry"):
+            if otext == "Collections" and name != "reverseOrder":
+                return None
+            return self.comparator_static(otext, name, raw, n, getattr(self, "cur_expect", None))
+        if otext in ("Optional", "OptionalInt", "OptionalDouble", "OptionalLong"):
+            return self.optional_static(otext, name, raw, n)
+        if otext in ("IntStream", "LongStream", "DoubleStream", "Stream") or \
+                otext == "Arrays" and name == "stream" and len(raw) == 1:
+            return self.stream_static(otext, name, raw, n)
+        return None
 
     def sort_key(self, node, et) -> str:
         """`key=...`/`reverse=True` keyword arguments for a Comparator argument."""
@@ -140,9 +157,15 @@ class LibraryMixin:
             if obj is not None and self.text(obj) == "Comparator" and nm.startswith("comparing"):
                 a = node.child_by_field_name("arguments").named_children
                 if len(a) == 1:
-                    k = self.x_lambda_expression(a[0], None, [et]) if a[0].type == "lambda_expression" \
-                        else self.expr(a[0])
+                    k = self.fn_arg(a[0], [et])
                     return f"key={k.code}"
+            if obj is not None and nm == "reversed" and not node.child_by_field_name(
+                    "arguments").named_children and obj.type == "method_invocation":
+                inner = self.sort_key(obj, et)
+                if inner.startswith("key=") and "cmp_to_key" not in inner:
+                    return inner + ", reverse=True"
+                if inner == "":
+                    return "reverse=True"
         e = self.comparator(node, et)
         self.need("import functools")
         return f"key=functools.cmp_to_key({e.code})"
@@ -173,6 +196,9 @@ class LibraryMixin:
         if obj is None:
             return self.user_call(None, self.cls, name, raw, n, implicit=True)
         otext = self.text(obj)
+        r = self.functional_static(obj, otext, name, raw, n)
+        if r is not None:
+            return r
         if otext.startswith(("java.", "javax.")) and obj.type in ("field_access", "scoped_identifier"):
             cname = otext.rsplit(".", 1)[-1]
             r = self.static_call(cname, name, raw, n)
@@ -180,6 +206,13 @@ class LibraryMixin:
                 return r
         if otext in ("System.out", "System.err"):
             return self.print_call(name, raw, otext == "System.err", n)
+        if name in ("reversed", "thenComparing", "thenComparingInt", "thenComparingDouble",
+                    "thenComparingLong") and base(getattr(self, "cur_expect", None) or "") == "Comparator":
+            o = self.expr(obj, self.cur_expect)
+            r = self.comparator_call(E(o.code, self.cur_expect if base(o.type or "") != "Comparator"
+                                       or not elem(o.type) else o.type, o.prec), name, raw, n)
+            if r is not None:
+                return r
         if obj.type == "super":
             ci = self.classes.get(self.cls.superclass) if self.cls and self.cls.superclass else None
             args = self.args(an)
@@ -419,15 +452,31 @@ class LibraryMixin:
         t = o.type
         b = base(unbox(t) if t else t)
         oc = par(o, P_ATOM)
+        if b == "Comparator" and b not in self.classes:
+            r = self.comparator_call(o, name, raw, n)
+            if r is not None:
+                return r
+        if b in ("Optional", "OptionalInt", "OptionalDouble", "OptionalLong") and b not in self.classes:
+            r = self.optional_call(o, name, raw, n)
+            if r is not None:
+                return r
+        if b in ("Stream", "IntStream", "LongStream", "DoubleStream") and b not in self.classes:
+            r = self.stream_call(o, name, raw, n)
+            if r is not None:
+                return r
         if is_string(t):
             r = self.string_call(o, oc, name, raw, n)
             if r is not None:
                 return r
         elif b in self.classes:
             ci = self.classes[b]
-            if ci.kind == "record" and name in ci.fields and not raw:
-                return E(f"{oc}.{name}", ci.fields[name][0])
-            args = [self.expr(a) for a in raw]
+            if ci.kind == "record" and name in ci.fields and not raw and not self.candidates(ci, name):
+                return E(f"{oc}.{name}", self.subst(ci, ci.fields[name][0], t))
+            cands = self.candidates(ci, name)
+            if len(cands) == 1 and len(cands[0].params) == len(raw):
+                args = [self.expr(a, self.subst(ci, p[0], t)) for a, p in zip(raw, cands[0].params)]
+            else:
+                args = [self.expr(a) for a in raw]
             m = self.resolve(ci, name, args)
             if ci.kind == "interface" and self.is_functional(b) and m is not None and m.abstract:
                 cargs = [self.coerce(a, p[0]).code for a, p in zip(args, m.params)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .core import Loop, P_NOT, par
 from .library import CATCH
-from .types import Scope, elem, is_char, unbox
+from .types import Scope, base, elem, is_char, targs, unbox
 
 IND = "    "
 
@@ -148,8 +148,70 @@ class StmtMixin:
             if t in ("short", "byte"):
                 return [f"{tgt.code} = {self.use('_i16' if t == 'short' else '_i8')}({tgt.code} {sign} 1)"]
             return [f"{tgt.code} {sign}= 1"]
+        inl = self.inline_for_each(x)
+        if inl is not None:
+            return inl
+        self.stmt_top = (x.start_byte, x.end_byte)
         e = self.expr(x)
         return [e.code]
+
+    def is_stmt_top(self, n) -> bool:
+        """Whether the call node n is a whole expression statement (its value is unused)."""
+        return getattr(self, "stmt_top", None) == (n.start_byte, n.end_byte)
+
+    def inline_for_each(self, x) -> list[str] | None:
+        """`c.forEach(v -> body)` / `m.forEach((k, v) -> body)` as a statement -> a for loop."""
+        if x.type != "method_invocation" or self.text(x.child_by_field_name("name")) != "forEach":
+            return None
+        obj = x.child_by_field_name("object")
+        raw = x.child_by_field_name("arguments").named_children
+        if obj is None or len(raw) != 1 or raw[0].type != "lambda_expression":
+            return None
+        lam = raw[0]
+        body = lam.child_by_field_name("body")
+        stack = [body]
+        while stack:  # `return` in a lambda block means `continue`: keep those as functions
+            y = stack.pop()
+            if y.type == "return_statement":
+                return None
+            if y.type not in ("lambda_expression", "class_body"):
+                stack.extend(y.named_children)
+        params = lam.child_by_field_name("parameters")
+        pnodes = [params] if params.type == "identifier" else [
+            p if p.type == "identifier" else p.child_by_field_name("name") for p in params.named_children]
+        if self.text(obj) in ("System.out", "System.err"):
+            return None
+        o = self.expr(obj)
+        b = base(o.type) if o.type else None
+        from .types import DEQUES, LISTS, MAPS, SETS
+        if b in MAPS and len(pnodes) == 2:
+            ta = targs(o.type) + [None, None]
+            types, it = ta[:2], f"{par(o, 14)}.items()"
+        elif (b in LISTS or b in SETS or b in DEQUES or b in ("Stream", "IntStream", "LongStream",
+                                                               "DoubleStream")) and len(pnodes) == 1:
+            types, it = [elem(o.type) or {"IntStream": "int", "DoubleStream": "double"}.get(b)], o.code
+        else:
+            return None
+        outer = self.scope
+        self.scope = Scope(outer)
+        try:
+            names = [self.scope.declare(self.text(p), t).py for p, t in zip(pnodes, types)]
+            saved_loops = self.loops
+            self.loops = [Loop("loop")]
+            try:
+                if body.type == "block":
+                    lines = self.block_lines(body)
+                else:
+                    saved = self.pre
+                    self.pre = []
+                    lines = self.expr_stmt(body)
+                    lines = self.pre + lines
+                    self.pre = saved
+            finally:
+                self.loops = saved_loops
+        finally:
+            self.scope = outer
+        return [f"for {', '.join(names)} in {it}:"] + indent(lines)
 
     def s_return_statement(self, n):
         if not n.named_children:
