@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import inspect
+import textwrap
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -23,10 +25,23 @@ class Untranslated:
 
 
 @dataclass
+class ModelTranslated:
+    """A construct whose Python came from the fallback (the R1 model): to be reviewed."""
+    start_byte: int
+    end_byte: int
+    start: tuple[int, int]
+    end: tuple[int, int]
+    java_text: str
+    python: str
+    context: str          # "expression" | "statement" | "class member"
+
+
+@dataclass
 class TranslationResult:
     python: str
     untranslated: list[Untranslated] = field(default_factory=list)
     unit: str = "file"
+    model_translated: list[ModelTranslated] = field(default_factory=list)
 
 
 class E:
@@ -78,6 +93,8 @@ class Base:
         self.scope = Scope()
         self.pre: list[str] = []
         self.untranslated: list[Untranslated] = []
+        self.model_translated: list[ModelTranslated] = []
+        self.checked = False     # validate each emitted unit with ast.parse (the repair pass)
         self.tmp_n = 0
         self.in_arith = 0
         self.loops: list[Loop] = []
@@ -107,37 +124,89 @@ class Base:
         return (line, col)
 
     # -- untranslated constructs ----------------------------------------
+    def fallback_context(self, node, limit: int = 2000) -> str:
+        """The Java around node for the fallback: its enclosing method (or class), truncated."""
+        x = node.parent
+        while x is not None and x.type not in ("method_declaration", "constructor_declaration",
+                                               "class_declaration", "enum_declaration",
+                                               "record_declaration", "interface_declaration"):
+            x = x.parent
+        if x is None:
+            return ""
+        a = max(x.start_byte, node.start_byte - (limit * 3) // 4)
+        b = min(x.end_byte, node.end_byte + limit // 4)
+        return self.src[a:b].decode("utf-8", "replace")
+
+    def _call_fallback(self, java_text: str, context: str, node) -> str | None:
+        fb = self.fallback
+        if getattr(self, "_fb_arity", None) is None:
+            n = 2
+            if getattr(fb, "accepts_context", False):
+                n = 3
+            else:
+                try:
+                    inspect.signature(fb).bind("", "", "")
+                    n = 3
+                except (TypeError, ValueError):
+                    n = 2
+            self._fb_arity = n
+        if self._fb_arity == 3:
+            return fb(java_text, context, self.fallback_context(node))
+        return fb(java_text, context)
+
     def _ask(self, node, context: str, mode: str) -> str | None:
         if self.fallback is None:
             return None
+        key = (node.start_byte, node.end_byte, mode)
+        answers = self.__dict__.setdefault("_answers", {})
+        if key in answers:
+            return answers[key]
         try:
-            ans = self.fallback(self.text(node), context)
+            ans = self._call_fallback(self.text(node), context, node)
         except Exception:  # a broken model must not break the translation
-            return None
-        if not ans or not ans.strip():
-            return None
-        try:
-            ast.parse(ans.strip(), mode="eval" if mode == "expr" else "exec")
-        except SyntaxError:
-            return None
-        return ans.strip()
+            ans = None
+        if ans is not None and ans.strip():
+            ans = ans.strip() if mode == "expr" else textwrap.dedent(ans.strip("\n")).rstrip()
+            try:
+                ast.parse(ans, mode="eval" if mode == "expr" else "exec")
+            except SyntaxError:
+                ans = None
+        else:
+            ans = None
+        answers[key] = ans
+        if ans is not None and not any(m.start_byte == node.start_byte and m.end_byte == node.end_byte
+                                       for m in self.model_translated):
+            self.model_translated.append(ModelTranslated(
+                node.start_byte, node.end_byte, self.pos(node.start_byte), self.pos(node.end_byte),
+                self.text(node), ans, context))
+        return ans
+
+    def review_comment(self, node) -> str:
+        return "# r1lsp: model-translated, review: " + " ".join(self.text(node).split())
 
     def _mark(self, node, reason: str) -> str:
         one = " ".join(self.text(node).split())
-        self.untranslated.append(Untranslated(node.start_byte, node.end_byte,
-                                              self.pos(node.start_byte), self.pos(node.end_byte),
-                                              self.text(node), reason))
+        if not any(u.start_byte == node.start_byte and u.end_byte == node.end_byte
+                   for u in self.untranslated):
+            self.untranslated.append(Untranslated(node.start_byte, node.end_byte,
+                                                  self.pos(node.start_byte), self.pos(node.end_byte),
+                                                  self.text(node), reason))
         return "# r1lsp: untranslated: " + one
 
     def untranslated_expr(self, node, reason: str) -> E:
         ans = self._ask(node, "expression", "expr")
         if ans is not None:
+            c = self.review_comment(node)
+            if c not in self.pre:
+                self.pre.append(c)
             return E("(" + ans + ")", None)
-        self.pre.append(self._mark(node, reason))
+        c = self._mark(node, reason)
+        if c not in self.pre:
+            self.pre.append(c)
         return E(self.use("_untranslated") + "(" + repr(" ".join(self.text(node).split())) + ")")
 
     def untranslated_stmt(self, node, reason: str, context: str = "statement") -> list[str]:
         ans = self._ask(node, context, "exec")
         if ans is not None:
-            return ans.splitlines()
+            return [self.review_comment(node)] + ans.splitlines()
         return [self._mark(node, reason), "pass"]

@@ -1,6 +1,7 @@
 """translate_java: choose the unit, translate it, assemble a standalone Python module."""
 from __future__ import annotations
 
+import ast
 import os
 from typing import Callable
 
@@ -32,7 +33,47 @@ def parser() -> Parser:
 
 class Translator(FunctionalMixin, DeclMixin, SwitchMixin, StmtMixin, LibraryMixin, StaticLibMixin, CollectionsMixin,
                  OperatorMixin, ExprMixin, Base):
-    pass
+    """In ``checked`` mode (the repair pass after an output that did not parse) every
+    statement, member and class is checked with ``ast.parse`` as it is emitted; a unit that
+    does not parse is replaced by a marked ``# r1lsp: untranslated: …`` placeholder."""
+
+    def stmt(self, node) -> list[str]:
+        lines = super().stmt(node)
+        if self.checked and lines and not _parses(lines):
+            saved, self.pre = self.pre, []
+            try:
+                return self.untranslated_stmt(node, "emitted Python did not parse")
+            finally:
+                self.pre = saved
+        return lines
+
+    def method_lines(self, node, *args, **kw) -> list[str]:
+        lines = super().method_lines(node, *args, **kw)
+        if self.checked and not _parses(lines):
+            return [self._mark(node, "emitted Python did not parse (member)"), "pass"]
+        return lines
+
+    def emit_class(self, ci):
+        lines, after = super().emit_class(ci)
+        if self.checked:
+            node = getattr(ci, "node", None)
+            if lines and not _parses(lines):
+                mark = self._mark(node, "emitted Python did not parse (class)") if node is not None \
+                    else "# r1lsp: untranslated: class " + ci.name
+                lines = [mark, f"class {ci.name}:", IND + "pass"]
+            if after and not _parses(after):
+                after = [self._mark(node, "emitted Python did not parse (class)")
+                         if node is not None else "# r1lsp: untranslated", "pass"]
+        return lines, after
+
+
+def _parses(lines) -> bool:
+    text = "\n".join(lines) if isinstance(lines, list) else lines
+    try:
+        ast.parse(text)
+        return True
+    except (SyntaxError, ValueError):
+        return False
 
 
 def _find_main(tr: Translator):
@@ -173,12 +214,33 @@ def _statements(tr: Translator, root, stmts) -> str:
 
 
 def translate_java(source: str, *, selection: tuple[int, int] | None = None,
-                   fallback: Callable[[str, str], str | None] | None = None) -> TranslationResult:
-    """Translate Java source (or the unit a byte-range selection names) to Python 3."""
+                   fallback: Callable[..., str | None] | None = None) -> TranslationResult:
+    """Translate Java source (or the unit a byte-range selection names) to Python 3.
+
+    The returned Python always passes ``ast.parse``: when the first pass emits text that
+    does not parse, a checked pass replaces each unit that does not parse (statement, else
+    member, else class) by a marked placeholder and reports it in ``untranslated``."""
     src = source.encode("utf-8")
-    tree = parser().parse(src)
-    root = tree.root_node
+    root = parser().parse(src).root_node
     tr = Translator(src, fallback)
+    text, unit = _translate(tr, root, src, selection)
+    if not _parses(text):
+        answers = getattr(tr, "_answers", {})
+        tr = Translator(src, fallback)
+        tr.checked = True
+        tr._answers = answers  # do not ask the model twice
+        try:
+            text, unit = _translate(tr, root, src, selection)
+        except RecursionError:
+            text = "x = ("
+        if not _parses(text):
+            tr.untranslated = []
+            line = tr._mark(root, "emitted Python did not parse")
+            text = line + "\npass\n"
+    return TranslationResult(text, tr.untranslated, unit, tr.model_translated)
+
+
+def _translate(tr: Translator, root, src: bytes, selection) -> tuple[str, str]:
     unit = "file"
     if selection is not None and not (selection[0] <= 0 and selection[1] >= len(src.rstrip())):
         a, b = selection
@@ -193,23 +255,21 @@ def translate_java(source: str, *, selection: tuple[int, int] | None = None,
         x = node
         while x is not None:
             if x.type in ("method_declaration", "constructor_declaration"):
-                return TranslationResult(_method(tr, root, x), tr.untranslated, "method")
+                return _method(tr, root, x), "method"
             if x.type in CLASS_NODES:
                 if x.parent is not None and x.parent.type == "program" and \
                         sum(1 for c in root.named_children if c.type in CLASS_NODES) == 1:
                     break
-                return TranslationResult(_class(tr, root, x), tr.untranslated, "class")
+                return _class(tr, root, x), "class"
             if x.type in ("block", "constructor_body", "switch_block_statement_group"):
                 stmts = [c for c in x.named_children
                          if c.end_byte > a and c.start_byte < b and not c.type.endswith("comment")]
                 if stmts:
-                    return TranslationResult(_statements(tr, root, stmts), tr.untranslated,
-                                             "statements")
+                    return _statements(tr, root, stmts), "statements"
             if x.type == "program":
                 break
             x = x.parent
-    text = _file(tr, root)
-    return TranslationResult(text, tr.untranslated, unit)
+    return _file(tr, root), unit
 
 
 def _class(tr: Translator, root, cnode) -> str:
