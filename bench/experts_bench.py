@@ -3,6 +3,7 @@ one-character edit, incrementally (apply_change + ExpertMap.refresh: only the ed
 routed) against routing the whole file again (route_document + aggregate).
 
     python bench/experts_bench.py [--quick] [--json] [--threads N] [--checkpoint DIR] [--edits N]
+                                  [--context-bytes N] [--no-int8]
 
 Uses the shipped checkpoint (model/checkpoints/r1-tiny) when present, else a random-weight r1-tiny
 (full preset shapes; the time depends on the shapes, not the weights). The engine runs as the
@@ -141,6 +142,8 @@ def main(argv=None) -> int:
     ap.add_argument("--edits", type=int, default=None)
     ap.add_argument("--lines", type=int, default=2000)
     ap.add_argument("--no-int8", action="store_true", help="run the engine unquantized")
+    ap.add_argument("--context-bytes", type=int, default=0,
+                    help="ExpertMap left context per paragraph (default 0: the paragraph alone)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     n_edits = a.edits or (3 if a.quick else 10)
@@ -163,7 +166,7 @@ def main(argv=None) -> int:
     print(f"checkpoint: {source} ({eng.quantization}), {a.lines} lines, {len(text)} bytes, "
           f"{n_paras} paragraphs, {eng.config.n_layers} layers x {eng.config.n_experts} experts", file=sys.stderr)
 
-    emap = ExpertMap()
+    emap = ExpertMap(context_bytes=a.context_bytes)
     t0 = time.perf_counter()
     res, _ = emap.refresh(doc, None, eng)
     cold_ms = (time.perf_counter() - t0) * 1e3
@@ -215,6 +218,7 @@ def main(argv=None) -> int:
         "lines": a.lines,
         "paragraphs": n_paras,
         "edits": n_edits,
+        "context_bytes": a.context_bytes,
         "edit_refresh_ms_p50": round(statistics.median(edit_ms), 1),
         "edit_refresh_ms_p95": round(pct(edit_ms, 0.95), 1),
         "full_file_route_ms_p50": round(statistics.median(full_ms), 1),

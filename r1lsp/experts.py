@@ -38,7 +38,10 @@ context text), which is the cache key, so:
 The price: a paragraph sees less context than in a whole-file pass (nothing of the class around
 a method with the default `context_bytes=0`). `bench/experts_bench.py` measures the agreement of
 the per-paragraph top experts with whole-file routing (`route_document` + `aggregate`) next to the
-speed-up. Paragraphs longer than the model's context are routed in consecutive chunks.
+speed-up; on a 2,000-line Java file with a partly trained r1-tiny (int8, 1 thread, shared CPU):
+context 0: 1 paragraph re-routed per edit, ~50 ms, top expert as in the whole-file pass for 50 % of
+paragraphs (mean L1 between share vectors 0.20); context 600 bytes: 3 paragraphs, ~270 ms, 78 %
+(L1 0.075). Paragraphs longer than the model's context are routed in consecutive chunks.
 
 Versions. `ExpertMap.refresh` snapshots the document (text, hierarchy, version) when it starts and
 returns `ExpertResults.version`: a caller drops results whose version is older than the document's.
