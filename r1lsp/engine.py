@@ -8,8 +8,9 @@ caller's thread except through a future (or `CancelledError` from a cancelled on
 Dynamic batching. The worker takes whatever is queued (up to `max_batch`, waiting at most
 `batch_wait_ms` for more after the first request), then runs all generate requests of that
 take as ONE left-padded batch (rows keep their own max_new_tokens, stop strings, stop rule and
-cancel flag), and each score / route request on its own (a score request is already a batch:
-one prefill of the context, then the candidates side by side).
+cancel flag), all route requests of the take as one left-padded batch too, and each score
+request on its own (a score request is already a batch: one prefill of the context, then the
+candidates side by side).
 
 Generated rows never contain special tokens: all but <|endoftext|> are masked before sampling.
 
@@ -350,7 +351,7 @@ class Engine:
         return [r for r in batch if not _drop_if_cancelled(r)]
 
     def _serve(self, batch: list[_Request]) -> None:
-        gens = []
+        gens, routes = [], []
         for r in batch:
             cached = self._cache.get(r.cache_key) if r.cache_key is not None and r.kind != "score" else None
             if cached is not None:
@@ -360,7 +361,9 @@ class Engine:
             elif r.kind == "score":
                 _resolve(r, self._score(r))
             else:
-                _resolve(r, self._route(r))
+                routes.append(r)
+        if routes:
+            self._route_rows(routes)
         for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
             self._generate_rows([r for r in gens if r.params["temperature"] == temp])
 
@@ -557,17 +560,28 @@ class Engine:
             self._cache.put(keys[i], total)
         return scores
 
-    def _route(self, r: _Request) -> RouteTrace:
+    def _route_rows(self, reqs: list[_Request]) -> None:
+        """Route requests as one left-padded batch (pad slots: level id -1, masked by pad_len)."""
         import torch
-        ids = r.ids[-self.config.max_seq_len:]
-        lvl = self._tensor_levels(r.levels, len(ids))[None].to(self.device)
+        rows = [r.ids[-self.config.max_seq_len:] for r in reqs]
+        T = max(len(ids) for ids in rows)
+        pad_id = getattr(self.special, "pad", 0) if self.special is not None else 0
+        ids = torch.full((len(rows), T), int(pad_id), dtype=torch.long)
+        lvl = torch.full((len(rows), T, 3), -1, dtype=torch.long)
+        for i, (r, row) in enumerate(zip(reqs, rows)):
+            ids[i, T - len(row):] = torch.tensor(row, dtype=torch.long)
+            lvl[i, T - len(row):] = self._tensor_levels(r.levels, len(row))
+        pad_len = torch.tensor([T - len(row) for row in rows], device=self.device)
         self.batches_run += 1
-        self.rows_run += 1
-        out = self.model(torch.tensor([ids], device=self.device), lvl, return_routing=True)
-        trace = RouteTrace(out.routing.experts[:, 0].cpu().numpy(),
-                           out.routing.weights[:, 0].float().cpu().numpy())
-        self._cache.put(r.cache_key, trace)
-        return trace
+        self.rows_run += len(rows)
+        out = self.model(ids.to(self.device), lvl.to(self.device), pad_len=pad_len if len(rows) > 1 else None,
+                         return_routing=True)
+        experts = out.routing.experts.cpu().numpy()
+        weights = out.routing.weights.float().cpu().numpy()
+        for i, (r, row) in enumerate(zip(reqs, rows)):
+            trace = RouteTrace(experts[:, i, T - len(row):], weights[:, i, T - len(row):])
+            self._cache.put(r.cache_key, trace)
+            _resolve(r, trace)
 
 
 def _expand_cache(cache, n: int) -> None:

@@ -163,3 +163,29 @@ def test_route_trace_shapes(engine):
     assert trace.experts.shape == (cfg.n_layers, len(ids), cfg.n_active) == trace.weights.shape
     assert ((trace.experts >= 0) & (trace.experts < cfg.n_experts)).all()
     assert abs(trace.weights.sum(-1) - 1).max() < 1e-4
+
+
+def test_route_requests_batched_together_equal_routing_each_alone(tiny_checkpoint):
+    """Route requests queued together run as one left-padded batch with the same result."""
+    from r1lsp.engine import Engine
+    from r1lsp.settings import ModelSettings
+
+    engine = Engine(ModelSettings(path=str(tiny_checkpoint), quantization="none")).start()
+    try:
+        assert engine.wait_ready(120), engine.error
+        texts = ["int x = 1;", "def f(a, b):\n    return a + b\n", "class A { void g() { h(); } }"]
+        alone = []
+        for text in texts:
+            alone.append(engine.submit_route(None, engine.encode_with_offsets(text, 0)[0]).result(60))
+            engine.clear_cache()
+        rows_before, batches_before = engine.rows_run, engine.batches_run
+        futures = [engine.submit_route(None, engine.encode_with_offsets(t, 0)[0]) for t in texts]
+        together = [f.result(60) for f in futures]
+        assert engine.rows_run - rows_before == 3
+        assert engine.batches_run - batches_before < 3  # at least two rode in one batch
+        for a, b in zip(alone, together):
+            assert a.experts.shape == b.experts.shape
+            assert (a.experts == b.experts).all()
+            assert abs(a.weights - b.weights).max() < 1e-5
+    finally:
+        engine.close()
