@@ -22,6 +22,7 @@ REF_TABLE = {
     ("Long", "min"): "min", ("Double", "max"): "max", ("Double", "min"): "min",
     ("Math", "max"): "max", ("Math", "min"): "min", ("Math", "abs"): "abs",
     ("Integer", "parseInt"): "int", ("Integer", "valueOf"): "int", ("Long", "parseLong"): "int",
+    ("Integer", "toString"): "str", ("Long", "toString"): "str",
     ("Double", "parseDouble"): "float", ("Double", "valueOf"): "float",
     ("String", "length"): "len", ("String", "toUpperCase"): "str.upper",
     ("String", "toLowerCase"): "str.lower", ("String", "trim"): "str.strip",

@@ -677,22 +677,22 @@ _h("_merge", """
 def _merge(m, k, v, f):
     \"\"\"Map.merge(k, v, f): the new value (None removes the key).\"\"\"
     old = m.get(k)
-    new = v if old is None else f(old, v)
-    if new is None:
+    nv = v if old is None else f(old, v)
+    if nv is None:
         m.pop(k, None)
     else:
-        m[k] = new
-    return new
+        m[k] = nv
+    return nv
 """)
 _h("_compute", """
 def _compute(m, k, f):
     \"\"\"Map.compute(k, f): the new value (None removes the key).\"\"\"
-    new = f(k, m.get(k))
-    if new is None:
+    nv = f(k, m.get(k))
+    if nv is None:
         m.pop(k, None)
     else:
-        m[k] = new
-    return new
+        m[k] = nv
+    return nv
 """)
 _h("_compute_if_absent", """
 def _compute_if_absent(m, k, f):
