@@ -48,10 +48,12 @@ class DeclMixin:
                     ci.interfaces.append(base(self.type_of(t)))
         self.classes[name] = ci
         body = node.child_by_field_name("body")
+        ci.components = []
         if kind == "record":
             for p in node.child_by_field_name("parameters").named_children:
-                ci.fields[self.text(p.child_by_field_name("name"))] = (
-                    self.type_of(p.child_by_field_name("type")), False)
+                cname = self.text(p.child_by_field_name("name"))
+                ci.components.append(cname)
+                ci.fields[cname] = (self.type_of(p.child_by_field_name("type")), False)
         members = list(body.named_children) if body is not None else []
         if kind == "enum":
             for m in members:
@@ -89,7 +91,9 @@ class DeclMixin:
                         base(p[0]).replace("[]", "Arr") + ("Arr" if p[0].endswith("[]") else "")
                         for p in mi.params) if mi.params else py_name(mname) + "_0"
         for mname, ms in ci.methods.items():
-            if mname in ci.fields:  # a field and a method may share a name in Java
+            if mname in ci.fields and mname not in ci.components:
+                # a field and a method may share a name in Java (a record's component is
+                # stored as _name, so its accessor keeps the name)
                 for mi in ms:
                     mi.py = mi.py + "_"
         if len(ci.ctors) > 1:
@@ -247,19 +251,24 @@ class DeclMixin:
         if ci.kind == "interface":
             return out
         if ci.kind == "record":
-            names = [py_name(f) for f, _ in inst]
+            # components are stored as _name, read through accessor methods name()
+            comps = [f for f in ci.components]
+            names = [py_name(f) for f in comps]
             out = [f"def __init__(self, {', '.join(names)}):"] + indent(
-                [f"self.{f} = {py_name(f)}" for f, _ in inst])
+                [f"self._{f} = {py_name(f)}" for f in comps])
+            for f in comps:
+                if f not in ci.methods:
+                    out += ["", f"def {py_name(f)}(self):", IND + f"return self._{f}"]
             if "toString" not in ci.methods:
-                inner = ", ".join(f"{f}={{_jstr(self.{f})}}" for f, _ in inst)
+                inner = ", ".join(f"{f}={{_jstr(self._{f})}}" for f in comps)
                 self.use("_jstr")
                 out += ["", "def __str__(self):", IND + f'return f"{ci.name}[{inner}]"']
             if "equals" not in ci.methods:
+                same = " and ".join(f"self._{f} == other._{f}" for f in comps)
                 out += ["", "def __eq__(self, other):",
-                        IND + f"return isinstance(other, {ci.name}) and " + " and ".join(
-                            f"self.{f} == other.{f}" for f, _ in inst),
+                        IND + f"return isinstance(other, {ci.name})" + (f" and {same}" if same else ""),
                         "", "def __hash__(self):",
-                        IND + f"return hash(({', '.join('self.' + f for f, _ in inst)},))"]
+                        IND + f"return hash(({''.join('self._' + f + ', ' for f in comps)}))"]
             return out
         init_lines = []
         for f, t in inst:

@@ -255,6 +255,11 @@ class ExprMixin:
             return E(name, "class:" + name)
         return E(self.py_ident(name), None)
 
+    @staticmethod
+    def attr_name(ci, name: str) -> str:
+        """The Python attribute of a field: a record component is stored as _name."""
+        return "_" + name if ci is not None and name in getattr(ci, "components", ()) else name
+
     def py_ident(self, name: str) -> str:
         from .types import py_name
         return py_name(name)
@@ -271,7 +276,7 @@ class ExprMixin:
                     if c.module_level:
                         return E(self.module_global(name), ftype)
                     return E(f"{c.name}.{name}", ftype)
-                return E(f"self.{name}", ftype)
+                return E(f"self.{self.attr_name(c, name)}", ftype)
             if name in c.enum_constants:
                 return E(f"{c.name}.{name}", c.name)
             for iname in getattr(c, "interfaces", []):
@@ -304,7 +309,7 @@ class ExprMixin:
             if fe is not None and not fe.code.startswith("self."):
                 return fe
             t = self.field_type(self.cls, fname) if self.cls else None
-            return E(f"self.{fname}", t)
+            return E(f"self.{self.attr_name(self.cls, fname)}", t)
         if obj.type == "super":
             return E(f"self.{fname}", self.field_type(self.cls, fname) if self.cls else None)
         o = self.expr(obj)
@@ -321,10 +326,13 @@ class ExprMixin:
         if fname == "length" and (o.type is None or o.type.endswith("[]")):
             return E(f"len({o.code})", "int", nonneg=True)
         t = None
+        attr = fname
         if o.type and base(o.type) in self.classes:
-            t = self.field_type(self.classes[base(o.type)], fname)
-            t = self.subst(self.classes[base(o.type)], t, o.type)
-        return E(f"{par(o, P_ATOM)}.{fname}", t)
+            oci = self.classes[base(o.type)]
+            t = self.field_type(oci, fname)
+            t = self.subst(oci, t, o.type)
+            attr = self.attr_name(oci, fname)
+        return E(f"{par(o, P_ATOM)}.{attr}", t)
 
     def field_type(self, c, name):
         while c is not None:

@@ -172,8 +172,10 @@ class FunctionalMixin:
                 return r
             ci = self.classes.get(hb)
             if ci is not None:
-                if ci.kind == "record" and name in ci.fields and not ci.methods.get(name):
-                    r = E(f"lambda x: x.{name}", expect, P_LAMBDA)
+                if ci.kind == "record" and name in ci.components and not ci.methods.get(name):
+                    from .types import py_name
+                    r = E(f"{hb}.{py_name(name)}" if not ci.module_level
+                          else f"lambda x: x.{py_name(name)}()", expect)
                     r.ret = ci.fields[name][0]
                     return r
                 ms = self.candidates(ci, name)

@@ -470,8 +470,9 @@ class LibraryMixin:
                 return r
         elif b in self.classes:
             ci = self.classes[b]
-            if ci.kind == "record" and name in ci.fields and not raw and not self.candidates(ci, name):
-                return E(f"{oc}.{name}", self.subst(ci, ci.fields[name][0], t))
+            if ci.kind == "record" and name in ci.components and not raw and not self.candidates(ci, name):
+                from .types import py_name
+                return E(f"{oc}.{py_name(name)}()", self.subst(ci, ci.fields[name][0], t))
             cands = self.candidates(ci, name)
             if len(cands) == 1 and len(cands[0].params) == len(raw):
                 args = [self.expr(a, self.subst(ci, p[0], t)) for a, p in zip(raw, cands[0].params)]

@@ -178,6 +178,7 @@ class ClassInfo:
         self.ctors: list = []
         self.module_level = False
         self.enum_constants: list[str] = []
+        self.components: list[str] = []                 # a record's components, in order
         self.node = None
         self.outer: str | None = None
 
