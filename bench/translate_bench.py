@@ -6,6 +6,10 @@
   Java prints. Full mode compiles/runs the corpus (cached); --quick uses a subset when no
   recent test result is cached, else reads the last `pytest tests/test_translate_corpus.py` result.
 
+* parse_rate: share of corpus programs (plus samples/Inventory.java) whose translation passes
+  ast.parse (the translator guarantees 1.0), and untranslated_constructs: how many
+  constructs those translations report as untranslated.
+
 Flags: --quick (< 1 minute on 2 cores), --json (last stdout line is one JSON object).
 """
 from __future__ import annotations
@@ -68,6 +72,24 @@ def differential(quick: bool) -> tuple[float, int, int, str]:
     return ok / len(names), ok, len(names), "subset of 1/5" if quick else "full corpus"
 
 
+def parse_check() -> tuple[float, int, int]:
+    import ast
+    srcs = [p.read_text(encoding="utf-8") for p in sorted(PROGRAMS.glob("*.java"))]
+    inv = ROOT / "samples" / "Inventory.java"
+    if inv.exists():
+        srcs.append(inv.read_text(encoding="utf-8"))
+    ok = unt = 0
+    for src in srcs:
+        r = translate_java(src)
+        unt += len(r.untranslated)
+        try:
+            ast.parse(r.python)
+            ok += 1
+        except SyntaxError:
+            pass
+    return ok / max(1, len(srcs)), len(srcs), unt
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -77,13 +99,16 @@ def main() -> None:
     nlines = src.count("\n")
     p50, p95 = time_translate(src, 5 if a.quick else 20)
     rate, ok, total, how = differential(a.quick)
+    prate, pn, unt = parse_check()
     print(f"translate {nlines}-line Java file: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     print(f"differential pass rate ({how}): {ok}/{total} = {rate:.1%}")
+    print(f"output parses: {prate:.1%} of {pn} files; untranslated constructs reported: {unt}")
     if a.json:
         print(json.dumps({"translate_2000_lines_ms": round(p50, 2), "translate_2000_lines_p95_ms": round(p95, 2),
                           "lines": nlines, "differential_pass_rate": round(rate, 4),
                           "differential_passed": ok, "differential_total": total,
-                          "differential_source": how}))
+                          "differential_source": how, "parse_rate": round(prate, 4),
+                          "parse_files": pn, "untranslated_constructs": unt}))
 
 
 if __name__ == "__main__":
