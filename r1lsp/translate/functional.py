@@ -6,6 +6,8 @@ is a two-argument cmp function (sorted with ``functools.cmp_to_key`` unless a pl
 """
 from __future__ import annotations
 
+import re
+
 from .core import E, P_ADD, P_ATOM, P_LAMBDA, P_NOT, par
 from .types import MAPS, base, elem, is_string, targs, unbox
 
@@ -99,6 +101,16 @@ class FunctionalMixin:
             return v.py, e
         finally:
             self.scope = outer
+
+    def loop_code(self, f: E, it: str, nparams: int = 1) -> str:
+        """`for v in it: f(v)` as one line; `lambda x: body` is applied by naming the loop
+        variable after its parameter."""
+        m = re.match(r"lambda ([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*): (.*)$", f.code, re.S)
+        if m and len(m.group(1).split(", ")) == nparams and f.prec == P_LAMBDA and \
+                not set(m.group(1).split(", ")) & set(self.module_names):
+            return f"for {m.group(1)} in {it}: {m.group(2)}"
+        vs = [self.tmp("x") for _ in range(nparams)]
+        return f"for {', '.join(vs)} in {it}: {par(f, P_ATOM)}({', '.join(vs)})"
 
     @staticmethod
     def statement_only(code: str) -> bool:
@@ -469,9 +481,7 @@ class FunctionalMixin:
         if name == "collect" and len(raw) == 1:
             return self.stream_collect(s, et, raw[0], n)
         if name == "forEach" and len(raw) == 1:
-            f = self.fn_arg(raw[0], [et])
-            v = self.tmp("x")
-            return E(f"for {v} in {s}: {par(f, P_ATOM)}({v})", "void")
+            return E(self.loop_code(self.fn_arg(raw[0], [et]), s), "void")
         if name == "iterator" and not raw:
             return E(f"{self.use('JavaIterator')}(list({s}))", "Iterator")
         return None

@@ -139,9 +139,7 @@ class CollectionsMixin:
             if name == "subList":
                 return E(f"{oc}[{a[0].code}:{a[1].code}]", t)
             if name == "forEach":
-                f = self.fn_arg(raw[0], [et])
-                v = self.tmp("x")
-                return E(f"for {v} in {o.code}: {par(f, P_ATOM)}({v})", "void")
+                return E(self.loop_code(self.fn_arg(raw[0], [et]), o.code), "void")
             if name == "removeIf":
                 f = self.x_lambda_expression(raw[0], None, [et]) if raw[0].type == "lambda_expression" \
                     else self.expr(raw[0])
@@ -265,9 +263,7 @@ class CollectionsMixin:
         if name in ("firstKey", "lastKey", "floorKey", "ceilingKey"):
             return E(f"{oc}.{name}({', '.join(x.code for x in a)})", kt)
         if name == "forEach":
-            f = self.fn_arg(raw[0], [kt, vt])
-            k, v = self.tmp("k"), self.tmp("v")
-            return E(f"for {k}, {v} in {oc}.items(): {par(f, P_ATOM)}({k}, {v})", "void")
+            return E(self.loop_code(self.fn_arg(raw[0], [kt, vt]), f"{oc}.items()", 2), "void")
         return None
 
     def set_call(self, o, oc, name, raw, n):
@@ -300,9 +296,7 @@ class CollectionsMixin:
         if name == "iterator":
             return E(f"{self.use('JavaIterator')}({o.code})", "Iterator")
         if name == "forEach":
-            f = self.fn_arg(raw[0], [et])
-            v = self.tmp("x")
-            return E(f"for {v} in {o.code}: {par(f, P_ATOM)}({v})", "void")
+            return E(self.loop_code(self.fn_arg(raw[0], [et]), o.code), "void")
         if name == "removeIf":
             f = self.fn_arg(raw[0], [et])
             v = self.tmp("x")

@@ -192,6 +192,9 @@ class StmtMixin:
             types, it = [elem(o.type) or {"IntStream": "int", "DoubleStream": "double"}.get(b)], o.code
         else:
             return None
+        from .types import py_name
+        if any(py_name(self.text(p)) in self.module_names for p in pnodes):
+            return None  # a loop variable would shadow a module-level global
         outer = self.scope
         self.scope = Scope(outer)
         try:
