@@ -192,3 +192,14 @@ def test_inventory_output_matches_java(tmp_path):
     python = run_py(translate_java(INVENTORY.read_text(encoding="utf-8")).python)
     assert python == java
     assert "cheapest apples, dearest kite" in python
+
+
+def test_model_fallback_timeout_cancels():
+    class Slow(StubEngine):
+        def submit_generate(self, key, prompt_ids, level_ids=None, max_new_tokens=16, stop_strings=()):
+            self.fut = Future()
+            return self.fut
+
+    eng = Slow("7")
+    assert make_model_fallback(eng, timeout=0.05)("new java.util.Random(7)", "expression") is None
+    assert eng.fut.cancelled()

@@ -48,8 +48,15 @@ def make_model_fallback(engine, *, max_new_tokens: int = 96, timeout: float = 10
             ids = [sp.lang_java] + list(engine.encode(body)) + [sp.translate, sp.lang_python]
             fut = engine.submit_generate(None, ids, None, max_new_tokens=max_new_tokens,
                                          stop_strings=STOP_STRINGS)
+        except Exception:  # a broken model must not break the translation
+            return None
+        try:
             res = fut.result(timeout=timeout)
-        except Exception:  # a slow or broken model must not break the translation
+        except Exception:  # too slow (cancelled so it does not hold the engine) or failed
+            try:
+                fut.cancel()
+            except Exception:
+                pass
             return None
         text = _cut(getattr(res, "text", "") or "")
         if not text.strip():
