@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .core import E, P_ADD, P_ATOM, P_LAMBDA, P_NOT, par
-from .types import MAPS, base, elem, is_string, targs, unbox
+from .types import MAPS, base, elem, is_string, unbox
 
 S = "\x00S\x00"  # placeholder for the stream in a collector template
 STREAMS = {"Stream", "IntStream", "LongStream", "DoubleStream"}
