@@ -99,6 +99,8 @@ def diagnostic_content(unit: UnitExperts, labels: dict[int, str] | None = None, 
     information and a data payload ({"experts": [[expert, share], ...], "tokens", "level"})."""
     data = {"experts": [[e, round(s, 4)] for e, s in unit.shares[:max(top, 8)]],
             "tokens": unit.tokens, "level": Level(unit.level).name.lower()}
+    if unit.routed_version is not None:
+        data["routedVersion"] = unit.routed_version
     return DiagnosticContent(unit_range(unit.span), diagnostic_message(unit, labels, top),
                              SEVERITY.get(Level(unit.level), "hint"), DIAGNOSTIC_CODE, DIAGNOSTIC_SOURCE,
                              related_information(unit, labels), data)

@@ -48,6 +48,8 @@ returns `ExpertResults.version`: a caller drops results whose version is older t
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import threading
 from concurrent.futures import CancelledError
@@ -71,6 +73,7 @@ class UnitExperts:
     shares: list[tuple[int, float]]
     tokens: int
     top_sentences: list[tuple[HierarchySpan, int, float]] = field(default_factory=list)
+    routed_version: int | None = None  # paragraphs from an ExpertMap: the document version routed at
 
     @property
     def top_expert(self) -> int | None:
@@ -261,6 +264,7 @@ class ParagraphRoute:
     shares: list[tuple[int, float]]
     tokens: int
     top_sentences: list[tuple[int, int, float]]   # (sentence ordinal within the paragraph, expert, share)
+    routed_version: int = -1           # the document version this paragraph was routed at
 
 
 @dataclass
@@ -377,6 +381,7 @@ class ExpertMap:
                 self.n_experts = _n_experts(engine, list(self._routes.values()))
             new_routes, requests = self._route(engine, hierarchy, language, data, paras, keys, todo,
                                                cancel, timeout)
+            new_routes = {k: dataclasses.replace(r, routed_version=version) for k, r in new_routes.items()}
             routes = {**{k: self._routes[k] for k in keys if k in self._routes}, **new_routes}
             self._routes = routes
             ordered = [routes[k] for k in keys]
@@ -391,7 +396,7 @@ class ExpertMap:
                 else:
                     tops = [(hierarchy.span(Level.SENTENCE, int(sent_lo[i]) + s), e, sh)
                             for s, e, sh in r.top_sentences]
-                    u = UnitExperts(p, Level.PARAGRAPH, r.shares, r.tokens, tops)
+                    u = UnitExperts(p, Level.PARAGRAPH, r.shares, r.tokens, tops, r.routed_version)
                 units.append(u)
                 kept_units[k] = u
             self._units = kept_units

@@ -25,17 +25,20 @@ from r1lsp import __version__
 from r1lsp.completion import CompletionCandidate, complete
 from r1lsp.documents import DocumentStore, TextChange, UnknownDocument
 from r1lsp.engine import Engine
+from r1lsp.expert_labels import diagnostic_content, experts_json, load_expert_labels
+from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.inline import inline_suggestions
 from r1lsp.translate_action import TranslationPlan, inside_workspace, offers, plan
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.settings import SECTION, Settings, merge_settings, settings_to_dict
-from r1lsp.structure import StructuredDocument
+from r1lsp.structure import Level, StructuredDocument
 
 log = logging.getLogger("r1lsp.server")
 
 LEVELS_REQUEST = "r1lsp/levels"
 SETTINGS_REQUEST = "r1lsp/settings"
+EXPERTS_REQUEST = "r1lsp/experts"
 TRANSLATE_COMMAND = "r1lsp.translateToPython"
 
 _COMPLETION_KINDS = {
@@ -76,6 +79,11 @@ class R1LanguageServer(LanguageServer):
         self._progress_tokens = itertools.count(1)
         # Diagnostics per document, per producer ("translate", "experts"): published as one set.
         self.diagnostics: dict[str, dict[str, list[types.Diagnostic]]] = {}
+        # Expert diagnostics: a routing map per document, the latest results, the pending refresh.
+        self.expert_maps: dict[str, ExpertMap] = {}
+        self.expert_results: dict[str, ExpertResults] = {}
+        self.expert_tasks: dict[str, asyncio.Task] = {}
+        self.expert_labels: dict[int, str] = {}
 
     # -- edge conversions -------------------------------------------------------------
     @property
@@ -159,6 +167,90 @@ class R1LanguageServer(LanguageServer):
                                       new_text=result.result.python)]),
         ])
 
+    # -- expert diagnostics -----------------------------------------------------------
+    def schedule_experts(self, uri: str, *, debounce: bool = True) -> None:
+        """(Re)start the debounced expert refresh of one document."""
+        pending = self.expert_tasks.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        if self.settings.features.expert_diagnostics and self.engine is not None and uri in self.documents:
+            self.expert_tasks[uri] = asyncio.ensure_future(self._refresh_experts(uri, debounce))
+
+    def drop_experts(self, uri: str) -> None:
+        pending = self.expert_tasks.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        self.expert_maps.pop(uri, None)
+        self.expert_results.pop(uri, None)
+
+    async def _refresh_experts(self, uri: str, debounce: bool) -> None:
+        if debounce:  # typing on restarts this task: only the last edit of a burst is routed
+            await asyncio.sleep(self.settings.diagnostics.debounce_ms / 1000)
+        engine = self.engine
+        if engine is None:
+            return
+        if engine.state == "loading":
+            await asyncio.get_running_loop().run_in_executor(None, engine.wait_ready, None)
+        if engine is not self.engine or engine.state != "ready" or uri not in self.documents:
+            return
+        snap = self.documents.get(uri).snapshot()
+        emap = self.expert_maps.setdefault(uri, ExpertMap())
+        cancel = threading.Event()
+        try:
+            results, _ = await asyncio.to_thread(emap.refresh, snap, None, engine, cancel=cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        except Exception as exc:  # a routing failure costs this refresh only
+            log.warning("expert routing failed for %s: %s", uri, exc)
+            return
+        current = self.documents.get(uri) if uri in self.documents else None
+        if current is None or not results.is_current(current):
+            return  # the document moved on; its own refresh is scheduled
+        self.expert_results[uri] = results
+        self.publish_experts(uri)
+
+    def publish_experts(self, uri: str) -> None:
+        results = self.expert_results.get(uri)
+        if results is None or uri not in self.documents or not self.settings.features.expert_diagnostics:
+            return
+        doc = self.documents.get(uri)
+        units = results.in_range(None, Level.PARAGRAPH)
+        if self.settings.diagnostics.sentences:
+            units = units + results.in_range(None, Level.SENTENCE)
+        paragraph_severity = (types.DiagnosticSeverity.Hint if self.settings.diagnostics.severity == "hint"
+                              else types.DiagnosticSeverity.Information)
+        diagnostics = []
+        for unit in units:
+            content = diagnostic_content(unit, self.expert_labels)
+            diagnostics.append(types.Diagnostic(
+                range=self.to_client_range(doc, *content.range),
+                message=content.message,
+                severity=paragraph_severity if unit.level == Level.PARAGRAPH else types.DiagnosticSeverity.Hint,
+                code=content.code,
+                source=content.source,
+                related_information=[
+                    types.DiagnosticRelatedInformation(
+                        location=types.Location(uri=uri, range=self.to_client_range(doc, *info.range)),
+                        message=info.message)
+                    for info in content.related
+                ] or None,
+                data=content.data,
+            ))
+        self.set_diagnostics(uri, "experts", diagnostics)
+
+    def experts_settings_changed(self) -> None:
+        """Apply a settings change to every open document's expert diagnostics."""
+        for uri in self.documents.uris():
+            if not self.settings.features.expert_diagnostics:
+                self.drop_experts(uri)
+                if self.diagnostics.get(uri, {}).get("experts"):
+                    self.set_diagnostics(uri, "experts", [])
+            elif uri in self.expert_results:
+                self.publish_experts(uri)  # severity / sentences may have changed
+            else:
+                self.schedule_experts(uri, debounce=False)
+
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:
         f = self.settings.features
@@ -175,6 +267,11 @@ class R1LanguageServer(LanguageServer):
         self.engine = Engine(self.settings.model, on_progress=self._engine_progress)
         self.engine.start()
         asyncio.ensure_future(self._report_engine_load(self.engine))
+        # Another model routes differently: forget the old routing, route every document again.
+        for uri in list(self.expert_maps):
+            self.drop_experts(uri)
+        for uri in self.documents.uris():
+            self.schedule_experts(uri, debounce=False)
 
     def _engine_progress(self, message: str, percent: int | None) -> None:
         """Called on the engine's thread: forward to the client on the server's loop."""
@@ -210,6 +307,7 @@ class R1LanguageServer(LanguageServer):
         if engine is not self.engine:  # replaced meanwhile by a settings change
             return
         if ready:
+            self.expert_labels = load_expert_labels(engine.checkpoint) if engine.checkpoint else {}
             self.window_log_message(types.LogMessageParams(types.MessageType.Info, f"r1lsp: {done}"))
         else:
             self.window_show_message(types.ShowMessageParams(
@@ -323,6 +421,7 @@ def create_server() -> R1LanguageServer:
         else:  # the push model carries nothing useful: pull
             await ls.pull_configuration()
         ls.ensure_engine()
+        ls.experts_settings_changed()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: R1LanguageServer, params: None) -> None:
@@ -333,6 +432,7 @@ def create_server() -> R1LanguageServer:
     def did_open(ls: R1LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
+        ls.schedule_experts(item.uri, debounce=False)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: R1LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -349,11 +449,13 @@ def create_server() -> R1LanguageServer:
             else:
                 edit = TextChange(change.text)
             ls.documents.change(uri, version, [edit])
+        ls.schedule_experts(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: R1LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.documents.close(uri)
+        ls.drop_experts(uri)
         if ls.diagnostics.pop(uri, None):
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
@@ -492,6 +594,26 @@ def create_server() -> R1LanguageServer:
         result["uri"] = uri
         result["version"] = doc.version
         return result
+
+    @server.feature(EXPERTS_REQUEST)
+    def experts(ls: R1LanguageServer, params: Any) -> dict:
+        """The experts per unit of an open document (optionally only units meeting ``range``;
+        ``level``: "paragraph" (default) or "sentence"), for the editor's heatmap."""
+        uri = _uri_param(params)
+        try:
+            doc = ls.documents.get(uri)
+        except UnknownDocument as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        level_name = params.get("level", "paragraph") if isinstance(params, dict) else getattr(params, "level", "paragraph")
+        if level_name not in ("paragraph", "sentence"):
+            raise JsonRpcInvalidParams("level must be 'paragraph' or 'sentence'")
+        results = ls.expert_results.get(uri)
+        if results is None or not results.is_current(doc):
+            return {"uri": uri, "version": doc.version, "ready": False, "units": [], "labels": {}}
+        units = results.in_range(_byte_range(ls, doc, params), Level.PARAGRAPH if level_name == "paragraph" else Level.SENTENCE)
+        payload = experts_json(units, ls.expert_labels)
+        payload.update(uri=uri, version=doc.version, ready=True)
+        return payload
 
     @server.feature(SETTINGS_REQUEST)
     def current_settings(ls: R1LanguageServer, params: Any) -> dict:
