@@ -135,6 +135,34 @@ def cmd_complete(args: argparse.Namespace) -> int:
             engine.close()
 
 
+def cmd_experts(args: argparse.Namespace) -> int:
+    from r1lsp.expert_labels import experts_json, experts_table, heatmap, load_expert_labels
+    from r1lsp.experts import ExpertMap
+    from r1lsp.structure import Level, StructuredDocument
+
+    text, language = _read_source(args.file)
+    doc = StructuredDocument(text, language)
+    engine = _start_engine(args, required=True)
+    try:
+        results, _ = ExpertMap().refresh(doc, None, engine, timeout=None)
+        labels = load_expert_labels(engine.checkpoint) if engine.checkpoint else {}
+        units = results.in_range(None, Level.SENTENCE if args.sentences else Level.PARAGRAPH)
+        if args.plot:
+            out = heatmap(units, results.n_experts or engine.config.n_experts, args.plot,
+                          title=f"{args.file}: experts per {'sentence' if args.sentences else 'paragraph'}",
+                          labels=labels)
+            print(f"wrote {out}", file=sys.stderr)
+        if args.json:
+            payload = experts_json(units, labels)
+            payload["file"] = args.file
+            print(json.dumps(payload))
+        else:
+            print(experts_table(units, labels))
+        return 0
+    finally:
+        engine.close()
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from r1lsp.translate import translate_java
 
@@ -204,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_model_options(p)
     p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("experts", help="which of the model's experts handled each paragraph of FILE")
+    p.add_argument("file", help="a source file, or - for standard input")
+    p.add_argument("--sentences", action="store_true", help="per sentence instead of per paragraph")
+    p.add_argument("--plot", metavar="OUT.png", help="also draw a units x experts heatmap")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_experts)
 
     p = sub.add_parser("translate", help="translate a Java file (or - for stdin) to Python")
     p.add_argument("file", help="a .java file, or - for standard input")

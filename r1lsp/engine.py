@@ -179,8 +179,10 @@ class Engine:
         return self.state == "ready"
 
     def close(self) -> None:
-        """Cancel everything queued, stop the worker and drop the model."""
+        """Cancel everything queued, stop the worker and drop the model. A load in progress is
+        not waited for: the (daemon) worker sees the closed state when the load ends."""
         with self._cond:
+            was_loading = self.state == "loading"
             if self.state != "failed":
                 self.state = "closed"
             pending = list(self._queue)
@@ -189,10 +191,10 @@ class Engine:
             self._cond.notify_all()
         for r in pending:
             r.future.cancel()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        self._ready.set()
+        if self._thread is not None and self._thread is not threading.current_thread() and not was_loading:
             self._thread.join(timeout=30)
         self.model = None
-        self._ready.set()
 
     def clear_cache(self) -> None:
         """Forget cached results (counters are kept)."""

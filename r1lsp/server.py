@@ -28,6 +28,7 @@ from r1lsp.engine import Engine
 from r1lsp.expert_labels import diagnostic_content, experts_json, load_expert_labels
 from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.inline import inline_suggestions
+from r1lsp.translate.model_fallback import make_model_fallback
 from r1lsp.translate_action import TranslationPlan, inside_workspace, offers, plan
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.positions import UTF16, convert_column
@@ -137,25 +138,46 @@ class R1LanguageServer(LanguageServer):
         return [d for ds in self.diagnostics.get(uri, {}).values() for d in ds]
 
     # -- translation ------------------------------------------------------------------
-    def plan_translation(self, args: Any) -> TranslationPlan:
-        """Translate what a code action's ``data`` / command argument names; report what was not."""
+    async def translate(self, args: Any) -> TranslationPlan:
+        """Translate (off the event loop) what a code action's ``data`` / command argument names,
+        then report on the Java range what was not translated by a rule."""
         uri = _field(args, "uri")
-        doc = self.documents.get(uri)
+        try:
+            doc = self.documents.get(uri).snapshot()
+        except UnknownDocument as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        result = await asyncio.to_thread(self.plan_translation, args, doc)
+        self.report_translation(uri, doc, result)
+        return result
+
+    def plan_translation(self, args: Any, doc: StructuredDocument) -> TranslationPlan:
+        """Translate what a code action's ``data`` / command argument names (any thread)."""
+        uri = _field(args, "uri")
         selection = _field(args, "selection")
         if selection is not None and _field(args, "version") != doc.version:
             raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
         path = to_fs_path(uri)
         if not path:
             raise JsonRpcInvalidParams(f"cannot translate {uri}: not a file")
-        result = plan(doc, Path(path), tuple(selection) if selection is not None else None)
+        engine = self.engine if self.engine is not None and self.engine.state == "ready" else None
+        fallback = make_model_fallback(engine) if engine is not None else None
+        return plan(doc, Path(path), tuple(selection) if selection is not None else None, fallback=fallback)
+
+    def report_translation(self, uri: str, doc: StructuredDocument, result: TranslationPlan) -> None:
+        name = result.target.name
         self.set_diagnostics(uri, "translate", [
             types.Diagnostic(
                 range=self.to_client_range(doc, u.start, u.end),
-                message=f"r1lsp could not translate this to Python ({u.reason}); it is marked in {result.target.name}",
+                message=f"r1lsp could not translate this to Python ({u.reason}); it is marked in {name}",
                 severity=types.DiagnosticSeverity.Warning, source="r1lsp", code="untranslated")
             for u in result.result.untranslated
+        ] + [
+            types.Diagnostic(
+                range=self.to_client_range(doc, m.start, m.end),
+                message=f"translated by the R1 model, not by a rule: review it in {name}",
+                severity=types.DiagnosticSeverity.Hint, source="r1lsp", code="model-translated")
+            for m in result.result.model_translated
         ])
-        return result
 
     def translation_edit(self, result: TranslationPlan) -> types.WorkspaceEdit:
         target = from_fs_path(str(result.target))
@@ -537,7 +559,7 @@ def create_server() -> R1LanguageServer:
         if action.data is None:
             return action
         if ls.client_creates_files():
-            result = await asyncio.to_thread(ls.plan_translation, action.data)
+            result = await ls.translate(action.data)
             action.edit = ls.translation_edit(result)
         else:
             action.command = types.Command(title=action.title, command=TRANSLATE_COMMAND, arguments=[action.data])
@@ -547,7 +569,7 @@ def create_server() -> R1LanguageServer:
     async def translate_command(ls: R1LanguageServer, args: Any) -> dict:
         """Translate and create the .py file: by a workspace edit, or by writing it ourselves."""
         arg = args[0] if isinstance(args, (list, tuple)) and args else args
-        result = await asyncio.to_thread(ls.plan_translation, arg)
+        result = await ls.translate(arg)
         target = result.target
         if ls.client_creates_files():
             applied = await ls.workspace_apply_edit_async(

@@ -96,3 +96,15 @@ def test_translate_prints_python_that_runs_like_the_java(tmp_path):
     assert python.stdout == java.stdout == "2 2 3.0\n"
     again = r1lsp("translate", str(src), "-o", str(tmp_path / "mean.py"))
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_experts_table_json_and_heatmap(tiny_checkpoint, tmp_path):
+    png = tmp_path / "heat.png"
+    run = r1lsp("experts", str(SAMPLE_JAVA), "--json", "--plot", str(png), "--model", str(tiny_checkpoint), "--no-int8")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["units"] and all(abs(sum(s["share"] for s in u["shares"]) - 1) < 1e-3 for u in out["units"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = r1lsp("experts", str(SAMPLE_PY), "--model", str(tiny_checkpoint), "--no-int8")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split()[:3] == ["lines", "unit", "tokens"]
