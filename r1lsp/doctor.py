@@ -25,13 +25,6 @@ class Check:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def default_checkpoint_dir() -> Path:
-    """Where the shipped r1-tiny checkpoint lives (package data of ``model``)."""
-    import model
-
-    return Path(model.__file__).resolve().parent / "checkpoints" / "r1-tiny"
-
-
 def check_python() -> Check:
     ok = sys.version_info >= (3, 10)
     return Check("python", OK if ok else FAIL, f"{platform.python_implementation()} {platform.python_version()}"
@@ -100,7 +93,9 @@ def check_grammars() -> Check:
 
 
 def check_checkpoint(path: Path | None = None) -> Check:
-    path = Path(path) if path else default_checkpoint_dir()
+    from r1lsp.engine import default_checkpoint
+
+    path = Path(path) if path else default_checkpoint()
     needed = ["config.json", "model.safetensors", "tokenizer.json"]
     missing = [n for n in needed if not (path / n).is_file()]
     if missing:
@@ -121,8 +116,15 @@ def check_checkpoint(path: Path | None = None) -> Check:
     data = {"path": str(path), "present": True, "config": config, "parameters": params}
     data.update(loaded.meta or {})
     size_mb = (path / "model.safetensors").stat().st_size / 1e6
-    return Check("checkpoint", OK, f"{path}: {getattr(loaded.config, 'name', 'R1')} "
-                 f"{params / 1e6:.1f}M parameters, {size_mb:.1f} MB", data)
+    card = loaded.meta or {}
+    figures = [f"{card['tokens_seen'] / 1e6:.1f}M tokens seen" if card.get("tokens_seen") else None,
+               f"held-out bpb python {card['heldout_bpb_python']:.2f}" if card.get("heldout_bpb_python") else None,
+               f"java {card['heldout_bpb_java']:.2f}" if card.get("heldout_bpb_java") else None,
+               f"next-token top-1 {card['next_token_top1']:.0%}" if card.get("next_token_top1") else None]
+    card_text = "; ".join(f for f in figures if f)
+    return Check("checkpoint", OK, f"{path}: {config.get('n_layers', '?')} layers, d_model {config.get('d_model', '?')}, "
+                 f"{config.get('n_experts', '?')} experts top-{config.get('n_active', '?')}, "
+                 f"{params / 1e6:.1f}M parameters, {size_mb:.1f} MB" + (f"; {card_text}" if card_text else ""), data)
 
 
 CHECKS: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes, check_grammars, check_checkpoint]

@@ -108,3 +108,12 @@ def test_experts_table_json_and_heatmap(tiny_checkpoint, tmp_path):
     table = r1lsp("experts", str(SAMPLE_PY), "--model", str(tiny_checkpoint), "--no-int8")
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split()[:3] == ["lines", "unit", "tokens"]
+
+
+def test_doctor_reports_a_loadable_checkpoint_with_its_config(tiny_checkpoint):
+    run = r1lsp("doctor", "--json", "--model", str(tiny_checkpoint))
+    out = json.loads(run.stdout)
+    assert out["checkpoint"]["verdict"] == "ok"
+    assert out["checkpoint"]["config"]["n_layers"] == 2
+    assert out["checkpoint"]["parameters"] > 0
+    assert "2 layers" in out["checkpoint"]["detail"]
