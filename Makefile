@@ -60,3 +60,11 @@ FINETUNE_ARGS ?=
 finetune: install
 	$(PY) -m model.finetune --data $(DATA) --base model/checkpoints/r1-tiny --out $(FT_OUT) $(FINETUNE_ARGS)
 .PHONY: train finetune
+
+# VS Code extension (editor-client/): npm ci + esbuild bundle + vsce package -> editor-client/r1lsp-<version>.vsix
+vsix:
+	cd editor-client && npm ci --no-audit --no-fund && npm test && npm run package
+# The extension in real VS Code (code-server + chromium, installed on first run); see editor-client/README.md
+e2e: install vsix
+	cd editor-client && R1LSP_PYTHON=$(abspath $(PY)) node test/e2e/run.mjs
+.PHONY: vsix e2e

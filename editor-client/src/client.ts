@@ -1,0 +1,102 @@
+/**
+ * Builds the vscode-languageclient `LanguageClient` for r1lsp: the command line, the document
+ * selector, settings in (initializationOptions, workspace/configuration), and the hooks the
+ * status bar listens to (log lines, $/progress, request latency).
+ */
+import * as os from 'node:os';
+import * as vscode from 'vscode';
+import {
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  TransportKind,
+} from 'vscode-languageclient/node';
+
+import { configurationResponse, ExtensionSettings, PathContext, SECTION, serverCommand, ServerSettings, toServerSettings } from './settings';
+
+export interface ClientHooks {
+  onLogMessage(message: string): void;
+  onProgress(value: { kind: 'begin' | 'report' | 'end'; message?: string; percentage?: number; title?: string }): void;
+  onLatency(kind: 'completion' | 'ghost text', ms: number): void;
+}
+
+export function pathContext(): PathContext {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  return { workspaceFolder: folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined, home: os.homedir() };
+}
+
+/** The mapped settings as they are now (read fresh on every call). */
+export function currentServerSettings(read: () => ExtensionSettings): ServerSettings {
+  return toServerSettings(read(), pathContext());
+}
+
+/** Passes everything to the log channel, and tells `listen` about each info line first (the
+ * client logs the server's window/logMessage Info lines through `info`). */
+function listeningChannel(channel: vscode.LogOutputChannel, listen: (message: string) => void): vscode.LogOutputChannel {
+  return new Proxy(channel, {
+    get(target, prop, receiver) {
+      if (prop === 'info' || prop === 'appendLine') {
+        return (message: string, ...rest: unknown[]) => {
+          try {
+            listen(message);
+          } finally {
+            (target[prop] as (m: string, ...r: unknown[]) => void)(message, ...rest);
+          }
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+async function timed<T>(work: Thenable<T> | T, done: (ms: number) => void): Promise<T> {
+  const started = performance.now();
+  const result = await work;
+  done(performance.now() - started);
+  return result;
+}
+
+export function createLanguageClient(
+  settings: ExtensionSettings,
+  read: () => ExtensionSettings,
+  channel: vscode.LogOutputChannel,
+  hooks: ClientHooks,
+): LanguageClient {
+  const { command, args } = serverCommand(settings);
+  const serverOptions: ServerOptions = {
+    run: { command, args, transport: TransportKind.stdio },
+    debug: { command, args, transport: TransportKind.stdio },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: 'file', language: 'java' },
+      { scheme: 'file', language: 'python' },
+      { scheme: 'untitled', language: 'java' },
+      { scheme: 'untitled', language: 'python' },
+    ],
+    initializationOptions: currentServerSettings(read),
+    outputChannel: listeningChannel(channel, hooks.onLogMessage),
+    middleware: {
+      workspace: {
+        // The server pulls its section: answer with the mapped settings, not VS Code's raw ones.
+        configuration: (params, token, next) => {
+          const sections = params.items.map((item) => item.section);
+          if (sections.every((s) => s === undefined || s === SECTION || s.startsWith(SECTION + '.'))) {
+            return configurationResponse(sections, currentServerSettings(read));
+          }
+          return next(params, token);
+        },
+      },
+      handleWorkDoneProgress: (token, params, next) => {
+        hooks.onProgress(params);
+        next(token, params);
+      },
+      provideCompletionItem: (document, position, context, token, next) =>
+        timed(next(document, position, context, token), (ms) => hooks.onLatency('completion', ms)),
+      provideInlineCompletionItems: (document, position, context, token, next) =>
+        timed(next(document, position, context, token), (ms) => hooks.onLatency('ghost text', ms)),
+    },
+  };
+  return new LanguageClient('r1lsp', 'R1 (r1lsp)', serverOptions, clientOptions);
+}
