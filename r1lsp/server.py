@@ -1,39 +1,30 @@
 """The language server: wires LSP (pygls 2 + lsprotocol) to r1lsp's pure logic.
 
 Each handler takes the protocol's params, calls a logic module (documents, structure, outline,
-settings, …) and returns lsprotocol types. No feature logic lives here.
-
-Positions: the structure layer works in UTF-16 columns; when the client negotiated UTF-8 or
-UTF-32 the conversion happens here, at the edge.
+completion, inline, translate_action, experts, settings, …) and returns lsprotocol types. No
+feature logic lives here; the session state behind the handlers is `r1lsp.session`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
-from pygls.lsp.server import LanguageServer
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import from_fs_path
 
-from r1lsp import __version__
 from r1lsp.completion import CompletionCandidate, complete
-from r1lsp.documents import DocumentStore, TextChange, UnknownDocument
-from r1lsp.engine import Engine
-from r1lsp.expert_labels import diagnostic_content, experts_json, load_expert_labels
-from r1lsp.experts import ExpertMap, ExpertResults
+from r1lsp.documents import TextChange, UnknownDocument
+from r1lsp.expert_labels import experts_json
 from r1lsp.inline import inline_suggestions
-from r1lsp.translate.model_fallback import make_model_fallback
-from r1lsp.translate_action import TranslationPlan, inside_workspace, offers, plan
 from r1lsp.outline import OutlineEntry, outline
-from r1lsp.positions import UTF16, convert_column
-from r1lsp.settings import SECTION, Settings, merge_settings, settings_to_dict
+from r1lsp.session import R1LanguageServer, field_of
+from r1lsp.settings import settings_to_dict
 from r1lsp.structure import Level, StructuredDocument
+from r1lsp.translate_action import inside_workspace, offers
 
 log = logging.getLogger("r1lsp.server")
 
@@ -66,311 +57,6 @@ _SYMBOL_KINDS = {
     "decorated_definition": types.SymbolKind.Function,
     "field_declaration": types.SymbolKind.Field,
 }
-
-
-class R1LanguageServer(LanguageServer):
-    """pygls server holding this session's documents and settings."""
-
-    def __init__(self) -> None:
-        super().__init__("r1lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
-        self.documents = DocumentStore()
-        self.settings = Settings()
-        self.engine: Engine | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._progress_tokens = itertools.count(1)
-        # Diagnostics per document, per producer ("translate", "experts"): published as one set.
-        self.diagnostics: dict[str, dict[str, list[types.Diagnostic]]] = {}
-        # Expert diagnostics: a routing map per document, the latest results, the pending refresh.
-        self.expert_maps: dict[str, ExpertMap] = {}
-        self.expert_results: dict[str, ExpertResults] = {}
-        self.expert_tasks: dict[str, asyncio.Task] = {}
-        self.expert_labels: dict[int, str] = {}
-
-    # -- edge conversions -------------------------------------------------------------
-    @property
-    def encoding(self) -> str:
-        try:
-            encoding = self.workspace.position_encoding or UTF16
-        except RuntimeError:  # before initialize
-            return UTF16
-        return getattr(encoding, "value", encoding)
-
-    def to_utf16(self, doc: StructuredDocument, pos: types.Position) -> tuple[int, int]:
-        """A client position as (line, UTF-16 column) of ``doc``."""
-        if self.encoding == UTF16:
-            return pos.line, pos.character
-        return pos.line, convert_column(doc.line_text(pos.line), pos.character, self.encoding, UTF16)
-
-    def to_client_range(self, doc: StructuredDocument, start: tuple[int, int], end: tuple[int, int]) -> types.Range:
-        """A UTF-16 (line, column) range of ``doc`` in the client's position encoding."""
-        (sl, sc), (el, ec) = start, end
-        if self.encoding != UTF16:
-            sc = convert_column(doc.line_text(sl), sc, UTF16, self.encoding)
-            ec = convert_column(doc.line_text(el), ec, UTF16, self.encoding)
-        return types.Range(types.Position(sl, sc), types.Position(el, ec))
-
-    # -- client capabilities ----------------------------------------------------------
-    def client_resolves_code_action_edits(self) -> bool:
-        action = self.client_capabilities.text_document and self.client_capabilities.text_document.code_action
-        support = action and action.resolve_support
-        return bool(support and "edit" in support.properties)
-
-    def client_creates_files(self) -> bool:
-        ws = self.client_capabilities.workspace
-        edit = ws and ws.workspace_edit
-        return bool(edit and edit.document_changes and edit.resource_operations
-                    and types.ResourceOperationKind.Create in edit.resource_operations)
-
-    def workspace_roots(self) -> list[Path]:
-        roots = [Path(p) for f in self.workspace.folders.values() if (p := to_fs_path(f.uri))]
-        if self.workspace.root_path:
-            roots.append(Path(self.workspace.root_path))
-        return roots
-
-    # -- diagnostics ------------------------------------------------------------------
-    def set_diagnostics(self, uri: str, producer: str, diagnostics: list[types.Diagnostic]) -> None:
-        groups = self.diagnostics.setdefault(uri, {})
-        groups[producer] = diagnostics
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=[d for ds in groups.values() for d in ds]))
-
-    def all_diagnostics(self, uri: str) -> list[types.Diagnostic]:
-        return [d for ds in self.diagnostics.get(uri, {}).values() for d in ds]
-
-    # -- translation ------------------------------------------------------------------
-    async def translate(self, args: Any) -> TranslationPlan:
-        """Translate (off the event loop) what a code action's ``data`` / command argument names,
-        then report on the Java range what was not translated by a rule."""
-        uri = _field(args, "uri")
-        try:
-            doc = self.documents.get(uri).snapshot()
-        except UnknownDocument as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        result = await asyncio.to_thread(self.plan_translation, args, doc)
-        self.report_translation(uri, doc, result)
-        return result
-
-    def plan_translation(self, args: Any, doc: StructuredDocument) -> TranslationPlan:
-        """Translate what a code action's ``data`` / command argument names (any thread)."""
-        uri = _field(args, "uri")
-        selection = _field(args, "selection")
-        if selection is not None and _field(args, "version") != doc.version:
-            raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
-        path = to_fs_path(uri)
-        if not path:
-            raise JsonRpcInvalidParams(f"cannot translate {uri}: not a file")
-        engine = self.engine if self.engine is not None and self.engine.state == "ready" else None
-        fallback = make_model_fallback(engine) if engine is not None else None
-        return plan(doc, Path(path), tuple(selection) if selection is not None else None, fallback=fallback)
-
-    def report_translation(self, uri: str, doc: StructuredDocument, result: TranslationPlan) -> None:
-        name = result.target.name
-        self.set_diagnostics(uri, "translate", [
-            types.Diagnostic(
-                range=self.to_client_range(doc, u.start, u.end),
-                message=f"r1lsp could not translate this to Python ({u.reason}); it is marked in {name}",
-                severity=types.DiagnosticSeverity.Warning, source="r1lsp", code="untranslated")
-            for u in result.result.untranslated
-        ] + [
-            types.Diagnostic(
-                range=self.to_client_range(doc, m.start, m.end),
-                message=f"translated by the R1 model, not by a rule: review it in {name}",
-                severity=types.DiagnosticSeverity.Hint, source="r1lsp", code="model-translated")
-            for m in result.result.model_translated
-        ])
-
-    def translation_edit(self, result: TranslationPlan) -> types.WorkspaceEdit:
-        target = from_fs_path(str(result.target))
-        return types.WorkspaceEdit(document_changes=[
-            types.CreateFile(uri=target, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=False)),
-            types.TextDocumentEdit(
-                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=target, version=None),
-                edits=[types.TextEdit(range=types.Range(types.Position(0, 0), types.Position(0, 0)),
-                                      new_text=result.result.python)]),
-        ])
-
-    # -- expert diagnostics -----------------------------------------------------------
-    def schedule_experts(self, uri: str, *, debounce: bool = True) -> None:
-        """(Re)start the debounced expert refresh of one document."""
-        pending = self.expert_tasks.pop(uri, None)
-        if pending is not None:
-            pending.cancel()
-        if self.settings.features.expert_diagnostics and self.engine is not None and uri in self.documents:
-            self.expert_tasks[uri] = asyncio.ensure_future(self._refresh_experts(uri, debounce))
-
-    def drop_experts(self, uri: str) -> None:
-        pending = self.expert_tasks.pop(uri, None)
-        if pending is not None:
-            pending.cancel()
-        self.expert_maps.pop(uri, None)
-        self.expert_results.pop(uri, None)
-
-    async def _refresh_experts(self, uri: str, debounce: bool) -> None:
-        if debounce:  # typing on restarts this task: only the last edit of a burst is routed
-            await asyncio.sleep(self.settings.diagnostics.debounce_ms / 1000)
-        engine = self.engine
-        if engine is None:
-            return
-        if engine.state == "loading":
-            await asyncio.get_running_loop().run_in_executor(None, engine.wait_ready, None)
-        if engine is not self.engine or engine.state != "ready" or uri not in self.documents:
-            return
-        snap = self.documents.get(uri).snapshot()
-        emap = self.expert_maps.setdefault(uri, ExpertMap())
-        cancel = threading.Event()
-        try:
-            results, _ = await asyncio.to_thread(emap.refresh, snap, None, engine, cancel=cancel)
-        except asyncio.CancelledError:
-            cancel.set()
-            raise
-        except Exception as exc:  # a routing failure costs this refresh only
-            log.warning("expert routing failed for %s: %s", uri, exc)
-            return
-        current = self.documents.get(uri) if uri in self.documents else None
-        if current is None or not results.is_current(current):
-            return  # the document moved on; its own refresh is scheduled
-        self.expert_results[uri] = results
-        self.publish_experts(uri)
-
-    def publish_experts(self, uri: str) -> None:
-        results = self.expert_results.get(uri)
-        if results is None or uri not in self.documents or not self.settings.features.expert_diagnostics:
-            return
-        doc = self.documents.get(uri)
-        units = results.in_range(None, Level.PARAGRAPH)
-        if self.settings.diagnostics.sentences:
-            units = units + results.in_range(None, Level.SENTENCE)
-        paragraph_severity = (types.DiagnosticSeverity.Hint if self.settings.diagnostics.severity == "hint"
-                              else types.DiagnosticSeverity.Information)
-        diagnostics = []
-        for unit in units:
-            content = diagnostic_content(unit, self.expert_labels)
-            diagnostics.append(types.Diagnostic(
-                range=self.to_client_range(doc, *content.range),
-                message=content.message,
-                severity=paragraph_severity if unit.level == Level.PARAGRAPH else types.DiagnosticSeverity.Hint,
-                code=content.code,
-                source=content.source,
-                related_information=[
-                    types.DiagnosticRelatedInformation(
-                        location=types.Location(uri=uri, range=self.to_client_range(doc, *info.range)),
-                        message=info.message)
-                    for info in content.related
-                ] or None,
-                data=content.data,
-            ))
-        self.set_diagnostics(uri, "experts", diagnostics)
-
-    def experts_settings_changed(self) -> None:
-        """Apply a settings change to every open document's expert diagnostics."""
-        for uri in self.documents.uris():
-            if not self.settings.features.expert_diagnostics:
-                self.drop_experts(uri)
-                if self.diagnostics.get(uri, {}).get("experts"):
-                    self.set_diagnostics(uri, "experts", [])
-            elif uri in self.expert_results:
-                self.publish_experts(uri)  # severity / sentences may have changed
-            else:
-                self.schedule_experts(uri, debounce=False)
-
-    # -- the model engine -----------------------------------------------------------
-    def model_wanted(self) -> bool:
-        f = self.settings.features
-        return f.completion or f.inline_completion or f.expert_diagnostics
-
-    def ensure_engine(self) -> None:
-        """(Re)start the engine when a model feature is on and the model settings changed."""
-        if not self.model_wanted():
-            return
-        if self.engine is not None and self.engine.settings == self.settings.model and self.engine.state != "closed":
-            return
-        if self.engine is not None:
-            self.engine.close()
-        self.engine = Engine(self.settings.model, on_progress=self._engine_progress)
-        self.engine.start()
-        asyncio.ensure_future(self._report_engine_load(self.engine))
-        # Another model routes differently: forget the old routing, route every document again.
-        for uri in list(self.expert_maps):
-            self.drop_experts(uri)
-        for uri in self.documents.uris():
-            self.schedule_experts(uri, debounce=False)
-
-    def _engine_progress(self, message: str, percent: int | None) -> None:
-        """Called on the engine's thread: forward to the client on the server's loop."""
-        token = getattr(self, "_load_token", None)
-        if token is None or self.loop is None:
-            return
-        value = types.WorkDoneProgressReport(message=message, percentage=percent)
-        self.loop.call_soon_threadsafe(self.work_done_progress.report, token, value)
-
-    async def _report_engine_load(self, engine: Engine) -> None:
-        token = None
-        window = self.client_capabilities.window
-        if window and window.work_done_progress:
-            token = f"r1lsp-model-load-{next(self._progress_tokens)}"
-            try:
-                await self.work_done_progress.create_async(token)
-                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
-                    title="r1lsp: loading the R1 model", cancellable=False, percentage=0))
-                self._load_token = token
-            except Exception as exc:  # the client refused a progress token: load silently
-                log.info("no progress token: %s", exc)
-                token = None
-        ready = await asyncio.get_running_loop().run_in_executor(None, engine.wait_ready, None)
-        self._load_token = None
-        if ready:
-            done = f"R1 model ready: {engine.device}, {engine.quantization}"
-        else:
-            done = f"R1 model unavailable: {engine.error}"
-        if token is not None:
-            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=done))
-        for notice in engine.notices:
-            self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"r1lsp: {notice}"))
-        if engine is not self.engine:  # replaced meanwhile by a settings change
-            return
-        if ready:
-            self.expert_labels = load_expert_labels(engine.checkpoint) if engine.checkpoint else {}
-            self.window_log_message(types.LogMessageParams(types.MessageType.Info, f"r1lsp: {done}"))
-        else:
-            self.window_show_message(types.ShowMessageParams(
-                types.MessageType.Error,
-                f"r1lsp: {engine.error} Completions fall back to the code structure; ghost text and "
-                "expert diagnostics are off until a working checkpoint is configured (r1lsp.model.path).",
-            ))
-
-    def shutdown_engine(self) -> None:
-        if self.engine is not None:
-            self.engine.close()
-            self.engine = None
-
-    # -- settings -------------------------------------------------------------------
-    def apply_settings(self, raw: Any, origin: str) -> None:
-        new, problems = merge_settings(self.settings, raw)
-        self.settings = new
-        for problem in problems:
-            log.warning("%s: %s", origin, problem)
-            self.window_show_message(
-                types.ShowMessageParams(types.MessageType.Warning, f"r1lsp: {problem}")
-            )
-        logging.getLogger("r1lsp").setLevel(new.log_level.upper())
-        if raw is not None:
-            self.window_log_message(
-                types.LogMessageParams(types.MessageType.Info, f"r1lsp: settings applied from {origin}")
-            )
-
-    async def pull_configuration(self) -> None:
-        caps = self.client_capabilities.workspace
-        if not (caps and caps.configuration):
-            return
-        try:
-            result = await self.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
-            )
-        except Exception as exc:  # the client may refuse; keep what we have
-            log.warning("workspace/configuration failed: %s", exc)
-            return
-        if result and result[0] is not None:
-            self.apply_settings(result[0], "workspace/configuration")
 
 
 def _symbol(server: R1LanguageServer, doc: StructuredDocument, entry: OutlineEntry) -> types.DocumentSymbol:
@@ -410,17 +96,13 @@ def _byte_range(ls: R1LanguageServer, doc: StructuredDocument, params: Any) -> t
     if rng is None:
         return None
     try:
-        start = types.Position(int(_field(_field(rng, "start"), "line")), int(_field(_field(rng, "start"), "character")))
-        end = types.Position(int(_field(_field(rng, "end"), "line")), int(_field(_field(rng, "end"), "character")))
+        start = types.Position(int(field_of(field_of(rng, "start"), "line")), int(field_of(field_of(rng, "start"), "character")))
+        end = types.Position(int(field_of(field_of(rng, "end"), "line")), int(field_of(field_of(rng, "end"), "character")))
     except (TypeError, ValueError, KeyError, AttributeError):
         raise JsonRpcInvalidParams("range must be {start: {line, character}, end: {line, character}}") from None
     a = doc.offset_at(*ls.to_utf16(doc, start))
     b = doc.offset_at(*ls.to_utf16(doc, end))
     return (min(a, b), max(a, b))
-
-
-def _field(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
 def create_server() -> R1LanguageServer:
