@@ -20,6 +20,23 @@ export interface ClientHooks {
   onLatency(kind: 'completion' | 'ghost text', ms: number): void;
 }
 
+/** Counts of the requests answered through this client (read by the e2e suite via the API). */
+export interface RequestStats {
+  completions: number;
+  inlineAnswers: number;
+  lastInlineItems: number;
+}
+
+export const requestStats: RequestStats = { completions: 0, inlineAnswers: 0, lastInlineItems: 0 };
+
+function countItems(result: unknown): number {
+  if (Array.isArray(result)) {
+    return result.length;
+  }
+  const items = (result as { items?: unknown[] } | null | undefined)?.items;
+  return Array.isArray(items) ? items.length : 0;
+}
+
 export function pathContext(): PathContext {
   const folder = vscode.workspace.workspaceFolders?.[0];
   return { workspaceFolder: folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined, home: os.homedir() };
@@ -92,10 +109,17 @@ export function createLanguageClient(
         hooks.onProgress(params);
         next(token, params);
       },
-      provideCompletionItem: (document, position, context, token, next) =>
-        timed(next(document, position, context, token), (ms) => hooks.onLatency('completion', ms)),
-      provideInlineCompletionItems: (document, position, context, token, next) =>
-        timed(next(document, position, context, token), (ms) => hooks.onLatency('ghost text', ms)),
+      provideCompletionItem: async (document, position, context, token, next) => {
+        const result = await timed(next(document, position, context, token), (ms) => hooks.onLatency('completion', ms));
+        requestStats.completions += 1;
+        return result;
+      },
+      provideInlineCompletionItems: async (document, position, context, token, next) => {
+        const result = await timed(next(document, position, context, token), (ms) => hooks.onLatency('ghost text', ms));
+        requestStats.inlineAnswers += 1;
+        requestStats.lastInlineItems = countItems(result);
+        return result;
+      },
     },
   };
   return new LanguageClient('r1lsp', 'R1 (r1lsp)', serverOptions, clientOptions);

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { DidChangeConfigurationNotification, LanguageClient } from 'vscode-languageclient/node';
 
-import { createLanguageClient, currentServerSettings } from './client';
+import { createLanguageClient, currentServerSettings, RequestStats, requestStats } from './client';
 import { ExpertHeatmap } from './heatmap';
 import { checkInterpreter, ServerController } from './server';
 import { classifyChange, didChangeConfigurationPayload, modelName, readSettings, SECTION } from './settings';
@@ -16,6 +16,7 @@ export interface R1Api {
   controller: ServerController<LanguageClient>;
   statusBar: R1StatusBar;
   heatmap: ExpertHeatmap;
+  requests: RequestStats;
 }
 
 export function activate(context: vscode.ExtensionContext): R1Api {
@@ -69,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): R1Api {
 
   statusBar.setServer('starting');
   void server.start();
-  return { controller: server, statusBar, heatmap };
+  return { controller: server, statusBar, heatmap, requests: requestStats };
 }
 
 export async function deactivate(): Promise<void> {

@@ -44,6 +44,9 @@ export async function translateActiveFile(): Promise<vscode.Uri | undefined> {
   }
   if (created) {
     const doc = await vscode.workspace.openTextDocument(created);
+    if (doc.isDirty) {
+      await doc.save(); // the edit created the file and filled its buffer: put the text on disk too
+    }
     await vscode.window.showTextDocument(doc, { preview: false });
   }
   return created;

@@ -1,1 +1,194 @@
-export {};
+/**
+ * Extension-host test suite, run inside real VS Code (code-server) by test/e2e/run.mjs through
+ * the `extensionTestsPath` payload. It drives the installed extension through VS Code's API and
+ * leaves the UI in each state for run.mjs to check in the DOM and screenshot: at each
+ * `uiCheckpoint(name)` it writes `<workspace>/.r1-e2e/<name>.ready` and waits (bounded) for
+ * run.mjs to answer with `<name>.done`. The verdict goes to `<workspace>/.r1-e2e/result.json`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+import type { R1Api } from '../../../src/extension';
+
+interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  ms: number;
+}
+
+const results: CheckResult[] = [];
+let markerDir = '';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Poll `probe` until it returns a truthy value or `timeoutMs` passes (never an unbounded wait). */
+async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs: number, everyMs = 200): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      return undefined;
+    }
+    await sleep(everyMs);
+  }
+}
+
+async function check(name: string, body: () => Promise<string>): Promise<void> {
+  const started = Date.now();
+  try {
+    const detail = await body();
+    results.push({ name, ok: true, detail, ms: Date.now() - started });
+  } catch (err) {
+    results.push({ name, ok: false, detail: err instanceof Error ? err.message : String(err), ms: Date.now() - started });
+  }
+  fs.writeFileSync(path.join(markerDir, 'progress.json'), JSON.stringify(results, null, 2));
+}
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) {
+    throw new Error(message);
+  }
+}
+
+/** Let run.mjs look at the UI now (DOM checks + screenshot); bounded wait for its answer. */
+async function uiCheckpoint(name: string): Promise<void> {
+  fs.writeFileSync(path.join(markerDir, `${name}.ready`), String(Date.now()));
+  await waitFor(() => fs.existsSync(path.join(markerDir, `${name}.done`)), 30_000, 100);
+}
+
+function experts(uri: vscode.Uri): vscode.Diagnostic[] {
+  return vscode.languages.getDiagnostics(uri).filter((d) => {
+    const code = typeof d.code === 'object' && d.code !== null ? d.code.value : d.code;
+    return code === 'r1lsp.experts';
+  });
+}
+
+export async function run(): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) {
+    throw new Error('no workspace folder');
+  }
+  const root = folder.uri.fsPath;
+  markerDir = path.join(root, '.r1-e2e');
+  fs.mkdirSync(markerDir, { recursive: true });
+  const javaUri = vscode.Uri.file(path.join(root, 'Counter.java'));
+  const pyUri = vscode.Uri.file(path.join(root, 'inventory.py'));
+  let api: R1Api | undefined;
+
+  await check('activate', async () => {
+    const ext = vscode.extensions.getExtension<R1Api>('r1lsp.r1lsp');
+    assert(ext, 'extension r1lsp.r1lsp is not installed');
+    const doc = await vscode.workspace.openTextDocument(javaUri);
+    await vscode.window.showTextDocument(doc);
+    api = await ext.activate();
+    const client = await waitFor(() => api?.controller.client?.isRunning() && api.controller.client, 60_000);
+    assert(client, `server not running (state ${api?.controller.state})`);
+    return `extension ${ext.packageJSON.version} from ${ext.extensionPath}; server running`;
+  });
+  if (!api) {
+    return finish();
+  }
+  const r1 = api;
+
+  await check('status-bar', async () => {
+    const ready = await waitFor(() => r1.statusBar.current.device !== undefined || r1.statusBar.current.unavailable !== undefined, 90_000);
+    assert(ready, `model never reported ready: ${JSON.stringify(r1.statusBar.current)}`);
+    assert(r1.statusBar.current.device === 'cpu', `device ${r1.statusBar.current.device}, unavailable: ${r1.statusBar.current.unavailable}`);
+    await uiCheckpoint('status-bar');
+    return r1.statusBar.text;
+  });
+
+  await check('completion', async () => {
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(javaUri));
+    const line = editor.document.lineAt(13).text;
+    const col = line.indexOf('this.tot') + 'this.tot'.length;
+    assert(col > 10, `unexpected line 14: ${line}`);
+    const position = new vscode.Position(13, col);
+    const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', javaUri, position);
+    const labels = list.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+    assert(labels.includes('total'), `no "total" among ${labels.slice(0, 20).join(', ')}`);
+    editor.selection = new vscode.Selection(position, position);
+    await vscode.commands.executeCommand('editor.action.triggerSuggest');
+    await uiCheckpoint('completion');
+    await vscode.commands.executeCommand('hideSuggestWidget');
+    return `${labels.length} items, "total" among them; latency ${r1.statusBar.current.latencyMs?.toFixed(0)} ms`;
+  });
+
+  await check('ghost-text', async () => {
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
+    const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
+    const before = r1.requests.inlineAnswers;
+    await editor.edit((b) => b.insert(end, '\n    total = 0\n    for item in items:\n        '));
+    const last = editor.document.lineAt(editor.document.lineCount - 1).range.end;
+    editor.selection = new vscode.Selection(last, last);
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    const answered = await waitFor(() => r1.requests.inlineAnswers > before, 60_000);
+    assert(answered, 'the inline completion provider never answered');
+    await sleep(500);
+    await uiCheckpoint('ghost-text');
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+    return `inline provider answered ${r1.requests.inlineAnswers - before}× (last: ${r1.requests.lastInlineItems} items)`;
+  });
+
+  await check('translate', async () => {
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(javaUri));
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const created = await vscode.commands.executeCommand<vscode.Uri | undefined>('r1lsp.translate');
+    assert(created, 'the command created no file');
+    const target = created.fsPath;
+    assert(fs.existsSync(target), `${target} does not exist`);
+    const text = fs.readFileSync(target, 'utf8');
+    assert(/class Counter/.test(text) && /def count/.test(text), `unexpected translation:\n${text.slice(0, 400)}`);
+    await uiCheckpoint('translate');
+    return `${path.basename(target)}: ${text.split('\n').length} lines`;
+  });
+
+  await check('expert-diagnostics', async () => {
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(javaUri));
+    const found = await waitFor(() => experts(javaUri).length > 0 && experts(javaUri), 90_000);
+    assert(found, `no r1lsp.experts diagnostics; all: ${JSON.stringify(vscode.languages.getDiagnostics(javaUri).map((d) => d.message))}`);
+    assert(found.every((d) => d.source === 'r1lsp experts'), `source: ${found[0].source}`);
+    await vscode.commands.executeCommand('workbench.actions.view.problems');
+    await uiCheckpoint('problems');
+    return `${found.length} expert diagnostics, e.g. "${found[0].message.split('\n')[0]}"`;
+  });
+
+  await check('heatmap', async () => {
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(javaUri));
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+    await vscode.commands.executeCommand('r1lsp.showHeatmap');
+    const payload = await waitFor(async () => {
+      const p = r1.heatmap.lastPayload;
+      if (p?.ready && p.units.length > 0) {
+        return p;
+      }
+      await r1.heatmap.refresh();
+      return undefined;
+    }, 60_000, 1000);
+    assert(payload, `heatmap data never ready: ${JSON.stringify(r1.heatmap.lastPayload)}`);
+    await uiCheckpoint('heatmap');
+    return `${payload.units.length} units`;
+  });
+
+  await check('restart', async () => {
+    const before = r1.controller.client;
+    await vscode.commands.executeCommand('r1lsp.restartServer');
+    const after = r1.controller.client;
+    assert(after && after !== before && after.isRunning(), `state after restart: ${r1.controller.state}`);
+    return 'a new client is running';
+  });
+
+  return finish();
+}
+
+function finish(): void {
+  const ok = results.length > 0 && results.every((r) => r.ok);
+  fs.writeFileSync(path.join(markerDir, 'result.json'), JSON.stringify({ ok, results }, null, 2));
+}
