@@ -78,18 +78,20 @@ def file_table(ds: CorpusDataset, split: str = "val") -> list[dict]:
 
 def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
                     split: str = "val", byte_lengths: np.ndarray | None = None,
-                    min_len: int = 16) -> Windows:
-    """Round-robin windows over the split's files of ``lang``, at most ``max_tokens`` targets."""
+                    min_len: int = 16, skip_first: bool = False) -> Windows:
+    """Round-robin windows over the split's files of ``lang``, at most ``max_tokens`` targets.
+    ``skip_first``: leave out each file's first window where the file has more than one (a
+    small budget would otherwise be mostly licence headers)."""
     if byte_lengths is None:
         byte_lengths = token_byte_lengths(ds.tokenizer())
     toks, levs = ds.tokens(split), ds.levels(split)
     spans_by_file = []
-    for r in file_table(ds, split):
-        if r["lang"] != lang:
-            continue
+    rows = [r for r in file_table(ds, split) if r["lang"] == lang]
+    for r in rows:
         spans = [(s, min(s + seq_len + 1, r["end"])) for s in range(r["start"], r["end"] - 1, seq_len)]
-        spans_by_file.append([sp for sp in spans if sp[1] - sp[0] >= min_len])
-    first_spans = {spans[0][0] for spans in spans_by_file if spans}
+        spans = [sp for sp in spans if sp[1] - sp[0] >= min_len]
+        spans_by_file.append(spans[1:] if skip_first and len(spans) > 1 else spans)
+    first_spans = {r["start"] for r in rows}
     chosen, budget, k = [], max_tokens, 0
     while budget > 0 and any(k < len(s) for s in spans_by_file):
         for spans in spans_by_file:

@@ -369,7 +369,8 @@ class Trainer:
     def evaluate(self) -> dict:
         from model.evaluate import heldout_windows, loss_sums, summarize
         if self._eval_windows is None:
-            self._eval_windows = {lang: heldout_windows(self.ds, lang, self.cfg.seq_len, self.cfg.eval_tokens)
+            self._eval_windows = {lang: heldout_windows(self.ds, lang, self.cfg.seq_len, self.cfg.eval_tokens,
+                                                        skip_first=True)
                                   .shard(self.d.rank, self.d.world) for lang in ("python", "java")}
         res = {}
         for lang, win in self._eval_windows.items():
@@ -511,7 +512,7 @@ def plot_history(history: list[dict], path: Path):
         v = [(h["tokens"], h["val"][lang]["loss"]) for h in history if "val" in h and lang in h["val"]]
         if v:
             x, y = np.array(v, dtype=float).T
-            ax.plot(x / 1e6, y, "o-", color=c, label=f"held-out {lang}", ms=3)
+            ax.plot(x / 1e6, y, "o-", color=c, label=f"held-out {lang} (periodic sample)", ms=3)
     ax.set_xlabel("tokens seen (M)")
     ax.set_ylabel("loss (nats/token)")
     ax.grid(alpha=0.3)
