@@ -120,8 +120,8 @@ class R1LanguageServer(LanguageServer):
     def plan_translation(self, args: Any, doc: StructuredDocument) -> TranslationPlan:
         """Translate what a code action's ``data`` / command argument names (any thread)."""
         uri = field_of(args, "uri")
-        selection = field_of(args, "selection")
-        if selection is not None and field_of(args, "version") != doc.version:
+        selection = field_of(args, "selection", None)
+        if selection is not None and field_of(args, "version", None) != doc.version:
             raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
         path = to_fs_path(uri)
         if not path:
@@ -340,5 +340,15 @@ class R1LanguageServer(LanguageServer):
             self.apply_settings(result[0], "workspace/configuration")
 
 
-def field_of(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+_REQUIRED = object()
+
+
+def field_of(obj: Any, name: str, default: Any = _REQUIRED) -> Any:
+    """``obj[name]`` of a JSON object or attrs-like params; ``default`` when absent (a Lua
+    client cannot send a null member: Neovim drops it)."""
+    try:
+        return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+    except (KeyError, AttributeError):
+        if default is _REQUIRED:
+            raise JsonRpcInvalidParams(f"missing parameter {name!r}") from None
+        return default
