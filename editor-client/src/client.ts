@@ -9,7 +9,6 @@ import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
-  TransportKind,
 } from 'vscode-languageclient/node';
 
 import { configurationResponse, ExtensionSettings, PathContext, SECTION, serverCommand, ServerSettings, toServerSettings } from './settings';
@@ -81,10 +80,9 @@ export function createLanguageClient(
   hooks: ClientHooks,
 ): LanguageClient {
   const { command, args } = serverCommand(settings);
-  const serverOptions: ServerOptions = {
-    run: { command, args, transport: TransportKind.stdio },
-    debug: { command, args, transport: TransportKind.stdio },
-  };
+  // No `transport`: with TransportKind.stdio the client would append `--stdio`, which
+  // `r1lsp serve` rejects; a plain Executable talks over stdin/stdout anyway.
+  const serverOptions: ServerOptions = { run: { command, args }, debug: { command, args } };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
       { scheme: 'file', language: 'java' },

@@ -95,20 +95,23 @@ export function heatmapHtml(input: PageInput): string {
         return `<th class="expert" title="${escapeHtml(label ? `expert ${e}: ${label}` : `expert ${e}`)}">E${e}${label ? `<span class="label">${escapeHtml(label)}</span>` : ''}</th>`;
       })
       .join('');
+    // Shade relative to the largest share on the page: with 8–16 experts shares are small,
+    // and absolute shading would leave the grid almost blank.
+    const top = Math.max(...model.rows.flatMap((r) => r.cells), 1e-9);
     const rows = model.rows
       .map((row) => {
         const cells = row.cells
           .map((share, i) => {
             const pct = Math.round(share * 100);
             const tip = `${row.title}: expert ${model.experts[i]} ${pct}%`;
-            return `<td class="cell s${shade(share)}" title="${escapeHtml(tip)}">${pct > 0 ? pct : ''}</td>`;
+            return `<td class="cell s${shade(share / top)}" title="${escapeHtml(tip)}">${pct > 0 ? pct : ''}</td>`;
           })
           .join('');
         return `<tr data-line="${row.line}"><th class="unit" title="${escapeHtml(row.detail)}">${escapeHtml(row.title)}<span class="detail">${escapeHtml(row.detail)}</span></th>${cells}</tr>`;
       })
       .join('\n');
     body =
-      `<p id="status" class="summary">${model.rows.length} ${input.level === 'paragraph' ? 'paragraphs' : 'sentences'} × ${model.experts.length} experts — share of each unit's tokens routed to each expert (%); click a row to go to it.</p>\n` +
+      `<p id="status" class="summary">${model.rows.length} ${input.level === 'paragraph' ? 'paragraphs' : 'sentences'} × ${model.experts.length} experts — share of each unit's tokens routed to each expert (%, darker = larger); click a row to go to it.</p>\n` +
       `<table id="heatmap"><thead><tr><th class="corner">unit</th>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`;
   }
   const shades = Array.from({ length: 11 }, (_, i) => {

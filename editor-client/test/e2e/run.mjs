@@ -10,7 +10,7 @@
 //      screenshot (test-output/e2e/*.png); read the suite's verdict
 // Exit code 0 only when the suite and every UI check passed. Env: R1LSP_PYTHON (interpreter
 // with r1lsp + torch), R1LSP_E2E_CHECKPOINT (use this checkpoint instead of a random one),
-// R1LSP_E2E_TIMEOUT_S (whole run, default 600).
+// R1LSP_E2E_TIMEOUT_S (whole run, default 420).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -29,7 +29,7 @@ const out = path.join(repo, 'test-output/e2e');
 const csDir = path.join(client, '.e2e/code-server');
 const codeServer = path.join(csDir, 'node_modules/.bin/code-server');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const deadline = started + Number(process.env.R1LSP_E2E_TIMEOUT_S || 600) * 1000;
+const deadline = started + Number(process.env.R1LSP_E2E_TIMEOUT_S || 420) * 1000;
 
 const log = (...a) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -157,10 +157,16 @@ try {
   });
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
   page.on('pageerror', (e) => fs.appendFileSync(path.join(out, 'browser-console.log'), `pageerror: ${e.message}\n`));
-  page.on('console', (m) => fs.appendFileSync(path.join(out, 'browser-console.log'), `${m.type()}: ${m.text()}\n`));
+  let fatal;
+  page.on('console', (m) => {
+    fs.appendFileSync(path.join(out, 'browser-console.log'), `${m.type()}: ${m.text()}\n`);
+    if (/No extension host found that can launch the test runner|Could not find the test runner/.test(m.text())) fatal = m.text();
+  });
   const payload = [
     ['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${extPath}`],
-    ['extensionTestsPath', path.join(client, 'test-dist/e2e/suite.js')],
+    // Both as remote URIs: a bare path is taken as file:// on the browser side, and then "no
+    // extension host can launch the test runner".
+    ['extensionTestsPath', `vscode-remote://127.0.0.1:${port}${path.join(client, 'test-dist/e2e/suite.js')}`],
   ];
   const url = `${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
   await page.goto(url);
@@ -178,6 +184,8 @@ try {
     completion: async () => {
       const widget = page.locator('.suggest-widget.visible');
       await widget.waitFor({ timeout: 20_000 });
+      // The widget says "Loading…" until the server answers (the model scores the candidates).
+      await widget.locator('.monaco-list-row .label-name', { hasText: /^total$/ }).first().waitFor({ timeout: 30_000 }).catch(() => undefined);
       const rows = await widget.locator('.monaco-list-row .label-name').allInnerTexts();
       if (!rows.map(normalise).some((r) => r.trim() === 'total')) throw new Error(`suggest widget rows: ${rows.join(', ')}`);
       return `suggest widget shows: ${rows.slice(0, 6).map(normalise).join(', ')}`;
@@ -224,6 +232,7 @@ try {
   let result;
   let shot = 0;
   while (Date.now() < deadline) {
+    if (fatal) throw new Error(`VS Code could not start the suite: ${fatal}`);
     if (fs.existsSync(markers)) {
       for (const f of fs.readdirSync(markers).filter((f) => f.endsWith('.ready')).sort()) {
         const name = f.slice(0, -'.ready'.length);
@@ -265,6 +274,10 @@ try {
   log(`ERROR ${e.message}`);
 } finally {
   await cleanup();
+  // The extension's output channel ("R1: Show Log") is a log file of the extension host.
+  const logs = path.join(userData, 'logs');
+  const found = fs.existsSync(logs) ? fs.readdirSync(logs, { recursive: true }).filter((f) => String(f).endsWith('R1 (r1lsp).log')) : [];
+  for (const f of found) fs.copyFileSync(path.join(logs, String(f)), path.join(out, 'r1lsp-output.log'));
 }
 log(`${failures.length === 0 ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(0)} s; screenshots in ${path.relative(repo, out)}/`);
 if (failures.length) {

@@ -92,8 +92,8 @@ export async function run(): Promise<void> {
     assert(client, `server not running (state ${api?.controller.state})`);
     return `extension ${ext.packageJSON.version} from ${ext.extensionPath}; server running`;
   });
-  if (!api) {
-    return finish();
+  if (!api || !api.controller.client) {
+    return finish(); // nothing else can work without the server: do not wait on each check
   }
   const r1 = api;
 
