@@ -9,6 +9,7 @@ import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
+  vsdiag,
 } from 'vscode-languageclient/node';
 
 import { configurationResponse, ExtensionSettings, PathContext, SECTION, serverCommand, ServerSettings, toServerSettings } from './settings';
@@ -103,6 +104,11 @@ export function createLanguageClient(
           return next(params, token);
         },
       },
+      // r1lsp both pushes diagnostics (publishDiagnostics, refreshed when routing finishes) and
+      // answers pulls (textDocument/diagnostic, without ever asking for a refresh). VS Code keeps
+      // the two in separate collections, so every expert diagnostic would show twice in the
+      // Problems panel; the pushed ones are the up-to-date ones, so the pull answers nothing.
+      provideDiagnostics: () => ({ kind: vsdiag.DocumentDiagnosticReportKind.full, items: [] }),
       handleWorkDoneProgress: (token, params, next) => {
         hooks.onProgress(params);
         next(token, params);

@@ -155,6 +155,8 @@ export async function run(): Promise<void> {
     const found = await waitFor(() => experts(javaUri).length > 0 && experts(javaUri), 90_000);
     assert(found, `no r1lsp.experts diagnostics; all: ${JSON.stringify(vscode.languages.getDiagnostics(javaUri).map((d) => d.message))}`);
     assert(found.every((d) => d.source === 'r1lsp experts'), `source: ${found[0].source}`);
+    const keys = found.map((d) => `${d.range.start.line}:${d.range.start.character}-${d.range.end.line}:${d.range.end.character} ${d.message}`);
+    assert(new Set(keys).size === keys.length, `the same expert diagnostic shows more than once: ${keys.join(' | ')}`);
     await vscode.commands.executeCommand('workbench.actions.view.problems');
     await uiCheckpoint('problems');
     return `${found.length} expert diagnostics, e.g. "${found[0].message.split('\n')[0]}"`;
