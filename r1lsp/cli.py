@@ -37,6 +37,8 @@ def _read_source(path: str) -> tuple[str, str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from r1lsp.server import create_server
 
+    if args.tcp and args.stdio:
+        raise CliError("choose one of --stdio and --tcp")
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
@@ -218,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default; accepted "
+                   "because clients such as vscode-languageclient append it)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("levels", help="print the token/phrase/sentence/paragraph hierarchy of a file")
