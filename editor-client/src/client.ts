@@ -92,7 +92,7 @@ export function createLanguageClient(
       { scheme: 'untitled', language: 'python' },
     ],
     initializationOptions: currentServerSettings(read),
-    outputChannel: listeningChannel(channel, hooks.onLogMessage),
+    outputChannel: listeningChannel(channel, (message) => hooks.onLogMessage(message)),
     middleware: {
       workspace: {
         // The server pulls its section: answer with the mapped settings, not VS Code's raw ones.

@@ -21,7 +21,7 @@ export type ModelLogEvent =
 
 /** Parse the server's window/logMessage (or progress end message) about the model. */
 export function parseModelMessage(message: string): ModelLogEvent | undefined {
-  const ready = /R1 model ready:\s*([^,\s]+)\s*,\s*(\S+)/.exec(message);
+  const ready = /R1 model ready:\s*([^,\s]+)\s*,\s*(.+?)\s*$/.exec(message);
   if (ready) {
     return { kind: 'ready', device: ready[1], quantization: ready[2] };
   }

@@ -209,6 +209,14 @@ try {
       const rows = normalise(await panel.innerText()).split('\n').filter((l) => /experts/.test(l));
       return `Problems panel: ${rows.length} lines mention experts, e.g. "${rows[0]?.slice(0, 80)}"`;
     },
+    'interpreter-error': async () => {
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'was not found' });
+      await toast.first().waitFor({ timeout: 15_000 });
+      const text = normalise(await toast.first().locator('.notification-list-item-message').innerText());
+      if (!/r1lsp\.pythonPath/.test(text)) throw new Error(`the error does not say what to set: ${text}`);
+      const status = normalise(await page.locator('[id$="r1lsp.status"]').first().innerText());
+      return `error toast: "${text.slice(0, 90)}…"; status bar: ${status.trim()}`;
+    },
     heatmap: async () => {
       const until = Date.now() + 30_000;
       while (Date.now() < until) {

@@ -6,6 +6,7 @@ import { applyModelEvent, applyProgress, formatStatus, ModelStatus, parseModelMe
 test('the server\'s log lines about the model are parsed', () => {
   assert.deepEqual(parseModelMessage('r1lsp: R1 model ready: cuda, int8'), { kind: 'ready', device: 'cuda', quantization: 'int8' });
   assert.deepEqual(parseModelMessage('R1 model ready: cpu, none'), { kind: 'ready', device: 'cpu', quantization: 'none' });
+  assert.deepEqual(parseModelMessage('r1lsp: R1 model ready: cpu, int8 (w8a8)'), { kind: 'ready', device: 'cpu', quantization: 'int8 (w8a8)' });
   assert.deepEqual(parseModelMessage('r1lsp: R1 model unavailable: no checkpoint at /x'), { kind: 'unavailable', reason: 'no checkpoint at /x' });
   assert.equal(parseModelMessage('r1lsp: settings applied from initializationOptions'), undefined);
 });

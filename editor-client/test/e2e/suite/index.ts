@@ -43,12 +43,19 @@ async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs: number, everyM
 async function check(name: string, body: () => Promise<string>): Promise<void> {
   const started = Date.now();
   try {
-    const detail = await body();
+    const detail = await withTimeout(body(), 150_000, `check ${name}`); // no check can hang the run
     results.push({ name, ok: true, detail, ms: Date.now() - started });
   } catch (err) {
     results.push({ name, ok: false, detail: err instanceof Error ? err.message : String(err), ms: Date.now() - started });
   }
   fs.writeFileSync(path.join(markerDir, 'progress.json'), JSON.stringify(results, null, 2));
+}
+
+function withTimeout<T>(work: Thenable<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    Promise.resolve(work),
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)),
+  ]);
 }
 
 function assert(condition: unknown, message: string): asserts condition {
@@ -185,6 +192,39 @@ export async function run(): Promise<void> {
     const after = r1.controller.client;
     assert(after && after !== before && after.isRunning(), `state after restart: ${r1.controller.state}`);
     return 'a new client is running';
+  });
+
+  await check('settings-live', async () => {
+    // A server setting changed in VS Code reaches the running server (didChangeConfiguration):
+    // expert diagnostics switch to Hint severity without a restart.
+    const client = r1.controller.client;
+    await vscode.workspace.getConfiguration('r1lsp').update('diagnostics.severity', 'hint', vscode.ConfigurationTarget.Workspace);
+    const hints = await waitFor(() => {
+      const found = experts(javaUri);
+      return found.length > 0 && found.every((d) => d.severity === vscode.DiagnosticSeverity.Hint) && found;
+    }, 30_000);
+    assert(hints, `severities: ${experts(javaUri).map((d) => d.severity).join(',')}`);
+    assert(r1.controller.client === client, 'the server was restarted for a server setting');
+    // With params: pygls cannot parse a request that omits them (it never answers).
+    const echoed = await withTimeout(client!.sendRequest<{ diagnostics: { severity: string } }>('r1lsp/settings', {}), 10_000, 'r1lsp/settings');
+    assert(echoed?.diagnostics.severity === 'hint', `r1lsp/settings says ${JSON.stringify(echoed?.diagnostics)}`);
+    await vscode.workspace.getConfiguration('r1lsp').update('diagnostics.severity', undefined, vscode.ConfigurationTarget.Workspace);
+    return `${hints.length} expert diagnostics became hints; same server process`;
+  });
+
+  await check('interpreter-error', async () => {
+    // A Python that cannot run the server: no server, an error that says what to do.
+    const config = vscode.workspace.getConfiguration('r1lsp');
+    const good = config.get<string>('pythonPath');
+    await config.update('pythonPath', '/nonexistent/bin/python3', vscode.ConfigurationTarget.Workspace);
+    const failed = await waitFor(() => r1.controller.state === 'failed', 30_000);
+    assert(failed, `state ${r1.controller.state}`);
+    await uiCheckpoint('interpreter-error');
+    await vscode.commands.executeCommand('notifications.clearAll');
+    await config.update('pythonPath', good, vscode.ConfigurationTarget.Workspace);
+    const back = await waitFor(() => r1.controller.client?.isRunning(), 60_000);
+    assert(back, `not running again after restoring pythonPath (state ${r1.controller.state})`);
+    return 'error shown; restoring r1lsp.pythonPath restarted the server';
   });
 
   return finish();
