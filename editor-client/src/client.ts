@@ -25,9 +25,10 @@ export interface RequestStats {
   completions: number;
   inlineAnswers: number;
   lastInlineItems: number;
+  progressBegins: number; // $/progress "begin" notifications seen (model loads)
 }
 
-export const requestStats: RequestStats = { completions: 0, inlineAnswers: 0, lastInlineItems: 0 };
+export const requestStats: RequestStats = { completions: 0, inlineAnswers: 0, lastInlineItems: 0, progressBegins: 0 };
 
 function countItems(result: unknown): number {
   if (Array.isArray(result)) {
@@ -110,6 +111,9 @@ export function createLanguageClient(
       // Problems panel; the pushed ones are the up-to-date ones, so the pull answers nothing.
       provideDiagnostics: () => ({ kind: vsdiag.DocumentDiagnosticReportKind.full, items: [] }),
       handleWorkDoneProgress: (token, params, next) => {
+        if (params.kind === 'begin') {
+          requestStats.progressBegins += 1;
+        }
         hooks.onProgress(params);
         next(token, params);
       },

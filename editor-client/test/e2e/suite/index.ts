@@ -107,9 +107,10 @@ export async function run(): Promise<void> {
   await check('status-bar', async () => {
     const ready = await waitFor(() => r1.statusBar.current.device !== undefined || r1.statusBar.current.unavailable !== undefined, 90_000);
     assert(ready, `model never reported ready: ${JSON.stringify(r1.statusBar.current)}`);
+    assert(r1.requests.progressBegins > 0, 'no $/progress while the model loaded (no spinner)');
     assert(r1.statusBar.current.device === 'cpu', `device ${r1.statusBar.current.device}, unavailable: ${r1.statusBar.current.unavailable}`);
     await uiCheckpoint('status-bar');
-    return r1.statusBar.text;
+    return `${r1.statusBar.text} (after ${r1.requests.progressBegins} model-load progress)`;
   });
 
   await check('completion', async () => {
