@@ -22,16 +22,6 @@ import pytest
 EDITORS = Path(__file__).parent / "editors"
 TIMEOUT_S = 90  # whole editor run; each wait inside the scripts is bounded by R1LSP_TIMEOUT_MS
 
-# Checks that fail because of a known server bug, with the reason (xfail while it lasts).
-KNOWN_SERVER_BUGS = {
-    ("nvim", "translate-whole-file"): (
-        "server: the whole-file translate command fails with KeyError 'selection' when the client "
-        "drops null-valued keys from the command arguments (Neovim 0.7 decodes JSON null as nil); "
-        "r1lsp/session.py field_of() should treat a missing key as None"
-    ),
-}
-
-
 def _eglot_installed() -> bool:
     return any(Path("/usr/share/emacs/site-lisp/elpa").glob("eglot-*")) or bool(
         list(Path("/usr/share/emacs").glob("*/lisp/progmodes/eglot.el*")))
@@ -52,11 +42,7 @@ def _run_editor(editor: str, argv: list[str], workspace: Path, checkpoint: Path)
                 "translate-whole-file", "diagnostics", "diagnostics-source", "diagnostics-shown"}
     missing = expected - passed - failed
     assert not missing, f"checks that never reported: {sorted(missing)}\n{report}"
-    known = {check: reason for (ed, check), reason in KNOWN_SERVER_BUGS.items() if ed == editor}
-    unexpected = failed - set(known)
-    assert not unexpected, report
-    if failed:
-        pytest.xfail("; ".join(known[c] for c in sorted(failed)))
+    assert not failed, report
     assert proc.returncode == 0 and "VERDICT: pass" in out, report
 
 
