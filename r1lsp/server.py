@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from typing import Any
 
@@ -130,6 +131,16 @@ def create_server() -> R1LanguageServer:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: R1LanguageServer, params: None) -> None:
         ls.shutdown_engine()
+
+    @server.feature(types.EXIT)
+    def exit_(ls: R1LanguageServer, params: None) -> None:
+        # pygls exits right after this; a worker thread still inside the model (a routing or a
+        # completion that was not cancelled in time) must not hold the process past the
+        # client's patience: a daemon timer ends it regardless.
+        ls.shutdown_engine()
+        watchdog = threading.Timer(3.0, os._exit, args=(0 if ls.protocol._shutdown else 1,))
+        watchdog.daemon = True
+        watchdog.start()
 
     # -- document sync ----------------------------------------------------------------
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
