@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.r1lsp-installed
 # bitsandbytes installed before it, would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
-DEMO_AT    ?= 60:22
+DEMO_AT    ?= 60:21
 DEMO_PY_AT ?= 40:9
 
 .PHONY: install test demo bench bench-quick clean

@@ -467,8 +467,7 @@ def format_completions(result: CompletionResult) -> str:
         return "(no completions)"
     width = max(len(c.label) for c in result.items)
     rows = [f"{c.label:<{width}}  {c.kind:<9} {c.detail}" for c in result.items]
-    if result.items:
-        c = result.items[0]
-        rows.append(f"-- replaces {c.replace_start[0]}:{c.replace_start[1]}-{c.replace_end[0]}:{c.replace_end[1]}"
-                    + ("; incomplete" if result.is_incomplete else ""))
+    c = result.items[0]  # positions 1-based, as the command line counts them
+    rows.append(f"-- replaces {c.replace_start[0] + 1}:{c.replace_start[1] + 1}-{c.replace_end[0] + 1}:{c.replace_end[1] + 1}"
+                + ("; incomplete" if result.is_incomplete else ""))
     return "\n".join(rows)
