@@ -34,6 +34,9 @@ from r1lsp.translate_action import TranslationPlan, plan
 
 log = logging.getLogger("r1lsp.server")
 
+# Expert diagnostics are computed for documents up to this size (characters).
+EXPERTS_MAX_CHARS = 1_000_000
+
 
 class R1LanguageServer(LanguageServer):
     """pygls server holding this session's documents and settings."""
@@ -162,8 +165,18 @@ class R1LanguageServer(LanguageServer):
         pending = self.expert_tasks.pop(uri, None)
         if pending is not None:
             pending.cancel()
-        if self.settings.features.expert_diagnostics and self.engine is not None and uri in self.documents:
-            self.expert_tasks[uri] = asyncio.ensure_future(self._refresh_experts(uri, debounce))
+        if not (self.settings.features.expert_diagnostics and self.engine is not None and uri in self.documents):
+            return
+        doc = self.documents.get(uri)
+        if doc.hierarchy.fallback or len(doc.text) > EXPERTS_MAX_CHARS:
+            # Huge or binary documents are mapped by lines only: routing them through the model
+            # would hold the worker for minutes for diagnostics nobody reads.
+            log.info("no expert diagnostics for %s (%s)", uri, doc.hierarchy.fallback or "too large")
+            if self.diagnostics.get(uri, {}).get("experts"):
+                self.set_diagnostics(uri, "experts", [])
+            self.expert_results.pop(uri, None)
+            return
+        self.expert_tasks[uri] = asyncio.ensure_future(self._refresh_experts(uri, debounce))
 
     def drop_experts(self, uri: str) -> None:
         pending = self.expert_tasks.pop(uri, None)

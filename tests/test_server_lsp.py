@@ -38,7 +38,8 @@ public class Shop {
 @pytest_lsp.fixture(config=CONFIG, params=CLIENT_PROFILES)
 async def client(lsp_client: LanguageClient, request):
     lsp_client.profile = request.param
-    lsp_client.init_result = await initialize(lsp_client, request.param)
+    # Expert routing has its own tests (test_server_experts.py); here it would only add model work.
+    lsp_client.init_result = await initialize(lsp_client, request.param, {"features": {"expertDiagnostics": False}})
     yield
     await lsp_client.shutdown_session()
 
