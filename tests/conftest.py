@@ -29,6 +29,18 @@ def build_tiny_checkpoint(directory: Path, *, vocab_size: int = 512, max_seq_len
     return save_checkpoint(directory, model, cfg, tok, {"note": "random weights, tests only"})
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny ops on a shared 2-core machine: one torch thread avoids OpenMP spin contention
+    (measured up to 100x slower with two). Model test modules opt in with `usefixtures`."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """Path of a random-weight r1-tiny-shaped checkpoint (config, safetensors, tokenizer)."""

@@ -1,5 +1,4 @@
 """R1 network: sparse attention, routed experts, causal hierarchy, cached decode, training."""
-import math
 
 import pytest
 import torch
@@ -10,13 +9,7 @@ from model.attention import SparseAttention, compact, key_masks, rope_angles, se
 from model.hierarchy import causal_unit_mean
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny ops on a shared 2-core machine: one thread avoids OpenMP spin contention (100x)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_cfg(**kw):

@@ -14,12 +14,7 @@ MAX_REL_ERROR = 0.05          # the small test config (measured 1.4% w8a8, 0.9% 
 MAX_REL_ERROR_TINY = 0.08     # r1-tiny shapes, random init (measured 5.7%; rel L2 2.6%, top-1 98%)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_model(seed=0):
