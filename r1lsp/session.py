@@ -27,6 +27,7 @@ from r1lsp.engine import Engine
 from r1lsp.expert_labels import diagnostic_content, load_expert_labels
 from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.positions import UTF16, convert_column
+from r1lsp.protocol import R1Protocol
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.structure import Level, StructuredDocument
 from r1lsp.translate.model_fallback import make_model_fallback
@@ -42,7 +43,8 @@ class R1LanguageServer(LanguageServer):
     """pygls server holding this session's documents and settings."""
 
     def __init__(self) -> None:
-        super().__init__("r1lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("r1lsp", __version__, protocol_cls=R1Protocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.documents = DocumentStore()
         self.settings = Settings()
         self.engine: Engine | None = None
