@@ -63,21 +63,7 @@ class MoE(nn.Module):
 
     def dispatch(self, x, weights, indices):
         """Each expert sees only its tokens. x (N, d), weights/indices (N, k) -> (N, d)."""
-        k = indices.size(-1)
-        flat_idx = indices.flatten()                                              # (N*k,)
-        order = flat_idx.argsort()                                                # slots grouped by expert
-        counts = torch.bincount(flat_idx, minlength=self.n_experts).tolist()
-        flat_w = weights.reshape(-1, 1)                                           # (N*k, 1)
-        out = torch.zeros_like(x)
-        start = 0
-        for e, n in enumerate(counts):
-            if n == 0:
-                continue
-            slots = order[start:start + n]                                        # (n,)
-            tokens = slots // k
-            out.index_add_(0, tokens, self.experts[e](x[tokens]) * flat_w[slots])
-            start += n
-        return out
+        return dispatch(self.experts, x, weights, indices)
 
     def dense_reference(self, x, weights, indices):
         """The seed's way: every expert on every token, weighted by a mask. Same result, E/k x work."""
@@ -86,3 +72,24 @@ class MoE(nn.Module):
             w = (weights * (indices == e)).sum(-1, keepdim=True)                  # (N, 1)
             out = out + expert(x) * w
         return out
+
+
+def dispatch(experts, x, weights, indices):
+    """Run each expert of `experts` only on the tokens routed to it and sum the weighted outputs.
+    x (N, d), weights/indices (N, k) -> (N, d). Slots are sorted by expert, counted, and each
+    expert's rows gathered once (index_add back), so the work is k/E of running every expert."""
+    k = indices.size(-1)
+    flat_idx = indices.flatten()                                                  # (N*k,)
+    order = flat_idx.argsort()                                                    # slots grouped by expert
+    counts = torch.bincount(flat_idx, minlength=len(experts)).tolist()
+    flat_w = weights.reshape(-1, 1).to(x.dtype)                                   # (N*k, 1)
+    out = torch.zeros_like(x)
+    start = 0
+    for e, n in enumerate(counts):
+        if n == 0:
+            continue
+        slots = order[start:start + n]                                            # (n,)
+        tokens = slots // k
+        out.index_add_(0, tokens, experts[e](x[tokens]) * flat_w[slots])
+        start += n
+    return out
