@@ -133,13 +133,19 @@ def token_byte_lengths(tok: Tokenizer) -> np.ndarray:
     """Array ``id -> number of UTF-8 bytes the token stands for`` (0 for special tokens).
 
     In a byte-level BPE every character of a (non-special) token string stands for exactly
-    one byte, so the length is ``len(token_string)``.
+    one byte, so the length is ``len(token_string)``. Added tokens (R1's specials, a public
+    checkpoint's <｜...｜> tokens) are written as themselves: their length is their UTF-8 size,
+    0 for the special ones (never produced from ordinary text).
     """
-    n = tok.get_vocab_size(with_added_tokens=True)
+    n = max(tok.get_vocab_size(with_added_tokens=True),
+            1 + max(tok.get_vocab(with_added_tokens=True).values(), default=-1))
     lengths = np.zeros(n, dtype=np.int64)
+    added = tok.get_added_tokens_decoder()
     specials = set(SPECIAL_TOKENS)
     for s, i in tok.get_vocab(with_added_tokens=True).items():
-        if s not in specials and i < n:
+        if i in added:
+            lengths[i] = 0 if added[i].special or s in specials else len(s.encode("utf-8"))
+        elif s not in specials:
             lengths[i] = len(s)
     return lengths
 

@@ -344,8 +344,9 @@ def _context_ids(engine, doc: StructuredDocument, end_byte: int, budget: int):
     ids, starts = engine.encode_with_offsets(text, start)
     ids, starts = list(ids)[-budget:], list(starts)[-budget:]
     units = doc.hierarchy.unit_ids(starts) if starts else [(0, 0, 0)]
-    levels = [units[0]] + [tuple(u) for u in units]
-    return [engine.special.lang(doc.language)] + ids, levels
+    start_ids = engine.prompts.start(doc.language)
+    levels = [units[0]] * len(start_ids) + [tuple(u) for u in units]
+    return start_ids + ids, levels
 
 
 class IdentifierStop:

@@ -12,7 +12,14 @@ cancel flag), all route requests of the take as one left-padded batch too, and e
 request on its own (a score request is already a batch: one prefill of the context, then the
 candidates side by side).
 
-Generated rows never contain special tokens: all but <|endoftext|> are masked before sampling.
+Generated rows never contain special tokens: all but the end-of-sequence ones are masked before
+sampling (`prompts.banned_ids`).
+
+Checkpoints. The folder in `r1lsp.model.path` (default: the shipped r1-tiny) is either an R1
+checkpoint (model.checkpoint) or a public DeepSeek-V2/V3-family one (config.json model_type
+deepseek_v2/v3, sharded safetensors: model.deepseek.loader, streamed and quantized as it
+loads). `prompts` (model.prompts) hides the difference from completion, ghost text,
+translation and routing.
 
 Cancellation. Every request has a cancel flag (`threading.Event`); it is set by
 `future.cancel()`, by `engine.cancel(key)`, by a newer request with the same key, by the
@@ -150,6 +157,8 @@ class Engine:
         self.quantization: str | None = None    # "int8 (w8a8)" | "int8 (bnb)" | "none"
         self.checkpoint: Path | None = None
         self.model = self.config = self.tokenizer = self.special = None
+        self.prompts = None                     # model.prompts: R1Prompts | CheckpointPrompts
+        self.family: str | None = None          # "r1" | "deepseek_v2" | "deepseek_v3"
         self.quant_report = None
         self.batches_run = 0                    # model batches (for tests and the bench)
         self.rows_run = 0
@@ -372,8 +381,7 @@ class Engine:
     # -- loading ------------------------------------------------------------------------
     def _load(self) -> None:
         import torch
-        from model.checkpoint import CheckpointError, load_checkpoint
-        from model.tokenizer import SpecialTokens, token_byte_lengths
+        from model.tokenizer import token_byte_lengths
 
         s = self.settings
         path = Path(s.path).expanduser() if s.path else default_checkpoint()
@@ -399,6 +407,20 @@ class Engine:
                 device = "cpu"
         self.device = device
 
+        from model.deepseek.config import is_deepseek_folder
+        if is_deepseek_folder(path):
+            self._load_checkpoint_family(path, device)
+        else:
+            self._load_r1(path, device)
+        self._byte_lengths = token_byte_lengths(self.tokenizer)
+        self._progress("Model loaded", 90)
+
+    def _load_r1(self, path: Path, device: str) -> None:
+        from model.checkpoint import CheckpointError, load_checkpoint
+        from model.prompts import R1Prompts
+        from model.tokenizer import SpecialTokens
+
+        s = self.settings
         self._progress(f"Loading R1 checkpoint {path.name}", 10)
         try:
             loaded = load_checkpoint(path, device="cpu")
@@ -424,8 +446,33 @@ class Engine:
             model.to(device)
             self.quantization = "none"
         self.model, self.config, self.tokenizer = model, loaded.config, loaded.tokenizer
-        self._byte_lengths = token_byte_lengths(loaded.tokenizer)
-        self._progress("Model loaded", 90)
+        self.prompts, self.family = R1Prompts(self.special), "r1"
+
+    def _load_checkpoint_family(self, path: Path, device: str) -> None:
+        """A public DeepSeek-V2/V3-layout folder: streamed, quantized while it loads."""
+        from model.deepseek.loader import DeepseekLoadError, load_deepseek
+        from model.prompts import CheckpointPrompts
+
+        s = self.settings
+        self._progress(f"Loading {path.name} (DeepSeek layout, streamed{' to int8' if s.quantization == 'int8' else ''})", 10)
+        try:
+            loaded = load_deepseek(path, device=device, quantization=s.quantization)
+        except DeepseekLoadError as e:
+            self.error = f"Cannot load the checkpoint {path}: {e}"
+            raise
+        if loaded.tokenizer is None:
+            self.error = f"The model checkpoint {path} has no tokenizer.json."
+            raise DeepseekLoadError(self.error)
+        try:
+            self.prompts = CheckpointPrompts.from_folder(path, loaded.tokenizer)
+        except ValueError as e:
+            self.error = str(e)
+            raise
+        self.quant_report = loaded.report
+        mode = getattr(loaded.report, "mode", None)
+        self.quantization = (f"int8 ({mode})" if mode else "int8") if s.quantization == "int8" else "none"
+        self.model, self.config, self.tokenizer = loaded.model, loaded.config, loaded.tokenizer
+        self.family = loaded.config.model_type
 
     def _notice(self, message: str) -> None:
         self.notices.append(message)
@@ -457,7 +504,7 @@ class Engine:
             lvl[b, T - len(p):] = self._tensor_levels(r.levels, len(p))
         ids, lvl, pad_len = ids.to(dev), lvl.to(dev), pad_len.to(dev)
         new_lvl = lvl[:, -1:].clone()                                          # (B, 1, 3)
-        eos = self.special.endoftext
+        eos = self.prompts.eos_ids
         self.batches_run += 1
         self.rows_run += B
 
@@ -466,7 +513,7 @@ class Engine:
         texts: list[str | None] = [None] * B
         if all(r.cancelled() for r in reqs):
             return self._finish_rows(reqs, out, reasons, texts)
-        banned = torch.tensor(sorted(self.special.all_ids() - {eos}), device=dev)
+        banned = torch.tensor(sorted(self.prompts.banned_ids), dtype=torch.long, device=dev)
         cache = model.new_cache(B, T + n_steps)
         logits = prefill(model, cache, ids, lvl, pad_len)
         for step in range(n_steps):
@@ -480,7 +527,7 @@ class Engine:
             for b, t in enumerate(tok.tolist()):
                 if reasons[b] is not None:
                     continue
-                if t == eos:
+                if t in eos:
                     reasons[b] = "eos"
                     continue
                 out[b].append(t)
@@ -567,7 +614,7 @@ class Engine:
         import torch
         rows = [r.ids[-self.config.max_seq_len:] for r in reqs]
         T = max(len(ids) for ids in rows)
-        pad_id = getattr(self.special, "pad", 0) if self.special is not None else 0
+        pad_id = self.prompts.pad_id if self.prompts is not None else 0
         ids = torch.full((len(rows), T), int(pad_id), dtype=torch.long)
         lvl = torch.full((len(rows), T, 3), -1, dtype=torch.long)
         for i, (r, row) in enumerate(zip(reqs, rows)):

@@ -182,13 +182,15 @@ def _renumber(col: np.ndarray) -> np.ndarray:
 
 def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
                 starts: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """[<|lang|>] + ids with (T + 1, 3) level ids from the hierarchy, renumbered from 0 per
+    """prompts.start(language) (R1: [<|lang|>]) + ids with (T + n, 3) level ids from the hierarchy, renumbered from 0 per
     column in order of first appearance (as training windows are); the language token takes
     the first token's units."""
     units = np.asarray(hierarchy.unit_ids(starts) if len(starts) else [(0, 0, 0)], dtype=np.int64)
-    units = np.concatenate([units[:1], units]) if len(starts) else units
+    start_ids = [int(i) for i in engine.prompts.start(language)]
+    if len(starts):
+        units = np.concatenate([np.repeat(units[:1], len(start_ids), axis=0), units])
     levels = np.stack([_renumber(units[:, c]) for c in range(3)], axis=1)
-    return [int(engine.special.lang(language))] + [int(i) for i in ids], levels
+    return start_ids + [int(i) for i in ids], levels
 
 
 def _chunk_limit(engine) -> int:
@@ -239,7 +241,8 @@ def route_document(doc: StructuredDocument, engine, *, cancel=None, timeout: flo
     for a in range(0, len(ids), limit):
         inp, lev = model_input(engine, hierarchy, language, ids[a:a + limit], starts[a:a + limit])
         futures.append(engine.submit_route(None, inp, lev, cancel=cancel))
-    traces = [_strip(t, 1) for t in _wait(futures, cancel, timeout)]
+    n_start = len(engine.prompts.start(language))
+    traces = [_strip(t, n_start) for t in _wait(futures, cancel, timeout)]
     return DocumentRoute(_concat(traces), starts, ends, version, len(futures))
 
 
@@ -407,6 +410,7 @@ class ExpertMap:
         if not todo:
             return {}, 0
         limit = _chunk_limit(engine)
+        n_start = len(engine.prompts.start(language))   # tokens opening each model input
         jobs = []                                      # (paragraph index, [(future, n_front)], starts, ends)
         for i in todo:
             p = paras[i]
@@ -425,7 +429,7 @@ class ExpertMap:
                 lo = ctx0 if pos == first else pos
                 hi = min(len(ids), lo + limit)
                 inp, lev = model_input(engine, hierarchy, language, ids[lo:hi], starts[lo:hi])
-                subs.append((engine.submit_route(None, inp, lev, cancel=cancel), 1 + pos - lo))
+                subs.append((engine.submit_route(None, inp, lev, cancel=cancel), n_start + pos - lo))
                 pos = hi
             jobs.append((i, subs, starts[first:], ends[first:]))
         requests = sum(len(s) for _, s, _, _ in jobs)

@@ -261,12 +261,9 @@ def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int):
     cursor_units = tuple(h.unit_ids([offset])[0])
     p_lev = [tuple(u) for u in h.unit_ids(p_off)] if p_off else []
     s_lev = [tuple(u) for u in h.unit_ids(s_off)] if s_off else []
-    first_p = p_lev[0] if p_lev else cursor_units
-    first_s = s_lev[0] if s_lev else cursor_units
-    sp = engine.special
-    ids = [sp.lang(doc.language), sp.fim_prefix, *p_ids, sp.fim_suffix, *s_ids, sp.fim_middle]
-    levels = [first_p, first_p, *p_lev, first_s, *s_lev, cursor_units]
-    return ids, levels
+    if not engine.prompts.has_fim:                                      # a base model: prefix only
+        s_ids, s_lev = [], []
+    return engine.prompts.fim(doc.language, p_ids, s_ids, p_lev, s_lev, cursor_units)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -60,6 +60,8 @@ class StubEngine:
         self.text, self.score = text, score or (lambda s: 0.0)
         self.special = types.SimpleNamespace(lang=lambda language: 1, fim_prefix=2, fim_suffix=3,
                                              fim_middle=4, endoftext=0)
+        from model.prompts import R1Prompts
+        self.prompts = R1Prompts(self.special)
         self.requests = []
 
     def encode(self, text):

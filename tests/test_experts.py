@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from model.prompts import R1Prompts
+
 from r1lsp.engine import RouteTrace
 from r1lsp.expert_labels import (DIAGNOSTIC_CODE, diagnostic_content, diagnostic_message, experts_json,
                                  experts_table, heatmap, labels_from_card, load_expert_labels)
@@ -80,6 +82,7 @@ class RouteStub:
     context_tokens = 65                 # paragraphs longer than 64 tokens are routed in chunks
     config = types.SimpleNamespace(n_experts=8)
     special = types.SimpleNamespace(lang=lambda language: 1)
+    prompts = R1Prompts(types.SimpleNamespace(lang=lambda language: 1, endoftext=0))
 
     def __init__(self):
         self.calls = []

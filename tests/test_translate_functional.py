@@ -15,6 +15,7 @@ import pytest
 
 from r1lsp.translate import translate_java
 from r1lsp.translate.emit import Translator
+from model.prompts import R1Prompts
 from r1lsp.translate.model_fallback import make_model_fallback
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -131,13 +132,14 @@ class StubEngine:
         self.state = state
         self.answer = answer
         self.special = SimpleNamespace(lang_java=1, lang_python=2, translate=3, endoftext=0, sep=4)
-        self.prompts = []
+        self.prompts = R1Prompts(self.special)
+        self.calls = []
 
     def encode(self, text):
         return [100 + (ord(c) % 50) for c in text]
 
     def submit_generate(self, key, prompt_ids, level_ids=None, max_new_tokens=16, stop_strings=()):
-        self.prompts.append((list(prompt_ids), max_new_tokens, tuple(stop_strings)))
+        self.calls.append((list(prompt_ids), max_new_tokens, tuple(stop_strings)))
         f = Future()
         f.set_result(SimpleNamespace(tokens=[5, 6], finish_reason="stop", text=self.answer))
         return f
@@ -152,7 +154,7 @@ def test_model_fallback_accepted_answer_marked_and_listed():
     m = r.model_translated[0]
     assert m.python == "7" and m.context == "expression"
     assert m.start == (3, 22) and RANDOM.encode()[m.start_byte:m.end_byte] == b"new java.util.Random(7)"
-    ids, n, stops = eng.prompts[0]
+    ids, n, stops = eng.calls[0]
     assert ids[0] == 1 and ids[-2:] == [3, 2] and n == 32
     assert "<|endoftext|>" in stops and "<|sep|>" in stops
     # the prompt carries the enclosing method before the construct
@@ -171,7 +173,7 @@ def test_model_fallback_engine_not_ready():
     eng = StubEngine("7", state="loading")
     fb = make_model_fallback(eng)
     assert fb("new java.util.Random(7)", "expression", "ctx") is None
-    assert eng.prompts == []
+    assert eng.calls == []
 
 
 def test_model_fallback_statement_answer():

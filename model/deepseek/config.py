@@ -261,3 +261,12 @@ class DeepseekConfig:
 
 def yarn_mscale(scale: float, mscale: float = 1.0) -> float:
     return 1.0 if scale <= 1 else 0.1 * mscale * math.log(scale) + 1.0
+
+
+def is_deepseek_folder(path) -> bool:
+    """A folder whose config.json names a DeepSeek-V2/V3 model_type (the loader checks the rest)."""
+    try:
+        raw = json.loads((Path(path) / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(raw, dict) and raw.get("model_type") in SUPPORTED_TYPES

@@ -1,14 +1,17 @@
-"""The R1 model as the translator's fallback for constructs with no rule.
+"""The model as the translator's fallback for constructs with no rule.
 
 ``make_model_fallback(engine)`` returns ``fallback(java_text, context_kind, context_text="")``
-for ``translate_java(..., fallback=...)``. The prompt is the translation-pair format of
-``model.data.format_translation_pair`` without its answer::
+for ``translate_java(..., fallback=...)``. The prompt comes from ``engine.prompts``
+(model.prompts): for r1-tiny the translation-pair format of ``model.data.format_translation_pair``
+without its answer::
 
     <|lang:java|> [context_text "\\n"] java_text <|translate|> <|lang:python|>
 
-where ``context_text`` is the surrounding Java (the enclosing method, truncated to
-``max_context_chars`` from its end nearest the construct). Generation is greedy and stops at
-``<|endoftext|>``, ``<|sep|>`` or a blank line. The answer is returned as text; the translator
+for a public checkpoint its chat template asking for the Python in a fenced block (the answer's
+code block is kept, any <think> part dropped). ``context_text`` is the surrounding Java (the
+enclosing method, truncated to ``max_context_chars`` from its end nearest the construct).
+Generation is greedy and stops at the format's stop strings (r1: ``<|endoftext|>``, ``<|sep|>``
+or a blank line; a checkpoint: its end-of-sequence tokens). The answer is returned as text; the translator
 keeps it only if it parses (``ast.parse``, ``mode="eval"`` for an expression) and then marks
 it ``# r1lsp: model-translated, review: …`` and lists it in
 ``TranslationResult.model_translated``. ``None`` (no answer) when the engine is not ready, the
@@ -19,11 +22,8 @@ from __future__ import annotations
 import ast
 from typing import Callable
 
-STOP_STRINGS = ("<|endoftext|>", "<|sep|>", "\n\n")
-
-
-def _cut(text: str) -> str:
-    for s in STOP_STRINGS:
+def _cut(text: str, stops) -> str:
+    for s in stops:
         k = text.find(s)
         if k >= 0:
             text = text[:k]
@@ -35,9 +35,9 @@ def make_model_fallback(engine, *, max_new_tokens: int = 96, timeout: float = 10
     """A translator fallback that asks the R1 model (``r1lsp.engine`` API) for one construct."""
 
     def fallback(java_text: str, context_kind: str, context_text: str = "") -> str | None:
-        if getattr(engine, "state", None) != "ready" or getattr(engine, "special", None) is None:
+        prompts = getattr(engine, "prompts", None)
+        if getattr(engine, "state", None) != "ready" or prompts is None:
             return None
-        sp = engine.special
         ctx = (context_text or "").strip()
         if ctx == java_text.strip():
             ctx = ""
@@ -45,9 +45,9 @@ def make_model_fallback(engine, *, max_new_tokens: int = 96, timeout: float = 10
             ctx = ctx[-max_context_chars:]
         body = (ctx + "\n" if ctx else "") + java_text
         try:
-            ids = [sp.lang_java] + list(engine.encode(body)) + [sp.translate, sp.lang_python]
+            ids = prompts.translation(engine.encode, body)
             fut = engine.submit_generate(None, ids, None, max_new_tokens=max_new_tokens,
-                                         stop_strings=STOP_STRINGS)
+                                         stop_strings=tuple(prompts.translation_stops))
         except Exception:  # a broken model must not break the translation
             return None
         try:
@@ -58,7 +58,7 @@ def make_model_fallback(engine, *, max_new_tokens: int = 96, timeout: float = 10
             except Exception:
                 pass
             return None
-        text = _cut(getattr(res, "text", "") or "")
+        text = prompts.translation_answer(_cut(getattr(res, "text", "") or "", prompts.translation_stops))
         if not text.strip():
             return None
         if context_kind == "expression":
