@@ -70,3 +70,49 @@ def reference_routes(model, input_ids):
             h.remove()
     B, T = input_ids.shape
     return logits, [r.view(B, T, -1) for r in routes]
+
+
+# -- a tokenizer in the public DeepSeek format ------------------------------------------------
+
+BOS, EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
+FIM = ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>")
+USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
+#: chat templates shaped like the releases' (V3/R1: role tokens; V2-Chat: plain "User:"/"Assistant:")
+TEMPLATES = {
+    "v3": ("{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
+           "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+           "{{ '<｜User｜>' + message['content'] }}{% elif message['role'] == 'assistant' %}"
+           "{{ '<｜Assistant｜>' + message['content'] + '<｜end▁of▁sentence｜>' }}{% endif %}{% endfor %}"
+           "{% if add_generation_prompt %}{{ '<｜Assistant｜>' }}{% endif %}"),
+    "v2": ("{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+           "{{ 'User: ' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}"
+           "{{ 'Assistant: ' + message['content'] + eos_token }}{% endif %}{% endfor %}"
+           "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"),
+}
+
+
+def write_tokenizer(folder, *, vocab_size: int = 300, template: str | None = "v3", fim: bool = True):
+    """A byte-level BPE trained on the repo's samples with DeepSeek's special tokens (ids:
+    bos 0, eos 1, then FIM begin/hole/end, User, Assistant), plus tokenizer_config.json with
+    a chat template. Pair it with build_reference(..., bos_token_id=0, eos_token_id=1)."""
+    import json
+    from pathlib import Path
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    folder = Path(folder)
+    specials = [BOS, EOS, *(FIM if fim else ()), USER, ASSISTANT]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    tok.train_from_iterator([p.read_text() for p in sorted(samples.iterdir()) if p.is_file()], trainer=trainer)
+    tok.save(str(folder / "tokenizer.json"))
+    cfg = {"add_bos_token": True, "bos_token": {"content": BOS}, "eos_token": {"content": EOS},
+           "tokenizer_class": "LlamaTokenizerFast"}
+    if template:
+        cfg["chat_template"] = TEMPLATES[template]
+    (folder / "tokenizer_config.json").write_text(json.dumps(cfg))
+    return tok
