@@ -33,13 +33,39 @@ class Int8Linear(nn.Module):
 
     def __init__(self, linear: nn.Linear, act_int8: bool = True):
         super().__init__()
-        w = linear.weight.detach().float()                                         # (N, K)
-        scale = w.abs().amax(dim=1).clamp_min(1e-12) / 127.0                     # (N,)
-        self.register_buffer("weight_int8", (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8))
+        self._set_weight(linear.weight.detach(), None if linear.bias is None else linear.bias.detach().clone(),
+                         act_int8)
+
+    @classmethod
+    @torch.no_grad()
+    def from_weight(cls, weight: torch.Tensor, bias: torch.Tensor | None = None, act_int8: bool = True,
+                    rows: int = 4096) -> "Int8Linear":
+        """Straight from a (N, K) weight tensor of any float dtype (a checkpoint loader's path: no
+        nn.Linear, and the fp32 copy exists `rows` rows at a time, never for the whole matrix)."""
+        self = cls.__new__(cls)
+        nn.Module.__init__(self)
+        self._set_weight(weight.detach(), None if bias is None else bias.detach().float(), act_int8, rows)
+        return self
+
+    def _set_weight(self, w: torch.Tensor, bias, act_int8: bool, rows: int = 4096) -> None:
+        n_out, n_in = w.shape
+        q = torch.empty(n_out, n_in, dtype=torch.int8, device=w.device)
+        scale = torch.empty(n_out, dtype=torch.float32, device=w.device)
+        for i in range(0, n_out, rows):
+            wf = w[i:i + rows].float()                                             # (n, K)
+            s = wf.abs().amax(dim=1).clamp_min(1e-12) / 127.0                      # (n,)
+            q[i:i + rows] = (wf / s[:, None]).round().clamp(-127, 127).to(torch.int8)
+            scale[i:i + rows] = s
+        self.register_buffer("weight_int8", q)
         self.register_buffer("weight_scale", scale)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
-        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.bias = None if bias is None else nn.Parameter(bias)
+        self.in_features, self.out_features = n_in, n_out
         self.act_int8 = act_int8
+
+    def nbytes(self) -> int:
+        """int8 weights + fp32 scales (+ bias)."""
+        return sum(t.numel() * t.element_size() for t in (self.weight_int8, self.weight_scale, self.bias)
+                   if t is not None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)                                       # (M, K)
@@ -82,14 +108,19 @@ def int_mm_works(device) -> bool:
 
 
 def _bnb_linear(linear: nn.Linear, device) -> nn.Module:
+    return bnb_linear_from_weight(linear.weight, linear.bias, device)
+
+
+def bnb_linear_from_weight(weight: torch.Tensor, bias: torch.Tensor | None, device) -> nn.Module:
+    """A bitsandbytes Linear8bitLt from a (N, K) weight tensor; quantized as it moves to `device`."""
     import bitsandbytes as bnb                                                   # CUDA only
 
-    q = bnb.nn.Linear8bitLt(linear.in_features, linear.out_features, bias=linear.bias is not None,
-                            has_fp16_weights=False, threshold=6.0)
-    q.weight = bnb.nn.Int8Params(linear.weight.detach().to(torch.float16).cpu(), requires_grad=False,
+    n_out, n_in = weight.shape
+    q = bnb.nn.Linear8bitLt(n_in, n_out, bias=bias is not None, has_fp16_weights=False, threshold=6.0)
+    q.weight = bnb.nn.Int8Params(weight.detach().to(torch.float16).cpu(), requires_grad=False,
                                  has_fp16_weights=False)
-    if linear.bias is not None:
-        q.bias = nn.Parameter(linear.bias.detach().to(torch.float16).cpu())
+    if bias is not None:
+        q.bias = nn.Parameter(bias.detach().to(torch.float16).cpu())
     return q.to(device)                                                           # quantizes here
 
 
