@@ -191,15 +191,18 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from r1lsp.doctor import FAIL, run_checks
+    from r1lsp.doctor import FAIL, run_checks, verdict
 
-    checks = run_checks(Path(args.model) if args.model else None)
+    model = Path(args.model) if args.model else None
+    checks = run_checks(model)
+    summary = verdict(checks, model)
     if args.json:
-        print(json.dumps({c.name: {"verdict": c.verdict, "detail": c.detail, **c.data} for c in checks}))
+        print(json.dumps({c.name: {"verdict": c.verdict, "detail": c.detail, **c.data} for c in [*checks, summary]}))
     else:
         width = max(len(c.name) for c in checks)
         for c in checks:
             print(f"{c.verdict.upper():<5} {c.name:<{width}}  {c.detail}")
+        print(f"verdict: {summary.detail}")
     return 1 if any(c.verdict == FAIL for c in checks) else 0
 
 
@@ -257,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("finetune", help="progressive fine-tuning on your own code (r1lsp finetune --help)", add_help=False)
 
     p = sub.add_parser("doctor", help="check Python, torch/CUDA, bitsandbytes, grammars and the checkpoint")
-    p.add_argument("--model", metavar="PATH", help="check this checkpoint folder instead of the shipped one")
+    p.add_argument("--model", metavar="PATH", help="check this checkpoint folder (R1, or a DeepSeek-V2/V3 "
+                   "folder: sizes, int8 memory and whether it fits this machine) instead of the shipped one")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
     return parser

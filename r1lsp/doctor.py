@@ -2,6 +2,12 @@
 
 Verdicts: ``ok``; ``warn`` (works with a fallback: no GPU, no shipped checkpoint yet);
 ``fail`` (a feature cannot work). Pure logic: returns data, the CLI prints it.
+
+`--model PATH` may name an R1 checkpoint or a public DeepSeek-V2/V3 folder (config.json with
+model_type deepseek_v2/v3, sharded safetensors). A DeepSeek folder is checked without reading
+its weights (config, every shard header, names, shapes, dtypes), and the "memory" check says
+from config.json alone whether the model fits this device in int8, so a folder holding only
+config.json answers "would it fit?" before a download.
 """
 
 from __future__ import annotations
@@ -92,15 +98,142 @@ def check_grammars() -> Check:
     return Check("tree-sitter", OK, f"tree-sitter {ts}; grammars: {grammars}", {"grammars": found})
 
 
+GiB = 2 ** 30
+CONTEXT_TOKENS = 4096          # the KV cache the memory check adds: one context of this many tokens
+
+
+def _gib(n: float) -> str:
+    if n < GiB:
+        return f"{n / 2 ** 20:.1f} MiB"
+    return f"{n / GiB:.2f} GiB" if n < 10 * GiB else f"{n / GiB:.1f} GiB"
+
+
+def _count(n: float) -> str:
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+def check_deepseek(path: Path) -> Check:
+    """A public DeepSeek-V2/V3 folder: everything but the weights themselves."""
+    from model.deepseek.config import DeepseekConfig, DeepseekConfigError
+    from model.deepseek.loader import DeepseekLoadError, estimate, inspect_checkpoint
+
+    data: dict[str, Any] = {"path": str(path), "present": True, "family": "deepseek"}
+    try:
+        cfg = DeepseekConfig.from_folder(path, context_limit=CONTEXT_TOKENS)
+    except DeepseekConfigError as exc:
+        return Check("checkpoint", FAIL, str(exc), data)
+    est = estimate(cfg, "int8", "cpu")
+    data.update(model_type=cfg.model_type, parameters=est["params_total"], active_parameters=est["params_active"],
+                weight_bytes_int8_cpu=est["weight_bytes_int8"],
+                weight_bytes_int8_cuda=estimate(cfg, "int8", "cuda")["weight_bytes_int8"],
+                weight_bytes_bf16=est["weight_bytes_bf16"],
+                kv_cache_bytes_per_token_bf16=est["kv_cache_bytes_per_token_bf16"],
+                kv_cache_bytes_per_token_fp32=est["kv_cache_bytes_per_token"],
+                config={"n_layers": cfg.num_hidden_layers, "d_model": cfg.hidden_size, "n_experts": cfg.n_routed_experts,
+                        "n_active": cfg.num_experts_per_tok, "n_shared_experts": cfg.n_shared_experts,
+                        "vocab_size": cfg.vocab_size, "kv_lora_rank": cfg.kv_lora_rank,
+                        "fp8_block": list(cfg.fp8_block) if cfg.fp8_block else None})
+    summary = (f"DeepSeek checkpoint ({cfg.model_type}{', FP8 blocks' if cfg.fp8_block else ''}), "
+               f"{cfg.num_hidden_layers} layers, d_model {cfg.hidden_size}, {cfg.n_routed_experts} experts "
+               f"top-{cfg.num_experts_per_tok}, {_count(est['params_total'])} parameters "
+               f"({_count(est['params_active'])} active); weights int8 {_gib(est['weight_bytes_int8'])} (CPU) / "
+               f"{_gib(data['weight_bytes_int8_cuda'])} (GPU), bf16 {_gib(est['weight_bytes_bf16'])}; "
+               f"KV cache {est['kv_cache_bytes_per_token_bf16'] / 1024:.1f} KiB/token (bf16)")
+    try:
+        plan = inspect_checkpoint(path, context_limit=CONTEXT_TOKENS)
+    except DeepseekLoadError as exc:
+        return Check("checkpoint", FAIL, f"{summary}; cannot run: {exc}", data)
+    data.update(shards=len(plan.shards), file_bytes=plan.file_bytes, skipped_tensors=len(plan.skipped),
+                tokenizer=(path / "tokenizer.json").is_file())
+    if not data["tokenizer"]:
+        return Check("checkpoint", FAIL, f"{path}: {summary}; no tokenizer.json (r1lsp needs it to prompt the model)", data)
+    return Check("checkpoint", OK, f"{path}: {summary}; {len(plan.shards)} shard(s) checked", data)
+
+
+def check_memory(checkpoint: Check) -> Check:
+    """Does the checkpoint fit this machine in int8: the GPU if there is one, else host RAM."""
+    from model.deepseek.loader import available_bytes
+
+    data = dict(checkpoint.data)
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except Exception:
+        cuda = False
+    kv = data.get("kv_cache_bytes_per_token_bf16" if cuda else "kv_cache_bytes_per_token_fp32", 0) * CONTEXT_TOKENS
+    cpu_need = data["weight_bytes_int8_cpu"] + data.get("kv_cache_bytes_per_token_fp32", 0) * CONTEXT_TOKENS
+    cpu_have = available_bytes("cpu")
+    out = {"context_tokens": CONTEXT_TOKENS, "cpu_needs_bytes": cpu_need, "cpu_available_bytes": cpu_have}
+    if cuda:
+        need = data["weight_bytes_int8_cuda"] + kv
+        have = available_bytes("cuda")
+        out.update(device="cuda", needs_bytes=need, available_bytes=have)
+        if need <= have:
+            return Check("memory", OK, f"fits the GPU: int8 needs {_gib(need)} (with a {CONTEXT_TOKENS}-token "
+                         f"KV cache), {_gib(have)} free", out)
+        if cpu_have is not None and cpu_need <= cpu_have:
+            return Check("memory", WARN, f"does not fit the GPU (int8 needs {_gib(need)}, {_gib(have)} free); "
+                         f"fits host RAM ({_gib(cpu_need)} of {_gib(cpu_have)} available): use --device cpu", out)
+        return Check("memory", FAIL, f"does not fit: int8 needs {_gib(need)} on the GPU ({_gib(have)} free) "
+                     f"or {_gib(cpu_need)} of host RAM ({_gib(cpu_have or 0)} available)", out)
+    out.update(device="cpu", needs_bytes=cpu_need, available_bytes=cpu_have)
+    if cpu_have is None:
+        return Check("memory", WARN, f"int8 needs {_gib(cpu_need)} of RAM; available memory unknown here", out)
+    if cpu_need <= cpu_have:
+        return Check("memory", OK, f"fits host RAM: int8 needs {_gib(cpu_need)} (with a {CONTEXT_TOKENS}-token "
+                     f"KV cache), {_gib(cpu_have)} available", out)
+    return Check("memory", FAIL, f"does not fit: int8 needs {_gib(cpu_need)} of host RAM, {_gib(cpu_have)} available "
+                 "(no CUDA GPU here)", out)
+
+
+def _r1_sizes(model) -> dict:
+    """int8 / bf16 bytes of a loaded R1 model as the engine quantizes it (Linears but the indexer)."""
+    import torch.nn as nn
+
+    int8_cpu = int8_cuda = 0
+    seen = set()
+    for name, mod in model.named_modules():
+        if isinstance(mod, nn.Linear) and "indexer" not in name.split("."):
+            n_out, n_in = mod.weight.shape
+            int8_cpu += n_out * n_in + 4 * n_out
+            int8_cuda += n_out * n_in + 4 * n_out
+            seen.add(id(mod.weight))
+            if mod.bias is not None:
+                seen.add(id(mod.bias))
+                int8_cpu, int8_cuda = int8_cpu + 4 * n_out, int8_cuda + 2 * n_out
+    rest = sum(p.numel() for p in model.parameters() if id(p) not in seen)
+    total = sum(p.numel() for p in model.parameters())
+    kv = None
+    cfg = model.cfg
+    if hasattr(cfg, "n_heads") and hasattr(cfg, "head_dim"):
+        kv = cfg.n_layers * 2 * cfg.n_heads * cfg.head_dim            # + index keys: small
+    return {"weight_bytes_int8_cpu": int8_cpu + 4 * rest, "weight_bytes_int8_cuda": int8_cuda + 2 * rest,
+            "weight_bytes_bf16": 2 * total,
+            **({"kv_cache_bytes_per_token_bf16": 2 * kv, "kv_cache_bytes_per_token_fp32": 4 * kv} if kv else {})}
+
+
 def check_checkpoint(path: Path | None = None) -> Check:
     from r1lsp.engine import default_checkpoint
 
+    explicit = path is not None
     path = Path(path) if path else default_checkpoint()
+    from model.deepseek.loader import is_deepseek_folder
+
+    if is_deepseek_folder(path):
+        return check_deepseek(path)
+    if explicit and not path.is_dir():
+        return Check("checkpoint", FAIL, f"{path}: no such folder", {"path": str(path), "present": False})
     needed = ["config.json", "model.safetensors", "tokenizer.json"]
     missing = [n for n in needed if not (path / n).is_file()]
     if missing:
-        return Check("checkpoint", WARN, f"{path}: missing {', '.join(missing)} "
-                     "(model features unavailable until a checkpoint is trained or configured)",
+        if explicit and (path / "config.json").is_file() and not (path / "model.safetensors").is_file() \
+                and '"model_type"' in (path / "config.json").read_text(errors="replace"):
+            return Check("checkpoint", FAIL, f"{path}: config.json is neither an R1 nor a DeepSeek-V2/V3 checkpoint "
+                         "(model_type must be deepseek_v2 or deepseek_v3)", {"path": str(path), "present": True})
+        return Check("checkpoint", FAIL if explicit else WARN, f"{path}: missing {', '.join(missing)} "
+                     + ("(not a checkpoint r1lsp can run)" if explicit else
+                        "(model features unavailable until a checkpoint is trained or configured)"),
                      {"path": str(path), "present": False})
     try:
         from model.checkpoint import load_checkpoint
@@ -113,7 +246,12 @@ def check_checkpoint(path: Path | None = None) -> Check:
         return Check("checkpoint", FAIL, f"{path}: {exc}", {"path": str(path), "present": True})
     config = loaded.config.to_dict() if hasattr(loaded.config, "to_dict") else asdict(loaded.config)
     params = sum(p.numel() for p in loaded.model.parameters())
-    data = {"path": str(path), "present": True, "config": config, "parameters": params}
+    data = {"path": str(path), "present": True, "family": "r1", "config": config, "parameters": params}
+    try:
+        data["active_parameters"] = loaded.model.num_params(active=True)
+    except Exception:
+        pass
+    data.update(_r1_sizes(loaded.model))
     data.update(loaded.meta or {})
     size_mb = (path / "model.safetensors").stat().st_size / 1e6
     card = loaded.meta or {}
@@ -122,9 +260,10 @@ def check_checkpoint(path: Path | None = None) -> Check:
                f"java {card['heldout_bpb_java']:.2f}" if card.get("heldout_bpb_java") else None,
                f"next-token top-1 {card['next_token_top1']:.0%}" if card.get("next_token_top1") else None]
     card_text = "; ".join(f for f in figures if f)
-    return Check("checkpoint", OK, f"{path}: {config.get('n_layers', '?')} layers, d_model {config.get('d_model', '?')}, "
+    return Check("checkpoint", OK, f"{path}: R1 checkpoint, {config.get('n_layers', '?')} layers, d_model {config.get('d_model', '?')}, "
                  f"{config.get('n_experts', '?')} experts top-{config.get('n_active', '?')}, "
-                 f"{params / 1e6:.1f}M parameters, {size_mb:.1f} MB" + (f"; {card_text}" if card_text else ""), data)
+                 f"{params / 1e6:.1f}M parameters, {size_mb:.1f} MB; int8 {_gib(data['weight_bytes_int8_cpu'])} (CPU)"
+                 + (f"; {card_text}" if card_text else ""), data)
 
 
 CHECKS: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes, check_grammars, check_checkpoint]
@@ -137,4 +276,31 @@ def run_checks(checkpoint: Path | None = None) -> list[Check]:
             results.append(check_checkpoint(checkpoint) if check is check_checkpoint else check())
         except Exception as exc:  # a check must never take the others down
             results.append(Check(check.__name__.removeprefix("check_"), FAIL, f"check crashed: {exc!r}"))
+    ckpt = next((c for c in results if c.name == "checkpoint"), None)
+    if ckpt is not None and "weight_bytes_int8_cpu" in ckpt.data:
+        try:
+            results.append(check_memory(ckpt))
+        except Exception as exc:
+            results.append(Check("memory", FAIL, f"check crashed: {exc!r}"))
     return results
+
+
+def verdict(checks: list[Check], model: Path | None = None) -> Check:
+    """One line: can this machine run the checkpoint (and r1lsp)?"""
+    by = {c.name: c for c in checks}
+    failed = [c for c in checks if c.verdict == FAIL]
+    ckpt, mem = by.get("checkpoint"), by.get("memory")
+    what = ""
+    if ckpt is not None and ckpt.data.get("parameters"):
+        d = ckpt.data
+        kind = d.get("model_type") or d.get("family", "")
+        what = f" ({kind}, {_count(d['parameters'])} parameters"
+        what += f", {_count(d['active_parameters'])} active)" if d.get("active_parameters") else ")"
+    target = f"{model}{what}" if model else "this installation"
+    if failed:
+        reasons = "; ".join(f"{c.name}: {c.detail.rpartition('cannot run: ')[2]}" for c in failed)
+        return Check("summary", FAIL, f"{target} cannot run here: {reasons}")
+    if mem is not None:
+        return Check("summary", mem.verdict, f"{target} can run here: {mem.detail}")
+    warned = [c.name for c in checks if c.verdict == WARN]
+    return Check("summary", WARN if warned else OK, f"{target} works" + (f" (with fallbacks: {', '.join(warned)})" if warned else ""))

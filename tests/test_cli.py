@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,76 @@ def test_doctor_reports_a_loadable_checkpoint_with_its_config(tiny_checkpoint):
     assert out["checkpoint"]["config"]["n_layers"] == 2
     assert out["checkpoint"]["parameters"] > 0
     assert "2 layers" in out["checkpoint"]["detail"]
+
+
+@pytest.fixture(scope="module")
+def deepseek_folder(tmp_path_factory):
+    """A tiny random DeepSeek-V3 folder in the public layout (sharded), with a tokenizer.json."""
+    support = pytest.importorskip("deepseek_support")
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    folder = tmp_path_factory.mktemp("deepseek")
+    version, overrides = support.VARIANTS["v3-yarn"]
+    support.build_reference(version, folder, max_shard_size="200KB", **overrides)
+    Tokenizer(WordLevel({"<unk>": 0, "def": 1}, unk_token="<unk>")).save(str(folder / "tokenizer.json"))
+    return folder
+
+
+V3_671B = {"model_type": "deepseek_v3", "vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432,
+           "moe_intermediate_size": 2048, "num_hidden_layers": 61, "num_attention_heads": 128,
+           "n_routed_experts": 256, "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 3,
+           "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
+           "v_head_dim": 128, "n_group": 8, "topk_group": 4, "routed_scaling_factor": 2.5,
+           "num_nextn_predict_layers": 1, "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}}
+
+
+def test_doctor_sizes_a_deepseek_folder(deepseek_folder):
+    from model.deepseek.loader import estimate
+
+    run = r1lsp("doctor", "--json", "--model", str(deepseek_folder))
+    out = json.loads(run.stdout)
+    ck, mem = out["checkpoint"], out["memory"]
+    assert ck["verdict"] == "ok" and ck["model_type"] == "deepseek_v3" and ck["shards"] > 1
+    est = estimate(deepseek_folder)
+    assert ck["parameters"] == est["params_total"] and ck["active_parameters"] == est["params_active"]
+    assert ck["weight_bytes_int8_cpu"] == est["weight_bytes_int8"] and ck["weight_bytes_bf16"] == 2 * est["params_total"]
+    assert ck["kv_cache_bytes_per_token_bf16"] == 3 * (16 + 8) * 2
+    assert mem["verdict"] in ("ok", "warn") and mem["needs_bytes"] > ck["weight_bytes_int8_cpu"] // 2
+    assert out["summary"]["verdict"] == mem["verdict"] and "can run here" in out["summary"]["detail"]
+    assert run.returncode == (1 if any(v["verdict"] == "fail" for v in out.values()) else 0)
+    text = r1lsp("doctor", "--model", str(deepseek_folder)).stdout
+    assert "DeepSeek checkpoint (deepseek_v3)" in text and "experts top-4" in text
+    assert text.splitlines()[-1].startswith(f"verdict: {deepseek_folder} (deepseek_v3, 0.3M parameters, 0.2M active) can run here")
+
+
+def test_doctor_says_a_671b_config_does_not_fit(tmp_path):
+    """config.json alone (before any download): the sizes and a no-fit verdict; exit status 1."""
+    (tmp_path / "config.json").write_text(json.dumps(V3_671B))
+    run = r1lsp("doctor", "--json", "--model", str(tmp_path))
+    out = json.loads(run.stdout)
+    assert run.returncode == 1
+    ck = out["checkpoint"]
+    assert ck["verdict"] == "fail" and "no model.safetensors.index.json" in ck["detail"]
+    assert "671.0B parameters (37.6B active)" in ck["detail"]
+    assert 620 * 2 ** 30 < ck["weight_bytes_int8_cuda"] < 640 * 2 ** 30
+    assert ck["kv_cache_bytes_per_token_bf16"] == 61 * 576 * 2
+    assert out["memory"]["verdict"] == "fail" and "does not fit" in out["memory"]["detail"]
+    last = r1lsp("doctor", "--model", str(tmp_path)).stdout.splitlines()[-1]
+    assert last.startswith(f"verdict: {tmp_path} (deepseek_v3, 671.0B parameters, 37.6B active) cannot run here")
+
+
+def test_doctor_rejects_folders_it_cannot_run(tmp_path, deepseek_folder):
+    run = r1lsp("doctor", "--model", str(tmp_path / "nope"))
+    assert run.returncode == 1 and "no such folder" in run.stdout
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
+    run = r1lsp("doctor", "--json", "--model", str(tmp_path))
+    assert run.returncode == 1 and "neither an R1 nor a DeepSeek" in json.loads(run.stdout)["checkpoint"]["detail"]
+    broken = tmp_path / "broken"
+    shutil.copytree(deepseek_folder, broken)
+    shard = sorted(broken.glob("model-*.safetensors"))[0]
+    shard.write_bytes(shard.read_bytes()[:-64])
+    run = r1lsp("doctor", "--json", "--model", str(broken))
+    out = json.loads(run.stdout)
+    assert run.returncode == 1 and out["checkpoint"]["verdict"] == "fail"
+    assert f"{shard.name}: truncated data" in out["checkpoint"]["detail"]
