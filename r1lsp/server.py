@@ -171,8 +171,7 @@ def create_server() -> R1LanguageServer:
         uri = params.text_document.uri
         ls.documents.close(uri)
         ls.drop_experts(uri)
-        if ls.diagnostics.pop(uri, None):
-            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        ls.forget_diagnostics(uri)
 
     # -- features (later issues fill these) -------------------------------------------
     @server.feature(
@@ -285,8 +284,8 @@ def create_server() -> R1LanguageServer:
         types.TEXT_DOCUMENT_DIAGNOSTIC,
         types.DiagnosticOptions(identifier="r1lsp", inter_file_dependencies=False, workspace_diagnostics=False),
     )
-    def diagnostic(ls: R1LanguageServer, params: types.DocumentDiagnosticParams) -> types.RelatedFullDocumentDiagnosticReport:
-        return types.RelatedFullDocumentDiagnosticReport(items=ls.all_diagnostics(params.text_document.uri))
+    async def diagnostic(ls: R1LanguageServer, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
+        return await ls.diagnostic_report(params.text_document.uri, params.previous_result_id)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def document_symbol(ls: R1LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:

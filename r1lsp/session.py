@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import logging
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,14 @@ class R1LanguageServer(LanguageServer):
         self.engine: Engine | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._progress_tokens = itertools.count(1)
-        # Diagnostics per document, per producer ("translate", "experts"): published as one set.
+        # Diagnostics per document, per producer ("translate", "experts"): one set per document,
+        # pushed or answered to pulls (see `pulls_diagnostics`). Each change of a document's set
+        # gets a new result id (unique to this process), so a pull can answer "unchanged".
         self.diagnostics: dict[str, dict[str, list[types.Diagnostic]]] = {}
+        self.diagnostic_result_ids: dict[str, str] = {}
+        self._result_tag = uuid.uuid4().hex[:8]
+        self._result_serial = itertools.count(1)
+        self._refresh_pending = False
         # Expert diagnostics: a routing map per document, the latest results, the pending refresh.
         self.expert_maps: dict[str, ExpertMap] = {}
         self.expert_results: dict[str, ExpertResults] = {}
@@ -100,14 +107,76 @@ class R1LanguageServer(LanguageServer):
         return roots
 
     # -- diagnostics ------------------------------------------------------------------
+    # A client that declares pull diagnostics (textDocument.diagnostic) gets them only when it
+    # asks (textDocument/diagnostic), and a workspace/diagnostic/refresh when a set changes if
+    # it supports that; any other client gets them pushed (textDocument/publishDiagnostics).
+    # Never both: a client that pulls keeps pulled and pushed diagnostics apart and would show
+    # each one twice.
+    def pulls_diagnostics(self) -> bool:
+        text_document = self.client_capabilities.text_document
+        return bool(text_document and text_document.diagnostic is not None)
+
+    def client_refreshes_diagnostics(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        return bool(workspace and workspace.diagnostics and workspace.diagnostics.refresh_support)
+
     def set_diagnostics(self, uri: str, producer: str, diagnostics: list[types.Diagnostic]) -> None:
         groups = self.diagnostics.setdefault(uri, {})
         groups[producer] = diagnostics
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=[d for ds in groups.values() for d in ds]))
+        self.diagnostic_result_ids[uri] = f"{self._result_tag}.{next(self._result_serial)}"
+        if self.pulls_diagnostics():
+            self.request_diagnostic_refresh()
+        else:
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=self.all_diagnostics(uri)))
+
+    def forget_diagnostics(self, uri: str) -> None:
+        """The document was closed: its diagnostics go (a pulling client drops them itself)."""
+        self.diagnostic_result_ids.pop(uri, None)
+        if self.diagnostics.pop(uri, None) and not self.pulls_diagnostics():
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     def all_diagnostics(self, uri: str) -> list[types.Diagnostic]:
         return [d for ds in self.diagnostics.get(uri, {}).values() for d in ds]
+
+    def request_diagnostic_refresh(self) -> None:
+        """Ask the client to pull again (once for all the changes of this event-loop turn)."""
+        if self._refresh_pending or not self.client_refreshes_diagnostics():
+            return
+        self._refresh_pending = True
+        (self.loop or asyncio.get_event_loop()).call_soon(self._send_diagnostic_refresh)
+
+    def _send_diagnostic_refresh(self) -> None:
+        self._refresh_pending = False
+
+        def answered(future) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                log.warning("workspace/diagnostic/refresh failed: %s", future.exception())
+
+        self.workspace_diagnostic_refresh(None).add_done_callback(answered)
+
+    async def diagnostic_report(self, uri: str, previous_result_id: str | None,
+                                settle_timeout: float = 60.0) -> types.DocumentDiagnosticReport:
+        """The answer to textDocument/diagnostic. A client that cannot be told to pull again
+        (no refreshSupport) is answered once the document's pending expert routing is done, so
+        that its pull after an edit brings that edit's diagnostics."""
+        if not self.client_refreshes_diagnostics():
+            await self._experts_settled(uri, settle_timeout)
+        result_id = self.diagnostic_result_ids.setdefault(uri, f"{self._result_tag}.0")
+        if previous_result_id == result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
+        return types.RelatedFullDocumentDiagnosticReport(items=self.all_diagnostics(uri), result_id=result_id)
+
+    async def _experts_settled(self, uri: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        # An edit replaces the pending task: wait for whichever is pending now.
+        while (task := self.expert_tasks.get(uri)) is not None and not task.done():
+            left = deadline - loop.time()
+            if left <= 0:
+                log.info("answering a diagnostic pull for %s before its expert routing finished", uri)
+                return
+            await asyncio.wait({task}, timeout=left)
 
     # -- translation ------------------------------------------------------------------
     async def translate(self, args: Any) -> TranslationPlan:

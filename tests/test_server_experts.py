@@ -7,9 +7,14 @@ import asyncio
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import LanguageClient, client_capabilities
 
 from lsp_support import CONFIG, as_plain, change_document, custom_request, edit, initialize, open_document
+
+SETTINGS = {
+    "features": {"completion": False, "inlineCompletion": False},
+    "diagnostics": {"debounceMs": 0},
+}
 
 JAVA = """\
 public class Ledger {
@@ -47,11 +52,8 @@ async def wait_for_diagnostics(client: LanguageClient, condition, uri: str = URI
 
 @pytest_lsp.fixture(config=CONFIG)
 async def client(lsp_client: LanguageClient, tiny_checkpoint):
-    await initialize(lsp_client, "visual-studio-code", {
-        "model": {"path": str(tiny_checkpoint), "quantization": "none"},
-        "features": {"completion": False, "inlineCompletion": False},
-        "diagnostics": {"debounceMs": 0},
-    })
+    # The recorded VS Code profile predates pull diagnostics: a push client.
+    await initialize(lsp_client, "visual-studio-code", {"model": {"path": str(tiny_checkpoint), "quantization": "none"}, **SETTINGS})
     yield
     await lsp_client.shutdown_session()
 
@@ -70,6 +72,7 @@ async def test_one_diagnostic_per_paragraph_after_open(client: LanguageClient):
         shares = [share for _, share in d.data["experts"]]
         assert abs(sum(shares) - 1) < 0.02 or len(shares) == 8  # the top 8 of 8 experts sum to 1
         assert d.data["routedVersion"] == 1
+    assert client.diagnostic_refresh_count == 0  # a push client is never asked to pull
 
     payload = as_plain(await custom_request(client, "r1lsp/experts", {"textDocument": {"uri": URI}}))
     assert payload["ready"] and len(payload["units"]) == len(paragraphs)
@@ -120,3 +123,120 @@ async def test_pull_diagnostics_answer_the_same_set(client: LanguageClient):
     report = await client.text_document_diagnostic_async(
         types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(URI)))
     assert [d.message for d in report.items if d.code == "r1lsp.experts"] == [d.message for d in pushed]
+
+
+# -- clients that pull diagnostics (textDocument/diagnostic) --------------------------------
+
+class Refreshes:
+    """Counts the server's workspace/diagnostic/refresh requests; lets a test wait for the next."""
+
+    def __init__(self, client: LanguageClient):
+        self.count = 0
+        self._changed = asyncio.Condition()
+        client.protocol.fm.features.pop(types.WORKSPACE_DIAGNOSTIC_REFRESH, None)  # pytest-lsp's counter
+
+        @client.feature(types.WORKSPACE_DIAGNOSTIC_REFRESH)
+        async def refresh(ls: LanguageClient, params: None) -> None:
+            async with self._changed:
+                self.count += 1
+                self._changed.notify_all()
+
+    async def after(self, seen: int, timeout: float = 120) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: self.count > seen), timeout)
+
+
+def pull_capabilities(profile: str, refresh: bool) -> types.ClientCapabilities:
+    caps = client_capabilities(profile)
+    caps.text_document.diagnostic = types.DiagnosticClientCapabilities(related_document_support=False)
+    caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=refresh)
+    return caps
+
+
+async def pull(client: LanguageClient, previous: str | None = None) -> types.DocumentDiagnosticReport:
+    return await asyncio.wait_for(client.text_document_diagnostic_async(types.DocumentDiagnosticParams(
+        text_document=types.TextDocumentIdentifier(URI), previous_result_id=previous)), 180)
+
+
+def experts_of(report) -> list[types.Diagnostic]:
+    return [d for d in report.items if d.code == "r1lsp.experts"]
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def vscode_pull(lsp_client: LanguageClient, tiny_checkpoint):
+    """VS Code as it is now (vscode-languageclient 10): pulls, and refreshes when asked."""
+    lsp_client.refreshes = Refreshes(lsp_client)
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=pull_capabilities("visual-studio-code", refresh=True), root_uri="file:///workspace",
+        initialization_options={"model": {"path": str(tiny_checkpoint), "quantization": "none"}, **SETTINGS}))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def pull_until(client: LanguageClient, condition):
+    """Pull as VS Code does: now, and again after each refresh the server asks for."""
+    while True:
+        seen = client.refreshes.count
+        report = await pull(client)
+        if condition(experts_of(report)):
+            return report
+        await client.refreshes.after(seen)
+
+
+async def test_a_pulling_client_gets_pulls_and_refreshes_never_pushes(vscode_pull: LanguageClient):
+    client = vscode_pull
+    open_document(client, URI, "java", JAVA)
+    report = await pull_until(client, bool)
+    diagnostics = experts_of(report)
+    assert diagnostics and all(d.data["routedVersion"] == 1 for d in diagnostics)
+    assert client.refreshes.count >= 1
+    # Nothing changed: the same result id comes back as "unchanged".
+    again = await pull(client, report.result_id)
+    assert again.kind == "unchanged" and again.result_id == report.result_id
+
+    line = JAVA.splitlines()[9]
+    col = line.index("taken")
+    change_document(client, URI, 2, [edit((9, col), (9, col + len("taken")), "given")])
+    after = experts_of(await pull_until(client, lambda ds: any(d.data["routedVersion"] == 2 for d in ds)))
+    assert len(after) == len(diagnostics)
+    assert len([d for d in after if d.data["routedVersion"] == 2]) == 1
+
+    # A setting changes every diagnostic without an edit: only a refresh can tell the client.
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"r1lsp": {"diagnostics": {"severity": "hint"}}}))
+    hints = experts_of(await pull_until(
+        client, lambda ds: ds and all(d.severity == types.DiagnosticSeverity.Hint for d in ds)))
+    assert len(hints) == len(diagnostics)
+
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI)))
+    symbols = await client.text_document_document_symbol_async(  # a round trip after the close
+        types.DocumentSymbolParams(types.TextDocumentIdentifier(URI)))
+    assert symbols == []
+    assert client.diagnostics == {}  # not one publishDiagnostics in the whole session
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def neovim_pull(lsp_client: LanguageClient, tiny_checkpoint):
+    """The recorded Neovim 0.11 profile declares pull diagnostics without refresh support."""
+    caps = client_capabilities("neovim")
+    assert caps.text_document.diagnostic is not None and not (caps.workspace.diagnostics or None)
+    await initialize(lsp_client, "neovim", {"model": {"path": str(tiny_checkpoint), "quantization": "none"}, **SETTINGS})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_client_without_refresh_is_answered_once_routing_is_done(neovim_pull: LanguageClient):
+    client = neovim_pull
+    open_document(client, URI, "java", JAVA)
+    levels = as_plain(await custom_request(client, "r1lsp/levels", {"textDocument": {"uri": URI}}))
+    paragraphs = [s for s in levels["spans"] if s["level"] == "paragraph"]
+    # Pulled right after the open: the answer waits for the routing instead of being empty.
+    first = experts_of(await pull(client))
+    assert len(first) == len(paragraphs)
+
+    line = JAVA.splitlines()[9]
+    col = line.index("taken")
+    change_document(client, URI, 2, [edit((9, col), (9, col + len("taken")), "given")])
+    second = experts_of(await pull(client))  # the pull a client sends after its edit
+    assert len([d for d in second if d.data["routedVersion"] == 2]) == 1
+    assert client.diagnostics == {} and client.diagnostic_refresh_count == 0

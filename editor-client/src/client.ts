@@ -5,12 +5,7 @@
  */
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import {
-  LanguageClient,
-  LanguageClientOptions,
-  ServerOptions,
-  vsdiag,
-} from 'vscode-languageclient/node';
+import { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 
 import { configurationResponse, ExtensionSettings, PathContext, SECTION, serverCommand, ServerSettings, toServerSettings } from './settings';
 
@@ -25,17 +20,31 @@ export interface RequestStats {
   completions: number;
   inlineAnswers: number;
   lastInlineItems: number;
+  lastInline?: InlineAnswer; // the latest ghost-text answer: where it was asked, what came back
   progressBegins: number; // $/progress "begin" notifications seen (model loads)
+}
+
+export interface InlineAnswer {
+  uri: string;
+  version: number;
+  line: number;
+  character: number;
+  texts: string[]; // the items' insert texts, in order (VS Code shows the first)
 }
 
 export const requestStats: RequestStats = { completions: 0, inlineAnswers: 0, lastInlineItems: 0, progressBegins: 0 };
 
-function countItems(result: unknown): number {
+function inlineItems(result: unknown): unknown[] {
   if (Array.isArray(result)) {
-    return result.length;
+    return result;
   }
   const items = (result as { items?: unknown[] } | null | undefined)?.items;
-  return Array.isArray(items) ? items.length : 0;
+  return Array.isArray(items) ? items : [];
+}
+
+function insertText(item: unknown): string {
+  const text = (item as { insertText?: string | { value: string } } | null | undefined)?.insertText;
+  return typeof text === 'string' ? text : text?.value ?? '';
 }
 
 export function pathContext(): PathContext {
@@ -105,11 +114,6 @@ export function createLanguageClient(
           return next(params, token);
         },
       },
-      // r1lsp both pushes diagnostics (publishDiagnostics, refreshed when routing finishes) and
-      // answers pulls (textDocument/diagnostic, without ever asking for a refresh). VS Code keeps
-      // the two in separate collections, so every expert diagnostic would show twice in the
-      // Problems panel; the pushed ones are the up-to-date ones, so the pull answers nothing.
-      provideDiagnostics: () => ({ kind: vsdiag.DocumentDiagnosticReportKind.full, items: [] }),
       handleWorkDoneProgress: (token, params, next) => {
         if (params.kind === 'begin') {
           requestStats.progressBegins += 1;
@@ -124,8 +128,16 @@ export function createLanguageClient(
       },
       provideInlineCompletionItems: async (document, position, context, token, next) => {
         const result = await timed(next(document, position, context, token), (ms) => hooks.onLatency('ghost text', ms));
+        const items = inlineItems(result);
         requestStats.inlineAnswers += 1;
-        requestStats.lastInlineItems = countItems(result);
+        requestStats.lastInlineItems = items.length;
+        requestStats.lastInline = {
+          uri: document.uri.toString(),
+          version: document.version,
+          line: position.line,
+          character: position.character,
+          texts: items.map(insertText),
+        };
         return result;
       },
     },
