@@ -513,7 +513,8 @@ class Engine:
         texts: list[str | None] = [None] * B
         if all(r.cancelled() for r in reqs):
             return self._finish_rows(reqs, out, reasons, texts)
-        banned = torch.tensor(sorted(self.prompts.banned_ids), dtype=torch.long, device=dev)
+        vocab = self.config.vocab_size                                          # tokenizers may list ids past the head
+        banned = torch.tensor(sorted(i for i in self.prompts.banned_ids if i < vocab), dtype=torch.long, device=dev)
         cache = model.new_cache(B, T + n_steps)
         logits = prefill(model, cache, ids, lvl, pad_len)
         for step in range(n_steps):

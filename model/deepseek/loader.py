@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 
 from model.checkpoint import CheckpointError, read_safetensors_header
-from model.deepseek.config import SUPPORTED_TYPES, DeepseekConfig, DeepseekConfigError
+from model.deepseek.config import SUPPORTED_TYPES, DeepseekConfig, DeepseekConfigError, is_deepseek_folder  # noqa: F401 (re-exported)
 
 INDEX, SINGLE, CONFIG = "model.safetensors.index.json", "model.safetensors", "config.json"
 FLOAT_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
@@ -154,15 +154,6 @@ def estimate(folder_or_config, quantization: str = "int8", device: str = "cpu",
         "num_experts_per_tok": cfg.num_experts_per_tok,
         "num_hidden_layers": cfg.num_hidden_layers,
     }
-
-
-def is_deepseek_folder(path) -> bool:
-    """A folder whose config.json says model_type deepseek_v2 / deepseek_v3 (never raises)."""
-    try:
-        raw = json.loads((Path(path) / CONFIG).read_text())
-        return isinstance(raw, dict) and raw.get("model_type") in SUPPORTED_TYPES
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
 
 
 # --------------------------------------------------------------------------------------------
