@@ -116,3 +116,13 @@ def write_tokenizer(folder, *, vocab_size: int = 300, template: str | None = "v3
         cfg["chat_template"] = TEMPLATES[template]
     (folder / "tokenizer_config.json").write_text(json.dumps(cfg))
     return tok
+
+
+def build_checkpoint_folder(folder, version: str = "v3", *, template: str | None = "v3", fim: bool = True,
+                            **overrides):
+    """A complete public-layout folder: reference weights (vocab = the tokenizer's), config with
+    bos 0 / eos 1, tokenizer.json and tokenizer_config.json. Returns the reference model."""
+    tok = write_tokenizer(folder, template=template, fim=fim)
+    _, variant = VARIANTS["v3-yarn" if version == "v3" else "v2-lite"]
+    params = {**variant, "vocab_size": tok.get_vocab_size(), "bos_token_id": 0, "eos_token_id": 1, **overrides}
+    return build_reference(version, folder, **params)
