@@ -22,7 +22,10 @@ releases), then, side by side in one run:
   deepseek_naive_peak_load_bytes_ratio  the same for the naive way: safetensors load_file of
                                  every shard, build the fp32 model, load_state_dict, quantize
   deepseek_load_int8_s           wall time of the streamed int8 load
-The weights are random (std 0.1): speed and memory are what is measured, not quality.
+  deepseek_decode_speedup_vs_hf_1k  decode steps alone (prefill subtracted) after a 1,024-token
+                                 prompt: ours (latent cache, absorbed MLA) / HF (re-expands the
+                                 cached latents into per-head keys and values every step)
+The weights are random (std 0.02, the usual init scale): speed and memory are what is measured, not quality.
 """
 from __future__ import annotations
 
@@ -55,6 +58,15 @@ SIZES = {
                 q_lora_rank=384, qk_rope_head_dim=32, qk_nope_head_dim=64, v_head_dim=64,
                 n_group=4, topk_group=2, routed_scaling_factor=2.5, max_position_embeddings=2048),
 }
+
+
+LONG_CONTEXT = 1024
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def status_bytes(key: str) -> int:
@@ -150,7 +162,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="deepseek-bench-") as tmp:
         folder = Path(tmp) / "ckpt"
         t = time.perf_counter()
-        ref = build_reference("v3", folder, max_shard_size="40MB", **SIZES[args.quick])
+        ref = build_reference("v3", folder, max_shard_size="40MB", weight_std=0.02, **SIZES[args.quick])
         file_bytes = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
         n_params = sum(p.numel() for p in ref.parameters())
         detail["checkpoint"] = {"params": n_params, "file_bytes": file_bytes, "build_s": round(time.perf_counter() - t, 1),
@@ -218,6 +230,33 @@ def main(argv=None):
         say(f"greedy tokens: ours fp32 vs HF agree on {fig['deepseek_greedy_agreement']:.0%} "
             f"({'identical' if out['ours'] == out['hf'] else 'first difference at ' + str(round(fig['deepseek_greedy_agreement'] * new_tokens))}); "
             f"int8 vs HF {fig['deepseek_int8_greedy_agreement']:.0%}")
+
+        # (c) decode steps alone at a long context: rate = K / (t(1 + K new tokens) - t(1 new token))
+        long_prompt = torch.randint(3, SIZES[args.quick]["vocab_size"], (LONG_CONTEXT,), generator=g).tolist()
+        long_ids = torch.tensor([long_prompt])
+        K = 16
+
+        def ours_n(n):
+            return lambda: generate(ours, [long_prompt], max_new_tokens=n)
+
+        def hf_n(n):
+            def run():
+                with torch.no_grad():
+                    ref.generate(long_ids, **{**hf_kw, "max_new_tokens": n, "min_new_tokens": n})
+            return run
+
+        step = {}
+        for key, make in (("ours", ours_n), ("hf", hf_n)):
+            one, many = make(1), make(1 + K)
+            one()
+            t1 = statistics.median(timed(one) for _ in range(reps))
+            tk = statistics.median(timed(many) for _ in range(reps))
+            step[key] = K / max(tk - t1, 1e-9)
+        fig["deepseek_decode_tok_s_ours_1k"] = round(step["ours"], 1)
+        fig["deepseek_decode_tok_s_hf_1k"] = round(step["hf"], 1)
+        fig["deepseek_decode_speedup_vs_hf_1k"] = round(step["ours"] / step["hf"], 2)
+        say(f"decode steps alone after a {LONG_CONTEXT}-token prompt: ours {step['ours']:.1f} tok/s (latent cache, "
+            f"absorbed MLA), HF {step['hf']:.1f} tok/s -> {fig['deepseek_decode_speedup_vs_hf_1k']}x")
 
     fig["bench_seconds"] = round(time.perf_counter() - t0, 1)
     if args.json:

@@ -1,7 +1,7 @@
 """Tiny random DeepSeek-V2/V3 checkpoints built by the `transformers` reference (test-only).
 
 `build_reference(version, folder, **overrides)` builds a seeded random model of that version,
-perturbs every weight (so norms and V3's correction bias are not their neutral inits) and saves
+perturbs every weight (matrices ~ N(0, weight_std); norms and V3's correction bias are not their neutral inits) and saves
 it in the public layout (config.json + safetensors, per-expert tensor names). Returns the
 reference model in eval mode. Shards when `max_shard_size` is given (e.g. "200KB").
 """
@@ -37,14 +37,15 @@ def reference_classes(version: str):
 
 
 @torch.no_grad()
-def build_reference(version: str, folder, *, seed: int = 0, max_shard_size=None, **overrides):
+def build_reference(version: str, folder, *, seed: int = 0, max_shard_size=None, weight_std: float = 0.1,
+                    **overrides):
     config_cls, model_cls = reference_classes(version)
     torch.manual_seed(seed)
     model = model_cls(config_cls(**{**COMMON, **overrides})).eval()
     g = torch.Generator().manual_seed(seed)
     for p in model.parameters():
         if p.dim() > 1:
-            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+            p.copy_(torch.randn(p.shape, generator=g) * weight_std)
         else:
             p.copy_(0.8 + 0.4 * torch.rand(p.shape, generator=g))
     for layer in model.model.layers:
