@@ -102,6 +102,7 @@ def write_tokenizer(folder, *, vocab_size: int = 300, template: str | None = "v3
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     specials = [BOS, EOS, *(FIM if fim else ()), USER, ASSISTANT]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
