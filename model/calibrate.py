@@ -330,6 +330,7 @@ def calibrate(docs: Sequence[HeldoutDoc], route_fn: RouteFn, tokenizer, n_expert
               seq_len: int = 512, max_tokens: int | None = None, table: CategoryTable | None = None,
               log=None) -> tuple[dict, ExpertStats]:
     """Route `docs` through `route_fn` and label the experts. Returns (labels, stats)."""
+    from model.prompts import R1Prompts
     from model.tokenizer import SpecialTokens, encode_with_byte_offsets, token_byte_lengths
     from r1lsp.experts import model_input
     from r1lsp.structure import map_structure
@@ -337,7 +338,7 @@ def calibrate(docs: Sequence[HeldoutDoc], route_fn: RouteFn, tokenizer, n_expert
     table = table or load_categories()
     sp = SpecialTokens.from_tokenizer(tokenizer)
     lens = token_byte_lengths(tokenizer)
-    shim = type("_Shim", (), {"special": sp})()
+    shim = type("_Shim", (), {"prompts": R1Prompts(sp)})()
     stats = ExpertStats(n_experts, list(table.names))
     for d in docs:
         if max_tokens is not None and stats.tokens >= max_tokens:
