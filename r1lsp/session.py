@@ -382,6 +382,13 @@ class R1LanguageServer(LanguageServer):
         if ready:
             self.expert_labels = load_expert_labels(engine.checkpoint) if engine.checkpoint else {}
             self.window_log_message(types.LogMessageParams(types.MessageType.Info, f"r1lsp: {done}"))
+            family = getattr(engine, "family", None)
+            if family and family != "r1":
+                cfg = engine.config
+                self.window_log_message(types.LogMessageParams(types.MessageType.Info, (
+                    f"r1lsp: checkpoint {engine.checkpoint.name} ({family}): {cfg.n_layers} layers, "
+                    f"{cfg.n_experts} routed experts top-{cfg.n_active}, fill-in-the-middle "
+                    f"{'yes' if engine.prompts.has_fim else 'no (ghost text continues the prefix)'}")))
         else:
             self.window_show_message(types.ShowMessageParams(
                 types.MessageType.Error,

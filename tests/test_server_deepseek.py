@@ -99,3 +99,6 @@ async def test_lsp_completion_and_expert_diagnostics(client: LanguageClient):
         text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(4, 8)))
     items = result.items if hasattr(result, "items") else result
     assert any(i.label == "count" for i in items)
+    logged = [m.message for m in client.log_messages]
+    assert any("(deepseek_v3)" in m and "16 routed experts top-4" in m and "fill-in-the-middle yes" in m
+               for m in logged), logged
