@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.config import R1Config
+from model.jsonfile import read_json_object
 from model.network import R1Model
 
 WEIGHTS, CONFIG, CARD, TOKENIZER = "model.safetensors", "config.json", "card.json", "tokenizer.json"
@@ -137,15 +138,7 @@ def _check_tensors(path: Path, header: dict, expected: dict) -> torch.dtype:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise CheckpointError(f"{path}: missing file") from e
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: bad JSON ({e})") from e
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(path, CheckpointError)
 
 
 def _read_config(path: Path) -> R1Config:

@@ -19,11 +19,12 @@ Level ids (the hierarchy fed to R1) are laid out here too; a checkpoint model ig
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
+
+from model.jsonfile import read_json_object
 
 Units = tuple
 
@@ -179,13 +180,7 @@ def _raise_template_error(message):
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: bad JSON ({e})") from e
-    return data if isinstance(data, dict) else {}
+    return read_json_object(path, ValueError, missing_ok=True)
 
 
 def _added_tokens(tokenizer) -> dict[str, tuple[int, bool]]:

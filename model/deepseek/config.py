@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.jsonfile import read_json_object
+
 SUPPORTED_TYPES = ("deepseek_v2", "deepseek_v3")
 
 
@@ -224,14 +226,7 @@ class DeepseekConfig:
     @classmethod
     def from_folder(cls, folder, **kw) -> "DeepseekConfig":
         path = Path(folder) / "config.json"
-        try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError as e:
-            raise DeepseekConfigError(f"{path}: missing file") from e
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DeepseekConfigError(f"{path}: bad JSON ({e})") from e
-        if not isinstance(raw, dict):
-            raise DeepseekConfigError(f"{path}: expected a JSON object")
+        raw = read_json_object(path, DeepseekConfigError)
         try:
             return cls.from_dict(raw, **kw)
         except (TypeError, ValueError) as e:

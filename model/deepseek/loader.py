@@ -35,7 +35,8 @@ import torch
 import torch.nn as nn
 
 from model.checkpoint import CheckpointError, read_safetensors_header
-from model.deepseek.config import SUPPORTED_TYPES, DeepseekConfig, DeepseekConfigError, is_deepseek_folder  # noqa: F401 (re-exported)
+from model.jsonfile import read_json_object
+from model.deepseek.config import DeepseekConfig, DeepseekConfigError, is_deepseek_folder  # noqa: F401 (re-exported)
 
 INDEX, SINGLE, CONFIG = "model.safetensors.index.json", "model.safetensors", "config.json"
 FLOAT_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
@@ -387,15 +388,7 @@ def _int8_mode(device: torch.device) -> str:
 
 
 def _read_json_optional(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, ValueError) as e:
-        raise DeepseekLoadError(f"{path}: bad JSON ({e})") from e
-    if not isinstance(data, dict):
-        raise DeepseekLoadError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(path, DeepseekLoadError, missing_ok=True)
 
 
 def _read_tokenizer(path: Path):
