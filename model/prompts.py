@@ -132,8 +132,9 @@ class CheckpointPrompts:
         def encode_text(text: str) -> list[int]:
             return tokenizer.encode(text, add_special_tokens=False).ids
 
-        return cls(bos_id=bos, eos_ids=frozenset(eos), banned_ids=specials - frozenset(eos), pad_id=int(pad),
-                   fim_ids=_find_fim(added), add_bos=bool(tok_cfg.get("add_bos_token", True)),
+        fim = _find_fim(added)
+        banned = (specials | frozenset(fim or ())) - frozenset(eos)          # FIM tokens may be non-special
+        return cls(bos_id=bos, eos_ids=frozenset(eos), banned_ids=banned, pad_id=int(pad), fim_ids=fim, add_bos=bool(tok_cfg.get("add_bos_token", True)),
                    chat_template=template if isinstance(template, str) else None,
                    bos_token=text_of(tok_cfg.get("bos_token")), eos_token=text_of(tok_cfg.get("eos_token")),
                    encode_text=encode_text, family=str(config.get("model_type", "checkpoint")))

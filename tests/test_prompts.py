@@ -26,6 +26,7 @@ def test_tokens_come_from_the_checkpoint_files(tmp_path):
     assert p.bos_id == tok.token_to_id(BOS) and p.eos_ids == {tok.token_to_id(EOS)}
     assert p.fim_ids == tuple(tok.token_to_id(t) for t in FIM)
     assert tok.token_to_id(USER) in p.banned_ids and tok.token_to_id(EOS) not in p.banned_ids
+    assert set(p.fim_ids) <= p.banned_ids                                  # never generated
     assert p.start("java") == [p.bos_id]
 
 
