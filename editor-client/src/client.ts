@@ -25,6 +25,7 @@ export interface RequestStats {
 }
 
 export interface InlineAnswer {
+  seq: number; // inlineAnswers when it came back
   uri: string;
   version: number;
   line: number;
@@ -131,7 +132,11 @@ export function createLanguageClient(
         const items = inlineItems(result);
         requestStats.inlineAnswers += 1;
         requestStats.lastInlineItems = items.length;
+        if (token.isCancellationRequested) {
+          return result; // VS Code asked again meanwhile: this (empty) answer is not what it shows
+        }
         requestStats.lastInline = {
+          seq: requestStats.inlineAnswers,
           uri: document.uri.toString(),
           version: document.version,
           line: position.line,

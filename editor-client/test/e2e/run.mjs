@@ -2,14 +2,15 @@
 // The extension in real VS Code: code-server 4.100.3 (VS Code 1.100.3) + Debian chromium +
 // playwright-core, all offline. Steps:
 //   1. install code-server once into editor-client/.e2e/code-server (ripgrep from /usr/bin/rg)
-//   2. build a small random checkpoint (tests/conftest.py) and a workspace with a Java and a
-//      Python file whose .vscode/settings.json points r1lsp at this repo's interpreter
+//   2. a workspace with a Java and a Python file whose .vscode/settings.json points r1lsp at
+//      this repo's interpreter and the shipped checkpoint (model/checkpoints/r1-tiny)
 //   3. install the .vsix into a fresh extensions dir, start code-server (own process group)
 //   4. open the workspace in chromium with the extension-host suite (test-dist/e2e/suite.js) as
 //      extensionTestsPath; at each of the suite's UI checkpoints check the DOM and take a
 //      screenshot (test-output/e2e/*.png); read the suite's verdict
 // Exit code 0 only when the suite and every UI check passed. Env: R1LSP_PYTHON (interpreter
-// with r1lsp + torch), R1LSP_E2E_CHECKPOINT (use this checkpoint instead of a random one),
+// with r1lsp + torch), R1LSP_E2E_CHECKPOINT (another checkpoint than the shipped r1-tiny; the
+// ghost-text step needs one that proposes text after `inv = ` in samples/inventory.py),
 // R1LSP_E2E_TIMEOUT_S (whole run, default 420).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -64,16 +65,13 @@ if (!fs.existsSync(codeServer)) {
 
 // 2. checkpoint + workspace.
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'r1lsp-e2e-'));
-let checkpoint = process.env.R1LSP_E2E_CHECKPOINT;
-if (!checkpoint) {
-  checkpoint = path.join(scratch, 'tiny-checkpoint');
-  log('building a random tiny checkpoint');
-  execFileSync(python, ['-c', `import sys; sys.path.insert(0, 'tests'); from pathlib import Path; from conftest import build_tiny_checkpoint; build_tiny_checkpoint(Path(sys.argv[1]))`, checkpoint], { cwd: repo, stdio: 'inherit' });
-}
+const checkpoint = path.resolve(process.env.R1LSP_E2E_CHECKPOINT || path.join(repo, 'model/checkpoints/r1-tiny'));
+if (!fs.existsSync(path.join(checkpoint, 'tokenizer.json'))) die(`no checkpoint in ${checkpoint}`);
+log(`checkpoint ${path.relative(repo, checkpoint) || checkpoint}`);
 const ws = path.join(scratch, 'workspace');
 fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
 fs.copyFileSync(path.join(repo, 'tests/editors/Counter.java'), path.join(ws, 'Counter.java'));
-fs.writeFileSync(path.join(ws, 'inventory.py'), 'class Inventory:\n    def __init__(self):\n        self.items = []\n\n\ndef total_count(items):');
+fs.copyFileSync(path.join(repo, 'samples/inventory.py'), path.join(ws, 'inventory.py'));
 fs.writeFileSync(path.join(ws, '.vscode/settings.json'), JSON.stringify({
   'r1lsp.pythonPath': python,
   'r1lsp.model.path': checkpoint,
@@ -174,10 +172,13 @@ try {
   log('workbench loaded; the suite runs in the extension host');
 
   const normalise = (s) => (s || '').replace(/\u00a0/g, ' ');
-  // UI checks per checkpoint: what a user would see. Each returns a detail string or throws.
+  // UI checks per checkpoint: what a user would see. Each gets what the suite handed over
+  // (e.g. the text the provider proposed) and returns a detail string or throws.
   const uiChecks = {
     'status-bar': async () => {
-      const text = normalise(await page.locator('#r1lsp\\.r1lsp\\.r1lsp\\.status, [id$="r1lsp.status"]').first().innerText({ timeout: 10_000 }));
+      const item = page.locator('#r1lsp\\.r1lsp\\.r1lsp\\.status, [id$="r1lsp.status"]').first();
+      await item.filter({ hasText: /R1 .*cpu/ }).waitFor({ timeout: 10_000 }).catch(() => undefined);
+      const text = normalise(await item.innerText({ timeout: 10_000 }));
       if (!/R1 .*cpu/.test(text)) throw new Error(`status bar item says "${text}"`);
       return text.trim();
     },
@@ -190,10 +191,27 @@ try {
       if (!rows.map(normalise).some((r) => r.trim() === 'total')) throw new Error(`suggest widget rows: ${rows.join(', ')}`);
       return `suggest widget shows: ${rows.slice(0, 6).map(normalise).join(', ')}`;
     },
-    'ghost-text': async () => {
-      const ghosts = await page.locator('.ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text').allInnerTexts();
-      const text = normalise(ghosts.join(' ')).trim();
-      return text ? `ghost text on screen: "${text.slice(0, 80)}"` : 'the provider answered with no ghost text (random-weight model); none on screen';
+    'ghost-text': async ({ expected }) => {
+      // Ghost text on the cursor's line is injected text (.ghost-text-decoration spans, one per
+      // token) in the editor's view lines; further lines of it are a view zone (.ghost-text).
+      // Monaco writes spaces as U+00A0.
+      if (!expected?.trim()) throw new Error('the suite handed over no expected ghost text');
+      const inline = '.view-lines .ghost-text-decoration, .view-lines .ghost-text-decoration-preview';
+      await page.locator(inline).first().waitFor({ state: 'visible', timeout: 30_000 });
+      // Self-contained (it runs in the page): the ghost text drawn now, lines right-trimmed.
+      const onScreen = (sel) => [Array.from(document.querySelectorAll(sel.inline), (e) => e.textContent).join(''),
+        ...Array.from(document.querySelectorAll(sel.zone), (e) => e.textContent)]
+        .join('\n').replace(/\u00a0/g, ' ').split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
+      const sel = { inline, zone: '.ghost-text .view-line' };
+      const want = expected.split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
+      // Until all of it is drawn (Monaco may draw it in parts).
+      await page.waitForFunction(`(${onScreen})(${JSON.stringify(sel)}) === ${JSON.stringify(want)}`, null, { timeout: 15_000 })
+        .catch(() => undefined);
+      const shown = await page.evaluate(onScreen, sel);
+      if (shown !== want) throw new Error(`ghost text on screen ${JSON.stringify(shown)}, the provider proposed ${JSON.stringify(want)}`);
+      await page.screenshot({ path: path.join(out, 'ghost-text.png') });
+      await page.keyboard.press('Tab'); // accept it; the suite checks the document
+      return `ghost text on screen ${JSON.stringify(shown)} = the provider's answer; ghost-text.png; Tab pressed`;
     },
     translate: async () => {
       const tab = page.locator('.tabs-container .tab', { hasText: 'Counter.py' });
@@ -246,10 +264,13 @@ try {
         const name = f.slice(0, -'.ready'.length);
         if (seen.has(name)) continue;
         seen.add(name);
-        await sleep(300); // let the UI settle after the command
+        let data = {};
+        try {
+          data = JSON.parse(fs.readFileSync(path.join(markers, f), 'utf8'));
+        } catch { /* a bare timestamp */ }
         let detail;
         try {
-          detail = uiChecks[name] ? await uiChecks[name]() : 'no UI check';
+          detail = uiChecks[name] ? await uiChecks[name](data) : 'no UI check';
           log(`UI ok   ${name}: ${detail}`);
         } catch (e) {
           detail = e.message.split('\n')[0];
