@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from lsprotocol import types
@@ -204,6 +205,7 @@ def create_server() -> R1LanguageServer:
         snap = doc.snapshot()
         line, char = ls.to_utf16(doc, params.position)
         cancel = threading.Event()
+        started = time.perf_counter()
         try:
             suggestions = await asyncio.to_thread(
                 inline_suggestions, snap, line, char, ls.engine,
@@ -211,7 +213,10 @@ def create_server() -> R1LanguageServer:
             )
         except asyncio.CancelledError:  # the client cancelled or typed on
             cancel.set()
+            log.debug("ghost text at %s:%d:%d cancelled after %.0f ms", uri, line, char, 1000 * (time.perf_counter() - started))
             raise
+        log.debug("ghost text at %s:%d:%d (v%d): %d suggestion(s) in %.0f ms", uri, line, char, snap.version,
+                  len(suggestions), 1000 * (time.perf_counter() - started))
         current = ls.documents.get(uri) if uri in ls.documents else None
         if current is None or current.version != snap.version:
             return types.InlineCompletionList(items=[])  # the document moved on meanwhile

@@ -19,6 +19,7 @@ export interface ClientHooks {
 export interface RequestStats {
   completions: number;
   inlineAnswers: number;
+  inlinePending: number; // ghost-text requests sent and not answered yet
   lastInlineItems: number;
   lastInline?: InlineAnswer; // the latest ghost-text answer: where it was asked, what came back
   progressBegins: number; // $/progress "begin" notifications seen (model loads)
@@ -33,7 +34,7 @@ export interface InlineAnswer {
   texts: string[]; // the items' insert texts, in order (VS Code shows the first)
 }
 
-export const requestStats: RequestStats = { completions: 0, inlineAnswers: 0, lastInlineItems: 0, progressBegins: 0 };
+export const requestStats: RequestStats = { completions: 0, inlineAnswers: 0, inlinePending: 0, lastInlineItems: 0, progressBegins: 0 };
 
 function inlineItems(result: unknown): unknown[] {
   if (Array.isArray(result)) {
@@ -128,7 +129,13 @@ export function createLanguageClient(
         return result;
       },
       provideInlineCompletionItems: async (document, position, context, token, next) => {
-        const result = await timed(next(document, position, context, token), (ms) => hooks.onLatency('ghost text', ms));
+        requestStats.inlinePending += 1;
+        let result: Awaited<ReturnType<typeof next>>;
+        try {
+          result = await timed(next(document, position, context, token), (ms) => hooks.onLatency('ghost text', ms));
+        } finally {
+          requestStats.inlinePending -= 1;
+        }
         const items = inlineItems(result);
         requestStats.inlineAnswers += 1;
         requestStats.lastInlineItems = items.length;

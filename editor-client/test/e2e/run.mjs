@@ -122,7 +122,10 @@ const server = spawn(codeServer, [...csArgs, '--bind-addr', `127.0.0.1:${port}`,
   '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', ws], {
   detached: true, // its own process group: stopped as a whole below
   stdio: ['ignore', serverLog, serverLog],
-  env: { ...process.env, R1LSP_E2E: '1' },
+  // One torch thread for the server (as in the Python tests): on 2 shared cores beside chromium
+  // and code-server, two OpenMP threads spin against each other and ghost text can miss the
+  // server's 5 s budget. OMP_NUM_THREADS set by the caller wins.
+  env: { ...process.env, R1LSP_E2E: '1', OMP_NUM_THREADS: process.env.OMP_NUM_THREADS || '1' },
 });
 let browser;
 let failures = [];
