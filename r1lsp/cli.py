@@ -79,7 +79,8 @@ def _model_settings(args: argparse.Namespace):
     from r1lsp.settings import ModelSettings
 
     return ModelSettings(path=args.model, device=args.device,
-                         quantization="none" if args.no_int8 else "int8", max_tokens=args.max_tokens)
+                         quantization="none" if args.no_int8 else "int8", max_tokens=args.max_tokens,
+                         threads=max(0, args.threads))
 
 
 def _start_engine(args: argparse.Namespace, required: bool):
@@ -211,6 +212,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--no-int8", action="store_true", help="run the model unquantized (fp32)")
     p.add_argument("--max-tokens", type=int, default=48, help="longest model continuation")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for the model (default 0: OMP_NUM_THREADS, else half the cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:

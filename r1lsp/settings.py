@@ -27,6 +27,7 @@ class ModelSettings:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     quantization: Literal["int8", "none"] = "int8"
     max_tokens: int = 48  # longest model continuation (ghost text), in tokens
+    threads: int = 0  # CPU threads for the model; 0 = OMP_NUM_THREADS if set, else half the cores (at most 8)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Settings:
 # Bounds for numeric settings: (minimum, maximum).
 _BOUNDS = {
     ("model", "max_tokens"): (1, 1024),
+    ("model", "threads"): (0, 256),
     ("diagnostics", "debounce_ms"): (0, 10_000),
 }
 

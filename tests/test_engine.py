@@ -189,3 +189,16 @@ def test_route_requests_batched_together_equal_routing_each_alone(tiny_checkpoin
             assert abs(a.weights - b.weights).max() < 1e-5
     finally:
         engine.close()
+
+
+def test_cpu_threads_setting_env_and_default(monkeypatch):
+    import os
+
+    from r1lsp.engine import cpu_threads
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads(5) == 5 and cpu_threads(0) == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert cpu_threads(0) == 1                       # half of a 2-core machine
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert cpu_threads(0) == 8                       # at most 8 by default

@@ -51,3 +51,11 @@ def test_non_object_settings_are_refused():
     assert s == Settings()
     assert errors and "must be a JSON object" in errors[0]
     assert merge_settings(Settings(), None) == (Settings(), [])
+
+
+def test_model_threads_setting():
+    s, errors = merge_settings(Settings(), {"model": {"threads": 4}})
+    assert s.model.threads == 4 and not errors
+    s, errors = merge_settings(s, {"model": {"threads": -1}})
+    assert s.model.threads == 4
+    assert len(errors) == 1 and "r1lsp.model.threads = -1 is not an integer from 0 to 256; keeping 4" in errors[0]

@@ -19,7 +19,7 @@ export type LogLevel = 'error' | 'warning' | 'info' | 'debug';
 /** The extension's settings as the user sees them (defaults as in package.json). */
 export interface ExtensionSettings {
   pythonPath: string;
-  model: { path: string; device: Device; quantization: Quantization; maxTokens: number };
+  model: { path: string; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; debounceMs: number };
   logLevel: LogLevel;
@@ -27,7 +27,7 @@ export interface ExtensionSettings {
 
 /** The JSON the server merges (r1lsp/settings.py: camelCase keys, `model.path` null = shipped). */
 export interface ServerSettings {
-  model: { path: string | null; device: Device; quantization: Quantization; maxTokens: number };
+  model: { path: string | null; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; debounceMs: number };
   logLevel: LogLevel;
@@ -35,7 +35,7 @@ export interface ServerSettings {
 
 export const DEFAULTS: ExtensionSettings = {
   pythonPath: 'python3',
-  model: { path: '', device: 'auto', quantization: 'int8', maxTokens: 48 },
+  model: { path: '', device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
   features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
   diagnostics: { severity: 'information', sentences: false, debounceMs: 300 },
   logLevel: 'info',
@@ -67,6 +67,7 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
       device: pick(source, 'model.device', d.model.device, oneOf('auto', 'cpu', 'cuda')),
       quantization: pick(source, 'model.quantization', d.model.quantization, oneOf('int8', 'none')),
       maxTokens: pick(source, 'model.maxTokens', d.model.maxTokens, isInt),
+      threads: pick(source, 'model.threads', d.model.threads, isInt),
     },
     features: {
       completion: pick(source, 'features.completion', d.features.completion, isBool),
@@ -116,6 +117,7 @@ export function toServerSettings(s: ExtensionSettings, ctx: PathContext = {}): S
       device: s.model.device,
       quantization: s.model.quantization,
       maxTokens: s.model.maxTokens,
+      threads: s.model.threads,
     },
     features: { ...s.features },
     diagnostics: { ...s.diagnostics },

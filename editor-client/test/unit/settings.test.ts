@@ -23,7 +23,7 @@ test('nothing set: the defaults, and the server gets its own defaults (model.pat
   const s = readSettings(source({}));
   assert.deepEqual(s, DEFAULTS);
   assert.deepEqual(toServerSettings(s), {
-    model: { path: null, device: 'auto', quantization: 'int8', maxTokens: 48 },
+    model: { path: null, device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
     features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
     diagnostics: { severity: 'information', sentences: false, debounceMs: 300 },
     logLevel: 'info',
@@ -37,6 +37,7 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     'model.device': 'cuda',
     'model.quantization': 'none',
     'model.maxTokens': 96,
+    'model.threads': 4,
     'features.completion': false,
     'features.inlineCompletion': false,
     'features.translate': false,
@@ -48,7 +49,7 @@ test('every contributed setting reaches the server under the name r1lsp/settings
   }));
   const server = toServerSettings(s);
   assert.deepEqual(server, {
-    model: { path: '/ckpt/r1-tiny', device: 'cuda', quantization: 'none', maxTokens: 96 },
+    model: { path: '/ckpt/r1-tiny', device: 'cuda', quantization: 'none', maxTokens: 96, threads: 4 },
     features: { completion: false, inlineCompletion: false, translate: false, expertDiagnostics: false },
     diagnostics: { severity: 'hint', sentences: true, debounceMs: 50 },
     logLevel: 'debug',
