@@ -8,7 +8,6 @@ STAMP  := $(VENV)/.r1lsp-installed
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 DEMO_AT    ?= 60:21
-DEMO_PY_AT ?= 40:9
 
 .PHONY: install test demo bench bench-quick clean
 install: $(STAMP)
@@ -28,8 +27,9 @@ demo: install
 	$(VENV)/bin/r1lsp levels samples/Inventory.java | head -40
 	@echo "--- completions at samples/Inventory.java:$(DEMO_AT)"
 	$(VENV)/bin/r1lsp complete samples/Inventory.java:$(DEMO_AT)
-	@echo "--- ghost text at samples/inventory.py:$(DEMO_PY_AT)"
-	$(VENV)/bin/r1lsp complete samples/inventory.py:$(DEMO_PY_AT) --inline
+	@echo "--- ghost text: samples/inventory.py with line 70 cut to '    inv = ', cursor at its end"
+	sed 's/^    inv = Inventory()$$/    inv = /' samples/inventory.py > $(VENV)/inventory_demo.py
+	$(VENV)/bin/r1lsp complete $(VENV)/inventory_demo.py:70:11 --inline
 	@echo "--- samples/Inventory.java translated to Python, then run"
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py
