@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from deepseek_support import VARIANTS, build_reference
-from model.deepseek.loader import (DeepseekLoadError, estimate, expected_tensors, inspect_checkpoint,
+from model.deepseek.loader import (DeepseekLoadError, estimate, tensor_shapes, inspect_checkpoint,
                                    is_deepseek_folder, load_deepseek)
 from model.deepseek.network import DeepseekForCausalLM
 from model.quantize import Int8Linear
@@ -95,7 +95,7 @@ def test_unquantized_sharded_load_equals_reference(sharded):
     assert (logits - ref_logits).abs().max() < ATOL, name
     r = loaded.report
     assert r.mode == "none" and r.n_quantized == 0 and r.shards > 3
-    assert r.tensors_read == len(expected_tensors(loaded.config)[0])
+    assert r.tensors_read == len(tensor_shapes(loaded.config)[0])
     assert not any(p.is_meta for p in loaded.model.parameters())
     assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
     assert loaded.generation_config.get("bos_token_id") == 1 and loaded.tokenizer is None
@@ -112,7 +112,7 @@ def test_int8_load_error_bound_and_bytes(sharded):
     model, r = loaded.model, loaded.report
     assert r.mode in ("w8a8", "w8")
     int8 = [m for m in model.modules() if isinstance(m, Int8Linear)]
-    assert len(int8) == r.n_quantized == len(expected_tensors(loaded.config)[1])
+    assert len(int8) == r.n_quantized == len(tensor_shapes(loaded.config)[1])
     for layer in model.model.layers:                          # kept float: absorbed decode, router
         assert isinstance(layer.self_attn.kv_b_proj, torch.nn.Linear)
         if layer.is_moe:
@@ -126,17 +126,18 @@ def test_int8_load_error_bound_and_bytes(sharded):
         - 4 * model.inv_freq.numel()
 
 
-def test_expected_tensors_match_the_network(sharded):
+def test_tensor_shapes_match_the_network(sharded):
     _, folder, _ = sharded
     plan = inspect_checkpoint(folder)
     with torch.device("meta"):
         model = DeepseekForCausalLM(plan.config)
-    shapes, _ = expected_tensors(plan.config)
+    shapes, _ = tensor_shapes(plan.config)
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes
     est = estimate(plan.config)
     cfg = plan.config
-    bias = cfg.n_moe_layers * cfg.n_routed_experts if cfg.model_type == "deepseek_v3" else 0  # V3's correction bias
-    assert est["params_total"] == sum(math.prod(s) for s in shapes.values()) == cfg.param_counts()["total"] + bias
+    assert est["params_total"] == sum(math.prod(s) for s in shapes.values()) == cfg.param_counts()["total"]
+    assert est["params_active"] == sum(v.numel() for v in model.state_dict().values()) - cfg.n_moe_layers * (
+        cfg.n_routed_experts - cfg.num_experts_per_tok) * 3 * cfg.hidden_size * cfg.moe_intermediate_size
     assert is_deepseek_folder(folder) and not is_deepseek_folder(folder / "nope")
 
 

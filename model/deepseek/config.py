@@ -108,20 +108,15 @@ class DeepseekConfig:
         return scale
 
     def param_counts(self) -> dict:
-        """Parameter counts by kind: total, routed experts, active per token."""
-        d, H = self.hidden_size, self.num_attention_heads
-        q = d * H * self.qk_head_dim if self.q_lora_rank is None else \
-            d * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * H * self.qk_head_dim
-        attn = (q + d * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
-                + self.kv_lora_rank * H * (self.qk_nope_head_dim + self.v_head_dim) + H * self.v_head_dim * d)
-        expert = 3 * d * self.moe_intermediate_size
-        dense_mlp = 3 * d * self.intermediate_size
-        k, L, Lm = self.first_k_dense_replace, self.num_hidden_layers, self.n_moe_layers
-        routed = Lm * self.n_routed_experts * expert
-        shared = Lm * (self.n_shared_experts * expert + self.n_routed_experts * d)
-        embed = self.vocab_size * d * (1 if self.tie_word_embeddings else 2)
-        total = L * (attn + 2 * d) + k * dense_mlp + routed + shared + embed + d
-        active = total - routed + Lm * self.num_experts_per_tok * expert
+        """Parameter counts by kind (from `tensor_shapes`): total, routed experts, active per
+        token (all but the routed experts a token does not use), embeddings."""
+        shapes, _ = tensor_shapes(self)
+        sizes = {name: math.prod(shape) for name, shape in shapes.items()}
+        total = sum(sizes.values())
+        routed = sum(n for name, n in sizes.items() if ".mlp.experts." in name)
+        per_expert = 3 * self.hidden_size * self.moe_intermediate_size
+        active = total - routed + self.n_moe_layers * self.num_experts_per_tok * per_expert
+        embed = sum(sizes.get(k, 0) for k in ("model.embed_tokens.weight", "lm_head.weight"))
         return {"total": total, "routed_experts": routed, "active": active, "embeddings": embed}
 
     def kv_cache_bytes_per_token(self, bytes_per_value: int = 2) -> int:
@@ -256,6 +251,58 @@ class DeepseekConfig:
 
 def yarn_mscale(scale: float, mscale: float = 1.0) -> float:
     return 1.0 if scale <= 1 else 0.1 * mscale * math.log(scale) + 1.0
+
+
+def tensor_shapes(cfg: DeepseekConfig) -> tuple[dict[str, tuple[int, ...]], set[str]]:
+    """Every checkpoint tensor the network needs -> its shape; and the names of the Linear
+    weights the int8 path converts (all Linears but kv_b_proj; lm_head unless tied)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    quantized: set[str] = set()
+    d, H, V = cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size
+
+    def lin(name, n_out, n_in, bias=False, quantize=True):
+        shapes[name + ".weight"] = (n_out, n_in)
+        if bias:
+            shapes[name + ".bias"] = (n_out,)
+        if quantize:
+            quantized.add(name + ".weight")
+
+    def mlp(prefix, hidden):
+        lin(prefix + ".gate_proj", hidden, d)
+        lin(prefix + ".up_proj", hidden, d)
+        lin(prefix + ".down_proj", d, hidden)
+
+    shapes["model.embed_tokens.weight"] = (V, d)
+    ab = cfg.attention_bias
+    for i in range(cfg.num_hidden_layers):
+        p = f"model.layers.{i}."
+        shapes[p + "input_layernorm.weight"] = (d,)
+        shapes[p + "post_attention_layernorm.weight"] = (d,)
+        a = p + "self_attn."
+        if cfg.q_lora_rank is None:
+            lin(a + "q_proj", H * cfg.qk_head_dim, d)
+        else:
+            lin(a + "q_a_proj", cfg.q_lora_rank, d, bias=ab)
+            shapes[a + "q_a_layernorm.weight"] = (cfg.q_lora_rank,)
+            lin(a + "q_b_proj", H * cfg.qk_head_dim, cfg.q_lora_rank)
+        lin(a + "kv_a_proj_with_mqa", cfg.kv_lora_rank + cfg.qk_rope_head_dim, d, bias=ab)
+        shapes[a + "kv_a_layernorm.weight"] = (cfg.kv_lora_rank,)
+        lin(a + "kv_b_proj", H * (cfg.qk_nope_head_dim + cfg.v_head_dim), cfg.kv_lora_rank, quantize=False)
+        lin(a + "o_proj", d, H * cfg.v_head_dim, bias=ab)
+        if i < cfg.first_k_dense_replace:
+            mlp(p + "mlp", cfg.intermediate_size)
+            continue
+        shapes[p + "mlp.gate.weight"] = (cfg.n_routed_experts, d)
+        if cfg.model_type == "deepseek_v3":
+            shapes[p + "mlp.gate.e_score_correction_bias"] = (cfg.n_routed_experts,)
+        for e in range(cfg.n_routed_experts):
+            mlp(p + f"mlp.experts.{e}", cfg.moe_intermediate_size)
+        if cfg.n_shared_experts:
+            mlp(p + "mlp.shared_experts", cfg.moe_intermediate_size * cfg.n_shared_experts)
+    shapes["model.norm.weight"] = (d,)
+    if not cfg.tie_word_embeddings:
+        lin("lm_head", V, d)
+    return shapes, quantized
 
 
 def is_deepseek_folder(path) -> bool:

@@ -36,7 +36,8 @@ import torch.nn as nn
 
 from model.checkpoint import CheckpointError, read_safetensors_header
 from model.jsonfile import read_json_object
-from model.deepseek.config import DeepseekConfig, DeepseekConfigError, is_deepseek_folder  # noqa: F401 (re-exported)
+from model.deepseek.config import (DeepseekConfig, DeepseekConfigError, is_deepseek_folder,  # noqa: F401
+                                   tensor_shapes)
 
 INDEX, SINGLE, CONFIG = "model.safetensors.index.json", "model.safetensors", "config.json"
 FLOAT_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
@@ -52,58 +53,6 @@ class DeepseekLoadError(RuntimeError):
 
 # --------------------------------------------------------------------------------------------
 # what the network holds, from the config alone (no model built)
-
-def expected_tensors(cfg: DeepseekConfig) -> tuple[dict[str, tuple[int, ...]], set[str]]:
-    """Every checkpoint tensor the network needs -> its shape; and the names of the Linear
-    weights the int8 path converts (all Linears but kv_b_proj; lm_head unless tied)."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    quantized: set[str] = set()
-    d, H, V = cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size
-
-    def lin(name, n_out, n_in, bias=False, quantize=True):
-        shapes[name + ".weight"] = (n_out, n_in)
-        if bias:
-            shapes[name + ".bias"] = (n_out,)
-        if quantize:
-            quantized.add(name + ".weight")
-
-    def mlp(prefix, hidden):
-        lin(prefix + ".gate_proj", hidden, d)
-        lin(prefix + ".up_proj", hidden, d)
-        lin(prefix + ".down_proj", d, hidden)
-
-    shapes["model.embed_tokens.weight"] = (V, d)
-    ab = cfg.attention_bias
-    for i in range(cfg.num_hidden_layers):
-        p = f"model.layers.{i}."
-        shapes[p + "input_layernorm.weight"] = (d,)
-        shapes[p + "post_attention_layernorm.weight"] = (d,)
-        a = p + "self_attn."
-        if cfg.q_lora_rank is None:
-            lin(a + "q_proj", H * cfg.qk_head_dim, d)
-        else:
-            lin(a + "q_a_proj", cfg.q_lora_rank, d, bias=ab)
-            shapes[a + "q_a_layernorm.weight"] = (cfg.q_lora_rank,)
-            lin(a + "q_b_proj", H * cfg.qk_head_dim, cfg.q_lora_rank)
-        lin(a + "kv_a_proj_with_mqa", cfg.kv_lora_rank + cfg.qk_rope_head_dim, d, bias=ab)
-        shapes[a + "kv_a_layernorm.weight"] = (cfg.kv_lora_rank,)
-        lin(a + "kv_b_proj", H * (cfg.qk_nope_head_dim + cfg.v_head_dim), cfg.kv_lora_rank, quantize=False)
-        lin(a + "o_proj", d, H * cfg.v_head_dim, bias=ab)
-        if i < cfg.first_k_dense_replace:
-            mlp(p + "mlp", cfg.intermediate_size)
-            continue
-        shapes[p + "mlp.gate.weight"] = (cfg.n_routed_experts, d)
-        if cfg.model_type == "deepseek_v3":
-            shapes[p + "mlp.gate.e_score_correction_bias"] = (cfg.n_routed_experts,)
-        for e in range(cfg.n_routed_experts):
-            mlp(p + f"mlp.experts.{e}", cfg.moe_intermediate_size)
-        if cfg.n_shared_experts:
-            mlp(p + "mlp.shared_experts", cfg.moe_intermediate_size * cfg.n_shared_experts)
-    shapes["model.norm.weight"] = (d,)
-    if not cfg.tie_word_embeddings:
-        lin("lm_head", V, d)
-    return shapes, quantized
-
 
 def int8_bytes(shape) -> int:
     """An int8 Linear weight with one fp32 scale per output row."""
@@ -126,7 +75,7 @@ def estimate(folder_or_config, quantization: str = "int8", device: str = "cpu",
     if context_limit is not None:
         cfg.context_limit = context_limit
     compute = 4 if torch.device(device).type == "cpu" else 2
-    shapes, quantized = expected_tensors(cfg)
+    shapes, quantized = tensor_shapes(cfg)
     n_params = sum(math.prod(s) for s in shapes.values())
     int8 = loaded_bytes(cfg, "int8", compute)
     floating = loaded_bytes(cfg, "none", compute)
@@ -236,7 +185,7 @@ def inspect_checkpoint(folder, *, context_limit: int = 4096) -> CheckpointPlan:
         if absent:
             raise DeepseekLoadError(f"{folder / INDEX}: lists tensors no shard holds: {_fmt_names(absent)}")
 
-    shapes, quantized = expected_tensors(cfg)
+    shapes, quantized = tensor_shapes(cfg)
     tensors, scales, skipped, unknown = {}, {}, [], []
     for name, entry in found.items():
         m = _LAYER.match(name)
@@ -466,7 +415,7 @@ def load_deepseek(folder, *, device="cpu", quantization: str = "int8", dtype: to
 def loaded_bytes(cfg: DeepseekConfig, quantization: str, elem: int) -> int:
     """Bytes of every tensor as loaded: int8 Linears + scales (if "int8"), the router in fp32,
     the rest `elem` bytes a value (the compute dtype)."""
-    shapes, quantized = expected_tensors(cfg)
+    shapes, quantized = tensor_shapes(cfg)
     total = 0
     for name, shape in shapes.items():
         if quantization == "int8" and name in quantized:
