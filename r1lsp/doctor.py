@@ -188,29 +188,32 @@ def check_memory(checkpoint: Check) -> Check:
 
 
 def _r1_sizes(model) -> dict:
-    """int8 / bf16 bytes of a loaded R1 model as the engine quantizes it (Linears but the indexer)."""
+    """int8 / bf16 bytes of a loaded R1 model as the engine quantizes it (Linears but the indexer;
+    their biases stay in the compute dtype: fp32 on CPU, fp16 on CUDA)."""
     import torch.nn as nn
 
-    int8_cpu = int8_cuda = 0
-    seen = set()
+    from model.deepseek.loader import int8_bytes
+
+    int8, seen = 0, set()
     for name, mod in model.named_modules():
         if isinstance(mod, nn.Linear) and "indexer" not in name.split("."):
-            n_out, n_in = mod.weight.shape
-            int8_cpu += n_out * n_in + 4 * n_out
-            int8_cuda += n_out * n_in + 4 * n_out
+            int8 += int8_bytes(mod.weight.shape)
             seen.add(id(mod.weight))
-            if mod.bias is not None:
-                seen.add(id(mod.bias))
-                int8_cpu, int8_cuda = int8_cpu + 4 * n_out, int8_cuda + 2 * n_out
-    rest = sum(p.numel() for p in model.parameters() if id(p) not in seen)
+    rest = sum(p.numel() for p in model.parameters() if id(p) not in seen)     # biases included
     total = sum(p.numel() for p in model.parameters())
-    kv = None
     cfg = model.cfg
-    if hasattr(cfg, "n_heads") and hasattr(cfg, "head_dim"):
-        kv = cfg.n_layers * 2 * cfg.n_heads * cfg.head_dim            # + index keys: small
-    return {"weight_bytes_int8_cpu": int8_cpu + 4 * rest, "weight_bytes_int8_cuda": int8_cuda + 2 * rest,
+    kv = cfg.n_layers * 2 * cfg.n_heads * cfg.head_dim if hasattr(cfg, "n_heads") and hasattr(cfg, "head_dim") else None
+    return {"weight_bytes_int8_cpu": int8 + 4 * rest, "weight_bytes_int8_cuda": int8 + 2 * rest,
             "weight_bytes_bf16": 2 * total,
             **({"kv_cache_bytes_per_token_bf16": 2 * kv, "kv_cache_bytes_per_token_fp32": 4 * kv} if kv else {})}
+
+
+def _json_or_empty(path: Path) -> dict:
+    from model.jsonfile import read_json_object
+    try:
+        return read_json_object(path, missing_ok=True)
+    except ValueError:
+        return {}
 
 
 def check_checkpoint(path: Path | None = None) -> Check:
@@ -227,8 +230,7 @@ def check_checkpoint(path: Path | None = None) -> Check:
     needed = ["config.json", "model.safetensors", "tokenizer.json"]
     missing = [n for n in needed if not (path / n).is_file()]
     if missing:
-        if explicit and (path / "config.json").is_file() and not (path / "model.safetensors").is_file() \
-                and '"model_type"' in (path / "config.json").read_text(errors="replace"):
+        if explicit and not (path / "model.safetensors").is_file() and "model_type" in _json_or_empty(path / "config.json"):
             return Check("checkpoint", FAIL, f"{path}: config.json is neither an R1 nor a DeepSeek-V2/V3 checkpoint "
                          "(model_type must be deepseek_v2 or deepseek_v3)", {"path": str(path), "present": True})
         return Check("checkpoint", FAIL if explicit else WARN, f"{path}: missing {', '.join(missing)} "
