@@ -137,12 +137,12 @@ def token_byte_lengths(tok: Tokenizer) -> np.ndarray:
     checkpoint's <｜...｜> tokens) are written as themselves: their length is their UTF-8 size,
     0 for the special ones (never produced from ordinary text).
     """
-    n = max(tok.get_vocab_size(with_added_tokens=True),
-            1 + max(tok.get_vocab(with_added_tokens=True).values(), default=-1))
+    vocab = tok.get_vocab(with_added_tokens=True)
+    n = max(tok.get_vocab_size(with_added_tokens=True), 1 + max(vocab.values(), default=-1))
     lengths = np.zeros(n, dtype=np.int64)
     added = tok.get_added_tokens_decoder()
     specials = set(SPECIAL_TOKENS)
-    for s, i in tok.get_vocab(with_added_tokens=True).items():
+    for s, i in vocab.items():
         if i in added:
             lengths[i] = 0 if added[i].special or s in specials else len(s.encode("utf-8"))
         elif s not in specials:
