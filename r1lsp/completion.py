@@ -234,12 +234,23 @@ class _Cand:
     kind: str
     source: str                        # local | parameter | member | class | module | keyword | used | model
     structural: float
+    detail: str = ""                   # signature / type shown to the user (static providers)
+    prior: float = 0.0                 # added to the model score (e.g. inherited members lower)
 
 
-def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
-    """Names the structure offers at the cursor (unranked beyond a structural score)."""
+def structure_candidates(doc: StructuredDocument, cur: Cursor, java_index=None) -> list[_Cand]:
+    """Names the structure offers at the cursor (unranked beyond a structural score): the
+    language's static provider where it knows the place (Java: `java_candidates`), else the
+    names seen in the document."""
     names = document_names(doc)
     lang = doc.language
+    provider = STATIC_PROVIDERS.get(lang)
+    if provider is not None and names is not None:
+        node = doc.tree.root_node.descendant_for_byte_range(max(cur.word_start - 1, 0), cur.offset)
+        if not (node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset):
+            got = provider(doc, cur, java_index)
+            if got is not None:
+                return got
     if names is None:                                                   # plain text: words of the document
         freq = collections.Counter(_IDENT.findall(doc.text))
         return [_Cand(w, "variable", "word", math.log1p(n)) for w, n in freq.items()]
@@ -298,6 +309,43 @@ def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
     for kw in grammar_keywords(lang):
         add(kw, "keyword", "keyword", 0.5)
     return list(out.values())
+
+
+# ---------------------------------------------------------------------------- static providers
+
+# Java: structural score and model-score prior by where a member is declared (the type itself,
+# a supertype, java.lang.Object) and by what a name in scope is.
+JAVA_DEPTH_PRIOR = (0.0, -1.5, -2.5)
+JAVA_OBJECT_PRIOR = -30.0                # java.lang.Object's own methods come last
+JAVA_SCOPE_SCORE = {"variable": 3.0, "parameter": 2.8, "field": 2.5, "method": 2.3, "class": 1.5, "module": 1.0}
+
+
+def java_candidates(doc: StructuredDocument, cur: Cursor, index=None) -> list[_Cand] | None:
+    """Java's statically known candidates (r1lsp/java): the resolved receiver's members after
+    `.`, the names in scope elsewhere (with the grammar's keywords). None: not resolved."""
+    from r1lsp.java.provider import java_members
+    member = cur.before_word.rstrip().endswith(".")
+    data = doc.text.encode("utf-8", "surrogatepass")
+    got = java_members(index, data, cur.word_start, cur.word_end, member, getattr(doc, "uri", None) or "file:///untitled.java")
+    if got is None:
+        return None
+    out = []
+    for m in got:
+        if member:
+            prior = JAVA_OBJECT_PRIOR if m.owner == "java.lang.Object" and m.depth > 0 or m.depth >= 99 \
+                else JAVA_DEPTH_PRIOR[min(m.depth, 2)]
+            out.append(_Cand(m.name, m.kind if m.kind in KINDS else "field", "member", 3.0 + prior, m.detail, prior))
+        else:
+            score = JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3)
+            source = {"variable": "local", "parameter": "parameter", "class": "class", "module": "import"}.get(m.kind, "member")
+            out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", source, score, m.detail))
+    if not member:
+        have = {c.label for c in out}
+        out += [_Cand(kw, "keyword", "keyword", 0.5) for kw in grammar_keywords("java") if kw not in have]
+    return out
+
+
+STATIC_PROVIDERS = {"java": java_candidates}
 
 
 def _same(a, b) -> bool:
@@ -385,14 +433,15 @@ def _wait(fut, deadline: float):
 
 def complete(doc: StructuredDocument, line: int, character: int, engine=None, *, max_items: int = 50,
              model_continuations: bool = True, timeout: float = 2.0, max_scored: int = 64,
-             key: str | None = None) -> CompletionResult:
+             key: str | None = None, java_index=None) -> CompletionResult:
     """The completion list at (line, UTF-16 character). `engine` None or not ready: structural
-    ranking. `timeout` bounds the wait for the model (then the structural ranking is used)."""
+    ranking. `timeout` bounds the wait for the model (then the structural ranking is used).
+    `java_index`: the workspace's `r1lsp.java.workspace.JavaIndex` (None: the JDK only)."""
     cur = cursor_at(doc, line, character)
     if cur is None:
         return CompletionResult([], False)
     cands = []
-    for c in structure_candidates(doc, cur):
+    for c in structure_candidates(doc, cur, java_index):
         m = _match(c.label, cur.prefix)
         if m is not None:
             c.structural += m - (0.5 if c.label.startswith("__") else 0.0)     # dunders last
@@ -412,6 +461,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     items = []
     for c in cands:
         s = scores.get(c.label)
+        s = s + c.prior if s is not None else None
         ranked = (0, -s) if s is not None else (1, -c.structural)
         items.append((ranked, c, s))
     items.sort(key=lambda t: (t[0], t[1].label))
@@ -421,6 +471,8 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     for rank, (_, c, s) in enumerate(items[:max_items]):
         score = s if s is not None else c.structural
         detail = f"{c.source} · {score:.2f}" if s is not None else f"{c.source} · structure {score:.2f}"
+        if c.detail:
+            detail = f"{c.detail} · {detail}"
         out.append(CompletionCandidate(c.label, c.kind, detail, score, c.label, start, end, f"{rank:04d}"))
     return CompletionResult(out, is_incomplete=len(items) > max_items or (engine is not None and not use_model))
 
