@@ -36,9 +36,11 @@ demo: install
 
 BENCHES := structure model completion translate experts deepseek
 bench: install
+	$(PY) bench/gemm_probe.py
 	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py || exit 1; done
 
 bench-quick: install
+	$(PY) bench/gemm_probe.py --quick
 	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py --quick || exit 1; done
 
 clean:

@@ -22,6 +22,7 @@ from r1lsp.completion import CompletionCandidate, complete
 from r1lsp.documents import TextChange, UnknownDocument
 from r1lsp.expert_labels import experts_json
 from r1lsp.inline import inline_suggestions
+from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.session import R1LanguageServer, field_of
 from r1lsp.settings import settings_to_dict
@@ -119,6 +120,8 @@ def create_server() -> R1LanguageServer:
         ls.loop = asyncio.get_running_loop()
         await ls.pull_configuration()
         ls.ensure_engine()
+        # jedi's first answer loads the builtins (~2 s): pay that before the first completion
+        ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment)
         ls.java_scan = asyncio.ensure_future(ls.scan_java_workspace())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -195,8 +198,8 @@ def create_server() -> R1LanguageServer:
         line, char = ls.to_utf16(doc, params.position)
         key = f"{uri}#completion"
         try:
-            java_index = ls.java_index_current() if snap.language == "java" else None
-            result = await asyncio.to_thread(complete, snap, line, char, ls.engine, key=key, java_index=java_index)
+            result = await asyncio.to_thread(complete, snap, line, char, ls.engine, key=key,
+                                             context=ls.analysis_context(uri))
         except asyncio.CancelledError:  # $/cancelRequest: stop the model work too
             if ls.engine is not None:
                 ls.engine.cancel(key)

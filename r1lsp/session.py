@@ -10,6 +10,7 @@ UTF-32 the conversion happens here, at the edge.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import threading
@@ -30,6 +31,8 @@ from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.java.workspace import JavaIndex
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.protocol import R1Protocol
+from r1lsp.pyanalysis import check_environment
+from r1lsp.completion import AnalysisContext
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.structure import Level, StructuredDocument
 from r1lsp.translate.model_fallback import make_model_fallback
@@ -136,6 +139,21 @@ class R1LanguageServer(LanguageServer):
             if uri in self.documents:
                 self.java_index.update(uri, self.documents.get(uri).text)
         return self.java_index
+
+    def analysis_context(self, uri: str) -> AnalysisContext:
+        """The document's path, its workspace folder and the Python interpreter for analysis."""
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        root = None
+        if path is not None:
+            try:
+                roots = self.workspace_roots()
+            except RuntimeError:                                        # before initialize
+                roots = []
+            inside = [r for r in roots if Path(path).is_relative_to(r)]
+            root = str(max(inside, key=lambda r: len(r.parts))) if inside else str(Path(path).parent)
+        java = uri in self.documents and self.documents.get(uri).language == "java"
+        return AnalysisContext(path, root, self.settings.python.environment,
+                               java_index=self.java_index_current() if java else None)
 
     # -- diagnostics ------------------------------------------------------------------
     # A client that declares pull diagnostics (textDocument.diagnostic) gets them only when it
@@ -435,6 +453,13 @@ class R1LanguageServer(LanguageServer):
     # -- settings -------------------------------------------------------------------
     def apply_settings(self, raw: Any, origin: str) -> None:
         new, problems = merge_settings(self.settings, raw)
+        env = new.python.environment
+        if env != self.settings.python.environment and env is not None:
+            problem = check_environment(env)
+            if problem is not None:                                     # keep the interpreter in force
+                problems.append(f"setting r1lsp.python.environment: {problem}; keeping "
+                                f"{self.settings.python.environment or 'the server interpreter'}")
+                new = dataclasses.replace(new, python=self.settings.python)
         self.settings = new
         for problem in problems:
             log.warning("%s: %s", origin, problem)
