@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 DEMO_AT    ?= 60:21
 
-.PHONY: install test demo bench bench-quick clean
+.PHONY: install test demo bench bench-quick clean jdk-index
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -70,3 +70,11 @@ vsix:
 e2e: install vsix
 	cd editor-client && R1LSP_PYTHON=$(abspath $(PY)) node test/e2e/run.mjs
 .PHONY: vsix e2e
+
+# The JDK API index shipped in r1lsp/java/jdk-api.txt.gz (Java completion); needs a JDK 17+ here,
+# never at run time. JDK_MODULES: which modules' exported packages go in.
+JDK_MODULES ?= java.base java.logging java.sql java.net.http java.xml java.desktop
+jdk-index:
+	java r1lsp/java/JdkIndex.java $(JDK_MODULES) > r1lsp/java/jdk-api.txt.tmp
+	gzip -9n < r1lsp/java/jdk-api.txt.tmp > r1lsp/java/jdk-api.txt.gz
+	rm r1lsp/java/jdk-api.txt.tmp
