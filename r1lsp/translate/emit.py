@@ -9,7 +9,9 @@ import tree_sitter_java
 from tree_sitter import Language, Parser
 
 from . import runtime
+from . import snippet
 from .core import Base, TranslationResult
+from .names import finish
 from .declarations import CLASS_NODES, DeclMixin
 from .expressions import ExprMixin
 from .functional import FunctionalMixin
@@ -106,8 +108,22 @@ def _assemble(tr: Translator, body: list[str], after: list[str], tail: list[str]
     return text
 
 
+def _snippet_static(tr: Translator) -> None:
+    """A snippet's members are static (plain functions) unless it uses this/super or constructors."""
+    w = getattr(tr, "snippet", None)
+    ci = tr.classes.get(w.wrapper) if w is not None else None
+    if ci is None or not w.force_static:
+        return
+    for ms in ci.methods.values():
+        for mi in ms:
+            mi.static = True
+    for f, (t, _) in list(ci.fields.items()):
+        ci.fields[f] = (t, True)
+
+
 def _file(tr: Translator, root) -> str:
     tr.collect(root)
+    _snippet_static(tr)
     tr.decide_module_level()
     body, after = [], []
     for ci in tr.order_classes():
@@ -217,16 +233,47 @@ def translate_java(source: str, *, selection: tuple[int, int] | None = None,
                    fallback: Callable[..., str | None] | None = None) -> TranslationResult:
     """Translate Java source (or the unit a byte-range selection names) to Python 3.
 
+    Source that is not a compilation unit (a bare method, fields, statements, an expression)
+    is translated in snippet mode (``snippet.py``): top-level Python functions / statements.
+
     The returned Python always passes ``ast.parse``: when the first pass emits text that
     does not parse, a checked pass replaces each unit that does not parse (statement, else
-    member, else class) by a marked placeholder and reports it in ``untranslated``."""
+    member, else class) by a marked placeholder and reports it in ``untranslated``.
+    ``TranslationResult.empty`` says why, when nothing at all was translated."""
     src = source.encode("utf-8")
     root = parser().parse(src).root_node
+    if selection is None and snippet.is_snippet(root):
+        w = snippet.wrap(root, src, parser().parse)
+        res = _run(w.text, parser().parse(w.text).root_node, fallback, None, w)
+        res.python = snippet.unwrap(res.python, w.kind)
+        res.unit = "snippet"
+        _remap(res, w, src)
+    else:
+        res = _run(src, root, fallback, selection, None)
+    finish(res, src)
+    return res
+
+
+def _remap(res: TranslationResult, w, src: bytes) -> None:
+    """Byte ranges and positions of the wrapped snippet back onto the original text."""
+    probe = Base(src, None)
+    for item in list(res.untranslated) + list(res.model_translated):
+        a = w.orig(item.start_byte)
+        b = w.orig(max(item.start_byte, item.end_byte - 1))
+        a = 0 if a is None else a
+        b = a if b is None else b + 1
+        item.start_byte, item.end_byte = a, max(a, b)
+        item.start, item.end = probe.pos(item.start_byte), probe.pos(item.end_byte)
+
+
+def _run(src: bytes, root, fallback, selection, wrapped) -> TranslationResult:
     tr = Translator(src, fallback)
+    tr.snippet = wrapped
     text, unit = _translate(tr, root, src, selection)
     if not _parses(text):
         answers = getattr(tr, "_answers", {})
         tr = Translator(src, fallback)
+        tr.snippet = wrapped
         tr.checked = True
         tr._answers = answers  # do not ask the model twice
         try:
