@@ -249,8 +249,37 @@ def translate_java(source: str, *, selection: tuple[int, int] | None = None,
         res.unit = "snippet"
         _remap(res, w, src)
     else:
-        res = _run(src, root, fallback, selection, None)
+        res = None
+        if selection is not None:
+            res = _selected_functions(src, root, selection, fallback)
+        if res is None:
+            res = _run(src, root, fallback, selection, None)
     finish(res, src)
+    return res
+
+
+def _selected_functions(src: bytes, root, selection, fallback) -> TranslationResult | None:
+    """Selected methods (and fields) that use no instance state become plain functions,
+    translated with the members of their class that they use."""
+    a, b = max(0, selection[0]), min(len(src), selection[1])
+    while a < b and src[a:a + 1].isspace():
+        a += 1
+    while b > a and src[b - 1:b].isspace():
+        b -= 1
+    sel = snippet.selected_members(root, src, a, b)
+    if sel is None:
+        return None
+    cls, members = sel
+    if members[0].type == "method_declaration" and len(members) == 1 and \
+            not (members[0].start_byte >= a - 1 or members[0].end_byte <= b + 1):
+        pass
+    nodes = snippet.plain_closure(cls, members, src)
+    if nodes is None:
+        return None
+    w = snippet.wrap_members(src, nodes)
+    res = _run(w.text, parser().parse(w.text).root_node, fallback, None, w)
+    res.unit = "method" if len(members) == 1 and members[0].type == "method_declaration" else "members"
+    _remap(res, w, src)
     return res
 
 

@@ -97,6 +97,6 @@ def empty_reason(res: TranslationResult, src: bytes) -> str | None:
     if not real:
         if res.untranslated:
             u = res.untranslated[0]
-            return f"nothing translated: {u.reason} at line {u.start[0] + 1}"
-        return "nothing to translate: the input holds no Java declarations or statements"
+            return f"no rule translates it ({u.reason}, line {u.start[0] + 1})"
+        return "the input holds no Java declarations or statements"
     return None

@@ -209,3 +209,86 @@ def unwrap(python: str, kind: str) -> str:
     except SyntaxError:
         return python
     return text
+
+
+def _name(node, src: bytes) -> str:
+    n = node.child_by_field_name("name")
+    return src[n.start_byte:n.end_byte].decode("utf-8", "replace") if n is not None else ""
+
+
+def _field_names(node, src: bytes) -> list[str]:
+    return [_name(d, src) for d in node.children_by_field_name("declarator")]
+
+
+def selected_members(root, src: bytes, a: int, b: int):
+    """(class node, member nodes) when the selection [a, b) covers whole methods/fields of one
+    class, else None."""
+    node = root.named_descendant_for_byte_range(a, max(a, b - 1))
+    x = node
+    while x is not None and x.type not in ("method_declaration", "class_body"):
+        if x.type in ("block", "constructor_body", "switch_block_statement_group") and any(
+                c.end_byte > a and c.start_byte < b and not c.type.endswith("comment")
+                for c in x.named_children):
+            return None   # statements inside a body: translated as statements
+        x = x.parent
+    if x is None:
+        return None
+    if x.type == "method_declaration":
+        body = x.parent
+        members = [x]
+    else:
+        body = x
+        members = [c for c in body.named_children if c.end_byte > a and c.start_byte < b
+                   and c.type not in ("line_comment", "block_comment")]
+        if not members or any(c.type not in ("method_declaration", "field_declaration") for c in members):
+            return None
+    if body is None or body.type != "class_body" or body.parent is None or \
+            body.parent.type != "class_declaration":
+        return None
+    return body.parent, members
+
+
+def plain_closure(cls, members, src: bytes):
+    """The selected members plus the members of the class they use (transitively), when none
+    of them uses instance state; None when one does (it stays a method)."""
+    body = cls.child_by_field_name("body")
+    methods: dict[str, list] = {}
+    fields: dict[str, tuple] = {}
+    for c in body.named_children:
+        if c.type == "method_declaration":
+            methods.setdefault(_name(c, src), []).append(c)
+        elif c.type == "field_declaration":
+            for f in _field_names(c, src):
+                fields[f] = (c, "static" in _modifier_words(c, src))
+    out, todo, seen = [], list(members), set()
+    while todo:
+        m = todo.pop(0)
+        if m.start_byte in seen:
+            continue
+        seen.add(m.start_byte)
+        out.append(m)
+        if m.type == "method_declaration" and _has(m, ("this", "super")):
+            return None
+        if m.type == "field_declaration" and not "static" in _modifier_words(m, src) \
+                and m not in members:
+            return None
+        for ident in _identifiers(m, src):
+            if ident in fields:
+                fnode, static = fields[ident]
+                if not static and fnode not in members:
+                    return None
+                todo.append(fnode)
+            for mm in methods.get(ident, []):
+                todo.append(mm)
+    out.sort(key=lambda c: c.start_byte)
+    return out
+
+
+def wrap_members(src: bytes, nodes, name: str = WRAP) -> Wrapped:
+    w = Wrapped(kind="members")
+    w.glue(f"class {name} {{\n")
+    for m in nodes:
+        w.copy(src, m.start_byte, m.end_byte)
+        w.glue("\n")
+    w.glue("}\n")
+    return w

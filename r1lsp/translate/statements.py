@@ -204,7 +204,7 @@ class StmtMixin:
             return inl
         self.stmt_top = (x.start_byte, x.end_byte)
         e = self.expr(x)
-        return [e.code]
+        return [] if e.code == "None" and self.pre else [e.code]
 
     def is_stmt_top(self, n) -> bool:
         """Whether the call node n is a whole expression statement (its value is unused)."""
