@@ -9,7 +9,7 @@ import tree_sitter_java
 from tree_sitter import Language, Parser
 
 from . import runtime
-from . import snippet
+from . import lean, snippet
 from .core import Base, TranslationResult
 from .names import finish
 from .declarations import CLASS_NODES, DeclMixin
@@ -89,7 +89,9 @@ def _find_main(tr: Translator):
 
 
 def _assemble(tr: Translator, body: list[str], after: list[str], tail: list[str]) -> str:
+    body = lean.drop_dead_defaults(body)
     imports, helper_src = runtime.render(tr.helpers)
+    helper_src = lean.prune_helpers(helper_src, "\n".join(body + after + tail))
     imps = sorted(set(imports) | tr.imports, key=lambda s: (s.startswith("from"), s))
     out: list[str] = []
     if imps:

@@ -29,6 +29,10 @@ FUNC_TYPES = {"Function", "BiFunction", "Predicate", "BiPredicate", "Supplier", 
               "DoubleBinaryOperator", "LongBinaryOperator", "IntSupplier", "ToIntBiFunction"}
 
 
+# java.util.Random methods (runtime._JRandom reproduces Java's generator exactly)
+RANDOM_RETURNS = {"nextInt": "int", "nextLong": "long", "nextDouble": "double", "nextFloat": "float",
+                  "nextBoolean": "boolean", "nextGaussian": "double", "setSeed": "void"}
+
 class LibraryMixin:
     def args(self, node, types=None) -> list[E]:
         out = []
@@ -100,8 +104,9 @@ class LibraryMixin:
                     return E(f'"".join({e.code}[{o}:{o} + {c}])', "String")
                 return E(f'"".join({e.code})', "String")
             return E(self.to_str(e), "String")
-        if b in ("Random",):
-            return self.untranslated_expr(n, "java.util.Random has no equivalent sequence")
+        if b == "Random" and b not in self.classes:
+            args = ", ".join(self.coerce(self.expr(a), "long").code for a in raw)
+            return E(f"{self.use('_JRandom')}({args})", "Random")
         if b in ("Integer", "Long", "Double", "Boolean", "Character"):
             return self.expr(raw[0])
         if b in ("Object",):
@@ -527,6 +532,9 @@ class LibraryMixin:
             r = self.set_call(o, oc, name, raw, n)
             if r is not None:
                 return r
+        elif b == "Random" and name in RANDOM_RETURNS:
+            args = [self.expr(a) for a in raw]
+            return E(f"{oc}.{name}({', '.join(a.code for a in args)})", RANDOM_RETURNS[name])
         elif b in ("Entry", "Map.Entry"):
             if name == "getKey":
                 return E(f"{oc}[0]", (targs(t) or [None])[0])

@@ -211,8 +211,10 @@ class OperatorMixin:
             return E(" + ".join(par(p, P_ADD + 1) for p in parts), "String", P_ADD)
         bad = any(p.lit is None and any(ch in p.code for ch in '\\"#{}\n') for p in parts)
         if bad:
-            return E(" + ".join(self.to_str(p) if not is_string(p.type) or p.nullable else par(p, P_ADD + 1)
-                                for p in parts), "String", P_ADD)
+            def piece(p: E) -> str:
+                c = self.to_str(p) if not is_string(p.type) or p.nullable else p.code
+                return par(p, P_ADD + 1) if c == p.code else c
+            return E(" + ".join(piece(p) for p in parts), "String", P_ADD)
         out = []
         for p in parts:
             if p.lit is not None and is_string(p.type):
