@@ -15,7 +15,7 @@
    renormalised top-k weights.
 3. Labels. For expert e and role r: share = P(r | e) of e's routing weight, base = P(r) of all
    code tokens, lift = share / base. Roles are ranked by excess = share - base; the label is the
-   top role with share >= 5 % and lift >= 1.25, shown with its lift ("calls ×1.8"). An expert
+   top role with share >= 5 % and lift >= 1.5, shown with its lift ("calls ×1.8"). An expert
    with no such role has no label: the user sees its number only.
 
 The result is `expert_labels.json` beside the checkpoint's weights (with the sha256 of those
@@ -41,7 +41,7 @@ from r1lsp.expert_labels import LABELS_FILE, weights_digest
 from r1lsp.experts import ExpertMap
 from r1lsp.structure import StructuredDocument
 
-MIN_SHARE, MIN_LIFT = 0.05, 1.25
+MIN_SHARE, MIN_LIFT = 0.05, 1.5
 MAX_FILE_CHARS = 12_000        # many small files say more about the roles than a few big ones
 
 

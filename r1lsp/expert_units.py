@@ -129,13 +129,93 @@ def reader_units(results: ExpertResults, doc: StructuredDocument, *, statements:
     """One `UnitExperts` per class / method / function (plus statements when asked), in document
     order, with shares over code tokens, comments / whitespace counted apart, mean surprise and
     the unit's top sentences. Units without code tokens are left out."""
-    toks = routed_tokens(results)
-    out: list[UnitExperts] = []
-    kinds = [definition_units(doc)] + ([statement_units(doc)] if statements else [])
-    for units in kinds:
+    out = definitions_from_routes(results, top)
+    if statements:
+        units = statement_units(doc)
         if units:
-            out.extend(_aggregate_units(toks, units, results, top))
-    out.sort(key=lambda u: (u.span.start_byte, -u.span.end_byte, u.role != "statement"))
+            out.extend(_aggregate_units(routed_tokens(results), units, results, top))
+    out.sort(key=lambda u: (u.span.start_byte, -u.span.end_byte, u.role == "statement"))
+    return out
+
+
+@dataclass
+class _Acc:
+    """A definition being assembled from its paragraphs (runs)."""
+    first: int                      # paragraph ordinal of its first run
+    kind: str
+    name: str | None
+    role: str
+    header: tuple
+    start_byte: int
+    end_byte: int
+    runs: list[int]
+
+
+def definitions_from_routes(results: ExpertResults, top: int = DEFAULT_TOP) -> list[UnitExperts]:
+    """The class / method / function units, assembled from the per-paragraph summaries the map
+    keeps (ParagraphRoute.sentence_shares, .counts, .header): no token is looked at again, so a
+    refresh costs O(paragraphs x experts) here. A definition's runs are the paragraphs its node
+    owns (a class is interrupted by its methods); a paragraph that opens no definition belongs
+    to the innermost one around it, if any."""
+    h = results.hierarchy
+    t = h.tables[Level.PARAGRAPH]
+    paras = h.at_level(Level.PARAGRAPH)
+    sent_lo = np.searchsorted(h.tables[Level.SENTENCE].parent, np.arange(len(paras)), "left")
+    accs: list[_Acc] = []
+    by_owner: dict[tuple[int, int], int] = {}
+    stack: list[tuple[int, int]] = []                 # (end byte, acc index) of open definitions
+    for i, (p, r) in enumerate(zip(paras, results.routes)):
+        while stack and stack[-1][0] <= p.start_byte:
+            stack.pop()
+        owner = (int(t.owner_start[i]), int(t.owner_end[i]))
+        if r.header is not None and owner not in by_owner:
+            (dl, dc), (el, ec) = r.header[1], r.header[2]
+            start = (p.start[0] + dl, p.start[1] + dc if dl == 0 else dc)
+            end = (p.start[0] + el, p.start[1] + ec if el == 0 else ec)
+            by_owner[owner] = len(accs)
+            accs.append(_Acc(i, p.kind, p.name, r.header[0], (start, end), owner[0], owner[1], []))
+            stack.append((owner[1], len(accs) - 1))
+        k = by_owner.get(owner, stack[-1][1] if stack else None)
+        if k is not None:
+            accs[k].runs.append(i)
+    E = results.n_experts or 1
+    out = []
+    for a in accs:
+        weights = np.zeros(E)
+        n_code = comments = blank = s_n = 0
+        s_sum = 0.0
+        version = -1
+        for i in a.runs:
+            r = results.routes[i]
+            if r.sentence_shares is not None and len(r.sentence_tokens):
+                weights[:r.sentence_shares.shape[1]] += (r.sentence_shares * r.sentence_tokens[:, None]).sum(0)
+            c = r.counts
+            n_code, comments, blank, s_sum, s_n = n_code + c[0], comments + c[1], blank + c[2], s_sum + c[3], s_n + c[4]
+            version = max(version, r.routed_version)
+        if n_code <= 0 or weights.sum() <= 0:
+            continue
+        shares = weights / weights.sum()
+        nz = np.flatnonzero(shares > 0)
+        ranked = [(int(e), float(shares[e])) for e in nz[np.argsort(-shares[nz], kind="stable")]]
+        tops = []
+        for e, _ in ranked[:top]:
+            best = None
+            for i in a.runs:
+                r = results.routes[i]
+                if r.sentence_shares is None or not len(r.sentence_tokens) or e >= r.sentence_shares.shape[1]:
+                    continue
+                col = np.where(r.sentence_tokens > 0, r.sentence_shares[:, e], -1.0)
+                j = int(np.argmax(col))
+                if col[j] > 0 and (best is None or col[j] > best[1]):
+                    best = (int(sent_lo[i]) + j, float(col[j]))
+            if best is not None:
+                tops.append((h.span(Level.SENTENCE, best[0]), e, best[1]))
+        last = paras[a.runs[-1]]
+        span = HierarchySpan(-1, Level.PARAGRAPH, a.kind, a.start_byte, max(a.end_byte, last.end_byte),
+                             paras[a.first].start, last.end, None, a.name)
+        out.append(UnitExperts(span, Level.PARAGRAPH, ranked, int(n_code), tops, version if version >= 0 else None,
+                               role=a.role, header=a.header, comments=int(comments), whitespace=int(blank),
+                               surprise=s_sum / s_n if s_n else None))
     return out
 
 

@@ -50,6 +50,7 @@ returns `ExpertResults.version`: a caller drops results whose version is older t
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import hashlib
 import threading
@@ -58,9 +59,11 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
+from tree_sitter import QueryCursor
 
 from r1lsp.code_roles import first_nonspace, load_roles, roles_of
 from r1lsp.structure import Hierarchy, HierarchySpan, Level, StructuredDocument
+from r1lsp.structure.languages import language_support
 
 DEFAULT_TOP = 3                    # experts per unit that get a top sentence
 
@@ -294,19 +297,37 @@ class ParagraphRoute:
     tokens: int
     top_sentences: list[tuple[int, int, float]]   # (sentence ordinal within the paragraph, expert, share)
     routed_version: int = -1           # the document version this paragraph was routed at
+    # what the class / method units are assembled from without touching tokens again
+    # (r1lsp.expert_units): shares of the code tokens of each of its sentences (S, E) with
+    # their counts (S,), and the definition it opens: ("class" | "function", where its name
+    # starts, ends), each relative to the paragraph's start as (lines below, UTF-16 column
+    # (counted from the paragraph's start on its first line)); None when it opens none
+    sentence_shares: np.ndarray | None = None
+    sentence_tokens: np.ndarray | None = None
+    header: tuple[str, tuple[int, int], tuple[int, int]] | None = None
+
+    @functools.cached_property
+    def counts(self) -> tuple[int, int, int, float, int]:
+        """(code tokens, comment tokens, whitespace tokens, sum and count of the code tokens'
+        finite surprise)."""
+        table = load_roles()
+        code = table.is_code[self.roles]
+        ok = code & np.isfinite(self.surprise)
+        return (int(code.sum()), int(np.count_nonzero(self.roles == table.code("comment"))),
+                int(np.count_nonzero(self.roles == table.code("whitespace"))),
+                float(self.surprise[ok].astype(np.float64).sum()), int(ok.sum()))
 
     @property
     def comments(self) -> int:
-        return int(np.count_nonzero(self.roles == load_roles().code("comment")))
+        return self.counts[1]
 
     @property
     def whitespace(self) -> int:
-        return int(np.count_nonzero(self.roles == load_roles().code("whitespace")))
+        return self.counts[2]
 
     @property
     def mean_surprise(self) -> float | None:
-        s = self.surprise[load_roles().is_code[self.roles] & np.isfinite(self.surprise)]
-        return float(s.mean()) if len(s) else None
+        return self.counts[3] / self.counts[4] if self.counts[4] else None
 
 
 @dataclass
@@ -481,8 +502,8 @@ class ExpertMap:
             traces = [_strip(t, n) for t, n in zip(_wait([f for f, _ in subs], cancel, timeout), [n for _, n in subs])]
             roles = roles_of(tree, data, language, starts, ends)
             anchors = first_nonspace(data, starts, ends)
-            results[keys[i]] = self._paragraph_route(keys[i], paras[i], hierarchy, _concat(traces), starts, ends,
-                                                     roles, anchors)
+            route = self._paragraph_route(keys[i], paras[i], hierarchy, _concat(traces), starts, ends, roles, anchors)
+            results[keys[i]] = dataclasses.replace(route, header=_header(tree, language, hierarchy, paras[i], data))
         return results, requests
 
     def _paragraph_route(self, key, p: HierarchySpan, hierarchy: Hierarchy, trace, starts, ends,
@@ -500,9 +521,44 @@ class ExpertMap:
             shares, tokens = u.shares, u.tokens
         else:
             shares, tokens, tops = [], 0, []
+        n_sent = int(np.searchsorted(hierarchy.tables[Level.SENTENCE].parent, hierarchy.ordinal(p.id)[1], "right")) - sent0
+        s_units = token_units(hierarchy, Level.SENTENCE, starts, ends) - sent0
+        s_units = np.where(code & (s_units >= 0) & (s_units < n_sent), s_units, -1)
+        s_shares, s_tokens = share_matrix(trace, s_units, max(n_sent, 0), E)
         return ParagraphRoute(key, starts - p.start_byte, ends - p.start_byte,
                               np.asarray(trace.experts), np.asarray(trace.weights), np.asarray(roles, np.int64),
-                              anchors - p.start_byte, _surprise_of(trace), shares, tokens, tops)
+                              anchors - p.start_byte, _surprise_of(trace), shares, tokens, tops,
+                              sentence_shares=s_shares.astype(np.float32), sentence_tokens=s_tokens)
+
+
+def _header(tree, language: str, hierarchy: Hierarchy, p: HierarchySpan, data: bytes):
+    """Where the `@name` of the definition this paragraph opens sits (the query's captures),
+    relative to the paragraph (see ParagraphRoute.header); None when it opens none."""
+    support = language_support(language)
+    if tree is None or support is None or p.name is None:
+        return None
+    t = hierarchy.tables[Level.PARAGRAPH]
+    i = hierarchy.ordinal(p.id)[1]
+    owner = (int(t.owner_start[i]), int(t.owner_end[i]))
+    if owner[0] < p.start_byte:
+        return None                                    # a later run of its definition
+    cursor = QueryCursor(support.query)
+    cursor.set_byte_range(p.start_byte, p.end_byte)
+    for _, caps in cursor.matches(tree.root_node):
+        names = caps.get("name")
+        for role in ("class", "function"):
+            if names and any((d.start_byte, d.end_byte) == owner for d in caps.get(f"definition.{role}", ())):
+                return (role,) + tuple(_relative(data, p, b) for b in (names[0].start_byte, names[0].end_byte))
+    return None
+
+
+def _relative(data: bytes, p: HierarchySpan, b: int) -> tuple[int, int]:
+    """(lines below p's first line, UTF-16 column: from p's start on its first line, else absolute)."""
+    before = data[p.start_byte:b]
+    nl = before.rfind(b"\n")
+    line = before.count(b"\n")
+    tail = before[nl + 1:] if nl >= 0 else before
+    return line, len(tail.decode("utf-8", "surrogatepass").encode("utf-16-le")) // 2
 
 
 def _n_experts(engine, routes: list[ParagraphRoute]) -> int | None:

@@ -71,6 +71,9 @@ class R1LanguageServer(LanguageServer):
         self.expert_labels: dict[int, str] = {}
         # the units shown (class / method / function, statements by setting), for the hover
         self.expert_units: dict[str, list] = {}
+        # set once the first engine exists: a document opened while `initialized` still pulls the
+        # configuration is routed when the engine starts (and a pull waits for that routing)
+        self.engine_started = asyncio.Event()
         # Java completion: the workspace's classes (+ the JDK's), open documents re-indexed
         # lazily (`java_index_current`) after edits, immediately on open and save.
         self.java_index = JavaIndex()
@@ -297,7 +300,8 @@ class R1LanguageServer(LanguageServer):
         pending = self.expert_tasks.pop(uri, None)
         if pending is not None:
             pending.cancel()
-        if not (self.settings.features.expert_diagnostics and self.engine is not None and uri in self.documents):
+        if not (self.settings.features.expert_diagnostics and uri in self.documents
+                and (self.engine is not None or self.model_wanted())):
             return
         doc = self.documents.get(uri)
         if doc.hierarchy.fallback or len(doc.text) > EXPERTS_MAX_CHARS:
@@ -321,6 +325,8 @@ class R1LanguageServer(LanguageServer):
     async def _refresh_experts(self, uri: str, debounce: bool) -> None:
         if debounce:  # typing on restarts this task: only the last edit of a burst is routed
             await asyncio.sleep(self.settings.diagnostics.debounce_ms / 1000)
+        if self.engine is None:
+            await self.engine_started.wait()
         engine = self.engine
         if engine is None:
             return
@@ -426,6 +432,7 @@ class R1LanguageServer(LanguageServer):
             self.engine.close()
         self.engine = Engine(self.settings.model, on_progress=self._engine_progress)
         self.engine.start()
+        self.engine_started.set()
         asyncio.ensure_future(self._report_engine_load(self.engine))
         # Another model routes differently: forget the old routing, route every document again.
         for uri in list(self.expert_maps):

@@ -96,3 +96,21 @@ def test_sources_come_in_the_same_order_every_time(tmp_path):
     got = [f.path for f in java_sources(z)]
     assert sorted(got) == ["java.base/A.java", "java.base/B.java"] and got == [f.path for f in java_sources(z)]
     assert json.dumps(got)
+
+
+def test_the_shipped_labels_were_measured_on_the_shipped_weights():
+    import pytest
+    from r1lsp.engine import default_checkpoint
+    from r1lsp.expert_labels import LABELS_FILE, load_expert_labels, weights_digest
+    ckpt = default_checkpoint()
+    payload = json.loads((ckpt / LABELS_FILE).read_text())
+    if payload["meta"]["weights_sha256"] != weights_digest(ckpt):
+        pytest.skip("the shipped weights changed since the labels were measured: run `make calibrate`")
+    assert payload["meta"]["command"].startswith("make calibrate") and payload["meta"]["code_tokens"] > 10_000
+    labels = load_expert_labels(ckpt)
+    table = load_roles()
+    shown = set(table.labels[r] for r in table.names if r not in table.not_code)
+    assert labels and all(text.rsplit(" ×", 1)[0] in shown and float(text.rsplit("×", 1)[1]) >= 1.5
+                          for text in labels.values())
+    # experts without a clear preference are left unnamed (shown by number)
+    assert {int(e) for e, v in payload["experts"].items() if v["label"]} == set(labels)

@@ -250,10 +250,10 @@ async def test_a_pulling_client_gets_pulls_and_refreshes_never_pushes(vscode_pul
 
     # A setting changes every diagnostic without an edit: only a refresh can tell the client.
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"r1lsp": {"diagnostics": {"severity": "hint"}}}))
-    hints = experts_of(await pull_until(
-        client, lambda ds: ds and all(d.severity == types.DiagnosticSeverity.Hint for d in ds)))
-    assert len(hints) == len(diagnostics)
+        settings={"r1lsp": {"diagnostics": {"severity": "information"}}}))
+    infos = experts_of(await pull_until(
+        client, lambda ds: ds and all(d.severity == types.DiagnosticSeverity.Information for d in ds)))
+    assert len(infos) == len(diagnostics)
 
     client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI)))
     symbols = await client.text_document_document_symbol_async(  # a round trip after the close
