@@ -17,6 +17,9 @@ Figures (with --json the LAST stdout line is one JSON object holding them all):
   edit_refresh_ms_p50 / _p95     one-character edit inside a method body -> the diagnostics'
                                  contents (apply_change + ExpertMap.refresh + reader_units +
                                  diagnostic_content for every unit), ms
+  edit_refresh_cpu_ms_p50        the same, in CPU time of this process (engine thread included):
+  full_refresh_cpu_ms_p50        what the refresh costs when other jobs share the cores (with
+                                 --threads 1 it is the wall time of an idle machine)
   units_ms_p50                   reader_units + diagnostic_content alone (the units a reader
                                  thinks in, from the routed paragraphs), ms
   full_refresh_ms_p50            the same versions refreshed from scratch: every paragraph routed
@@ -192,10 +195,12 @@ def main(argv=None) -> int:
         return units, [diagnostic_content(u) for u in units]
 
     edit_ms, apply_ms, full_ms, full_refresh_ms, units_ms, rerouted = [], [], [], [], [], []
+    edit_cpu, full_cpu = [], []
     for k, (line, col) in enumerate(edit_positions(doc, n_edits)):
         old = doc.line_text(line)[col]
         new = "q" if old != "q" else "z"
         eng.clear_cache()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         changed = doc.apply_change(new, (line, col), (line, col + 1), version=doc.version + 1)
         apply_ms.append((time.perf_counter() - t0) * 1e3)
@@ -204,6 +209,7 @@ def main(argv=None) -> int:
         units, _ = contents(res)
         units_ms.append((time.perf_counter() - t1) * 1e3)
         edit_ms.append((time.perf_counter() - t0) * 1e3)
+        edit_cpu.append((time.process_time() - c0) * 1e3)
         rerouted.append(n)
         if k >= full_edits:
             print(f"edit {k}: line {line + 1}: refresh {edit_ms[-1]:.0f} ms ({n} paragraph, units {units_ms[-1]:.0f} ms)",
@@ -211,9 +217,11 @@ def main(argv=None) -> int:
             continue
         # a full refresh of the same version: every paragraph routed again, the same units
         eng.clear_cache()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         contents(ExpertMap(context_bytes=a.context_bytes).refresh(doc, None, eng)[0])
         full_refresh_ms.append((time.perf_counter() - t0) * 1e3)
+        full_cpu.append((time.process_time() - c0) * 1e3)
         print(f"edit {k}: line {line + 1}: refresh {edit_ms[-1]:.0f} ms ({n} paragraph, units {units_ms[-1]:.0f} ms), "
               f"full refresh {full_refresh_ms[-1]:.0f} ms", file=sys.stderr)
     # the whole file routed in context-size windows (the last version): speed and agreement
@@ -255,6 +263,8 @@ def main(argv=None) -> int:
         "context_bytes": a.context_bytes,
         "edit_refresh_ms_p50": round(statistics.median(edit_ms), 1),
         "edit_refresh_ms_p95": round(pct(edit_ms, 0.95), 1),
+        "edit_refresh_cpu_ms_p50": round(statistics.median(edit_cpu), 1),
+        "full_refresh_cpu_ms_p50": round(statistics.median(full_cpu), 1),
         "units_ms_p50": round(statistics.median(units_ms), 1),
         "full_refresh_ms_p50": round(statistics.median(full_refresh_ms), 1),
         "full_file_route_ms_p50": round(statistics.median(full_ms), 1),

@@ -3,11 +3,12 @@ with the experts that handled their *code* tokens, the tokens left out (comments
 the mean surprise of their code tokens under the model, and how unusual they are for the file.
 
 Which units count comes from the `@definition.class` / `@definition.function` + `@name` captures
-of the language's query file (`r1lsp.outline`), statements from its `@sentence` captures; the
-header a diagnostic sits on is the `@name` node (a statement's first line). Routing itself stays
-per paragraph (`r1lsp.experts.ExpertMap`, incremental); a unit gathers the routed tokens whose
-first non-space byte lies inside it and not inside a nested definition (a class's own tokens are
-its header, fields and braces: its methods are units of their own).
+of the language's query file (the same the outline uses), statements from its `@sentence`
+captures; the header a diagnostic sits on is the `@name` node (a statement's first line).
+Routing itself stays per paragraph (`r1lsp.experts.ExpertMap`, incremental): a definition is
+assembled from the summaries of the paragraphs its node owns (a class's own code is its header,
+fields and braces: its methods are units of their own), a statement from the routed tokens whose
+first non-space byte lies inside it and not inside a nested statement.
 
 Pure logic over `ExpertResults` and the document; nothing here imports pygls.
 """
@@ -21,7 +22,6 @@ from tree_sitter import QueryCursor
 
 from r1lsp.code_roles import load_roles
 from r1lsp.experts import DEFAULT_TOP, ExpertResults, UnitExperts, share_matrix, token_units
-from r1lsp.outline import OutlineEntry, outline
 from r1lsp.structure import HierarchySpan, Level, StructuredDocument
 from r1lsp.structure.languages import language_support
 
@@ -73,23 +73,6 @@ class _Unit:
     span: HierarchySpan
     role: str
     header: tuple[tuple[int, int], tuple[int, int]]
-
-
-def _flatten(entries: list[OutlineEntry]) -> list[OutlineEntry]:
-    out = []
-    for e in entries:
-        out.append(e)
-        out.extend(_flatten(e.children))
-    return out
-
-
-def definition_units(doc: StructuredDocument) -> list[_Unit]:
-    """Classes and methods / functions of `doc` (outer before inner, document order)."""
-    out = []
-    for e in sorted(_flatten(outline(doc)), key=lambda e: (e.start_byte, -e.end_byte)):
-        span = HierarchySpan(-1, Level.PARAGRAPH, e.kind, e.start_byte, e.end_byte, e.start, e.end, None, e.name)
-        out.append(_Unit(span, e.category, (e.name_start, e.name_end)))
-    return out
 
 
 def statement_units(doc: StructuredDocument) -> list[_Unit]:
@@ -338,5 +321,5 @@ def unusual_units(units: list[UnitExperts], n_experts: int) -> list[tuple[UnitEx
     return flagged
 
 
-__all__ = ["RoutedTokens", "UNUSUAL_Z", "Unusual", "definition_units", "reader_units", "routed_tokens",
+__all__ = ["RoutedTokens", "UNUSUAL_Z", "Unusual", "definitions_from_routes", "reader_units", "routed_tokens",
            "statement_units", "unusual_units", "unusualness"]
