@@ -16,15 +16,16 @@ Figures (last line with --json):
   sparse_loss_vs_exact          block-sparse / the previous (exact) selection, minus 1
 Held-out text: this repository's own `r1lsp/` sources, which the shipped model never saw (its
 corpus is the standard library, site-packages and the JDK); windows of 1,024 (--quick) or
-2,048 tokens, the first window of each file long enough. Other jobs share this machine: the
-timings are medians of interleaved runs, and only their ratios mean much.
+2,048 tokens, the first window of each file long enough. Other jobs share this machine (its load reached
+6x its cores while these were measured): each time is the best of interleaved runs (sparse,
+dense, sparse, ...; each evicts the other's data from the CPU caches, as other layers do in a
+model), since other jobs only ever slow a run down; only the ratios mean much.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,20 @@ def timed_pair(fa, fb, reps):
             t = time.perf_counter()
             f()
             out.append(time.perf_counter() - t)
-    return statistics.median(a), statistics.median(b)
+    return min(a), min(b)
+
+
+def both_selections(sparse_fn, dense_fn, reps, digits):
+    """{"block": ..., "exact": ...}: sparse and dense times (ms) and dense / sparse, per selection."""
+    res = {}
+    with torch.no_grad():
+        for mode in (True, False):
+            SparseAttention.block_sparse = mode
+            ts, td = timed_pair(sparse_fn, dense_fn, reps)
+            res["block" if mode else "exact"] = {"sparse_ms": round(ts * 1e3, digits),
+                                                 "dense_ms": round(td * 1e3, digits), "speedup": round(td / ts, 2)}
+    SparseAttention.block_sparse = True
+    return res
 
 
 def decode_step(cfg, context, reps):
@@ -65,16 +79,8 @@ def decode_step(cfg, context, reps):
     x = torch.randn(1, 1, cfg.d_model)
     pos = torch.full((1, 1), S)
     rope, irope = rope_angles(pos, D, cfg.rope_theta), rope_angles(pos, cfg.index_dim, cfg.rope_theta)
-    res = {}
-    with torch.no_grad():
-        for mode in (True, False):
-            SparseAttention.block_sparse = mode
-            ts, td = timed_pair(lambda: sparse(x, rope, irope, S, None, cs), lambda: dense(x, rope, irope, S, None, cd),
-                                reps)
-            res["block" if mode else "exact"] = {"sparse_ms": round(ts * 1e3, 3), "dense_ms": round(td * 1e3, 3),
-                                                 "speedup": round(td / ts, 2)}
-    SparseAttention.block_sparse = True
-    return res
+    return both_selections(lambda: sparse(x, rope, irope, S, None, cs), lambda: dense(x, rope, irope, S, None, cd),
+                           reps, 3)
 
 
 def heldout_windows(tok, T, n):
@@ -96,9 +102,9 @@ def long_text(tok, T):
     return torch.tensor(ids[:T])[None]
 
 
-def prefill_layer(model, T, layer, reps):
+def prefill_layer(model, tok, T, layer, reps):
     """dense / sparse time of one layer's prefill on held-out text, block and exact selection."""
-    x = long_text(model_tok, T)
+    x = long_text(tok, T)
     caught = {}
     h = model.blocks[layer].attn.register_forward_pre_hook(lambda mod, args: caught.setdefault("a", args))
     with torch.no_grad():
@@ -107,15 +113,7 @@ def prefill_layer(model, T, layer, reps):
     attn = model.blocks[layer].attn
     dense = SparseAttention(dataclasses.replace(model.cfg, attn_sparse=False)).eval()
     dense.load_state_dict({k: v for k, v in attn.state_dict().items() if "indexer" not in k})
-    res = {}
-    with torch.no_grad():
-        for mode in (True, False):
-            SparseAttention.block_sparse = mode
-            ts, td = timed_pair(lambda: attn(*caught["a"]), lambda: dense(*caught["a"]), reps)
-            res["block" if mode else "exact"] = {"sparse_ms": round(ts * 1e3, 1), "dense_ms": round(td * 1e3, 1),
-                                                 "speedup": round(td / ts, 2)}
-    SparseAttention.block_sparse = True
-    return res
+    return both_selections(lambda: attn(*caught["a"]), lambda: dense(*caught["a"]), reps, 1)
 
 
 def heldout_loss(model, wins):
@@ -138,11 +136,17 @@ def heldout_loss(model, wins):
     return out
 
 
-model_tok = None
+def record(fig, detail, name, key, r, what):
+    detail[f"{name}_{key}"] = r
+    figname = "sparse_attn_speedup" if name == "decode" else "sparse_prefill_speedup"
+    fig[f"{figname}_{key}"] = r["block"]["speedup"]
+    fig[f"{figname}_{key}_exact"] = r["exact"]["speedup"]
+    print(f"{what}: dense {r['block']['dense_ms']} ms, block-sparse {r['block']['sparse_ms']} ms "
+          f"({r['block']['speedup']}x), exact selection {r['exact']['sparse_ms']} ms ({r['exact']['speedup']}x)",
+          flush=True)
 
 
 def main(argv=None) -> int:
-    global model_tok
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="prefill at 2K only, 2 loss windows of 1,024 (< 1 min)")
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
@@ -154,26 +158,15 @@ def main(argv=None) -> int:
     fig, detail = {}, {}
     cfg = R1Config.preset("r1-tiny")
     for ctx, key in ((2048, "2k"), (8192, "8k")):
-        r = decode_step(cfg, ctx, 20 if a.quick else 60)
-        detail[f"decode_{key}"] = r
-        fig[f"sparse_attn_speedup_{key}"] = r["block"]["speedup"]
-        fig[f"sparse_attn_speedup_{key}_exact"] = r["exact"]["speedup"]
-        print(f"decode step, {ctx} cached keys: dense {r['block']['dense_ms']} ms, block-sparse "
-              f"{r['block']['sparse_ms']} ms ({r['block']['speedup']}x), exact selection "
-              f"{r['exact']['sparse_ms']} ms ({r['exact']['speedup']}x)", flush=True)
+        record(fig, detail, "decode", key, decode_step(cfg, ctx, 20 if a.quick else 60),
+               f"decode step, {ctx} cached keys")
 
     from model.checkpoint import load_checkpoint
     ck = load_checkpoint(ROOT / "model" / "checkpoints" / "r1-tiny")
     model = ck.model.float().eval()
-    model_tok = ck.tokenizer
     for T, key in ((2048, "2k"),) if a.quick else ((2048, "2k"), (8192, "8k")):
-        r = prefill_layer(model, T, a.layer, 1 if a.quick else 2)
-        detail[f"prefill_{key}"] = r
-        fig[f"sparse_prefill_speedup_{key}"] = r["block"]["speedup"]
-        fig[f"sparse_prefill_speedup_{key}_exact"] = r["exact"]["speedup"]
-        print(f"prefill {T} tokens, layer {a.layer} of the shipped r1-tiny: dense {r['block']['dense_ms']} ms, "
-              f"block-sparse {r['block']['sparse_ms']} ms ({r['block']['speedup']}x), exact "
-              f"{r['exact']['sparse_ms']} ms ({r['exact']['speedup']}x)", flush=True)
+        record(fig, detail, "prefill", key, prefill_layer(model, ck.tokenizer, T, a.layer, 1 if a.quick else 2),
+               f"prefill {T} tokens, layer {a.layer} of the shipped r1-tiny")
 
     T, n = (1024, 2) if a.quick else (2048, 4)
     losses = heldout_loss(model, heldout_windows(ck.tokenizer, T, n))
