@@ -73,8 +73,10 @@ def sample(logits: torch.Tensor, temperature: float = 0.0, top_p: float = 1.0,
 @torch.no_grad()
 def prefill(model: R1Model, cache: ModelCache, input_ids, level_ids=None, pad_len=None,
             start_pos: int = 0) -> torch.Tensor:
-    """Run the prompt (B, T) into the cache at `start_pos`; return the last position's logits (B, V)."""
-    return model(input_ids, level_ids, cache=cache, start_pos=start_pos, pad_len=pad_len).logits[:, -1]
+    """Run the prompt (B, T) into the cache at `start_pos`; return the last position's logits (B, V)
+    (an R1Model computes no other position's logits)."""
+    extra = {"last_only": True} if isinstance(model, R1Model) else {}
+    return model(input_ids, level_ids, cache=cache, start_pos=start_pos, pad_len=pad_len, **extra).logits[:, -1]
 
 
 @torch.no_grad()

@@ -98,7 +98,10 @@ class R1Model(nn.Module):
         return ModelCache(self.cfg, batch_size, max_len or self.cfg.max_seq_len)
 
     def forward(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
-                pad_len=None, return_routing: bool = False, return_units: bool = False) -> R1Output:
+                pad_len=None, return_routing: bool = False, return_units: bool = False,
+                last_only: bool = False) -> R1Output:
+        """last_only: logits (B, 1, vocab) of the last position only (a prefill needs no more:
+        the LM head is a third of a 512-token prefill's FLOPs in r1-tiny)."""
         B, T = input_ids.shape
         dev = input_ids.device
         slots = torch.arange(start_pos, start_pos + T, device=dev).expand(B, T)   # (B, T)
@@ -127,7 +130,7 @@ class R1Model(nn.Module):
             if gate is not None:
                 gates.append(gate)
             routes.append(route)
-        logits = self.head(self.norm(h))                                          # (B, T, vocab)
+        logits = self.head(self.norm(h[:, -1:] if last_only else h))              # (B, T|1, vocab)
 
         zero = logits.new_zeros(())
         routing = None

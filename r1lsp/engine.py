@@ -7,10 +7,22 @@ caller's thread except through a future (or `CancelledError` from a cancelled on
 
 Dynamic batching. The worker takes whatever is queued (up to `max_batch`, waiting at most
 `batch_wait_ms` for more after the first request), then runs all generate requests of that
-take as ONE left-padded batch (rows keep their own max_new_tokens, stop strings, stop rule and
-cancel flag), all route requests of the take as one left-padded batch too, and each score
-request on its own (a score request is already a batch: one prefill of the context, then the
-candidates side by side).
+take through ONE `model.generate.generate` call (each prompt prefilled on its own from its
+document's prefix cache, then decoded together in one left-padded batch; rows keep their own
+max_new_tokens, stop strings, stop rule, logits processor and cancel flag), all route requests
+of the take as one left-padded batch too, and each score request on its own
+(`model.generate.score_candidates`: one pass over the context, a token trie over the
+candidates, one more forward for the likeliest multi-token ones).
+
+Prefix cache. `prefix_cache` (model.generate.PrefixCache, LRU bounded in bytes) keeps, per
+`prefix_key` (the callers pass "<uri>#completion#prefix" / "<uri>#inline#prefix"), the model
+cache of the last prompt: the next request under that key computes only the tokens after the
+common (token, level ids) prefix, so an edit invalidates from its first changed token. Prompt
+windows start at positions that stay put while the user types (`encode_window`).
+
+Int8 kernels. On CPU the int8 Linears run the kernel measured fastest on this machine per
+phase (decode, M <= 16 rows; prefill) at load (`model.quantize.select_kernels`); `kernels` and
+`quantization` name them.
 
 Generated rows never contain special tokens: all but the end-of-sequence ones are masked before
 sampling (`prompts.banned_ids`).
