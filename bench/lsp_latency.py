@@ -2,7 +2,7 @@
 
 Imported by bench/completion_bench.py (figures list_p95_ms, inline_p50_ms, ...). Real files of
 ~2,000 lines that lie on this machine (the running Python's standard library; the JDK's
-src.zip when present), the model on (the shipped checkpoint, default settings: int8), the
+src.zip when present: any JDK's under /usr/lib/jvm), the model on (the shipped checkpoint, default settings: int8), the
 full context window. At each of a few positions deep inside a file (40-90 % of its lines) the
 cursor lands mid-identifier, the editor asks for the list and for ghost text there (cold), then
 the user types 3 more characters: after each one a didChange, the list and ghost text again
@@ -32,13 +32,12 @@ def real_files(java: bool = True) -> list[tuple[str, str, str]]:
         if p.is_file():
             out.append((name, "python", p.read_text("utf-8")))
     if java:
-        for z in sorted(Path("/usr/lib/jvm").glob("*17*/lib/src.zip")):
+        for z in [z for z in sorted(Path("/usr/lib/jvm").glob("*/lib/src.zip")) if z.is_file()][:1]:
             with zipfile.ZipFile(z) as zf:
                 names = set(zf.namelist())
                 for name in JDK_FILES:
                     if name in names:
                         out.append((name.rsplit("/", 1)[-1], "java", zf.read(name).decode("utf-8")))
-            break
     return out
 
 
@@ -128,7 +127,7 @@ async def _run(files, n_positions: int, timeout: float) -> dict:
             "empty_lists": empty_lists, "load_s": load_s}
 
 
-def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 60.0) -> dict:
+def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600.0) -> dict:
     """Figures (ms) from one server run; see the module docstring."""
     files = real_files(java)
     raw = asyncio.run(_run(files, n_positions, timeout))

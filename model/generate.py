@@ -17,8 +17,8 @@ Conventions:
     the last prompt token (they extend its phrase, sentence and paragraph). Without ids the whole
     sequence is one unit per level.
   - Rows finish independently (eos, a stop token sequence, a stop string, a stop function, their
-    own max tokens, their own cancel flag); a finished row keeps its slot until the batch ends,
-    its outputs ignored. The stop token / sequence / string is not part of the returned tokens /
+    own max tokens, their own cancel flag); a finished row leaves the batch (its cache rows are
+    dropped), so the rows still running decode at their own cost. The stop token / sequence / string is not part of the returned tokens /
     text.
   - `logits_processor(generated_ids, logits)` edits one row's next-token logits (V,) given the
     token ids that row generated so far (a list); it returns the new logits (or None after
@@ -221,6 +221,15 @@ def stack_left_padded(model, states: Sequence[PrefixState], extra: int):
 
 # ---------------------------------------------------------------------------- the loop
 
+def _select_rows(cache, idx: torch.Tensor) -> None:
+    """Keep only the batch rows `idx` of a (batch) cache, in place."""
+    for c in _kv_caches(cache):
+        c.batch_size = len(idx)
+        if c.buffers is not None:
+            c.buffers = [buf.index_select(0, idx) for buf in c.buffers]
+    cache.batch_size = len(idx)
+
+
 def _cancelled(cancel) -> bool:
     if cancel is None:
         return False
@@ -309,24 +318,31 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
     logits = torch.stack(firsts)                                   # (B, V)
     banned = torch.tensor(sorted(i for i in banned_ids if i < logits.size(-1)), dtype=torch.long, device=dev)
     generator = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
+    active = list(range(B))                                        # cache row j holds prompt active[j]
     for step in range(n_steps):
         if step and check_cancel():
             break
         if len(banned):
             logits[:, banned] = float("-inf")
-        for b, proc in enumerate(processors):
-            if proc is not None and reasons[b] is None:
-                edited = proc(list(out[b]), logits[b])
+        for j, b in enumerate(active):
+            if processors[b] is not None and reasons[b] is None:
+                edited = processors[b](list(out[b]), logits[j])
                 if edited is not None:
-                    logits[b] = edited
-        tok = sample(logits, temperature, top_p, generator)       # (B,)
-        for b, t in enumerate(tok.tolist()):
+                    logits[j] = edited
+        tok = sample(logits, temperature, top_p, generator)       # (rows,)
+        for b, t in zip(active, tok.tolist()):
             if reasons[b] is None:
                 reasons[b], texts[b] = _step_row(out[b], t, eos, stop_sequences, stop_strings, stop_fns[b], decode)
                 if reasons[b] is None and len(out[b]) >= max_new[b]:
                     reasons[b] = "length"
         if all(r is not None for r in reasons) or step == n_steps - 1:
             break
+        still = [j for j, b in enumerate(active) if reasons[b] is None]
+        if len(still) < len(active):                               # finished rows leave the batch
+            idx = torch.tensor(still, device=dev)
+            _select_rows(cache, idx)
+            tok, new_lvl, pad_len = tok[idx], new_lvl[idx], pad_len[idx]
+            active = [active[j] for j in still]
         logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len).float()
     results = []
     for b in range(B):

@@ -6,7 +6,8 @@ any thread submit requests and get `concurrent.futures.Future`s; nothing here ra
 caller's thread except through a future (or `CancelledError` from a cancelled one).
 
 Dynamic batching. The worker takes whatever is queued (up to `max_batch`, waiting at most
-`batch_wait_ms` for more after the first request), then runs all generate requests of that
+`batch_wait_ms` for more after the first request; generate and score requests before route
+requests, so a keystroke's list and ghost text never wait behind expert diagnostics), then runs all generate requests of that
 take through ONE `model.generate.generate` call (each prompt prefilled on its own from its
 document's prefix cache, then decoded together in one left-padded batch; rows keep their own
 max_new_tokens, stop strings, stop rule, logits processor and cancel flag), all route requests
@@ -429,7 +430,7 @@ class Engine:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            batch = _take_interactive_first(self._queue, self.max_batch)
         return [r for r in batch if not _drop_if_cancelled(r)]
 
     def _serve(self, batch: list[_Request]) -> None:
@@ -664,6 +665,18 @@ def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int]
         if len(ids) <= budget or start + step >= end:
             return list(ids)[-budget:], list(offsets)[-budget:]
         start += step
+
+
+def _take_interactive_first(queue: collections.deque, n: int) -> list:
+    """Up to n requests off the queue: generate and score requests (someone is typing) before
+    route requests (expert diagnostics, which re-route whole paragraphs), each kind in order."""
+    interactive = [r for r in queue if r.kind != "route"][:n]
+    taken = interactive + [r for r in queue if r.kind == "route"][:n - len(interactive)]
+    ids = {id(r) for r in taken}
+    rest = [r for r in queue if id(r) not in ids]
+    queue.clear()
+    queue.extend(rest)
+    return taken
 
 
 class _RowStop:

@@ -237,3 +237,15 @@ def test_ghost_text_after_typing_processes_only_the_new_tokens(engine):
     fresh = inline_suggestions(typed, line, len("    total = sum"), engine, max_tokens=4, timeout=30,
                                key="file:///g.py#inline")
     assert engine.prefix_cache.last[0] == 0 and [s.text for s in got] == [s.text for s in fresh]
+
+
+def test_typing_requests_are_served_before_expert_routing():
+    import collections
+    import types
+
+    from r1lsp.engine import _take_interactive_first
+    q = collections.deque(types.SimpleNamespace(kind=k, n=i) for i, k in
+                          enumerate(["route", "route", "generate", "route", "score", "generate"]))
+    first = _take_interactive_first(q, 4)
+    assert [(r.kind, r.n) for r in first] == [("generate", 2), ("score", 4), ("generate", 5), ("route", 0)]
+    assert [r.n for r in q] == [1, 3]
