@@ -154,3 +154,12 @@ def test_library_gaps():
     assert not r.untranslated and not r.undefined
     assert funcs(r.python)["f"](1) == "1p30"  # new Random(42).nextInt(100) is 30 in Java
     assert funcs(r.python)["f"](-1) == "1n30"
+
+
+def test_every_corpus_snippet_translates_to_something():
+    import pathlib
+    progs = sorted((pathlib.Path(__file__).parent / "fixtures" / "translate" / "programs").glob("S*.java"))
+    assert len(progs) >= 50
+    for p in progs:
+        r = translate_java(p.read_text(encoding="utf-8"))
+        assert r.unit == "snippet" and r.empty is None and not r.untranslated and not r.undefined, p.name

@@ -248,7 +248,16 @@ class OperatorMixin:
         if op == "-":
             if e.lit is not None:
                 return E("-" + e.code, t, P_UNARY, lit=-e.lit)
-            return E(f"-{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+            res = E(f"-{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+            r = self.rng_of(e)
+            if t in ("int", "long"):
+                if r is not None and r[0] > BOUNDS[t][0]:   # -MIN_VALUE is the one overflow
+                    res.rng = (-r[1], -r[0])
+                else:
+                    res.risk = True
+                    if self.in_arith == 0:
+                        return self.wrap(res, t)
+            return res
         if op == "+":
             return e
         if op == "~":

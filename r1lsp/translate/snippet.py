@@ -76,6 +76,25 @@ def _identifiers(node, src: bytes) -> set[str]:
     return out
 
 
+def _declared(node, src: bytes) -> set[str]:
+    """Names a method declares itself: parameters, locals, loop and catch variables, lambda
+    parameters (an identifier of the method that is one of them is not a field)."""
+    out, stack = set(), [node]
+    while stack:
+        x = stack.pop()
+        if x.type in ("formal_parameter", "variable_declarator", "catch_formal_parameter",
+                      "enhanced_for_statement", "spread_parameter"):
+            n = x.child_by_field_name("name")
+            if n is not None:
+                out.add(src[n.start_byte:n.end_byte].decode("utf-8", "replace"))
+        elif x.type == "lambda_expression":
+            p = x.child_by_field_name("parameters")
+            if p is not None:
+                out |= _identifiers(p, src)
+        stack.extend(x.children)
+    return out
+
+
 def _has(node, types) -> bool:
     stack = [node]
     while stack:
@@ -100,10 +119,10 @@ def wrap(root, src: bytes, parse) -> Wrapped:
         if not r.has_error:
             return w
     members, stmts, head = [], [], []
-    method_ids: set[str] = set()
+    method_ids: set[str] = set()   # names methods use but do not declare: fields of the snippet
     for c in kids:
         if c.type in ("method_declaration", "constructor_declaration"):
-            method_ids |= _identifiers(c, src)
+            method_ids |= _identifiers(c, src) - _declared(c, src)
     for c in kids:
         if c.type == "import_declaration":
             head.append(c)
@@ -196,11 +215,16 @@ def unwrap(python: str, kind: str) -> str:
             if out[k].startswith("return"):
                 out[k] = "None"
                 break
-    rest_before = lines[:a]
-    rest_after = lines[b:]
-    while rest_before and not rest_before[-1].strip():
-        rest_before.pop()
-    res = rest_before + ([""] * 2 if rest_before else []) + out + ([""] * 2 if rest_after else []) + rest_after
+    # the statements run after every definition and field initialisation (before a main guard)
+    rest = lines[:a] + lines[b:]
+    tail: list[str] = []
+    for k, ln in enumerate(rest):
+        if ln.startswith('if __name__ == "__main__":'):
+            rest, tail = rest[:k], rest[k:]
+            break
+    while rest and not rest[-1].strip():
+        rest.pop()
+    res = rest + ([""] * 2 if rest else []) + out + ([""] * 2 if tail else []) + tail
     text = "\n".join(res).rstrip() + "\n"
     while "\n\n\n\n" in text:
         text = text.replace("\n\n\n\n", "\n\n\n")
