@@ -23,10 +23,6 @@ from corpus import java_outputs, program_names, run_all  # noqa: E402
 
 # Programs whose translation is known to differ from Java, with the reason.
 XFAIL: dict[str, str] = {
-    "G021_DoubleArith0": "double division by zero: Java yields -Infinity, Python raises ZeroDivisionError "
-                         "(plain `/` is kept for readability)",
-    "G026_DoubleArith5": "double division by zero: Java yields -Infinity, Python raises ZeroDivisionError",
-    "G027_DoubleArith6": "double division by zero: Java yields -Infinity, Python raises ZeroDivisionError",
     "P093_Exceptions2": "reference casts are not checked: (Integer) on a String raises no ClassCastException",
 }
 

@@ -55,7 +55,7 @@ class OperatorMixin:
             self.arith_range(res, op, rl, rr, t)
         elif op == "/":
             if is_float(t):
-                res = E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+                res = self.fdiv(l, r, rr, t)
             elif intlike and l.nonneg and r.nonneg and r.lit not in (None, 0):
                 res = E(f"{par(l, P_MUL)} // {par(r, P_MUL + 1)}", t, P_MUL, risk, nonneg=True)
             elif intlike:
@@ -90,6 +90,14 @@ class OperatorMixin:
         if res.risk and self.in_arith == 0 and t in ("int", "long"):
             return self.wrap(res, t)
         return res
+
+    def fdiv(self, l: E, r: E, rr, t) -> E:
+        """Floating division: Java gives ±Infinity/NaN for a zero divisor where Python raises;
+        plain `/` when the divisor is provably non-zero (a literal, an integer range without 0)."""
+        nonzero = (r.lit is not None and r.lit != 0) or (rr is not None and (rr[0] > 0 or rr[1] < 0))
+        if nonzero:
+            return E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+        return E(f"{self.use('_fdiv')}({l.code}, {r.code})", t)
 
     def arith_operand(self, node, t, op: str) -> E:
         """The right operand of a compound assignment: inside + - * it may stay unwrapped
@@ -406,7 +414,7 @@ class OperatorMixin:
             return res
         if op == "/":
             if is_float(t):
-                return E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+                return self.fdiv(l, r, rr, t)
             if intlike:
                 return E(f"{self.use('_idiv')}({l.code}, {r.code})", t)
             return E(f"{self.use('_div')}({l.code}, {r.code})", t)
