@@ -251,6 +251,7 @@ class AnalysisContext:
     root: str | None = None            # the workspace folder holding it
     python_environment: str | None = None   # interpreter for jedi (None: the server's own)
     java_index: object = None          # r1lsp.java.workspace.JavaIndex of the workspace (None: JDK only)
+    uri: str | None = None             # the document's URI (the Java index holds open documents by it)
 
 
 def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
@@ -395,7 +396,7 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
         return []
     member = cur.before_word.rstrip().endswith(".")
     got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
-                       member)
+                       member, ctx.uri, doc.tree)
     if got is None:
         return None
     out = []
