@@ -173,10 +173,14 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if args.file != "-" and language != "java":
         raise CliError(f"{args.file}: not a Java file (translate reads Java)")
     result = translate_java(text)
+    if result.empty and not args.json:
+        print(f"{args.file}: nothing translated: {result.empty}", file=sys.stderr)
+        return 1
     if args.json:
-        print(json.dumps({"unit": result.unit, "python": result.python, "untranslated": [
+        print(json.dumps({"unit": result.unit, "python": result.python, "empty": result.empty, "untranslated": [
             {"line": u.start[0] + 1, "column": u.start[1] + 1, "java": u.java_text, "reason": u.reason}
-            for u in result.untranslated]}))
+            for u in result.untranslated], "undefined": [
+            {"line": u.start[0] + 1, "column": u.start[1] + 1, "name": u.name} for u in result.undefined]}))
     elif args.output:
         out = Path(args.output)
         if out.exists() and not args.force:
@@ -188,7 +192,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
     for u in result.untranslated:
         print(f"{args.file}:{u.start[0] + 1}:{u.start[1] + 1}: untranslated ({u.reason}): {u.java_text.splitlines()[0] if u.java_text else ''}",
               file=sys.stderr)
-    return 0
+    for u in result.undefined:
+        print(f"{args.file}:{u.start[0] + 1}:{u.start[1] + 1}: undefined: {u.name} "
+              "(defined neither in the input nor in its context; marked in the Python)", file=sys.stderr)
+    return 1 if result.empty else 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

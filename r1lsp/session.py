@@ -245,6 +245,8 @@ class R1LanguageServer(LanguageServer):
             raise JsonRpcInvalidParams(str(exc)) from None
         result = await asyncio.to_thread(self.plan_translation, args, doc)
         self.report_translation(uri, doc, result)
+        if result.result.empty:
+            raise JsonRpcInvalidParams(f"r1lsp translated nothing: {result.result.empty}")
         return result
 
     def plan_translation(self, args: Any, doc: StructuredDocument) -> TranslationPlan:
@@ -274,6 +276,13 @@ class R1LanguageServer(LanguageServer):
                 message=f"translated by the R1 model, not by a rule: review it in {name}",
                 severity=types.DiagnosticSeverity.Hint, source="r1lsp", code="model-translated")
             for m in result.result.model_translated
+        ] + [
+            types.Diagnostic(
+                range=self.to_client_range(doc, u.start, u.end),
+                message=f"{u.name} is defined neither in the selection nor in this file: marked "
+                        f"'# r1lsp: undefined: {u.name}' in {name}",
+                severity=types.DiagnosticSeverity.Warning, source="r1lsp", code="undefined")
+            for u in result.result.undefined
         ])
 
     def translation_edit(self, result: TranslationPlan) -> types.WorkspaceEdit:
