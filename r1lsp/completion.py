@@ -243,6 +243,7 @@ class _Cand:
     detail: str = ""                   # signature / declared type (providers without a symbol: Java)
     depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
     object_member: bool = False        # a member java.lang.Object declares (toString, wait, …)
+    same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ class AnalysisContext:
     root: str | None = None            # the workspace folder holding it
     python_environment: str | None = None   # interpreter for jedi (None: the server's own)
     java_index: object = None          # r1lsp.java.workspace.JavaIndex of the workspace (None: JDK only)
+    uri: str | None = None             # the document's URI (the Java index holds open documents by it)
 
 
 def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
@@ -396,16 +398,20 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
         return []
     member = cur.before_word.rstrip().endswith(".")
     got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
-                       member)
+                       member, ctx.uri, doc.tree)
     if got is None:
         return None
     out = []
+    recv = _java_receiver_text(cur.before_word) if member else ""
+    same = collections.Counter(re.findall(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)", doc.text)) \
+        if recv else collections.Counter()
     for m in got:
         value_type = m.type.show().split("<")[0] if m.type is not None else ""
         if member:
             obj = m.owner == "java.lang.Object" and m.depth > 0
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "field", "member", 3.0, value_type=value_type,
-                             detail=m.detail, depth=min(m.depth, 2), object_member=obj))
+                             detail=m.detail, depth=min(m.depth, 2), object_member=obj,
+                             same_receiver=same.get(m.name, 0)))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,
@@ -419,6 +425,13 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
 # A static candidate provider per language: (doc, cursor, context) -> candidates, or None for
 # "no answer here" (then the structure's names are used). Languages without one use the
 # structure alone.
+def _java_receiver_text(before: str) -> str:
+    """The receiver before the final `.` when it is a plain name or a dotted path of names
+    (`this.items`, `format`); '' for calls and other expressions."""
+    m = re.search(r"((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
+    return re.sub(r"\s+", "", m.group(1)) if m else ""
+
+
 PROVIDERS = {"python": python_candidates, "java": java_candidates}
 
 
@@ -444,6 +457,7 @@ RANK_WEIGHTS = {
     "type": 2.0,               # its value has the type the position expects
     "inherited": -1.5,         # member declared by a supertype (x depth, at most 2)
     "object_member": -30.0,    # java.lang.Object's own members (toString, wait, …) after the type's
+    "same_receiver": 1.5,      # log(1 + uses of `receiver.name` in the document) (Java)
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
     "kind_class": 0.0, "kind_variable": 0.0, "kind_parameter": 0.5, "kind_module": 0.0, "kind_model": 0.0,
 }
@@ -463,6 +477,7 @@ def rank_features(c: _Cand, cur: Cursor, freq, model: float | None, type_match: 
          "type": float(type_match),
          "inherited": float(c.depth),
          "object_member": float(c.object_member),
+         "same_receiver": math.log1p(c.same_receiver),
          f"kind_{c.kind}": 1.0}
     return f
 
