@@ -20,6 +20,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from importlib import resources
 
+from r1lsp.engine import encode_window
 from r1lsp.structure import StructuredDocument
 from r1lsp.structure.languages import language_support
 from r1lsp.structure.text_index import utf16_len
@@ -242,6 +243,7 @@ class _Cand:
     detail: str = ""                   # signature / declared type (providers without a symbol: Java)
     depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
     object_member: bool = False        # a member java.lang.Object declares (toString, wait, …)
+    same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,7 @@ class AnalysisContext:
     root: str | None = None            # the workspace folder holding it
     python_environment: str | None = None   # interpreter for jedi (None: the server's own)
     java_index: object = None          # r1lsp.java.workspace.JavaIndex of the workspace (None: JDK only)
+    uri: str | None = None             # the document's URI (the Java index holds open documents by it)
 
 
 def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
@@ -395,16 +398,20 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
         return []
     member = cur.before_word.rstrip().endswith(".")
     got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
-                       member)
+                       member, ctx.uri, doc.tree)
     if got is None:
         return None
     out = []
+    recv = _java_receiver_text(cur.before_word) if member else ""
+    same = collections.Counter(re.findall(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)", doc.text)) \
+        if recv else collections.Counter()
     for m in got:
         value_type = m.type.show().split("<")[0] if m.type is not None else ""
         if member:
             obj = m.owner == "java.lang.Object" and m.depth > 0
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "field", "member", 3.0, value_type=value_type,
-                             detail=m.detail, depth=min(m.depth, 2), object_member=obj))
+                             detail=m.detail, depth=min(m.depth, 2), object_member=obj,
+                             same_receiver=same.get(m.name, 0)))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,
@@ -418,6 +425,13 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
 # A static candidate provider per language: (doc, cursor, context) -> candidates, or None for
 # "no answer here" (then the structure's names are used). Languages without one use the
 # structure alone.
+def _java_receiver_text(before: str) -> str:
+    """The receiver before the final `.` when it is a plain name or a dotted path of names
+    (`this.items`, `format`); '' for calls and other expressions."""
+    m = re.search(r"((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
+    return re.sub(r"\s+", "", m.group(1)) if m else ""
+
+
 PROVIDERS = {"python": python_candidates, "java": java_candidates}
 
 
@@ -443,6 +457,7 @@ RANK_WEIGHTS = {
     "type": 2.0,               # its value has the type the position expects
     "inherited": -1.5,         # member declared by a supertype (x depth, at most 2)
     "object_member": -30.0,    # java.lang.Object's own members (toString, wait, …) after the type's
+    "same_receiver": 1.5,      # log(1 + uses of `receiver.name` in the document) (Java)
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
     "kind_class": 0.0, "kind_variable": 0.0, "kind_parameter": 0.5, "kind_module": 0.0, "kind_model": 0.0,
 }
@@ -462,6 +477,7 @@ def rank_features(c: _Cand, cur: Cursor, freq, model: float | None, type_match: 
          "type": float(type_match),
          "inherited": float(c.depth),
          "object_member": float(c.object_member),
+         "same_receiver": math.log1p(c.same_receiver),
          f"kind_{c.kind}": 1.0}
     return f
 
@@ -474,15 +490,11 @@ def rank_score(features: dict[str, float], weights: dict[str, float] | None = No
 # ---------------------------------------------------------------------------- model
 
 def _context_ids(engine, doc: StructuredDocument, end_byte: int, budget: int):
-    """[<|lang|>] + the tokens of the text before `end_byte` (last `budget` tokens), with
-    level ids from the hierarchy (the language token takes the first text token's units)."""
+    """[<|lang|>] + the tokens of the text before `end_byte` (at most `budget`, from a window
+    start that stays put while the user types: `Engine.encode_window`), with level ids from the
+    hierarchy (the language token takes the first text token's units)."""
     data = doc.text.encode("utf-8", "surrogatepass")
-    start = max(0, end_byte - budget * 8)
-    while start < end_byte and (data[start] & 0xC0) == 0x80:           # a character boundary
-        start += 1
-    text = data[start:end_byte].decode("utf-8", "surrogatepass")
-    ids, starts = engine.encode_with_offsets(text, start)
-    ids, starts = list(ids)[-budget:], list(starts)[-budget:]
+    ids, starts = encode_window(engine, data, end_byte, budget)
     units = doc.hierarchy.unit_ids(starts) if starts else [(0, 0, 0)]
     start_ids = engine.prompts.start(doc.language)
     levels = [units[0]] * len(start_ids) + [tuple(u) for u in units]
@@ -597,7 +609,7 @@ def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: s
     """A short greedy continuation of the word at the cursor (None if the model offers none)."""
     ids, levels = _context_ids(engine, doc, cur.offset, budget)
     fut = engine.submit_generate(key + ":cont", ids, levels, max_new_tokens=8,
-                                 stop_fn=IdentifierStop(bool(cur.prefix)))
+                                 stop_fn=IdentifierStop(bool(cur.prefix)), prefix_key=key + "#prefix")
     res = _wait(fut, deadline)
     if res is None:
         return None
@@ -620,7 +632,8 @@ def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, dea
     ctx_end = ctx_text_end - len(ws.encode())
     ids, levels = _context_ids(engine, doc, ctx_end, budget)
     words = [ws + c.label for c in cands] + [ws + cur.prefix]
-    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words])
+    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words],
+                              prefix_key=key + "#prefix")
     got = _wait(fut, deadline)
     if got is None:
         return {}

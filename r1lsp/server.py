@@ -164,13 +164,17 @@ def create_server() -> R1LanguageServer:
         doc = ls.documents.get(uri)
         version = params.text_document.version
         for change in params.content_changes:
+            java_edit = None
             if isinstance(change, types.TextDocumentContentChangePartial):
                 # Convert against the text as it is before this change (changes apply in order).
                 edit = TextChange(change.text, ls.to_utf16(doc, change.range.start), ls.to_utf16(doc, change.range.end))
+                start, end = doc.offset_at(*edit.start), doc.offset_at(*edit.end)
+                java_edit = (start, start + len(change.text.encode("utf-8", "surrogatepass")),
+                             doc.text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "replace"), change.text)
             else:
                 edit = TextChange(change.text)
             ls.documents.change(uri, version, [edit])
-        ls.java_document_changed(uri)
+            ls.java_document_changed(uri, edit=java_edit)
         ls.schedule_experts(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)

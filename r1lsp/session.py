@@ -29,7 +29,8 @@ from r1lsp.engine import Engine
 from r1lsp.expert_labels import diagnostic_content, load_expert_labels, unit_hover
 from r1lsp.expert_units import reader_units, unusual_units
 from r1lsp.experts import ExpertMap, ExpertResults
-from r1lsp.java.workspace import JavaIndex
+from r1lsp.java.provider import warm_up as java_warm_up
+from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.protocol import R1Protocol
 from r1lsp.pyanalysis import check_environment
@@ -125,16 +126,22 @@ class R1LanguageServer(LanguageServer):
         """Index every .java file of the workspace folders (in a worker thread); logs the count."""
         roots = [r for r in dict.fromkeys(self.workspace_roots()) if r.is_dir()]
         n = await asyncio.to_thread(self.java_index.scan, roots)
+        await asyncio.to_thread(java_warm_up, self.java_index)
         self.window_log_message(types.LogMessageParams(types.MessageType.Log, f"r1lsp: java index: {n} workspace files"))
         return n
 
-    def java_document_changed(self, uri: str, now: bool = False) -> None:
+    def java_document_changed(self, uri: str, now: bool = False, edit: tuple | None = None) -> None:
+        """Keep the Java index current: now (open, save) or before the next completion (edits;
+        `edit` = (start byte, end byte, removed, inserted) of one change in the new text, which
+        leaves the index as it is when it stays inside a method body)."""
         doc = self.documents.get(uri) if uri in self.documents else None
         if doc is None or doc.language != "java":
             return
+        if edit is not None and uri in self.java_index.files and declarations_unchanged(doc.tree, *edit):
+            return
         if now:
             self._java_dirty.discard(uri)
-            self.java_index.update(uri, doc.text)
+            self.java_index.update(uri, tree=doc.tree)
         else:
             self._java_dirty.add(uri)
 
@@ -143,7 +150,7 @@ class R1LanguageServer(LanguageServer):
         for uri in list(self._java_dirty):
             self._java_dirty.discard(uri)
             if uri in self.documents:
-                self.java_index.update(uri, self.documents.get(uri).text)
+                self.java_index.update(uri, tree=self.documents.get(uri).tree)
         return self.java_index
 
     def analysis_context(self, uri: str) -> AnalysisContext:
@@ -159,7 +166,7 @@ class R1LanguageServer(LanguageServer):
             root = str(max(inside, key=lambda r: len(r.parts))) if inside else str(Path(path).parent)
         java = uri in self.documents and self.documents.get(uri).language == "java"
         return AnalysisContext(path, root, self.settings.python.environment,
-                               java_index=self.java_index_current() if java else None)
+                               java_index=self.java_index_current() if java else None, uri=uri)
 
     # -- diagnostics ------------------------------------------------------------------
     # A client that declares pull diagnostics (textDocument.diagnostic) gets them only when it

@@ -229,3 +229,15 @@ def test_index_generator_writes_the_format_the_loader_reads(tmp_path):
     logger = jdk.get("java.util.logging.Logger")
     assert any(m.name == "getLogger" and m.static and m.ret == "java.util.logging.Logger" for m in logger.methods)
     assert "java.util.List" not in jdk
+
+
+def test_members_the_document_uses_on_the_same_receiver_rank_first():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.structure import StructuredDocument
+    text = ("import java.util.*;\nclass A {\n    void m(StringBuilder sb) {\n        sb.reverse();\n"
+            "        sb.reverse();\n        sb.\n    }\n}\n")
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 5, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))
+    assert got.items[0].label == "reverse"
+    assert got.items[0].detail.startswith("StringBuilder reverse()")
+    assert "append" in [i.label for i in got.items]

@@ -95,28 +95,45 @@ class JavaScope:
     """Resolution at one position of one Java document."""
 
     def __init__(self, index: JavaIndex, data: bytes, word_start: int, word_end: int,
-                 uri: str = "file:///untitled.java", tries: int = 4):
-        """`data`: the document's UTF-8 bytes; [word_start, word_end): the word at the cursor."""
+                 uri: str = "file:///untitled.java", tries: int = 4, tree=None):
+        """`data`: the document's UTF-8 bytes; [word_start, word_end): the word at the cursor;
+        `tree`: data's tree if there is one (re-parsed incrementally around the cursor). When
+        the index holds `uri` (the server keeps open documents current) its classes are used,
+        else the file's classes are read from the tree."""
         self.index = index
         self.offset = word_start
         first = None
+        row = data.count(b"\n", 0, word_start)
+        col = word_start - (data.rfind(b"\n", 0, word_start) + 1)
+        end_row = row + data.count(b"\n", word_start, word_end)
+        end_col = word_end - (data.rfind(b"\n", 0, word_end) + 1)
         for k, patched in enumerate(patched_sources(data, word_start, word_end)):
             if k >= tries:
                 break
-            tree = parse_bytes(patched)
-            node = tree.root_node.descendant_for_byte_range(word_start, word_start + len(PLACEHOLDER))
+            old = None
+            if tree is not None:
+                old = tree.copy()
+                n = len(patched) - len(data) + (word_end - word_start)
+                old.edit(start_byte=word_start, old_end_byte=word_end, new_end_byte=word_start + n,
+                         start_point=(row, col), old_end_point=(end_row, end_col), new_end_point=(row, col + n))
+            tree_k = parse_bytes(patched, old)
+            node = tree_k.root_node.descendant_for_byte_range(word_start, word_start + len(PLACEHOLDER))
             node = node if node is not None and node.text == PLACEHOLDER.encode() else None
             if first is None:
-                first = (tree, node)
+                first = (tree_k, node)
             if node is not None and not _in_error(node):
-                first = (tree, node)
+                first = (tree_k, node)
                 break
         self.tree, self.node = first
-        self.entry: FileEntry = file_entry(uri, self.tree)
-        self.local_classes = {c.name: c for c in self.entry.classes}
+        held = index.files.get(uri)
+        if held is not None:
+            self.entry, self.local_classes = held, {}
+        else:
+            self.entry = file_entry(uri, self.tree)
+            self.local_classes = {c.name: c for c in self.entry.classes}
+            for c in self.entry.classes:
+                c.names = TypeNames(self, self.entry, c.name)
         self.classes = self._enclosing_classes(self.node or self.tree.root_node.descendant_for_byte_range(self.offset, self.offset))
-        for c in self.entry.classes:
-            c.names = TypeNames(self, self.entry, c.name)
         self.names = TypeNames(self, self.entry, self.classes[0] if self.classes else None)
         self._decls: list[_Decl] | None = None
         self._depth = 0
@@ -134,13 +151,17 @@ class JavaScope:
 
     # ---------------------------------------------------------------- where the cursor is
     def _enclosing_classes(self, node) -> list[str]:
-        out = []
+        """Binary names of the classes around a node, innermost first."""
+        names = []
         n = node
         while n is not None:
-            if n.type in CLASS_NODES and n.id in self.entry.class_nodes:
-                out.append(self.entry.class_nodes[n.id])
+            if n.type in CLASS_NODES:
+                name = n.child_by_field_name("name")
+                if name is not None:
+                    names.append(_text(name))
             n = n.parent
-        return out
+        pkg = self.entry.package + "." if self.entry.package else ""
+        return [pkg + "$".join(reversed(names[i:])) for i in range(len(names))]
 
     def receiver_node(self):
         """The expression left of `.` before the cursor (None: the cursor is not after a `.`)."""
@@ -194,7 +215,11 @@ class JavaScope:
         if self._decls is None:
             from tree_sitter import QueryCursor
             out = []
-            for _, caps in QueryCursor(query("locals")).matches(self.tree.root_node):
+            qc = QueryCursor(query("locals"))
+            member = self._enclosing_member()
+            if member is not None:
+                qc.set_byte_range(member.start_byte, member.end_byte)
+            for _, caps in qc.matches(self.tree.root_node):
                 name = caps.get("name", [None])[0]
                 if name is None:
                     continue
@@ -209,6 +234,15 @@ class JavaScope:
                                  varargs="decl.varargs" in caps))
             self._decls = out
         return self._decls
+
+    def _enclosing_member(self):
+        """The class member (method, field, initializer …) holding the cursor: locals live there."""
+        n = self.node or self.tree.root_node.descendant_for_byte_range(self.offset, self.offset)
+        while n is not None and n.parent is not None:
+            if n.parent.type in ("class_body", "interface_body", "enum_body_declarations", "program"):
+                return n
+            n = n.parent
+        return None
 
     @staticmethod
     def _scope_of(decl, pattern: bool):
@@ -691,24 +725,9 @@ class JavaScope:
         if t.is_array and not static:
             out["length"] = Member("length", "field", "int length", 0, False, "", JType("int"))
         for info, subst, depth in self.hierarchy(t):
-            for f in info.fields:
-                if f.static != static or f.name in out:
-                    continue
-                ft = self._member_type(info, f.type)
-                ft = substitute(ft, subst) if ft is not None else None
-                out[f.name] = Member(f.name, "field", f"{ft.show() if ft else f.type} {f.name}", depth, f.static,
-                                     info.name, ft)
-            overloads: dict[str, list[MethodInfo]] = {}
-            for m in info.methods:
-                if m.static != static and not (static and False):
-                    continue
-                overloads.setdefault(m.name, []).append(m)
-            for name, ms in overloads.items():
-                if name in out:
-                    continue
-                m = min(ms, key=lambda m: len(m.params))
-                out[name] = Member(name, "method", self.signature(m, info, subst, len(ms)), depth, m.static,
-                                   info.name, self.return_type(m, info, subst) if not m.tparams else None)
+            for m in self._declared(info, subst, static):
+                if m.name not in out:
+                    out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type)
             if static:
                 for simple, binary in sorted(info.nested.items()):
                     out.setdefault(simple, Member(simple, "class", binary.replace("$", "."), depth, True, info.name))
@@ -716,6 +735,36 @@ class JavaScope:
         if static:
             out.setdefault("class", Member("class", "keyword", f"Class<{t.show()}>", 0, True))
         return list(out.values())
+
+    def _declared(self, info: ClassInfo, subst: dict, static: bool) -> list[Member]:
+        """The fields and methods (one per name) a class declares, typed under `subst`; cached
+        on the index for classes it holds (JDK and indexed workspace files)."""
+        cacheable = self.index.get(info.name) is info
+        key = (info.name, static, tuple(sorted(subst.items())))
+        if cacheable:
+            got = self.index.member_cache.get(key)
+            if got is not None and got[0] is info:
+                return got[1]
+        out: list[Member] = []
+        for f in info.fields:
+            if f.static == static:
+                ft = self._member_type(info, f.type)
+                ft = substitute(ft, subst) if ft is not None else None
+                out.append(Member(f.name, "field", f"{ft.show() if ft else f.type} {f.name}", 0, f.static,
+                                  info.name, ft))
+        overloads: dict[str, list[MethodInfo]] = {}
+        for m in info.methods:
+            if m.static == static:
+                overloads.setdefault(m.name, []).append(m)
+        for name, ms in overloads.items():
+            m = min(ms, key=lambda m: len(m.params))
+            out.append(Member(name, "method", self.signature(m, info, subst, len(ms)), 0, m.static, info.name,
+                              self.return_type(m, info, subst) if not m.tparams else None))
+        if cacheable:
+            if len(self.index.member_cache) > 4096:
+                self.index.member_cache.clear()
+            self.index.member_cache[key] = (info, out)
+        return out
 
     def signature(self, m: MethodInfo, info: ClassInfo, subst: dict, overloads: int = 1) -> str:
         subst = _shadow(m, subst)
