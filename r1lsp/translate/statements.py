@@ -79,10 +79,10 @@ class StmtMixin:
                 e = self.coerce(e, vt)
             v = self.scope.declare(name, vt, nonneg=bool(e and e.nonneg and self.never_assigned(name)))
             if unbox(vt) in ("int", "long") and e is not None:
-                if self.is_counter(name, n, e):
+                if self.rng_of(e) is not None and self.local_writes(name, n) == [n]:
+                    v.rng = self.rng_of(e)   # never written again: it keeps its initial value's range
+                elif self.is_counter(name, n, e):
                     v.rng = COUNTER_RANGE
-                elif e.rng is not None and not e.risk and self.local_writes(name, n) == [n]:
-                    v.rng = e.rng   # never written again: it keeps its initial value's range
             v.nullable = e is not None and e.code == "None"
             v.big = bool(e is not None and (e.risk or isinstance(e.lit, int) and abs(e.lit) >= 1 << 20))
             if e is not None:
