@@ -70,3 +70,9 @@ vsix:
 e2e: install vsix
 	cd editor-client && R1LSP_PYTHON=$(abspath $(PY)) node test/e2e/run.mjs
 .PHONY: vsix e2e
+
+# Held-out code for bench/completion_quality.py (names, versions and dev/test split pinned in
+# bench/devset.json): PyPI sdists and Debian Java source packages into cache/devset
+devset: install
+	$(PY) bench/devset.py
+.PHONY: devset

@@ -27,6 +27,7 @@ class GenerationResult:
     tokens: list[int]
     finish_reason: str               # "eos" | "stop" | "length" | "cancelled"
     text: str | None = None          # set when a `decode` callback was given
+    logprobs: list[float] | None = None   # log p of each generated token (before any logits processor)
 
 
 def fim_prompt(prefix: Sequence[int], suffix: Sequence[int], *, prefix_id: int, suffix_id: int,

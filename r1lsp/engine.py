@@ -258,19 +258,23 @@ class Engine:
     def submit_generate(self, key: str | None, prompt_ids: Sequence[int], level_ids=None,
                         max_new_tokens: int = 16, stop_strings: Sequence[str] = (), *,
                         stop_fn: StopFn | None = None, temperature: float = 0.0,
-                        cancel=None) -> Future:
+                        cancel=None, logits_processor=None) -> Future:
         """Continue `prompt_ids` ((T, 3) `level_ids` or None). Future[GenerationResult] with
-        `text` set; finish_reason "eos" | "stop" | "length". `stop_fn(text)` returns the index
-        to cut the text at (generation stops) or None; make it hashable to allow caching."""
+        `text` and `logprobs` set; finish_reason "eos" | "stop" | "length". `stop_fn(text)`
+        returns the index to cut the text at (generation stops) or None; make it hashable to
+        allow caching. `logits_processor(tokens so far, logits (V,))` may return new logits
+        for the next token (e.g. a mask), or None to keep them."""
         params = {"max_new_tokens": int(max_new_tokens), "stop_strings": tuple(stop_strings),
-                  "stop_fn": stop_fn, "temperature": float(temperature)}
+                  "stop_fn": stop_fn, "temperature": float(temperature), "logits_processor": logits_processor}
         try:
             hash(stop_fn)
+            hash(logits_processor)
             cacheable = temperature <= 0
         except TypeError:
             cacheable = False
         return self._submit("generate", key, prompt_ids, level_ids, params, cancel,
-                            cache_parts=(tuple(params["stop_strings"]), stop_fn, params["max_new_tokens"])
+                            cache_parts=(tuple(params["stop_strings"]), stop_fn, params["max_new_tokens"],
+                                         logits_processor)
                             if cacheable else None)
 
     def submit_score(self, key: str | None, context_ids: Sequence[int], level_ids,
@@ -524,10 +528,11 @@ class Engine:
         self.rows_run += B
 
         out: list[list[int]] = [[] for _ in range(B)]
+        logprobs: list[list[float]] = [[] for _ in range(B)]
         reasons: list[str | None] = [None] * B
         texts: list[str | None] = [None] * B
         if all(r.cancelled() for r in reqs):
-            return self._finish_rows(reqs, out, reasons, texts)
+            return self._finish_rows(reqs, out, reasons, texts, logprobs)
         vocab = self.config.vocab_size                                          # tokenizers may list ids past the head
         banned = torch.tensor(sorted(i for i in self.prompts.banned_ids if i < vocab), dtype=torch.long, device=dev)
         cache = model.new_cache(B, T + n_steps)
@@ -539,10 +544,18 @@ class Engine:
             if all(x is not None for x in reasons):
                 break
             logits[:, banned] = float("-inf")                                   # no special token but eos
+            logp = logits.float().log_softmax(-1)                               # (B, V) the model's own
+            for b, r in enumerate(reqs):
+                proc = r.params.get("logits_processor")
+                if proc is not None and reasons[b] is None:
+                    new = proc(out[b], logits[b])
+                    if new is not None:
+                        logits[b] = new
             tok = sample(logits, reqs[0].params["temperature"])                  # (B,)
             for b, t in enumerate(tok.tolist()):
                 if reasons[b] is not None:
                     continue
+                logprobs[b].append(float(logp[b, t]))
                 if t in eos:
                     reasons[b] = "eos"
                     continue
@@ -553,7 +566,7 @@ class Engine:
             if all(x is not None for x in reasons) or step == n_steps - 1:
                 break
             logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len)
-        self._finish_rows(reqs, out, reasons, texts)
+        self._finish_rows(reqs, out, reasons, texts, logprobs)
 
     def _row_stop(self, r: _Request, tokens: list[int]) -> tuple[str | None, str | None]:
         p = r.params
@@ -569,14 +582,14 @@ class Engine:
             return "stop", text[:min(cuts)]
         return None, None
 
-    def _finish_rows(self, reqs, out, reasons, texts) -> None:
+    def _finish_rows(self, reqs, out, reasons, texts, logprobs=None) -> None:
         from model.generate import GenerationResult
         for b, r in enumerate(reqs):
             if reasons[b] == "cancelled" or r.cancelled():
                 r.future.cancel()
                 continue
             text = texts[b] if texts[b] is not None else self.decode(out[b])
-            res = GenerationResult(out[b], reasons[b] or "length", text)
+            res = GenerationResult(out[b], reasons[b] or "length", text, logprobs[b] if logprobs else None)
             if r.cache_key is not None:
                 self._cache.put(r.cache_key, res)
             _resolve(r, res)
