@@ -20,6 +20,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from importlib import resources
 
+from r1lsp.engine import encode_window
 from r1lsp.structure import StructuredDocument
 from r1lsp.structure.languages import language_support
 from r1lsp.structure.text_index import utf16_len
@@ -239,6 +240,10 @@ class _Cand:
     builtin: bool = False
     symbol: object = None              # pyanalysis.PySymbol (details and types on demand)
     value_type: str = ""               # the type its value has, where the ranking asked
+    detail: str = ""                   # signature / declared type (providers without a symbol: Java)
+    depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
+    object_member: bool = False        # a member java.lang.Object declares (toString, wait, …)
+    same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,8 @@ class AnalysisContext:
     path: str | None = None            # the document's file path (None: unsaved / not a file)
     root: str | None = None            # the workspace folder holding it
     python_environment: str | None = None   # interpreter for jedi (None: the server's own)
+    java_index: object = None          # r1lsp.java.workspace.JavaIndex of the workspace (None: JDK only)
+    uri: str | None = None             # the document's URI (the Java index holds open documents by it)
 
 
 def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
@@ -375,10 +382,57 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
 
 _JEDI_SOURCE = {"parameter": "parameter", "keyword": "keyword", "module": "import", "class": "class"}
 
+JAVA_SCOPE_SCORE = {"variable": 3.0, "parameter": 2.8, "field": 2.5, "method": 2.3, "class": 1.5, "module": 1.0}
+_JAVA_SOURCE = {"variable": "local", "parameter": "parameter", "class": "class", "module": "import"}
+
+
+def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand] | None:
+    """Java's statically known names (r1lsp/java): after `receiver.` the members of its resolved
+    type (JDK and workspace classes, through supertypes), else the names in scope with the
+    grammar's keywords. None when the receiver's type is not resolved (the caller falls back to
+    the structure's names)."""
+    from r1lsp.java.provider import java_members
+    node = doc.tree.root_node.descendant_for_byte_range(max(cur.word_start - 1, 0), cur.offset) \
+        if doc.tree is not None else None
+    if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
+        return []
+    member = cur.before_word.rstrip().endswith(".")
+    got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
+                       member, ctx.uri, doc.tree)
+    if got is None:
+        return None
+    out = []
+    recv = _java_receiver_text(cur.before_word) if member else ""
+    same = collections.Counter(re.findall(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)", doc.text)) \
+        if recv else collections.Counter()
+    for m in got:
+        value_type = m.type.show().split("<")[0] if m.type is not None else ""
+        if member:
+            obj = m.owner == "java.lang.Object" and m.depth > 0
+            out.append(_Cand(m.name, m.kind if m.kind in KINDS else "field", "member", 3.0, value_type=value_type,
+                             detail=m.detail, depth=min(m.depth, 2), object_member=obj,
+                             same_receiver=same.get(m.name, 0)))
+        else:
+            out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
+                             JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,
+                             detail=m.detail))
+    if not member:
+        have = {c.label for c in out}
+        out += [_Cand(kw, "keyword", "keyword", 0.5) for kw in grammar_keywords("java") if kw not in have]
+    return out
+
+
 # A static candidate provider per language: (doc, cursor, context) -> candidates, or None for
 # "no answer here" (then the structure's names are used). Languages without one use the
 # structure alone.
-PROVIDERS = {"python": python_candidates}
+def _java_receiver_text(before: str) -> str:
+    """The receiver before the final `.` when it is a plain name or a dotted path of names
+    (`this.items`, `format`); '' for calls and other expressions."""
+    m = re.search(r"((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
+    return re.sub(r"\s+", "", m.group(1)) if m else ""
+
+
+PROVIDERS = {"python": python_candidates, "java": java_candidates}
 
 
 def resolved_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand] | None:
@@ -407,8 +461,10 @@ RANK_WEIGHTS = {
     "dunder": -3.0,            # __name__
     "builtin": -0.5,
     "type": 2.0,               # its value has the type the position expects (not varied by the fit)
-    "member_frequency": 0.5,   # log(1 + occurrences of `.name`) (after a dot)
-    "receiver_frequency": 0.25,  # log(1 + occurrences of `receiver.name`) (after a dot)
+    "inherited": -1.5,         # member declared by a supertype (x depth, at most 2)
+    "object_member": -30.0,    # java.lang.Object's own members (toString, wait, …) after the type's
+    "same_receiver": 1.5,      # log(1 + uses of `receiver.name` in the document)
+    "member_frequency": 0.5,   # log(1 + occurrences of `.name` in the document) (after a dot)
     "private_on_self": 0.0,    # a _name after self. / this.
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
     "kind_class": 0.0, "kind_variable": 0.0, "kind_parameter": 0.5, "kind_module": 0.0, "kind_model": 0.0,
@@ -446,10 +502,12 @@ def rank_features(c: _Cand, cur: Cursor, counts: NameCounts, model: float | None
          "dunder": float(dunder),
          "builtin": float(c.builtin),
          "type": float(type_match),
+         "inherited": float(c.depth),
+         "object_member": float(c.object_member),
          f"kind_{c.kind}": 1.0}
     if recv is not None:
+        f["same_receiver"] = math.log1p(max(c.same_receiver, counts.pairs.get((recv, c.label), 0)))
         f["member_frequency"] = math.log1p(counts.members.get(c.label, 0))
-        f["receiver_frequency"] = math.log1p(counts.pairs.get((recv, c.label), 0))
         f["private_on_self"] = float(f["private"] and recv in SELF_NAMES.get("python", ()) | SELF_NAMES.get("java", ()))
     return f
 
@@ -462,15 +520,11 @@ def rank_score(features: dict[str, float], weights: dict[str, float] | None = No
 # ---------------------------------------------------------------------------- model
 
 def _context_ids(engine, doc: StructuredDocument, end_byte: int, budget: int):
-    """[<|lang|>] + the tokens of the text before `end_byte` (last `budget` tokens), with
-    level ids from the hierarchy (the language token takes the first text token's units)."""
+    """[<|lang|>] + the tokens of the text before `end_byte` (at most `budget`, from a window
+    start that stays put while the user types: `Engine.encode_window`), with level ids from the
+    hierarchy (the language token takes the first text token's units)."""
     data = doc.text.encode("utf-8", "surrogatepass")
-    start = max(0, end_byte - budget * 8)
-    while start < end_byte and (data[start] & 0xC0) == 0x80:           # a character boundary
-        start += 1
-    text = data[start:end_byte].decode("utf-8", "surrogatepass")
-    ids, starts = engine.encode_with_offsets(text, start)
-    ids, starts = list(ids)[-budget:], list(starts)[-budget:]
+    ids, starts = encode_window(engine, data, end_byte, budget)
     units = doc.hierarchy.unit_ids(starts) if starts else [(0, 0, 0)]
     start_ids = engine.prompts.start(doc.language)
     levels = [units[0]] * len(start_ids) + [tuple(u) for u in units]
@@ -538,7 +592,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     use_model = engine is not None and getattr(engine, "state", None) == "ready" and w.get("model", 0.0) != 0.0
     key = key or f"complete:{id(doc)}"
     scores: dict[str, float] = {}
-    resolved_member = cur.before_word.endswith(".") and any(c.symbol is not None for c in cands)
+    resolved_member = cur.before_word.endswith(".") and any(c.symbol is not None or c.detail for c in cands)
     if use_model:
         budget = max(16, min(512, engine.context_tokens - 64))
         deadline = time.monotonic() + timeout
@@ -560,7 +614,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     end = (cur.line, cur.character + utf16_len(cur.tail))
     out = []
     for rank, (total, c, s) in enumerate(items[:max_items]):
-        what = c.symbol.detail() if c.symbol is not None else ""
+        what = c.symbol.detail() if c.symbol is not None else c.detail
         score = s if s is not None else total
         how = f"{score:.2f}" if s is not None else f"structure {total:.2f}"
         detail = f"{what} · {c.source} · {how}" if what else f"{c.source} · {how}"
@@ -589,7 +643,7 @@ def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: s
     """A short greedy continuation of the word at the cursor (None if the model offers none)."""
     ids, levels = _context_ids(engine, doc, cur.offset, budget)
     fut = engine.submit_generate(key + ":cont", ids, levels, max_new_tokens=8,
-                                 stop_fn=IdentifierStop(bool(cur.prefix)))
+                                 stop_fn=IdentifierStop(bool(cur.prefix)), prefix_key=key + "#prefix")
     res = _wait(fut, deadline)
     if res is None:
         return None
@@ -612,7 +666,8 @@ def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, dea
     ctx_end = ctx_text_end - len(ws.encode())
     ids, levels = _context_ids(engine, doc, ctx_end, budget)
     words = [ws + c.label for c in cands] + [ws + cur.prefix]
-    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words])
+    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words],
+                              prefix_key=key + "#prefix")
     got = _wait(fut, deadline)
     if got is None:
         return {}

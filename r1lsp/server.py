@@ -122,6 +122,7 @@ def create_server() -> R1LanguageServer:
         ls.ensure_engine()
         # jedi's first answer loads the builtins (~2 s): pay that before the first completion
         ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment)
+        ls.java_scan = asyncio.ensure_future(ls.scan_java_workspace())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: R1LanguageServer, params: types.DidChangeConfigurationParams) -> None:
@@ -151,6 +152,7 @@ def create_server() -> R1LanguageServer:
     def did_open(ls: R1LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
+        ls.java_document_changed(item.uri, now=True)
         ls.schedule_experts(item.uri, debounce=False)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -162,13 +164,22 @@ def create_server() -> R1LanguageServer:
         doc = ls.documents.get(uri)
         version = params.text_document.version
         for change in params.content_changes:
+            java_edit = None
             if isinstance(change, types.TextDocumentContentChangePartial):
                 # Convert against the text as it is before this change (changes apply in order).
                 edit = TextChange(change.text, ls.to_utf16(doc, change.range.start), ls.to_utf16(doc, change.range.end))
+                start, end = doc.offset_at(*edit.start), doc.offset_at(*edit.end)
+                java_edit = (start, start + len(change.text.encode("utf-8", "surrogatepass")),
+                             doc.text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "replace"), change.text)
             else:
                 edit = TextChange(change.text)
             ls.documents.change(uri, version, [edit])
+            ls.java_document_changed(uri, edit=java_edit)
         ls.schedule_experts(uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: R1LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.java_document_changed(params.text_document.uri, now=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: R1LanguageServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -83,7 +83,7 @@ def test_java_scope_fields_methods_and_keywords():
     doc, line, col = fixture_with_cursor("Shop.java", "        return x + 1;", "x + 1", "java")
     got = {c.label: c for c in complete(doc, line, col, None, max_items=300).items}
     for name, kind in [("doubled", "variable"), ("x", "parameter"), ("stock", "field"), ("sold", "field"),
-                       ("count", "method"), ("names", "method"), ("Item", "class"), ("List", "module"),
+                       ("count", "method"), ("names", "method"), ("Item", "class"), ("List", "class"),
                        ("new", "keyword"), ("int", "keyword"), ("this", "keyword")]:
         assert got[name].kind == kind, name
     assert "out" not in got and "fmt" not in got and "initial" not in got   # other methods' names
