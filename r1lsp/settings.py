@@ -62,7 +62,6 @@ class InlineSettings:
 
     min_confidence: float = -1.5  # mean token log-probability under which a suggestion is not shown
     monitor: bool = True  # constrain names after `receiver.` to the analysis' candidates
-    context: bool = True  # signatures of names used near the cursor and recently edited files go into the prompt
 
 
 @dataclass(frozen=True)
