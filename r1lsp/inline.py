@@ -351,7 +351,9 @@ def member_monitor(doc: StructuredDocument, offset: int, engine, context: Analys
         if cur is None:
             return None
         cands = resolved_candidates(probe, cur, context)
-        return [c.label for c in cands] if cands else None
+        # dunders (__class__, __dir__ …) are valid but almost never what comes next
+        names = [c.label for c in cands or () if not c.label.startswith("__")]
+        return names or None
 
     return MemberMonitor(before[-400:], names_at, _vocabulary(engine), engine.decode)
 
