@@ -8,8 +8,8 @@ feature logic lives here; the session state behind the handlers is `r1lsp.sessio
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -135,13 +135,9 @@ def create_server() -> R1LanguageServer:
 
     @server.feature(types.EXIT)
     def exit_(ls: R1LanguageServer, params: None) -> None:
-        # pygls exits right after this; a worker thread still inside the model (a routing or a
-        # completion that was not cancelled in time) must not hold the process past the
-        # client's patience: a daemon timer ends it regardless.
+        # The reading loop ends after this and the process with it (r1lsp.cli): queued model
+        # work is cancelled; a worker still inside the model is not waited for.
         ls.shutdown_engine()
-        watchdog = threading.Timer(3.0, os._exit, args=(0 if ls.protocol._shutdown else 1,))
-        watchdog.daemon = True
-        watchdog.start()
 
     # -- document sync ----------------------------------------------------------------
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -170,9 +166,12 @@ def create_server() -> R1LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: R1LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.documents.close(uri)
-        ls.drop_experts(uri)
-        ls.forget_diagnostics(uri)
+        if uri not in ls.documents:
+            log.info("didClose for a document that is not open: %s (ignored)", uri)
+            return
+        if ls.documents.close(uri):
+            ls.drop_experts(uri)
+            ls.forget_diagnostics(uri)
 
     # -- features (later issues fill these) -------------------------------------------
     @server.feature(
@@ -312,6 +311,8 @@ def create_server() -> R1LanguageServer:
         result = doc.hierarchy.to_dict(_byte_range(ls, doc, params))
         result["uri"] = uri
         result["version"] = doc.version
+        # what the server holds, for a client (or a test) to check its own copy against
+        result["text_sha256"] = hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest()
         return result
 
     @server.feature(EXPERTS_REQUEST)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -28,7 +29,7 @@ from r1lsp.engine import Engine
 from r1lsp.expert_labels import diagnostic_content, load_expert_labels
 from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.positions import UTF16, convert_column
-from r1lsp.protocol import R1Protocol
+from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, strict_converter
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.structure import Level, StructuredDocument
 from r1lsp.translate.model_fallback import make_model_fallback
@@ -44,8 +45,11 @@ class R1LanguageServer(LanguageServer):
     """pygls server holding this session's documents and settings."""
 
     def __init__(self) -> None:
-        super().__init__("r1lsp", __version__, protocol_cls=R1Protocol,
+        super().__init__("r1lsp", __version__, protocol_cls=R1Protocol, converter_factory=strict_converter,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        # LSP: 0 after shutdown + exit, 1 for exit without shutdown (or a client gone without exit)
+        self.exit_code = 1
+        self._serving: asyncio.Task | None = None
         self.documents = DocumentStore()
         self.settings = Settings()
         self.engine: Engine | None = None
@@ -64,6 +68,69 @@ class R1LanguageServer(LanguageServer):
         self.expert_results: dict[str, ExpertResults] = {}
         self.expert_tasks: dict[str, asyncio.Task] = {}
         self.expert_labels: dict[int, str] = {}
+
+    # -- transport (see r1lsp.protocol) -------------------------------------------------
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls shows every failure of a notification as an "Error in server" pop-up; here
+        failures are logged (the client's log), never put in front of the user."""
+        log.warning("%s: %s", getattr(source, "__name__", source), error)
+
+    def stop_reading(self) -> None:
+        """``exit``: end the reading loop (the process then ends with `exit_code`)."""
+        if self._serving is not None and not self._serving.done():
+            self._serving.cancel()
+
+    def _run(self, read_chunk_factory) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            self._serving = asyncio.current_task()
+            reader = MessageReader(read_chunk_factory(asyncio.get_running_loop()))
+            await serve(reader, self.protocol)
+
+        try:
+            loop.run_until_complete(main())
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            pass
+        finally:
+            if self.protocol._shutdown and self.exit_code == 1 and not self._serving.cancelled():
+                self.exit_code = 0  # shutdown, then the stream closed: a clean end
+            self.shutdown_engine()
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve over stdio until ``exit`` or the end of input; returns (threads still inside
+        the model are not waited for: the caller ends the process, see `r1lsp.cli`)."""
+        from pygls.io_ import StdoutWriter
+
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        self._run(lambda loop: stdin_chunks(stdin or sys.stdin.buffer, loop))
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve one client connected over TCP, then return."""
+        connected: asyncio.Future = None  # type: ignore[assignment]
+
+        def chunks(loop: asyncio.AbstractEventLoop):
+            nonlocal connected
+            connected = loop.create_future()
+
+            async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                if connected.done():
+                    writer.close()  # one client per server
+                    return
+                self.protocol.set_writer(writer)
+                connected.set_result(reader)
+
+            async def read_chunk() -> bytes:
+                if not connected.done():
+                    self._tcp = await asyncio.start_server(on_connect, host, port)
+                    log.info("serving on %s:%s", host, port)
+                stream = await connected
+                return await stream.read(65536)
+
+            return read_chunk
+
+        self._run(chunks)
 
     # -- edge conversions -------------------------------------------------------------
     @property

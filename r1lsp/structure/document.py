@@ -16,7 +16,7 @@ import numpy as np
 from .hierarchy import Hierarchy, HierarchySpan, Level, LevelTable
 from .languages import language_support, normalize_language
 from .mapping import captured_nodes, collect_tokens, fallback_reason, group_tokens, map_plaintext, map_tree
-from .text_index import LineIndex, decode, encode
+from .text_index import LineIndex, decode, encode, without_lone_surrogates
 
 
 class PositionError(ValueError):
@@ -62,6 +62,13 @@ class StructuredDocument:
         snap = copy.copy(self)
         snap.tree = self.tree.copy() if self.tree is not None else None
         snap._parser = None
+        clean = without_lone_surrogates(self.text)
+        if clean is not self.text:
+            # Readers feed the text to tokenizers and encoders: lone surrogates (kept in the
+            # document as the client sent them) become U+FFFD, same length in every unit.
+            snap.text = clean
+            snap._data = encode(clean)
+            snap._index = LineIndex(snap._data)
         return snap
 
     def line_text(self, line: int) -> str:
