@@ -133,6 +133,7 @@ class Fuzzer:
         self.encoding = "utf-16"
         self.proc: asyncio.subprocess.Process | None = None
         self.stderr_path = workspace / "server.stderr"
+        self.progress = False
 
     # -- io --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -447,7 +448,7 @@ class Fuzzer:
         rng = self.rng
         encodings = rng.choice([["utf-8"], ["utf-32"], ["utf-16"], ["utf-8", "utf-16"], []])
         features = {"completion": True, "inlineCompletion": True, "expertDiagnostics": bool(self.model), "translate": True}
-        options: dict = {"features": features, "diagnostics": {"debounceMs": 0}}
+        options: dict = {"features": features}
         if self.model:
             options["model"] = {"path": self.model, "threads": 1}
         else:
@@ -468,6 +469,7 @@ class Fuzzer:
         self.open_doc("b.py", "python")
         self.open_doc("Ab.java", "java", spelled=True)
         sent_before = self.stats["messages"]
+        started = time.perf_counter()
         while self.stats["messages"] - sent_before < messages:
             for _ in range(batch):
                 roll = rng.random()
@@ -487,6 +489,11 @@ class Fuzzer:
             await self.settle()
             await self.check_documents()
             await self.settle()
+            if self.progress and self.sync_round % 10 == 0:
+                print(f"fuzz: {self.stats['messages']} messages, {time.perf_counter() - started:.0f} s, "
+                      f"rss {rss_mb(self.proc.pid)} MB, misplaced {self.stats['misplaced_edits']}, "
+                      f"internal {self.stats['internal_errors']}, popups {self.stats['popups']}",
+                      file=sys.stderr, flush=True)
             if self.proc.returncode is not None:
                 break
         self.stats["rss_mb_after_fuzz"] = rss_mb(self.proc.pid)
@@ -535,10 +542,11 @@ def new_stats() -> dict:
 
 
 async def fuzz(seed: int, messages: int, *, model: str | None = None, batch: int = 25, long_line: int = 0,
-               workspace: Path | None = None) -> dict:
+               workspace: Path | None = None, progress: bool = False) -> dict:
     stats = new_stats()
     with tempfile.TemporaryDirectory() as tmp:
         fuzzer = Fuzzer(seed, model, Path(workspace or tmp).resolve(), stats)
+        fuzzer.progress = progress
         await fuzzer.start()
         try:
             await fuzzer.run(messages, batch, long_line)
@@ -585,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.messages, args.long_line = 600, 20_000
     started = time.perf_counter()
-    stats = asyncio.run(fuzz(args.seed, args.messages, model=args.model, long_line=args.long_line))
+    stats = asyncio.run(fuzz(args.seed, args.messages, model=args.model, long_line=args.long_line, progress=True))
     stats.update(asyncio.run(exit_codes()))
     stats["seconds"] = round(time.perf_counter() - started, 1)
     for key in ("popup_texts", "internal_texts", "misplaced_examples", "unanswered_examples"):

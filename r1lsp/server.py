@@ -23,10 +23,10 @@ from r1lsp.documents import TextChange, UnknownDocument
 from r1lsp.expert_labels import experts_json
 from r1lsp.inline import inline_suggestions
 from r1lsp.outline import OutlineEntry, outline
-from r1lsp.session import R1LanguageServer, field_of
+from r1lsp.session import R1LanguageServer, RequestFailed, field_of
 from r1lsp.settings import settings_to_dict
 from r1lsp.structure import Level, StructuredDocument
-from r1lsp.translate_action import inside_workspace, offers
+from r1lsp.translate_action import offers
 
 log = logging.getLogger("r1lsp.server")
 
@@ -230,7 +230,7 @@ def create_server() -> R1LanguageServer:
     )
     def code_action(ls: R1LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
-        if not ls.settings.features.translate or uri not in ls.documents:
+        if not ls.settings.features.translate or uri not in ls.documents or ls.java_path_for(uri) is None:
             return []
         only = params.context.only
         if only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in only):
@@ -271,15 +271,19 @@ def create_server() -> R1LanguageServer:
             applied = await ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=ls.translation_edit(result), label="Translate Java → Python"))
             if not applied.applied:
-                raise JsonRpcInvalidParams(f"the editor refused to create {target}: {applied.failure_reason}")
+                raise RequestFailed(f"the editor refused to create {target}: {applied.failure_reason}")
         else:
-            if not inside_workspace(target, ls.workspace_roots()):
-                raise JsonRpcInvalidParams(f"{target} is outside the workspace: r1lsp writes only inside it")
-            with open(target, "x", encoding="utf-8") as out:  # "x": never overwrite
-                out.write(result.result.python)
+            try:
+                with open(target, "x", encoding="utf-8", errors="surrogatepass") as out:  # "x": never overwrite
+                    out.write(result.result.python)
+            except OSError as exc:  # a folder gone or read-only since the check, a name taken meanwhile
+                raise RequestFailed(f"cannot create {target}: {exc.strerror or exc}") from None
             window = ls.client_capabilities.window
             if window and window.show_document and window.show_document.support:
-                await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(target)), take_focus=True))
+                try:
+                    await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(target)), take_focus=True))
+                except Exception as exc:  # noqa: BLE001 - the file is written; showing it is a courtesy
+                    log.info("window/showDocument for %s failed: %s", target, exc)
             else:
                 ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"r1lsp: wrote {target}"))
         return {"path": str(target), "unit": result.result.unit, "untranslated": len(result.result.untranslated)}

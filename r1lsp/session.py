@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import re
 import sys
 import threading
 import uuid
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -33,9 +35,15 @@ from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, stric
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.structure import Level, StructuredDocument
 from r1lsp.translate.model_fallback import make_model_fallback
-from r1lsp.translate_action import TranslationPlan, plan
+from r1lsp.translate_action import TranslationPlan, inside_workspace, plan
 
 log = logging.getLogger("r1lsp.server")
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but could not be done; the message says why."""
+
+    CODE = -32803
+
 
 # Expert diagnostics are computed for documents up to this size (characters).
 EXPERTS_MAX_CHARS = 1_000_000
@@ -188,14 +196,16 @@ class R1LanguageServer(LanguageServer):
         return bool(workspace and workspace.diagnostics and workspace.diagnostics.refresh_support)
 
     def set_diagnostics(self, uri: str, producer: str, diagnostics: list[types.Diagnostic]) -> None:
+        if uri not in self.documents:
+            return  # closed meanwhile: a closed document has no diagnostics
         groups = self.diagnostics.setdefault(uri, {})
         groups[producer] = diagnostics
         self.diagnostic_result_ids[uri] = f"{self._result_tag}.{next(self._result_serial)}"
         if self.pulls_diagnostics():
             self.request_diagnostic_refresh()
         else:
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=self.all_diagnostics(uri)))
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=self.all_diagnostics(uri), version=self.documents.get(uri).version))
 
     def forget_diagnostics(self, uri: str) -> None:
         """The document was closed: its diagnostics go (a pulling client drops them itself)."""
@@ -249,7 +259,9 @@ class R1LanguageServer(LanguageServer):
     async def translate(self, args: Any) -> TranslationPlan:
         """Translate (off the event loop) what a code action's ``data`` / command argument names,
         then report on the Java range what was not translated by a rule."""
-        uri = field_of(args, "uri")
+        if not isinstance(args, dict) or not isinstance(args.get("uri"), str):
+            raise JsonRpcInvalidParams("expected {uri: string, version?: integer, selection?: [start, end] | null}")
+        uri = args["uri"]
         try:
             doc = self.documents.get(uri).snapshot()
         except UnknownDocument as exc:
@@ -258,20 +270,59 @@ class R1LanguageServer(LanguageServer):
         self.report_translation(uri, doc, result)
         return result
 
+    def java_path_for(self, uri: str) -> Path | None:
+        """Where the .py of a document goes beside: its file; for a document that is no file
+        (``untitled:``) the first workspace folder; None when there is neither."""
+        path = to_fs_path(uri)
+        if path:
+            return Path(path)
+        roots = self.workspace_roots()
+        if not roots:
+            return None
+        name = re.sub(r"[^\w.-]+", "_", uri.rsplit("/", 1)[-1].rsplit(":", 1)[-1]).strip("._") or "Untitled"
+        return roots[0] / name
+
+    def check_target(self, target: Path) -> None:
+        """The .py may be created: inside the workspace (symlinks resolved), in a writable
+        folder. Checked for both write paths (the client's CreateFile, our own write)."""
+        roots = self.workspace_roots()
+        if not roots:
+            raise RequestFailed(f"cannot create {target}: no workspace folder is open, and r1lsp writes only inside one")
+        if not inside_workspace(target, roots):
+            raise RequestFailed(f"cannot create {target}: it lies outside the workspace (symlinks resolved), "
+                                "and r1lsp writes only inside it")
+        folder = target.parent
+        if not folder.is_dir():
+            raise RequestFailed(f"cannot create {target}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise RequestFailed(f"cannot create {target}: the folder {folder} is read-only")
+
     def plan_translation(self, args: Any, doc: StructuredDocument) -> TranslationPlan:
         """Translate what a code action's ``data`` / command argument names (any thread)."""
         uri = field_of(args, "uri")
         selection = field_of(args, "selection", None)
-        if selection is not None and field_of(args, "version", None) != doc.version:
-            raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
-        path = to_fs_path(uri)
-        if not path:
-            raise JsonRpcInvalidParams(f"cannot translate {uri}: not a file")
+        if selection is not None:
+            size = len(doc.text.encode("utf-8", "surrogatepass"))
+            if not (isinstance(selection, (list, tuple)) and len(selection) == 2
+                    and all(isinstance(b, int) and not isinstance(b, bool) for b in selection)
+                    and 0 <= selection[0] <= selection[1] <= size):
+                raise JsonRpcInvalidParams(f"selection must be null or [start, end] byte offsets with "
+                                           f"0 <= start <= end <= {size}, got {selection!r:.80}")
+            if field_of(args, "version", None) != doc.version:
+                raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
+        java_path = self.java_path_for(uri)
+        if java_path is None:
+            raise RequestFailed(f"cannot translate {uri}: it is not a file and no workspace folder is open to write to")
         engine = self.engine if self.engine is not None and self.engine.state == "ready" else None
         fallback = make_model_fallback(engine) if engine is not None else None
-        return plan(doc, Path(path), tuple(selection) if selection is not None else None, fallback=fallback)
+        result = plan(doc, java_path, tuple(selection) if selection is not None else None, fallback=fallback)
+        self.check_target(result.target)
+        return result
 
     def report_translation(self, uri: str, doc: StructuredDocument, result: TranslationPlan) -> None:
+        current = self.documents.get(uri) if uri in self.documents else None
+        if current is None or current.version != doc.version:
+            return  # closed or edited meanwhile: these ranges no longer name its text
         name = result.target.name
         self.set_diagnostics(uri, "translate", [
             types.Diagnostic(
@@ -355,6 +406,8 @@ class R1LanguageServer(LanguageServer):
         if results is None or uri not in self.documents or not self.settings.features.expert_diagnostics:
             return
         doc = self.documents.get(uri)
+        if not results.is_current(doc):
+            return  # a stale version: its own refresh is scheduled
         units = results.in_range(None, Level.PARAGRAPH)
         if self.settings.diagnostics.sentences:
             units = units + results.in_range(None, Level.SENTENCE)
