@@ -347,9 +347,9 @@ class Fuzzer:
         else:
             self.request(rng.choice(["textDocument/definition", "r1lsp/nothing", "$/unknown"]), {"textDocument": td})
 
-    def garbage(self) -> None:
+    def garbage(self, kind: int | None = None) -> None:
         rng = self.rng
-        kind = rng.randrange(16)
+        kind = rng.randrange(16) if kind is None else kind
         if kind == 0:
             self.write(frame(b'{"jsonrpc": "2.0", "id": 5, "method": '))
             self.expected_null += 1
@@ -468,6 +468,8 @@ class Fuzzer:
         self.open_doc("A.java", "java")
         self.open_doc("b.py", "python")
         self.open_doc("Ab.java", "java", spelled=True)
+        for kind in range(16):  # every class of bad traffic at least once, then at random
+            self.garbage(kind)
         sent_before = self.stats["messages"]
         started = time.perf_counter()
         while self.stats["messages"] - sent_before < messages:
