@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 DEMO_AT    ?= 60:21
 
-.PHONY: install test demo bench bench-quick clean
+.PHONY: install test demo bench bench-quick clean jdk-index
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -34,11 +34,13 @@ demo: install
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py
 
-BENCHES := structure model completion translate experts deepseek
+BENCHES := structure model completion translate experts deepseek train
 bench: install
+	$(PY) bench/gemm_probe.py
 	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py || exit 1; done
 
 bench-quick: install
+	$(PY) bench/gemm_probe.py --quick
 	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py --quick || exit 1; done
 
 clean:
@@ -68,3 +70,11 @@ vsix:
 e2e: install vsix
 	cd editor-client && R1LSP_PYTHON=$(abspath $(PY)) node test/e2e/run.mjs
 .PHONY: vsix e2e
+
+# The JDK API index shipped in r1lsp/java/jdk-api.txt.gz (Java completion); needs a JDK 17+ here,
+# never at run time. JDK_MODULES: which modules' exported packages go in.
+JDK_MODULES ?= java.base java.logging java.sql java.net.http java.xml java.desktop
+jdk-index:
+	java r1lsp/java/JdkIndex.java $(JDK_MODULES) > r1lsp/java/jdk-api.txt.tmp
+	gzip -9n < r1lsp/java/jdk-api.txt.tmp > r1lsp/java/jdk-api.txt.gz
+	rm r1lsp/java/jdk-api.txt.tmp

@@ -1,6 +1,13 @@
 """Routed experts, DeepSeek-V3 style: a Gate returning (weights, indices), SwiGLU Experts, and a
 MoE that runs each expert only on the tokens routed to it (sort by expert, bincount, index_add).
 
+Two equal ways to run the experts on their tokens:
+  - `grouped_dispatch` (many tokens: training, prefill): the slots are laid out in groups padded
+    to the largest group, and all experts run as two batched matmuls (`torch.bmm`) over their
+    stacked weights (w1|w3 fused) -- large matrices instead of 16 x 3 small ones;
+  - `dispatch` (few tokens: decode, or experts that are not plain float `nn.Linear`s, e.g.
+    quantized ones): a Python loop over the experts that got tokens.
+
 The seed's sketch ran all 16 experts on every token and masked the results: 4x the work for top-4.
 `MoE.dense_reference` keeps that formulation for tests and the benchmark only.
 """
@@ -43,6 +50,11 @@ class Expert(nn.Module):
 
 
 class MoE(nn.Module):
+    # True / False: always / never `grouped_dispatch`; None: grouped for >= 64 tokens computed in
+    # bf16 (torch.bmm measured 1.6x the loop there on AMX cores, notes/ENVIRONMENT.md), the loop
+    # in fp32 (on AVX2-only cores the loop measured as fast as or faster than bmm: bench/train_bench.py)
+    grouped: bool | None = None
+
     def __init__(self, cfg: R1Config):
         super().__init__()
         self.n_experts = cfg.n_experts
@@ -63,6 +75,15 @@ class MoE(nn.Module):
 
     def dispatch(self, x, weights, indices):
         """Each expert sees only its tokens. x (N, d), weights/indices (N, k) -> (N, d)."""
+        g = self.grouped
+        if g is None:
+            bf16 = x.dtype == torch.bfloat16 or (torch.is_autocast_enabled(x.device.type) and
+                                                 torch.get_autocast_dtype(x.device.type) == torch.bfloat16)
+            g = bf16 and x.size(0) >= 64
+        if g:
+            w = stacked_weights(self.experts)
+            if w is not None:
+                return grouped_dispatch(x, weights, indices, *w)
         return dispatch(self.experts, x, weights, indices)
 
     def dense_reference(self, x, weights, indices):
@@ -93,3 +114,37 @@ def dispatch(experts, x, weights, indices):
         out.index_add_(0, tokens, experts[e](x[tokens]) * flat_w[slots])
         start += n
     return out
+
+
+def stacked_weights(experts):
+    """(w13 (E, 2h, d), w2 (E, d, h)) stacked from plain float `Expert`s (differentiable: the
+    gradients flow back to each expert's own parameters), or None when any expert is not one."""
+    for e in experts:
+        if not (isinstance(e, Expert) and all(type(l) is nn.Linear and l.weight.is_floating_point()
+                                              for l in (e.w1, e.w2, e.w3))):
+            return None
+    w13 = torch.stack([torch.cat([e.w1.weight, e.w3.weight]) for e in experts])      # (E, 2h, d)
+    w2 = torch.stack([e.w2.weight for e in experts])                                   # (E, d, h)
+    return w13, w2
+
+
+def grouped_dispatch(x, weights, indices, w13, w2):
+    """`dispatch` as two batched matmuls: x (N, d), weights/indices (N, k), w13 (E, 2h, d) the
+    experts' w1 and w3 stacked, w2 (E, d, h) -> (N, d). Each expert's slots form one group padded
+    (with zero rows, which no token reads back) to the largest group's size."""
+    N, d = x.shape
+    k, E = indices.size(-1), w13.size(0)
+    flat_idx = indices.flatten()                                                  # (N*k,)
+    order = flat_idx.argsort(stable=True)                                         # slots grouped by expert
+    counts = torch.bincount(flat_idx, minlength=E)                                # (E,)
+    cap = int(counts.max())
+    e_sorted = flat_idx[order]
+    starts = counts.cumsum(0) - counts
+    rows = e_sorted * cap + torch.arange(N * k, device=x.device) - starts[e_sorted]  # padded row of a slot
+    tokens = order // k
+    xs = x.new_zeros(E * cap, d).index_copy(0, rows, x[tokens]).view(E, cap, d)
+    a, b = torch.bmm(xs, w13.transpose(1, 2)).chunk(2, dim=-1)                    # (E, cap, h) each
+    y = torch.bmm(F.silu(a) * b, w2.transpose(1, 2))                              # (E, cap, d)
+    y = y.reshape(E * cap, d)[rows] * weights.reshape(-1, 1)[order].to(y.dtype)
+    return torch.zeros_like(x).index_add(0, tokens, y.to(x.dtype))
+

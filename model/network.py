@@ -79,6 +79,7 @@ class R1Model(nn.Module):
         self.hier = nn.ModuleDict({str(i): Hierarchy(cfg) for i in cfg.hier_layers})
         self.norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_loss_fn = None          # `lm_loss` or a compiled copy of it (the trainer's --compile)
         if not any(p.is_meta for p in self.parameters()):
             self.reset_parameters()
 
@@ -98,7 +99,16 @@ class R1Model(nn.Module):
         return ModelCache(self.cfg, batch_size, max_len or self.cfg.max_seq_len)
 
     def forward(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
-                pad_len=None, return_routing: bool = False, return_units: bool = False) -> R1Output:
+                pad_len=None, return_routing: bool = False, return_units: bool = False,
+                last_only: bool = False) -> R1Output:
+        """last_only: logits (B, 1, vocab) of the last position only (a prefill needs no more:
+        the LM head is a third of a 512-token prefill's FLOPs in r1-tiny)."""
+        h, out = self.trunk(input_ids, level_ids, cache, start_pos, pad_len, return_routing, return_units)
+        return out._replace(logits=self.head(self.norm(h[:, -1:] if last_only else h)))  # (B, T|1, vocab)
+
+    def trunk(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
+              pad_len=None, return_routing: bool = False, return_units: bool = False):
+        """Everything but the output norm and head: h (B, T, d) and an R1Output without logits."""
         B, T = input_ids.shape
         dev = input_ids.device
         slots = torch.arange(start_pos, start_pos + T, device=dev).expand(B, T)   # (B, T)
@@ -127,23 +137,22 @@ class R1Model(nn.Module):
             if gate is not None:
                 gates.append(gate)
             routes.append(route)
-        logits = self.head(self.norm(h))                                          # (B, T, vocab)
 
-        zero = logits.new_zeros(())
+        zero = h.new_zeros(())
         routing = None
         if return_routing:
             routing = R1Routing(experts=torch.stack([r[1] for r in routes]),
                                 weights=torch.stack([r[0] for r in routes]))
-        return R1Output(logits=logits,
-                        aux_loss=torch.stack(balance).mean() if balance else zero,
-                        gate_loss=torch.stack(gates).mean() if gates else zero,
-                        routing=routing,
-                        units=R1Units(*units) if return_units and units is not None else None)
+        return h, R1Output(logits=None,
+                           aux_loss=torch.stack(balance).mean() if balance else zero,
+                           gate_loss=torch.stack(gates).mean() if gates else zero,
+                           routing=routing,
+                           units=R1Units(*units) if return_units and units is not None else None)
 
     def loss(self, input_ids, targets, level_ids=None) -> R1Loss:
         """Next-token cross entropy (targets -100 ignored) plus the weighted auxiliary losses."""
-        out = self(input_ids, level_ids)
-        lm = F.cross_entropy(out.logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        h, out = self.trunk(input_ids, level_ids)
+        lm = (self.lm_loss_fn or lm_loss)(h, self.norm.weight, self.norm.eps, self.head.weight, targets)
         total = lm + self.cfg.aux_loss_weight * out.aux_loss + self.cfg.gate_loss_weight * out.gate_loss
         return R1Loss(total, lm, out.aux_loss, out.gate_loss)
 
@@ -153,3 +162,13 @@ class R1Model(nn.Module):
             per_expert = sum(p.numel() for p in self.blocks[0].moe.experts[0].parameters())
             n -= self.cfg.n_layers * (self.cfg.n_experts - self.cfg.n_active) * per_expert
         return n
+
+
+def lm_loss(h, norm_weight, eps, head_weight, targets):
+    """Output norm, head and next-token cross entropy in one pure function (targets -100 ignored),
+    the logits' log-softmax in fp32: what the trainer compiles (inductor fuses the norm and the
+    softmax passes over the (tokens x vocab) logits, the largest elementwise work of a step)."""
+    z = F.rms_norm(h, (h.size(-1),), norm_weight, eps)
+    logits = F.linear(z, head_weight)
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+

@@ -76,7 +76,9 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.95
     clip: float = 1.0
-    amp: str = "auto"                    # bf16 | fp32 | auto (bf16 on CPU and on bf16 GPUs)
+    amp: str = "auto"                    # bf16 | fp32 | auto (bf16 on bf16 GPUs; on CPU where it measures faster)
+    compile: str = "auto"                # auto | on | off: torch.compile (inductor) the loss head, eager fallback
+    moe: str = "auto"                    # auto | grouped | loop: expert FFNs as batched matmuls or a loop
     threads: int = 0                     # torch threads per process; 0 = auto
     eval_every: int = 250
     eval_tokens: int = 8192              # held-out targets per language per periodic eval
@@ -270,7 +272,72 @@ def amp_dtype(cfg: TrainConfig, device: torch.device) -> str:
         return cfg.amp
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16"          # measured faster on CPU here (see docs/MODEL_CARD.md)
+    return "bf16" if cpu_bf16_pays() else "fp32"
+
+
+_BF16_PAYS: bool | None = None
+
+
+def cpu_bf16_pays() -> bool:
+    """Whether a bf16 matmul at the model's width beats fp32 on these cores, measured once.
+    With AMX-BF16 (oneDNN) bf16 ran ~10x fp32; on AVX2-only cores (no AVX512-BF16) torch's bf16
+    GEMM falls back to a ~1 GFLOPS kernel, ~50x *slower* than fp32 (bench/gemm_probe.py)."""
+    global _BF16_PAYS
+    if _BF16_PAYS is None:
+        a, b = torch.randn(256, 256), torch.randn(256, 256)
+        best = {}
+        for dt in (torch.float32, torch.bfloat16):
+            x, y = a.to(dt), b.to(dt)
+            x @ y
+            best[dt] = min(_timed(lambda: x @ y) for _ in range(3))
+        _BF16_PAYS = best[torch.bfloat16] < best[torch.float32]
+    return _BF16_PAYS
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def compile_loss_head(model: R1Model, mode: str, device: torch.device) -> str:
+    """Set ``model.lm_loss_fn`` to an inductor-compiled `model.network.lm_loss` (output norm,
+    head, fp32 log-softmax and cross entropy fused: the largest elementwise work of a step) when
+    ``mode`` is on/auto and a forward + backward smoke test compiles and matches eager; otherwise
+    leave eager. Returns what runs, for the log: "inductor" or "eager (<reason>)"."""
+    from model.network import lm_loss
+    model.lm_loss_fn = None
+    if mode == "off":
+        return "eager (--compile off)"
+    try:
+        fn = torch.compile(lm_loss, dynamic=False)
+        g = torch.Generator().manual_seed(0)
+        h = torch.randn(2, 8, 16, generator=g).to(device).requires_grad_()
+        nw, hw = torch.ones(16, device=device), torch.randn(32, 16, generator=g).to(device)
+        y = torch.randint(0, 32, (2, 8), generator=g).to(device)
+        got = fn(h, nw, 1e-6, hw, y)
+        got.backward()
+        want = lm_loss(h.detach(), nw, 1e-6, hw, y)
+        if not torch.allclose(got.detach(), want, rtol=1e-4, atol=1e-5) or h.grad is None:
+            return "eager (compiled loss differs from eager)"
+    except Exception as e:                                     # no compiler, unsupported op, ...
+        if mode == "on":
+            raise
+        return f"eager ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})"
+    model.lm_loss_fn = fn
+    return "inductor"
+
+
+def set_moe_impl(model: nn.Module, mode: str, amp: str) -> str:
+    """Expert FFNs: "grouped" (torch.bmm over padded groups) or "loop" (one matmul per expert);
+    auto: grouped when computing in bf16 (1.6x the loop on AMX), the loop in fp32 (AVX2 cores
+    ran it as fast as bmm). Returns the choice, for the log."""
+    from model.experts import MoE
+    grouped = {"grouped": True, "loop": False}.get(mode, amp == "bf16")
+    for m in model.modules():
+        if isinstance(m, MoE):
+            m.grouped = grouped
+    return "grouped bmm" if grouped else "loop"
 
 
 def autocast(kind: str, device: torch.device):
@@ -320,9 +387,11 @@ class Trainer:
                              f"{self.tokenizer.get_vocab_size()} ({cfg.corpus}/tokenizer.json)")
         self.model.to(self.d.device).train()
         self.amp = amp_dtype(cfg, self.d.device)
+        self.moe_impl = set_moe_impl(self.model, cfg.moe, self.amp)
+        self.compiled = compile_loss_head(self.model, cfg.compile, self.d.device)
+        # fused AdamW (one kernel over all parameters; CPU too since torch 2.4)
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,
-                                     betas=(cfg.beta1, cfg.beta2), eps=1e-8,
-                                     foreach=self.d.device.type != "cpu" or None)
+                                     betas=(cfg.beta1, cfg.beta2), eps=1e-8, fused=True)
         self.names = optimizer_param_names(self.model, self.opt)
         self.step, self.tokens_seen, self.elapsed = 0, 0, 0.0
         self.history: list[dict] = []
@@ -553,7 +622,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "so a time-bounded run ends at the low learning rate (not bitwise resumable)")
     ap.add_argument("--weight-decay", type=float, default=d.weight_decay)
     ap.add_argument("--clip", type=float, default=d.clip)
-    ap.add_argument("--amp", choices=["auto", "bf16", "fp32"], default=d.amp)
+    ap.add_argument("--amp", choices=["auto", "bf16", "fp32"], default=d.amp,
+                    help="auto: bf16 on bf16 GPUs, and on CPUs where a bf16 matmul measures faster than fp32")
+    ap.add_argument("--compile", choices=["auto", "on", "off"], default=d.compile,
+                    help="torch.compile (inductor) the loss head; auto falls back to eager (logged)")
+    ap.add_argument("--moe", choices=["auto", "grouped", "loop"], default=d.moe,
+                    help="expert FFNs as batched matmuls (grouped) or a loop; auto: grouped in bf16")
     ap.add_argument("--threads", type=int, default=d.threads, help="torch threads per process (0 = auto)")
     ap.add_argument("--eval-every", type=int, default=d.eval_every)
     ap.add_argument("--eval-tokens", type=int, default=d.eval_tokens)
@@ -575,7 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     if d.main:
         m = tr.model
         tr.log(f"model {m.cfg.n_layers} layers d{m.cfg.d_model}: {m.num_params() / 1e6:.1f}M params "
-               f"({m.num_params(active=True) / 1e6:.1f}M active); amp {tr.amp}; world {d.world}; "
+               f"({m.num_params(active=True) / 1e6:.1f}M active); amp {tr.amp}; experts {tr.moe_impl}; "
+               f"loss head {tr.compiled}; world {d.world}; "
                f"threads {torch.get_num_threads()}; {cfg.batch_size}x{cfg.seq_len} per step")
     res = tr.train()
     if d.main:

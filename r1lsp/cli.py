@@ -182,11 +182,21 @@ def cmd_translate(args: argparse.Namespace) -> int:
     text, language = _read_source(args.file)
     if args.file != "-" and language != "java":
         raise CliError(f"{args.file}: not a Java file (translate reads Java)")
-    result = translate_java(text)
+    from r1lsp.translate.workspace import java_context
+
+    where = list(args.context or [])
+    if args.file != "-" and not args.no_context:
+        where.append(Path(args.file).parent)   # the file's own folder (its package)
+    context = java_context(where, exclude=Path(args.file) if args.file != "-" else None)
+    result = translate_java(text, context=context)
+    if result.empty and not args.json:
+        print(f"{args.file}: nothing translated: {result.empty}", file=sys.stderr)
+        return 1
     if args.json:
-        print(json.dumps({"unit": result.unit, "python": result.python, "untranslated": [
+        print(json.dumps({"unit": result.unit, "python": result.python, "empty": result.empty, "untranslated": [
             {"line": u.start[0] + 1, "column": u.start[1] + 1, "java": u.java_text, "reason": u.reason}
-            for u in result.untranslated]}))
+            for u in result.untranslated], "undefined": [
+            {"line": u.start[0] + 1, "column": u.start[1] + 1, "name": u.name} for u in result.undefined]}))
     elif args.output:
         out = Path(args.output)
         if out.exists() and not args.force:
@@ -198,7 +208,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
     for u in result.untranslated:
         print(f"{args.file}:{u.start[0] + 1}:{u.start[1] + 1}: untranslated ({u.reason}): {u.java_text.splitlines()[0] if u.java_text else ''}",
               file=sys.stderr)
-    return 0
+    for u in result.undefined:
+        print(f"{args.file}:{u.start[0] + 1}:{u.start[1] + 1}: undefined: {u.name} "
+              "(defined neither in the input nor in its context; marked in the Python)", file=sys.stderr)
+    return 1 if result.empty else 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -266,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write the Python here instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--context", action="append", metavar="PATH",
+                   help="a .java file or folder whose types the input may use (repeatable); "
+                        "FILE's own folder is searched unless --no-context")
+    p.add_argument("--no-context", action="store_true", help="do not look beside FILE for types it uses")
     p.set_defaults(func=cmd_translate)
 
     # Listed for --help; main() hands their arguments to the model package's own parsers.

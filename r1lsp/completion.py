@@ -20,6 +20,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from importlib import resources
 
+from r1lsp.engine import encode_window
 from r1lsp.structure import StructuredDocument
 from r1lsp.structure.languages import language_support
 from r1lsp.structure.text_index import utf16_len
@@ -56,7 +57,7 @@ class CompletionCandidate:
     label: str
     kind: str                          # one of KINDS
     detail: str                        # source and score, e.g. "local · -1.23"
-    score: float                       # model log-likelihood of the rest of the word, or structural
+    score: float                       # the ranking's score (model log-likelihood combined with static features)
     insert_text: str
     replace_start: tuple[int, int]     # (line, UTF-16 column)
     replace_end: tuple[int, int]
@@ -232,8 +233,27 @@ def _innermost_scope(doc: StructuredDocument, offset: int, kinds: set[str]):
 class _Cand:
     label: str
     kind: str
-    source: str                        # local | parameter | member | class | module | keyword | used | model
+    source: str                        # local | parameter | member | class | module | keyword | used | model | jedi
     structural: float
+    in_file: bool = False              # defined in the document (static analysis knows where)
+    line: int | None = None            # 0-based line of that definition
+    builtin: bool = False
+    symbol: object = None              # pyanalysis.PySymbol (details and types on demand)
+    value_type: str = ""               # the type its value has, where the ranking asked
+    detail: str = ""                   # signature / declared type (providers without a symbol: Java)
+    depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
+    object_member: bool = False        # a member java.lang.Object declares (toString, wait, …)
+    same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
+
+
+@dataclass(frozen=True)
+class AnalysisContext:
+    """Where the document lives, for analysers that read more than its text."""
+    path: str | None = None            # the document's file path (None: unsaved / not a file)
+    root: str | None = None            # the workspace folder holding it
+    python_environment: str | None = None   # interpreter for jedi (None: the server's own)
+    java_index: object = None          # r1lsp.java.workspace.JavaIndex of the workspace (None: JDK only)
+    uri: str | None = None             # the document's URI (the Java index holds open documents by it)
 
 
 def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
@@ -331,18 +351,150 @@ def _match(label: str, prefix: str) -> float | None:
     return 0.3 if all(c in it for c in p) and low[0] == p[0] else None
 
 
+# ---------------------------------------------------------------------------- static candidates per language
+
+def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand] | None:
+    """Jedi's names at the cursor: after `receiver.` the members of its inferred type, else the
+    names in scope, builtins, imports and keywords. None when jedi has no answer (the caller
+    falls back to the structure's names: today's behaviour)."""
+    from r1lsp import pyanalysis
+    node = doc.tree.root_node.descendant_for_byte_range(max(cur.word_start - 1, 0), cur.offset) \
+        if doc.tree is not None else None
+    if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
+        return []
+    try:
+        res = pyanalysis.completions(doc.text, cur.line, len(cur.before_word), path=ctx.path, root=ctx.root,
+                                     env_path=ctx.python_environment)
+    except pyanalysis.EnvironmentError_:
+        res = None
+    if res is None or not res.resolved:
+        return None
+    own_line = cur.line
+    out = []
+    for sym in res.symbols:
+        if sym.in_file and sym.line == own_line and sym.name.startswith(cur.prefix) and not res.member \
+                and sym.name == cur.prefix + cur.tail:
+            continue                                                    # the word being typed itself
+        out.append(_Cand(sym.name, sym.kind, "member" if res.member else _JEDI_SOURCE.get(sym.kind, "jedi"),
+                         0.0, sym.in_file, sym.line, sym.builtin, sym))
+    return out
+
+
+_JEDI_SOURCE = {"parameter": "parameter", "keyword": "keyword", "module": "import", "class": "class"}
+
+JAVA_SCOPE_SCORE = {"variable": 3.0, "parameter": 2.8, "field": 2.5, "method": 2.3, "class": 1.5, "module": 1.0}
+_JAVA_SOURCE = {"variable": "local", "parameter": "parameter", "class": "class", "module": "import"}
+
+
+def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand] | None:
+    """Java's statically known names (r1lsp/java): after `receiver.` the members of its resolved
+    type (JDK and workspace classes, through supertypes), else the names in scope with the
+    grammar's keywords. None when the receiver's type is not resolved (the caller falls back to
+    the structure's names)."""
+    from r1lsp.java.provider import java_members
+    node = doc.tree.root_node.descendant_for_byte_range(max(cur.word_start - 1, 0), cur.offset) \
+        if doc.tree is not None else None
+    if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
+        return []
+    member = cur.before_word.rstrip().endswith(".")
+    got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
+                       member, ctx.uri, doc.tree)
+    if got is None:
+        return None
+    out = []
+    recv = _java_receiver_text(cur.before_word) if member else ""
+    same = collections.Counter(re.findall(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)", doc.text)) \
+        if recv else collections.Counter()
+    for m in got:
+        value_type = m.type.show().split("<")[0] if m.type is not None else ""
+        if member:
+            obj = m.owner == "java.lang.Object" and m.depth > 0
+            out.append(_Cand(m.name, m.kind if m.kind in KINDS else "field", "member", 3.0, value_type=value_type,
+                             detail=m.detail, depth=min(m.depth, 2), object_member=obj,
+                             same_receiver=same.get(m.name, 0)))
+        else:
+            out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
+                             JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,
+                             detail=m.detail))
+    if not member:
+        have = {c.label for c in out}
+        out += [_Cand(kw, "keyword", "keyword", 0.5) for kw in grammar_keywords("java") if kw not in have]
+    return out
+
+
+# A static candidate provider per language: (doc, cursor, context) -> candidates, or None for
+# "no answer here" (then the structure's names are used). Languages without one use the
+# structure alone.
+def _java_receiver_text(before: str) -> str:
+    """The receiver before the final `.` when it is a plain name or a dotted path of names
+    (`this.items`, `format`); '' for calls and other expressions."""
+    m = re.search(r"((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
+    return re.sub(r"\s+", "", m.group(1)) if m else ""
+
+
+PROVIDERS = {"python": python_candidates, "java": java_candidates}
+
+
+def static_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand]:
+    provider = PROVIDERS.get(doc.language)
+    cands = provider(doc, cur, ctx) if provider is not None else None
+    return structure_candidates(doc, cur) if cands is None else cands
+
+
+# ---------------------------------------------------------------------------- ranking
+
+# The list's order: score = sum of weight x feature (`rank_features`). Weights tuned on the dev
+# set (bench/completion_quality.py --tune, dev split only); the README gives the figures.
+RANK_WEIGHTS = {
+    "model": 1.0,              # model log p(rest of the word | text before it)
+    "structural": 1.0,         # the structure's score (prefix match, scope depth, frequency)
+    "in_file": 0.5,            # defined in this document
+    "near": 1.0,               # 1/(1+log(1+lines between definition and cursor))
+    "frequency": 0.5,          # log(1 + occurrences of the name in the document)
+    "private": -1.0,           # _name
+    "dunder": -3.0,            # __name__
+    "builtin": -0.5,
+    "type": 2.0,               # its value has the type the position expects
+    "inherited": -1.5,         # member declared by a supertype (x depth, at most 2)
+    "object_member": -30.0,    # java.lang.Object's own members (toString, wait, …) after the type's
+    "same_receiver": 1.5,      # log(1 + uses of `receiver.name` in the document) (Java)
+    "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
+    "kind_class": 0.0, "kind_variable": 0.0, "kind_parameter": 0.5, "kind_module": 0.0, "kind_model": 0.0,
+}
+
+
+def rank_features(c: _Cand, cur: Cursor, freq, model: float | None, type_match: bool) -> dict[str, float]:
+    """The features the ranking combines for one candidate."""
+    dunder = c.label.startswith("__") and c.label.endswith("__")
+    f = {"model": model if model is not None else 0.0,
+         "structural": c.structural,
+         "in_file": float(c.in_file),
+         "near": 1.0 / (1.0 + math.log1p(abs(cur.line - c.line))) if c.in_file and c.line is not None else 0.0,
+         "frequency": math.log1p(freq.get(c.label, 0)),
+         "private": float(c.label.startswith("_") and not dunder),
+         "dunder": float(dunder),
+         "builtin": float(c.builtin),
+         "type": float(type_match),
+         "inherited": float(c.depth),
+         "object_member": float(c.object_member),
+         "same_receiver": math.log1p(c.same_receiver),
+         f"kind_{c.kind}": 1.0}
+    return f
+
+
+def rank_score(features: dict[str, float], weights: dict[str, float] | None = None) -> float:
+    w = RANK_WEIGHTS if weights is None else weights
+    return sum(w.get(k, 0.0) * v for k, v in features.items())
+
+
 # ---------------------------------------------------------------------------- model
 
 def _context_ids(engine, doc: StructuredDocument, end_byte: int, budget: int):
-    """[<|lang|>] + the tokens of the text before `end_byte` (last `budget` tokens), with
-    level ids from the hierarchy (the language token takes the first text token's units)."""
+    """[<|lang|>] + the tokens of the text before `end_byte` (at most `budget`, from a window
+    start that stays put while the user types: `Engine.encode_window`), with level ids from the
+    hierarchy (the language token takes the first text token's units)."""
     data = doc.text.encode("utf-8", "surrogatepass")
-    start = max(0, end_byte - budget * 8)
-    while start < end_byte and (data[start] & 0xC0) == 0x80:           # a character boundary
-        start += 1
-    text = data[start:end_byte].decode("utf-8", "surrogatepass")
-    ids, starts = engine.encode_with_offsets(text, start)
-    ids, starts = list(ids)[-budget:], list(starts)[-budget:]
+    ids, starts = encode_window(engine, data, end_byte, budget)
     units = doc.hierarchy.unit_ids(starts) if starts else [(0, 0, 0)]
     start_ids = engine.prompts.start(doc.language)
     levels = [units[0]] * len(start_ids) + [tuple(u) for u in units]
@@ -385,51 +537,79 @@ def _wait(fut, deadline: float):
 
 def complete(doc: StructuredDocument, line: int, character: int, engine=None, *, max_items: int = 50,
              model_continuations: bool = True, timeout: float = 2.0, max_scored: int = 64,
-             key: str | None = None) -> CompletionResult:
-    """The completion list at (line, UTF-16 character). `engine` None or not ready: structural
-    ranking. `timeout` bounds the wait for the model (then the structural ranking is used)."""
+             key: str | None = None, context: AnalysisContext | None = None,
+             weights: dict[str, float] | None = None, features_out: list | None = None) -> CompletionResult:
+    """The completion list at (line, UTF-16 character). `engine` None or not ready: static
+    features only. `timeout` bounds the wait for the model (then the static ranking is used).
+    `features_out`, when a list, receives (label, features) of every candidate (for tuning)."""
     cur = cursor_at(doc, line, character)
     if cur is None:
         return CompletionResult([], False)
+    ctx = context or AnalysisContext()
     cands = []
-    for c in structure_candidates(doc, cur):
+    for c in static_candidates(doc, cur, ctx):
         m = _match(c.label, cur.prefix)
         if m is not None:
             c.structural += m - (0.5 if c.label.startswith("__") else 0.0)     # dunders last
             cands.append(c)
-    cands.sort(key=lambda c: (-c.structural, c.label))
+    freq = collections.Counter(_IDENT.findall(doc.text))
+    static = {c.label: rank_features(c, cur, freq, None, False) for c in cands}
+    cands.sort(key=lambda c: (-rank_score(static[c.label], weights), c.label))
+    expected = _expected_type(doc, cur, ctx, cands)
     use_model = engine is not None and getattr(engine, "state", None) == "ready"
     key = key or f"complete:{id(doc)}"
     scores: dict[str, float] = {}
+    resolved_member = cur.before_word.endswith(".") and any(c.symbol is not None or c.detail for c in cands)
     if use_model:
         budget = max(16, min(512, engine.context_tokens - 64))
         deadline = time.monotonic() + timeout
-        if model_continuations:
+        if model_continuations and not resolved_member:
             word = _continuation(engine, doc, cur, budget, deadline, key)
             if word and word not in {c.label for c in cands}:
                 cands.insert(0, _Cand(word, "model", "model", 0.0))
         scores = _model_scores(engine, doc, cur, cands[:max_scored], budget, deadline, key)
+    floor = min(scores.values()) - 1.0 if scores else None                 # unscored: below every scored
     items = []
     for c in cands:
-        s = scores.get(c.label)
-        ranked = (0, -s) if s is not None else (1, -c.structural)
-        items.append((ranked, c, s))
-    items.sort(key=lambda t: (t[0], t[1].label))
+        s = scores.get(c.label, floor)
+        f = rank_features(c, cur, freq, s, bool(expected) and expected == c.value_type)
+        if features_out is not None:
+            features_out.append((c.label, f))
+        items.append((rank_score(f, weights), c, scores.get(c.label)))
+    items.sort(key=lambda t: (-t[0], t[1].label))
     start = (cur.line, cur.character - utf16_len(cur.prefix))
     end = (cur.line, cur.character + utf16_len(cur.tail))
     out = []
-    for rank, (_, c, s) in enumerate(items[:max_items]):
-        score = s if s is not None else c.structural
-        detail = f"{c.source} · {score:.2f}" if s is not None else f"{c.source} · structure {score:.2f}"
-        out.append(CompletionCandidate(c.label, c.kind, detail, score, c.label, start, end, f"{rank:04d}"))
+    for rank, (total, c, s) in enumerate(items[:max_items]):
+        what = c.symbol.detail() if c.symbol is not None else c.detail
+        score = s if s is not None else total
+        how = f"{score:.2f}" if s is not None else f"structure {total:.2f}"
+        detail = f"{what} · {c.source} · {how}" if what else f"{c.source} · {how}"
+        out.append(CompletionCandidate(c.label, c.kind, detail, total, c.label, start, end, f"{rank:04d}"))
     return CompletionResult(out, is_incomplete=len(items) > max_items or (engine is not None and not use_model))
+
+
+def _expected_type(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext, cands: list[_Cand],
+                   top: int = 20) -> str:
+    """The type the position expects (Python: jedi; '' elsewhere), with the `value_type` of
+    the `top` best candidates filled in when it is known."""
+    if doc.language != "python" or not any(c.symbol is not None for c in cands):
+        return ""
+    from r1lsp import pyanalysis
+    expected = pyanalysis.expected_type(doc.text, cur.line, len(cur.before_word), path=ctx.path, root=ctx.root,
+                                        env_path=ctx.python_environment)
+    if expected:
+        for c in cands[:top]:
+            if c.symbol is not None:
+                c.value_type = c.symbol.value_type().split("[")[0].split(".")[-1]
+    return expected
 
 
 def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: str) -> str | None:
     """A short greedy continuation of the word at the cursor (None if the model offers none)."""
     ids, levels = _context_ids(engine, doc, cur.offset, budget)
     fut = engine.submit_generate(key + ":cont", ids, levels, max_new_tokens=8,
-                                 stop_fn=IdentifierStop(bool(cur.prefix)))
+                                 stop_fn=IdentifierStop(bool(cur.prefix)), prefix_key=key + "#prefix")
     res = _wait(fut, deadline)
     if res is None:
         return None
@@ -452,7 +632,8 @@ def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, dea
     ctx_end = ctx_text_end - len(ws.encode())
     ids, levels = _context_ids(engine, doc, ctx_end, budget)
     words = [ws + c.label for c in cands] + [ws + cur.prefix]
-    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words])
+    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words],
+                              prefix_key=key + "#prefix")
     got = _wait(fut, deadline)
     if got is None:
         return {}

@@ -22,6 +22,7 @@ from r1lsp.completion import CompletionCandidate, complete
 from r1lsp.documents import TextChange, UnknownDocument
 from r1lsp.expert_labels import experts_json
 from r1lsp.inline import inline_suggestions
+from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.session import R1LanguageServer, RequestFailed, field_of
 from r1lsp.settings import settings_to_dict
@@ -119,6 +120,9 @@ def create_server() -> R1LanguageServer:
         ls.loop = asyncio.get_running_loop()
         await ls.pull_configuration()
         ls.ensure_engine()
+        # jedi's first answer loads the builtins (~2 s): pay that before the first completion
+        ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment)
+        ls.java_scan = asyncio.ensure_future(ls.scan_java_workspace())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: R1LanguageServer, params: types.DidChangeConfigurationParams) -> None:
@@ -144,6 +148,7 @@ def create_server() -> R1LanguageServer:
     def did_open(ls: R1LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
+        ls.java_document_changed(item.uri, now=True)
         ls.schedule_experts(item.uri, debounce=False)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -155,13 +160,22 @@ def create_server() -> R1LanguageServer:
         doc = ls.documents.get(uri)
         version = params.text_document.version
         for change in params.content_changes:
+            java_edit = None
             if isinstance(change, types.TextDocumentContentChangePartial):
                 # Convert against the text as it is before this change (changes apply in order).
                 edit = TextChange(change.text, ls.to_utf16(doc, change.range.start), ls.to_utf16(doc, change.range.end))
+                start, end = doc.offset_at(*edit.start), doc.offset_at(*edit.end)
+                java_edit = (start, start + len(change.text.encode("utf-8", "surrogatepass")),
+                             doc.text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "replace"), change.text)
             else:
                 edit = TextChange(change.text)
             ls.documents.change(uri, version, [edit])
+            ls.java_document_changed(uri, edit=java_edit)
         ls.schedule_experts(uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: R1LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.java_document_changed(params.text_document.uri, now=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: R1LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -187,7 +201,8 @@ def create_server() -> R1LanguageServer:
         line, char = ls.to_utf16(doc, params.position)
         key = f"{uri}#completion"
         try:
-            result = await asyncio.to_thread(complete, snap, line, char, ls.engine, key=key)
+            result = await asyncio.to_thread(complete, snap, line, char, ls.engine, key=key,
+                                             context=ls.analysis_context(uri))
         except asyncio.CancelledError:  # $/cancelRequest: stop the model work too
             if ls.engine is not None:
                 ls.engine.cancel(key)

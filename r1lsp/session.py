@@ -10,6 +10,7 @@ UTF-32 the conversion happens here, at the edge.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -30,8 +31,12 @@ from r1lsp.documents import DocumentStore, UnknownDocument
 from r1lsp.engine import Engine
 from r1lsp.expert_labels import diagnostic_content, load_expert_labels
 from r1lsp.experts import ExpertMap, ExpertResults
+from r1lsp.java.provider import warm_up as java_warm_up
+from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, strict_converter
+from r1lsp.pyanalysis import check_environment
+from r1lsp.completion import AnalysisContext
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.structure import Level, StructuredDocument
 from r1lsp.translate.model_fallback import make_model_fallback
@@ -76,6 +81,10 @@ class R1LanguageServer(LanguageServer):
         self.expert_results: dict[str, ExpertResults] = {}
         self.expert_tasks: dict[str, asyncio.Task] = {}
         self.expert_labels: dict[int, str] = {}
+        # Java completion: the workspace's classes (+ the JDK's), open documents re-indexed
+        # lazily (`java_index_current`) after edits, immediately on open and save.
+        self.java_index = JavaIndex()
+        self._java_dirty: set[str] = set()
 
     # -- transport (see r1lsp.protocol) -------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -181,6 +190,53 @@ class R1LanguageServer(LanguageServer):
             roots.append(Path(self.workspace.root_path))
         return roots
 
+    # -- Java workspace index ------------------------------------------------------------
+    async def scan_java_workspace(self) -> int:
+        """Index every .java file of the workspace folders (in a worker thread); logs the count."""
+        roots = [r for r in dict.fromkeys(self.workspace_roots()) if r.is_dir()]
+        n = await asyncio.to_thread(self.java_index.scan, roots)
+        await asyncio.to_thread(java_warm_up, self.java_index)
+        self.window_log_message(types.LogMessageParams(types.MessageType.Log, f"r1lsp: java index: {n} workspace files"))
+        return n
+
+    def java_document_changed(self, uri: str, now: bool = False, edit: tuple | None = None) -> None:
+        """Keep the Java index current: now (open, save) or before the next completion (edits;
+        `edit` = (start byte, end byte, removed, inserted) of one change in the new text, which
+        leaves the index as it is when it stays inside a method body)."""
+        doc = self.documents.get(uri) if uri in self.documents else None
+        if doc is None or doc.language != "java":
+            return
+        if edit is not None and uri in self.java_index.files and declarations_unchanged(doc.tree, *edit):
+            return
+        if now:
+            self._java_dirty.discard(uri)
+            self.java_index.update(uri, tree=doc.tree)
+        else:
+            self._java_dirty.add(uri)
+
+    def java_index_current(self) -> JavaIndex:
+        """The index with the edited documents re-read (called before a Java completion)."""
+        for uri in list(self._java_dirty):
+            self._java_dirty.discard(uri)
+            if uri in self.documents:
+                self.java_index.update(uri, tree=self.documents.get(uri).tree)
+        return self.java_index
+
+    def analysis_context(self, uri: str) -> AnalysisContext:
+        """The document's path, its workspace folder and the Python interpreter for analysis."""
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        root = None
+        if path is not None:
+            try:
+                roots = self.workspace_roots()
+            except RuntimeError:                                        # before initialize
+                roots = []
+            inside = [r for r in roots if Path(path).is_relative_to(r)]
+            root = str(max(inside, key=lambda r: len(r.parts))) if inside else str(Path(path).parent)
+        java = uri in self.documents and self.documents.get(uri).language == "java"
+        return AnalysisContext(path, root, self.settings.python.environment,
+                               java_index=self.java_index_current() if java else None, uri=uri)
+
     # -- diagnostics ------------------------------------------------------------------
     # A client that declares pull diagnostics (textDocument.diagnostic) gets them only when it
     # asks (textDocument/diagnostic), and a workspace/diagnostic/refresh when a set changes if
@@ -268,6 +324,8 @@ class R1LanguageServer(LanguageServer):
             raise JsonRpcInvalidParams(str(exc)) from None
         result = await asyncio.to_thread(self.plan_translation, args, doc)
         self.report_translation(uri, doc, result)
+        if result.result.empty:
+            raise JsonRpcInvalidParams(f"r1lsp translated nothing: {result.result.empty}")
         return result
 
     def java_path_for(self, uri: str) -> Path | None:
@@ -336,6 +394,13 @@ class R1LanguageServer(LanguageServer):
                 message=f"translated by the R1 model, not by a rule: review it in {name}",
                 severity=types.DiagnosticSeverity.Hint, source="r1lsp", code="model-translated")
             for m in result.result.model_translated
+        ] + [
+            types.Diagnostic(
+                range=self.to_client_range(doc, u.start, u.end),
+                message=f"{u.name} is defined neither in the selection nor in this file: marked "
+                        f"'# r1lsp: undefined: {u.name}' in {name}",
+                severity=types.DiagnosticSeverity.Warning, source="r1lsp", code="undefined")
+            for u in result.result.undefined
         ])
 
     def translation_edit(self, result: TranslationPlan) -> types.WorkspaceEdit:
@@ -524,6 +589,13 @@ class R1LanguageServer(LanguageServer):
     # -- settings -------------------------------------------------------------------
     def apply_settings(self, raw: Any, origin: str) -> None:
         new, problems = merge_settings(self.settings, raw)
+        env = new.python.environment
+        if env != self.settings.python.environment and env is not None:
+            problem = check_environment(env)
+            if problem is not None:                                     # keep the interpreter in force
+                problems.append(f"setting r1lsp.python.environment: {problem}; keeping "
+                                f"{self.settings.python.environment or 'the server interpreter'}")
+                new = dataclasses.replace(new, python=self.settings.python)
         self.settings = new
         for problem in problems:
             log.warning("%s: %s", origin, problem)

@@ -50,10 +50,28 @@ class DiagnosticsSettings:
 
 
 @dataclass(frozen=True)
+class PythonSettings:
+    """Python analysis (jedi)."""
+
+    environment: str | None = None  # interpreter (executable or virtualenv folder) jedi resolves imports with; None = the server's own
+
+
+@dataclass(frozen=True)
+class InlineSettings:
+    """Ghost text."""
+
+    min_confidence: float = -1.5  # mean token log-probability under which a suggestion is not shown
+    monitor: bool = True  # constrain names after `receiver.` to the analysis' candidates
+    context: bool = True  # signatures of names used near the cursor and recently edited files go into the prompt
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     features: FeatureSettings = field(default_factory=FeatureSettings)
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
+    python: PythonSettings = field(default_factory=PythonSettings)
+    inline: InlineSettings = field(default_factory=InlineSettings)
     log_level: Literal["error", "warning", "info", "debug"] = "info"
 
 
@@ -62,6 +80,7 @@ _BOUNDS = {
     ("model", "max_tokens"): (1, 1024),
     ("model", "threads"): (0, 256),
     ("diagnostics", "debounce_ms"): (0, 10_000),
+    ("inline", "min_confidence"): (-100.0, 0.0),
 }
 
 
@@ -75,6 +94,13 @@ def _check_value(path: tuple[str, ...], annotation: Any, value: Any) -> tuple[bo
     args = get_args(annotation)
     if annotation is bool:
         return isinstance(value, bool), value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False, value
+        lo, hi = _BOUNDS.get(path, (None, None))
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return False, value
+        return True, float(value)
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             return False, value
@@ -102,6 +128,9 @@ def _describe(annotation: Any, path: tuple[str, ...]) -> str:
     if annotation is int and path in _BOUNDS:
         lo, hi = _BOUNDS[path]
         return f"an integer from {lo} to {hi}"
+    if annotation is float and path in _BOUNDS:
+        lo, hi = _BOUNDS[path]
+        return f"a number from {lo} to {hi}"
     names = {bool: "true or false", int: "an integer", str: "a string"}
     if annotation in names:
         return names[annotation]

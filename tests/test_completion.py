@@ -40,12 +40,13 @@ def test_python_locals_parameters_top_level_and_keywords():
     got = {c.label: c for c in complete(doc, line, col, None, max_items=200).items}
     for name, kind in [("items", "parameter"), ("limit", "parameter"), ("key", "function"),
                        ("TAX", "variable"), ("Item", "class"), ("cheapest", "function"),
-                       ("asyncio", "module"), ("dataclass", "module"), ("return", "keyword"), ("None", "keyword")]:
+                       ("asyncio", "module"), ("dataclass", "function"), ("lambda", "keyword"), ("None", "keyword")]:
         assert got[name].kind == kind, name
     assert "price" not in got and "gross" not in got               # class members need `self.`
     assert "results" not in got                                    # a local of another function
+    assert "return" not in got                                     # jedi: no statement after `x =`
     ranked = labels(complete(doc, line, col, None, max_items=200))
-    assert ranked.index("items") < ranked.index("TAX") < ranked.index("return")
+    assert ranked.index("items") < ranked.index("TAX") < ranked.index("lambda")
 
 
 def test_python_self_members_and_used_members():
@@ -82,7 +83,7 @@ def test_java_scope_fields_methods_and_keywords():
     doc, line, col = fixture_with_cursor("Shop.java", "        return x + 1;", "x + 1", "java")
     got = {c.label: c for c in complete(doc, line, col, None, max_items=300).items}
     for name, kind in [("doubled", "variable"), ("x", "parameter"), ("stock", "field"), ("sold", "field"),
-                       ("count", "method"), ("names", "method"), ("Item", "class"), ("List", "module"),
+                       ("count", "method"), ("names", "method"), ("Item", "class"), ("List", "class"),
                        ("new", "keyword"), ("int", "keyword"), ("this", "keyword")]:
         assert got[name].kind == kind, name
     assert "out" not in got and "fmt" not in got and "initial" not in got   # other methods' names

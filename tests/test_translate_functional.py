@@ -23,7 +23,7 @@ INVENTORY = ROOT / "samples" / "Inventory.java"
 PROGRAMS = ROOT / "tests" / "fixtures" / "translate" / "programs"
 
 RANDOM = ("class A {\n    static int f() {\n        int base = 1;\n"
-          "        return base + new java.util.Random(7).nextInt(3);\n    }\n"
+          "        return base + new java.util.BitSet(7).cardinality();\n    }\n"
           "    public static void main(String[] a) { System.out.println(f()); }\n}\n")
 
 
@@ -101,9 +101,9 @@ def test_two_argument_fallback_still_supported():
         return "2" if kind == "expression" else None
 
     r = translate_java(RANDOM, fallback=fb)
-    assert seen == [("new java.util.Random(7)", "expression")]
-    assert "# r1lsp: model-translated, review: new java.util.Random(7)" in r.python
-    assert [m.java_text for m in r.model_translated] == ["new java.util.Random(7)"]
+    assert seen == [("new java.util.BitSet(7)", "expression")]
+    assert "# r1lsp: model-translated, review: new java.util.BitSet(7)" in r.python
+    assert [m.java_text for m in r.model_translated] == ["new java.util.BitSet(7)"]
     assert r.untranslated == []
 
 
@@ -123,7 +123,7 @@ def test_unparsable_fallback_answer_rejected():
     r = translate_java(RANDOM, fallback=lambda j, k: "x = = 1")
     ast.parse(r.python)
     assert r.model_translated == []
-    assert "# r1lsp: untranslated: new java.util.Random(7)" in r.python
+    assert "# r1lsp: untranslated: new java.util.BitSet(7)" in r.python
 
 
 # ------------------------------------------------------------------ model_fallback
@@ -149,22 +149,22 @@ def test_model_fallback_accepted_answer_marked_and_listed():
     eng = StubEngine("7<|endoftext|>garbage")
     r = translate_java(RANDOM, fallback=make_model_fallback(eng, max_new_tokens=32))
     ast.parse(r.python)
-    assert "# r1lsp: model-translated, review: new java.util.Random(7)" in r.python
+    assert "# r1lsp: model-translated, review: new java.util.BitSet(7)" in r.python
     assert len(r.model_translated) == 1
     m = r.model_translated[0]
     assert m.python == "7" and m.context == "expression"
-    assert m.start == (3, 22) and RANDOM.encode()[m.start_byte:m.end_byte] == b"new java.util.Random(7)"
+    assert m.start == (3, 22) and RANDOM.encode()[m.start_byte:m.end_byte] == b"new java.util.BitSet(7)"
     ids, n, stops = eng.calls[0]
     assert ids[0] == 1 and ids[-2:] == [3, 2] and n == 32
     assert "<|endoftext|>" in stops and "<|sep|>" in stops
     # the prompt carries the enclosing method before the construct
-    assert len(ids) - 3 > len("new java.util.Random(7)")
+    assert len(ids) - 3 > len("new java.util.BitSet(7)")
 
 
 def test_model_fallback_unparsable_rejected():
-    eng = StubEngine("new Random(7)")
+    eng = StubEngine("new BitSet(7)")
     fb = make_model_fallback(eng)
-    assert fb("new java.util.Random(7)", "expression", "") is None
+    assert fb("new java.util.BitSet(7)", "expression", "") is None
     r = translate_java(RANDOM, fallback=fb)
     assert r.model_translated == [] and len(r.untranslated) == 1
 
@@ -172,7 +172,7 @@ def test_model_fallback_unparsable_rejected():
 def test_model_fallback_engine_not_ready():
     eng = StubEngine("7", state="loading")
     fb = make_model_fallback(eng)
-    assert fb("new java.util.Random(7)", "expression", "ctx") is None
+    assert fb("new java.util.BitSet(7)", "expression", "ctx") is None
     assert eng.calls == []
 
 
@@ -203,5 +203,5 @@ def test_model_fallback_timeout_cancels():
             return self.fut
 
     eng = Slow("7")
-    assert make_model_fallback(eng, timeout=0.05)("new java.util.Random(7)", "expression") is None
+    assert make_model_fallback(eng, timeout=0.05)("new java.util.BitSet(7)", "expression") is None
     assert eng.fut.cancelled()

@@ -37,16 +37,28 @@ class ModelTranslated:
 
 
 @dataclass
+class Undefined:
+    """A name the translation uses but neither the input nor its context defines."""
+    name: str
+    start_byte: int
+    end_byte: int
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+
+@dataclass
 class TranslationResult:
     python: str
     untranslated: list[Untranslated] = field(default_factory=list)
     unit: str = "file"
     model_translated: list[ModelTranslated] = field(default_factory=list)
+    undefined: list[Undefined] = field(default_factory=list)
+    empty: str | None = None   # why nothing was translated (None when something was)
 
 
 class E:
     """A translated expression: Python code, its Java type and its Python precedence."""
-    __slots__ = ("code", "type", "prec", "risk", "nonneg", "lit", "nullable", "ret")
+    __slots__ = ("code", "type", "prec", "risk", "nonneg", "lit", "nullable", "ret", "rng")
 
     def __init__(self, code: str, type_: str | None = None, prec: int = P_ATOM,
                  risk: bool = False, nonneg: bool = False, lit=None):
@@ -58,6 +70,7 @@ class E:
         self.lit = lit
         self.nullable = False
         self.ret = None  # for a callable: the Java type it returns, when known
+        self.rng = None  # (lo, hi) the integer value provably lies in, when narrower than its type
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"E({self.code!r}, {self.type!r})"

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Callable
+from typing import Callable, Sequence
 
 import tree_sitter_java
 from tree_sitter import Language, Parser
 
 from . import runtime
+from . import lean, snippet
 from .core import Base, TranslationResult
+from .names import finish
 from .declarations import CLASS_NODES, DeclMixin
 from .expressions import ExprMixin
 from .functional import FunctionalMixin
@@ -87,7 +89,9 @@ def _find_main(tr: Translator):
 
 
 def _assemble(tr: Translator, body: list[str], after: list[str], tail: list[str]) -> str:
+    body = lean.drop_dead_defaults(body)
     imports, helper_src = runtime.render(tr.helpers)
+    helper_src = lean.prune_helpers(helper_src, "\n".join(body + after + tail))
     imps = sorted(set(imports) | tr.imports, key=lambda s: (s.startswith("from"), s))
     out: list[str] = []
     if imps:
@@ -106,8 +110,22 @@ def _assemble(tr: Translator, body: list[str], after: list[str], tail: list[str]
     return text
 
 
+def _snippet_static(tr: Translator) -> None:
+    """A snippet's members are static (plain functions) unless it uses this/super or constructors."""
+    w = getattr(tr, "snippet", None)
+    ci = tr.classes.get(w.wrapper) if w is not None else None
+    if ci is None or not w.force_static:
+        return
+    for ms in ci.methods.values():
+        for mi in ms:
+            mi.static = True
+    for f, (t, _) in list(ci.fields.items()):
+        ci.fields[f] = (t, True)
+
+
 def _file(tr: Translator, root) -> str:
     tr.collect(root)
+    _snippet_static(tr)
     tr.decide_module_level()
     body, after = [], []
     for ci in tr.order_classes():
@@ -214,19 +232,96 @@ def _statements(tr: Translator, root, stmts) -> str:
 
 
 def translate_java(source: str, *, selection: tuple[int, int] | None = None,
-                   fallback: Callable[..., str | None] | None = None) -> TranslationResult:
+                   fallback: Callable[..., str | None] | None = None,
+                   context: Sequence[str] = ()) -> TranslationResult:
     """Translate Java source (or the unit a byte-range selection names) to Python 3.
+
+    Source that is not a compilation unit (a bare method, fields, statements, an expression)
+    is translated in snippet mode (``snippet.py``): top-level Python functions / statements.
 
     The returned Python always passes ``ast.parse``: when the first pass emits text that
     does not parse, a checked pass replaces each unit that does not parse (statement, else
-    member, else class) by a marked placeholder and reports it in ``untranslated``."""
+    member, else class) by a marked placeholder and reports it in ``untranslated``.
+    ``TranslationResult.empty`` says why, when nothing at all was translated.
+
+    ``context``: other Java sources (the rest of the workspace); the top-level types the input
+    uses but does not declare are taken from them and translated alongside. A name defined
+    nowhere is marked ``# r1lsp: undefined: NAME`` and listed in ``undefined``."""
     src = source.encode("utf-8")
     root = parser().parse(src).root_node
+    if selection is None and snippet.is_snippet(root):
+        w = snippet.wrap(root, src, parser().parse, snippet.context_types(root, src, context, parser().parse))
+        res = _run(w.text, parser().parse(w.text).root_node, fallback, None, w)
+        res.python = snippet.unwrap(res.python, w.kind)
+        res.unit = "snippet"
+        _remap(res, w, src)
+    else:
+        res = None
+        if selection is not None:
+            res = _selected_functions(src, root, selection, fallback, context)
+        if res is None:
+            extra = snippet.context_types(root, src, context, parser().parse) if context else []
+            if extra:  # types from the workspace, appended after the file's own
+                full = src + b"\n" + "\n".join(extra).encode("utf-8") + b"\n"
+                res = _run(full, parser().parse(full).root_node, fallback, selection, None)
+                res.untranslated = [u for u in res.untranslated if u.start_byte < len(src)]
+                res.model_translated = [m for m in res.model_translated if m.start_byte < len(src)]
+            else:
+                res = _run(src, root, fallback, selection, None)
+    finish(res, src)
+    return res
+
+
+def _selected_functions(src: bytes, root, selection, fallback, context=()) -> TranslationResult | None:
+    """Selected methods (and fields) that use no instance state become plain functions,
+    translated with the members of their class that they use."""
+    a, b = max(0, selection[0]), min(len(src), selection[1])
+    while a < b and src[a:a + 1].isspace():
+        a += 1
+    while b > a and src[b - 1:b].isspace():
+        b -= 1
+    sel = snippet.selected_members(root, src, a, b)
+    if sel is None:
+        return None
+    cls, members = sel
+    if members[0].type == "method_declaration" and len(members) == 1 and \
+            not (members[0].start_byte >= a - 1 or members[0].end_byte <= b + 1):
+        pass
+    nodes = snippet.plain_closure(cls, members, src)
+    if nodes is None:
+        return None
+    # the file's other types (and the workspace's) that the selected members use come along
+    sub = src[:0].join(src[m.start_byte:m.end_byte] + b"\n" for m in nodes)
+    others = [src[c.start_byte:c.end_byte].decode("utf-8", "replace") for c in root.named_children
+              if c.type in snippet.CLASS_TYPES and c != cls]
+    extra = snippet.context_types(parser().parse(sub).root_node, sub, others + list(context), parser().parse)
+    w = snippet.wrap_members(src, nodes, extra=extra)
+    res = _run(w.text, parser().parse(w.text).root_node, fallback, None, w)
+    res.unit = "method" if len(members) == 1 and members[0].type == "method_declaration" else "members"
+    _remap(res, w, src)
+    return res
+
+
+def _remap(res: TranslationResult, w, src: bytes) -> None:
+    """Byte ranges and positions of the wrapped snippet back onto the original text."""
+    probe = Base(src, None)
+    for item in list(res.untranslated) + list(res.model_translated):
+        a = w.orig(item.start_byte)
+        b = w.orig(max(item.start_byte, item.end_byte - 1))
+        a = 0 if a is None else a
+        b = a if b is None else b + 1
+        item.start_byte, item.end_byte = a, max(a, b)
+        item.start, item.end = probe.pos(item.start_byte), probe.pos(item.end_byte)
+
+
+def _run(src: bytes, root, fallback, selection, wrapped) -> TranslationResult:
     tr = Translator(src, fallback)
+    tr.snippet = wrapped
     text, unit = _translate(tr, root, src, selection)
     if not _parses(text):
         answers = getattr(tr, "_answers", {})
         tr = Translator(src, fallback)
+        tr.snippet = wrapped
         tr.checked = True
         tr._answers = answers  # do not ask the model twice
         try:

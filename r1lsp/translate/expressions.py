@@ -243,6 +243,7 @@ class ExprMixin:
         if v is not None:
             e = E(v.py, v.type, nonneg=v.nonneg, risk=v.big)
             e.nullable = v.nullable
+            e.rng = v.rng
             return e
         fe = self.field_ref(name)
         if fe is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .core import E, P_ATOM, P_CMP, P_MUL, P_UNARY, par
-from .types import DEQUES, LISTS, MAPS, SETS, base, elem, is_char, is_int, is_string, targs, unbox
+from .types import DEQUES, LISTS, MAPS, SETS, base, elem, is_char, is_int, is_string, promote, targs, unbox
 
 EXC = {"IllegalArgumentException": "ValueError", "NumberFormatException": "ValueError",
        "IllegalStateException": "IllegalStateException", "RuntimeException": "RuntimeError",
@@ -28,6 +28,10 @@ FUNC_TYPES = {"Function", "BiFunction", "Predicate", "BiPredicate", "Supplier", 
               "ToIntFunction", "IntConsumer", "Callable", "DoubleUnaryOperator",
               "DoubleBinaryOperator", "LongBinaryOperator", "IntSupplier", "ToIntBiFunction"}
 
+
+# java.util.Random methods (runtime._JRandom reproduces Java's generator exactly)
+RANDOM_RETURNS = {"nextInt": "int", "nextLong": "long", "nextDouble": "double", "nextFloat": "float",
+                  "nextBoolean": "boolean", "nextGaussian": "double", "setSeed": "void"}
 
 class LibraryMixin:
     def args(self, node, types=None) -> list[E]:
@@ -100,8 +104,9 @@ class LibraryMixin:
                     return E(f'"".join({e.code}[{o}:{o} + {c}])', "String")
                 return E(f'"".join({e.code})', "String")
             return E(self.to_str(e), "String")
-        if b in ("Random",):
-            return self.untranslated_expr(n, "java.util.Random has no equivalent sequence")
+        if b == "Random" and b not in self.classes:
+            args = ", ".join(self.coerce(self.expr(a), "long").code for a in raw)
+            return E(f"{self.use('_JRandom')}({args})", "Random")
         if b in ("Integer", "Long", "Double", "Boolean", "Character"):
             return self.expr(raw[0])
         if b in ("Object",):
@@ -312,6 +317,28 @@ class LibraryMixin:
                 c = self.classes.get(c.superclass) if c.superclass else None
         return -3
 
+    def unknown_call(self, name: str, args: list[E], n) -> E:
+        """A call of a method neither the input nor its context defines: common helpers by
+        their Java meaning, else a plain call that the undefined-name pass marks and reports."""
+        from .types import is_numeric
+        ts = [unbox(a.type) for a in args]
+        scalar = all(t is not None and (is_numeric(t) or t in ("boolean", "String")) for t in ts)
+        if name == "swap" and len(args) == 2 and scalar:
+            # Java passes scalars by value: a swap(a, b) of them changes nothing for the caller
+            self.pre.append(f"# r1lsp: swap({args[0].code}, {args[1].code}) of two values changes nothing in Java")
+            return E("None")
+        if name == "swap" and len(args) == 3 and ts[0] and ts[0].endswith("[]"):
+            a, i, j = (x.code for x in args)
+            self.pre.append(f"{a}[{i}], {a}[{j}] = {a}[{j}], {a}[{i}]")
+            return E("None")
+        if name in ("max", "min") and len(args) == 2 and all(t and is_numeric(t) for t in ts):
+            t = promote(ts[0], ts[1])
+            return E(f"{name}({', '.join(self.coerce(a, t).code for a in args)})", t)
+        if name == "abs" and len(args) == 1 and ts[0] and is_numeric(ts[0]):
+            return E(f"abs({args[0].code})", ts[0])
+        from .types import py_name
+        return E(f"{py_name(name)}({', '.join(a.code for a in args)})", None)
+
     def user_call(self, o, ci, name, raw, n, implicit=False, static_of=None):
         cands = self.candidates(ci, name)
         if len(cands) == 1 and len(cands[0].params) == len(raw):
@@ -340,7 +367,7 @@ class LibraryMixin:
                 v = self.scope.lookup(name)
                 return E(f"{v.py}({', '.join(a.code for a in args)})")
             if ci is None or implicit:
-                return self.untranslated_expr(n, f"call to unknown method {name}")
+                return self.unknown_call(name, args, n)
             return E(f"{ci.name}.{name}({', '.join(a.code for a in args)})")
         ptypes = [p[0] for p in m.params]
         if m.varargs:
@@ -505,6 +532,9 @@ class LibraryMixin:
             r = self.set_call(o, oc, name, raw, n)
             if r is not None:
                 return r
+        elif b == "Random" and name in RANDOM_RETURNS:
+            args = [self.expr(a) for a in raw]
+            return E(f"{oc}.{name}({', '.join(a.code for a in args)})", RANDOM_RETURNS[name])
         elif b in ("Entry", "Map.Entry"):
             if name == "getKey":
                 return E(f"{oc}[0]", (targs(t) or [None])[0])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .core import (E, P_ADD, P_AND, P_ATOM, P_BAND, P_BOR, P_BXOR, P_CMP, P_MUL, P_NOT, P_OR,
                    P_SHIFT, P_TERN, P_UNARY, par)
 from .expressions import _closes_at_end, pystr
-from .types import base, is_char, is_float, is_integral, is_numeric, is_string, promote, unbox
+from .types import (BOUNDS, base, fits, interval, is_char, is_float, is_integral, is_numeric, is_string,
+                    promote, unbox)
 
 
 class OperatorMixin:
@@ -35,6 +36,7 @@ class OperatorMixin:
             if op == "^":
                 return E(f"{par(l, P_CMP + 1)} != {par(r, P_CMP + 1)}", "boolean", P_CMP)
             return E(f"{par(l, p)} {op} {par(r, p + 1)}", "boolean", p)
+        rl, rr = self.rng_of(l), self.rng_of(r)
         if is_char(l.type):
             l = self.coerce(l, "int")
         if is_char(r.type):
@@ -46,19 +48,14 @@ class OperatorMixin:
                 t = "int"
         intlike = t in ("int", "long")
         risk = l.risk or r.risk
-        if op == "+" or op == "-":
-            p = P_ADD
-            code = f"{par(l, p)} {op} {par(r, p + 1)}"
-            big = any(x.lit is not None and isinstance(x.lit, int) and abs(x.lit) >= 1 << 20
-                      for x in (l, r))
-            risk = risk or (intlike and big)
-            res = E(code, t, p, risk, nonneg=op == "+" and l.nonneg and r.nonneg)
-        elif op == "*":
-            res = E(f"{par(l, P_MUL)} * {par(r, P_MUL + 1)}", t, P_MUL, intlike or risk,
-                    nonneg=l.nonneg and r.nonneg)
+        if op in ("+", "-", "*"):
+            p = P_ADD if op != "*" else P_MUL
+            res = E(f"{par(l, p)} {op} {par(r, p + 1)}", t, p, risk,
+                    nonneg=op != "-" and l.nonneg and r.nonneg)
+            self.arith_range(res, op, rl, rr, t)
         elif op == "/":
             if is_float(t):
-                res = E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+                res = self.fdiv(l, r, rr, t)
             elif intlike and l.nonneg and r.nonneg and r.lit not in (None, 0):
                 res = E(f"{par(l, P_MUL)} // {par(r, P_MUL + 1)}", t, P_MUL, risk, nonneg=True)
             elif intlike:
@@ -74,9 +71,13 @@ class OperatorMixin:
             else:
                 res = E(f"{self.use('_irem')}({l.code}, {r.code})", t)
         elif op == "<<":
-            res = E(f"{par(l, P_SHIFT)} << {par(r, P_SHIFT + 1)}", t, P_SHIFT, True)
+            k = self.shift_count(r, t)
+            res = E(f"{par(l, P_SHIFT)} << {k.code}", t, P_SHIFT, True)
+            if isinstance(k.lit, int) and rl is not None and not l.risk:
+                self.arith_range(res, "*", rl, (1 << k.lit, 1 << k.lit), t)
         elif op == ">>":
-            res = E(f"{par(l, P_SHIFT)} >> {par(r, P_SHIFT + 1)}", t, P_SHIFT, risk, l.nonneg)
+            k = self.shift_count(r, t)
+            res = E(f"{par(l, P_SHIFT)} >> {k.code}", t, P_SHIFT, risk, l.nonneg)
         elif op == ">>>":
             h = "_ushr64" if t == "long" else "_ushr32"
             res = E(f"{self.use(h)}({l.code}, {r.code})", t)
@@ -89,6 +90,74 @@ class OperatorMixin:
         if res.risk and self.in_arith == 0 and t in ("int", "long"):
             return self.wrap(res, t)
         return res
+
+    def fdiv(self, l: E, r: E, rr, t) -> E:
+        """Floating division: Java gives ±Infinity/NaN for a zero divisor where Python raises;
+        plain `/` when the divisor is provably non-zero (a literal, an integer range without 0)."""
+        nonzero = (r.lit is not None and r.lit != 0) or (rr is not None and (rr[0] > 0 or rr[1] < 0))
+        if nonzero:
+            return E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+        return E(f"{self.use('_fdiv')}({l.code}, {r.code})", t)
+
+    def arith_operand(self, node, t, op: str) -> E:
+        """The right operand of a compound assignment: inside + - * it may stay unwrapped
+        (the assignment wraps the whole value once)."""
+        saved = self.in_arith
+        self.in_arith = saved + 1 if op in ("+", "-", "*") and t in ("int", "long") else 0
+        try:
+            return self.expr(node)
+        finally:
+            self.in_arith = saved
+
+    def step_fits(self, tgt: E, delta: int) -> bool:
+        """Whether tgt ± 1 provably stays inside its type (a counter, a bounded loop variable)."""
+        r = self.rng_of(tgt)
+        return r is not None and fits(interval("+", r, (delta, delta)), unbox(tgt.type))
+
+    def d2i(self, code: str, t: str) -> str:
+        """Java's (int)/(long) of a double: truncation, saturation, NaN -> 0."""
+        if t == "long":
+            return f"{self.use('_d2i')}({code}, -9223372036854775808, 9223372036854775807)"
+        return f"{self.use('_d2i')}({code})"
+
+    def rng_of(self, e: E):
+        """The range an integral expression's value lies in (None: its whole type, or unknown)."""
+        if e.risk:
+            return None
+        if isinstance(e.lit, int) and not isinstance(e.lit, bool):
+            return (e.lit, e.lit)
+        if e.rng is not None:
+            return e.rng
+        t = unbox(e.type)
+        if t in ("char", "short", "byte"):
+            return BOUNDS[t]
+        if e.nonneg and t in ("int", "long"):
+            return (0, BOUNDS[t][1])
+        return None
+
+    def arith_range(self, res: E, op: str, rl, rr, t) -> None:
+        """Java integer semantics for + - *: the result needs wrapping unless the operand
+        ranges prove it stays inside its type (int/long)."""
+        if t not in ("int", "long"):
+            return
+        rng = interval(op, rl, rr) if rl is not None and rr is not None else None
+        if fits(rng, t):
+            res.rng = rng
+            res.risk = False
+            res.nonneg = res.nonneg or rng[0] >= 0
+        else:
+            res.risk = True
+
+    def shift_count(self, r: E, t: str | None) -> E:
+        """Java masks a shift count to 5 bits (int) / 6 bits (long)."""
+        mask = 63 if t == "long" else 31
+        if isinstance(r.lit, int):
+            k = r.lit & mask
+            return E(str(k), "int", lit=k)
+        rr = self.rng_of(r)
+        if rr is not None and 0 <= rr[0] and rr[1] <= mask:
+            return E(par(r, P_SHIFT + 1), "int")
+        return E(f"({par(r, P_BAND)} & {mask})", "int")
 
     def wrap(self, e: E, t: str) -> E:
         h = "_i64" if t == "long" else "_i32"
@@ -150,8 +219,10 @@ class OperatorMixin:
             return E(" + ".join(par(p, P_ADD + 1) for p in parts), "String", P_ADD)
         bad = any(p.lit is None and any(ch in p.code for ch in '\\"#{}\n') for p in parts)
         if bad:
-            return E(" + ".join(self.to_str(p) if not is_string(p.type) or p.nullable else par(p, P_ADD + 1)
-                                for p in parts), "String", P_ADD)
+            def piece(p: E) -> str:
+                c = self.to_str(p) if not is_string(p.type) or p.nullable else p.code
+                return par(p, P_ADD + 1) if c == p.code else c
+            return E(" + ".join(piece(p) for p in parts), "String", P_ADD)
         out = []
         for p in parts:
             if p.lit is not None and is_string(p.type):
@@ -185,7 +256,16 @@ class OperatorMixin:
         if op == "-":
             if e.lit is not None:
                 return E("-" + e.code, t, P_UNARY, lit=-e.lit)
-            return E(f"-{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+            res = E(f"-{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+            r = self.rng_of(e)
+            if t in ("int", "long"):
+                if r is not None and r[0] > BOUNDS[t][0]:   # -MIN_VALUE is the one overflow
+                    res.rng = (-r[1], -r[0])
+                else:
+                    res.risk = True
+                    if self.in_arith == 0:
+                        return self.wrap(res, t)
+            return res
         if op == "+":
             return e
         if op == "~":
@@ -220,10 +300,8 @@ class OperatorMixin:
                         v &= (1 << w) - 1
                         v = v - (1 << w) if v >= 1 << (w - 1) else v
                     return E(str(v), t, lit=v, prec=P_UNARY if v < 0 else P_ATOM)
-                c = f"int({e.code})"
-                if t == "int" and not e.code.startswith(("math.", "float(math.")):
-                    c = f"{self.use('_d2i')}({e.code})"
-                elif t in ("short", "byte"):
+                c = self.d2i(e.code, "long" if t == "long" else "int")
+                if t in ("short", "byte"):
                     c = f"{self.use('_i16' if t == 'short' else '_i8')}({self.use('_d2i')}({e.code}))"
                 return E(c, t)
             if frm == "char":
@@ -299,18 +377,21 @@ class OperatorMixin:
                 return self.expr(rnode, tgt.type)
             return self.coerce(self.expr(rnode, tgt.type), tgt.type)
         bop = op[:-1]
-        r = self.expr(rnode)
+        r = self.arith_operand(rnode, t, bop)
         if is_string(tgt.type) and bop == "+":
             return E(f"{tgt.code} + {par(E(self.to_str(r), 'String'), P_ADD + 1)}", "String", P_ADD)
         l = E(tgt.code, tgt.type)
+        l.rng = tgt.rng
         if unbox(tgt.type) == "boolean":
             return E(f"{tgt.code} {bop} {par(r, P_BAND + 1)}", "boolean", P_BAND)
         fake = self.binop(bop, l, r)
         if t in ("int", "long", "short", "byte", "char"):
-            if is_float(fake.type):
-                fake = E(f"int({fake.code})", "int")
+            if is_float(fake.type):  # compound assignment narrows: (T) (x op y)
+                fake = E(self.d2i(fake.code, "long" if t == "long" else "int"), t)
+                if t == "int" or t == "long":
+                    return fake
             if t == "char":
-                return E(f"chr({fake.code})", "char")
+                return E(f"chr({par(fake, P_BAND)} & 0xFFFF)", "char")
             if t in ("short", "byte"):
                 return E(f"{self.use('_i16' if t == 'short' else '_i8')}({fake.code})", t)
             if fake.risk and not fake.code.startswith("_i"):
@@ -319,20 +400,21 @@ class OperatorMixin:
 
     def binop(self, op: str, l: E, r: E) -> E:
         """Apply a Java arithmetic operator to two already-translated operands."""
+        rl, rr = self.rng_of(l), self.rng_of(r)
         if is_char(l.type):
             l = self.coerce(l, "int")
         if is_char(r.type):
             r = self.coerce(r, "int")
         t = promote(l.type, r.type) or l.type
         intlike = unbox(t) in ("int", "long", "short", "byte")
-        if op in ("+", "-"):
-            big = r.lit is not None and isinstance(r.lit, int) and abs(r.lit) >= 1 << 20
-            return E(f"{par(l, P_ADD)} {op} {par(r, P_ADD + 1)}", t, P_ADD, r.risk or (intlike and big))
-        if op == "*":
-            return E(f"{par(l, P_MUL)} * {par(r, P_MUL + 1)}", t, P_MUL, intlike)
+        if op in ("+", "-", "*"):
+            p = P_ADD if op != "*" else P_MUL
+            res = E(f"{par(l, p)} {op} {par(r, p + 1)}", t, p, r.risk)
+            self.arith_range(res, op, rl, rr, unbox(t))
+            return res
         if op == "/":
             if is_float(t):
-                return E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+                return self.fdiv(l, r, rr, t)
             if intlike:
                 return E(f"{self.use('_idiv')}({l.code}, {r.code})", t)
             return E(f"{self.use('_div')}({l.code}, {r.code})", t)
@@ -342,9 +424,11 @@ class OperatorMixin:
                 return E(f"math.fmod({l.code}, {r.code})", t)
             return E(f"{self.use('_irem')}({l.code}, {r.code})", t)
         if op == "<<":
-            return E(f"{par(l, P_SHIFT)} << {par(r, P_SHIFT + 1)}", unbox(l.type), P_SHIFT, True)
+            k = self.shift_count(r, unbox(l.type))
+            return E(f"{par(l, P_SHIFT)} << {k.code}", unbox(l.type), P_SHIFT, True)
         if op == ">>":
-            return E(f"{par(l, P_SHIFT)} >> {par(r, P_SHIFT + 1)}", unbox(l.type), P_SHIFT)
+            k = self.shift_count(r, unbox(l.type))
+            return E(f"{par(l, P_SHIFT)} >> {k.code}", unbox(l.type), P_SHIFT)
         if op == ">>>":
             h = "_ushr64" if unbox(l.type) == "long" else "_ushr32"
             return E(f"{self.use(h)}({l.code}, {r.code})", unbox(l.type))
@@ -369,10 +453,18 @@ class OperatorMixin:
                 tmp = self.tmp("old")
                 return E(f"[{tmp} := {tgt.code}, ({tgt.code} := {new})][0]", "char")
             sign = "+" if delta > 0 else "-"
+            new = f"{tgt.code} {sign} 1"
+            if t in ("short", "byte"):
+                new = f"{self.use('_i16' if t == 'short' else '_i8')}({new})"
+            elif t in ("int", "long") and not self.step_fits(tgt, delta):
+                new = self.wrap(E(new, t), t).code
             if prefix:
-                return E(f"({tgt.code} := {tgt.code} {sign} 1)", tgt.type)
+                return E(f"({tgt.code} := {new})", tgt.type)
+            if new.startswith("_i"):
+                tmp = self.tmp("old")
+                return E(f"[{tmp} := {tgt.code}, ({tgt.code} := {new})][0]", tgt.type)
             back = "-" if delta > 0 else "+"
-            return E(f"({tgt.code} := {tgt.code} {sign} 1) {back} 1", tgt.type, P_ADD)
+            return E(f"({tgt.code} := {new}) {back} 1", tgt.type, P_ADD)
         if target.type == "array_access":
             a = self.expr(target.child_by_field_name("array"))
             i = self.expr(target.child_by_field_name("index"))

@@ -57,6 +57,16 @@ def _div(a, b):
         return _idiv(a, b)
     return a / b
 ''', ("_idiv",))
+_h("_fdiv", '''
+def _fdiv(a, b):
+    """Java floating division: a zero divisor gives Infinity or NaN, not an error."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+''', (), ("import math",))
 _h("_ushr32", '''
 def _ushr32(a, n):
     """Java int >>> n."""
@@ -729,6 +739,88 @@ def _set_remove_if(s, pred):
 _h("_untranslated", '''
 def _untranslated(java_text):
     raise NotImplementedError("r1lsp: untranslated Java: " + java_text)
+''')
+
+
+_h("_JRandom", '''
+class _JRandom:
+    """java.util.Random: the same 48-bit generator, so a seed gives Java's sequence."""
+
+    def __init__(self, seed=None):
+        if seed is None:
+            import time
+            seed = time.time_ns()
+        self.setSeed(seed)
+
+    def setSeed(self, seed):
+        self._s = (seed ^ 0x5DEECE66D) & ((1 << 48) - 1)
+        self._g = None
+
+    def _next(self, bits):
+        self._s = (self._s * 0x5DEECE66D + 0xB) & ((1 << 48) - 1)
+        r = self._s >> (48 - bits)
+        return r - (1 << 32) if r & (1 << 31) and bits == 32 else r
+
+    def nextInt(self, bound=None, hi=None):
+        if hi is not None:  # nextInt(origin, bound), as Java 17's RandomSupport does it
+            origin = bound
+            if origin >= hi:
+                raise ValueError("bound must be greater than origin")
+            r = self._next(32)
+            n = hi - origin
+            if n < (1 << 31):
+                m = n - 1
+                if n & m == 0:
+                    return (r & m) + origin
+                u = (r & 0xFFFFFFFF) >> 1
+                while True:
+                    r = u % n
+                    if u + m - r < (1 << 31):
+                        return r + origin
+                    u = (self._next(32) & 0xFFFFFFFF) >> 1
+            while r < origin or r >= hi:
+                r = self._next(32)
+            return r
+        if bound is None:
+            return self._next(32)
+        if bound <= 0:
+            raise ValueError("bound must be positive")
+        if bound & -bound == bound:
+            return (bound * self._next(31)) >> 31
+        while True:
+            bits = self._next(31)
+            val = bits % bound
+            if bits - val + (bound - 1) < (1 << 31):
+                return val
+
+    def nextLong(self):
+        v = (self._next(32) << 32) + self._next(32)
+        v &= (1 << 64) - 1
+        return v - (1 << 64) if v >> 63 else v
+
+    def nextDouble(self):
+        return ((self._next(26) << 27) + self._next(27)) * (1.0 / (1 << 53))
+
+    def nextFloat(self):
+        return self._next(24) / float(1 << 24)
+
+    def nextBoolean(self):
+        return self._next(1) != 0
+
+    def nextGaussian(self):
+        import math
+        if self._g is not None:
+            g, self._g = self._g, None
+            return g
+        while True:
+            v1 = 2 * self.nextDouble() - 1
+            v2 = 2 * self.nextDouble() - 1
+            s = v1 * v1 + v2 * v2
+            if 0 < s < 1:
+                break
+        m = math.sqrt(-2 * math.log(s) / s)
+        self._g = v2 * m
+        return v1 * m
 ''')
 
 

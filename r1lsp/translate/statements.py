@@ -1,9 +1,9 @@
 """Java statements -> Python statements (loops, switch, labels, try, throw…)."""
 from __future__ import annotations
 
-from .core import Loop, P_NOT, par
+from .core import E, Loop, P_NOT, par
 from .library import CATCH
-from .types import Scope, base, elem, is_char, targs, unbox
+from .types import BOUNDS, COUNTER_RANGE, COUNTER_STEP, Scope, base, elem, is_char, targs, unbox
 
 IND = "    "
 
@@ -78,6 +78,8 @@ class StmtMixin:
                     vt = e.type
                 e = self.coerce(e, vt)
             v = self.scope.declare(name, vt, nonneg=bool(e and e.nonneg and self.never_assigned(name)))
+            if unbox(vt) in ("int", "long") and e is not None and self.is_counter(name, n, e):
+                v.rng = COUNTER_RANGE
             v.nullable = e is not None and e.code == "None"
             v.big = bool(e is not None and (e.risk or isinstance(e.lit, int) and abs(e.lit) >= 1 << 20))
             if e is not None:
@@ -92,6 +94,48 @@ class StmtMixin:
 
     def never_assigned(self, name) -> bool:
         return False
+
+    def is_counter(self, name: str, decl, init: E) -> bool:
+        """A local set only to small constants and stepped by at most COUNTER_STEP: it
+        stays within COUNTER_RANGE (so ±, small multiples of it are not wrapped)."""
+        def small(e_or_node) -> bool:
+            if isinstance(e_or_node, E):
+                return isinstance(e_or_node.lit, int) and abs(e_or_node.lit) <= 1 << 20
+            t = self.text(e_or_node).replace("_", "").rstrip("lL")
+            if e_or_node.type == "unary_expression" and t.startswith("-"):
+                t = t[1:].strip()
+            return t.isdigit() and int(t) <= 1 << 20
+        if not small(init):
+            return False
+        x = decl.parent
+        while x is not None and x.type not in ("method_declaration", "constructor_declaration",
+                                               "lambda_expression", "static_initializer", "program"):
+            x = x.parent
+        if x is None:
+            return False
+        stack = [x]
+        while stack:
+            y = stack.pop()
+            if y.type == "assignment_expression":
+                left = y.child_by_field_name("left")
+                if left.type == "identifier" and self.text(left) == name:
+                    op = self.text(y.child_by_field_name("operator"))
+                    right = y.child_by_field_name("right")
+                    if op == "=" and small(right):
+                        pass
+                    elif op in ("+=", "-=") and small(right) and \
+                            abs(int(self.text(right).replace("_", "").rstrip("lL").lstrip("-").strip())) <= COUNTER_STEP:
+                        pass
+                    else:
+                        return False
+            elif y.type == "local_variable_declaration" and y is not decl:
+                for d in y.children_by_field_name("declarator"):
+                    if self.text(d.child_by_field_name("name")) == name:
+                        val = d.child_by_field_name("value")
+                        if val is None or not small(val):
+                            return False
+            stack.extend(y.named_children)
+        return True
 
     def s_expression_statement(self, n):
         x = n.named_children[0]
@@ -121,15 +165,20 @@ class StmtMixin:
                 simple = (bop in ("+", "-") and t in ("int", "long", "double", "float", "String", None)) \
                     or (bop in ("*",) and t in ("double", "float")) or \
                     (bop in ("&", "|", "^") and t in ("int", "long", "boolean")) or \
-                    (bop == "/" and t in ("double", "float")) or (bop == ">>" and t in ("int", "long"))
+                    (bop == ">>" and t in ("int", "long"))
                 if simple:
-                    r = self.expr(right)
+                    r = self.arith_operand(right, t, bop)
                     if t == "String":
                         return [f"{tgt.code} += {self.to_str(r)}"]
                     if is_char(r.type) and t in ("int", "long"):
                         r = self.coerce(r, "int")
                     if t in ("int", "long") and r.type in ("double", "float"):
                         pass
+                    elif t in ("int", "long") and bop in ("+", "-"):
+                        l = E(tgt.code, tgt.type)
+                        l.rng = tgt.rng
+                        if not self.binop(bop, l, r).risk:
+                            return [f"{tgt.code} {op} {r.code}"]
                     elif not r.risk or t not in ("int", "long"):
                         return [f"{tgt.code} {op} {r.code}"]
             val = self.assign_value(tgt, op, right)
@@ -147,13 +196,15 @@ class StmtMixin:
                 return [f"{tgt.code} = chr(ord({tgt.code}) {sign} 1)"]
             if t in ("short", "byte"):
                 return [f"{tgt.code} = {self.use('_i16' if t == 'short' else '_i8')}({tgt.code} {sign} 1)"]
+            if t in ("int", "long") and not self.step_fits(tgt, 1 if sign == "+" else -1):
+                return [f"{tgt.code} = {self.wrap(E(f'{tgt.code} {sign} 1', t), t).code}"]
             return [f"{tgt.code} {sign}= 1"]
         inl = self.inline_for_each(x)
         if inl is not None:
             return inl
         self.stmt_top = (x.start_byte, x.end_byte)
         e = self.expr(x)
-        return [e.code]
+        return [] if e.code == "None" and self.pre else [e.code]
 
     def is_stmt_top(self, n) -> bool:
         """Whether the call node n is a whole expression statement (its value is unused)."""
@@ -437,6 +488,8 @@ class StmtMixin:
         else:
             bc = b.code
         v = self.scope.declare(name, t, nonneg=s.nonneg and step > 0)
+        rs, rb = self.rng_of(s) or BOUNDS["int"], self.rng_of(b) or BOUNDS["int"]
+        v.rng = (rs[0], rb[1] - (op == "<")) if step > 0 else (rb[0] + (op == ">"), rs[1])
         if step == 1:
             rng = f"range({bc})" if s.code == "0" else f"range({s.code}, {bc})"
         else:

@@ -133,10 +133,11 @@ def default_value(t: str | None) -> str:
 
 
 class Var:
-    __slots__ = ("type", "py", "nonneg", "kind", "big", "nullable")
+    __slots__ = ("type", "py", "nonneg", "kind", "big", "nullable", "rng")
 
     def __init__(self, type_: str | None, py: str, nonneg: bool = False, kind: str = "local"):
         self.big = False
+        self.rng = None
         self.nullable = False
         self.type = type_
         self.py = py
@@ -194,3 +195,29 @@ class MethodInfo:
         self.abstract = abstract
         self.varargs = varargs
         self.py = py_name(name)
+
+
+# Value ranges of the integral types (Java's integer semantics: wrap where a result may leave them)
+BOUNDS = {"int": (-(1 << 31), (1 << 31) - 1), "long": (-(1 << 63), (1 << 63) - 1),
+          "short": (-(1 << 15), (1 << 15) - 1), "byte": (-128, 127), "char": (0, 0xFFFF)}
+# A counter (a local only ever set to small constants and stepped by at most COUNTER_STEP)
+# cannot leave this range before more than 5·10^8 steps: it is not wrapped.
+COUNTER_RANGE = (-(1 << 30), 1 << 30)
+COUNTER_STEP = 2
+
+
+def interval(op: str, a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int] | None:
+    """The range of a op b for operands in ranges a and b (None when not computed)."""
+    if op == "+":
+        return (a[0] + b[0], a[1] + b[1])
+    if op == "-":
+        return (a[0] - b[1], a[1] - b[0])
+    if op == "*":
+        c = [x * y for x in a for y in b]
+        return (min(c), max(c))
+    return None
+
+
+def fits(r: tuple[int, int] | None, t: str | None) -> bool:
+    b = BOUNDS.get(t or "")
+    return r is not None and b is not None and b[0] <= r[0] and r[1] <= b[1]

@@ -72,6 +72,7 @@ const ws = path.join(scratch, 'workspace');
 fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
 fs.copyFileSync(path.join(repo, 'tests/editors/Counter.java'), path.join(ws, 'Counter.java'));
 fs.copyFileSync(path.join(repo, 'samples/inventory.py'), path.join(ws, 'inventory.py'));
+fs.copyFileSync(path.join(repo, 'samples/Inventory.java'), path.join(ws, 'Inventory.java'));
 fs.writeFileSync(path.join(ws, '.vscode/settings.json'), JSON.stringify({
   'r1lsp.pythonPath': python,
   'r1lsp.model.path': checkpoint,

@@ -132,6 +132,27 @@ export async function run(): Promise<void> {
     return `${labels.length} items, "total" among them; latency ${r1.statusBar.current.latencyMs?.toFixed(0)} ms`;
   });
 
+  await check('java-members', async () => {
+    // Inventory.java is samples/Inventory.java: `inventory.add(...)` in main cut to `inventory.`;
+    // the Inventory instance's own members come first (its type is resolved, not guessed).
+    const uri = vscode.Uri.file(path.join(root, 'Inventory.java'));
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+    const doc = editor.document;
+    const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => /^\s*inventory\.add\("hammer"/.test(doc.lineAt(i).text));
+    assert(lineNo !== undefined, 'no inventory.add("hammer", ...) line in Inventory.java');
+    const text = doc.lineAt(lineNo).text;
+    const col = text.indexOf('inventory.') + 'inventory.'.length;
+    await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, text.length)));
+    const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', uri, new vscode.Position(lineNo, col));
+    const items = [...list.items].sort((a, b) => (a.sortText ?? '').localeCompare(b.sortText ?? ''));
+    const labels = items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+    const own = ['add', 'extremes', 'items', 'select', 'valueByCategory'];
+    assert(JSON.stringify(labels.slice(0, own.length).sort()) === JSON.stringify(own),
+      `Inventory's own members are not first: ${labels.slice(0, 10).join(', ')}`);
+    return `first: ${labels.slice(0, 6).join(', ')}`;
+  });
+
   await check('ghost-text', async () => {
     // inventory.py is samples/inventory.py. The user retypes the right-hand side of
     // `inv = Inventory()` and asks for ghost text after `inv = `: the shipped r1-tiny proposes

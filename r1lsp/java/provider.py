@@ -1,0 +1,49 @@
+"""The Java static candidates completion offers at a position: after `.`, the receiver's
+members when its type resolves; elsewhere the names in scope. Pure logic over `JavaScope`."""
+from __future__ import annotations
+
+import threading
+
+from r1lsp.java.resolve import JavaScope, Member
+from r1lsp.java.workspace import JavaIndex
+
+_default: JavaIndex | None = None
+_lock = threading.Lock()
+
+
+def default_index() -> JavaIndex:
+    """A process-wide index (JDK only until files are added) for callers without a workspace."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = JavaIndex()
+        return _default
+
+
+def java_members(index: JavaIndex | None, data: bytes, word_start: int, word_end: int, member: bool,
+                 uri: str | None = None, tree=None) -> list[Member] | None:
+    """Members of the receiver before `.` (member=True) or the names in scope (member=False)
+    at the word spanning bytes [word_start, word_end) of the UTF-8 source. None: nothing
+    resolved here (the caller falls back to names seen in the document). `tree`: data's
+    tree, re-parsed incrementally with the placeholder."""
+    scope = JavaScope(index or default_index(), data, word_start, word_end, uri or "file:///untitled.java", tree=tree)
+    if member:
+        r = scope.receiver()
+        if r is None:
+            return None
+        got = scope.members(r)
+        return got or None
+    if scope.node is None:
+        return None
+    return scope.scope_names()
+
+
+def warm_up(index: JavaIndex) -> None:
+    """Load the JDK index and compile the queries before the first completion asks (a worker
+    thread at initialization): the first list would otherwise pay ~0.1-0.3 s."""
+    src = b"import java.util.*; class W { void m(List<String> xs) { xs.get(0). } }"
+    at = src.index(b"get(0).") + len(b"get(0).")
+    scope = JavaScope(index, src, at, at, "file:///r1lsp-warm-up.java")
+    r = scope.receiver()
+    if r is not None:
+        scope.members(r)

@@ -1,0 +1,243 @@
+"""Java type resolution for completion (r1lsp/java): one snippet per construct, the shipped JDK
+index, its generator, the workspace index."""
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from r1lsp.java.jdk import jdk_index, JdkIndex
+from r1lsp.java.resolve import JavaScope
+from r1lsp.java.workspace import JavaIndex
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SHAPES = """\
+package shop;
+
+import java.util.*;
+import java.util.function.Function;
+import static java.lang.Math.max;
+
+interface Priced { double price(); }
+
+abstract class Base implements Priced {
+    protected String sku;
+    String describe() { return sku; }
+}
+
+public class Order extends Base {
+    record Line(String name, int qty) {}
+    private final List<Line> lines = new ArrayList<>();
+    private Map<String, List<Line>> byName = new HashMap<>();
+    int[] counts;
+    static Order EMPTY;
+
+    public double price() { return 0; }
+    Line first() { return lines.get(0); }
+    static Order of(String s) { return new Order(); }
+
+    void work(Line param, List<String> words, String... rest) {
+        Line local = first();
+        var inferred = new TreeMap<String, Line>();
+        for (Line each : lines) { IN_FOR }
+        for (var w : words) { IN_FOR_VAR }
+        Object o = param;
+        if (o instanceof Line pattern) { }
+        lines.forEach(l -> { });
+        CURSOR
+    }
+}
+"""
+
+
+def scope_at(expr: str, index: JavaIndex | None = None, source: str = SHAPES, at: str = "CURSOR") -> JavaScope:
+    pre, post = source.split(at, 1)
+    for mark in ("CURSOR", "IN_FOR_VAR", "IN_FOR"):
+        pre, post = pre.replace(mark, ""), post.replace(mark, "")
+    data = (pre + expr + post).encode()
+    at = len((pre + expr).encode())
+    return JavaScope(index or JavaIndex(), data, at, at, "file:///ws/shop/Order.java")
+
+
+def receiver(expr: str, **kw) -> str | None:
+    r = scope_at(expr, **kw).receiver()
+    if r is None:
+        return None
+    return r.package if r.kind == "package" else f"{r.kind} {r.type.show()}"
+
+
+def members(expr: str, **kw) -> dict[str, object]:
+    s = scope_at(expr, **kw)
+    return {m.name: m for m in s.members(s.receiver())}
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("local.", "value Order.Line"),                               # local variable
+    ("param.", "value Order.Line"),                               # parameter
+    ("words.", "value List<String>"),                             # generic parameter
+    ("rest.", "value String[]"),                                  # varargs
+    ("lines.", "value List<Order.Line>"),                         # field
+    ("sku.", "value String"),                                     # inherited field
+    ("this.", "value Order"),
+    ("super.", "value Base"),
+    ("Math.", "type Math"),                                       # static type name (java.lang)
+    ("String.", "type String"),
+    ("Order.", "type Order"),                                     # workspace type
+    ("inferred.", "value TreeMap<String,Order.Line>"),            # var initialiser
+    (("each.", "IN_FOR"), "value Order.Line"),                    # enhanced for
+    (("w.", "IN_FOR_VAR"), "value String"),                       # enhanced for over var
+    ("pattern.", "value Order.Line"),                             # instanceof pattern
+    ("first().name().", "value String"),                          # method-call chain
+    ("lines.get(0).", "value Order.Line"),                        # generic argument
+    ("byName.get(\"a\").get(0).", "value Order.Line"),
+    ("byName.entrySet().iterator().next().getValue().", "value List<Order.Line>"),
+    ("counts[0].", "value int"),                                  # array element (a primitive: no members)
+    ("counts.", "value int[]"),
+    ("Order.of(\"x\").", "value Order"),                          # static method
+    ("Order.EMPTY.", "value Order"),                              # static field
+    ("new ArrayList<Line>().", "value ArrayList<Order.Line>"),
+    ("((Base) o).", "value Base"),
+    ("Collections.emptyList().", "value List<Object>"),
+    ("Optional.of(local).", "value Optional<Order.Line>"),        # method type variable from the argument
+    ("Arrays.asList(\"a\", \"b\").", "value List<String>"),      # varargs type variable
+    ("lines.stream().filter(x -> x.", "value Order.Line"),        # lambda parameter, unclosed call
+    ("java.util.", "java.util"),                                  # package
+    ("Map.Entry.", "type Map.Entry"),                             # nested type
+    ("nothing.", None),
+])
+def test_receiver_types(expr, expected):
+    expr, at = expr if isinstance(expr, tuple) else (expr, "CURSOR")
+    assert receiver(expr, at=at) == expected
+
+
+def test_lambda_parameter_of_a_call_already_written():
+    src = SHAPES.replace("lines.forEach(l -> { });", "lines.forEach(l -> { l.; });").replace("CURSOR", "")
+    data = src.encode()
+    at = data.index(b"l.;") + 2
+    r = JavaScope(JavaIndex(), data, at, at).receiver()
+    assert r is not None and r.type.show() == "Order.Line"
+
+
+def test_members_of_a_value_are_instance_members_with_signatures_and_depth():
+    got = members("lines.")
+    assert got["get"].kind == "method" and got["get"].detail.startswith("Order.Line get(int)")
+    assert got["stream"].detail.startswith("Stream<Order.Line> stream()")
+    assert "of" not in got                                        # List.of is static
+    own = members("local.")
+    assert {"name", "qty"} <= set(own) and own["name"].depth == 0
+    assert own["hashCode"].depth > 0                              # inherited (Record / Object)
+
+
+def test_inherited_members_from_workspace_and_jdk_supertypes():
+    got = members("this.")
+    assert {"first", "describe", "sku", "price", "lines"} <= set(got)
+    assert got["first"].depth == 0 and got["describe"].depth == 1
+    assert got["describe"].owner == "shop.Base"
+
+
+def test_static_access_offers_static_members_and_nested_types_only():
+    got = members("Math.")
+    assert {"max", "abs", "PI", "class"} <= set(got)
+    assert all(m.static for m in got.values())
+    order = members("Order.")
+    assert {"of", "EMPTY", "Line"} <= set(order) and "first" not in order
+
+
+def test_array_length_and_package_classes():
+    assert members("counts[0].") == {}
+    assert "length" in members("counts.")
+    pkg = members("java.util.")
+    assert {"ArrayList", "HashMap", "function", "concurrent"} <= set(pkg)
+
+
+def test_scope_names_at_a_statement_start():
+    s = scope_at("")
+    got = {m.name: m for m in s.scope_names()}
+    for name, kind in [("local", "variable"), ("inferred", "variable"), ("param", "parameter"), ("rest", "parameter"),
+                       ("lines", "field"), ("sku", "field"), ("first", "method"), ("describe", "method"),
+                       ("max", "method"), ("Order", "class"), ("Line", "class")]:
+        assert got[name].kind == kind, name
+    assert "each" not in got and "pattern" in got                # the for variable's scope has ended
+    assert got["local"].detail == "Order.Line local"
+
+
+def test_imports_explicit_wildcard_and_java_lang():
+    index = JavaIndex()
+    index.update("file:///ws/other/Stock.java", "package other; public class Stock { public int level() { return 0; } }")
+    src = ("package shop;\nimport other.Stock;\nimport java.util.concurrent.*;\n"
+           "class A { void m(Stock s, ConcurrentHashMap<String, Integer> c, StringBuilder b) { CURSOR } }")
+    assert receiver("s.", index=index, source=src) == "value Stock"
+    assert "level" in members("s.", index=index, source=src)
+    assert receiver("c.", index=index, source=src) == "value ConcurrentHashMap<String,Integer>"
+    assert receiver("b.", index=index, source=src) == "value StringBuilder"
+
+
+def test_workspace_index_follows_updates_and_same_package_classes():
+    index = JavaIndex()
+    index.update("file:///ws/shop/Stock.java", "package shop; class Stock { int level; }")
+    src = "package shop; class A { Stock s; void m() { CURSOR } }"
+    assert set(members("s.", index=index, source=src)) >= {"level"}
+    index.update("file:///ws/shop/Stock.java", "package shop; class Stock { int amount() { return 1; } }")
+    got = members("s.", index=index, source=src)
+    assert "amount" in got and "level" not in got
+    index.remove("file:///ws/shop/Stock.java")
+    assert members("s.", index=index, source=src) == {}
+
+
+def test_workspace_scan_reads_java_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Thing.java").write_text("package a; public class Thing { public void go() {} }")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "Gen.java").write_text("package a; public class Gen {}")
+    index = JavaIndex()
+    assert index.scan([tmp_path]) == 1
+    assert index.get("a.Thing").methods[0].name == "go" and index.get("a.Gen") is None
+
+
+def test_shipped_jdk_index_has_generic_signatures():
+    jdk = jdk_index()
+    lst = jdk.get("java.util.List")
+    assert lst.kind == "interface" and lst.tparams == ("E",)
+    get = next(m for m in lst.methods if m.name == "get")
+    assert get.ret == "E" and get.params == ("int",)
+    assert any(m.name == "of" and m.static for m in lst.methods)
+    assert jdk.get("java.util.Map$Entry").tparams == ("K", "V")
+    assert "java.sql.Connection" in jdk and "java.util.logging.Logger" in jdk
+    assert jdk.get("java.lang.String").supers[0] == "java.lang.Object"
+
+
+def test_jdk_index_loads_fast():
+    data = (ROOT / "r1lsp" / "java" / "jdk-api.txt.gz").read_bytes()
+    t = time.perf_counter()
+    jdk = JdkIndex.from_bytes(data)
+    jdk.get("java.util.ArrayList")
+    assert time.perf_counter() - t < 0.5                          # ~60 ms unloaded; generous for a busy CI
+    assert len(data) < 4_000_000
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="no JDK on this machine")
+def test_index_generator_writes_the_format_the_loader_reads(tmp_path):
+    out = subprocess.run(["java", str(ROOT / "r1lsp" / "java" / "JdkIndex.java"), "java.logging"],
+                         capture_output=True, check=True, timeout=300).stdout
+    jdk = JdkIndex.from_bytes(gzip.compress(out))
+    assert jdk.header["modules"] == ["java.logging"]
+    logger = jdk.get("java.util.logging.Logger")
+    assert any(m.name == "getLogger" and m.static and m.ret == "java.util.logging.Logger" for m in logger.methods)
+    assert "java.util.List" not in jdk
+
+
+def test_members_the_document_uses_on_the_same_receiver_rank_first():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.structure import StructuredDocument
+    text = ("import java.util.*;\nclass A {\n    void m(StringBuilder sb) {\n        sb.reverse();\n"
+            "        sb.reverse();\n        sb.\n    }\n}\n")
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 5, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))
+    assert got.items[0].label == "reverse"
+    assert got.items[0].detail.startswith("StringBuilder reverse()")
+    assert "append" in [i.label for i in got.items]

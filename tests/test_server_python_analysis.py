@@ -1,0 +1,110 @@
+"""End to end: Python completion from jedi through the real server (no model: static ranking)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from lsp_support import CONFIG, as_plain, custom_request, initialize, open_document
+from test_server_completion import wait_for_message
+
+SOURCE = """\
+import collections
+
+
+class Shelf:
+    def __init__(self, name: str):
+        self.name = name
+        self.books = collections.Counter()
+
+    def add(self, title: str, copies: int = 1) -> None:
+        self.books[title] += copies
+
+    def count(self, title: str) -> int:
+        return self.books[title]
+
+
+def stock(shelf: Shelf) -> int:
+    s = Shelf("fiction")
+    s.
+"""
+
+
+def _workspace(tmp_path: Path) -> tuple[str, str]:
+    (tmp_path / "helpers.py").write_text("def shout(text: str) -> str:\n    return text.upper()\n")
+    main = tmp_path / "main.py"
+    main.write_text(SOURCE)
+    return tmp_path.as_uri(), main.as_uri()
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def client(lsp_client: LanguageClient):
+    # no model: the list is jedi's, ranked by static features alone
+    await initialize(lsp_client, "visual-studio-code", {"features": {"inlineCompletion": False,
+                                                                     "expertDiagnostics": False,
+                                                                     "completion": True},
+                                                        "model": {"path": "/nonexistent-checkpoint"}})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _complete(client: LanguageClient, uri: str, line: int, character: int) -> types.CompletionList:
+    return await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character)))
+
+
+async def test_members_of_a_local_class_instance_come_first_with_signatures(client: LanguageClient, tmp_path):
+    _, uri = _workspace(tmp_path)
+    open_document(client, uri, "python", SOURCE)
+    line = SOURCE.split("\n").index("    s.")
+    result = await _complete(client, uri, line, len("    s."))
+    labels = [item.label for item in result.items]
+    assert set(labels[:4]) == {"add", "count", "name", "books"}, labels[:8]
+    assert not {"print", "return", "stock"} & set(labels)           # only the receiver's members
+    add = next(item for item in result.items if item.label == "add")
+    assert add.kind == types.CompletionItemKind.Method
+    assert "add(title: str, copies: int=1) -> None" in add.detail
+    assert labels.index("__init__") > labels.index("books")          # dunders after the class's own
+
+
+async def test_names_from_another_workspace_module_resolve(client: LanguageClient, tmp_path):
+    _, uri = _workspace(tmp_path)
+    text = "import helpers\nhelpers.\n"
+    open_document(client, uri, "python", text)
+    result = await _complete(client, uri, 1, len("helpers."))
+    shout = next(item for item in result.items if item.label == "shout")
+    assert shout.kind == types.CompletionItemKind.Method and "-> str" in shout.detail
+
+
+async def test_statement_start_offers_locals_parameters_and_keywords(client: LanguageClient, tmp_path):
+    _, uri = _workspace(tmp_path)
+    text = SOURCE.replace("    s.\n", "    re\n")
+    open_document(client, uri, "python", text)
+    line = text.split("\n").index("    re")
+    result = await _complete(client, uri, line, len("    re"))
+    labels = [item.label for item in result.items]
+    assert "return" in labels and "repr" in labels
+    assert next(i for i in result.items if i.label == "return").kind == types.CompletionItemKind.Keyword
+    result = await _complete(client, uri, line, len("    "))
+    labels = [item.label for item in result.items]
+    assert {"shelf", "s", "Shelf", "collections"} <= set(labels[:12]), labels[:12]
+
+
+async def test_python_environment_setting_is_checked(client: LanguageClient):
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"r1lsp": {"python": {"environment": "/no/such/python"}}}))
+    message = await wait_for_message(client, "r1lsp.python.environment")
+    assert "/no/such/python" in message.message and "keeping" in message.message
+    settings = as_plain(await custom_request(client, "r1lsp/settings", None))
+    assert settings["python"]["environment"] is None
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"r1lsp": {"python": {"environment": sys.executable}}}))
+    for _ in range(50):
+        settings = as_plain(await custom_request(client, "r1lsp/settings", None))
+        if settings["python"]["environment"] == sys.executable:
+            break
+    assert settings["python"]["environment"] == sys.executable
