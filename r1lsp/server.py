@@ -164,7 +164,7 @@ def create_server() -> R1LanguageServer:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 # Convert against the text as it is before this change (changes apply in order).
                 edit = TextChange(change.text, ls.to_utf16(doc, change.range.start), ls.to_utf16(doc, change.range.end))
-                start, end = doc.offset_at(*edit.start), doc.offset_at(*edit.end)
+                start, end = sorted((doc.offset_at(*edit.start), doc.offset_at(*edit.end)))
                 java_edit = (start, start + len(change.text.encode("utf-8", "surrogatepass")),
                              doc.text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "replace"), change.text)
             else:
