@@ -42,3 +42,11 @@ def test_uris_are_normalised_to_one_spelling():
     assert normalize_uri("FILE://localhost/w/a%2fb.py") == "file:///w/a%2Fb.py"   # reserved escapes stay escaped
     assert normalize_uri("file:///c%3A/x.java") == "file:///c%3A/x.java"
     assert normalize_uri("untitled:Untitled-1") == "untitled:Untitled-1"
+
+
+def test_surrogates_that_meet_by_an_edit_are_one_character():
+    from r1lsp.structure import StructuredDocument
+
+    doc = StructuredDocument("a\ud83d\nb", "python")
+    doc.apply_change("\ude00", (0, 2), (0, 2))      # the low half typed after the high half
+    assert doc.text == "a\U0001F600\nb" and doc.offset_at(0, 3) == 5

@@ -102,6 +102,11 @@ class StructuredDocument:
         old_data, old_index, old_tree, old_h = self._data, self._index, self.tree, self.hierarchy
         inserted = encode(new_text)
         data = old_data[:s] + inserted + old_data[e:]
+        if _joins_surrogates(data, s) or _joins_surrogates(data, s + len(inserted)):
+            # A lone high surrogate now meets a lone low one: in UTF-16 (the client's JSON
+            # text) that is one character, as JSON decoding makes it: hold it as one.
+            self._reset(decode(data).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass"))
+            return list(self.hierarchy.at_level(Level.PARAGRAPH))
         new_end = s + len(inserted)
         self._data = data
         self.text = decode(data)
@@ -152,6 +157,13 @@ class StructuredDocument:
         region = group_tokens(collect_tokens(node, masks, names), self._index)
         tables = splice(old.tables, region, x_start, old_end, s, e, delta, old_index, self._index)
         return Hierarchy(old.language, tables, root.has_error, None)
+
+
+def _joins_surrogates(data: bytes, at: int) -> bool:
+    """A high surrogate (ED A0-AF xx, as surrogatepass encodes it) ends right before ``at`` and a
+    low one (ED B0-BF xx) starts there."""
+    return (3 <= at <= len(data) - 3 and data[at - 3] == 0xED and 0xA0 <= data[at - 2] <= 0xAF
+            and data[at] == 0xED and 0xB0 <= data[at + 1] <= 0xBF)
 
 
 def splice(old: list[LevelTable], region: list[LevelTable], start: int, old_end: int,
