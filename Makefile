@@ -34,7 +34,7 @@ demo: install
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py
 
-BENCHES := structure model completion translate experts deepseek train
+BENCHES := structure model completion translate experts deepseek train attention
 bench: install
 	$(PY) bench/gemm_probe.py
 	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py || exit 1; done
@@ -62,6 +62,14 @@ FINETUNE_ARGS ?=
 finetune: install
 	$(PY) -m model.finetune --data $(DATA) --base model/checkpoints/r1-tiny --out $(FT_OUT) $(FINETUNE_ARGS)
 .PHONY: train finetune
+
+# Expert labels (r1lsp/expert_calibration.py): routes the Python standard library and the JDK's src.zip
+# as the server does (int8, each paragraph on its own, code tokens only) and writes
+# model/checkpoints/r1-tiny/expert_labels.json, which the server shows ("7 · calls ×1.8").
+CALIBRATE_ARGS ?=
+calibrate: install
+	OMP_NUM_THREADS=1 $(PY) -m r1lsp.expert_calibration $(CALIBRATE_ARGS)
+.PHONY: calibrate
 
 # VS Code extension (editor-client/): npm ci + esbuild bundle + vsce package -> editor-client/r1lsp-<version>.vsix
 vsix:
