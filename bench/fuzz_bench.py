@@ -438,7 +438,7 @@ class Fuzzer:
                 self._reset(uri)
                 continue
             fresh = StructuredDocument(doc["text"], doc["language"]).hierarchy.to_dict()
-            if fresh["spans"] != result["spans"]:
+            if any(fresh[k] != result[k] for k in ("has_errors", "fallback", "counts", "spans")):
                 self.stats["hierarchy_mismatches"] += 1
                 self._reset(uri)
         self.sync_round += 1

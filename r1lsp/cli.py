@@ -40,6 +40,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.tcp and args.stdio:
         raise CliError("choose one of --stdio and --tcp")
+    from r1lsp.memory import limit_arenas
+    limit_arenas()  # before the model's threads allocate (see r1lsp.memory)
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

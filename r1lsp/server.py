@@ -18,6 +18,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
+from r1lsp import memory
 from r1lsp.completion import CompletionCandidate, complete
 from r1lsp.documents import TextChange, UnknownDocument
 from r1lsp.expert_labels import experts_json
@@ -186,6 +187,7 @@ def create_server() -> R1LanguageServer:
         if ls.documents.close(uri):
             ls.drop_experts(uri)
             ls.forget_diagnostics(uri)
+            memory.trim()
 
     # -- features (later issues fill these) -------------------------------------------
     @server.feature(
@@ -208,6 +210,7 @@ def create_server() -> R1LanguageServer:
                 ls.engine.cancel(key)
             raise
         items = [_completion_item(ls, snap, c) for c in result.items]
+        memory.trim()
         return types.CompletionList(is_incomplete=result.is_incomplete, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -231,6 +234,7 @@ def create_server() -> R1LanguageServer:
             raise
         log.debug("ghost text at %s:%d:%d (v%d): %d suggestion(s) in %.0f ms", uri, line, char, snap.version,
                   len(suggestions), 1000 * (time.perf_counter() - started))
+        memory.trim()
         current = ls.documents.get(uri) if uri in ls.documents else None
         if current is None or current.version != snap.version:
             return types.InlineCompletionList(items=[])  # the document moved on meanwhile

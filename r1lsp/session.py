@@ -26,7 +26,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from r1lsp import __version__
+from r1lsp import __version__, memory
 from r1lsp.documents import DocumentStore, UnknownDocument
 from r1lsp.engine import Engine
 from r1lsp.expert_labels import diagnostic_content, load_expert_labels, unit_hover
@@ -470,6 +470,8 @@ class R1LanguageServer(LanguageServer):
         except Exception as exc:  # a routing failure costs this refresh only
             log.warning("expert routing failed for %s: %s", uri, exc)
             return
+        finally:
+            memory.trim()
         current = self.documents.get(uri) if uri in self.documents else None
         if current is None or not results.is_current(current):
             return  # the document moved on; its own refresh is scheduled

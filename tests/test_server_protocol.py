@@ -199,3 +199,45 @@ async def test_exit_without_shutdown_ends_with_1():
         assert await asyncio.wait_for(proc.wait(), 30) == 1
     finally:
         await _stop(proc)
+
+
+async def test_translation_targets_are_checked_for_every_client(tmp_path):
+    """Outside the workspace (a symlinked folder), a missing folder: RequestFailed with the reason,
+    for a client that creates files (CreateFile) and one that does not (the server writes);
+    an untitled document's translation lands in the workspace folder."""
+    outside = tmp_path / "outside"
+    work = tmp_path / "work"
+    outside.mkdir()
+    work.mkdir()
+    (work / "link").symlink_to(outside, target_is_directory=True)
+    java = "class A { int f() { return 1; } }\n"
+    creates = {"workspace": {"workspaceEdit": {"documentChanges": True, "resourceOperations": ["create"]}}}
+    for capabilities in ({}, creates):
+        proc, rpc = await _start(capabilities, root=work.as_uri())
+        try:
+            uris = [(work / "link" / "A.java").as_uri(), (work / "missing" / "B.java").as_uri(), "untitled:Untitled-1"]
+            for uri in uris:
+                rpc.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+                    "uri": uri, "languageId": "java", "version": 1, "text": java}}})
+            for i, uri in enumerate(uris):
+                rpc.send({"id": 10 + i, "method": "workspace/executeCommand", "params": {
+                    "command": "r1lsp.translateToPython", "arguments": [{"uri": uri, "version": 1, "selection": None}]}})
+            if capabilities:  # the client is asked to create the untitled's file: it agrees
+                while True:
+                    message = await asyncio.wait_for(rpc._read(), 60)
+                    if message.get("method") == "workspace/applyEdit":
+                        create = message["params"]["edit"]["documentChanges"][0]
+                        assert create["kind"] == "create" and create["uri"] == (work / "Untitled-1.py").as_uri()
+                        rpc.send({"id": message["id"], "result": {"applied": True}})
+                        break
+            outside_error = (await rpc.answer(10, 60))["error"]
+            assert outside_error["code"] == -32803 and "outside the workspace" in outside_error["message"]
+            missing_error = (await rpc.answer(11, 60))["error"]
+            assert missing_error["code"] == -32803 and "does not exist" in missing_error["message"]
+            assert (await rpc.answer(12, 60))["result"]["path"] == str(work / "Untitled-1.py")
+            assert list(outside.iterdir()) == []
+            if not capabilities:
+                assert "def f" in (work / "Untitled-1.py").read_text()
+                (work / "Untitled-1.py").unlink()
+        finally:
+            await _stop(proc)

@@ -121,6 +121,12 @@ class StructuredDocument:
                       start_point=old_index.ts_point(s), old_end_point=old_index.ts_point(e),
                       new_end_point=index.ts_point(new_end))
         tree = self._parser.parse(data, old_tree)
+        if _touches_error(tree, s, new_end) or _touches_error(old_tree, s, new_end):
+            # tree-sitter's error recovery may differ between an incremental and a fresh parse:
+            # where the edit meets broken code, parse afresh (the hierarchy equals a fresh one)
+            self.tree = self._parser.parse(data)
+            self.hierarchy = map_tree(self.tree, index, self.language, self._support)
+            return self.hierarchy.intersecting(ranges + [(0, len(data))])
         ranges += [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
         self.tree = tree
         local = self._remap_locally(old_h, old_index, tree, ranges, s, e, new_end)
@@ -157,6 +163,11 @@ class StructuredDocument:
         region = group_tokens(collect_tokens(node, masks, names), self._index)
         tables = splice(old.tables, region, x_start, old_end, s, e, delta, old_index, self._index)
         return Hierarchy(old.language, tables, root.has_error, None)
+
+
+def _touches_error(tree, start: int, end: int) -> bool:
+    node = tree.root_node.descendant_for_byte_range(start, max(end, start))
+    return node is not None and (node.has_error or node.is_missing)
 
 
 def _joins_surrogates(data: bytes, at: int) -> bool:
