@@ -241,3 +241,44 @@ def test_members_the_document_uses_on_the_same_receiver_rank_first():
     assert got.items[0].label == "reverse"
     assert got.items[0].detail.startswith("StringBuilder reverse()")
     assert "append" in [i.label for i in got.items]
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("String s = local.", "String"),
+    ("int n; n = local.", "int"),
+    ("if (local.", "boolean"),
+    ("return local.", "void"),
+    ("local.|();", "void"),                                       # a call made for its effect
+    ("local.|().trim();", None),                                  # the start of a chain: unknown
+    ("Object o2 = local.", "Object"),
+])
+def test_expected_type_at_the_cursor(line, expected):
+    before, _, after = line.partition("|")
+    s = scope_at(before, source=SHAPES.replace("CURSOR", "CURSOR" + after))
+    got = s.expected_here()
+    assert (got.show() if got is not None else None) == expected
+
+
+def test_members_of_the_expected_type_rank_higher():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.structure import StructuredDocument
+    text = "class A {\n    boolean m(String s) {\n        if (s.\n    }\n}\n"
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 2, len("        if (s."), None, context=AnalysisContext(java_index=JavaIndex()))
+    top = [i.label for i in got.items[:8]]
+    assert top[0] in ("isEmpty", "isBlank", "equals", "contains", "startsWith", "endsWith", "matches",
+                      "equalsIgnoreCase", "contentEquals", "regionMatches"), top
+
+
+def test_a_call_written_after_the_word_prefers_methods_of_that_arity():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.structure import StructuredDocument
+    text = "class A {\n    void m(StringBuilder sb) {\n        sb.(1, 2);\n    }\n}\n"
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 2, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))
+    top = [i.label for i in got.items[:10]]
+    assert "deleteCharAt" not in top[:3] and set(top[:3]) <= {"delete", "insert", "replace", "append", "setLength",
+                                                              "setCharAt", "substring", "codePointCount", "getChars",
+                                                              "subSequence", "offsetByCodePoints", "indexOf",
+                                                              "lastIndexOf", "appendCodePoint"}, top
+    assert "length" not in top[:5]                                # a field-like no-argument method
