@@ -34,7 +34,7 @@ demo: install
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py
 
-BENCHES := structure model completion translate experts deepseek train
+BENCHES := structure model completion translate experts deepseek train attention
 bench: install
 	$(PY) bench/gemm_probe.py
 	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py || exit 1; done

@@ -6,6 +6,14 @@ CPU figures use one thread unless --threads says otherwise (small ops on a loade
 machine slow down 10-100x from OpenMP spin contention with two threads).
 
 Figures (the last stdout line with --json is one JSON object holding them all):
+  prefill_512_ms                the shipped r1-tiny (int8, the kernels chosen here), 512 tokens of
+                                real code through model.generate.prefill_row, batch 1
+  decode_tokens_per_s           decode steps batch 1 (int8); *_batch8: tokens/s of 8 rows at once
+                                (caches stacked left-padded as model.generate.generate does)
+  decode_overhead_ratio         one int8 decode step / the same step's Linear calls replayed alone
+  int8_vs_bf16_speed_{prefill,decode}  bf16-Linear model time / int8 model time, timed alternately
+  prefill_mfu                   prefill Linear FLOPs / s over the best GEMM peak of any dtype on
+                                this CPU (bench/gemm_probe.py, same run)
   moe_dispatch_speedup          sparse dispatch vs the seed's every-expert-on-every-token MoE
   sparse_attn_speedup_{2k,8k}   one decode step of an attention layer with a 2K / 8K KV cache:
                                 gather the kept keys vs dense attention over the whole cache,
@@ -164,6 +172,163 @@ def bench_model(name, device, dtype, prompt_len, new_tokens, reps, quantize=None
     return out
 
 
+# ---------------------------------------------------------------------------- the generation loop
+
+class Bf16Linear(torch.nn.Module):
+    """The bf16 reference of `int8_vs_bf16_speed`: bf16 weights, a bf16 GEMM, fp32 around it."""
+
+    def __init__(self, lin: torch.nn.Linear):
+        super().__init__()
+        self.weight = torch.nn.Parameter(lin.weight.detach().to(torch.bfloat16), requires_grad=False)
+        self.bias = lin.bias
+
+    def forward(self, x):
+        y = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).to(x.dtype)
+        return y if self.bias is None else y + self.bias
+
+
+def _to_bf16_linears(model):
+    for name, mod in list(model.named_modules()):
+        if isinstance(mod, torch.nn.Linear) and "indexer" not in name.split("."):
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, attr, Bf16Linear(mod))
+    return model
+
+
+def _loop_models():
+    """(fp32, int8 with the kernels chosen here, bf16-linear) copies of the shipped checkpoint
+    (random r1-tiny without it), the tokenizer (or None) and the kernel choice."""
+    import copy
+
+    from model.checkpoint import load_checkpoint
+    from model.quantize import select_kernels
+    ckpt = Path(__file__).resolve().parents[1] / "model" / "checkpoints" / "r1-tiny"
+    if (ckpt / "config.json").exists():
+        loaded = load_checkpoint(ckpt)
+        fp32, tok = loaded.model.float().eval(), loaded.tokenizer
+    else:
+        torch.manual_seed(0)
+        fp32, tok = R1Model(R1Config.preset("r1-tiny")).eval(), None
+    int8 = copy.deepcopy(fp32)
+    quantize_model(int8, "cpu")
+    chosen = select_kernels(int8)
+    bf16 = _to_bf16_linears(copy.deepcopy(fp32))
+    return fp32, int8, bf16, tok, chosen
+
+
+def _prompts(tok, vocab: int, n: int, length: int) -> list[list[int]]:
+    """n prompts of `length` tokens of real code (the held-out fixtures, tokenized) or random ids."""
+    if tok is not None:
+        root = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+        text = "\n".join(p.read_text("utf-8", "replace") for p in sorted(root.rglob("*"))
+                         if p.suffix in (".py", ".java") and p.is_file())
+        ids = tok.encode(text).ids
+        return [ids[i * length:(i + 1) * length] for i in range(n)]
+    g = torch.Generator().manual_seed(1)
+    return [torch.randint(0, vocab, (length,), generator=g).tolist() for _ in range(n)]
+
+
+def _linear_calls(model, fn):
+    """Run fn() and record every Linear call: [(module, input shape)]."""
+    from model.quantize import Int8Linear
+    calls, hooks = [], []
+    for mod in model.modules():
+        if isinstance(mod, (torch.nn.Linear, Int8Linear, Bf16Linear)):
+            hooks.append(mod.register_forward_pre_hook(lambda m, args: calls.append((m, tuple(args[0].shape)))))
+    try:
+        fn()
+    finally:
+        for h in hooks:
+            h.remove()
+    return calls
+
+
+def bench_loop(reps: int, new_tokens: int) -> dict:
+    """prefill 512 / decode (batch 1 and 8) through model.generate's pieces, int8 vs bf16 vs fp32,
+    timed alternately; the decode step's own matmuls replayed alone; MFU against the GEMM probe."""
+    from model.generate import decode_one, prefill_row, stack_left_padded
+    fp32, int8, bf16, tok, chosen = _loop_models()
+    models = {"int8": int8, "bf16": bf16, "fp32": fp32}
+    prompts = _prompts(tok, fp32.cfg.vocab_size, 8, 512)
+    p0 = prompts[0]
+    out: dict = {"kernels": {k: chosen[k] for k in ("decode", "prefill")}, "kernel_timings_us": chosen["timings_us"]}
+    with torch.inference_mode():
+        pre = {k: [] for k in models}
+        for _ in range(reps):
+            for k, m in models.items():
+                t = time.perf_counter()
+                prefill_row(m, p0)
+                pre[k].append(time.perf_counter() - t)
+        dec = {k: [] for k in models}
+        states = {k: prefill_row(m, p0)[0] for k, m in models.items()}
+        tok1 = torch.tensor([p0[-1]])
+        lv = torch.zeros(1, 1, 3, dtype=torch.long)
+        for i in range(new_tokens):
+            for k, m in models.items():
+                t = time.perf_counter()
+                decode_one(m, states[k].cache, tok1, 512 + i, lv)
+                dec[k].append(time.perf_counter() - t)
+        for k in models:
+            dec[k] = dec[k][2:] or dec[k]
+        # batch 8: the rows' caches stacked left-padded, as generate does
+        batch = {}
+        for k in ("int8", "bf16"):
+            rows = [prefill_row(models[k], p)[0] for p in prompts]
+            cache, T, pad = stack_left_padded(models[k], rows, new_tokens + 1)
+            toks = torch.tensor([p[-1] for p in prompts])
+            lv8 = torch.zeros(8, 1, 3, dtype=torch.long)
+            steps = []
+            for i in range(new_tokens):
+                t = time.perf_counter()
+                decode_one(models[k], cache, toks, T + i, lv8, pad)
+                steps.append(time.perf_counter() - t)
+            batch[k] = statistics.median(steps[2:] or steps)
+        # one int8 decode step vs its matmuls alone
+        pos = [512 + new_tokens]
+        calls = _linear_calls(int8, lambda: decode_one(int8, states["int8"].cache, tok1, pos[0], lv))
+        xs = [(m, torch.randn(shape)) for m, shape in calls]
+        step_t, mm_t = [], []
+        for i in range(reps * 4):
+            t = time.perf_counter()
+            decode_one(int8, states["int8"].cache, tok1, pos[0], lv)
+            step_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            for m, x in xs:
+                m(x)
+            mm_t.append(time.perf_counter() - t)
+        prefill_calls = _linear_calls(int8, lambda: prefill_row(int8, p0))
+    flops = sum(2 * shape[0] * m.in_features * m.out_features for m, shape in prefill_calls)
+    med = {k: statistics.median(v) for k, v in pre.items()}
+    dmed = {k: statistics.median(v) for k, v in dec.items()}
+    out.update({
+        "prefill_512_ms": round(med["int8"] * 1e3, 1),
+        "prefill_512_ms_bf16": round(med["bf16"] * 1e3, 1), "prefill_512_ms_fp32": round(med["fp32"] * 1e3, 1),
+        "decode_tokens_per_s": round(1 / dmed["int8"], 1),
+        "decode_tokens_per_s_bf16": round(1 / dmed["bf16"], 1), "decode_tokens_per_s_fp32": round(1 / dmed["fp32"], 1),
+        "decode_tokens_per_s_batch8": round(8 / batch["int8"], 1),
+        "decode_tokens_per_s_batch8_bf16": round(8 / batch["bf16"], 1),
+        "decode_overhead_ratio": round(statistics.median(step_t) / statistics.median(mm_t), 2),
+        "decode_step_ms": round(statistics.median(step_t) * 1e3, 3),
+        "decode_step_matmuls_ms": round(statistics.median(mm_t) * 1e3, 3),
+        "decode_step_linear_calls": len(calls),
+        "int8_vs_bf16_speed_prefill": round(med["bf16"] / med["int8"], 2),
+        "int8_vs_bf16_speed_decode": round(dmed["bf16"] / dmed["int8"], 2),
+        "int8_vs_fp32_speed_prefill": round(med["fp32"] / med["int8"], 2),
+        "int8_vs_fp32_speed_decode": round(dmed["fp32"] / dmed["int8"], 2),
+        "prefill_linear_gflop": round(flops / 1e9, 3),
+    })
+    try:
+        from bench.gemm_probe import cpu_flags, peak_gflops
+    except ImportError:
+        from gemm_probe import cpu_flags, peak_gflops
+    peaks = {d: peak_gflops(d, threads=torch.get_num_threads(), seconds=0.1) for d in ("fp32", "bf16", "int8")}
+    best = max(v for v in peaks.values() if v)
+    out.update(gemm_peak_gflops=peaks, cpu_flags=cpu_flags(),
+               prefill_gflops=round(flops / med["int8"] / 1e9, 1),
+               prefill_mfu=round(flops / med["int8"] / 1e9 / best, 3))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, no r1-base prefill sweep (< 1 min)")
@@ -183,6 +348,26 @@ def main(argv=None):
 
     def say(msg):
         print(msg, flush=True)
+
+    if device.type == "cpu":
+        loop = bench_loop(3 if args.quick else 10, 12 if args.quick else 48)
+        keys = ("prefill_512_ms", "decode_tokens_per_s", "decode_tokens_per_s_batch8", "decode_overhead_ratio",
+                "int8_vs_bf16_speed_prefill", "int8_vs_bf16_speed_decode", "prefill_mfu")
+        fig.update({k: loop[k] for k in keys})
+        detail["loop"] = loop
+        say(f"generation loop (shipped r1-tiny, int8 kernels decode={loop['kernels']['decode']}, "
+            f"prefill={loop['kernels']['prefill']}; CPU {' '.join(loop['cpu_flags'])}):")
+        say(f"  prefill 512: int8 {loop['prefill_512_ms']} ms, bf16 {loop['prefill_512_ms_bf16']} ms, "
+            f"fp32 {loop['prefill_512_ms_fp32']} ms; {loop['prefill_gflops']} GFLOPS = MFU {loop['prefill_mfu']} "
+            f"of the best GEMM peak {loop['gemm_peak_gflops']}")
+        say(f"  decode batch 1: int8 {loop['decode_tokens_per_s']} tok/s, bf16 {loop['decode_tokens_per_s_bf16']}, "
+            f"fp32 {loop['decode_tokens_per_s_fp32']}; batch 8: int8 {loop['decode_tokens_per_s_batch8']} tok/s, "
+            f"bf16 {loop['decode_tokens_per_s_batch8_bf16']}")
+        say(f"  decode step {loop['decode_step_ms']} ms vs its {loop['decode_step_linear_calls']} matmuls alone "
+            f"{loop['decode_step_matmuls_ms']} ms -> overhead ratio {loop['decode_overhead_ratio']}")
+        say(f"  int8 vs bf16 speed: prefill {loop['int8_vs_bf16_speed_prefill']}x, decode "
+            f"{loop['int8_vs_bf16_speed_decode']}x (vs fp32: {loop['int8_vs_fp32_speed_prefill']}x, "
+            f"{loop['int8_vs_fp32_speed_decode']}x)")
 
     moe = bench_moe(cfg, device, reps)
     fig["moe_dispatch_speedup"] = round(moe["moe_dispatch_speedup"], 2)

@@ -14,6 +14,12 @@ Dropped keys are never computed:
     that no query of the chunk keeps (the local window and a trained gate cluster the kept keys).
 threshold 0 and attn_topk >= T keep every visible key: the dense path then builds exactly the
 causal mask, so it equals dense attention bit for bit.
+Long contexts (`block_sparse_chunk`, used in decode and prefill alike once a query has more old
+key blocks than it may pick): scoring every (query, key) pair would cost as much as dense
+attention's own scores, so a query first scores whole key blocks through their pooled (mean)
+indexer keys, picks its (attn_topk - local_window) // key_block best old blocks plus its near
+range, and applies the rule above inside those candidates only (the max is over them). Training
+windows (256 tokens) and short prompts select exactly as before.
 The indexer learns from `gate_loss`: KL(dense attention averaged over heads || softmax(I)),
 with the indexer's input detached so this loss trains only the indexer.
 """
@@ -114,6 +120,96 @@ def compact(idx: torch.Tensor, keep: torch.Tensor):
     return idx.gather(-1, order), keep.gather(-1, order)
 
 
+def block_sparse_chunk(q, k, v, iq, iw, ik, pooled, start_pos: int, S: int, cfg: R1Config,
+                       pad_len: torch.Tensor | None):
+    """Attention of a chunk of queries with block-sparse key selection; cost follows kept keys.
+
+    q (B, C, H, D), iq (B, C, Hi, Di), iw (B, C, Hi) at slots start_pos..start_pos+C-1;
+    k, v (B, >=S, H, D), ik (B, >=S, Di) keys of slots 0..S-1; pooled = `pooled_block_keys`.
+    Key blocks are `key_block` positions long, counted from each row's first real token (so a
+    left-padded row selects what it would alone). Query t:
+      1. scores every *complete, old* block (all of it before t's near range) through its
+         pooled key: C x S / key_block scores, not C x S;
+      2. takes its n_select = (attn_topk - local_window) // key_block best blocks plus its near
+         range (from the block holding position t - local_window + 1 up to t);
+      3. refines inside those candidates with the exact indexer score and the usual gate: the
+         local window always kept, another candidate kept iff exp(I[t, s] - max I[t, .]) >=
+         gate_threshold (the max over t's visible candidates), at most attn_topk keys.
+    The chunk then runs one masked SDPA over the union of its queries' candidate slots.
+    Where a query has at most n_select complete old blocks, all its visible keys are candidates
+    and it keeps exactly what `select_keys` over all keys keeps. Returns y (B, C, H*D)."""
+    B, C, H, D = q.shape
+    Hi, Di = iq.shape[2:]
+    Bk, W = cfg.key_block, cfg.local_window
+    n_select = max(1, (cfg.attn_topk - W) // Bk)
+    dev = q.device
+    blocks, nb_row = pooled
+    off = pad_len if pad_len is not None else torch.zeros(B, dtype=torch.long, device=dev)   # (B,)
+    t = torch.arange(start_pos, start_pos + C, device=dev)                          # (C,)
+    rel = (t[None, :] - off[:, None] - W + 1).clamp_min(0)                          # (B, C) positions
+    near0 = torch.minimum(off[:, None] + rel // Bk * Bk, t[None, :])                 # (B, C) near range start
+    nb = min(blocks.size(1), int(((near0 - off[:, None]) // Bk).max()))              # blocks any query may pick
+    chosen = torch.zeros(B, C, max(nb, 1), dtype=torch.bool, device=dev)           # picked blocks per query
+    if nb > 0:
+        J = Indexer.score(iq, iw, blocks[:, :nb])                                   # (B, C, nb)
+        j = torch.arange(nb, device=dev)
+        eligible = (off[:, None, None] + (j + 1) * Bk <= near0[..., None]) & (j < nb_row[:, None, None])
+        J = J.masked_fill(~eligible, float("-inf"))
+        top = J.topk(min(n_select, nb), dim=-1)
+        chosen.scatter_(-1, top.indices, torch.isfinite(top.values))
+    # the union of candidate slots: picked blocks of every query and row, and the near ranges
+    used = torch.zeros(S, dtype=torch.bool, device=dev)
+    bi, ti, ji = chosen.nonzero(as_tuple=True)
+    if bi.numel():
+        used[(off[bi, None] + ji[:, None] * Bk + torch.arange(Bk, device=dev)).flatten()] = True
+    used[int(near0.min()):] = True
+    slots = used.nonzero()[:, 0]                                                    # (U,) ascending
+    rel_s = slots[None, :] - off[:, None]                                           # (B, U) positions
+    blk = (rel_s // Bk).clamp(0, chosen.size(-1) - 1)
+    picked = chosen.gather(-1, blk[:, None, :].expand(B, C, -1)) & (rel_s >= 0)[:, None, :]
+    tt = t[None, :, None]
+    visible = (picked | (slots >= near0[..., None])) & (slots <= tt)                  # (B, C, U)
+    visible = visible & ((slots >= off[:, None, None]) | (slots == tt))
+    local = visible & (tt - slots < W)
+    # exact indexer scores against the union's keys: one matmul
+    kc = ik[:, slots]                                                               # (B, U, Di)
+    sc = F.leaky_relu_(torch.bmm(iq.reshape(B, C * Hi, Di), kc.transpose(1, 2)), 0.01)   # (B, C*Hi, U)
+    scores = torch.bmm(iw.reshape(B * C, 1, Hi), sc.view(B * C, Hi, -1)).view(B, C, -1)
+    keep = visible
+    if cfg.gate_threshold > 0:
+        best = scores.masked_fill(~visible, float("-inf")).amax(-1, keepdim=True)
+        keep = visible & (local | (scores >= best + math.log(cfg.gate_threshold)))
+    if int(keep.sum(-1).max()) > cfg.attn_topk:                                     # the budget, local first
+        r = scores.masked_fill(~keep, float("-inf")).masked_fill(local, float("inf"))
+        keep = keep & torch.zeros_like(keep).scatter_(-1, r.topk(cfg.attn_topk, dim=-1).indices, True)
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), k[:, slots].transpose(1, 2), v[:, slots].transpose(1, 2),
+                                       attn_mask=keep[:, None])                   # (B, H, C, D)
+    return y.transpose(1, 2).reshape(B, C, H * D)
+
+
+def pooled_block_keys(ik: torch.Tensor, S: int, block: int, pad_len: torch.Tensor | None = None):
+    """The mean indexer key of each complete block of `block` positions, counted per row from its
+    first real slot (pad_len). ik (B, >=S, Di) -> (blocks (B, nb, Di), count per row (B,))."""
+    B, _, Di = ik.shape
+    if pad_len is None:
+        nb = S // block
+        return ik[:, :nb * block].reshape(B, nb, block, Di).mean(2), torch.full((B,), nb, device=ik.device)
+    offs = pad_len.tolist()
+    counts = [(S - o) // block for o in offs]
+    out = ik.new_zeros(B, max(counts), Di)
+    for b, (o, n) in enumerate(zip(offs, counts)):
+        out[b, :n] = ik[b, o:o + n * block].reshape(n, block, Di).mean(1)
+    return out, torch.tensor(counts, device=ik.device)
+
+
+def uses_blocks(cfg: R1Config, last_slot: int) -> bool:
+    """Whether block selection can differ from exact selection for a query at `last_slot`: it
+    has more complete old blocks than the blocks it may select (else both keep the same keys)."""
+    n_select = max(1, (cfg.attn_topk - cfg.local_window) // cfg.key_block)
+    near0 = max(0, last_slot - cfg.local_window + 1) // cfg.key_block
+    return near0 > n_select
+
+
 # modules
 
 class Indexer(nn.Module):
@@ -143,6 +239,10 @@ class Indexer(nn.Module):
 
 
 class SparseAttention(nn.Module):
+    # True: long contexts select keys block-sparse (`block_select`); False: the indexer scores
+    # every (query, key) pair (`select_keys` over all keys). Equal where contexts are short.
+    block_sparse: bool = True
+
     def __init__(self, cfg: R1Config):
         super().__init__()
         self.cfg = cfg
@@ -201,6 +301,17 @@ class SparseAttention(nn.Module):
         for c0 in range(0, T, C):
             c1 = min(T, c0 + C)
             n_q = c1 - c0
+            if self.block_sparse and uses_blocks(self.cfg, start_pos + c1 - 1):
+                pooled = pooled_block_keys(ik, S, self.cfg.key_block, pad_len)
+                for i in range(c0, c1):
+                    t = start_pos + i
+                    if uses_blocks(self.cfg, t):
+                        out.append(self._decode_blocks(q[:, i:i + 1], k_rows, v_rows, iq[:, i:i + 1], iw[:, i:i + 1],
+                                                       ik, pooled, t, S, pad_len))
+                    else:                                    # (the same keys as the exact rule)
+                        out.append(block_sparse_chunk(q[:, i:i + 1], k, v, iq[:, i:i + 1], iw[:, i:i + 1], ik,
+                                                      pooled, t, S, self.cfg, pad_len))
+                continue
             scores = Indexer.score(iq[:, c0:c1], iw[:, c0:c1], ik)                 # (B, C, S)
             visible, local = key_masks(start_pos + c0, n_q, S, self.cfg.local_window, pad_len, q.device)
             idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
@@ -226,6 +337,8 @@ class SparseAttention(nn.Module):
         C = max(1, min(T, chunk_elems // (S * iq.size(2))))
         C = min(C, max(128, -(-T // 4)))                   # >= 4 chunks when long: skip the causal upper half
         out, gate_losses = [], []
+        if self.block_sparse and not want_gate_loss and uses_blocks(self.cfg, start_pos + T - 1):
+            return self._block_prefill(q, k, v, iq, iw, ik, start_pos, pad_len), None
         for c0 in range(0, T, C):
             c1 = min(T, c0 + C)
             Sp = S - T + c1                                                        # causal key prefix
@@ -250,6 +363,62 @@ class SparseAttention(nn.Module):
                 gate_losses.append(gl * (c1 - c0) / T)
         y = torch.cat(out, dim=1) if len(out) > 1 else out[0]
         return y, (sum(gate_losses) if gate_losses else None)
+
+    def _decode_blocks(self, q, k_rows, v_rows, iq, iw, ik, pooled, t: int, S: int, pad_len):
+        """One query at slot t (every row of the batch), block-sparse: the keys `block_sparse_chunk`
+        keeps, with fewer and smaller steps -- its candidates are gathered, not a union of slots.
+        q (B, 1, H, D), k_rows / v_rows (B*S, H*D), iq (B, 1, Hi, Di), iw (B, 1, Hi) -> (B, 1, H*D)."""
+        c = self.cfg
+        B, _, H, D = q.shape
+        Hi, Di = iq.shape[2:]
+        Bk, W = c.key_block, c.local_window
+        dev = q.device
+        blocks, nb_row = pooled
+        off = pad_len if pad_len is not None else torch.zeros(B, dtype=torch.long, device=dev)
+        near0 = torch.minimum(off + (t - off - W + 1).clamp_min(0) // Bk * Bk, torch.full_like(off, t))  # (B,)
+        n_elig = (near0 - off) // Bk                                                # (B,) complete old blocks
+        nb = min(blocks.size(1), int(n_elig.max()))
+        n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
+        J = Indexer.score(iq, iw, blocks[:, :nb])[:, 0]                             # (B, nb)
+        J = J.masked_fill(torch.arange(nb, device=dev)[None, :] >= torch.minimum(n_elig, nb_row)[:, None],
+                          float("-inf"))
+        top = J.topk(n_sel, dim=-1)                                                 # (B, n_sel)
+        sel = (off[:, None, None] + top.indices[..., None] * Bk + torch.arange(Bk, device=dev)).flatten(1)
+        sel_ok = torch.isfinite(top.values)[..., None].expand(B, n_sel, Bk).flatten(1)
+        near = t - W - Bk + 2 + torch.arange(W + Bk - 1, device=dev)                 # (Nn,) up to t
+        slots = torch.cat([sel, near.expand(B, -1)], 1)                             # (B, K)
+        ok = torch.cat([sel_ok, near[None, :] >= near0[:, None]], 1)
+        visible = ok & (slots >= off[:, None]) | (slots == t)
+        slots = torch.where(visible, slots, t)
+        K = slots.size(1)
+        rows = (slots + (torch.arange(B, device=dev) * S)[:, None]).view(-1)
+        kc = F.embedding(rows, ik.reshape(-1, Di)).view(B, K, Di)
+        sc = F.leaky_relu_(torch.bmm(iq.reshape(B, Hi, Di), kc.transpose(1, 2)), 0.01)    # (B, Hi, K)
+        scores = torch.bmm(iw.reshape(B, 1, Hi), sc)[:, 0]                           # (B, K)
+        local = visible & (slots > t - W)
+        keep = visible
+        if c.gate_threshold > 0:
+            best = scores.masked_fill(~visible, float("-inf")).amax(-1, keepdim=True)
+            keep = visible & (local | (scores >= best + math.log(c.gate_threshold)))
+        if int(keep.sum(-1).max()) > c.attn_topk:
+            r = scores.masked_fill(~keep, float("-inf")).masked_fill(local, float("inf"))
+            keep = keep & torch.zeros_like(keep).scatter_(-1, r.topk(c.attn_topk, dim=-1).indices, True)
+        kg = F.embedding(rows, k_rows).view(B, K, H, D).transpose(1, 2)                  # (B, H, K, D)
+        vg = F.embedding(rows, v_rows).view(B, K, H, D).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), kg, vg, attn_mask=keep[:, None, None])
+        return y.transpose(1, 2).reshape(B, 1, H * D)
+
+    def _block_prefill(self, q, k, v, iq, iw, ik, start_pos, pad_len):
+        """Prefill with block-sparse selection (`block_sparse_chunk`), queries in chunks of
+        `key_block`: the work follows the kept key blocks, never the whole causal prefix."""
+        T, S, Bk = q.size(1), k.size(1), self.cfg.key_block
+        pooled = pooled_block_keys(ik, S, Bk, pad_len)
+        out = []
+        for c0 in range(0, T, Bk):
+            c1 = min(T, c0 + Bk)
+            out.append(block_sparse_chunk(q[:, c0:c1], k, v, iq[:, c0:c1], iw[:, c0:c1], ik, pooled,
+                                          start_pos + c0, S - T + c1, self.cfg, pad_len))
+        return torch.cat(out, dim=1)
 
     def _gate_loss(self, q, k, scores, visible):
         """KL(p || g): p = dense attention of this layer averaged over heads (detached),

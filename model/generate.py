@@ -1,22 +1,43 @@
-"""Generation: prefill, decode_one, sample, and `generate` (batched, left-padded, per-row stops).
+"""Generation: the one loop that the engine, completion, ghost text, the translation fallback and
+the benchmarks call (`generate`), per-document prefix caches (`PrefixCache`), and one-pass
+candidate scoring (`score_candidates`). No I/O here.
 
-No I/O here. Conventions:
-  - Prompts are left-padded to a common length; `pad_len` (B,) tells the model which slots are
-    padding (their level ids become -1 and no real token attends to them; RoPE positions start
-    at 0 at each row's first real token), so a row's result does not depend on its batch mates.
+Conventions:
+  - Every prompt is prefilled on its own, batch 1, into a static (preallocated) cache of
+    `max_seq_len` slots (`prefill_row`). With a `PrefixCache` and a key, the cache of the
+    previous prompt under that key is reused for the longest common prefix of (token id, level
+    ids): only the tokens from the first difference on are computed (typing appends, so an
+    edit invalidates the cache from its first changed token on, nothing before it).
+  - A batch of several prompts is then decoded together: the rows' caches are copied into one
+    left-padded batch cache (`stack_left_padded`; the left padding is written only there).
+    `pad_len` (B,) tells the model which slots are padding (level ids -1, no real token attends
+    to them; RoPE positions start at 0 at each row's first real token), so a row's result does
+    not depend on its batch mates, nor on whether it was prefilled alone.
   - Level ids: each prompt may carry its own (T, 3) ids; generated tokens inherit the units of
     the last prompt token (they extend its phrase, sentence and paragraph). Without ids the whole
     sequence is one unit per level.
-  - Rows finish independently (eos, a stop token sequence, a stop string, max tokens); a finished
-    row keeps its slot until the batch ends, its outputs ignored. The stop token / sequence /
-    string is not part of the returned tokens / text.
-  - `cancel` (a threading.Event or a callable returning bool) is checked before every token.
+  - Rows finish independently (eos, a stop token sequence, a stop string, a stop function, their
+    own max tokens, their own cancel flag); a finished row leaves the batch (its cache rows are
+    dropped), so the rows still running decode at their own cost. The stop token / sequence / string is not part of the returned tokens /
+    text.
+  - `logits_processor(generated_ids, logits)` edits one row's next-token logits (V,) given the
+    token ids that row generated so far (a list); it returns the new logits (or None after
+    editing in place). One callable serves every row, or pass one per row (None: no edit).
+  - `cancel` (a threading.Event or a callable returning bool, or one per row) is checked before
+    every token.
+  - Decode step: eager. `torch.compile` was tried on this step and does not pay here: the sparse
+    attention's kept-key count and the expert dispatch's per-expert counts are data-dependent
+    (graph breaks every layer) and the cache length grows each step (recompiles); see
+    `decode_step_mode`.
 """
 from __future__ import annotations
 
+import collections
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from model.network import ModelCache, R1Model
@@ -50,9 +71,12 @@ def sample(logits: torch.Tensor, temperature: float = 0.0, top_p: float = 1.0,
 
 
 @torch.no_grad()
-def prefill(model: R1Model, cache: ModelCache, input_ids, level_ids=None, pad_len=None) -> torch.Tensor:
-    """Run the prompt (B, T) into the cache; return the last position's logits (B, V)."""
-    return model(input_ids, level_ids, cache=cache, start_pos=0, pad_len=pad_len).logits[:, -1]
+def prefill(model: R1Model, cache: ModelCache, input_ids, level_ids=None, pad_len=None,
+            start_pos: int = 0) -> torch.Tensor:
+    """Run the prompt (B, T) into the cache at `start_pos`; return the last position's logits (B, V)
+    (an R1Model computes no other position's logits)."""
+    extra = {"last_only": True} if isinstance(model, R1Model) else {}
+    return model(input_ids, level_ids, cache=cache, start_pos=start_pos, pad_len=pad_len, **extra).logits[:, -1]
 
 
 @torch.no_grad()
@@ -61,76 +85,361 @@ def decode_one(model: R1Model, cache: ModelCache, tokens, pos: int, level_ids=No
     return model(tokens[:, None], level_ids, cache=cache, start_pos=pos, pad_len=pad_len).logits[:, -1]
 
 
+def decode_step_mode(model) -> str:
+    """How decode steps run ("eager"); logged by the engine at load. See the module docstring."""
+    return "eager"
+
+
+# ---------------------------------------------------------------------------- prefix caches
+
+def _kv_caches(cache) -> list:
+    return list(cache.layers) + [c for group in cache.hier.values() for c in group]
+
+
+def cache_nbytes(cache) -> int:
+    return sum(b.numel() * b.element_size() for c in _kv_caches(cache) for b in (c.buffers or ()))
+
+
+@dataclass
+class PrefixState:
+    """A batch-1 cache whose first len(ids) slots hold `ids` with `levels` (T, 3) int64."""
+    ids: np.ndarray
+    levels: np.ndarray
+    cache: object
+    last_logits: torch.Tensor | None = None     # (V,) after ids[-1]
+
+    def nbytes(self) -> int:
+        return cache_nbytes(self.cache) + self.ids.nbytes + self.levels.nbytes
+
+
+def common_prefix(ids_a: np.ndarray, lev_a: np.ndarray, ids_b: np.ndarray, lev_b: np.ndarray) -> int:
+    """Length of the longest common prefix of two (ids (T,), levels (T, 3)) sequences."""
+    n = min(len(ids_a), len(ids_b))
+    same = (ids_a[:n] == ids_b[:n]) & (lev_a[:n] == lev_b[:n]).all(-1)
+    diff = np.flatnonzero(~same)
+    return int(diff[0]) if len(diff) else n
+
+
+class PrefixCache:
+    """Prefix states by key (e.g. a document URI and prompt kind), least recently used first
+    out once their bytes pass `max_bytes`. `stats` counts reused and computed prompt tokens;
+    `last` holds (reused, computed) of the most recent prefill."""
+
+    def __init__(self, max_bytes: int = 256 << 20):
+        self.max_bytes = max_bytes
+        self.states: collections.OrderedDict[str, PrefixState] = collections.OrderedDict()
+        self.lock = threading.Lock()
+        self.stats = {"hits": 0, "misses": 0, "reused_tokens": 0, "computed_tokens": 0, "evicted": 0}
+        self.last = (0, 0)
+
+    def get(self, key: str) -> PrefixState | None:
+        with self.lock:
+            state = self.states.pop(key, None)            # taken out: its cache is written to next
+        return state
+
+    def put(self, key: str, state: PrefixState) -> None:
+        with self.lock:
+            self.states[key] = state
+            self.states.move_to_end(key)
+            total = sum(s.nbytes() for s in self.states.values())
+            while total > self.max_bytes and len(self.states) > 1:
+                _, old = self.states.popitem(last=False)
+                total -= old.nbytes()
+                self.stats["evicted"] += 1
+
+    def invalidate(self, key_prefix: str) -> int:
+        """Drop every state whose key starts with `key_prefix` (a closed document)."""
+        with self.lock:
+            gone = [k for k in self.states if k.startswith(key_prefix)]
+            for k in gone:
+                del self.states[k]
+        return len(gone)
+
+    def nbytes(self) -> int:
+        with self.lock:
+            return sum(s.nbytes() for s in self.states.values())
+
+    def note(self, reused: int, computed: int) -> None:
+        with self.lock:
+            self.stats["hits" if reused else "misses"] += 1
+            self.stats["reused_tokens"] += reused
+            self.stats["computed_tokens"] += computed
+            self.last = (reused, computed)
+
+
+def _levels_array(levels, n: int) -> np.ndarray:
+    if levels is None:
+        return np.zeros((n, 3), dtype=np.int64)
+    arr = np.asarray(levels.cpu() if isinstance(levels, torch.Tensor) else levels, dtype=np.int64).reshape(-1, 3)
+    return arr[-n:]
+
+
+@torch.no_grad()
+def prefill_row(model, ids: Sequence[int], levels=None, *, state: PrefixState | None = None,
+                max_len: int | None = None) -> tuple[PrefixState, torch.Tensor, int]:
+    """Prefill one prompt (batch 1) into a static cache of `max_len` slots (default the model's
+    max_seq_len), reusing `state` for the common prefix. Returns (new state, last logits (V,),
+    reused token count). `state`'s cache is written to (it becomes the new state's)."""
+    dev = next(model.parameters()).device
+    max_len = max_len or model.cfg.max_seq_len
+    ids_np = np.asarray(list(ids), dtype=np.int64)
+    lev_np = _levels_array(levels, len(ids_np))
+    n = len(ids_np)
+    reuse = 0
+    if state is not None and state.cache.max_len >= max_len:
+        reuse = common_prefix(state.ids, state.levels, ids_np, lev_np)
+        if reuse == n and state.last_logits is not None and len(state.ids) == n:
+            return PrefixState(ids_np, lev_np, state.cache, state.last_logits), state.last_logits, n
+        reuse = min(reuse, n - 1)
+    cache = state.cache if reuse > 0 else model.new_cache(1, max_len)
+    x = torch.as_tensor(ids_np[reuse:], device=dev)[None]
+    lv = torch.as_tensor(lev_np[reuse:], device=dev)[None]
+    logits = prefill(model, cache, x, lv, start_pos=reuse)[0].float()
+    return PrefixState(ids_np, lev_np, cache, logits), logits, reuse
+
+
+def stack_left_padded(model, states: Sequence[PrefixState], extra: int):
+    """One batch cache holding each row's prefix right-aligned at slot T = the longest prefix
+    (rows shorter by p have p pad slots first; integer buffers, the hierarchy's unit ids, get
+    -1 there), with `extra` free slots after T. Returns (cache, T, pad_len (B,) long)."""
+    B = len(states)
+    lengths = [len(s.ids) for s in states]
+    T = max(lengths)
+    batch = model.new_cache(B, T + extra)
+    for dst, *srcs in zip(_kv_caches(batch), *[_kv_caches(s.cache) for s in states]):
+        first = next(c for c in srcs if c.buffers is not None)
+        dst.buffers = []
+        for j, buf in enumerate(first.buffers):
+            fill = -1 if not buf.dtype.is_floating_point else 0
+            out = buf.new_full((B, T + extra, *buf.shape[2:]), fill)
+            for b, (src, n) in enumerate(zip(srcs, lengths)):
+                out[b, T - n:T] = src.buffers[j][0, :n]
+            dst.buffers.append(out)
+    dev = states[0].last_logits.device if states[0].last_logits is not None else "cpu"
+    return batch, T, torch.tensor([T - n for n in lengths], device=dev)
+
+
+# ---------------------------------------------------------------------------- the loop
+
+def _select_rows(cache, idx: torch.Tensor) -> None:
+    """Keep only the batch rows `idx` of a (batch) cache, in place."""
+    for c in _kv_caches(cache):
+        c.batch_size = len(idx)
+        if c.buffers is not None:
+            c.buffers = [buf.index_select(0, idx) for buf in c.buffers]
+    cache.batch_size = len(idx)
+
+
 def _cancelled(cancel) -> bool:
     if cancel is None:
         return False
     return cancel.is_set() if hasattr(cancel, "is_set") else bool(cancel())
 
 
+def _per_row(value, B: int, name: str) -> list:
+    if isinstance(value, (list, tuple)):
+        if len(value) != B:
+            raise ValueError(f"{name}: {len(value)} values for {B} prompts")
+        return list(value)
+    return [value] * B
+
+
 @torch.no_grad()
-def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens: int = 64,
+def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens: int | Sequence[int] = 64,
              temperature: float = 0.0, top_p: float = 1.0,
              level_ids: Sequence[torch.Tensor | None] | None = None,
-             eos_id: int | None = None, stop_sequences: Sequence[Sequence[int]] = (),
-             stop_strings: Sequence[str] = (), decode: Callable[[list[int]], str] | None = None,
-             cancel=None, seed: int | None = None) -> list[GenerationResult]:
-    """Generate for a batch of token-id prompts; one GenerationResult per prompt, in order."""
-    if stop_strings and decode is None:
-        raise ValueError("stop_strings need a decode callback")
+             eos_id: int | Sequence[int] | None = None, stop_sequences: Sequence[Sequence[int]] = (),
+             stop_strings: Sequence[str] = (), stop_fns: Sequence[Callable[[str], int | None] | None] | None = None,
+             decode: Callable[[list[int]], str] | None = None,
+             cancel=None, seed: int | None = None,
+             logits_processor=None, banned_ids: Sequence[int] = (),
+             prefix_cache: PrefixCache | None = None, prefix_keys: Sequence[str | None] | None = None,
+             on_batch: Callable[[int], None] | None = None) -> list[GenerationResult]:
+    """Generate for a batch of token-id prompts; one GenerationResult per prompt, in order.
+
+    max_new_tokens, cancel, logits_processor: one value for all rows or one per row.
+    stop_fns: per row, text -> index to cut at (the row stops) or None (needs `decode`).
+    banned_ids: never sampled (their logits set to -inf before the processor runs).
+    prefix_cache / prefix_keys: reuse and keep each row's prompt cache under its key.
+    on_batch(B) is called once the prompts are prefilled, before decoding."""
+    B = len(prompts)
+    if (stop_strings or stop_fns) and decode is None:
+        raise ValueError("stop_strings and stop_fns need a decode callback")
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
     cfg, dev = model.cfg, next(model.parameters()).device
-    max_new_tokens = min(max_new_tokens, cfg.max_seq_len - 1)
-    keep = cfg.max_seq_len - max_new_tokens                      # longest prompt that fits
+    max_new = [max(1, min(int(m), cfg.max_seq_len - 1)) for m in _per_row(max_new_tokens, B, "max_new_tokens")]
+    cancels = _per_row(cancel, B, "cancel")
+    processors = _per_row(logits_processor, B, "logits_processor")
+    stop_fns = list(stop_fns) if stop_fns is not None else [None] * B
+    eos = set() if eos_id is None else ({int(eos_id)} if isinstance(eos_id, int) else {int(e) for e in eos_id})
+    n_steps = max(max_new)
+    keep = cfg.max_seq_len - n_steps                              # longest prompt that fits
     prompts = [list(p)[-keep:] for p in prompts]
-    level_ids = list(level_ids) if level_ids is not None else [None] * len(prompts)
-    B, T = len(prompts), max(len(p) for p in prompts)
+    level_ids = list(level_ids) if level_ids is not None else [None] * B
+    keys = list(prefix_keys) if prefix_keys is not None else [None] * B
 
-    ids = torch.zeros(B, T, dtype=torch.long, device=dev)
-    lvl = torch.full((B, T, 3), -1, dtype=torch.long, device=dev)
-    pad_len = torch.tensor([T - len(p) for p in prompts], device=dev)
-    for b, p in enumerate(prompts):
-        ids[b, T - len(p):] = torch.tensor(p, device=dev)
-        row = level_ids[b]
-        lvl[b, T - len(p):] = 0 if row is None else torch.as_tensor(row, device=dev)[-len(p):]
-    new_lvl = lvl[:, -1:].clone()                                # (B, 1, 3) inherited units
-
-    generator = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
-    cache = model.new_cache(B, T + max_new_tokens)
-    logits = prefill(model, cache, ids, lvl, pad_len)
     out: list[list[int]] = [[] for _ in range(B)]
     reasons: list[str | None] = [None] * B
     texts: list[str | None] = [None] * B
-    for step in range(max_new_tokens):
-        if _cancelled(cancel):
-            reasons = [r or "cancelled" for r in reasons]
-            break
-        tok = sample(logits, temperature, top_p, generator)       # (B,)
-        for b, t in enumerate(tok.tolist()):
+
+    def check_cancel():
+        seen: dict = {}                                            # a shared flag is asked once
+        for b in range(B):
             if reasons[b] is None:
-                reasons[b], texts[b] = _step_row(out[b], t, eos_id, stop_sequences, stop_strings, decode)
-        if all(r is not None for r in reasons) or step == max_new_tokens - 1:
+                c = cancels[b]
+                if id(c) not in seen:
+                    seen[id(c)] = _cancelled(c)
+                if seen[id(c)]:
+                    reasons[b] = "cancelled"
+        return all(r is not None for r in reasons)
+
+    if check_cancel():                                             # the check before token 0
+        return [GenerationResult([], "cancelled") for _ in range(B)]
+    states, firsts = [], []
+    for b, p in enumerate(prompts):
+        old = prefix_cache.get(keys[b]) if prefix_cache is not None and keys[b] is not None else None
+        state, logits, reused = prefill_row(model, p, level_ids[b], state=old)
+        if prefix_cache is not None:
+            prefix_cache.note(reused, len(p) - reused)
+        states.append(state)
+        firsts.append(logits)
+    if B == 1:
+        cache, T, pad_len = states[0].cache, len(prompts[0]), None
+    else:
+        cache, T, pad_len = stack_left_padded(model, states, n_steps)
+    if prefix_cache is not None:                                   # B == 1 decodes past the prompt:
+        for b in range(B):                                         # those slots are not in `ids`
+            if keys[b] is not None:
+                prefix_cache.put(keys[b], states[b])
+    if on_batch is not None:
+        on_batch(B)
+    new_lvl = torch.stack([torch.as_tensor(s.levels[-1:], device=dev) for s in states])   # (B, 1, 3)
+    logits = torch.stack(firsts)                                   # (B, V)
+    banned = torch.tensor(sorted(i for i in banned_ids if i < logits.size(-1)), dtype=torch.long, device=dev)
+    generator = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
+    active = list(range(B))                                        # cache row j holds prompt active[j]
+    for step in range(n_steps):
+        if step and check_cancel():
             break
-        logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len)
+        if len(banned):
+            logits[:, banned] = float("-inf")
+        for j, b in enumerate(active):
+            if processors[b] is not None and reasons[b] is None:
+                edited = processors[b](list(out[b]), logits[j])
+                if edited is not None:
+                    logits[j] = edited
+        tok = sample(logits, temperature, top_p, generator)       # (rows,)
+        for b, t in zip(active, tok.tolist()):
+            if reasons[b] is None:
+                reasons[b], texts[b] = _step_row(out[b], t, eos, stop_sequences, stop_strings, stop_fns[b], decode)
+                if reasons[b] is None and len(out[b]) >= max_new[b]:
+                    reasons[b] = "length"
+        if all(r is not None for r in reasons) or step == n_steps - 1:
+            break
+        still = [j for j, b in enumerate(active) if reasons[b] is None]
+        if len(still) < len(active):                               # finished rows leave the batch
+            idx = torch.tensor(still, device=dev)
+            _select_rows(cache, idx)
+            tok, new_lvl, pad_len = tok[idx], new_lvl[idx], pad_len[idx]
+            active = [active[j] for j in still]
+        logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len).float()
     results = []
     for b in range(B):
+        if reasons[b] == "cancelled":
+            results.append(GenerationResult(out[b], "cancelled"))
+            continue
         text = texts[b] if texts[b] is not None else (decode(out[b]) if decode else None)
         results.append(GenerationResult(out[b], reasons[b] or "length", text))
     return results
 
 
-def _step_row(tokens: list[int], t: int, eos_id, stop_sequences, stop_strings, decode):
+def _step_row(tokens: list[int], t: int, eos: set, stop_sequences, stop_strings, stop_fn, decode):
     """Append t to a row; return (finish reason or None, truncated text or None)."""
-    if eos_id is not None and t == eos_id:
+    if t in eos:
         return "eos", None
     tokens.append(t)
     for seq in stop_sequences:
         if seq and tokens[-len(seq):] == list(seq):
             del tokens[-len(seq):]
             return "stop", None
-    if stop_strings:
+    if stop_strings or stop_fn is not None:
         text = decode(tokens)
-        hits = [i for i in (text.find(s) for s in stop_strings) if i >= 0]
-        if hits:
-            return "stop", text[:min(hits)]
+        cuts = [i for i in (text.find(s) for s in stop_strings) if i >= 0]
+        if stop_fn is not None:
+            cut = stop_fn(text)
+            if cut is not None:
+                cuts.append(cut)
+        if cuts:
+            return "stop", text[:min(cuts)]
     return None, None
+
+
+# ---------------------------------------------------------------------------- one-pass ranking
+
+@torch.no_grad()
+def score_candidates(model, context: Sequence[int], levels, candidates: Sequence[Sequence[int]], *,
+                     prefix_cache: PrefixCache | None = None, key: str | None = None,
+                     expand: int = 8) -> list[float]:
+    """log p(candidate | context) for each candidate token sequence (an empty one scores 0).
+
+    One forward pass over the context (the prefix cache's common prefix reused) gives the
+    next-token distribution: a candidate of one token is scored from it exactly. Candidates of
+    several tokens form a token trie; the `expand` of them whose first token is likeliest are
+    scored exactly by ONE more forward of their remaining tokens (rows side by side, the trie's
+    shared prefixes cost nothing extra in time, all at once). Every other multi-token candidate
+    gets its first token's log-prob plus, per further token, the mean per-token log-prob of the
+    expanded ones (an estimate; it never exceeds its exact first-token bound)."""
+    dev = next(model.parameters()).device
+    cands = [list(c) for c in candidates]
+    scores = [0.0] * len(cands)
+    if not any(cands):
+        return scores
+    longest = max(len(c) for c in cands)
+    ctx = list(context)[-(model.cfg.max_seq_len - longest):]
+    old = prefix_cache.get(key) if prefix_cache is not None and key is not None else None
+    state, logits, reused = prefill_row(model, ctx, levels, state=old)
+    if prefix_cache is not None:
+        prefix_cache.note(reused, len(ctx) - reused)
+    first = logits.log_softmax(-1)                                             # (V,)
+    multi = []
+    for i, c in enumerate(cands):
+        if c:
+            scores[i] = float(first[c[0]])
+            if len(c) > 1:
+                multi.append(i)
+    if multi:
+        # distinct token paths only: the trie's leaves among the likeliest
+        chosen, seen = [], set()
+        for i in sorted(multi, key=lambda i: -scores[i]):
+            t = tuple(cands[i])
+            if t not in seen:
+                seen.add(t)
+                chosen.append(i)
+            if len(chosen) == expand:
+                break
+        L = max(len(cands[i]) for i in chosen) - 1
+        n = len(chosen)
+        batch, T, pad_len = stack_left_padded(model, [state] * n, L)
+        toks = torch.zeros(n, L, dtype=torch.long)
+        for j, i in enumerate(chosen):
+            toks[j, :len(cands[i]) - 1] = torch.tensor(cands[i][:-1])
+        lv = torch.as_tensor(state.levels[-1:], device=dev).expand(n, L, 3)   # the cursor's units
+        logp = model(toks.to(dev), lv, cache=batch, start_pos=T).logits.float().log_softmax(-1)  # (n, L, V)
+        per_token = []
+        for j, i in enumerate(chosen):
+            nxt = torch.tensor(cands[i][1:], device=dev)
+            rest = logp[j, torch.arange(len(nxt), device=dev), nxt]
+            scores[i] += float(rest.sum())
+            per_token += rest.tolist()
+        mean = sum(per_token) / len(per_token)
+        for i in multi:
+            if i not in chosen:
+                scores[i] += mean * (len(cands[i]) - 1)
+    if prefix_cache is not None and key is not None:
+        prefix_cache.put(key, state)
+    return scores
+
+
+__all__ = ["GenerationResult", "PrefixCache", "PrefixState", "common_prefix", "decode_one", "decode_step_mode",
+           "fim_prompt", "generate", "prefill", "prefill_row", "sample", "score_candidates", "stack_left_padded"]

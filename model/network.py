@@ -99,9 +99,12 @@ class R1Model(nn.Module):
         return ModelCache(self.cfg, batch_size, max_len or self.cfg.max_seq_len)
 
     def forward(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
-                pad_len=None, return_routing: bool = False, return_units: bool = False) -> R1Output:
+                pad_len=None, return_routing: bool = False, return_units: bool = False,
+                last_only: bool = False) -> R1Output:
+        """last_only: logits (B, 1, vocab) of the last position only (a prefill needs no more:
+        the LM head is a third of a 512-token prefill's FLOPs in r1-tiny)."""
         h, out = self.trunk(input_ids, level_ids, cache, start_pos, pad_len, return_routing, return_units)
-        return out._replace(logits=self.head(self.norm(h)))                      # (B, T, vocab)
+        return out._replace(logits=self.head(self.norm(h[:, -1:] if last_only else h)))  # (B, T|1, vocab)
 
     def trunk(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
               pad_len=None, return_routing: bool = False, return_units: bool = False):

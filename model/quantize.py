@@ -14,6 +14,18 @@ CPU choice by measurement (this machine, 2 shared cores, torch 2.13, one Linear,
     256->8192 (head), M=1   329 us   74 us (0.9%)   385 us (0.7%)
     256->256, M=1           7 us     21 us (1.0%)   (dequant dominates)
   so "w8a8" is the CPU default (bench/model_bench.py re-measures decode tok/s for the model).
+Kernels (CPU `Int8Linear`, chosen per phase by measurement at load: `select_kernels`). The same
+int8 weights can be multiplied several ways, and which is fastest depends on the CPU (AMX-BF16 /
+AVX512-VNNI / only AVX2) and on the number of rows M:
+  "dequant-fp32"   w_q -> fp32 (x scale) then an fp32 GEMM: the fastest prefill where bf16 has no
+                   hardware path (this AVX2-only EPYC: 256->256, M=512: 0.8 ms vs 8 ms in bf16)
+  "dequant-bf16"   w_q -> bf16, a bf16 GEMM (oneDNN/AMX where the CPU has it: ~10x fp32 at M >= 32)
+  "int8pack"       torch._weight_int8pack_mm with bf16 activations (a weight-only int8 GEMV kernel:
+                   decode, M small; the head 256->8192 at M=1: 178 us vs fp32 245 us here)
+  "w8a8"           per-token int8 activations, torch._int_mm (the previous default)
+`select_kernels(model)` times every available kernel on the model's own Linear shapes at M=1
+("decode", M <= SMALL_M) and M=128 ("prefill") and sets the fastest; the choice is reported
+(`kernel_report`) by the engine, `r1lsp doctor` and the benchmarks.
 Not converted by default: the expert router (`gate`, a Parameter, not a Linear) and the sparse
 attention `indexer`: both make discrete choices from small projections and cost little.
 Embeddings and norms are never converted.
@@ -69,18 +81,135 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)                                       # (M, K)
-        if self.act_int8:
-            s_x = x2.abs().amax(dim=1, keepdim=True).float().clamp_min(1e-12) / 127.0  # (M, 1)
-            x_q = (x2.float() / s_x).round().clamp(-127, 127).to(torch.int8)
-            M = x_q.size(0)
-            if x_q.is_cuda and (M <= 16 or M % 8):                                 # CUDA _int_mm shape rule
-                x_q = F.pad(x_q, (0, 0, 0, max(17, M + 7) // 8 * 8 - M))
-            y = torch._int_mm(x_q, self.weight_int8.t())[:M].float() * s_x * self.weight_scale
+        kernels = getattr(self, "kernels", None)
+        if kernels is None:                                                        # the constructor's path
+            y = _w8a8(self, x2) if self.act_int8 else _dequant(self, x2, x2.dtype)
         else:
-            y = F.linear(x2, self.weight_int8.to(x2.dtype)) * self.weight_scale.to(x2.dtype)
+            y = KERNELS[kernels[0] if x2.size(0) <= SMALL_M else kernels[1]](self, x2)
         if self.bias is not None:
             y = y + self.bias
         return y.to(x.dtype).view(*x.shape[:-1], self.out_features)
+
+    def _scale_bf16(self) -> torch.Tensor:
+        s = getattr(self, "_scale_bf16_cache", None)
+        if s is None or s.device != self.weight_scale.device:
+            s = self._scale_bf16_cache = self.weight_scale.to(torch.bfloat16)
+        return s
+
+
+SMALL_M = 16                          # rows up to this use the "decode" kernel, more the "prefill" one
+
+
+def _w8a8(self: Int8Linear, x2: torch.Tensor) -> torch.Tensor:
+    s_x = x2.abs().amax(dim=1, keepdim=True).float().clamp_min(1e-12) / 127.0  # (M, 1)
+    x_q = (x2.float() / s_x).round().clamp(-127, 127).to(torch.int8)
+    M = x_q.size(0)
+    if x_q.is_cuda and (M <= 16 or M % 8):                                     # CUDA _int_mm shape rule
+        x_q = F.pad(x_q, (0, 0, 0, max(17, M + 7) // 8 * 8 - M))
+    return torch._int_mm(x_q, self.weight_int8.t())[:M].float() * s_x * self.weight_scale
+
+
+def _dequant(self: Int8Linear, x2: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    y = F.linear(x2.to(dtype), self.weight_int8.to(dtype))
+    return y.float() * self.weight_scale if dtype != torch.float32 else y * self.weight_scale
+
+
+def _int8pack(self: Int8Linear, x2: torch.Tensor) -> torch.Tensor:
+    return torch._weight_int8pack_mm(x2.to(torch.bfloat16).contiguous(), self.weight_int8,
+                                     self._scale_bf16()).float()
+
+
+KERNELS = {
+    "dequant-fp32": lambda self, x2: _dequant(self, x2, torch.float32),
+    "dequant-bf16": lambda self, x2: _dequant(self, x2, torch.bfloat16),
+    "int8pack": _int8pack,
+    "w8a8": _w8a8,
+}
+
+
+def available_kernels(device="cpu") -> list[str]:
+    """The kernels that run here (one tiny call each)."""
+    out = []
+    lin = nn.Linear(32, 32, bias=False)
+    q = Int8Linear(lin.to(device))
+    x = torch.randn(4, 32, device=device)
+    for name, fn in KERNELS.items():
+        try:
+            fn(q, x)
+            out.append(name)
+        except (RuntimeError, AttributeError, NotImplementedError):
+            pass
+    return out
+
+
+def set_kernels(model: nn.Module, decode: str, prefill: str) -> None:
+    """Make every Int8Linear of `model` run `decode` for M <= SMALL_M rows and `prefill` above."""
+    for name in (decode, prefill):
+        if name not in KERNELS:
+            raise ValueError(f"unknown int8 kernel {name!r}; known: {sorted(KERNELS)}")
+    for mod in model.modules():
+        if isinstance(mod, Int8Linear):
+            mod.kernels = (decode, prefill)
+
+
+def kernel_names(model: nn.Module) -> dict | None:
+    """{"decode": kernel, "prefill": kernel} of the model's Int8Linears (None if it has none)."""
+    for mod in model.modules():
+        if isinstance(mod, Int8Linear):
+            k = getattr(mod, "kernels", None) or (("w8a8",) * 2 if mod.act_int8 else ("dequant",) * 2)
+            return {"decode": k[0], "prefill": k[1]}
+    return None
+
+
+_SELECTED: dict = {}                  # (device, shapes) -> (choice, timings): one measurement a process
+
+
+@torch.no_grad()
+def select_kernels(model: nn.Module, *, reps: int = 3) -> dict:
+    """Time every available kernel on the model's own Int8Linear shapes, per phase: "decode" at
+    M=1 and "prefill" at M=128 (M=32 for expert Linears, which see k/E of the tokens); set the
+    fastest for each phase (`set_kernels`) and return {"decode": name, "prefill": name,
+    "timings_us": {phase: {kernel: us per forward's Linears}}}. Measured once per process for
+    a given set of shapes. A kernel more than 3x slower than the best so far stops early."""
+    import time
+
+    mods = [(n, m) for n, m in model.named_modules() if isinstance(m, Int8Linear)]
+    if not mods:
+        return {}
+    device = mods[0][1].weight_int8.device
+    groups: dict = {}                                                # (N, K, expert) -> (module, count)
+    for n, m in mods:
+        key = (m.out_features, m.in_features, "experts" in n.split("."))
+        groups[key] = (groups.get(key, (m, 0))[0], groups.get(key, (m, 0))[1] + 1)
+    memo = (str(device), tuple(sorted((k, c) for k, (_, c) in groups.items())))
+    if memo not in _SELECTED:
+        names = available_kernels(device)
+        timings: dict = {}
+        choice = {}
+        for phase in ("decode", "prefill"):
+            timings[phase] = {}
+            best = float("inf")
+            for kname in names:
+                fn, total = KERNELS[kname], 0.0
+                for (N, K, expert), (m, count) in groups.items():
+                    M = 1 if phase == "decode" else (32 if expert else 128)
+                    x = torch.randn(M, K, device=device)
+                    fn(m, x)                                                     # warm-up
+                    ts = []
+                    for _ in range(reps):
+                        t = time.perf_counter()
+                        fn(m, x)
+                        ts.append(time.perf_counter() - t)
+                    total += sorted(ts)[len(ts) // 2] * count
+                    if total > 3 * best:
+                        break
+                timings[phase][kname] = round(total * 1e6, 1)
+                best = min(best, total)
+            choice[phase] = min(timings[phase], key=timings[phase].get)
+        _SELECTED[memo] = (choice, timings)
+    choice, timings = _SELECTED[memo]
+    set_kernels(model, choice["decode"], choice["prefill"])
+    return {**choice, "timings_us": timings}
 
 
 @dataclass

@@ -180,7 +180,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
     text, language = _read_source(args.file)
     if args.file != "-" and language != "java":
         raise CliError(f"{args.file}: not a Java file (translate reads Java)")
-    result = translate_java(text)
+    from r1lsp.translate.workspace import java_context
+
+    where = list(args.context or [])
+    if args.file != "-" and not args.no_context:
+        where.append(Path(args.file).parent)   # the file's own folder (its package)
+    context = java_context(where, exclude=Path(args.file) if args.file != "-" else None)
+    result = translate_java(text, context=context)
     if result.empty and not args.json:
         print(f"{args.file}: nothing translated: {result.empty}", file=sys.stderr)
         return 1
@@ -271,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write the Python here instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--context", action="append", metavar="PATH",
+                   help="a .java file or folder whose types the input may use (repeatable); "
+                        "FILE's own folder is searched unless --no-context")
+    p.add_argument("--no-context", action="store_true", help="do not look beside FILE for types it uses")
     p.set_defaults(func=cmd_translate)
 
     # Listed for --help; main() hands their arguments to the model package's own parsers.

@@ -20,6 +20,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from importlib import resources
 
+from r1lsp.engine import encode_window
 from r1lsp.structure import StructuredDocument
 from r1lsp.structure.languages import language_support
 from r1lsp.structure.text_index import utf16_len
@@ -496,15 +497,11 @@ def rank_score(features: dict[str, float], weights: dict[str, float] | None = No
 # ---------------------------------------------------------------------------- model
 
 def _context_ids(engine, doc: StructuredDocument, end_byte: int, budget: int):
-    """[<|lang|>] + the tokens of the text before `end_byte` (last `budget` tokens), with
-    level ids from the hierarchy (the language token takes the first text token's units)."""
+    """[<|lang|>] + the tokens of the text before `end_byte` (at most `budget`, from a window
+    start that stays put while the user types: `Engine.encode_window`), with level ids from the
+    hierarchy (the language token takes the first text token's units)."""
     data = doc.text.encode("utf-8", "surrogatepass")
-    start = max(0, end_byte - budget * 8)
-    while start < end_byte and (data[start] & 0xC0) == 0x80:           # a character boundary
-        start += 1
-    text = data[start:end_byte].decode("utf-8", "surrogatepass")
-    ids, starts = engine.encode_with_offsets(text, start)
-    ids, starts = list(ids)[-budget:], list(starts)[-budget:]
+    ids, starts = encode_window(engine, data, end_byte, budget)
     units = doc.hierarchy.unit_ids(starts) if starts else [(0, 0, 0)]
     start_ids = engine.prompts.start(doc.language)
     levels = [units[0]] * len(start_ids) + [tuple(u) for u in units]
@@ -621,7 +618,7 @@ def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: s
     """A short greedy continuation of the word at the cursor (None if the model offers none)."""
     ids, levels = _context_ids(engine, doc, cur.offset, budget)
     fut = engine.submit_generate(key + ":cont", ids, levels, max_new_tokens=8,
-                                 stop_fn=IdentifierStop(bool(cur.prefix)))
+                                 stop_fn=IdentifierStop(bool(cur.prefix)), prefix_key=key + "#prefix")
     res = _wait(fut, deadline)
     if res is None:
         return None
@@ -644,7 +641,8 @@ def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, dea
     ctx_end = ctx_text_end - len(ws.encode())
     ids, levels = _context_ids(engine, doc, ctx_end, budget)
     words = [ws + c.label for c in cands] + [ws + cur.prefix]
-    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words])
+    fut = engine.submit_score(key + ":score", ids, levels, [engine.encode(w) for w in words],
+                              prefix_key=key + "#prefix")
     got = _wait(fut, deadline)
     if got is None:
         return {}

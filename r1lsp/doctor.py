@@ -268,6 +268,40 @@ def check_checkpoint(path: Path | None = None) -> Check:
                  + (f"; {card_text}" if card_text else ""), data)
 
 
+def _cpu_features() -> list[str]:
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return sorted(f for f in set(flags) if f.startswith(("amx", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")))
+
+
+def check_int8_kernels(checkpoint: Check | None = None) -> Check:
+    """Which int8 kernels the CPU path runs, per phase, measured here on the checkpoint's Linear
+    shapes (r1-tiny's without an R1 checkpoint): model.quantize.select_kernels, as the engine
+    does at load."""
+    import torch
+
+    from model import R1Config, R1Model, quantize_model
+    from model.quantize import select_kernels
+
+    cfg_dict = (checkpoint.data.get("config") if checkpoint is not None and checkpoint.data.get("family") == "r1"
+                else None)
+    cfg = R1Config.from_dict(cfg_dict) if cfg_dict else R1Config.preset("r1-tiny")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = R1Model(cfg).eval()                                  # random weights: shapes are what count
+        quantize_model(model, "cpu", probe=torch.zeros(1, 4, dtype=torch.long))
+        chosen = select_kernels(model)
+    finally:
+        torch.set_num_threads(threads)
+    features = _cpu_features()
+    data = {**chosen, "cpu_features": features, "shapes": "checkpoint" if cfg_dict else "r1-tiny"}
+    return Check("int8 kernels", OK, f"CPU int8 runs decode: {chosen['decode']}, prefill: {chosen['prefill']} "
+                 f"(fastest measured here, 1 thread; CPU: {', '.join(features) or 'no AVX2'})", data)
+
+
 CHECKS: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes, check_grammars, check_checkpoint]
 
 
@@ -279,6 +313,10 @@ def run_checks(checkpoint: Path | None = None) -> list[Check]:
         except Exception as exc:  # a check must never take the others down
             results.append(Check(check.__name__.removeprefix("check_"), FAIL, f"check crashed: {exc!r}"))
     ckpt = next((c for c in results if c.name == "checkpoint"), None)
+    try:
+        results.append(check_int8_kernels(ckpt))
+    except Exception as exc:
+        results.append(Check("int8 kernels", WARN, f"could not measure the int8 kernels: {exc!r}"))
     if ckpt is not None and "weight_bytes_int8_cpu" in ckpt.data:
         try:
             results.append(check_memory(ckpt))

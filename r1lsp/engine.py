@@ -6,11 +6,24 @@ any thread submit requests and get `concurrent.futures.Future`s; nothing here ra
 caller's thread except through a future (or `CancelledError` from a cancelled one).
 
 Dynamic batching. The worker takes whatever is queued (up to `max_batch`, waiting at most
-`batch_wait_ms` for more after the first request), then runs all generate requests of that
-take as ONE left-padded batch (rows keep their own max_new_tokens, stop strings, stop rule and
-cancel flag), all route requests of the take as one left-padded batch too, and each score
-request on its own (a score request is already a batch: one prefill of the context, then the
-candidates side by side).
+`batch_wait_ms` for more after the first request; generate and score requests before route
+requests, so a keystroke's list and ghost text never wait behind expert diagnostics), then runs all generate requests of that
+take through ONE `model.generate.generate` call (each prompt prefilled on its own from its
+document's prefix cache, then decoded together in one left-padded batch; rows keep their own
+max_new_tokens, stop strings, stop rule, logits processor and cancel flag), all route requests
+of the take as one left-padded batch too, and each score request on its own
+(`model.generate.score_candidates`: one pass over the context, a token trie over the
+candidates, one more forward for the likeliest multi-token ones).
+
+Prefix cache. `prefix_cache` (model.generate.PrefixCache, LRU bounded in bytes) keeps, per
+`prefix_key` (the callers pass "<uri>#completion#prefix" / "<uri>#inline#prefix"), the model
+cache of the last prompt: the next request under that key computes only the tokens after the
+common (token, level ids) prefix, so an edit invalidates from its first changed token. Prompt
+windows start at positions that stay put while the user types (`encode_window`).
+
+Int8 kernels. On CPU the int8 Linears run the kernel measured fastest on this machine per
+phase (decode, M <= 16 rows; prefill) at load (`model.quantize.select_kernels`); `kernels` and
+`quantization` name them.
 
 Generated rows never contain special tokens: all but the end-of-sequence ones are masked before
 sampling (`prompts.banned_ids`).
@@ -159,7 +172,8 @@ class Engine:
     cancellation and caching."""
 
     def __init__(self, settings: ModelSettings | None = None, *, on_progress: ProgressFn | None = None,
-                 max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096):
+                 max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096,
+                 prefix_cache_bytes: int = 256 << 20):
         self.settings = settings or ModelSettings()
         self.on_progress = on_progress
         self.max_batch = max_batch
@@ -177,6 +191,10 @@ class Engine:
         self.batches_run = 0                    # model batches (for tests and the bench)
         self.rows_run = 0
         self._cache = _LRU(cache_size)
+        from model.generate import PrefixCache
+        self.prefix_cache = PrefixCache(prefix_cache_bytes)   # per-document prompt caches (KV etc.)
+        self.kernels: dict | None = None        # int8 kernels per phase, chosen by measurement at load
+        self.decode_mode: str | None = None     # "eager" | "compiled"
         self._queue: collections.deque[_Request] = collections.deque()
         self._by_key: dict[str, _Request] = {}
         self._cond = threading.Condition()
@@ -258,15 +276,20 @@ class Engine:
     def submit_generate(self, key: str | None, prompt_ids: Sequence[int], level_ids=None,
                         max_new_tokens: int = 16, stop_strings: Sequence[str] = (), *,
                         stop_fn: StopFn | None = None, temperature: float = 0.0,
-                        cancel=None) -> Future:
+                        cancel=None, logits_processor=None, prefix_key: str | None = None) -> Future:
         """Continue `prompt_ids` ((T, 3) `level_ids` or None). Future[GenerationResult] with
         `text` set; finish_reason "eos" | "stop" | "length". `stop_fn(text)` returns the index
-        to cut the text at (generation stops) or None; make it hashable to allow caching."""
+        to cut the text at (generation stops) or None; make it hashable to allow caching.
+        `logits_processor(generated_ids, logits (V,))` edits each step's next-token logits
+        (model.generate.generate); results with one are not cached. `prefix_key` (e.g. the
+        document URI and the prompt kind) keeps this prompt's cache for the next request with
+        the same key: only the tokens after the common prefix are computed then."""
         params = {"max_new_tokens": int(max_new_tokens), "stop_strings": tuple(stop_strings),
-                  "stop_fn": stop_fn, "temperature": float(temperature)}
+                  "stop_fn": stop_fn, "temperature": float(temperature),
+                  "logits_processor": logits_processor, "prefix_key": prefix_key}
         try:
             hash(stop_fn)
-            cacheable = temperature <= 0
+            cacheable = temperature <= 0 and logits_processor is None
         except TypeError:
             cacheable = False
         return self._submit("generate", key, prompt_ids, level_ids, params, cancel,
@@ -274,11 +297,46 @@ class Engine:
                             if cacheable else None)
 
     def submit_score(self, key: str | None, context_ids: Sequence[int], level_ids,
-                     candidates: Sequence[Sequence[int]], *, cancel=None) -> Future:
+                     candidates: Sequence[Sequence[int]], *, cancel=None, prefix_key: str | None = None) -> Future:
         """Future[list[float]]: log-likelihood of each candidate token sequence right after the
-        context (sum over its tokens; an empty candidate scores 0)."""
+        context (sum over its tokens; an empty candidate scores 0), from one pass over the
+        context (model.generate.score_candidates). `prefix_key` as in `submit_generate`."""
         return self._submit("score", key, context_ids, level_ids,
-                            {"candidates": [list(c) for c in candidates]}, cancel, cache_parts=())
+                            {"candidates": [list(c) for c in candidates], "prefix_key": prefix_key},
+                            cancel, cache_parts=())
+
+    def score_candidates(self, uri: str | None, prefix_text: str, suffix_text: str,
+                         candidates: Sequence[str], *, language: str = "python", levels=None,
+                         timeout: float | None = 2.0, budget: int = 512) -> list[float] | None:
+        """log p(candidate text | text before the cursor) per candidate string, blocking; None
+        when the engine is not ready, the wait passes `timeout` s or the request is cancelled.
+
+        `prefix_text` is the document's text before the cursor (its last `budget` tokens, from a
+        window start that stays put while the user types, are the context); `levels` optional
+        (T, 3) unit ids of those tokens (else one unit). The context's cache is kept per `uri`,
+        so the next request after typing processes only the new tokens. `suffix_text` (the text
+        after the cursor) is not part of the list's prompt: the R1 list context is the prefix."""
+        del suffix_text                                               # the list prompt is prefix-only
+        if self.state != "ready":
+            return None
+        data = prefix_text.encode("utf-8", "surrogatepass")
+        ids, _ = self.encode_window(data, len(data), budget)
+        start = [int(i) for i in self.prompts.start(language)]
+        ids = start + list(ids)
+        if levels is not None:
+            levels = np.asarray(levels, dtype=np.int64).reshape(-1, 3)[-(len(ids) - len(start)):]
+            levels = np.concatenate([np.repeat(levels[:1], len(start), 0), levels])
+        key = f"{uri}#rank" if uri is not None else None
+        fut = self.submit_score(key, ids, levels, [self.encode(c) for c in candidates], prefix_key=key)
+        try:
+            return fut.result(timeout=timeout)
+        except Exception:
+            fut.cancel()
+            return None
+
+    def encode_window(self, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:
+        """See the module-level `encode_window`."""
+        return encode_window(self, data, end, budget)
 
     def submit_route(self, key: str | None, ids: Sequence[int], level_ids=None, *, cancel=None) -> Future:
         """Future[RouteTrace]: the experts (L, T, k) and weights (L, T, k) of every token."""
@@ -372,7 +430,7 @@ class Engine:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            batch = _take_interactive_first(self._queue, self.max_batch)
         return [r for r in batch if not _drop_if_cancelled(r)]
 
     def _serve(self, batch: list[_Request]) -> None:
@@ -428,7 +486,9 @@ class Engine:
         else:
             self._load_r1(path, device)
         self._byte_lengths = token_byte_lengths(self.tokenizer)
-        self._progress("Model loaded", 90)
+        from model.generate import decode_step_mode
+        self.decode_mode = decode_step_mode(self.model)
+        self._progress(f"Model loaded (decode step: {self.decode_mode})", 90)
 
     def _load_r1(self, path: Path, device: str) -> None:
         from model.checkpoint import CheckpointError, load_checkpoint
@@ -457,6 +517,12 @@ class Engine:
             report = quantize_model(model, device)
             self.quant_report = report
             self.quantization = f"int8 ({report.mode})"
+            if device == "cpu":
+                from model.quantize import select_kernels
+                self._progress("Measuring the int8 kernels", 75)
+                chosen = select_kernels(model)
+                self.kernels = {"decode": chosen["decode"], "prefill": chosen["prefill"]}
+                self.quantization = f"int8 (decode {chosen['decode']}, prefill {chosen['prefill']})"
         else:
             model.to(device)
             self.quantization = "none"
@@ -501,89 +567,40 @@ class Engine:
         return torch.as_tensor(levels[-n:], dtype=torch.long)
 
     def _generate_rows(self, reqs: list[_Request]) -> None:
-        """One left-padded batch; every row with its own limits, stops and cancel flag."""
-        import torch
-        from model.generate import GenerationResult, decode_one, prefill, sample
+        """One batch through model.generate: every row with its own limits, stops, cancel flag,
+        logits processor and prefix-cache key."""
+        from model.generate import generate
 
-        model, dev = self.model, self.device
-        max_new = [max(1, min(r.params["max_new_tokens"], self.config.max_seq_len - 1)) for r in reqs]
-        n_steps = max(max_new)
-        keep = self.config.max_seq_len - n_steps
-        prompts = [r.ids[-keep:] for r in reqs]
-        B, T = len(reqs), max(len(p) for p in prompts)
-        ids = torch.zeros(B, T, dtype=torch.long)
-        lvl = torch.full((B, T, 3), -1, dtype=torch.long)
-        pad_len = torch.tensor([T - len(p) for p in prompts])
-        for b, (r, p) in enumerate(zip(reqs, prompts)):
-            ids[b, T - len(p):] = torch.tensor(p)
-            lvl[b, T - len(p):] = self._tensor_levels(r.levels, len(p))
-        ids, lvl, pad_len = ids.to(dev), lvl.to(dev), pad_len.to(dev)
-        new_lvl = lvl[:, -1:].clone()                                          # (B, 1, 3)
-        eos = self.prompts.eos_ids
-        self.batches_run += 1
-        self.rows_run += B
-
-        out: list[list[int]] = [[] for _ in range(B)]
-        reasons: list[str | None] = [None] * B
-        texts: list[str | None] = [None] * B
-        if all(r.cancelled() for r in reqs):
-            return self._finish_rows(reqs, out, reasons, texts)
         vocab = self.config.vocab_size                                          # tokenizers may list ids past the head
-        banned = torch.tensor(sorted(i for i in self.prompts.banned_ids if i < vocab), dtype=torch.long, device=dev)
-        cache = model.new_cache(B, T + n_steps)
-        logits = prefill(model, cache, ids, lvl, pad_len)
-        for step in range(n_steps):
-            for b, r in enumerate(reqs):
-                if reasons[b] is None and r.cancelled():
-                    reasons[b] = "cancelled"
-            if all(x is not None for x in reasons):
-                break
-            logits[:, banned] = float("-inf")                                   # no special token but eos
-            tok = sample(logits, reqs[0].params["temperature"])                  # (B,)
-            for b, t in enumerate(tok.tolist()):
-                if reasons[b] is not None:
-                    continue
-                if t in eos:
-                    reasons[b] = "eos"
-                    continue
-                out[b].append(t)
-                reasons[b], texts[b] = self._row_stop(reqs[b], out[b])
-                if reasons[b] is None and len(out[b]) >= max_new[b]:
-                    reasons[b] = "length"
-            if all(x is not None for x in reasons) or step == n_steps - 1:
-                break
-            logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len)
-        self._finish_rows(reqs, out, reasons, texts)
-
-    def _row_stop(self, r: _Request, tokens: list[int]) -> tuple[str | None, str | None]:
-        p = r.params
-        if not p["stop_strings"] and p["stop_fn"] is None:
-            return None, None
-        text = self.decode(tokens)
-        cuts = [i for i in (text.find(s) for s in p["stop_strings"]) if i >= 0]
-        if p["stop_fn"] is not None:
-            cut = p["stop_fn"](text)
-            if cut is not None:
-                cuts.append(cut)
-        if cuts:
-            return "stop", text[:min(cuts)]
-        return None, None
-
-    def _finish_rows(self, reqs, out, reasons, texts) -> None:
-        from model.generate import GenerationResult
-        for b, r in enumerate(reqs):
-            if reasons[b] == "cancelled" or r.cancelled():
+        banned = [i for i in self.prompts.banned_ids if i < vocab]              # no special token but eos
+        results = generate(
+            self.model, [r.ids for r in reqs],
+            level_ids=[None if r.levels is None else r.levels for r in reqs],
+            max_new_tokens=[r.params["max_new_tokens"] for r in reqs],
+            temperature=reqs[0].params["temperature"], eos_id=sorted(self.prompts.eos_ids),
+            stop_strings=(), stop_fns=[_RowStop(r.params) for r in reqs], decode=self.decode,
+            cancel=[r.cancelled for r in reqs], logits_processor=[r.params.get("logits_processor") for r in reqs],
+            banned_ids=banned, prefix_cache=self.prefix_cache, prefix_keys=[r.params.get("prefix_key") for r in reqs],
+            on_batch=self._count_batch)
+        for r, res in zip(reqs, results):
+            if res.finish_reason == "cancelled" or r.cancelled():
                 r.future.cancel()
                 continue
-            text = texts[b] if texts[b] is not None else self.decode(out[b])
-            res = GenerationResult(out[b], reasons[b] or "length", text)
+            if res.text is None:
+                res.text = self.decode(res.tokens)
             if r.cache_key is not None:
                 self._cache.put(r.cache_key, res)
             _resolve(r, res)
 
+    def _count_batch(self, rows: int) -> None:
+        self.batches_run += 1
+        self.rows_run += rows
+
     def _score(self, r: _Request) -> list[float]:
-        """Sum log p(candidate | context) per candidate; cached per (context, candidate)."""
-        import torch
+        """log p(candidate | context) per candidate (model.generate.score_candidates: one pass
+        over the context, the prefix cache reused); cached per (context, candidate)."""
+        from model.generate import score_candidates
+
         cands = r.params["candidates"]
         scores: list[float | None] = [None] * len(cands)
         keys = [_digest(r.cache_key, c) for c in cands]
@@ -598,31 +615,12 @@ class Engine:
                 todo.append(i)
         if not todo:
             return scores
-        model, dev = self.model, self.device
-        longest = max(len(cands[i]) for i in todo)
-        ctx = r.ids[-(self.config.max_seq_len - longest):]
-        lvl = self._tensor_levels(r.levels, len(ctx))
-        self.batches_run += 1
-        self.rows_run += len(todo)
-        cache = model.new_cache(1, len(ctx) + longest)
-        first = model(torch.tensor([ctx], device=dev), lvl[None].to(dev), cache=cache).logits[:, -1]
-        first = first.float().log_softmax(-1)[0]                               # (V,)
-        n = len(todo)
-        _expand_cache(cache, n)
-        toks = torch.zeros(n, longest, dtype=torch.long)
-        for j, i in enumerate(todo):
-            toks[j, :len(cands[i])] = torch.tensor(cands[i])
-        toks = toks.to(dev)
-        cand_lvl = lvl[-1:].expand(n, longest, 3).to(dev)                       # inherit the cursor's units
-        logp = model(toks, cand_lvl, cache=cache, start_pos=len(ctx)).logits.float().log_softmax(-1)  # (n, L, V)
-        for j, i in enumerate(todo):
-            c = cands[i]
-            total = float(first[c[0]])
-            if len(c) > 1:
-                idx = torch.tensor(c[1:], device=dev)
-                total += float(logp[j, torch.arange(len(c) - 1, device=dev), idx].sum())
-            scores[i] = total
-            self._cache.put(keys[i], total)
+        self._count_batch(1)
+        got = score_candidates(self.model, r.ids, r.levels, [cands[i] for i in todo],
+                               prefix_cache=self.prefix_cache, key=r.params.get("prefix_key"))
+        for i, s in zip(todo, got):
+            scores[i] = s
+            self._cache.put(keys[i], s)
         return scores
 
     def _route_rows(self, reqs: list[_Request]) -> None:
@@ -649,14 +647,51 @@ class Engine:
             _resolve(r, trace)
 
 
-def _expand_cache(cache, n: int) -> None:
-    """Repeat a batch-1 ModelCache n times along the batch (the shared context prefix)."""
-    caches = list(cache.layers) + [c for group in cache.hier.values() for c in group]
-    for c in caches:
-        c.batch_size = n
-        if c.buffers is not None:
-            c.buffers = [b.expand(n, *b.shape[1:]).clone() for b in c.buffers]
-    cache.batch_size = n
+def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:
+    """Token ids and UTF-8 start offsets of data[start:end]: at most `budget` tokens, from a
+    `start` that stays put while text is appended at `end` (so a prefix cache keeps
+    hitting): start lies on a grid of `budget` bytes, moved one grid step on while the
+    window holds too many tokens, then to the next line start within that step."""
+    step = max(64, budget)
+    start = max(0, (end - budget * 3) // step * step)
+    while True:
+        a = start
+        if a > 0:
+            nl = data.find(b"\n", a, min(end, a + step))
+            a = nl + 1 if nl >= 0 else a
+        while a < end and (data[a] & 0xC0) == 0x80:                 # a character boundary
+            a += 1
+        ids, offsets = engine.encode_with_offsets(data[a:end].decode("utf-8", "surrogatepass"), a)
+        if len(ids) <= budget or start + step >= end:
+            return list(ids)[-budget:], list(offsets)[-budget:]
+        start += step
+
+
+def _take_interactive_first(queue: collections.deque, n: int) -> list:
+    """Up to n requests off the queue: generate and score requests (someone is typing) before
+    route requests (expert diagnostics, which re-route whole paragraphs), each kind in order."""
+    interactive = [r for r in queue if r.kind != "route"][:n]
+    taken = interactive + [r for r in queue if r.kind == "route"][:n - len(interactive)]
+    ids = {id(r) for r in taken}
+    rest = [r for r in queue if id(r) not in ids]
+    queue.clear()
+    queue.extend(rest)
+    return taken
+
+
+class _RowStop:
+    """A row's stop rule for model.generate: the earliest stop string or the stop_fn's cut."""
+
+    def __init__(self, params: dict):
+        self.strings, self.fn = params["stop_strings"], params["stop_fn"]
+
+    def __call__(self, text: str) -> int | None:
+        cuts = [i for i in (text.find(s) for s in self.strings) if i >= 0]
+        if self.fn is not None:
+            cut = self.fn(text)
+            if cut is not None:
+                cuts.append(cut)
+        return min(cuts) if cuts else None
 
 
 def _drop_if_cancelled(r: _Request) -> bool:

@@ -25,6 +25,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from r1lsp.completion import cursor_at
+from r1lsp.engine import encode_window
 from r1lsp.structure import StructuredDocument
 from r1lsp.structure.languages import language_support
 
@@ -244,19 +245,13 @@ def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int):
     """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context."""
     budget = max(32, engine.context_tokens - max_tokens - 8)
     data = doc.text.encode("utf-8", "surrogatepass")
-
-    def window(a, b):
-        while a < b and (data[a] & 0xC0) == 0x80:
-            a += 1
-        while b > a and b < len(data) and (data[b] & 0xC0) == 0x80:
-            b -= 1
-        return a, engine.encode_with_offsets(data[a:b].decode("utf-8", "surrogatepass"), a)
-
-    _, (s_ids, s_off) = window(offset, min(len(data), offset + budget * 2))
+    end = min(len(data), offset + budget * 2)
+    while end > offset and end < len(data) and (data[end] & 0xC0) == 0x80:
+        end -= 1
+    s_ids, s_off = engine.encode_with_offsets(data[offset:end].decode("utf-8", "surrogatepass"), offset)
     s_ids, s_off = list(s_ids)[:budget // 4], list(s_off)[:budget // 4]
-    p_budget = budget - len(s_ids)
-    _, (p_ids, p_off) = window(max(0, offset - p_budget * 6), offset)
-    p_ids, p_off = list(p_ids)[-p_budget:], list(p_off)[-p_budget:]
+    # the prefix window's start stays put while the user types (the prefix cache keeps hitting)
+    p_ids, p_off = encode_window(engine, data, offset, budget - budget // 4)
     h = doc.hierarchy
     cursor_units = tuple(h.unit_ids([offset])[0])
     p_lev = [tuple(u) for u in h.unit_ids(p_off)] if p_off else []
@@ -270,10 +265,12 @@ def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int):
 
 def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
                        max_tokens: int = 48, timeout: float = 5.0,
-                       cancel: threading.Event | None = None, key: str | None = None) -> list[InlineSuggestion]:
+                       cancel: threading.Event | None = None, key: str | None = None,
+                       logits_processor=None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
-    request with the same `key`) or timed out, or the only suggestion would add a syntax error."""
+    request with the same `key`) or timed out, or the only suggestion would add a syntax error.
+    `logits_processor(generated_ids, logits)` edits each step's logits (model.generate.generate)."""
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
         return []
@@ -281,8 +278,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,
                      indent=len(typed) - len(typed.lstrip()), line_has_code=bool(typed.strip()))
-    fut = engine.submit_generate(key or f"inline:{id(doc)}", ids, levels, max_tokens,
-                                 stop_fn=stop, cancel=cancel)
+    key = key or f"inline:{id(doc)}"
+    fut = engine.submit_generate(key, ids, levels, max_tokens, stop_fn=stop, cancel=cancel,
+                                 logits_processor=logits_processor, prefix_key=key + "#prefix")
     res = _wait(fut, timeout, cancel)
     if res is None:
         return []

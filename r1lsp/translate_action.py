@@ -57,7 +57,9 @@ def offers(doc: StructuredDocument, start_byte: int, end_byte: int) -> list[Tran
 def plan(doc: StructuredDocument, java_path: Path, selection: tuple[int, int] | None,
          exists: Callable[[str], bool] = os.path.exists,
          fallback: Callable[[str, str], str | None] | None = None) -> TranslationPlan:
-    result = translate_java(doc.text, selection=selection, fallback=fallback)
+    from r1lsp.translate.workspace import java_context
+    context = java_context([java_path.parent], exclude=java_path)  # its package's other files
+    result = translate_java(doc.text, selection=selection, fallback=fallback, context=context)
     return TranslationPlan(Path(python_file_name(str(java_path), exists)), result)
 
 

@@ -82,7 +82,7 @@ class StubEngine:
         return f
 
     def submit_generate(self, key, prompt_ids, level_ids=None, max_new_tokens=16, stop_strings=(), *,
-                        stop_fn=None, temperature=0.0, cancel=None):
+                        stop_fn=None, temperature=0.0, cancel=None, logits_processor=None, prefix_key=None):
         from model.generate import GenerationResult
         self.requests.append(("generate", key, list(prompt_ids), level_ids))
         out, reason = "", "length"
@@ -94,7 +94,7 @@ class StubEngine:
                 break
         return self._done(GenerationResult(self.encode(out), reason, out))
 
-    def submit_score(self, key, context_ids, level_ids, candidates, *, cancel=None):
+    def submit_score(self, key, context_ids, level_ids, candidates, *, cancel=None, prefix_key=None):
         self.requests.append(("score", key, list(context_ids), level_ids))
         return self._done([self.score(self.decode(c)) for c in candidates])
 

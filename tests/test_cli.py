@@ -53,6 +53,10 @@ def test_doctor_json_reports_each_check():
     out = json.loads(run.stdout)
     assert set(out) >= {"python", "torch", "bitsandbytes", "tree-sitter", "checkpoint"}
     assert out["tree-sitter"]["verdict"] == "ok"
+    from model.quantize import KERNELS
+    kernels = out["int8 kernels"]
+    assert kernels["decode"] in KERNELS and kernels["prefill"] in KERNELS
+    assert kernels["decode"] in out["int8 kernels"]["detail"]
     assert all(v["verdict"] in ("ok", "warn", "fail") for v in out.values())
     assert run.returncode == (1 if any(v["verdict"] == "fail" for v in out.values()) else 0)
 

@@ -202,3 +202,50 @@ def test_cpu_threads_setting_env_and_default(monkeypatch):
     assert cpu_threads(0) == 1                       # half of a 2-core machine
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert cpu_threads(0) == 8                       # at most 8 by default
+
+
+def test_score_candidates_text_api_is_one_pass_and_reuses_the_document_prefix(engine, reference):
+    text = "def area(w, h):\n    return"
+    got = engine.score_candidates("file:///a.py", text, "\n", [" w * h", " None", ""], language="python")
+    ctx = engine.prompts.start("python") + engine.encode(text)
+    for cand, s in zip([" w * h", " None"], got):
+        c = engine.encode(cand)
+        with torch.no_grad():
+            logp = reference(torch.tensor([ctx + c])).logits.float().log_softmax(-1)[0]
+        assert s == pytest.approx(sum(float(logp[len(ctx) - 1 + j, t]) for j, t in enumerate(c)), abs=1e-3)
+    assert got[2] == 0.0
+    engine.score_candidates("file:///a.py", text + " w", "", [" *"], language="python")
+    reused, computed = engine.prefix_cache.last
+    assert reused >= len(ctx) - 1 and computed <= 2                 # only the typed tokens
+
+
+def test_ghost_text_after_typing_processes_only_the_new_tokens(engine):
+    from r1lsp.inline import inline_suggestions
+    from r1lsp.structure import StructuredDocument
+
+    src = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40)) + "def g(items):\n    total = \n"
+    doc = StructuredDocument(src, "python")
+    line = src.count("\n") - 1
+    inline_suggestions(doc, line, len("    total = "), engine, max_tokens=4, timeout=30, key="file:///g.py#inline")
+    typed = StructuredDocument(src.replace("    total = \n", "    total = sum\n"), "python")
+    got = inline_suggestions(typed, line, len("    total = sum"), engine, max_tokens=4, timeout=30,
+                             key="file:///g.py#inline")
+    reused, computed = engine.prefix_cache.last
+    assert reused > 200 and computed <= 8                           # "sum", <SUF> "\n" <MID>
+    engine.prefix_cache.invalidate("file:///g.py")
+    engine.clear_cache()
+    fresh = inline_suggestions(typed, line, len("    total = sum"), engine, max_tokens=4, timeout=30,
+                               key="file:///g.py#inline")
+    assert engine.prefix_cache.last[0] == 0 and [s.text for s in got] == [s.text for s in fresh]
+
+
+def test_typing_requests_are_served_before_expert_routing():
+    import collections
+    import types
+
+    from r1lsp.engine import _take_interactive_first
+    q = collections.deque(types.SimpleNamespace(kind=k, n=i) for i, k in
+                          enumerate(["route", "route", "generate", "route", "score", "generate"]))
+    first = _take_interactive_first(q, 4)
+    assert [(r.kind, r.n) for r in first] == [("generate", 2), ("score", 4), ("generate", 5), ("route", 0)]
+    assert [r.n for r in q] == [1, 3]

@@ -85,3 +85,91 @@ def test_sampling_greedy_top_p_and_seed():
     a = sample(logits, 1.0, 1.0, torch.Generator().manual_seed(7))
     b = sample(logits, 1.0, 1.0, torch.Generator().manual_seed(7))
     assert torch.equal(a, b)
+
+
+# -- prefix cache, one-pass ranking, logits processor --------------------------------------
+
+from model.generate import PrefixCache, prefill_row, score_candidates  # noqa: E402
+
+
+def test_cached_prefill_equals_fresh_and_computes_only_new_tokens(model):
+    g = torch.Generator().manual_seed(5)
+    text = torch.randint(0, 64, (60,), generator=g).tolist()
+    levels = torch.arange(60)[:, None].expand(60, 3) // 7
+    cache = PrefixCache()
+    first = generate(model, [text[:50]], max_new_tokens=6, level_ids=[levels[:50]], prefix_cache=cache,
+                     prefix_keys=["doc#fim"])[0]
+    typed = generate(model, [text[:53]], max_new_tokens=6, level_ids=[levels[:53]], prefix_cache=cache,
+                     prefix_keys=["doc#fim"])[0]
+    assert cache.last == (50, 3)                                   # 3 typed tokens computed, 50 reused
+    fresh = generate(model, [text[:53]], max_new_tokens=6, level_ids=[levels[:53]])[0]
+    assert typed.tokens == fresh.tokens and first.tokens == generate(model, [text[:50]], max_new_tokens=6,
+                                                                       level_ids=[levels[:50]])[0].tokens
+    # an edit at token 20: everything from there on is recomputed, logits equal a fresh prefill
+    edited = text[:20] + [(text[20] + 1) % 64] + text[21:53]
+    state = cache.get("doc#fim")
+    _, got, reused = prefill_row(model, edited, levels[:53], state=state)
+    _, want, _ = prefill_row(model, edited, levels[:53])
+    assert reused == 20
+    assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_batched_rows_from_prefix_caches_equal_one_by_one(model):
+    g = torch.Generator().manual_seed(6)
+    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (30, 9, 21)]
+    cache = PrefixCache()
+    keys = ["a", "b", "c"]
+    generate(model, [p[:-2] for p in prompts], max_new_tokens=3, prefix_cache=cache, prefix_keys=keys)
+    batched = generate(model, prompts, max_new_tokens=8, prefix_cache=cache, prefix_keys=keys)
+    assert cache.stats["reused_tokens"] == sum(len(p) - 2 for p in prompts)
+    for p, got in zip(prompts, batched):
+        assert got.tokens == generate(model, [p], max_new_tokens=8)[0].tokens
+
+
+def test_prefix_cache_is_bounded_in_bytes(model):
+    cache = PrefixCache(max_bytes=1)
+    for k in "abc":
+        generate(model, [[1, 2, 3]], max_new_tokens=1, prefix_cache=cache, prefix_keys=[k])
+    assert list(cache.states) == ["c"] and cache.stats["evicted"] == 2
+    assert cache.invalidate("c") == 1 and cache.nbytes() == 0
+
+
+@torch.no_grad()
+def test_one_pass_scores_equal_full_forward_log_probs(model):
+    g = torch.Generator().manual_seed(7)
+    ctx = torch.randint(0, 64, (40,), generator=g).tolist()
+    cands = [[5], [7, 8], [7, 9, 10], [11], [], [5, 6]]
+
+    def exact(c):
+        logp = model(torch.tensor([ctx + c])).logits.float().log_softmax(-1)[0]
+        return float(sum(logp[len(ctx) - 1 + i, t] for i, t in enumerate(c)))
+
+    cache = PrefixCache()
+    got = score_candidates(model, ctx, None, cands, prefix_cache=cache, key="doc#rank")
+    for c, s in zip(cands, got):
+        assert s == pytest.approx(exact(c), abs=1e-3)
+    again = score_candidates(model, ctx + [3], None, cands, prefix_cache=cache, key="doc#rank")
+    assert cache.last == (40, 1)
+    assert again[0] == pytest.approx(float(model(torch.tensor([ctx + [3]])).logits[0, -1].log_softmax(-1)[5]),
+                                     abs=1e-3)
+    # only the `expand` likeliest multi-token candidates get extra steps; the others an estimate
+    est = score_candidates(model, ctx, None, cands, expand=1)
+    firsts = {i: float(model(torch.tensor([ctx])).logits[0, -1].log_softmax(-1)[cands[i][0]]) for i in (1, 2, 5)}
+    for i in (1, 2, 5):
+        assert est[i] <= firsts[i] + 1e-4
+
+
+def test_logits_processor_sees_generated_ids_and_edits_logits(model):
+    free = generate(model, [[1, 2, 3]], max_new_tokens=6)[0].tokens
+    seen = []
+
+    def ban_first(generated, logits):
+        seen.append(list(generated))
+        logits[free[0]] = float("-inf")
+        return logits
+
+    res = generate(model, [[1, 2, 3]], max_new_tokens=6, logits_processor=ban_first)[0]
+    assert free[0] not in res.tokens
+    assert seen[0] == [] and seen[1] == res.tokens[:1] and len(seen) == 6
+    per_row = generate(model, [[1, 2, 3], [1, 2, 3]], max_new_tokens=6, logits_processor=[ban_first, None])
+    assert per_row[0].tokens == res.tokens and per_row[1].tokens == free

@@ -100,3 +100,62 @@ def test_bitsandbytes_on_cuda():
         steps = [m(x[:, :8], cache=cache).logits]
         steps += [m(x[:, t:t + 1], cache=cache, start_pos=t).logits for t in range(8, 24)]
     assert ((torch.cat(steps, 1) - full).abs().max() / full.abs().max()).item() < 0.02
+
+
+# -- kernels chosen by measurement -----------------------------------------------------------
+
+from model.quantize import KERNELS, available_kernels, kernel_names, select_kernels, set_kernels  # noqa: E402
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_every_available_kernel_matches_fp32(rows):
+    lin = nn.Linear(256, 96, bias=True)
+    x = torch.randn(rows, 256)
+    ref = lin(x)
+    q = Int8Linear(lin)
+    names = available_kernels()
+    assert "dequant-fp32" in names and set(names) <= set(KERNELS)
+    for name in names:
+        q.kernels = (name, name)
+        got = q(x)
+        assert got.shape == ref.shape and got.dtype == ref.dtype
+        assert (got - ref).abs().max() / ref.abs().max() < 0.03, name
+
+
+def test_select_kernels_sets_the_fastest_per_phase():
+    m = small_model()
+    quantize_model(m, "cpu")
+    chosen = select_kernels(m, reps=1)
+    assert kernel_names(m) == {"decode": chosen["decode"], "prefill": chosen["prefill"]}
+    for phase in ("decode", "prefill"):
+        t = chosen["timings_us"][phase]
+        assert chosen[phase] == min(t, key=t.get)
+    set_kernels(m, "dequant-fp32", "dequant-fp32")
+    assert kernel_names(m) == {"decode": "dequant-fp32", "prefill": "dequant-fp32"}
+    with pytest.raises(ValueError):
+        set_kernels(m, "nope", "dequant-fp32")
+
+
+def test_int8_heldout_loss_within_one_percent_of_fp32_with_every_kernel_choice():
+    """The shipped model on the held-out fixtures: int8 (whatever kernels the machine picks, and
+    each kernel forced) within 1 % of the fp32 loss."""
+    import copy
+
+    from test_shipped_checkpoint import SHIPPED, _mean_loss, _samples
+
+    from model import load_checkpoint
+    loaded = load_checkpoint(SHIPPED)
+    fp32 = loaded.model.float().eval()
+    samples = _samples(loaded.tokenizer)
+    ref = sum(_mean_loss(fp32, samples).values()) / len(samples)
+    q = copy.deepcopy(fp32)
+    quantize_model(q, "cpu")
+    select_kernels(q, reps=1)
+    loss = sum(_mean_loss(q, samples).values()) / len(samples)
+    assert abs(loss - ref) / ref < 0.01, (kernel_names(q), loss, ref)
+    short = [(n, ids[:129], lev[:128]) for n, ids, lev in samples[:1]]    # each other kernel: one sample
+    ref_short = _mean_loss(fp32, short)
+    for name in available_kernels():
+        set_kernels(q, name, name)
+        got = _mean_loss(q, short)
+        assert all(abs(got[k] - v) / v < 0.01 for k, v in ref_short.items()), (name, got, ref_short)

@@ -154,3 +154,28 @@ def test_library_gaps():
     assert not r.untranslated and not r.undefined
     assert funcs(r.python)["f"](1) == "1p30"  # new Random(42).nextInt(100) is 30 in Java
     assert funcs(r.python)["f"](-1) == "1n30"
+
+
+def test_every_corpus_snippet_translates_to_something():
+    import pathlib
+    progs = sorted((pathlib.Path(__file__).parent / "fixtures" / "translate" / "programs").glob("S*.java"))
+    assert len(progs) >= 50
+    for p in progs:
+        r = translate_java(p.read_text(encoding="utf-8"))
+        assert r.unit == "snippet" and r.empty is None and not r.untranslated and not r.undefined, p.name
+
+
+def test_types_from_the_workspace_are_translated_alongside(tmp_path):
+    (tmp_path / "Util.java").write_text("class Util { static int twice(int x) { return 2 * x; } }\n")
+    (tmp_path / "Rect.java").write_text("class Rect { int w, h; Rect(int w, int h) { this.w = w; this.h = h; } }\n")
+    src = "static int area(Rect r) { return Util.twice(r.w * r.h); }\n"
+    r = translate_java(src)
+    assert {u.name for u in r.undefined} == {"Rect"} or r.untranslated  # nothing defines them here
+    from r1lsp.translate.workspace import java_context
+    r = translate_java(src, context=java_context([tmp_path]))
+    assert not r.undefined and not r.untranslated
+    ns = funcs(r.python)
+    assert ns["area"](ns["Rect"](3, 4)) == 24
+    exe = [sys.executable, "-m", "r1lsp", "translate", "-", "--context", str(tmp_path)]
+    p = subprocess.run(exe, input=src, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "class Rect" in p.stdout and "def twice(x):" in p.stdout

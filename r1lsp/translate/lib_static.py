@@ -3,7 +3,7 @@ Collections, List/Set/Map.of, System, Objects."""
 from __future__ import annotations
 
 from .core import E, P_ADD, P_ATOM, P_CMP, P_MUL, par
-from .types import elem, is_char, is_string, promote, unbox
+from .types import BOUNDS, elem, is_char, is_string, promote, unbox
 
 
 class StaticLibMixin:
@@ -16,7 +16,12 @@ class StaticLibMixin:
                 a = [self.coerce(x, t) for x in a]
                 return E(f"{name}({a[0].code}, {a[1].code})", t)
             if name == "abs":
-                return E(f"abs({a[0].code})", unbox(a[0].type))
+                t = unbox(a[0].type)
+                res = E(f"abs({a[0].code})", t)
+                r = self.rng_of(a[0])
+                if t in ("int", "long") and (r is None or r[0] == BOUNDS[t][0]):
+                    return self.wrap(res, t)  # Math.abs(MIN_VALUE) is MIN_VALUE
+                return res
             self.need("import math")
             if name in ("sqrt", "cbrt", "exp", "log", "log10", "sin", "cos", "tan", "atan",
                         "asin", "acos", "hypot", "atan2", "toRadians", "toDegrees"):
@@ -70,7 +75,8 @@ class StaticLibMixin:
             if name in ("max", "min"):
                 return E(f"{name}({a[0].code}, {a[1].code})", t)
             if name == "sum":
-                return E(f"{par(a[0], P_ADD)} + {par(a[1], P_ADD + 1)}", t, P_ADD)
+                return self.wrap(E(f"{par(a[0], P_ADD)} + {par(a[1], P_ADD + 1)}", t, P_ADD), t) \
+                    if t in ("int", "long") else E(f"{par(a[0], P_ADD)} + {par(a[1], P_ADD + 1)}", t, P_ADD)
             if name == "signum":
                 return E(f"({a[0].code} > 0) - ({a[0].code} < 0)", "int", P_ADD)
             if name == "abs":

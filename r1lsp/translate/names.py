@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
+import symtable
 
 from .core import Base, TranslationResult, Undefined
 
@@ -11,38 +13,46 @@ MARK = "# r1lsp: undefined: "
 _BUILTINS = set(dir(builtins)) | {"__name__", "__file__"}
 
 
-def _defined(tree: ast.AST) -> set[str]:
-    out = set(_BUILTINS)
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
-            out.add(n.id)
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(n.name)
-        elif isinstance(n, ast.arg):
-            out.add(n.arg)
-        elif isinstance(n, (ast.Import, ast.ImportFrom)):
-            for a in n.names:
-                out.add((a.asname or a.name).split(".")[0])
-        elif isinstance(n, (ast.Global, ast.Nonlocal)):
-            out.update(n.names)
-        elif isinstance(n, ast.ExceptHandler) and n.name:
-            out.add(n.name)
-        elif isinstance(n, ast.MatchAs) and n.name:
-            out.add(n.name)
-    return out
-
-
-def undefined_names(python: str) -> dict[str, int]:
-    """{name: first line (0-based)} of names loaded but never bound anywhere in the module."""
+def undefined_names(python: str, own: set | None = None) -> dict[str, int]:
+    """{name: first line (0-based)} of names the module reads as globals but never binds
+    (Python's own scoping, through ``symtable``), builtins excepted. ``own`` receives the
+    names the module itself binds at top level."""
     try:
-        tree = ast.parse(python)
+        top = symtable.symtable(python, "<translation>", "exec")
     except SyntaxError:
         return {}
-    defined = _defined(tree)
+    if own is not None:
+        own.update(s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_namespace())
+    bound = set(_BUILTINS)
+    wanted: set[str] = set()
+    stack = [top]
+    while stack:
+        t = stack.pop()
+        for sym in t.get_symbols():
+            n = sym.get_name()
+            if t is top:
+                if sym.is_assigned() or sym.is_imported() or sym.is_namespace():
+                    bound.add(n)
+                elif sym.is_referenced():
+                    wanted.add(n)
+            elif sym.is_declared_global() and sym.is_assigned():
+                bound.add(n)          # `global x` then x = …: a module global
+            elif sym.is_referenced() and not (sym.is_local() or sym.is_free() or sym.is_parameter()
+                                              or sym.is_assigned()):
+                wanted.add(n)         # read as a global (symtable's is_global() misjudges a scope named "top")
+        stack.extend(t.get_children())
+    missing = wanted - bound
+    if not missing:
+        return {}
     found: dict[str, int] = {}
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in defined:
-            found[n.id] = min(found.get(n.id, n.lineno - 1), n.lineno - 1)
+    for k, line in enumerate(python.splitlines()):
+        if not missing - set(found):
+            break
+        for n in missing - set(found):
+            if n in line and re.search(r"(?<![\w.])" + re.escape(n) + r"\b", line.split("#")[0]):
+                found[n] = k
+    for n in missing - set(found):
+        found[n] = 0
     return found
 
 
@@ -61,7 +71,8 @@ def _java_position(src: bytes, name: str) -> tuple[int, int] | None:
 
 def finish(res: TranslationResult, src: bytes) -> None:
     """Mark and report undefined names; say why when the output holds no translation."""
-    found = undefined_names(res.python)
+    own: set[str] = set()
+    found = undefined_names(res.python, own)
     if found:
         lines = res.python.splitlines()
         probe = Base(src, None)
@@ -81,7 +92,8 @@ def finish(res: TranslationResult, src: bytes) -> None:
         except SyntaxError:  # a marker inside a bracketed multi-line statement: put them on top
             res.python = "\n".join(f"{MARK}{u.name}" for u in res.undefined) + "\n" + "\n".join(
                 l for l in lines if not l.lstrip().startswith(MARK)) + "\n"
-    res.empty = empty_reason(res, src)
+    from .runtime import HELPERS
+    res.empty = None if own - set(HELPERS) else empty_reason(res, src)
 
 
 def empty_reason(res: TranslationResult, src: bytes) -> str | None:

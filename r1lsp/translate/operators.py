@@ -55,7 +55,7 @@ class OperatorMixin:
             self.arith_range(res, op, rl, rr, t)
         elif op == "/":
             if is_float(t):
-                res = E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+                res = self.fdiv(l, r, rr, t)
             elif intlike and l.nonneg and r.nonneg and r.lit not in (None, 0):
                 res = E(f"{par(l, P_MUL)} // {par(r, P_MUL + 1)}", t, P_MUL, risk, nonneg=True)
             elif intlike:
@@ -90,6 +90,14 @@ class OperatorMixin:
         if res.risk and self.in_arith == 0 and t in ("int", "long"):
             return self.wrap(res, t)
         return res
+
+    def fdiv(self, l: E, r: E, rr, t) -> E:
+        """Floating division: Java gives ±Infinity/NaN for a zero divisor where Python raises;
+        plain `/` when the divisor is provably non-zero (a literal, an integer range without 0)."""
+        nonzero = (r.lit is not None and r.lit != 0) or (rr is not None and (rr[0] > 0 or rr[1] < 0))
+        if nonzero:
+            return E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+        return E(f"{self.use('_fdiv')}({l.code}, {r.code})", t)
 
     def arith_operand(self, node, t, op: str) -> E:
         """The right operand of a compound assignment: inside + - * it may stay unwrapped
@@ -248,7 +256,16 @@ class OperatorMixin:
         if op == "-":
             if e.lit is not None:
                 return E("-" + e.code, t, P_UNARY, lit=-e.lit)
-            return E(f"-{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+            res = E(f"-{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+            r = self.rng_of(e)
+            if t in ("int", "long"):
+                if r is not None and r[0] > BOUNDS[t][0]:   # -MIN_VALUE is the one overflow
+                    res.rng = (-r[1], -r[0])
+                else:
+                    res.risk = True
+                    if self.in_arith == 0:
+                        return self.wrap(res, t)
+            return res
         if op == "+":
             return e
         if op == "~":
@@ -397,7 +414,7 @@ class OperatorMixin:
             return res
         if op == "/":
             if is_float(t):
-                return E(f"{par(l, P_MUL)} / {par(r, P_MUL + 1)}", t, P_MUL)
+                return self.fdiv(l, r, rr, t)
             if intlike:
                 return E(f"{self.use('_idiv')}({l.code}, {r.code})", t)
             return E(f"{self.use('_div')}({l.code}, {r.code})", t)

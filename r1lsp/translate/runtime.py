@@ -57,6 +57,16 @@ def _div(a, b):
         return _idiv(a, b)
     return a / b
 ''', ("_idiv",))
+_h("_fdiv", '''
+def _fdiv(a, b):
+    """Java floating division: a zero divisor gives Infinity or NaN, not an error."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+''', (), ("import math",))
 _h("_ushr32", '''
 def _ushr32(a, n):
     """Java int >>> n."""

@@ -76,6 +76,25 @@ def _identifiers(node, src: bytes) -> set[str]:
     return out
 
 
+def _declared(node, src: bytes) -> set[str]:
+    """Names a method declares itself: parameters, locals, loop and catch variables, lambda
+    parameters (an identifier of the method that is one of them is not a field)."""
+    out, stack = set(), [node]
+    while stack:
+        x = stack.pop()
+        if x.type in ("formal_parameter", "variable_declarator", "catch_formal_parameter",
+                      "enhanced_for_statement", "spread_parameter"):
+            n = x.child_by_field_name("name")
+            if n is not None:
+                out.add(src[n.start_byte:n.end_byte].decode("utf-8", "replace"))
+        elif x.type == "lambda_expression":
+            p = x.child_by_field_name("parameters")
+            if p is not None:
+                out |= _identifiers(p, src)
+        stack.extend(x.children)
+    return out
+
+
 def _has(node, types) -> bool:
     stack = [node]
     while stack:
@@ -86,7 +105,52 @@ def _has(node, types) -> bool:
     return False
 
 
-def wrap(root, src: bytes, parse) -> Wrapped:
+def declared_types(root, src: bytes) -> set[str]:
+    out, stack = set(), [root]
+    while stack:
+        x = stack.pop()
+        if x.type in CLASS_TYPES:
+            out.add(_name(x, src))
+        stack.extend(x.named_children)
+    return out
+
+
+def context_types(root, src: bytes, contexts, parse) -> list[str]:
+    """Java text of the top-level types of the context sources (the rest of the workspace) that
+    the input uses but does not declare, with the types those use in turn."""
+    have = declared_types(root, src)
+    table: dict[str, str] = {}
+    for ctx in contexts or ():
+        cb = ctx.encode("utf-8") if isinstance(ctx, str) else ctx
+        croot = parse(cb).root_node
+        for c in croot.named_children:
+            if c.type in CLASS_TYPES:
+                table.setdefault(_name(c, cb), cb[c.start_byte:c.end_byte].decode("utf-8", "replace"))
+    out: list[str] = []
+    todo = [(root, src)]
+    while todo:
+        node, text = todo.pop()
+        ids = _identifiers(node, text) | _type_ids(node, text)
+        for n in sorted(ids):
+            if n in table and n not in have:
+                have.add(n)
+                out.append(table[n])
+                b = table[n].encode("utf-8")
+                todo.append((parse(b).root_node, b))
+    return out
+
+
+def _type_ids(node, src: bytes) -> set[str]:
+    out, stack = set(), [node]
+    while stack:
+        x = stack.pop()
+        if x.type == "type_identifier":
+            out.add(src[x.start_byte:x.end_byte].decode("utf-8", "replace"))
+        stack.extend(x.children)
+    return out
+
+
+def wrap(root, src: bytes, parse, extra: list[str] = ()) -> Wrapped:
     """The snippet as a class: members copied in, statements into a synthetic static method."""
     kids = [c for c in root.children if c.type not in ("package_declaration",)]
     if root.has_error:
@@ -100,13 +164,13 @@ def wrap(root, src: bytes, parse) -> Wrapped:
         if not r.has_error:
             return w
     members, stmts, head = [], [], []
-    method_ids: set[str] = set()
+    method_ids: set[str] = set()   # names methods use but do not declare: fields of the snippet
     for c in kids:
         if c.type in ("method_declaration", "constructor_declaration"):
-            method_ids |= _identifiers(c, src)
+            method_ids |= _identifiers(c, src) - _declared(c, src)
     for c in kids:
-        if c.type == "import_declaration":
-            head.append(c)
+        if c.type == "import_declaration" or c.type in CLASS_TYPES:
+            head.append(c)      # imports and the snippet's own classes stay top-level
         elif c.type in MEMBER_TYPES:
             members.append(c)
         elif c.type == "local_variable_declaration" and (
@@ -127,6 +191,8 @@ def wrap(root, src: bytes, parse) -> Wrapped:
     for h in head:
         w.copy(src, h.start_byte, h.end_byte)
         w.glue("\n")
+    for t in extra:
+        w.glue(t + "\n")
     w.glue(f"class {w.wrapper} {{\n")
     for m in members:
         w.copy(src, m.start_byte, m.end_byte)
@@ -196,11 +262,16 @@ def unwrap(python: str, kind: str) -> str:
             if out[k].startswith("return"):
                 out[k] = "None"
                 break
-    rest_before = lines[:a]
-    rest_after = lines[b:]
-    while rest_before and not rest_before[-1].strip():
-        rest_before.pop()
-    res = rest_before + ([""] * 2 if rest_before else []) + out + ([""] * 2 if rest_after else []) + rest_after
+    # the statements run after every definition and field initialisation (before a main guard)
+    rest = lines[:a] + lines[b:]
+    tail: list[str] = []
+    for k, ln in enumerate(rest):
+        if ln.startswith('if __name__ == "__main__":'):
+            rest, tail = rest[:k], rest[k:]
+            break
+    while rest and not rest[-1].strip():
+        rest.pop()
+    res = rest + ([""] * 2 if rest else []) + out + ([""] * 2 if tail else []) + tail
     text = "\n".join(res).rstrip() + "\n"
     while "\n\n\n\n" in text:
         text = text.replace("\n\n\n\n", "\n\n\n")
@@ -284,8 +355,10 @@ def plain_closure(cls, members, src: bytes):
     return out
 
 
-def wrap_members(src: bytes, nodes, name: str = WRAP) -> Wrapped:
+def wrap_members(src: bytes, nodes, name: str = WRAP, extra: list[str] = ()) -> Wrapped:
     w = Wrapped(kind="members")
+    for t in extra:
+        w.glue(t + "\n")
     w.glue(f"class {name} {{\n")
     for m in nodes:
         w.copy(src, m.start_byte, m.end_byte)

@@ -165,7 +165,7 @@ class StmtMixin:
                 simple = (bop in ("+", "-") and t in ("int", "long", "double", "float", "String", None)) \
                     or (bop in ("*",) and t in ("double", "float")) or \
                     (bop in ("&", "|", "^") and t in ("int", "long", "boolean")) or \
-                    (bop == "/" and t in ("double", "float")) or (bop == ">>" and t in ("int", "long"))
+                    (bop == ">>" and t in ("int", "long"))
                 if simple:
                     r = self.arith_operand(right, t, bop)
                     if t == "String":

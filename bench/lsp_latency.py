@@ -1,0 +1,154 @@
+"""Editor latency through the real server: `r1lsp serve` over stdio, driven as an editor drives it.
+
+Imported by bench/completion_bench.py (figures list_p95_ms, inline_p50_ms, ...). Real files of
+~2,000 lines that lie on this machine (the running Python's standard library; the JDK's
+src.zip when present: any JDK's under /usr/lib/jvm), the model on (the shipped checkpoint, default settings: int8), the
+full context window. At each of a few positions deep inside a file (40-90 % of its lines) the
+cursor lands mid-identifier, the editor asks for the list and for ghost text there (cold), then
+the user types 3 more characters: after each one a didChange, the list and ghost text again
+(the requests a keystroke causes in VS Code). Every request's wall time counts.
+The stdlib and the JDK are in the training corpus: fine for latency, not for quality.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import sysconfig
+import time
+import zipfile
+from pathlib import Path
+
+STDLIB_FILES = ("argparse.py", "subprocess.py", "tarfile.py")
+JDK_FILES = ("java.base/java/util/ArrayList.java", "java.base/java/util/regex/Matcher.java")
+
+
+def real_files(java: bool = True) -> list[tuple[str, str, str]]:
+    """(name, language, text) of ~2,000-line files present here."""
+    out = []
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    for name in STDLIB_FILES:
+        p = lib / name
+        if p.is_file():
+            out.append((name, "python", p.read_text("utf-8")))
+    if java:
+        for z in [z for z in sorted(Path("/usr/lib/jvm").glob("*/lib/src.zip")) if z.is_file()][:1]:
+            with zipfile.ZipFile(z) as zf:
+                names = set(zf.namelist())
+                for name in JDK_FILES:
+                    if name in names:
+                        out.append((name.rsplit("/", 1)[-1], "java", zf.read(name).decode("utf-8")))
+    return out
+
+
+def positions(text: str, n: int) -> list[tuple[int, int, str]]:
+    """(line, column, 3 characters to type) at n identifiers of code lines deep in the file: the
+    cursor 2 characters into a word of >= 6 letters, which the user then continues."""
+    lines = text.split("\n")
+    cands = []
+    for i in range(int(len(lines) * 0.4), int(len(lines) * 0.9)):
+        line = lines[i]
+        s = line.strip()
+        if not s or s.startswith(("#", "//", "*", "/*", '"', "'", "import ", "from ")):
+            continue
+        m = re.search(r"(?<![\w.])([A-Za-z_]\w{5,})", line[len(line) - len(line.lstrip()):])
+        if m:
+            col = len(line) - len(line.lstrip()) + m.start(1) + 2
+            cands.append((i, col, m.group(1)[2:5]))
+    step = max(1, len(cands) // n)
+    return cands[::step][:n]
+
+
+async def _run(files, n_positions: int, timeout: float) -> dict:
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+
+    client = LanguageClient("r1lsp-bench", "1")
+    ready = asyncio.Event()
+
+    @client.feature(types.WINDOW_LOG_MESSAGE)
+    def _log(params):
+        if "R1 model ready" in params.message or "R1 model unavailable" in params.message:
+            ready.set()
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE)
+    def _show(params):
+        pass
+
+    await client.start_io(sys.executable, "-m", "r1lsp", "serve")
+    caps = types.ClientCapabilities(general=types.GeneralClientCapabilities(position_encodings=["utf-16"]))
+    await client.initialize_async(types.InitializeParams(capabilities=caps, root_uri="file:///bench"))
+    client.initialized(types.InitializedParams())
+    t0 = time.perf_counter()
+    await asyncio.wait_for(ready.wait(), 300)
+    load_s = time.perf_counter() - t0
+    lists, ghosts, lists_cold, ghosts_cold, empty_lists = [], [], [], [], 0
+
+    async def ask(uri, line, col, cold):
+        nonlocal empty_lists
+        pos = types.Position(line, col)
+        doc = types.TextDocumentIdentifier(uri)
+        t = time.perf_counter()
+        res = await asyncio.wait_for(client.text_document_completion_async(
+            types.CompletionParams(doc, pos)), timeout)
+        (lists_cold if cold else lists).append(time.perf_counter() - t)
+        items = res.items if hasattr(res, "items") else (res or [])
+        empty_lists += not items
+        t = time.perf_counter()
+        await asyncio.wait_for(client.text_document_inline_completion_async(types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            text_document=doc, position=pos)), timeout)
+        (ghosts_cold if cold else ghosts).append(time.perf_counter() - t)
+
+    for name, lang, text in files:
+        uri = f"file:///bench/{name}"
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id=lang, version=1, text=text)))
+        version = 1
+        for line, col, typed in positions(text, n_positions):
+            await ask(uri, line, col, True)
+            for k, ch in enumerate(typed):
+                version += 1
+                client.text_document_did_change(types.DidChangeTextDocumentParams(
+                    types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    [types.TextDocumentContentChangePartial(
+                        range=types.Range(types.Position(line, col + k), types.Position(line, col + k)), text=ch)]))
+                await ask(uri, line, col + k + 1, False)
+            # undo the typing (the next position sees the file as it was)
+            version += 1
+            client.text_document_did_change(types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                [types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(line, col), types.Position(line, col + len(typed))), text="")]))
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return {"lists": lists, "ghosts": ghosts, "lists_cold": lists_cold, "ghosts_cold": ghosts_cold,
+            "empty_lists": empty_lists, "load_s": load_s}
+
+
+def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600.0) -> dict:
+    """Figures (ms) from one server run; see the module docstring."""
+    files = real_files(java)
+    raw = asyncio.run(_run(files, n_positions, timeout))
+
+    def pct(xs, q):
+        xs = sorted(xs)
+        return round(1000 * xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))], 1) if xs else None
+
+    every_list = raw["lists"] + raw["lists_cold"]
+    every_ghost = raw["ghosts"] + raw["ghosts_cold"]
+    return {
+        "list_p50_ms": pct(every_list, 0.5), "list_p95_ms": pct(every_list, 0.95),
+        "inline_p50_ms": pct(every_ghost, 0.5), "inline_p95_ms": pct(every_ghost, 0.95),
+        "list_typing_p95_ms": pct(raw["lists"], 0.95), "list_cold_p50_ms": pct(raw["lists_cold"], 0.5),
+        "inline_typing_p50_ms": pct(raw["ghosts"], 0.5), "inline_cold_p50_ms": pct(raw["ghosts_cold"], 0.5),
+        "editor_requests": len(every_list) + len(every_ghost), "editor_empty_lists": raw["empty_lists"],
+        "editor_files": [f"{n} ({lang}, {t.count(chr(10)) + 1} lines)" for n, lang, t in files],
+        "model_load_s": round(raw["load_s"], 1),
+    }
+
+
+if __name__ == "__main__":
+    import json
+    print(json.dumps(editor_latency(1 if "--quick" in sys.argv else 3)))

@@ -1,0 +1,103 @@
+"""Block-sparse key selection (model/attention.py): pooled block keys pick a few old blocks per
+query, the exact gate refines inside them. What it keeps, where it equals the exact selection,
+and that a far block the indexer points at is found."""
+import pytest
+import torch
+
+from model.attention import SparseAttention, block_sparse_chunk, pooled_block_keys, uses_blocks
+from model.config import R1Config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def cfg(**kw):
+    base = dict(vocab_size=64, max_seq_len=1024, d_model=32, n_layers=1, n_heads=2, index_heads=2,
+                index_dim=8, attn_topk=24, local_window=8, key_block=8, n_experts=4, n_active=2,
+                expert_hidden=16, level_dims=(32, 24, 16, 8), hier_layers=(0,), gate_threshold=0.3)
+    base.update(kw)
+    return R1Config(**base)
+
+
+def inputs(B=1, S=160, H=2, D=16, Hi=2, Di=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g)
+    return r(B, S, H, D), r(B, S, H, D), r(B, S, H, D), 3 * r(B, S, Hi, Di), r(B, S, Hi).abs(), r(B, S, Di)
+
+
+def last_query(c, q, k, v, iq, iw, ik, S):
+    t = S - 1
+    pooled = pooled_block_keys(ik, S, c.key_block)
+    return block_sparse_chunk(q[:, t:t + 1], k, v, iq[:, t:t + 1], iw[:, t:t + 1], ik, pooled, t, S, c, None)
+
+
+def test_a_far_block_the_indexer_points_at_is_found_and_unpicked_blocks_are_never_read():
+    c = cfg()
+    q, k, v, iq, iw, ik = inputs()
+    S = q.size(1)
+    ik = 0.05 * ik
+    iq[:, -1] = 1.0                                                        # the last query ...
+    ik[:, 16:24] = 2.0                                                     # ... matches block 2 only
+    y = last_query(c, q, k, v, iq, iw, ik, S)
+    v_far = v.clone()
+    v_far[:, 16:24] += 10.0                                                # the pointed-at block
+    assert not torch.allclose(last_query(c, q, k, v_far, iq, iw, ik, S), y)
+    v_other = v.clone()
+    v_other[:, 40:48] += 10.0                                              # an old block it did not pick
+    assert torch.equal(last_query(c, q, k, v_other, iq, iw, ik, S), y)
+    v_local = v.clone()
+    v_local[:, S - 3] += 10.0                                              # the local window: always kept
+    assert not torch.allclose(last_query(c, q, k, v_local, iq, iw, ik, S), y)
+    v_future = v.clone()
+    v_future[:, S:] += 10.0
+    assert torch.equal(last_query(c, q, k, v_future, iq, iw, ik, S), y)
+
+
+def test_short_contexts_keep_exactly_what_exact_selection_keeps():
+    c = cfg(attn_topk=64)                                                  # 7 old blocks selectable
+    attn = SparseAttention(c).eval()
+    q, k, v, iq, iw, ik = inputs(B=2, S=64)
+    assert not uses_blocks(c, 63)
+    exact = attn._blocks(q, k, v, iq, iw, ik, 0, None, False)[0]
+    blocks = attn._block_prefill(q, k, v, iq, iw, ik, 0, None)
+    assert torch.allclose(blocks, exact, atol=1e-5)
+
+
+def test_long_prefill_and_one_query_at_a_time_agree_and_cost_follows_kept_keys():
+    c = cfg()
+    attn = SparseAttention(c).eval()
+    q, k, v, iq, iw, ik = inputs(B=2, S=160)
+    assert uses_blocks(c, 159)
+    full = attn._blocks(q, k, v, iq, iw, ik, 0, None, False)[0]            # block-sparse prefill
+    steps = torch.cat([attn._gathered(q[:, t:t + 1], k[:, :t + 1], v[:, :t + 1], iq[:, t:t + 1], iw[:, t:t + 1],
+                                      ik[:, :t + 1], t, None) for t in range(100, 160)], 1)
+    assert torch.allclose(full[:, 100:], steps, atol=1e-5)
+    # a query reads at most n_select old blocks + its near range, however long the context
+    n_select = (c.attn_topk - c.local_window) // c.key_block
+    for S in (160, 640):
+        q, k, v, iq, iw, ik = inputs(S=S)
+        y = last_query(c, q, k, v, iq, iw, ik, S)
+        changed = 0
+        for b in range(S // c.key_block - 2):
+            v2 = v.clone()
+            v2[:, b * 8:(b + 1) * 8] += 10.0
+            changed += not torch.equal(last_query(c, q, k, v2, iq, iw, ik, S), y)
+        assert 1 <= changed <= n_select
+
+
+def test_a_left_padded_row_selects_what_it_selects_alone():
+    """Blocks count positions from a row's first real token: padding in front changes nothing."""
+    c = cfg()
+    attn = SparseAttention(c).eval()
+    q, k, v, iq, iw, ik = inputs(B=1, S=150)
+    pad = 10
+    P = lambda x: torch.cat([torch.randn(1, pad, *x.shape[2:]), x], 1)
+    pq, pk, pv, piq, piw, pik = (P(x) for x in (q, k, v, iq, iw, ik))
+    pad_len = torch.tensor([pad])
+    alone = attn._blocks(q, k, v, iq, iw, ik, 0, None, False)[0]
+    padded = attn._blocks(pq, pk, pv, piq, piw, pik, 0, pad_len, False)[0][:, pad:]
+    assert torch.allclose(padded, alone, atol=1e-5)
+    t = 149                                                                # and one decode step
+    step = attn._gathered(pq[:, pad + t:pad + t + 1], pk[:, :pad + t + 1], pv[:, :pad + t + 1],
+                          piq[:, pad + t:pad + t + 1], piw[:, pad + t:pad + t + 1], pik[:, :pad + t + 1],
+                          pad + t, pad_len)
+    assert torch.allclose(step[:, 0], alone[:, t], atol=1e-5)
