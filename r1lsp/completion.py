@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import logging
 import math
 import re
 import time
@@ -399,8 +400,14 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
     if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
         return []
     member = cur.before_word.rstrip().endswith(".")
-    got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
-                       member, ctx.uri, doc.tree)
+    try:
+        got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
+                           member, ctx.uri, doc.tree)
+    except RecursionError:
+        got = None
+    except Exception:                                                   # a resolver bug must not cost the list
+        logging.getLogger(__name__).exception("java type resolution failed; names from the document instead")
+        got = None
     if got is None:
         return None
     expected = got.expected.show().split("<")[0] if got.expected is not None else ""
