@@ -63,6 +63,14 @@ finetune: install
 	$(PY) -m model.finetune --data $(DATA) --base model/checkpoints/r1-tiny --out $(FT_OUT) $(FINETUNE_ARGS)
 .PHONY: train finetune
 
+# Expert labels (r1lsp/expert_calibration.py): routes the Python standard library and the JDK's src.zip
+# as the server does (int8, each paragraph on its own, code tokens only) and writes
+# model/checkpoints/r1-tiny/expert_labels.json, which the server shows ("7 · calls ×1.8").
+CALIBRATE_ARGS ?=
+calibrate: install
+	OMP_NUM_THREADS=1 $(PY) -m r1lsp.expert_calibration $(CALIBRATE_ARGS)
+.PHONY: calibrate
+
 # VS Code extension (editor-client/): npm ci + esbuild bundle + vsce package -> editor-client/r1lsp-<version>.vsix
 vsix:
 	cd editor-client && npm ci --no-audit --no-fund && npm test && npm run package

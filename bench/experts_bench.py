@@ -1,6 +1,8 @@
-"""Expert diagnostics benchmark: refreshing the experts of a 2,000-line Java file after a
-one-character edit, incrementally (apply_change + ExpertMap.refresh: only the edited paragraph is
-routed) against routing the whole file again (route_document + aggregate).
+"""Expert diagnostics benchmark: refreshing the expert diagnostics of a 2,000-line Java file
+(600 with --quick) after a one-character edit, incrementally (apply_change + ExpertMap.refresh:
+only the edited paragraph is routed, then the class / method units, their shares of code tokens
+and diagnostic contents) against a full refresh (every paragraph routed again,
+then the same units and contents), side by side in one run.
 
     python bench/experts_bench.py [--quick] [--json] [--threads N] [--checkpoint DIR] [--edits N]
                                   [--context-bytes N] [--no-int8]
@@ -12,12 +14,21 @@ refresh so that both sides route for real. The Java file is generated (determini
 of methods with loops, strings, SQL strings, calls, conditions.
 
 Figures (with --json the LAST stdout line is one JSON object holding them all):
-  edit_refresh_ms_p50 / _p95     one-character edit inside a method body -> refreshed results
-                                 (apply_change + ExpertMap.refresh), ms
+  edit_refresh_ms_p50 / _p95     one-character edit inside a method body -> the diagnostics'
+                                 contents (apply_change + ExpertMap.refresh + reader_units +
+                                 diagnostic_content for every unit), ms
+  edit_refresh_cpu_ms_p50        the same, in CPU time of this process (engine thread included):
+  full_refresh_cpu_ms_p50        what the refresh costs when other jobs share the cores (with
+                                 --threads 1 it is the wall time of an idle machine)
+  units_ms_p50                   reader_units + diagnostic_content alone (the units a reader
+                                 thinks in, from the routed paragraphs), ms
+  full_refresh_ms_p50            the same versions refreshed from scratch: every paragraph routed
+                                 again (a fresh ExpertMap) + the same units and contents, ms
+                                 (--quick: the first edit's version only)
   apply_change_ms_p50            the structure part of it (tree-sitter re-parse + remap)
-  full_file_route_ms_p50 / _p95  the same edits, the whole file routed again (route_document in
-                                 context-size windows + aggregate), ms
-  incremental_speedup            full_file_route_ms_p50 / edit_refresh_ms_p50
+  full_file_route_ms_p50 / _p95  the last version's whole file routed in context-size windows
+                                 (route_document + aggregate over code tokens), ms
+  incremental_speedup            full_refresh_ms_p50 / edit_refresh_ms_p50
   rerouted_per_edit              paragraphs routed per edit (should be 1)
   cold_map_ms                    the first refresh of the file (every paragraph on its own)
   top1_agreement                 share of paragraphs whose top expert is the same with per-paragraph
@@ -45,6 +56,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from r1lsp.engine import Engine, default_checkpoint  # noqa: E402
+from r1lsp.code_roles import load_roles, roles_of  # noqa: E402
+from r1lsp.expert_labels import diagnostic_content  # noqa: E402
+from r1lsp.expert_units import reader_units  # noqa: E402
 from r1lsp.experts import ExpertMap, aggregate, route_document  # noqa: E402
 from r1lsp.settings import ModelSettings  # noqa: E402
 from r1lsp.structure import Level, StructuredDocument  # noqa: E402
@@ -140,13 +154,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint", help="checkpoint folder (default: shipped, else random r1-tiny)")
     ap.add_argument("--edits", type=int, default=None)
-    ap.add_argument("--lines", type=int, default=2000)
+    ap.add_argument("--lines", type=int, default=None, help="length of the Java file (default 2,000; --quick 600)")
     ap.add_argument("--no-int8", action="store_true", help="run the engine unquantized")
     ap.add_argument("--context-bytes", type=int, default=0,
                     help="ExpertMap left context per paragraph (default 0: the paragraph alone)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     n_edits = a.edits or (3 if a.quick else 10)
+    a.lines = a.lines or (600 if a.quick else 2000)
+    full_edits = 1 if a.quick else n_edits      # a full refresh routes every paragraph: --quick times one
 
     tmp = None
     ckpt = Path(a.checkpoint) if a.checkpoint else default_checkpoint()
@@ -173,26 +189,52 @@ def main(argv=None) -> int:
     print(f"cold map: {cold_ms:.0f} ms ({res.requests} route requests)", file=sys.stderr)
 
     E = eng.config.n_experts
-    edit_ms, apply_ms, full_ms, rerouted = [], [], [], []
+
+    def contents(results):
+        units = reader_units(results, doc)
+        return units, [diagnostic_content(u) for u in units]
+
+    edit_ms, apply_ms, full_ms, full_refresh_ms, units_ms, rerouted = [], [], [], [], [], []
+    edit_cpu, full_cpu = [], []
     for k, (line, col) in enumerate(edit_positions(doc, n_edits)):
         old = doc.line_text(line)[col]
         new = "q" if old != "q" else "z"
         eng.clear_cache()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         changed = doc.apply_change(new, (line, col), (line, col + 1), version=doc.version + 1)
         apply_ms.append((time.perf_counter() - t0) * 1e3)
         res, n = emap.refresh(doc, changed, eng)
-        edit_ms.append((time.perf_counter() - t0) * 1e3)
-        rerouted.append(n)
-        eng.clear_cache()
-        t0 = time.perf_counter()
-        full = route_document(doc, eng)
         t1 = time.perf_counter()
-        ref = aggregate(full.trace, full.token_starts, doc.hierarchy, token_ends=full.token_ends, n_experts=E)
-        agg_ms = (time.perf_counter() - t1) * 1e3
-        full_ms.append((time.perf_counter() - t0) * 1e3)
-        print(f"edit {k}: line {line + 1}: refresh {edit_ms[-1]:.0f} ms ({n} paragraph), "
-              f"whole file {full_ms[-1]:.0f} ms ({full.requests} windows)", file=sys.stderr)
+        units, _ = contents(res)
+        units_ms.append((time.perf_counter() - t1) * 1e3)
+        edit_ms.append((time.perf_counter() - t0) * 1e3)
+        edit_cpu.append((time.process_time() - c0) * 1e3)
+        rerouted.append(n)
+        if k >= full_edits:
+            print(f"edit {k}: line {line + 1}: refresh {edit_ms[-1]:.0f} ms ({n} paragraph, units {units_ms[-1]:.0f} ms)",
+                  file=sys.stderr)
+            continue
+        # a full refresh of the same version: every paragraph routed again, the same units
+        eng.clear_cache()
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        contents(ExpertMap(context_bytes=a.context_bytes).refresh(doc, None, eng)[0])
+        full_refresh_ms.append((time.perf_counter() - t0) * 1e3)
+        full_cpu.append((time.process_time() - c0) * 1e3)
+        print(f"edit {k}: line {line + 1}: refresh {edit_ms[-1]:.0f} ms ({n} paragraph, units {units_ms[-1]:.0f} ms), "
+              f"full refresh {full_refresh_ms[-1]:.0f} ms", file=sys.stderr)
+    # the whole file routed in context-size windows (the last version): speed and agreement
+    eng.clear_cache()
+    t0 = time.perf_counter()
+    full = route_document(doc, eng)
+    t1 = time.perf_counter()
+    code = load_roles().is_code[roles_of(doc.tree, doc.text.encode("utf-8"), "java", full.token_starts,
+                                         full.token_ends)]
+    ref = aggregate(full.trace, full.token_starts, doc.hierarchy, token_ends=full.token_ends, n_experts=E, code=code)
+    agg_ms = (time.perf_counter() - t1) * 1e3
+    full_ms.append((time.perf_counter() - t0) * 1e3)
+    print(f"whole file routed in {full.requests} windows: {full_ms[-1]:.0f} ms", file=sys.stderr)
     # agreement of per-paragraph routing with whole-file routing (the last edit's version)
     by_id = {u.span.id: u for u in ref}
     same, l1 = [], []
@@ -221,9 +263,13 @@ def main(argv=None) -> int:
         "context_bytes": a.context_bytes,
         "edit_refresh_ms_p50": round(statistics.median(edit_ms), 1),
         "edit_refresh_ms_p95": round(pct(edit_ms, 0.95), 1),
+        "edit_refresh_cpu_ms_p50": round(statistics.median(edit_cpu), 1),
+        "full_refresh_cpu_ms_p50": round(statistics.median(full_cpu), 1),
+        "units_ms_p50": round(statistics.median(units_ms), 1),
+        "full_refresh_ms_p50": round(statistics.median(full_refresh_ms), 1),
         "full_file_route_ms_p50": round(statistics.median(full_ms), 1),
         "full_file_route_ms_p95": round(pct(full_ms, 0.95), 1),
-        "incremental_speedup": round(statistics.median(full_ms) / statistics.median(edit_ms), 1),
+        "incremental_speedup": round(statistics.median(full_refresh_ms) / statistics.median(edit_ms), 1),
         "apply_change_ms_p50": round(statistics.median(apply_ms), 1),
         "rerouted_per_edit": round(statistics.mean(rerouted), 2),
         "cold_map_ms": round(cold_ms, 1),

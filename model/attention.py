@@ -374,10 +374,16 @@ class SparseAttention(nn.Module):
         Bk, W = c.key_block, c.local_window
         dev = q.device
         blocks, nb_row = pooled
-        off = pad_len if pad_len is not None else torch.zeros(B, dtype=torch.long, device=dev)
-        near0 = torch.minimum(off + (t - off - W + 1).clamp_min(0) // Bk * Bk, torch.full_like(off, t))  # (B,)
-        n_elig = (near0 - off) // Bk                                                # (B,) complete old blocks
-        nb = min(blocks.size(1), int(n_elig.max()))
+        if pad_len is None:                                  # python ints: no host syncs (compile-friendly)
+            off = torch.zeros(B, dtype=torch.long, device=dev)
+            near0_int = min(max(0, t - W + 1) // Bk * Bk, t)
+            near0 = torch.full((B,), near0_int, dtype=torch.long, device=dev)
+            n_elig, nb = near0 // Bk, min(blocks.size(1), near0_int // Bk)
+        else:
+            off = pad_len
+            near0 = torch.minimum(off + (t - off - W + 1).clamp_min(0) // Bk * Bk, torch.full_like(off, t))
+            n_elig = (near0 - off) // Bk                                            # (B,) complete old blocks
+            nb = min(blocks.size(1), int(n_elig.max()))
         n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
         J = Indexer.score(iq, iw, blocks[:, :nb])[:, 0]                             # (B, nb)
         J = J.masked_fill(torch.arange(nb, device=dev)[None, :] >= torch.minimum(n_elig, nb_row)[:, None],
@@ -400,7 +406,7 @@ class SparseAttention(nn.Module):
         if c.gate_threshold > 0:
             best = scores.masked_fill(~visible, float("-inf")).amax(-1, keepdim=True)
             keep = visible & (local | (scores >= best + math.log(c.gate_threshold)))
-        if int(keep.sum(-1).max()) > c.attn_topk:
+        if K > c.attn_topk:                                  # the budget, local first (a no-op when under it)
             r = scores.masked_fill(~keep, float("-inf")).masked_fill(local, float("inf"))
             keep = keep & torch.zeros_like(keep).scatter_(-1, r.topk(c.attn_topk, dim=-1).indices, True)
         kg = F.embedding(rows, k_rows).view(B, K, H, D).transpose(1, 2)                  # (B, H, K, D)

@@ -148,8 +148,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 def cmd_experts(args: argparse.Namespace) -> int:
     from r1lsp.expert_labels import experts_json, experts_table, heatmap, load_expert_labels
+    from r1lsp.expert_units import reader_units
     from r1lsp.experts import ExpertMap
-    from r1lsp.structure import Level, StructuredDocument
+    from r1lsp.structure import StructuredDocument
 
     text, language = _read_source(args.file)
     doc = StructuredDocument(text, language)
@@ -157,10 +158,10 @@ def cmd_experts(args: argparse.Namespace) -> int:
     try:
         results, _ = ExpertMap().refresh(doc, None, engine, timeout=None)
         labels = load_expert_labels(engine.checkpoint) if engine.checkpoint else {}
-        units = results.in_range(None, Level.SENTENCE if args.sentences else Level.PARAGRAPH)
+        units = reader_units(results, doc, statements=args.sentences)
         if args.plot:
             out = heatmap(units, results.n_experts or engine.config.n_experts, args.plot,
-                          title=f"{args.file}: experts per {'sentence' if args.sentences else 'paragraph'}",
+                          title=f"{args.file}: experts per class / method{' / statement' if args.sentences else ''}",
                           labels=labels)
             print(f"wrote {out}", file=sys.stderr)
         if args.json:
@@ -264,9 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_complete)
 
-    p = sub.add_parser("experts", help="which of the model's experts handled each paragraph of FILE")
+    p = sub.add_parser("experts", help="which of the model's experts handled the code of each class / method of FILE")
     p.add_argument("file", help="a source file, or - for standard input")
-    p.add_argument("--sentences", action="store_true", help="per sentence instead of per paragraph")
+    p.add_argument("--sentences", action="store_true", help="also one row per statement")
     p.add_argument("--plot", metavar="OUT.png", help="also draw a units x experts heatmap")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_model_options(p)

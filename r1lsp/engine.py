@@ -91,9 +91,12 @@ def default_checkpoint() -> Path:
 
 @dataclass
 class RouteTrace:
-    """Which experts each token went to: experts (L, T, k) int64, weights (L, T, k) float32."""
+    """Which experts each token went to: experts (L, T, k) int64, weights (L, T, k) float32;
+    surprise (T,) float32: -log p(token | the tokens before it) in nats (NaN for the first),
+    when the router ran the full model."""
     experts: np.ndarray
     weights: np.ndarray
+    surprise: np.ndarray | None = None
 
 
 class EngineFuture(Future):
@@ -445,8 +448,8 @@ class Engine:
                 _resolve(r, self._score(r))
             else:
                 routes.append(r)
-        if routes:
-            self._route_rows(routes)
+        for group in _length_groups(routes):
+            self._route_rows(group)
         for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
             self._generate_rows([r for r in gens if r.params["temperature"] == temp])
 
@@ -641,10 +644,33 @@ class Engine:
                          return_routing=True)
         experts = out.routing.experts.cpu().numpy()
         weights = out.routing.weights.float().cpu().numpy()
+        # surprise of token t: -log softmax(logits[t - 1])[ids[t]] (no (B, T, V) log-softmax copy)
+        logits = out.logits[:, :-1]
+        picked = logits.gather(-1, ids[:, 1:, None].to(logits.device))[..., 0].float()
+        nll = (torch.logsumexp(logits.float(), -1) - picked).cpu().numpy()          # (B, T - 1)
+        surprise = np.concatenate([np.full((len(rows), 1), np.nan, np.float32), nll.astype(np.float32)], 1)
         for i, (r, row) in enumerate(zip(reqs, rows)):
-            trace = RouteTrace(experts[:, i, T - len(row):], weights[:, i, T - len(row):])
+            surprise[i, T - len(row)] = np.nan              # a row's first token follows padding
+            trace = RouteTrace(experts[:, i, T - len(row):], weights[:, i, T - len(row):], surprise[i, T - len(row):])
             self._cache.put(r.cache_key, trace)
             _resolve(r, trace)
+
+
+def _length_groups(reqs: list[_Request], waste: float = 1.5) -> list[list[_Request]]:
+    """Requests in batches of similar length: left padding to the longest row of a batch costs
+    (rows x longest) positions, kept under `waste` x the real tokens (one 2,000-token paragraph
+    in a batch of 20-token ones would otherwise make every row 2,000 long)."""
+    groups: list[list[_Request]] = []
+    real = 0
+    for r in sorted(reqs, key=lambda r: len(r.ids)):
+        n = len(r.ids)
+        if groups and (len(groups[-1]) + 1) * n <= waste * (real + n):
+            groups[-1].append(r)
+            real += n
+        else:
+            groups.append([r])
+            real = n
+    return groups
 
 
 def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:

@@ -17,7 +17,8 @@ so the shares of a unit sum to 1. Weights rather than counts: an expert picked a
 of the mass does little of the work, and counting it like the first choice would flatten every
 unit towards k / n_experts. Expert ids are pooled across layers (expert 7 of layer 0 and expert 7
 of layer 3 are different networks) because a diagnostic names one list of experts per unit; the
-calibration (`model.calibrate`) labels experts with the same pooling, so the names match.
+calibration (`r1lsp.expert_calibration`) labels experts with the same pooling, so the names match.
+Shares count code tokens only (`r1lsp.code_roles`): comments and whitespace are counted apart.
 
 Token -> unit. A token belongs to the unit holding its first byte; a byte-level BPE token often
 starts with the space before a word (" public"), so a token starting in the gap between units
@@ -49,6 +50,7 @@ returns `ExpertResults.version`: a caller drops results whose version is older t
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import hashlib
 import threading
@@ -57,8 +59,11 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
+from tree_sitter import QueryCursor
 
+from r1lsp.code_roles import first_nonspace, load_roles, roles_of
 from r1lsp.structure import Hierarchy, HierarchySpan, Level, StructuredDocument
+from r1lsp.structure.languages import language_support
 
 DEFAULT_TOP = 3                    # experts per unit that get a top sentence
 
@@ -74,6 +79,14 @@ class UnitExperts:
     tokens: int
     top_sentences: list[tuple[HierarchySpan, int, float]] = field(default_factory=list)
     routed_version: int | None = None  # paragraphs from an ExpertMap: the document version routed at
+    # units a reader thinks in (r1lsp.expert_units): "class" | "function" | "statement", the
+    # header range ((line, UTF-16 col), (line, col)) a diagnostic sits on, the tokens left out of
+    # the shares, and the mean surprise (nats) of the code tokens under the model
+    role: str | None = None
+    header: tuple[tuple[int, int], tuple[int, int]] | None = None
+    comments: int = 0
+    whitespace: int = 0
+    surprise: float | None = None
 
     @property
     def top_expert(self) -> int | None:
@@ -137,21 +150,27 @@ def _sorted_shares(row: np.ndarray) -> list[tuple[int, float]]:
 
 
 def aggregate(trace, token_starts, hierarchy: Hierarchy, level=Level.PARAGRAPH, *,
-              token_ends=None, n_experts: int | None = None, top: int = DEFAULT_TOP) -> list[UnitExperts]:
+              token_ends=None, n_experts: int | None = None, top: int = DEFAULT_TOP,
+              code: np.ndarray | None = None) -> list[UnitExperts]:
     """Per unit of `level`, the experts that handled its tokens (units without routed tokens are
     left out). `trace`: RouteTrace-like (experts (L, T, k), weights (L, T, k)); `token_starts`:
     the UTF-8 byte offset of each of the T tokens in the document (negative: skip the token).
     For paragraphs, `top_sentences` names, for each of the `top` experts, the paragraph's
-    sentence where that expert's share is highest."""
+    sentence where that expert's share is highest. `code` (T,) bool: only those tokens count
+    (`r1lsp.code_roles`: comments and whitespace are left out of shares)."""
     level = Level(level)
     experts = np.asarray(trace.experts)
     E = int(n_experts if n_experts is not None else (experts.max() + 1 if experts.size else 1))
     units = token_units(hierarchy, level, token_starts, token_ends)
+    if code is not None:
+        units = np.where(np.asarray(code, bool), units, -1)
     n_units = hierarchy.count(level)
     shares, tokens = share_matrix(trace, units, n_units, E)
     sent_shares = sent_tokens = sent_parent = None
     if level == Level.PARAGRAPH and top > 0:
         s_units = token_units(hierarchy, Level.SENTENCE, token_starts, token_ends)
+        if code is not None:
+            s_units = np.where(np.asarray(code, bool), s_units, -1)
         sent_shares, sent_tokens = share_matrix(trace, s_units, hierarchy.count(Level.SENTENCE), E)
         sent_parent = hierarchy.tables[Level.SENTENCE].parent
     out = []
@@ -213,9 +232,15 @@ def _concat(traces: list, n_layers_hint: int = 1):
     from r1lsp.engine import RouteTrace
     if not traces:
         z = np.zeros((n_layers_hint, 0, 1))
-        return RouteTrace(z.astype(np.int64), z.astype(np.float32))
+        return RouteTrace(z.astype(np.int64), z.astype(np.float32), np.zeros(0, np.float32))
     return RouteTrace(np.concatenate([t.experts for t in traces], axis=1),
-                      np.concatenate([t.weights for t in traces], axis=1))
+                      np.concatenate([t.weights for t in traces], axis=1),
+                      np.concatenate([_surprise_of(t) for t in traces]))
+
+
+def _surprise_of(trace) -> np.ndarray:
+    s = getattr(trace, "surprise", None)
+    return np.asarray(s, np.float32) if s is not None else np.full(np.asarray(trace.experts).shape[1], np.nan, np.float32)
 
 
 @dataclass
@@ -249,7 +274,8 @@ def route_document(doc: StructuredDocument, engine, *, cancel=None, timeout: flo
 def _strip(trace, n_front: int):
     """Drop the first `n_front` positions (the language token, context tokens)."""
     from r1lsp.engine import RouteTrace
-    return RouteTrace(np.asarray(trace.experts)[:, n_front:], np.asarray(trace.weights)[:, n_front:])
+    return RouteTrace(np.asarray(trace.experts)[:, n_front:], np.asarray(trace.weights)[:, n_front:],
+                      _surprise_of(trace)[n_front:])
 
 
 # ------------------------------------------------------------------------------ incremental map
@@ -264,10 +290,44 @@ class ParagraphRoute:
     rel_ends: np.ndarray
     experts: np.ndarray                # (L, T, k)
     weights: np.ndarray                # (L, T, k)
+    roles: np.ndarray                  # (T,) code role of each token (r1lsp.code_roles)
+    rel_anchors: np.ndarray            # (T,) first non-space byte of each token (its start if blank), relative
+    surprise: np.ndarray               # (T,) nats, NaN where unknown
     shares: list[tuple[int, float]]
     tokens: int
     top_sentences: list[tuple[int, int, float]]   # (sentence ordinal within the paragraph, expert, share)
     routed_version: int = -1           # the document version this paragraph was routed at
+    # what the class / method units are assembled from without touching tokens again
+    # (r1lsp.expert_units): shares of the code tokens of each of its sentences (S, E) with
+    # their counts (S,), and the definition it opens: ("class" | "function", where its name
+    # starts, ends), each relative to the paragraph's start as (lines below, UTF-16 column
+    # (counted from the paragraph's start on its first line)); None when it opens none
+    sentence_shares: np.ndarray | None = None
+    sentence_tokens: np.ndarray | None = None
+    header: tuple[str, tuple[int, int], tuple[int, int]] | None = None
+
+    @functools.cached_property
+    def counts(self) -> tuple[int, int, int, float, int]:
+        """(code tokens, comment tokens, whitespace tokens, sum and count of the code tokens'
+        finite surprise)."""
+        table = load_roles()
+        code = table.is_code[self.roles]
+        ok = code & np.isfinite(self.surprise)
+        return (int(code.sum()), int(np.count_nonzero(self.roles == table.code("comment"))),
+                int(np.count_nonzero(self.roles == table.code("whitespace"))),
+                float(self.surprise[ok].astype(np.float64).sum()), int(ok.sum()))
+
+    @property
+    def comments(self) -> int:
+        return self.counts[1]
+
+    @property
+    def whitespace(self) -> int:
+        return self.counts[2]
+
+    @property
+    def mean_surprise(self) -> float | None:
+        return self.counts[3] / self.counts[4] if self.counts[4] else None
 
 
 @dataclass
@@ -298,10 +358,12 @@ class ExpertResults:
                   if byte_range is None or (p.end_byte > byte_range[0] and p.start_byte < max(byte_range[1], byte_range[0] + 1))]
         if not picked:
             return []
-        trace = _concat([_Trace(r.experts, r.weights) for _, r in picked])
+        trace = _concat([_Trace(r.experts, r.weights, r.surprise) for _, r in picked])
         starts = np.concatenate([r.rel_starts + p.start_byte for p, r in picked])
         ends = np.concatenate([r.rel_ends + p.start_byte for p, r in picked])
-        units = aggregate(trace, starts, self.hierarchy, level, token_ends=ends, n_experts=self.n_experts, top=0)
+        code = load_roles().is_code[np.concatenate([r.roles for _, r in picked])]
+        units = aggregate(trace, starts, self.hierarchy, level, token_ends=ends, n_experts=self.n_experts, top=0,
+                          code=code)
         if byte_range is not None:
             a, b = byte_range
             units = [u for u in units if u.span.end_byte > a and u.span.start_byte < max(b, a + 1)]
@@ -312,6 +374,7 @@ class ExpertResults:
 class _Trace:
     experts: np.ndarray
     weights: np.ndarray
+    surprise: np.ndarray | None = None
 
 
 class ExpertMap:
@@ -383,7 +446,7 @@ class ExpertMap:
             if self.n_experts is None:
                 self.n_experts = _n_experts(engine, list(self._routes.values()))
             new_routes, requests = self._route(engine, hierarchy, language, data, paras, keys, todo,
-                                               cancel, timeout)
+                                               cancel, timeout, doc.tree)
             new_routes = {k: dataclasses.replace(r, routed_version=version) for k, r in new_routes.items()}
             routes = {**{k: self._routes[k] for k in keys if k in self._routes}, **new_routes}
             self._routes = routes
@@ -399,14 +462,15 @@ class ExpertMap:
                 else:
                     tops = [(hierarchy.span(Level.SENTENCE, int(sent_lo[i]) + s), e, sh)
                             for s, e, sh in r.top_sentences]
-                    u = UnitExperts(p, Level.PARAGRAPH, r.shares, r.tokens, tops, r.routed_version)
+                    u = UnitExperts(p, Level.PARAGRAPH, r.shares, r.tokens, tops, r.routed_version,
+                                    comments=r.comments, whitespace=r.whitespace, surprise=r.mean_surprise)
                 units.append(u)
                 kept_units[k] = u
             self._units = kept_units
             self.total_rerouted += len(todo)
             return ExpertResults(version, units, len(todo), requests, hierarchy, ordered, self.n_experts), len(todo)
 
-    def _route(self, engine, hierarchy, language, data, paras, keys, todo, cancel, timeout):
+    def _route(self, engine, hierarchy, language, data, paras, keys, todo, cancel, timeout, tree=None):
         if not todo:
             return {}, 0
         limit = _chunk_limit(engine)
@@ -436,12 +500,18 @@ class ExpertMap:
         results = {}
         for i, subs, starts, ends in jobs:
             traces = [_strip(t, n) for t, n in zip(_wait([f for f, _ in subs], cancel, timeout), [n for _, n in subs])]
-            results[keys[i]] = self._paragraph_route(keys[i], paras[i], hierarchy, _concat(traces), starts, ends)
+            roles = roles_of(tree, data, language, starts, ends)
+            anchors = first_nonspace(data, starts, ends)
+            route = self._paragraph_route(keys[i], paras[i], hierarchy, _concat(traces), starts, ends, roles, anchors)
+            results[keys[i]] = dataclasses.replace(route, header=_header(tree, language, hierarchy, paras[i], data))
         return results, requests
 
-    def _paragraph_route(self, key, p: HierarchySpan, hierarchy: Hierarchy, trace, starts, ends) -> ParagraphRoute:
+    def _paragraph_route(self, key, p: HierarchySpan, hierarchy: Hierarchy, trace, starts, ends,
+                         roles, anchors) -> ParagraphRoute:
         E = self.n_experts or int(np.asarray(trace.experts).max(initial=0)) + 1
-        units = aggregate(trace, starts, hierarchy, Level.PARAGRAPH, token_ends=ends, n_experts=E, top=self.top)
+        code = load_roles().is_code[roles]
+        units = aggregate(trace, starts, hierarchy, Level.PARAGRAPH, token_ends=ends, n_experts=E, top=self.top,
+                          code=code)
         own = [u for u in units if u.span.id == p.id]
         sent0 = int(np.searchsorted(hierarchy.tables[Level.SENTENCE].parent,
                                     hierarchy.ordinal(p.id)[1], "left"))
@@ -451,8 +521,44 @@ class ExpertMap:
             shares, tokens = u.shares, u.tokens
         else:
             shares, tokens, tops = [], 0, []
+        n_sent = int(np.searchsorted(hierarchy.tables[Level.SENTENCE].parent, hierarchy.ordinal(p.id)[1], "right")) - sent0
+        s_units = token_units(hierarchy, Level.SENTENCE, starts, ends) - sent0
+        s_units = np.where(code & (s_units >= 0) & (s_units < n_sent), s_units, -1)
+        s_shares, s_tokens = share_matrix(trace, s_units, max(n_sent, 0), E)
         return ParagraphRoute(key, starts - p.start_byte, ends - p.start_byte,
-                              np.asarray(trace.experts), np.asarray(trace.weights), shares, tokens, tops)
+                              np.asarray(trace.experts), np.asarray(trace.weights), np.asarray(roles, np.int64),
+                              anchors - p.start_byte, _surprise_of(trace), shares, tokens, tops,
+                              sentence_shares=s_shares.astype(np.float32), sentence_tokens=s_tokens)
+
+
+def _header(tree, language: str, hierarchy: Hierarchy, p: HierarchySpan, data: bytes):
+    """Where the `@name` of the definition this paragraph opens sits (the query's captures),
+    relative to the paragraph (see ParagraphRoute.header); None when it opens none."""
+    support = language_support(language)
+    if tree is None or support is None or p.name is None:
+        return None
+    t = hierarchy.tables[Level.PARAGRAPH]
+    i = hierarchy.ordinal(p.id)[1]
+    owner = (int(t.owner_start[i]), int(t.owner_end[i]))
+    if owner[0] < p.start_byte:
+        return None                                    # a later run of its definition
+    cursor = QueryCursor(support.query)
+    cursor.set_byte_range(p.start_byte, p.end_byte)
+    for _, caps in cursor.matches(tree.root_node):
+        names = caps.get("name")
+        for role in ("class", "function"):
+            if names and any((d.start_byte, d.end_byte) == owner for d in caps.get(f"definition.{role}", ())):
+                return (role,) + tuple(_relative(data, p, b) for b in (names[0].start_byte, names[0].end_byte))
+    return None
+
+
+def _relative(data: bytes, p: HierarchySpan, b: int) -> tuple[int, int]:
+    """(lines below p's first line, UTF-16 column: from p's start on its first line, else absolute)."""
+    before = data[p.start_byte:b]
+    nl = before.rfind(b"\n")
+    line = before.count(b"\n")
+    tail = before[nl + 1:] if nl >= 0 else before
+    return line, len(tail.decode("utf-8", "surrogatepass").encode("utf-16-le")) // 2
 
 
 def _n_experts(engine, routes: list[ParagraphRoute]) -> int | None:

@@ -307,6 +307,13 @@ def create_server() -> R1LanguageServer:
     async def diagnostic(ls: R1LanguageServer, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
         return await ls.diagnostic_report(params.text_document.uri, params.previous_result_id)
 
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: R1LanguageServer, params: types.HoverParams) -> types.Hover | None:
+        """On a class / method / function header: its expert breakdown."""
+        if not ls.settings.features.expert_diagnostics:
+            return None
+        return ls.expert_hover(params.text_document.uri, params.position)
+
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def document_symbol(ls: R1LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
         uri = params.text_document.uri

@@ -26,7 +26,8 @@ from pygls.uris import from_fs_path, to_fs_path
 from r1lsp import __version__
 from r1lsp.documents import DocumentStore, UnknownDocument
 from r1lsp.engine import Engine
-from r1lsp.expert_labels import diagnostic_content, load_expert_labels
+from r1lsp.expert_labels import diagnostic_content, load_expert_labels, unit_hover
+from r1lsp.expert_units import reader_units, unusual_units
 from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
@@ -69,6 +70,11 @@ class R1LanguageServer(LanguageServer):
         self.expert_results: dict[str, ExpertResults] = {}
         self.expert_tasks: dict[str, asyncio.Task] = {}
         self.expert_labels: dict[int, str] = {}
+        # the units shown (class / method / function, statements by setting), for the hover
+        self.expert_units: dict[str, list] = {}
+        # set once the first engine exists: a document opened while `initialized` still pulls the
+        # configuration is routed when the engine starts (and a pull waits for that routing)
+        self.engine_started = asyncio.Event()
         # Java completion: the workspace's classes (+ the JDK's), open documents re-indexed
         # lazily (`java_index_current`) after edits, immediately on open and save.
         self.java_index = JavaIndex()
@@ -301,7 +307,8 @@ class R1LanguageServer(LanguageServer):
         pending = self.expert_tasks.pop(uri, None)
         if pending is not None:
             pending.cancel()
-        if not (self.settings.features.expert_diagnostics and self.engine is not None and uri in self.documents):
+        if not (self.settings.features.expert_diagnostics and uri in self.documents
+                and (self.engine is not None or self.model_wanted())):
             return
         doc = self.documents.get(uri)
         if doc.hierarchy.fallback or len(doc.text) > EXPERTS_MAX_CHARS:
@@ -320,10 +327,13 @@ class R1LanguageServer(LanguageServer):
             pending.cancel()
         self.expert_maps.pop(uri, None)
         self.expert_results.pop(uri, None)
+        self.expert_units.pop(uri, None)
 
     async def _refresh_experts(self, uri: str, debounce: bool) -> None:
         if debounce:  # typing on restarts this task: only the last edit of a burst is routed
             await asyncio.sleep(self.settings.diagnostics.debounce_ms / 1000)
+        if self.engine is None:
+            await self.engine_started.wait()
         engine = self.engine
         if engine is None:
             return
@@ -349,22 +359,31 @@ class R1LanguageServer(LanguageServer):
         self.publish_experts(uri)
 
     def publish_experts(self, uri: str) -> None:
+        """One diagnostic per class / method / function (and statement by setting) on its header;
+        in unusual-code mode only the units that stand out in the file."""
         results = self.expert_results.get(uri)
         if results is None or uri not in self.documents or not self.settings.features.expert_diagnostics:
             return
         doc = self.documents.get(uri)
-        units = results.in_range(None, Level.PARAGRAPH)
-        if self.settings.diagnostics.sentences:
-            units = units + results.in_range(None, Level.SENTENCE)
-        paragraph_severity = (types.DiagnosticSeverity.Hint if self.settings.diagnostics.severity == "hint"
-                              else types.DiagnosticSeverity.Information)
+        if not results.is_current(doc):
+            return
+        opts = self.settings.diagnostics
+        units = reader_units(results, doc, statements=opts.sentences)
+        self.expert_units[uri] = units
+        if opts.mode == "unusual":
+            shown = [(u, why.reason) for u, why in unusual_units(units, results.n_experts or 1)]
+            shown.sort(key=lambda p: p[0].span.start_byte)
+        else:
+            shown = [(u, None) for u in units]
+        severity = (types.DiagnosticSeverity.Information if opts.severity == "information"
+                    else types.DiagnosticSeverity.Hint)
         diagnostics = []
-        for unit in units:
-            content = diagnostic_content(unit, self.expert_labels)
+        for unit, reason in shown:
+            content = diagnostic_content(unit, self.expert_labels, reason=reason)
             diagnostics.append(types.Diagnostic(
                 range=self.to_client_range(doc, *content.range),
                 message=content.message,
-                severity=paragraph_severity if unit.level == Level.PARAGRAPH else types.DiagnosticSeverity.Hint,
+                severity=severity,
                 code=content.code,
                 source=content.source,
                 related_information=[
@@ -376,6 +395,22 @@ class R1LanguageServer(LanguageServer):
                 data=content.data,
             ))
         self.set_diagnostics(uri, "experts", diagnostics)
+
+    def expert_hover(self, uri: str, position: types.Position) -> types.Hover | None:
+        """The full breakdown of the unit whose header is under the cursor (None elsewhere)."""
+        units = self.expert_units.get(uri)
+        results = self.expert_results.get(uri)
+        if not units or results is None or uri not in self.documents:
+            return None
+        doc = self.documents.get(uri)
+        if not results.is_current(doc):
+            return None
+        found = unit_hover(units, self.to_utf16(doc, position), self.expert_labels, results.n_experts or 1)
+        if found is None:
+            return None
+        text, header = found
+        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+                           range=self.to_client_range(doc, *header))
 
     def experts_settings_changed(self) -> None:
         """Apply a settings change to every open document's expert diagnostics."""
@@ -404,6 +439,7 @@ class R1LanguageServer(LanguageServer):
             self.engine.close()
         self.engine = Engine(self.settings.model, on_progress=self._engine_progress)
         self.engine.start()
+        self.engine_started.set()
         asyncio.ensure_future(self._report_engine_load(self.engine))
         # Another model routes differently: forget the old routing, route every document again.
         for uri in list(self.expert_maps):

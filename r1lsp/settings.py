@@ -44,8 +44,9 @@ class FeatureSettings:
 class DiagnosticsSettings:
     """How expert diagnostics are shown."""
 
-    severity: Literal["information", "hint"] = "information"
-    sentences: bool = False  # also one diagnostic per sentence, not only per paragraph
+    severity: Literal["hint", "information"] = "hint"  # hint: a faint mark on the header, no squiggle
+    sentences: bool = False  # also one diagnostic per statement, not only per class / method / function
+    mode: Literal["all", "unusual"] = "all"  # unusual: only units whose routing or surprise stands out in the file
     debounce_ms: int = 300
 
 

@@ -109,6 +109,7 @@ def test_experts_table_json_and_heatmap(tiny_checkpoint, tmp_path):
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert out["units"] and all(abs(sum(s["share"] for s in u["shares"]) - 1) < 1e-3 for u in out["units"])
+    assert {u["role"] for u in out["units"]} == {"class", "function"}    # one row per class / method
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = r1lsp("experts", str(SAMPLE_PY), "--model", str(tiny_checkpoint), "--no-int8")
     assert table.returncode == 0, table.stderr

@@ -1,5 +1,6 @@
 """Expert choice per unit: aggregation of a hand-made trace, incremental refresh (stub and real
 tiny engine), messages, JSON/table, heatmap."""
+import json
 import types
 from concurrent.futures import Future
 from pathlib import Path
@@ -11,8 +12,9 @@ import torch
 from model.prompts import R1Prompts
 
 from r1lsp.engine import RouteTrace
+from r1lsp.code_roles import load_roles, roles_of
 from r1lsp.expert_labels import (DIAGNOSTIC_CODE, diagnostic_content, diagnostic_message, experts_json,
-                                 experts_table, heatmap, labels_from_card, load_expert_labels)
+                                 experts_table, heatmap, labels_from_file, load_expert_labels, weights_digest)
 from r1lsp.experts import ExpertMap, UnitExperts, aggregate, route_document, token_units
 from r1lsp.structure import Level, StructuredDocument, map_structure
 
@@ -110,14 +112,16 @@ def test_refresh_reroutes_only_the_edited_paragraph_and_keeps_the_others():
     res, n = emap.refresh(doc, None, eng)
     paras = doc.hierarchy.at_level(Level.PARAGRAPH)
     assert n == len(paras) == res.rerouted and res.version == 1 and res.is_current(doc)
-    assert [u.span for u in res.units] == paras
+    # a paragraph of comments only has no code tokens: no unit
+    assert [u.span for u in res.units] == [p for p, r in zip(paras, res.routes) if r.tokens] != paras
     assert len(eng.calls) == res.requests > len(paras)          # long methods went in several chunks
     for u in res.units:
         assert abs(sum(s for _, s in u.shares) - 1) < 1e-6
 
     # per-paragraph routing equals whole-file routing for a context-free router
     full = route_document(doc, eng)
-    ref = aggregate(full.trace, full.token_starts, doc.hierarchy, token_ends=full.token_ends, n_experts=8)
+    code = load_roles().is_code[roles_of(doc.tree, text.encode(), "java", full.token_starts, full.token_ends)]
+    ref = aggregate(full.trace, full.token_starts, doc.hierarchy, token_ends=full.token_ends, n_experts=8, code=code)
     assert [(u.span, u.tokens) for u in ref] == [(u.span, u.tokens) for u in res.units]
     for a, b in zip(ref, res.units):
         assert dict(a.shares) == pytest.approx(dict(b.shares))
@@ -133,8 +137,9 @@ def test_refresh_reroutes_only_the_edited_paragraph_and_keeps_the_others():
     assert n2 == 1 == res2.rerouted and res2.version == 2 and not res.is_current(doc)
     assert len(eng.calls) == res2.requests and all(c[1:] for c in eng.calls)
     edited = [i for i, u in enumerate(res2.units) if u.span.name == "count"][0]
+    edited_route = [i for i, p in enumerate(doc.hierarchy.at_level(Level.PARAGRAPH)) if p.name == "count"][0]
     for i, (old, new) in enumerate(zip(res.routes, res2.routes)):
-        assert (old is new) == (i != edited)                     # routing objects kept
+        assert (old is new) == (i != edited_route)               # routing objects kept
     for i, (old, new) in enumerate(zip(res.units, res2.units)):
         if i != edited:
             assert new is old                                    # same spans: same UnitExperts
@@ -208,8 +213,13 @@ def test_real_engine_refresh_counts_route_requests(engine):
     assert sum(a is b for a, b in zip(res.routes, res2.routes)) == len(res.routes) - 1
     full = route_document(doc, engine)
     assert full.trace.experts.shape[1] == len(full.token_starts)
-    units = aggregate(full.trace, full.token_starts, doc.hierarchy, token_ends=full.token_ends, n_experts=8)
+    code = load_roles().is_code[roles_of(doc.tree, doc.text.encode(), "java", full.token_starts, full.token_ends)]
+    units = aggregate(full.trace, full.token_starts, doc.hierarchy, token_ends=full.token_ends, n_experts=8, code=code)
     assert len(units) == len(res2.units)
+    # the model's surprise of every routed token comes back with the routing (nats, > 0)
+    for r in res2.routes:
+        assert np.isfinite(r.surprise).all() and (r.surprise > 0).all()
+    assert all(u.surprise is not None and u.surprise > 0 for u in res2.units)
 
 
 # ------------------------------------------------------------------------------ content and output
@@ -226,20 +236,26 @@ def test_diagnostic_message_and_content():
     assert diagnostic_message(u, labels) == "experts 3 · loops & indexing 42%, 1 · string literals 31%, 2 28%"
     assert diagnostic_message(u, None, top=1) == "experts 3 42%"
     c = diagnostic_content(u, labels)
-    assert c.code == DIAGNOSTIC_CODE == "r1lsp.experts" and c.severity == "information"
-    assert c.range == ((0, 0), (1, 2))
+    assert c.code == DIAGNOSTIC_CODE == "r1lsp.experts"
+    assert c.range == ((0, 0), (1, 2))                   # no header: the unit itself
     assert [r.range for r in c.related] == [((1, 0), (1, 2)), ((0, 0), (0, 5)), ((0, 0), (0, 5))]
     assert c.related[0].message == "expert 3 · loops & indexing: 75% of this sentence"
     assert c.data["experts"][0] == [3, round(2.5 / 6, 4)] and c.data["level"] == "paragraph"
     empty = UnitExperts(u.span, Level.SENTENCE, [], 0)
-    assert diagnostic_content(empty).severity == "hint"
+    assert diagnostic_content(empty).message == "experts: no routed code tokens"
 
 
-def test_labels_from_card(tmp_path):
-    card = {"expert_labels": {"7": {"label": "loops & indexing", "top": []}, "2": "strings", "x": "bad"}}
-    assert labels_from_card(card) == {7: "loops & indexing", 2: "strings"}
-    (tmp_path / "card.json").write_text('{"expert_labels": {"1": {"label": "calls"}}}')
-    assert load_expert_labels(tmp_path) == {1: "calls"} and load_expert_labels(tmp_path / "no") == {}
+def test_labels_from_file_name_the_role_with_its_lift_and_need_the_same_weights(tmp_path):
+    payload = {"experts": {"7": {"label": "calls", "lift": 1.834}, "2": {"label": None, "lift": 1.1},
+                           "x": {"label": "bad"}, "3": {"label": "literals"}}}
+    assert labels_from_file(payload) == {7: "calls ×1.8", 3: "literals"}
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    payload["meta"] = {"weights_sha256": weights_digest(tmp_path)}
+    (tmp_path / "expert_labels.json").write_text(json.dumps(payload))
+    assert load_expert_labels(tmp_path) == {7: "calls ×1.8", 3: "literals"}
+    assert load_expert_labels(tmp_path / "no") == {}
+    (tmp_path / "model.safetensors").write_bytes(b"other weights")   # retrained: the labels no longer apply
+    assert load_expert_labels(tmp_path) == {}
 
 
 def test_json_and_table():

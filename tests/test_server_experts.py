@@ -58,53 +58,100 @@ async def client(lsp_client: LanguageClient, tiny_checkpoint):
     await lsp_client.shutdown_session()
 
 
-async def test_one_diagnostic_per_paragraph_after_open(client: LanguageClient):
+async def definitions(client: LanguageClient, uri: str = URI) -> list[types.DocumentSymbol]:
+    """The document's classes and methods (documentSymbol, flattened)."""
+    out, todo = [], list(await client.text_document_document_symbol_async(
+        types.DocumentSymbolParams(types.TextDocumentIdentifier(uri))))
+    while todo:
+        sym = todo.pop(0)
+        out.append(sym)
+        todo[:0] = sym.children or []
+    return out
+
+
+def on_one_line(r: types.Range) -> bool:
+    return r.start.line == r.end.line
+
+
+async def test_one_hint_per_class_and_method_on_its_name(client: LanguageClient):
     open_document(client, URI, "java", JAVA)
     diagnostics = await wait_for_diagnostics(client, bool)
-    levels = as_plain(await custom_request(client, "r1lsp/levels", {"textDocument": {"uri": URI}}))
-    paragraphs = [s for s in levels["spans"] if s["level"] == "paragraph"]
-    ranges = {((s["start"][0], s["start"][1]), (s["end"][0], s["end"][1])) for s in paragraphs}
-    assert len(diagnostics) == len(paragraphs)
-    for d in diagnostics:
-        assert ((d.range.start.line, d.range.start.character), (d.range.end.line, d.range.end.character)) in ranges
-        assert d.source == "r1lsp experts" and d.severity == types.DiagnosticSeverity.Information
+    symbols = await definitions(client)
+    assert [s.name for s in symbols] == ["Ledger", "deposit", "withdraw", "describe"]
+    assert len(diagnostics) == len(symbols)
+    lines = JAVA.splitlines()
+    for d, sym in zip(sorted(diagnostics, key=lambda d: (d.range.start.line, d.range.start.character)), symbols):
+        assert d.range == sym.selection_range and on_one_line(d.range)          # the name, no squiggled body
+        assert lines[d.range.start.line][d.range.start.character:d.range.end.character] == sym.name
+        assert d.severity == types.DiagnosticSeverity.Hint and d.source == "r1lsp experts"
+        assert d.related_information[0].location.range == sym.range             # the whole unit
+        assert d.data["unit"]["start"]["line"] == sym.range.start.line and d.data["name"] == sym.name
         assert d.message.startswith("experts ")
         shares = [share for _, share in d.data["experts"]]
         assert abs(sum(shares) - 1) < 0.02 or len(shares) == 8  # the top 8 of 8 experts sum to 1
+        assert d.data["whitespace"] >= 0 and d.data["tokens"] > 0 and d.data["surprise"] > 0
         assert d.data["routedVersion"] == 1
     assert client.diagnostic_refresh_count == 0  # a push client is never asked to pull
 
+    levels = as_plain(await custom_request(client, "r1lsp/levels", {"textDocument": {"uri": URI}}))
+    paragraphs = [s for s in levels["spans"] if s["level"] == "paragraph"]
     payload = as_plain(await custom_request(client, "r1lsp/experts", {"textDocument": {"uri": URI}}))
-    assert payload["ready"] and len(payload["units"]) == len(paragraphs)
+    assert payload["ready"] and 0 < len(payload["units"]) <= len(paragraphs)
     for unit in payload["units"]:
         assert abs(sum(s["share"] for s in unit["shares"]) - 1) < 1e-3
 
 
-async def test_an_edit_reroutes_only_the_touched_paragraph(client: LanguageClient):
+async def test_hover_on_a_header_shows_the_breakdown(client: LanguageClient):
+    open_document(client, URI, "java", JAVA)
+    diagnostics = await wait_for_diagnostics(client, bool)
+    withdraw = next(d for d in diagnostics if d.data["name"] == "withdraw")
+    hover = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(URI), types.Position(withdraw.range.start.line, withdraw.range.start.character + 1)))
+    text = hover.contents.value
+    assert hover.contents.kind == types.MarkupKind.Markdown and hover.range == withdraw.range
+    assert "method withdraw" in text and "share of code tokens" in text and "nats/token" in text
+    top = withdraw.data["experts"][0][0]
+    assert f"| {top} |" in text.splitlines()[4]                               # the top expert first
+    body = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(URI), types.Position(withdraw.range.start.line + 2, 10)))
+    assert body is None                                                        # only on headers
+
+
+async def test_an_edit_reroutes_only_the_touched_method(client: LanguageClient):
     open_document(client, URI, "java", JAVA)
     before = await wait_for_diagnostics(client, bool)
-    # Rename a local inside withdraw(): same lines, so every other paragraph keeps its range.
+    # Rename a local inside withdraw(): same lines, so every other unit keeps its range.
     line = JAVA.splitlines()[9]
     col = line.index("taken")
     change_document(client, URI, 2, [edit((9, col), (9, col + len("taken")), "given")])
     after = await wait_for_diagnostics(client, lambda ds: any(d.data["routedVersion"] == 2 for d in ds))
     rerouted = [d for d in after if d.data["routedVersion"] == 2]
-    assert len(rerouted) == 1
-    assert rerouted[0].range.start.line <= 9 <= rerouted[0].range.end.line
+    assert [d.data["name"] for d in rerouted] == ["withdraw"]
     kept = {(d.range.start.line, d.range.start.character, d.message) for d in after if d.data["routedVersion"] == 1}
     old = {(d.range.start.line, d.range.start.character, d.message) for d in before}
     assert kept and kept <= old
     assert len(kept) == len(before) - 1
 
 
-async def test_severity_setting_and_switching_off(client: LanguageClient):
+async def test_severity_mode_settings_and_switching_off(client: LanguageClient):
     open_document(client, URI, "java", JAVA)
-    await wait_for_diagnostics(client, bool)
+    hints = await wait_for_diagnostics(client, bool)
+    assert all(d.severity == types.DiagnosticSeverity.Hint for d in hints)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"r1lsp": {"diagnostics": {"severity": "hint"}}}))
-    hints = await wait_for_diagnostics(
-        client, lambda ds: ds and all(d.severity == types.DiagnosticSeverity.Hint for d in ds))
-    assert hints
+        settings={"r1lsp": {"diagnostics": {"severity": "information"}}}))
+    infos = await wait_for_diagnostics(
+        client, lambda ds: ds and all(d.severity == types.DiagnosticSeverity.Information for d in ds))
+    assert len(infos) == len(hints)
+    # unusual-code mode: only units that stand out in the file (here: at most one of four)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"r1lsp": {"diagnostics": {"mode": "unusual"}}}))
+    unusual = await wait_for_diagnostics(client, lambda ds: all(d.message.startswith("unusual") for d in ds))
+    assert len(unusual) <= 1 and all(d.data["unusual"] for d in unusual)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"r1lsp": {"diagnostics": {"mode": "all", "sentences": True}}}))
+    with_statements = await wait_for_diagnostics(client, lambda ds: len(ds) > len(hints))
+    statements = [d for d in with_statements if d.data["role"] == "statement"]
+    assert statements and all(on_one_line(d.range) for d in statements)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"r1lsp": {"features": {"expertDiagnostics": False}}}))
     assert await wait_for_diagnostics(client, lambda ds: not ds) == []
@@ -203,10 +250,10 @@ async def test_a_pulling_client_gets_pulls_and_refreshes_never_pushes(vscode_pul
 
     # A setting changes every diagnostic without an edit: only a refresh can tell the client.
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"r1lsp": {"diagnostics": {"severity": "hint"}}}))
-    hints = experts_of(await pull_until(
-        client, lambda ds: ds and all(d.severity == types.DiagnosticSeverity.Hint for d in ds)))
-    assert len(hints) == len(diagnostics)
+        settings={"r1lsp": {"diagnostics": {"severity": "information"}}}))
+    infos = experts_of(await pull_until(
+        client, lambda ds: ds and all(d.severity == types.DiagnosticSeverity.Information for d in ds)))
+    assert len(infos) == len(diagnostics)
 
     client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI)))
     symbols = await client.text_document_document_symbol_async(  # a round trip after the close
@@ -228,11 +275,9 @@ async def neovim_pull(lsp_client: LanguageClient, tiny_checkpoint):
 async def test_a_client_without_refresh_is_answered_once_routing_is_done(neovim_pull: LanguageClient):
     client = neovim_pull
     open_document(client, URI, "java", JAVA)
-    levels = as_plain(await custom_request(client, "r1lsp/levels", {"textDocument": {"uri": URI}}))
-    paragraphs = [s for s in levels["spans"] if s["level"] == "paragraph"]
     # Pulled right after the open: the answer waits for the routing instead of being empty.
     first = experts_of(await pull(client))
-    assert len(first) == len(paragraphs)
+    assert len(first) == len(await definitions(client))
 
     line = JAVA.splitlines()[9]
     col = line.index("taken")

@@ -47,7 +47,7 @@ async def test_did_change_configuration_with_settings(client: LanguageClient):
     )
     await wait_for_settings_applied(client, "didChangeConfiguration")
     settings = await current(client)
-    assert settings["diagnostics"] == {"severity": "hint", "sentences": True, "debounceMs": 300}
+    assert settings["diagnostics"] == {"severity": "hint", "sentences": True, "mode": "all", "debounceMs": 300}
 
 
 async def test_configuration_is_pulled_when_the_change_carries_none(client: LanguageClient):

@@ -161,3 +161,35 @@ async def test_never_writes_outside_the_workspace(emacs_elsewhere: LanguageClien
         await emacs_elsewhere.workspace_execute_command_async(types.ExecuteCommandParams(
             command=actions[-1].command.command, arguments=actions[-1].command.arguments))
     assert not (tmp_path / "Stats.py").exists()
+
+
+UNDEFINED = """\
+public class Calc {
+    static int twice(int x) { return 2 * x; }
+    int scaled(int y) { return twice(y) % MOD; }
+}
+"""
+
+
+async def test_selected_method_becomes_a_function_and_undefined_names_are_reported(client: LanguageClient):
+    java_path = client.root / "Calc.java"
+    java_path.write_text(UNDEFINED, encoding="utf-8")
+    uri = from_fs_path(str(java_path))
+    open_document(client, uri, "java", UNDEFINED)
+    start, end = types.Position(2, 4), types.Position(2, len(UNDEFINED.splitlines()[2]))
+    found = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri), range=types.Range(start, end),
+        context=types.CodeActionContext(diagnostics=[])))
+    action = next(a for a in map(_as_code_action, found) if a.title.endswith("selection"))
+    await run_action(client, action)
+    text = (client.root / "Calc.py").read_text(encoding="utf-8")
+    assert "def scaled(y):" in text and "def twice(x):" in text and "self" not in text
+    assert "# r1lsp: undefined: MOD" in text
+    if client.profile == "neovim":
+        diagnostics = (await client.text_document_diagnostic_async(
+            types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri)))).items
+    else:
+        diagnostics = client.diagnostics.get(uri) or []
+    undefined = [d for d in diagnostics if d.code == "undefined"]
+    assert len(undefined) == 1 and "MOD" in undefined[0].message
+    assert undefined[0].range.start == types.Position(2, UNDEFINED.splitlines()[2].index("MOD"))

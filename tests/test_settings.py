@@ -5,7 +5,7 @@ def test_defaults_round_trip_as_camel_case():
     d = settings_to_dict(Settings())
     assert d["model"]["maxTokens"] == 48
     assert d["features"]["inlineCompletion"] is True
-    assert d["diagnostics"]["severity"] == "information"
+    assert d["diagnostics"]["severity"] == "hint" and d["diagnostics"]["mode"] == "all"
 
 
 def test_camel_and_snake_keys_merge_onto_base():

@@ -13,7 +13,8 @@ export const CLIENT_ONLY_KEYS = ['pythonPath'] as const;
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 export type Quantization = 'int8' | 'none';
-export type Severity = 'information' | 'hint';
+export type Severity = 'hint' | 'information';
+export type DiagnosticsMode = 'all' | 'unusual';
 export type LogLevel = 'error' | 'warning' | 'info' | 'debug';
 
 /** The extension's settings as the user sees them (defaults as in package.json). */
@@ -21,7 +22,7 @@ export interface ExtensionSettings {
   pythonPath: string;
   model: { path: string; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
-  diagnostics: { severity: Severity; sentences: boolean; debounceMs: number };
+  diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
   logLevel: LogLevel;
 }
 
@@ -29,7 +30,7 @@ export interface ExtensionSettings {
 export interface ServerSettings {
   model: { path: string | null; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
-  diagnostics: { severity: Severity; sentences: boolean; debounceMs: number };
+  diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
   logLevel: LogLevel;
 }
 
@@ -37,7 +38,7 @@ export const DEFAULTS: ExtensionSettings = {
   pythonPath: 'python3',
   model: { path: '', device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
   features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
-  diagnostics: { severity: 'information', sentences: false, debounceMs: 300 },
+  diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
   logLevel: 'info',
 };
 
@@ -76,8 +77,9 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
       expertDiagnostics: pick(source, 'features.expertDiagnostics', d.features.expertDiagnostics, isBool),
     },
     diagnostics: {
-      severity: pick(source, 'diagnostics.severity', d.diagnostics.severity, oneOf('information', 'hint')),
+      severity: pick(source, 'diagnostics.severity', d.diagnostics.severity, oneOf('hint', 'information')),
       sentences: pick(source, 'diagnostics.sentences', d.diagnostics.sentences, isBool),
+      mode: pick(source, 'diagnostics.mode', d.diagnostics.mode, oneOf('all', 'unusual')),
       debounceMs: pick(source, 'diagnostics.debounceMs', d.diagnostics.debounceMs, isInt),
     },
     logLevel: pick(source, 'logLevel', d.logLevel, oneOf('error', 'warning', 'info', 'debug')),

@@ -234,7 +234,9 @@ class ExprMixin:
     def x_parenthesized_expression(self, n):
         inner = n.named_children[0]
         e = self.expr(inner)
-        return E(e.code, e.type, e.prec, e.risk, e.nonneg, e.lit)
+        out = E(e.code, e.type, e.prec, e.risk, e.nonneg, e.lit)
+        out.rng = e.rng
+        return out
 
     # --------------------------------------------------------------- names
     def x_identifier(self, n):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 
 _DEFAULT = re.compile(r"^(\s+)self\.(\w+) = (None|0|0\.0|False|'\\x00'|\"\\x00\")$")
 _ASSIGN = re.compile(r"^(\s+)self\.(\w+) = (.*)$")
@@ -31,44 +32,51 @@ def drop_dead_defaults(lines: list[str]) -> list[str]:
     return out
 
 
+_REF = re.compile(r"\.(\w+)\b|['\"](\w+)['\"]")
+
+
+def _refs(text: str) -> Counter:
+    return Counter(a or b for a, b in _REF.findall(text))
+
+
 def prune_helpers(helper_src: str, user_code: str) -> str:
     """Remove methods of helper classes whose names the code never mentions as attributes
-    (dunder methods stay), then helper definitions nothing refers to any more."""
+    (``.name`` or ``'name'``; dunder methods and names the class body uses stay)."""
     try:
         tree = ast.parse(helper_src)
     except SyntaxError:
         return helper_src
     lines = helper_src.splitlines()
+    total = _refs(helper_src) + _refs(user_code)
+    methods = []   # (class body refs, span, name, own refs)
+    for c in tree.body:
+        if not isinstance(c, ast.ClassDef):
+            continue
+        own_refs = " ".join("\n".join(lines[s.lineno - 1:s.end_lineno]) for s in c.body
+                            if not isinstance(s, ast.FunctionDef))
+        for f in c.body:
+            if isinstance(f, ast.FunctionDef) and not f.name.startswith("__") and \
+                    not re.search(r"\b" + re.escape(f.name) + r"\b", own_refs):
+                a = f.lineno - 1 - len(f.decorator_list)
+                methods.append((f.name, (a, f.end_lineno), _refs("\n".join(lines[a:f.end_lineno]))))
     drop: list[tuple[int, int]] = []
-    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    text = helper_src + "\n" + user_code
     changed = True
-    removed: set[tuple[str, str]] = set()
     while changed:
         changed = False
-        for c in classes:
-            # names used by the class body itself (aliases such as `__str__ = toString`)
-            own_refs = " ".join("\n".join(lines[s.lineno - 1:s.end_lineno]) for s in c.body
-                                if not isinstance(s, ast.FunctionDef))
-            for f in c.body:
-                if not isinstance(f, ast.FunctionDef) or f.name.startswith("__") or \
-                        (c.name, f.name) in removed or re.search(r"\b" + re.escape(f.name) + r"\b", own_refs):
-                    continue
-                own = "\n".join(lines[f.lineno - 1 - len(f.decorator_list):f.end_lineno])
-                rest = text.replace(own, "")
-                if not re.search(r"\." + re.escape(f.name) + r"\b|['\"]" + re.escape(f.name) + r"['\"]", rest):
-                    removed.add((c.name, f.name))
-                    drop.append((f.lineno - 1 - len(f.decorator_list), f.end_lineno))
-                    text = text.replace(own, "")
-                    changed = True
+        for m in list(methods):
+            name, span, own = m
+            if total[name] - own[name] <= 0:
+                drop.append(span)
+                total -= own
+                methods.remove(m)
+                changed = True
     if not drop:
         return helper_src
     keep = [True] * len(lines)
     for a, b in drop:
         for i in range(a, b):
             keep[i] = False
-    out = [l for l, k in zip(lines, keep) if k]
-    res = "\n".join(out)
+    res = "\n".join(l for l, k in zip(lines, keep) if k)
     while "\n\n\n\n" in res:
         res = res.replace("\n\n\n\n", "\n\n\n")
     res = re.sub(r"(\n    \n|\n\n)(\n    def )", r"\n\2", res)

@@ -22,7 +22,7 @@ class OperatorMixin:
             return E(f"{par(l, p)} {'and' if op == '&&' else 'or'} {par(r, p + 1 if p == P_AND else p)}",
                      "boolean", p)
         # ops that commute with wrapping to 32/64 bits let a risky operand stay unwrapped
-        arith = op in ("+", "-", "*", "<<", "&", "|", "^")
+        arith = op in ("+", "-", "*", "<<", "&", "|", "^", ">>>")  # >>> masks its operand too
         saved = self.in_arith
         self.in_arith = saved + 1 if arith else 0
         try:
@@ -87,9 +87,33 @@ class OperatorMixin:
                     nonneg=op == "&" and (l.nonneg or r.nonneg))
         else:
             return self.untranslated_expr(n, f"operator {op}")
+        if t in ("int", "long") and not res.risk and res.rng is None:
+            res.rng = self.result_range(op, l, r, rl, rr, t)
         if res.risk and self.in_arith == 0 and t in ("int", "long"):
             return self.wrap(res, t)
         return res
+
+    def result_range(self, op, l: E, r: E, rl, rr, t):
+        """The range of an int/long result of / % & >> >>> when the operands bound it."""
+        lo, hi = BOUNDS[t]
+        k = r.lit if isinstance(r.lit, int) else None
+        if op == ">>>" and k is not None and k & (63 if t == "long" else 31):
+            return (0, (1 << ((64 if t == "long" else 32) - (k & (63 if t == "long" else 31)))) - 1)
+        if op == ">>" and k is not None:
+            a, b = rl or (lo, hi)
+            k &= 63 if t == "long" else 31
+            return (a >> k, b >> k)
+        if op == "&":
+            his = [x[1] for x in (rl, rr) if x is not None and x[0] >= 0]
+            return (0, min(his)) if his else None
+        if op == "%" and k:
+            m = abs(k) - 1
+            return (0, m) if rl is not None and rl[0] >= 0 else (-m, m)
+        if op == "/" and k and abs(k) >= 2:
+            a, b = rl or (lo, hi)
+            q = sorted((int(a / k), int(b / k)))
+            return (q[0] - 1, q[1] + 1)
+        return None
 
     def fdiv(self, l: E, r: E, rr, t) -> E:
         """Floating division: Java gives ±Infinity/NaN for a zero divisor where Python raises;
@@ -245,7 +269,12 @@ class OperatorMixin:
 
     def x_unary_expression(self, n):
         op = self.text(n.child_by_field_name("operator"))
-        e = self.expr(n.child_by_field_name("operand"))
+        saved = self.in_arith
+        self.in_arith = saved + 1 if op in ("-", "~", "+") else 0   # they commute with wrapping
+        try:
+            e = self.expr(n.child_by_field_name("operand"))
+        finally:
+            self.in_arith = saved
         if op == "!":
             return E(f"not {par(e, P_NOT)}", "boolean", P_NOT)
         if is_char(e.type):
@@ -269,7 +298,10 @@ class OperatorMixin:
         if op == "+":
             return e
         if op == "~":
-            return E(f"~{par(e, P_UNARY)}", t, P_UNARY)
+            res = E(f"~{par(e, P_UNARY)}", t, P_UNARY, e.risk)
+            if e.risk and self.in_arith == 0 and t in ("int", "long"):
+                return self.wrap(res, t)
+            return res
         return self.untranslated_expr(n, f"unary {op}")
 
     def x_ternary_expression(self, n):

@@ -78,8 +78,11 @@ class StmtMixin:
                     vt = e.type
                 e = self.coerce(e, vt)
             v = self.scope.declare(name, vt, nonneg=bool(e and e.nonneg and self.never_assigned(name)))
-            if unbox(vt) in ("int", "long") and e is not None and self.is_counter(name, n, e):
-                v.rng = COUNTER_RANGE
+            if unbox(vt) in ("int", "long") and e is not None:
+                if self.rng_of(e) is not None and self.local_writes(name, n) == [n]:
+                    v.rng = self.rng_of(e)   # never written again: it keeps its initial value's range
+                elif self.is_counter(name, n, e):
+                    v.rng = COUNTER_RANGE
             v.nullable = e is not None and e.code == "None"
             v.big = bool(e is not None and (e.risk or isinstance(e.lit, int) and abs(e.lit) >= 1 << 20))
             if e is not None:
@@ -95,6 +98,37 @@ class StmtMixin:
     def never_assigned(self, name) -> bool:
         return False
 
+    def local_writes(self, name: str, decl) -> list | None:
+        """The declarations, assignments and ++/-- of a local name in the body declaring it
+        (gathered once per body); None outside a body."""
+        x = decl.parent
+        while x is not None and x.type not in ("method_declaration", "constructor_declaration",
+                                               "lambda_expression", "static_initializer", "program"):
+            x = x.parent
+        if x is None:
+            return None
+        cache = self.__dict__.setdefault("_writes", {})
+        key = (x.start_byte, x.end_byte)
+        if key not in cache:
+            writes: dict[str, list] = {}
+            stack = [x]
+            while stack:
+                y = stack.pop()
+                if y.type == "assignment_expression":
+                    left = y.child_by_field_name("left")
+                    if left.type == "identifier":
+                        writes.setdefault(self.text(left), []).append(y)
+                elif y.type == "update_expression":
+                    for c in y.named_children:
+                        if c.type == "identifier":
+                            writes.setdefault(self.text(c), []).append(y)
+                elif y.type == "local_variable_declaration":
+                    for d in y.children_by_field_name("declarator"):
+                        writes.setdefault(self.text(d.child_by_field_name("name")), []).append(y)
+                stack.extend(y.named_children)
+            cache[key] = writes
+        return cache[key].get(name, [])
+
     def is_counter(self, name: str, decl, init: E) -> bool:
         """A local set only to small constants and stepped by at most COUNTER_STEP: it
         stays within COUNTER_RANGE (so ±, small multiples of it are not wrapped)."""
@@ -107,34 +141,28 @@ class StmtMixin:
             return t.isdigit() and int(t) <= 1 << 20
         if not small(init):
             return False
-        x = decl.parent
-        while x is not None and x.type not in ("method_declaration", "constructor_declaration",
-                                               "lambda_expression", "static_initializer", "program"):
-            x = x.parent
-        if x is None:
+        writes = self.local_writes(name, decl)
+        if writes is None:
             return False
-        stack = [x]
-        while stack:
-            y = stack.pop()
+        for y in writes:
+            if y.type == "update_expression":
+                continue
             if y.type == "assignment_expression":
-                left = y.child_by_field_name("left")
-                if left.type == "identifier" and self.text(left) == name:
-                    op = self.text(y.child_by_field_name("operator"))
-                    right = y.child_by_field_name("right")
-                    if op == "=" and small(right):
-                        pass
-                    elif op in ("+=", "-=") and small(right) and \
-                            abs(int(self.text(right).replace("_", "").rstrip("lL").lstrip("-").strip())) <= COUNTER_STEP:
-                        pass
-                    else:
-                        return False
-            elif y.type == "local_variable_declaration" and y is not decl:
+                op = self.text(y.child_by_field_name("operator"))
+                right = y.child_by_field_name("right")
+                if op == "=" and small(right):
+                    pass
+                elif op in ("+=", "-=") and small(right) and \
+                        abs(int(self.text(right).replace("_", "").rstrip("lL").lstrip("-").strip())) <= COUNTER_STEP:
+                    pass
+                else:
+                    return False
+            elif y != decl:
                 for d in y.children_by_field_name("declarator"):
                     if self.text(d.child_by_field_name("name")) == name:
                         val = d.child_by_field_name("value")
                         if val is None or not small(val):
                             return False
-            stack.extend(y.named_children)
         return True
 
     def s_expression_statement(self, n):

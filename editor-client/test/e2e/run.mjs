@@ -224,12 +224,25 @@ try {
       if (!/class Counter|def /.test(lines)) throw new Error(`editor shows: ${lines.slice(0, 200)}`);
       return 'Counter.py is open in an editor tab with the translation';
     },
-    problems: async () => {
-      const panel = page.locator('.markers-panel');
-      await panel.waitFor({ timeout: 15_000 });
-      await page.waitForFunction(() => /experts/.test(document.querySelector('.markers-panel')?.textContent || ''), null, { timeout: 20_000 });
-      const rows = normalise(await panel.innerText()).split('\n').filter((l) => /experts/.test(l));
-      return `Problems panel: ${rows.length} lines mention experts, e.g. "${rows[0]?.slice(0, 80)}"`;
+    'expert-hints': async ({ name, top }) => {
+      // Inventory.java with defaults: hint marks (Monaco's .squiggly-hint: three faint dots) and
+      // no squiggle (error / warning / info) anywhere in the editor; the hover is drawn with
+      // the breakdown, the top expert the suite read from the diagnostic first.
+      const editor = page.locator('.editor-instance', { hasText: 'class Inventory' }).first();
+      await editor.locator('[class*="squiggly-hint"]').first().waitFor({ state: 'attached', timeout: 20_000 });
+      const count = (sel) => editor.locator(sel).count();
+      const hints = await count('[class*="squiggly-hint"]');
+      const squiggles = await count('[class*="squiggly-error"], [class*="squiggly-warning"], [class*="squiggly-info"]');
+      if (hints === 0) throw new Error('no hint marks in the editor');
+      if (squiggles > 0) throw new Error(`${squiggles} squiggles under the code`);
+      const hover = page.locator('.monaco-hover:not(.hidden)').filter({ hasText: 'R1 experts' }).first();
+      await hover.waitFor({ state: 'visible', timeout: 20_000 });
+      const text = normalise(await hover.innerText());
+      if (!/share of code tokens/.test(text) || !/nats\/token/.test(text)) throw new Error(`hover shows: ${text.slice(0, 200)}`);
+      if (!text.includes(name)) throw new Error(`hover does not name ${name}: ${text.slice(0, 200)}`);
+      const firstRow = text.split('\n').map((l) => l.trim()).find((l) => /^\d+\s/.test(l));
+      if (!firstRow?.startsWith(`${top}`)) throw new Error(`hover's first expert row "${firstRow}", expected expert ${top}`);
+      return `${hints} hint marks, no squiggles; hover on ${name}: "${text.split('\n')[0].slice(0, 80)}", first row "${firstRow}"`;
     },
     'interpreter-error': async () => {
       const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'was not found' });

@@ -25,7 +25,7 @@ test('nothing set: the defaults, and the server gets its own defaults (model.pat
   assert.deepEqual(toServerSettings(s), {
     model: { path: null, device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
     features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
-    diagnostics: { severity: 'information', sentences: false, debounceMs: 300 },
+    diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
     logLevel: 'info',
   });
 });
@@ -42,8 +42,9 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     'features.inlineCompletion': false,
     'features.translate': false,
     'features.expertDiagnostics': false,
-    'diagnostics.severity': 'hint',
+    'diagnostics.severity': 'information',
     'diagnostics.sentences': true,
+    'diagnostics.mode': 'unusual',
     'diagnostics.debounceMs': 50,
     logLevel: 'debug',
   }));
@@ -51,7 +52,7 @@ test('every contributed setting reaches the server under the name r1lsp/settings
   assert.deepEqual(server, {
     model: { path: '/ckpt/r1-tiny', device: 'cuda', quantization: 'none', maxTokens: 96, threads: 4 },
     features: { completion: false, inlineCompletion: false, translate: false, expertDiagnostics: false },
-    diagnostics: { severity: 'hint', sentences: true, debounceMs: 50 },
+    diagnostics: { severity: 'information', sentences: true, mode: 'unusual', debounceMs: 50 },
     logLevel: 'debug',
   });
   assert.ok(!('pythonPath' in server), 'pythonPath is the client\'s, the server would report it as unknown');

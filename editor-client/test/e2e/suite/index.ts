@@ -90,6 +90,7 @@ export async function run(): Promise<void> {
   fs.mkdirSync(markerDir, { recursive: true });
   const javaUri = vscode.Uri.file(path.join(root, 'Counter.java'));
   const pyUri = vscode.Uri.file(path.join(root, 'inventory.py'));
+  const inventoryUri = vscode.Uri.file(path.join(root, 'Inventory.java'));
   let api: R1Api | undefined;
 
   await check('activate', async () => {
@@ -221,9 +222,44 @@ export async function run(): Promise<void> {
     assert(found.every((d) => d.source === 'r1lsp experts'), `source: ${found[0].source}`);
     const keys = found.map((d) => `${d.range.start.line}:${d.range.start.character}-${d.range.end.line}:${d.range.end.character} ${d.message}`);
     assert(new Set(keys).size === keys.length, `the same expert diagnostic shows more than once: ${keys.join(' | ')}`);
-    await vscode.commands.executeCommand('workbench.actions.view.problems');
-    await uiCheckpoint('problems');
     return `${found.length} expert diagnostics, e.g. "${found[0].message.split('\n')[0]}"`;
+  });
+
+  await check('expert-hints', async () => {
+    // samples/Inventory.java with the default settings: one Hint per class / method on its name
+    // (no squiggle under the code), and the hover on a name gives the breakdown.
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(inventoryUri));
+    const doc = editor.document;
+    const found = await waitFor(() => experts(inventoryUri).length > 0 && experts(inventoryUri), 120_000);
+    assert(found, 'Inventory.java never got its expert diagnostics');
+    const symbols = await vscode.commands.executeCommand<vscode.DocumentSymbol[]>('vscode.executeDocumentSymbolProvider', inventoryUri);
+    const flat: vscode.DocumentSymbol[] = [];
+    const walk = (list: vscode.DocumentSymbol[]) => list.forEach((s) => { flat.push(s); walk(s.children); });
+    walk(symbols ?? []);
+    const names = new Set(flat.map((s) => `${s.selectionRange.start.line}:${s.selectionRange.start.character}:${s.name}`));
+    for (const d of found) {
+      assert(d.severity === vscode.DiagnosticSeverity.Hint, `severity ${d.severity}: ${d.message}`);
+      assert(d.range.isSingleLine, `a diagnostic spans lines ${d.range.start.line}-${d.range.end.line}: ${d.message}`);
+      const word = doc.getText(d.range);
+      assert(names.has(`${d.range.start.line}:${d.range.start.character}:${word}`), `"${word}" (line ${d.range.start.line + 1}) is not a class / method name`);
+      assert(d.relatedInformation?.[0]?.location.range.contains(d.range), `the whole unit is not in relatedInformation: ${d.message}`);
+    }
+    assert(found.length === flat.length, `${found.length} hints for ${flat.length} classes / methods`);
+    // the hover on the header of the longest method: the table of its experts, top one first
+    const target = found.reduce((a, b) => ((b.relatedInformation?.[0]?.location.range.end.line ?? 0) - b.range.start.line
+      > (a.relatedInformation?.[0]?.location.range.end.line ?? 0) - a.range.start.line ? b : a));
+    const at = target.range.start.translate(0, 1);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', inventoryUri, at);
+    const text = (hovers ?? []).flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    const top = /^experts (\d+)/.exec(target.message)?.[1];
+    assert(/R1 experts/.test(text) && /share of code tokens/.test(text) && /nats\/token/.test(text), `hover: ${text.slice(0, 300)}`);
+    assert(top !== undefined && text.split('\n').find((l) => /^\| \d+ \|/.test(l))?.startsWith(`| ${top} |`), `the hover's first expert is not ${top}: ${text.slice(0, 300)}`);
+    editor.selection = new vscode.Selection(at, at);
+    editor.revealRange(target.range, vscode.TextEditorRevealType.InCenter);
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+    await vscode.commands.executeCommand('editor.action.showHover');
+    await uiCheckpoint('expert-hints', { name: doc.getText(target.range), top });
+    return `${found.length} hints on ${[...new Set(found.map((d) => doc.getText(d.range)))].slice(0, 5).join(', ')}…; hover on ${doc.getText(target.range)} lists expert ${top} first`;
   });
 
   await check('heatmap', async () => {
@@ -253,20 +289,20 @@ export async function run(): Promise<void> {
 
   await check('settings-live', async () => {
     // A server setting changed in VS Code reaches the running server (didChangeConfiguration):
-    // expert diagnostics switch to Hint severity without a restart.
+    // expert diagnostics switch from Hint (the default) to Information without a restart.
     const client = r1.controller.client;
-    await vscode.workspace.getConfiguration('r1lsp').update('diagnostics.severity', 'hint', vscode.ConfigurationTarget.Workspace);
-    const hints = await waitFor(() => {
+    await vscode.workspace.getConfiguration('r1lsp').update('diagnostics.severity', 'information', vscode.ConfigurationTarget.Workspace);
+    const infos = await waitFor(() => {
       const found = experts(javaUri);
-      return found.length > 0 && found.every((d) => d.severity === vscode.DiagnosticSeverity.Hint) && found;
+      return found.length > 0 && found.every((d) => d.severity === vscode.DiagnosticSeverity.Information) && found;
     }, 30_000);
-    assert(hints, `severities: ${experts(javaUri).map((d) => d.severity).join(',')}`);
+    assert(infos, `severities: ${experts(javaUri).map((d) => d.severity).join(',')}`);
     assert(r1.controller.client === client, 'the server was restarted for a server setting');
     // Sent without params (JSON-RPC allows it; the server answers it, see r1lsp/protocol.py).
     const echoed = await withTimeout(client!.sendRequest<{ diagnostics: { severity: string } }>('r1lsp/settings'), 10_000, 'r1lsp/settings');
-    assert(echoed?.diagnostics.severity === 'hint', `r1lsp/settings says ${JSON.stringify(echoed?.diagnostics)}`);
+    assert(echoed?.diagnostics.severity === 'information', `r1lsp/settings says ${JSON.stringify(echoed?.diagnostics)}`);
     await vscode.workspace.getConfiguration('r1lsp').update('diagnostics.severity', undefined, vscode.ConfigurationTarget.Workspace);
-    return `${hints.length} expert diagnostics became hints; same server process`;
+    return `${infos.length} expert diagnostics became Information; same server process`;
   });
 
   await check('interpreter-error', async () => {
