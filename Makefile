@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 DEMO_AT    ?= 60:21
 
-.PHONY: install test demo bench bench-quick clean jdk-index
+.PHONY: install test demo bench bench-quick clean jdk-index fuzz
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -34,7 +34,11 @@ demo: install
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py
 
-BENCHES := structure model completion translate experts deepseek train attention
+BENCHES := structure model completion translate experts deepseek train attention fuzz
+# A hostile client (bench/fuzz_bench.py): 10,000 seeded messages with the shipped model on
+fuzz: install
+	$(PY) bench/fuzz_bench.py --messages 10000 --model --json
+
 bench: install
 	$(PY) bench/gemm_probe.py
 	for b in $(BENCHES); do $(PY) bench/$${b}_bench.py || exit 1; done
@@ -78,6 +82,12 @@ vsix:
 e2e: install vsix
 	cd editor-client && R1LSP_PYTHON=$(abspath $(PY)) node test/e2e/run.mjs
 .PHONY: vsix e2e
+
+# Held-out code for bench/completion_quality.py (names, versions and dev/test split pinned in
+# bench/devset.json): PyPI sdists and Debian Java source packages into cache/devset
+devset: install
+	$(PY) bench/devset.py
+.PHONY: devset
 
 # The JDK API index shipped in r1lsp/java/jdk-api.txt.gz (Java completion); needs a JDK 17+ here,
 # never at run time. JDK_MODULES: which modules' exported packages go in.

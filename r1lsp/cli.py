@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.tcp and args.stdio:
         raise CliError("choose one of --stdio and --tcp")
+    from r1lsp.memory import limit_arenas
+    limit_arenas()  # before the model's threads allocate (see r1lsp.memory)
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
@@ -47,7 +50,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.start_tcp(host, int(port))
     else:
         server.start_io()
-    return 0
+    # End now, with LSP's exit code: a daemon thread still inside torch (a model load, a
+    # routing) must not meet interpreter finalisation — its C++ frames abort the process
+    # ("terminate called without an active exception") when it wakes to a finalised runtime.
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(server.exit_code)
 
 
 def cmd_levels(args: argparse.Namespace) -> int:

@@ -35,6 +35,9 @@ class DocumentStore:
     def __init__(self) -> None:
         self._docs: dict[str, StructuredDocument] = {}
         self._language_ids: dict[str, str] = {}
+        # opens not yet closed, per document: a client that opens one file under two URI
+        # spellings (one key once normalised) and closes one keeps editing the other
+        self._opens: dict[str, int] = {}
 
     def open(self, uri: str, language_id: str, text: str, version: int) -> StructuredDocument:
         language = normalize_language(language_id or "")
@@ -44,6 +47,7 @@ class DocumentStore:
         doc = StructuredDocument(text, language, version=version)
         self._docs[uri] = doc
         self._language_ids[uri] = language_id
+        self._opens[uri] = self._opens.get(uri, 0) + 1
         return doc
 
     def change(self, uri: str, version: int, changes: list[TextChange]) -> list[HierarchySpan]:
@@ -58,9 +62,16 @@ class DocumentStore:
         current = {(p.start_byte, p.end_byte) for p in doc.hierarchy.at_level(3)}
         return [s for key, s in touched.items() if key in current]
 
-    def close(self, uri: str) -> None:
+    def close(self, uri: str) -> bool:
+        """Close one open of ``uri``; True when the document is gone (its last open closed)."""
+        left = self._opens.get(uri, 0) - 1
+        if left > 0:
+            self._opens[uri] = left
+            return False
+        self._opens.pop(uri, None)
         self._docs.pop(uri, None)
         self._language_ids.pop(uri, None)
+        return True
 
     def get(self, uri: str) -> StructuredDocument:
         try:

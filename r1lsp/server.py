@@ -8,8 +8,8 @@ feature logic lives here; the session state behind the handlers is `r1lsp.sessio
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -18,16 +18,17 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
+from r1lsp import memory
 from r1lsp.completion import CompletionCandidate, complete
 from r1lsp.documents import TextChange, UnknownDocument
 from r1lsp.expert_labels import experts_json
 from r1lsp.inline import inline_suggestions
 from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
-from r1lsp.session import R1LanguageServer, field_of
+from r1lsp.session import R1LanguageServer, RequestFailed, field_of
 from r1lsp.settings import settings_to_dict
 from r1lsp.structure import Level, StructuredDocument
-from r1lsp.translate_action import inside_workspace, offers
+from r1lsp.translate_action import offers
 
 log = logging.getLogger("r1lsp.server")
 
@@ -139,13 +140,9 @@ def create_server() -> R1LanguageServer:
 
     @server.feature(types.EXIT)
     def exit_(ls: R1LanguageServer, params: None) -> None:
-        # pygls exits right after this; a worker thread still inside the model (a routing or a
-        # completion that was not cancelled in time) must not hold the process past the
-        # client's patience: a daemon timer ends it regardless.
+        # The reading loop ends after this and the process with it (r1lsp.cli): queued model
+        # work is cancelled; a worker still inside the model is not waited for.
         ls.shutdown_engine()
-        watchdog = threading.Timer(3.0, os._exit, args=(0 if ls.protocol._shutdown else 1,))
-        watchdog.daemon = True
-        watchdog.start()
 
     # -- document sync ----------------------------------------------------------------
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -168,7 +165,7 @@ def create_server() -> R1LanguageServer:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 # Convert against the text as it is before this change (changes apply in order).
                 edit = TextChange(change.text, ls.to_utf16(doc, change.range.start), ls.to_utf16(doc, change.range.end))
-                start, end = doc.offset_at(*edit.start), doc.offset_at(*edit.end)
+                start, end = sorted((doc.offset_at(*edit.start), doc.offset_at(*edit.end)))
                 java_edit = (start, start + len(change.text.encode("utf-8", "surrogatepass")),
                              doc.text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "replace"), change.text)
             else:
@@ -184,9 +181,13 @@ def create_server() -> R1LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: R1LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.documents.close(uri)
-        ls.drop_experts(uri)
-        ls.forget_diagnostics(uri)
+        if uri not in ls.documents:
+            log.info("didClose for a document that is not open: %s (ignored)", uri)
+            return
+        if ls.documents.close(uri):
+            ls.drop_experts(uri)
+            ls.forget_diagnostics(uri)
+            memory.trim()
 
     # -- features (later issues fill these) -------------------------------------------
     @server.feature(
@@ -209,6 +210,7 @@ def create_server() -> R1LanguageServer:
                 ls.engine.cancel(key)
             raise
         items = [_completion_item(ls, snap, c) for c in result.items]
+        memory.trim()
         return types.CompletionList(is_incomplete=result.is_incomplete, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -225,6 +227,8 @@ def create_server() -> R1LanguageServer:
             suggestions = await asyncio.to_thread(
                 inline_suggestions, snap, line, char, ls.engine,
                 max_tokens=ls.settings.model.max_tokens, cancel=cancel, key=f"{uri}#inline",
+                min_confidence=ls.settings.inline.min_confidence, monitor=ls.settings.inline.monitor,
+                context=ls.analysis_context(uri),
             )
         except asyncio.CancelledError:  # the client cancelled or typed on
             cancel.set()
@@ -232,6 +236,7 @@ def create_server() -> R1LanguageServer:
             raise
         log.debug("ghost text at %s:%d:%d (v%d): %d suggestion(s) in %.0f ms", uri, line, char, snap.version,
                   len(suggestions), 1000 * (time.perf_counter() - started))
+        memory.trim()
         current = ls.documents.get(uri) if uri in ls.documents else None
         if current is None or current.version != snap.version:
             return types.InlineCompletionList(items=[])  # the document moved on meanwhile
@@ -246,7 +251,7 @@ def create_server() -> R1LanguageServer:
     )
     def code_action(ls: R1LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
-        if not ls.settings.features.translate or uri not in ls.documents:
+        if not ls.settings.features.translate or uri not in ls.documents or ls.java_path_for(uri) is None:
             return []
         only = params.context.only
         if only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in only):
@@ -287,15 +292,19 @@ def create_server() -> R1LanguageServer:
             applied = await ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=ls.translation_edit(result), label="Translate Java → Python"))
             if not applied.applied:
-                raise JsonRpcInvalidParams(f"the editor refused to create {target}: {applied.failure_reason}")
+                raise RequestFailed(f"the editor refused to create {target}: {applied.failure_reason}")
         else:
-            if not inside_workspace(target, ls.workspace_roots()):
-                raise JsonRpcInvalidParams(f"{target} is outside the workspace: r1lsp writes only inside it")
-            with open(target, "x", encoding="utf-8") as out:  # "x": never overwrite
-                out.write(result.result.python)
+            try:
+                with open(target, "x", encoding="utf-8", errors="surrogatepass") as out:  # "x": never overwrite
+                    out.write(result.result.python)
+            except OSError as exc:  # a folder gone or read-only since the check, a name taken meanwhile
+                raise RequestFailed(f"cannot create {target}: {exc.strerror or exc}") from None
             window = ls.client_capabilities.window
             if window and window.show_document and window.show_document.support:
-                await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(target)), take_focus=True))
+                try:
+                    await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(target)), take_focus=True))
+                except Exception as exc:  # noqa: BLE001 - the file is written; showing it is a courtesy
+                    log.info("window/showDocument for %s failed: %s", target, exc)
             else:
                 ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"r1lsp: wrote {target}"))
         return {"path": str(target), "unit": result.result.unit, "untranslated": len(result.result.untranslated)}
@@ -334,6 +343,8 @@ def create_server() -> R1LanguageServer:
         result = doc.hierarchy.to_dict(_byte_range(ls, doc, params))
         result["uri"] = uri
         result["version"] = doc.version
+        # what the server holds, for a client (or a test) to check its own copy against
+        result["text_sha256"] = hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest()
         return result
 
     @server.feature(EXPERTS_REQUEST)

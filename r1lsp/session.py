@@ -13,17 +13,20 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import os
+import re
+import sys
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from r1lsp import __version__
+from r1lsp import __version__, memory
 from r1lsp.documents import DocumentStore, UnknownDocument
 from r1lsp.engine import Engine
 from r1lsp.expert_labels import diagnostic_content, load_expert_labels, unit_hover
@@ -32,15 +35,21 @@ from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
-from r1lsp.protocol import R1Protocol
+from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, strict_converter
 from r1lsp.pyanalysis import check_environment
 from r1lsp.completion import AnalysisContext
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.structure import Level, StructuredDocument
 from r1lsp.translate.model_fallback import make_model_fallback
-from r1lsp.translate_action import TranslationPlan, plan
+from r1lsp.translate_action import TranslationPlan, inside_workspace, plan
 
 log = logging.getLogger("r1lsp.server")
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but could not be done; the message says why."""
+
+    CODE = -32803
+
 
 # Expert diagnostics are computed for documents up to this size (characters).
 EXPERTS_MAX_CHARS = 1_000_000
@@ -50,8 +59,11 @@ class R1LanguageServer(LanguageServer):
     """pygls server holding this session's documents and settings."""
 
     def __init__(self) -> None:
-        super().__init__("r1lsp", __version__, protocol_cls=R1Protocol,
+        super().__init__("r1lsp", __version__, protocol_cls=R1Protocol, converter_factory=strict_converter,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        # LSP: 0 after shutdown + exit, 1 for exit without shutdown (or a client gone without exit)
+        self.exit_code = 1
+        self._serving: asyncio.Task | None = None
         self.documents = DocumentStore()
         self.settings = Settings()
         self.engine: Engine | None = None
@@ -79,6 +91,69 @@ class R1LanguageServer(LanguageServer):
         # lazily (`java_index_current`) after edits, immediately on open and save.
         self.java_index = JavaIndex()
         self._java_dirty: set[str] = set()
+
+    # -- transport (see r1lsp.protocol) -------------------------------------------------
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls shows every failure of a notification as an "Error in server" pop-up; here
+        failures are logged (the client's log), never put in front of the user."""
+        log.warning("%s: %s", getattr(source, "__name__", source), error)
+
+    def stop_reading(self) -> None:
+        """``exit``: end the reading loop (the process then ends with `exit_code`)."""
+        if self._serving is not None and not self._serving.done():
+            self._serving.cancel()
+
+    def _run(self, read_chunk_factory) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            self._serving = asyncio.current_task()
+            reader = MessageReader(read_chunk_factory(asyncio.get_running_loop()))
+            await serve(reader, self.protocol)
+
+        try:
+            loop.run_until_complete(main())
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            pass
+        finally:
+            if self.protocol._shutdown and self.exit_code == 1 and not self._serving.cancelled():
+                self.exit_code = 0  # shutdown, then the stream closed: a clean end
+            self.shutdown_engine()
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve over stdio until ``exit`` or the end of input; returns (threads still inside
+        the model are not waited for: the caller ends the process, see `r1lsp.cli`)."""
+        from pygls.io_ import StdoutWriter
+
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        self._run(lambda loop: stdin_chunks(stdin or sys.stdin.buffer, loop))
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve one client connected over TCP, then return."""
+        connected: asyncio.Future = None  # type: ignore[assignment]
+
+        def chunks(loop: asyncio.AbstractEventLoop):
+            nonlocal connected
+            connected = loop.create_future()
+
+            async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                if connected.done():
+                    writer.close()  # one client per server
+                    return
+                self.protocol.set_writer(writer)
+                connected.set_result(reader)
+
+            async def read_chunk() -> bytes:
+                if not connected.done():
+                    self._tcp = await asyncio.start_server(on_connect, host, port)
+                    log.info("serving on %s:%s", host, port)
+                stream = await connected
+                return await stream.read(65536)
+
+            return read_chunk
+
+        self._run(chunks)
 
     # -- edge conversions -------------------------------------------------------------
     @property
@@ -183,14 +258,16 @@ class R1LanguageServer(LanguageServer):
         return bool(workspace and workspace.diagnostics and workspace.diagnostics.refresh_support)
 
     def set_diagnostics(self, uri: str, producer: str, diagnostics: list[types.Diagnostic]) -> None:
+        if uri not in self.documents:
+            return  # closed meanwhile: a closed document has no diagnostics
         groups = self.diagnostics.setdefault(uri, {})
         groups[producer] = diagnostics
         self.diagnostic_result_ids[uri] = f"{self._result_tag}.{next(self._result_serial)}"
         if self.pulls_diagnostics():
             self.request_diagnostic_refresh()
         else:
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=self.all_diagnostics(uri)))
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=self.all_diagnostics(uri), version=self.documents.get(uri).version))
 
     def forget_diagnostics(self, uri: str) -> None:
         """The document was closed: its diagnostics go (a pulling client drops them itself)."""
@@ -244,7 +321,9 @@ class R1LanguageServer(LanguageServer):
     async def translate(self, args: Any) -> TranslationPlan:
         """Translate (off the event loop) what a code action's ``data`` / command argument names,
         then report on the Java range what was not translated by a rule."""
-        uri = field_of(args, "uri")
+        if not isinstance(args, dict) or not isinstance(args.get("uri"), str):
+            raise JsonRpcInvalidParams("expected {uri: string, version?: integer, selection?: [start, end] | null}")
+        uri = args["uri"]
         try:
             doc = self.documents.get(uri).snapshot()
         except UnknownDocument as exc:
@@ -252,23 +331,62 @@ class R1LanguageServer(LanguageServer):
         result = await asyncio.to_thread(self.plan_translation, args, doc)
         self.report_translation(uri, doc, result)
         if result.result.empty:
-            raise JsonRpcInvalidParams(f"r1lsp translated nothing: {result.result.empty}")
+            raise RequestFailed(f"r1lsp translated nothing: {result.result.empty}")
         return result
+
+    def java_path_for(self, uri: str) -> Path | None:
+        """Where the .py of a document goes beside: its file; for a document that is no file
+        (``untitled:``) the first workspace folder; None when there is neither."""
+        path = to_fs_path(uri)
+        if path:
+            return Path(path)
+        roots = self.workspace_roots()
+        if not roots:
+            return None
+        name = re.sub(r"[^\w.-]+", "_", uri.rsplit("/", 1)[-1].rsplit(":", 1)[-1]).strip("._") or "Untitled"
+        return roots[0] / name
+
+    def check_target(self, target: Path) -> None:
+        """The .py may be created: inside the workspace (symlinks resolved), in a writable
+        folder. Checked for both write paths (the client's CreateFile, our own write)."""
+        roots = self.workspace_roots()
+        if not roots:
+            raise RequestFailed(f"cannot create {target}: no workspace folder is open, and r1lsp writes only inside one")
+        if not inside_workspace(target, roots):
+            raise RequestFailed(f"cannot create {target}: it lies outside the workspace (symlinks resolved), "
+                                "and r1lsp writes only inside it")
+        folder = target.parent
+        if not folder.is_dir():
+            raise RequestFailed(f"cannot create {target}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise RequestFailed(f"cannot create {target}: the folder {folder} is read-only")
 
     def plan_translation(self, args: Any, doc: StructuredDocument) -> TranslationPlan:
         """Translate what a code action's ``data`` / command argument names (any thread)."""
         uri = field_of(args, "uri")
         selection = field_of(args, "selection", None)
-        if selection is not None and field_of(args, "version", None) != doc.version:
-            raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
-        path = to_fs_path(uri)
-        if not path:
-            raise JsonRpcInvalidParams(f"cannot translate {uri}: not a file")
+        if selection is not None:
+            size = len(doc.text.encode("utf-8", "surrogatepass"))
+            if not (isinstance(selection, (list, tuple)) and len(selection) == 2
+                    and all(isinstance(b, int) and not isinstance(b, bool) for b in selection)
+                    and 0 <= selection[0] <= selection[1] <= size):
+                raise JsonRpcInvalidParams(f"selection must be null or [start, end] byte offsets with "
+                                           f"0 <= start <= end <= {size}, got {selection!r:.80}")
+            if field_of(args, "version", None) != doc.version:
+                raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
+        java_path = self.java_path_for(uri)
+        if java_path is None:
+            raise RequestFailed(f"cannot translate {uri}: it is not a file and no workspace folder is open to write to")
         engine = self.engine if self.engine is not None and self.engine.state == "ready" else None
         fallback = make_model_fallback(engine) if engine is not None else None
-        return plan(doc, Path(path), tuple(selection) if selection is not None else None, fallback=fallback)
+        result = plan(doc, java_path, tuple(selection) if selection is not None else None, fallback=fallback)
+        self.check_target(result.target)
+        return result
 
     def report_translation(self, uri: str, doc: StructuredDocument, result: TranslationPlan) -> None:
+        current = self.documents.get(uri) if uri in self.documents else None
+        if current is None or current.version != doc.version:
+            return  # closed or edited meanwhile: these ranges no longer name its text
         name = result.target.name
         self.set_diagnostics(uri, "translate", [
             types.Diagnostic(
@@ -352,6 +470,8 @@ class R1LanguageServer(LanguageServer):
         except Exception as exc:  # a routing failure costs this refresh only
             log.warning("expert routing failed for %s: %s", uri, exc)
             return
+        finally:
+            memory.trim()
         current = self.documents.get(uri) if uri in self.documents else None
         if current is None or not results.is_current(current):
             return  # the document moved on; its own refresh is scheduled

@@ -55,7 +55,7 @@ def offers(doc: StructuredDocument, start_byte: int, end_byte: int) -> list[Tran
 
 
 def plan(doc: StructuredDocument, java_path: Path, selection: tuple[int, int] | None,
-         exists: Callable[[str], bool] = os.path.exists,
+         exists: Callable[[str], bool] = os.path.lexists,
          fallback: Callable[[str, str], str | None] | None = None) -> TranslationPlan:
     from r1lsp.translate.workspace import java_context
     context = java_context([java_path.parent], exclude=java_path)  # its package's other files

@@ -87,3 +87,157 @@ async def test_requests_without_params_get_an_answer():
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def _start(capabilities: dict | None = None, root: str = "file:///w") -> tuple[asyncio.subprocess.Process, RawConnection]:
+    proc = await asyncio.create_subprocess_exec(*SERVER_COMMAND, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    rpc = RawConnection(proc)
+    rpc.send({"id": 1, "method": "initialize", "params": {"capabilities": capabilities or {}, "rootUri": root,
+                                                          "initializationOptions": OFF}})
+    await rpc.answer(1)
+    rpc.send({"method": "initialized", "params": {}})
+    return proc, rpc
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+def _sha(text: str) -> str:
+    import hashlib
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def test_edits_land_where_lsp_says_whatever_the_text():
+    """LSP ends lines only at \\n, \\r\\n, \\r: a vertical tab, a form feed, U+2028 are text."""
+    proc, rpc = await _start()
+    try:
+        uri = "file:///w/a.py"
+        rpc.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": "a = 1\u000b# x\nbb = 22\n"}}})
+        rpc.send({"method": "textDocument/didChange", "params": {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
+            {"range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 7}}, "text": "c = 3"}]}})
+        rpc.send({"id": 2, "method": "r1lsp/levels", "params": {"textDocument": {"uri": uri}}})
+        assert (await rpc.answer(2))["result"]["text_sha256"] == _sha("a = 1\v# x\nc = 3\n")
+
+        # a lone surrogate is one UTF-16 unit: an edit just after it lands after it
+        rpc.send({"method": "textDocument/didChange", "params": {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [
+            {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "\ud800\f\u2028"},
+            {"range": {"start": {"line": 0, "character": 3}, "end": {"line": 0, "character": 4}}, "text": "Z"}]}})
+        rpc.send({"id": 3, "method": "r1lsp/levels", "params": {"textDocument": {"uri": uri}}})
+        assert (await rpc.answer(3))["result"]["text_sha256"] == _sha("\ud800\f\u2028Z = 1\v# x\nc = 3\n")
+
+        # one document under two spellings of its URI: closing one keeps the other editable
+        rpc.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": "file:///w/%41b.java", "languageId": "java", "version": 1, "text": "class Ab {}\n"}}})
+        rpc.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": "file:///w/Ab.java", "languageId": "java", "version": 1, "text": "class Ab {}\n"}}})
+        rpc.send({"method": "textDocument/didClose", "params": {"textDocument": {"uri": "file:///w/Ab.java"}}})
+        rpc.send({"method": "textDocument/didChange", "params": {"textDocument": {"uri": "file:///w/%41b.java", "version": 2},
+                  "contentChanges": [{"range": {"start": {"line": 0, "character": 6}, "end": {"line": 0, "character": 8}}, "text": "Cd"}]}})
+        rpc.send({"id": 4, "method": "textDocument/documentSymbol", "params": {"textDocument": {"uri": "file:///w/Ab.java"}}})
+        assert [s["name"] for s in (await rpc.answer(4))["result"]] == ["Cd"]
+    finally:
+        await _stop(proc)
+
+
+async def test_bad_traffic_is_answered_by_the_spec_and_never_shown_to_the_user():
+    proc, rpc = await _start()
+    popups = []
+    try:
+        def raw(body: bytes, header: bytes = b"Content-Length") -> None:
+            proc.stdin.write(header + b": %d\r\n\r\n" % len(body) + body)
+
+        raw(b'{"jsonrpc": "2.0", "id": 5, "method": ')                              # not JSON
+        raw(json.dumps({"jsonrpc": "2.0", "id": [1], "method": "r1lsp/settings"}).encode())  # a list id
+        rpc.send({"id": 6, "method": "initialized", "params": {}})                  # a notification's method
+        rpc.send({"id": 7, "method": "r1lsp/settings", "params": {"o": {"jsonrpc": "2.0", "method": "exit"}}})
+        rpc.send({"id": 8, "method": "textDocument/documentSymbol", "params": {"textDocument": {"uri": 7}}})
+        rpc.send({"method": "textDocument/didOpen", "params": {"textDocument": {   # "text": 7 opens nothing
+            "uri": "file:///w/S.java", "languageId": "java", "version": 1, "text": 7}}})
+        rpc.send({"id": 9, "method": "r1lsp/levels", "params": {"textDocument": {"uri": "file:///w/S.java"}}})
+        rpc.send({"method": "textDocument/didChange", "params": {"textDocument": {"uri": "file:///w/N.java", "version": 2},
+                  "contentChanges": [{"text": "x"}]}})                                 # not open: logged
+        rpc.send({"method": "$/cancelRequest", "params": {"id": [1]}})
+        raw(json.dumps({"jsonrpc": "2.0", "id": 10, "method": "r1lsp/settings"}).encode(), b"content-length")
+        proc.stdin.write(b"Content-Length: x12\r\n\r\n" + json.dumps({"jsonrpc": "2.0", "method": "$/x"}).encode())
+        rpc.send({"id": 11, "method": "r1lsp/settings"})                            # after a bad length
+        rpc.send({"id": 12, "method": "workspace/executeCommand", "params": {
+            "command": "r1lsp.translateToPython", "arguments": [{"uri": "file:///w/S.java", "selection": -1}]}})
+
+        answers = {}
+        while len(answers) < 8:
+            message = await asyncio.wait_for(rpc._read(), 30)
+            if message.get("method") in ("window/showMessage", "window/showMessageRequest"):
+                popups.append(message)
+            elif "method" not in message:
+                answers.setdefault(message["id"], message)
+        assert answers[None]["error"]["code"] in (-32700, -32600)
+        assert answers[6]["error"]["code"] == -32601
+        assert "result" in answers[7] and answers[10]["result"] and answers[11]["result"]
+        assert answers[8]["error"]["code"] == INVALID_PARAMS and answers[9]["error"]["code"] == INVALID_PARAMS
+        assert answers[12]["error"]["code"] == INVALID_PARAMS
+        assert popups == []
+
+        rpc.send({"id": 13, "method": "shutdown"})
+        await rpc.answer(13)
+        rpc.send({"id": 14, "method": "r1lsp/settings"})
+        assert (await rpc.answer(14))["error"]["code"] == -32600  # InvalidRequest after shutdown
+        rpc.send({"method": "exit"})
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        await _stop(proc)
+
+
+async def test_exit_without_shutdown_ends_with_1():
+    proc, rpc = await _start()
+    try:
+        rpc.send({"method": "exit"})
+        assert await asyncio.wait_for(proc.wait(), 30) == 1
+    finally:
+        await _stop(proc)
+
+
+async def test_translation_targets_are_checked_for_every_client(tmp_path):
+    """Outside the workspace (a symlinked folder), a missing folder: RequestFailed with the reason,
+    for a client that creates files (CreateFile) and one that does not (the server writes);
+    an untitled document's translation lands in the workspace folder."""
+    outside = tmp_path / "outside"
+    work = tmp_path / "work"
+    outside.mkdir()
+    work.mkdir()
+    (work / "link").symlink_to(outside, target_is_directory=True)
+    java = "class A { int f() { return 1; } }\n"
+    creates = {"workspace": {"workspaceEdit": {"documentChanges": True, "resourceOperations": ["create"]}}}
+    for capabilities in ({}, creates):
+        proc, rpc = await _start(capabilities, root=work.as_uri())
+        try:
+            uris = [(work / "link" / "A.java").as_uri(), (work / "missing" / "B.java").as_uri(), "untitled:Untitled-1"]
+            for uri in uris:
+                rpc.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+                    "uri": uri, "languageId": "java", "version": 1, "text": java}}})
+            for i, uri in enumerate(uris):
+                rpc.send({"id": 10 + i, "method": "workspace/executeCommand", "params": {
+                    "command": "r1lsp.translateToPython", "arguments": [{"uri": uri, "version": 1, "selection": None}]}})
+            if capabilities:  # the client is asked to create the untitled's file: it agrees
+                while True:
+                    message = await asyncio.wait_for(rpc._read(), 60)
+                    if message.get("method") == "workspace/applyEdit":
+                        create = message["params"]["edit"]["documentChanges"][0]
+                        assert create["kind"] == "create" and create["uri"] == (work / "Untitled-1.py").as_uri()
+                        rpc.send({"id": message["id"], "result": {"applied": True}})
+                        break
+            outside_error = (await rpc.answer(10, 60))["error"]
+            assert outside_error["code"] == -32803 and "outside the workspace" in outside_error["message"]
+            missing_error = (await rpc.answer(11, 60))["error"]
+            assert missing_error["code"] == -32803 and "does not exist" in missing_error["message"]
+            assert (await rpc.answer(12, 60))["result"]["path"] == str(work / "Untitled-1.py")
+            assert list(outside.iterdir()) == []
+            if not capabilities:
+                assert "def f" in (work / "Untitled-1.py").read_text()
+                (work / "Untitled-1.py").unlink()
+        finally:
+            await _stop(proc)

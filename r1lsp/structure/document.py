@@ -16,7 +16,7 @@ import numpy as np
 from .hierarchy import Hierarchy, HierarchySpan, Level, LevelTable
 from .languages import language_support, normalize_language
 from .mapping import captured_nodes, collect_tokens, fallback_reason, group_tokens, map_plaintext, map_tree
-from .text_index import LineIndex, decode, encode
+from .text_index import LineIndex, decode, encode, without_lone_surrogates
 
 
 class PositionError(ValueError):
@@ -62,6 +62,13 @@ class StructuredDocument:
         snap = copy.copy(self)
         snap.tree = self.tree.copy() if self.tree is not None else None
         snap._parser = None
+        clean = without_lone_surrogates(self.text)
+        if clean is not self.text:
+            # Readers feed the text to tokenizers and encoders: lone surrogates (kept in the
+            # document as the client sent them) become U+FFFD, same length in every unit.
+            snap.text = clean
+            snap._data = encode(clean)
+            snap._index = LineIndex(snap._data)
         return snap
 
     def line_text(self, line: int) -> str:
@@ -95,6 +102,11 @@ class StructuredDocument:
         old_data, old_index, old_tree, old_h = self._data, self._index, self.tree, self.hierarchy
         inserted = encode(new_text)
         data = old_data[:s] + inserted + old_data[e:]
+        if _joins_surrogates(data, s) or _joins_surrogates(data, s + len(inserted)):
+            # A lone high surrogate now meets a lone low one: in UTF-16 (the client's JSON
+            # text) that is one character, as JSON decoding makes it: hold it as one.
+            self._reset(decode(data).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass"))
+            return list(self.hierarchy.at_level(Level.PARAGRAPH))
         new_end = s + len(inserted)
         self._data = data
         self.text = decode(data)
@@ -109,6 +121,12 @@ class StructuredDocument:
                       start_point=old_index.ts_point(s), old_end_point=old_index.ts_point(e),
                       new_end_point=index.ts_point(new_end))
         tree = self._parser.parse(data, old_tree)
+        if _touches_error(tree, s, new_end) or _touches_error(old_tree, s, new_end):
+            # tree-sitter's error recovery may differ between an incremental and a fresh parse:
+            # where the edit meets broken code, parse afresh (the hierarchy equals a fresh one)
+            self.tree = self._parser.parse(data)
+            self.hierarchy = map_tree(self.tree, index, self.language, self._support)
+            return self.hierarchy.intersecting(ranges + [(0, len(data))])
         ranges += [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
         self.tree = tree
         local = self._remap_locally(old_h, old_index, tree, ranges, s, e, new_end)
@@ -145,6 +163,18 @@ class StructuredDocument:
         region = group_tokens(collect_tokens(node, masks, names), self._index)
         tables = splice(old.tables, region, x_start, old_end, s, e, delta, old_index, self._index)
         return Hierarchy(old.language, tables, root.has_error, None)
+
+
+def _touches_error(tree, start: int, end: int) -> bool:
+    node = tree.root_node.descendant_for_byte_range(start, max(end, start))
+    return node is not None and (node.has_error or node.is_missing)
+
+
+def _joins_surrogates(data: bytes, at: int) -> bool:
+    """A high surrogate (ED A0-AF xx, as surrogatepass encodes it) ends right before ``at`` and a
+    low one (ED B0-BF xx) starts there."""
+    return (3 <= at <= len(data) - 3 and data[at - 3] == 0xED and 0xA0 <= data[at - 2] <= 0xAF
+            and data[at] == 0xED and 0xB0 <= data[at + 1] <= 0xBF)
 
 
 def splice(old: list[LevelTable], region: list[LevelTable], start: int, old_end: int,

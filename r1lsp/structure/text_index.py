@@ -28,6 +28,17 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (a Python str holds a valid pair as one character)
+    replaced by U+FFFD: the same length in UTF-8 (3 bytes, as surrogatepass encodes a
+    surrogate), UTF-16 and UTF-32, so every offset and position stays valid; what a tokenizer
+    or an encoder without surrogatepass can take."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
+
+
 class LineIndex:
     """Line starts of a UTF-8 document and byte <-> (line, UTF-16 column) conversion."""
 
@@ -85,7 +96,8 @@ class LineIndex:
         start = self._starts_list[line]
         offset = min(offset, int(self.content_ends[line]))  # inside a line break -> line end
         if line in self._non_ascii:
-            return line, utf16_len(self.data[start:offset].decode("utf-8", "ignore"))
+            cum = self._utf16_prefix()
+            return line, int(cum[offset] - cum[start])
         return line, offset - start
 
     def positions(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,11 +125,14 @@ class LineIndex:
         character = max(character, 0)
         if line not in self._non_ascii:
             return start + min(character, end - start)
-        units = self.data[start:end].decode("utf-8", "surrogatepass").encode("utf-16-le", "surrogatepass")
-        prefix = units[: 2 * character]
-        if len(prefix) >= 2 and 0xD8 <= prefix[-1] <= 0xDB:  # high surrogate: round down
-            prefix = prefix[:-2]
-        return start + len(prefix.decode("utf-16-le", "surrogatepass").encode("utf-8", "surrogatepass"))
+        # per character (a lone surrogate is one character: 1 UTF-16 unit, 3 bytes): the
+        # characters that end at or before `character` (inside a pair: round down)
+        line_text = self.data[start:end].decode("utf-8", "surrogatepass")
+        cps = np.frombuffer(line_text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        ends16 = np.cumsum(np.where(cps >= 0x10000, 2, 1))
+        whole = int(np.searchsorted(ends16, character, side="right"))
+        width = np.where(cps < 0x80, 1, np.where(cps < 0x800, 2, np.where(cps < 0x10000, 3, 4)))
+        return start + int(width[:whole].sum())
 
     # -- tree-sitter points (rows count only \n, columns are bytes) ---------------------
     def ts_point(self, offset: int) -> tuple[int, int]:
