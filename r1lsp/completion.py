@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import logging
 import math
 import re
 import time
@@ -244,6 +245,8 @@ class _Cand:
     depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
     object_member: bool = False        # a member java.lang.Object declares (toString, wait, …)
     same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
+    expected_type: str = ""            # the type the position expects, as a provider knew it (Java)
+    shape: float = 0.0                 # +1 fits the call written after the word (arity), -1 does not (Java)
 
 
 @dataclass(frozen=True)
@@ -397,25 +400,34 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
     if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
         return []
     member = cur.before_word.rstrip().endswith(".")
-    got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
-                       member, ctx.uri, doc.tree)
+    try:
+        got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
+                           member, ctx.uri, doc.tree)
+    except RecursionError:
+        got = None
+    except Exception:                                                   # a resolver bug must not cost the list
+        logging.getLogger(__name__).exception("java type resolution failed; names from the document instead")
+        got = None
     if got is None:
         return None
+    expected = got.expected.show().split("<")[0] if got.expected is not None else ""
     out = []
     recv = _java_receiver_text(cur.before_word) if member else ""
     same = collections.Counter(re.findall(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)", doc.text)) \
         if recv else collections.Counter()
-    for m in got:
+    for m in got.members:
         value_type = m.type.show().split("<")[0] if m.type is not None else ""
         if member:
             obj = m.owner == "java.lang.Object" and m.depth > 0
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "field", "member", 3.0, value_type=value_type,
                              detail=m.detail, depth=min(m.depth, 2), object_member=obj,
-                             same_receiver=same.get(m.name, 0)))
+                             same_receiver=same.get(m.name, 0), expected_type=expected,
+                             shape=0.0 if got.call_arguments is None else
+                             (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0)))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,
-                             detail=m.detail))
+                             detail=m.detail, expected_type=expected))
     if not member:
         have = {c.label for c in out}
         out += [_Cand(kw, "keyword", "keyword", 0.5) for kw in grammar_keywords("java") if kw not in have]
@@ -467,6 +479,7 @@ RANK_WEIGHTS = {
     "same_receiver": 0.25,      # log(1 + uses of `receiver.name` in the document)
     "member_frequency": 0.0,   # log(1 + occurrences of `.name` in the document) (after a dot)
     "private_on_self": -0.5,    # a _name after self. / this.
+    "shape": 2.0,              # +1: a method taking as many arguments as the call after the word has; -1: not (Java)
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
     "kind_class": 0.0, "kind_variable": 0.0, "kind_parameter": 0.5, "kind_module": 0.0, "kind_model": 0.0,
 }
@@ -505,6 +518,8 @@ def rank_features(c: _Cand, cur: Cursor, counts: NameCounts, model: float | None
          "type": float(type_match),
          "inherited": float(c.depth),
          "object_member": float(c.object_member),
+         "same_receiver": math.log1p(c.same_receiver),
+         "shape": c.shape,
          f"kind_{c.kind}": 1.0}
     if recv is not None:
         f["same_receiver"] = math.log1p(max(c.same_receiver, counts.pairs.get((recv, c.label), 0)))
@@ -634,7 +649,9 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
 def _expected_type(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext, cands: list[_Cand],
                    top: int = 20) -> str:
     """The type the position expects (Python: jedi; '' elsewhere), with the `value_type` of
-    the `top` best candidates filled in when it is known."""
+    the `top` best candidates filled in when it is known; Java: as its provider found it)."""
+    if doc.language == "java":
+        return next((c.expected_type for c in cands if c.expected_type), "")
     if doc.language != "python" or not any(c.symbol is not None for c in cands):
         return ""
     from r1lsp import pyanalysis
