@@ -59,3 +59,27 @@ def test_model_threads_setting():
     s, errors = merge_settings(s, {"model": {"threads": -1}})
     assert s.model.threads == 4
     assert len(errors) == 1 and "r1lsp.model.threads = -1 is not an integer from 0 to 256; keeping 4" in errors[0]
+
+
+def _leaves(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def test_every_server_setting_is_contributed_by_the_vscode_extension():
+    """A setting the server reads but the extension does not declare cannot be set in VS Code's
+    settings UI (and the extension would not forward it)."""
+    import json
+    from pathlib import Path
+
+    pkg = json.loads((Path(__file__).parent.parent / "editor-client/package.json").read_text())
+    declared = pkg["contributes"]["configuration"]["properties"]
+    for key, default in _leaves(settings_to_dict(Settings())).items():
+        assert f"r1lsp.{key}" in declared, f"r1lsp.{key} missing from editor-client/package.json"
+        if default is not None:
+            assert declared[f"r1lsp.{key}"]["default"] == default, key

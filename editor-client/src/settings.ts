@@ -23,6 +23,8 @@ export interface ExtensionSettings {
   model: { path: string; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
+  python: { environment: string };
+  inline: { minConfidence: number; monitor: boolean };
   logLevel: LogLevel;
 }
 
@@ -31,6 +33,8 @@ export interface ServerSettings {
   model: { path: string | null; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
+  python: { environment: string | null };
+  inline: { minConfidence: number; monitor: boolean };
   logLevel: LogLevel;
 }
 
@@ -39,6 +43,8 @@ export const DEFAULTS: ExtensionSettings = {
   model: { path: '', device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
   features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
   diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
+  python: { environment: '' },
+  inline: { minConfidence: -1.4, monitor: true },
   logLevel: 'info',
 };
 
@@ -55,6 +61,7 @@ function pick<T>(source: SettingsSource, key: string, fallback: T, valid: (v: un
 const isString = (v: unknown) => typeof v === 'string';
 const isBool = (v: unknown) => typeof v === 'boolean';
 const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 const oneOf = (...values: string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
 
 /** The user's settings; a missing or mistyped value falls back to the default. Range checks
@@ -81,6 +88,11 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
       sentences: pick(source, 'diagnostics.sentences', d.diagnostics.sentences, isBool),
       mode: pick(source, 'diagnostics.mode', d.diagnostics.mode, oneOf('all', 'unusual')),
       debounceMs: pick(source, 'diagnostics.debounceMs', d.diagnostics.debounceMs, isInt),
+    },
+    python: { environment: pick(source, 'python.environment', d.python.environment, isString) },
+    inline: {
+      minConfidence: pick(source, 'inline.minConfidence', d.inline.minConfidence, isNumber),
+      monitor: pick(source, 'inline.monitor', d.inline.monitor, isBool),
     },
     logLevel: pick(source, 'logLevel', d.logLevel, oneOf('error', 'warning', 'info', 'debug')),
   };
@@ -123,6 +135,9 @@ export function toServerSettings(s: ExtensionSettings, ctx: PathContext = {}): S
     },
     features: { ...s.features },
     diagnostics: { ...s.diagnostics },
+    // empty = the server's own interpreter (null on the server)
+    python: { environment: s.python.environment.trim() === '' ? null : s.python.environment.trim() },
+    inline: { ...s.inline },
     logLevel: s.logLevel,
   };
 }

@@ -26,6 +26,8 @@ test('nothing set: the defaults, and the server gets its own defaults (model.pat
     model: { path: null, device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
     features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
     diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
+    python: { environment: null },
+    inline: { minConfidence: -1.4, monitor: true },
     logLevel: 'info',
   });
 });
@@ -46,6 +48,9 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     'diagnostics.sentences': true,
     'diagnostics.mode': 'unusual',
     'diagnostics.debounceMs': 50,
+    'python.environment': '/opt/other/bin/python',
+    'inline.minConfidence': -2.5,
+    'inline.monitor': false,
     logLevel: 'debug',
   }));
   const server = toServerSettings(s);
@@ -53,6 +58,8 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     model: { path: '/ckpt/r1-tiny', device: 'cuda', quantization: 'none', maxTokens: 96, threads: 4 },
     features: { completion: false, inlineCompletion: false, translate: false, expertDiagnostics: false },
     diagnostics: { severity: 'information', sentences: true, mode: 'unusual', debounceMs: 50 },
+    python: { environment: '/opt/other/bin/python' },
+    inline: { minConfidence: -2.5, monitor: false },
     logLevel: 'debug',
   });
   assert.ok(!('pythonPath' in server), 'pythonPath is the client\'s, the server would report it as unknown');
@@ -60,7 +67,8 @@ test('every contributed setting reaches the server under the name r1lsp/settings
 });
 
 test('mistyped values fall back to the defaults; a blank pythonPath means python3', () => {
-  const s = readSettings(source({ pythonPath: '  ', 'model.device': 'tpu', 'model.maxTokens': '12', 'features.completion': 'yes', logLevel: 7 }));
+  const s = readSettings(source({ pythonPath: '  ', 'model.device': 'tpu', 'model.maxTokens': '12', 'features.completion': 'yes', logLevel: 7, 'inline.minConfidence': 'low' }));
+  assert.equal(s.inline.minConfidence, -1.4);
   assert.equal(s.pythonPath, 'python3');
   assert.equal(s.model.device, 'auto');
   assert.equal(s.model.maxTokens, 48);
