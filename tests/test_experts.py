@@ -73,7 +73,9 @@ def test_aggregate_is_fast_on_a_big_trace():
     trace = RouteTrace(rng.integers(0, 16, (6, len(starts), 4)), rng.random((6, len(starts), 4)).astype(np.float32))
     t0 = time.perf_counter()
     units = aggregate(trace, starts, h, n_experts=16)
-    assert len(units) == 4000 and time.perf_counter() - t0 < 2.0
+    # ~0.5 s unloaded; a per-unit scan of the whole trace (quadratic) takes minutes. The bound
+    # only guards the complexity: it failed at 2 s on a machine at load 13 (speed is benched).
+    assert len(units) == 4000 and time.perf_counter() - t0 < 15.0
 
 
 # ------------------------------------------------------------------------------ incremental refresh
