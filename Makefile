@@ -83,6 +83,12 @@ e2e: install vsix
 	cd editor-client && R1LSP_PYTHON=$(abspath $(PY)) node test/e2e/run.mjs
 .PHONY: vsix e2e
 
+# Held-out code for bench/completion_quality.py (names, versions and dev/test split pinned in
+# bench/devset.json): PyPI sdists and Debian Java source packages into cache/devset
+devset: install
+	$(PY) bench/devset.py
+.PHONY: devset
+
 # The JDK API index shipped in r1lsp/java/jdk-api.txt.gz (Java completion); needs a JDK 17+ here,
 # never at run time. JDK_MODULES: which modules' exported packages go in.
 JDK_MODULES ?= java.base java.logging java.sql java.net.http java.xml java.desktop

@@ -17,6 +17,11 @@ Figures (--json: the last stdout line is one JSON object):
   list_model_p50_ms, list_model_p95_ms     the list ranked by the shipped model
   member_top5_static, member_top5_model    % of sites whose deleted name is in the first five
   resolved_pct                             % of sites where the list holds the name (the type resolved)
+  list_static_cpu_p50_ms, list_static_cpu_p95_ms
+                                           the same static list computed in-process (complete() with
+                                           the workspace index, the index update an edit triggers
+                                           included), this thread's CPU time: what the load of
+                                           other processes does not inflate
 Latencies depend on the machine's load (2 shared cores here): compare within one run.
 """
 from __future__ import annotations
@@ -135,6 +140,31 @@ async def run_lsp(files: list[tuple[Path, str, list[tuple[int, int]]]], folder: 
     return {"ms": ms, "top5": top5, "found": found}
 
 
+def in_process_cpu(files, folder: Path) -> list[float]:
+    """CPU milliseconds (this thread) of the static list at each site: the edited document
+    re-indexed as the server does before a completion, then complete() without a model."""
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.java.provider import warm_up
+    from r1lsp.java.workspace import JavaIndex
+    from r1lsp.structure import StructuredDocument
+    index = JavaIndex()
+    index.scan([folder])
+    warm_up(index)
+    out = []
+    for path, text, spots in files:
+        uri = path.as_uri()
+        doc = StructuredDocument(text, "java")
+        for s, e in spots:
+            at, end = _pos(text, s), _pos(text, e)
+            doc.apply_change("", (at.line, at.character), (end.line, end.character))
+            t = time.thread_time()
+            index.update(uri, tree=doc.tree)
+            complete(doc, at.line, at.character, None, context=AnalysisContext(java_index=index, uri=uri))
+            out.append(1000 * (time.thread_time() - t))
+            doc.apply_change(text[s:e], (at.line, at.character), (at.line, at.character))
+    return out
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return round(xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))], 1) if xs else float("nan")
@@ -177,6 +207,7 @@ def main() -> int:
         no_model = {"model": {"path": str(Path(tmp) / "no-model")}, "features": {"expertDiagnostics": False,
                                                                              "inlineCompletion": False}}
         static = asyncio.run(run_lsp(files, folder, no_model))
+        cpu = in_process_cpu(files, folder)
         model = None
         if not args.no_model:
             model = asyncio.run(run_lsp(files, folder, {"model": {"threads": 1},
@@ -184,7 +215,8 @@ def main() -> int:
     mean = lambda xs: round(100.0 * sum(xs) / len(xs), 1) if xs else None
     out = {"positions": len(static["ms"]), "lines": lines,
            "list_static_p50_ms": pct(static["ms"], 0.5), "list_static_p95_ms": pct(static["ms"], 0.95),
-           "member_top5_static": mean(static["top5"]), "resolved_pct": mean(static["found"])}
+           "member_top5_static": mean(static["top5"]), "resolved_pct": mean(static["found"]),
+           "list_static_cpu_p50_ms": pct(cpu, 0.5), "list_static_cpu_p95_ms": pct(cpu, 0.95)}
     if model is not None:
         out.update({"list_model_p50_ms": pct(model["ms"], 0.5), "list_model_p95_ms": pct(model["ms"], 0.95),
                     "member_top5_model": mean(model["top5"])})

@@ -144,6 +144,10 @@ def bench_model(name, device, dtype, prompt_len, new_tokens, reps, quantize=None
     cfg = R1Config.preset(name)
     model = R1Model(cfg).to(device=device, dtype=dtype).eval()
     report = quantize_model(model, device) if quantize else None
+    if report is not None and device.type == "cpu":
+        from model.quantize import select_kernels
+        chosen = select_kernels(model)                                 # as the engine does at load
+        report.mode = f"decode {chosen['decode']}, prefill {chosen['prefill']}"
     prompt = torch.randint(0, cfg.vocab_size, (1, prompt_len), device=device)
     with torch.no_grad():
         def prefill():

@@ -48,6 +48,7 @@ class GenerationResult:
     tokens: list[int]
     finish_reason: str               # "eos" | "stop" | "length" | "cancelled"
     text: str | None = None          # set when a `decode` callback was given
+    logprobs: list[float] | None = None   # log p of each returned token (before any logits processor)
 
 
 def fim_prompt(prefix: Sequence[int], suffix: Sequence[int], *, prefix_id: int, suffix_id: int,
@@ -280,6 +281,7 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
     keys = list(prefix_keys) if prefix_keys is not None else [None] * B
 
     out: list[list[int]] = [[] for _ in range(B)]
+    logps: list[list[float]] = [[] for _ in range(B)]             # the model's log p of each token
     reasons: list[str | None] = [None] * B
     texts: list[str | None] = [None] * B
 
@@ -324,14 +326,16 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
             break
         if len(banned):
             logits[:, banned] = float("-inf")
+        own = logits.float().log_softmax(-1)                       # (rows, V) before any processor
         for j, b in enumerate(active):
             if processors[b] is not None and reasons[b] is None:
                 edited = processors[b](list(out[b]), logits[j])
                 if edited is not None:
                     logits[j] = edited
         tok = sample(logits, temperature, top_p, generator)       # (rows,)
-        for b, t in zip(active, tok.tolist()):
+        for j, (b, t) in enumerate(zip(active, tok.tolist())):
             if reasons[b] is None:
+                logps[b].append(float(own[j, t]))
                 reasons[b], texts[b] = _step_row(out[b], t, eos, stop_sequences, stop_strings, stop_fns[b], decode)
                 if reasons[b] is None and len(out[b]) >= max_new[b]:
                     reasons[b] = "length"
@@ -350,7 +354,7 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
             results.append(GenerationResult(out[b], "cancelled"))
             continue
         text = texts[b] if texts[b] is not None else (decode(out[b]) if decode else None)
-        results.append(GenerationResult(out[b], reasons[b] or "length", text))
+        results.append(GenerationResult(out[b], reasons[b] or "length", text, logps[b][:len(out[b])]))
     return results
 
 

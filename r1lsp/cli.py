@@ -137,7 +137,15 @@ def cmd_complete(args: argparse.Namespace) -> int:
             else:
                 print("(no ghost text: the model's continuation was empty or would add a syntax error)", file=sys.stderr)
             return 0
-        result = complete(doc, line0, char16, engine, timeout=30)
+        context = None
+        if language == "java" and path != "-":
+            # the file's own folder as the workspace: its other classes are known types
+            from r1lsp.completion import AnalysisContext
+            from r1lsp.java.workspace import JavaIndex
+            index = JavaIndex()
+            index.scan([Path(path).resolve().parent], limit=2000)
+            context = AnalysisContext(path=str(Path(path).resolve()), java_index=index)
+        result = complete(doc, line0, char16, engine, timeout=30, context=context)
         if args.json:
             print(json.dumps({"file": path, "line": line, "column": col, "is_incomplete": result.is_incomplete,
                               "items": [{"label": c.label, "kind": c.kind, "detail": c.detail, "score": c.score}

@@ -15,7 +15,11 @@ Generation stops at the end of the enclosing unit, not after a line count (`Bloc
     than the header.
 Then the text already following the cursor is not repeated (`dedupe_suffix`), and the
 suggestion is dropped when inserting it adds tree-sitter error nodes or grows an existing
-error (`adds_syntax_error`).
+error (`adds_syntax_error`), or when the model's mean token log-probability over the kept text
+is below `min_confidence` (precision before recall).
+
+With `monitor`, decoding is guided by the static analysis (r1lsp.monitor): after `receiver.`
+the model may only write one of the names the language's analysis offers there.
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from r1lsp.completion import cursor_at
+from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
 from r1lsp.engine import encode_window
+from r1lsp.monitor import MemberMonitor
 from r1lsp.structure import StructuredDocument
 from r1lsp.structure.languages import language_support
 
@@ -35,6 +40,7 @@ class InlineSuggestion:
     text: str                          # inserted at `start` (replacing [start, end))
     start: tuple[int, int]             # (line, UTF-16 column)
     end: tuple[int, int]
+    confidence: float = 0.0            # mean log-probability of the tokens of `text`
 
 
 # ---------------------------------------------------------------------------- scanning
@@ -266,11 +272,14 @@ def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int):
 def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
                        max_tokens: int = 48, timeout: float = 5.0,
                        cancel: threading.Event | None = None, key: str | None = None,
-                       logits_processor=None) -> list[InlineSuggestion]:
+                       min_confidence: float | None = None, monitor: bool = False,
+                       context: AnalysisContext | None = None, logits_processor=None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
-    request with the same `key`) or timed out, or the only suggestion would add a syntax error.
-    `logits_processor(generated_ids, logits)` edits each step's logits (model.generate.generate)."""
+    request with the same `key`) or timed out, the only suggestion would add a syntax error,
+    or its confidence is below `min_confidence` (None: no gate). `monitor`: the member
+    monitor constrains names after `receiver.`; `logits_processor(generated_ids, logits)`
+    edits each step's logits (model.generate.generate; applied before the monitor)."""
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
         return []
@@ -278,9 +287,13 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,
                      indent=len(typed) - len(typed.lstrip()), line_has_code=bool(typed.strip()))
+    processor = logits_processor
+    if monitor:
+        guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
+        processor = guide if logits_processor is None else _chain(logits_processor, guide)
     key = key or f"inline:{id(doc)}"
     fut = engine.submit_generate(key, ids, levels, max_tokens, stop_fn=stop, cancel=cancel,
-                                 logits_processor=logits_processor, prefix_key=key + "#prefix")
+                                 logits_processor=processor, prefix_key=key + "#prefix")
     res = _wait(fut, timeout, cancel)
     if res is None:
         return []
@@ -290,10 +303,71 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     text = dedupe_suffix(text, suffix)
     if not text.strip():
         return []
+    confidence = mean_logprob(engine, res.tokens, getattr(res, "logprobs", None), text)
+    if min_confidence is not None and confidence < min_confidence:
+        return []
     if adds_syntax_error(doc, cur.offset, text):
         return []
     pos = (cur.line, cur.character)
-    return [InlineSuggestion(text, pos, pos)]
+    return [InlineSuggestion(text, pos, pos, confidence)]
+
+
+def _chain(first, second):
+    def both(ids, logits):
+        edited = first(ids, logits)
+        logits = logits if edited is None else edited
+        again = second(ids, logits)
+        return logits if again is None else again
+    return both
+
+
+def mean_logprob(engine, tokens: list[int], logprobs: list[float] | None, text: str) -> float:
+    """Mean log-probability of the tokens that make up `text` (the kept start of the
+    generation); 0.0 when the engine reported none."""
+    if not logprobs:
+        return 0.0
+    n = len(text.rstrip())
+    k = 1
+    while k < len(tokens) and len(engine.decode(tokens[:k]).rstrip()) < n:
+        k += 1
+    kept = logprobs[:k]
+    return sum(kept) / len(kept)
+
+
+def member_monitor(doc: StructuredDocument, offset: int, engine, context: AnalysisContext) -> MemberMonitor:
+    """The monitor for ghost text at byte `offset`: the member names at a `receiver.` the
+    generation reaches come from the language's analysis (r1lsp.completion's providers) run on
+    the document with the generated text inserted."""
+    data = doc.text.encode("utf-8", "surrogatepass")
+    before = data[:offset].decode("utf-8", "surrogatepass")
+    after = data[offset:].decode("utf-8", "surrogatepass")
+
+    def names_at(generated: str):
+        text = before + generated
+        line = text.count("\n")
+        column = len(text.rsplit("\n", 1)[-1].encode("utf-16-le")) // 2
+        probe = StructuredDocument(text + after, doc.language)
+        cur = cursor_at(probe, line, column)
+        if cur is None:
+            return None
+        cands = resolved_candidates(probe, cur, context)
+        # dunders (__class__, __dir__ …) are valid but almost never what comes next
+        names = [c.label for c in cands or () if not c.label.startswith("__")]
+        return names or None
+
+    return MemberMonitor(before[-400:], names_at, _vocabulary(engine), engine.decode)
+
+
+def _vocabulary(engine) -> list[str]:
+    """Each token id's text (kept on the engine's tokenizer: computed once)."""
+    tok = engine.tokenizer
+    vocab = getattr(tok, "_r1lsp_pieces", None)
+    if vocab is None:
+        size = min(engine.config.vocab_size, tok.get_vocab_size())
+        banned = set(engine.prompts.banned_ids)
+        vocab = ["" if i in banned else tok.decode([i]) for i in range(size)]
+        tok._r1lsp_pieces = vocab
+    return vocab
 
 
 def _wait(fut, timeout: float, cancel):

@@ -1,6 +1,6 @@
 """Python analysis through jedi: what may follow at a position (members of the receiver's
 inferred type, names in scope, imports, keywords), with kinds, signatures and types, and the
-signatures of the names used near a position (prompt context for ghost text).
+type a position expects (annotated assignment, call argument).
 
 The workspace folder is jedi's Project (so its own modules resolve); the interpreter is the
 one the `r1lsp.python.environment` setting names (a python executable or a virtualenv
@@ -175,39 +175,6 @@ def expected_type(source: str, line: int, column: int, *, path: str | None = Non
             return ""
     m = re.match(r"[\w*]+\s*:\s*([\w.]+)", param)
     return m.group(1).split(".")[-1] if m else ""
-
-
-def nearby_signatures(source: str, line: int, column: int, *, path: str | None = None, root: str | None = None,
-                      env_path: str | None = None, window: int = 20, limit: int = 8) -> list[str]:
-    """Signatures of the functions and classes named in the `window` lines before (line,
-    column) that are defined outside the document (what the model cannot see in the prefix),
-    at most `limit`, nearest first."""
-    lines = source.split("\n")
-    first = max(0, line - window)
-    out: list[str] = []
-    seen: set[str] = set()
-    with _LOCK:
-        try:
-            script = _script(source, path, root, env_path)
-            for ln in range(line, first - 1, -1):
-                text = lines[ln][:column] if ln == line else lines[ln]
-                for m in reversed(list(re.finditer(r"[A-Za-z_]\w*(?=\s*[.(])", text))):
-                    if m.group(0) in seen or len(out) >= limit:
-                        continue
-                    seen.add(m.group(0))
-                    for d in script.infer(ln + 1, m.start()):
-                        if d.module_path is not None and path is not None and str(d.module_path) == str(path):
-                            continue
-                        if d.type in ("function", "class"):
-                            sigs = d.get_signatures()
-                            if sigs:
-                                out.append(f"{d.module_name}.{sigs[0].to_string()}")
-                                break
-                if len(out) >= limit:
-                    break
-        except Exception:
-            pass
-    return out
 
 
 def warm_up(env_path: str | None = None) -> None:

@@ -227,6 +227,8 @@ def create_server() -> R1LanguageServer:
             suggestions = await asyncio.to_thread(
                 inline_suggestions, snap, line, char, ls.engine,
                 max_tokens=ls.settings.model.max_tokens, cancel=cancel, key=f"{uri}#inline",
+                min_confidence=ls.settings.inline.min_confidence, monitor=ls.settings.inline.monitor,
+                context=ls.analysis_context(uri),
             )
         except asyncio.CancelledError:  # the client cancelled or typed on
             cancel.set()

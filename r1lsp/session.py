@@ -331,7 +331,7 @@ class R1LanguageServer(LanguageServer):
         result = await asyncio.to_thread(self.plan_translation, args, doc)
         self.report_translation(uri, doc, result)
         if result.result.empty:
-            raise JsonRpcInvalidParams(f"r1lsp translated nothing: {result.result.empty}")
+            raise RequestFailed(f"r1lsp translated nothing: {result.result.empty}")
         return result
 
     def java_path_for(self, uri: str) -> Path | None:

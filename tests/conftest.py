@@ -50,14 +50,16 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 class StubEngine:
     """Stands in for r1lsp.engine.Engine in completion/inline tests: characters as token ids,
     fixed generated text (cut by the request's stop rule as the engine does, character by
-    character), and scores from a function of the candidate text."""
+    character), each token's log-probability `logprob`, and scores from a function of the
+    candidate text."""
 
     state = "ready"
     context_tokens = 4096
 
-    def __init__(self, text: str = "", score=None):
+    def __init__(self, text: str = "", score=None, logprob: float | None = None):
         import types
         self.text, self.score = text, score or (lambda s: 0.0)
+        self.logprob = logprob                                          # each generated token's log p
         self.special = types.SimpleNamespace(lang=lambda language: 1, fim_prefix=2, fim_suffix=3,
                                              fim_middle=4, endoftext=0)
         from model.prompts import R1Prompts
@@ -85,6 +87,7 @@ class StubEngine:
                         stop_fn=None, temperature=0.0, cancel=None, logits_processor=None, prefix_key=None):
         from model.generate import GenerationResult
         self.requests.append(("generate", key, list(prompt_ids), level_ids))
+        self.logits_processor = logits_processor
         out, reason = "", "length"
         for c in self.text:
             out += c
@@ -92,7 +95,8 @@ class StubEngine:
             if cut is not None:
                 out, reason = out[:cut], "stop"
                 break
-        return self._done(GenerationResult(self.encode(out), reason, out))
+        logprobs = None if self.logprob is None else [self.logprob] * len(out)
+        return self._done(GenerationResult(self.encode(out), reason, out, logprobs))
 
     def submit_score(self, key, context_ids, level_ids, candidates, *, cancel=None, prefix_key=None):
         self.requests.append(("score", key, list(context_ids), level_ids))

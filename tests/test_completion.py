@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from r1lsp.completion import complete, format_completions, grammar_keywords
+from r1lsp.completion import RANK_WEIGHTS, complete, format_completions, grammar_keywords
 from r1lsp.engine import Engine
 from r1lsp.settings import ModelSettings
 from r1lsp.structure import StructuredDocument
@@ -111,12 +111,24 @@ def test_keywords_come_from_the_grammar():
 
 # ---------------------------------------------------------------------------- ranking, edits
 
+# The shipped weights give the model's score weight 0 (tuned on the dev set: r1-tiny's scores
+# lowered top-5); these tests weight it as a user-tuned ranking would, to check the combination.
+MODEL_WEIGHTED = {**RANK_WEIGHTS, "model": 1.0}
+
+
+def test_shipped_ranking_does_not_wait_for_a_zero_weighted_model(stub_engine):
+    doc, line, col = doc_with_cursor("alpha = 1\nalphabet = 2\nx = al|\n", "python")
+    eng = stub_engine(score=lambda s: 0.0)
+    res = complete(doc, line, col, eng)
+    assert {"alpha", "alphabet"} <= set(labels(res)) and not res.is_incomplete
+    assert eng.requests == [] if RANK_WEIGHTS["model"] == 0.0 else eng.requests
+
 def test_model_scores_decide_the_order(stub_engine):
     doc, line, col = doc_with_cursor("alpha = 1\nalphabet = 2\nalpine = 3\nx = al|\n", "python")
     structural = labels(complete(doc, line, col, None))
     favourite = [w for w in ("alpine", "alphabet", "alpha") if w != structural[0]][0]
     eng = stub_engine(score=lambda s: 0.0 if s.strip() == favourite else -5.0 * len(s))
-    res = complete(doc, line, col, eng, model_continuations=False)
+    res = complete(doc, line, col, eng, model_continuations=False, weights=MODEL_WEIGHTED)
     assert res.items[0].label == favourite
     assert "· " in res.items[0].detail and res.items[0].score > res.items[1].score
     assert [c.sort_text for c in res.items] == sorted(c.sort_text for c in res.items)
@@ -126,7 +138,7 @@ def test_model_scores_decide_the_order(stub_engine):
 
 def test_model_continuation_is_offered(stub_engine):
     doc, line, col = doc_with_cursor("def f(a):\n    return a.nor|\n", "python")
-    res = complete(doc, line, col, stub_engine("malized_name(a)"))
+    res = complete(doc, line, col, stub_engine("malized_name(a)"), weights=MODEL_WEIGHTED)
     model = [c for c in res.items if c.kind == "model"]
     assert [c.label for c in model] == ["normalized_name"]
 
@@ -158,13 +170,13 @@ def test_with_the_real_engine(tiny_checkpoint):
     try:
         assert eng.wait_ready(60)
         doc, line, col = fixture_with_cursor("shop.py", "    ordered = sorted(items, key=key)", "sorted", "python")
-        res = complete(doc, line, col, eng, max_items=20, timeout=30)
+        res = complete(doc, line, col, eng, max_items=20, timeout=30, weights=MODEL_WEIGHTED)
         assert len(res.items) == 20 and all(c.detail.split("· ")[-1].lstrip("-").replace(".", "").isdigit()
                                              for c in res.items if c.kind != "model")
         assert [c.score for c in res.items] == sorted((c.score for c in res.items), reverse=True)
         hits = eng.cache_stats()["hits"]
         doc2 = StructuredDocument(doc.text[:doc.offset_at(line, col)] + "i" + doc.text[doc.offset_at(line, col):], "python")
-        complete(doc2, line, col + 1, eng, max_items=20, timeout=30)   # one more keystroke
+        complete(doc2, line, col + 1, eng, max_items=20, timeout=30, weights=MODEL_WEIGHTED)   # one more keystroke
         assert eng.cache_stats()["hits"] > hits                       # same context: cached scores
         text = format_completions(res)
         assert res.items[0].label in text.splitlines()[0]

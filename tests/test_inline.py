@@ -137,3 +137,15 @@ def test_with_the_real_engine(tiny_checkpoint):
         assert inline_suggestions(doc, line, col, eng, max_tokens=16, cancel=ev) == []
     finally:
         eng.close()
+
+
+# ---------------------------------------------------------------------------- confidence gate
+
+def test_confidence_gate_hides_unsure_suggestions(stub_engine):
+    doc, line, col = doc_with_cursor("def f(items):\n    return |\n", "python")
+    sure = inline_suggestions(doc, line, col, stub_engine("len(items)", logprob=-0.4), min_confidence=-1.0)
+    assert [s.text for s in sure] == ["len(items)"] and sure[0].confidence == pytest.approx(-0.4)
+    unsure = inline_suggestions(doc, line, col, stub_engine("len(items)", logprob=-2.5), min_confidence=-1.0)
+    assert unsure == []
+    ungated = inline_suggestions(doc, line, col, stub_engine("len(items)", logprob=-2.5), min_confidence=None)
+    assert [s.text for s in ungated] == ["len(items)"]

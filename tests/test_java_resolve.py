@@ -241,3 +241,79 @@ def test_members_the_document_uses_on_the_same_receiver_rank_first():
     assert got.items[0].label == "reverse"
     assert got.items[0].detail.startswith("StringBuilder reverse()")
     assert "append" in [i.label for i in got.items]
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("String s = local.", "String"),
+    ("int n; n = local.", "int"),
+    ("if (local.", "boolean"),
+    ("return local.", "void"),
+    ("local.|();", "void"),                                       # a call made for its effect
+    ("local.|().trim();", None),                                  # the start of a chain: unknown
+    ("Object o2 = local.", "Object"),
+])
+def test_expected_type_at_the_cursor(line, expected):
+    before, _, after = line.partition("|")
+    s = scope_at(before, source=SHAPES.replace("CURSOR", "CURSOR" + after))
+    got = s.expected_here()
+    assert (got.show() if got is not None else None) == expected
+
+
+def test_members_of_the_expected_type_rank_higher():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.structure import StructuredDocument
+    text = "class A {\n    boolean m(String s) {\n        if (s.\n    }\n}\n"
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 2, len("        if (s."), None, context=AnalysisContext(java_index=JavaIndex()))
+    top = [i.label for i in got.items[:8]]
+    assert top[0] in ("isEmpty", "isBlank", "equals", "contains", "startsWith", "endsWith", "matches",
+                      "equalsIgnoreCase", "contentEquals", "regionMatches"), top
+
+
+def test_a_call_written_after_the_word_prefers_methods_of_that_arity():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.structure import StructuredDocument
+    text = "class A {\n    void m(StringBuilder sb) {\n        sb.(1, 2);\n    }\n}\n"
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 2, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))
+    top = [i.label for i in got.items[:10]]
+    assert "deleteCharAt" not in top[:3] and set(top[:3]) <= {"delete", "insert", "replace", "append", "setLength",
+                                                              "setCharAt", "substring", "codePointCount", "getChars",
+                                                              "subSequence", "offsetByCodePoints", "indexOf",
+                                                              "lastIndexOf", "appendCodePoint"}, top
+    assert "length" not in top[:5]                                # a field-like no-argument method
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="no JDK on this machine")
+def test_jar_classes_are_read_with_their_generic_signatures(tmp_path):
+    import zipfile
+    src = tmp_path / "src" / "lib"
+    src.mkdir(parents=True)
+    (src / "Box.java").write_text(
+        "package lib;\nimport java.util.*;\n"
+        "public class Box<T extends Comparable<T>> implements Iterable<T> {\n"
+        "    public static final int SIZE = 1;\n    public List<String>[] labels;\n"
+        "    public T get() { return null; }\n    public static <U extends Comparable<U>> Box<U> of(U u) { return null; }\n"
+        "    public void addAll(String... xs) { }\n    private void hidden() { }\n"
+        "    public Iterator<T> iterator() { return null; }\n"
+        "    public static class Inner { public Map.Entry<String, Integer> entry() { return null; } }\n}\n")
+    out = tmp_path / "classes"
+    subprocess.run(["javac", "-d", str(out), str(src / "Box.java")], check=True, timeout=120)
+    ws = tmp_path / "ws"
+    (ws / "lib").mkdir(parents=True)
+    with zipfile.ZipFile(ws / "lib" / "box.jar", "w") as z:
+        for f in out.rglob("*.class"):
+            z.write(f, f.relative_to(out).as_posix())
+    index = JavaIndex()
+    index.scan([ws])
+    box = index.get("lib.Box")
+    assert box.tparams == ("T:java.lang.Comparable<T>",) and box.supers == ("java.lang.Object", "java.lang.Iterable<T>")
+    by_name = {m.name: m for m in box.methods}
+    assert "hidden" not in by_name and by_name["get"].ret == "T"
+    assert by_name["of"].static and by_name["of"].tparams == ("U:java.lang.Comparable<U>",) and by_name["of"].ret == "lib.Box<U>"
+    assert by_name["addAll"].varargs and by_name["addAll"].params == ("java.lang.String[]",)
+    assert {f.name: f.type for f in box.fields} == {"SIZE": "int", "labels": "java.util.List<java.lang.String>[]"}
+    src2 = ("import lib.Box;\nclass A { void m(Box<String> b) { CURSOR } }")
+    assert receiver("b.get().", index=index, source=src2) == "value String"
+    assert receiver("Box.Inner.", index=index, source=src2) == "type Box.Inner"
+    assert receiver("new Box.Inner().entry().", index=index, source=src2) == "value Map.Entry<String,Integer>"

@@ -3,8 +3,10 @@ members when its type resolves; elsewhere the names in scope. Pure logic over `J
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from r1lsp.java.resolve import JavaScope, Member
+from r1lsp.java.types import JType
 from r1lsp.java.workspace import JavaIndex
 
 _default: JavaIndex | None = None
@@ -20,22 +22,27 @@ def default_index() -> JavaIndex:
         return _default
 
 
+@dataclass
+class JavaNames:
+    members: list[Member]
+    expected: JType | None             # the type the position expects (None: unknown)
+    call_arguments: int | None = None  # arguments already written after the word (a call), else None
+
+
 def java_members(index: JavaIndex | None, data: bytes, word_start: int, word_end: int, member: bool,
-                 uri: str | None = None, tree=None) -> list[Member] | None:
+                 uri: str | None = None, tree=None) -> JavaNames | None:
     """Members of the receiver before `.` (member=True) or the names in scope (member=False)
-    at the word spanning bytes [word_start, word_end) of the UTF-8 source. None: nothing
-    resolved here (the caller falls back to names seen in the document). `tree`: data's
-    tree, re-parsed incrementally with the placeholder."""
+    at the word spanning bytes [word_start, word_end) of the UTF-8 source, with the type the
+    position expects. None: nothing resolved here (the caller falls back to names seen in the
+    document). `tree`: data's tree, re-parsed incrementally with the placeholder."""
     scope = JavaScope(index or default_index(), data, word_start, word_end, uri or "file:///untitled.java", tree=tree)
     if member:
         r = scope.receiver()
-        if r is None:
-            return None
-        got = scope.members(r)
-        return got or None
+        got = scope.members(r) if r is not None else None
+        return JavaNames(got, scope.expected_here(), scope.call_arguments()) if got else None
     if scope.node is None:
         return None
-    return scope.scope_names()
+    return JavaNames(scope.scope_names(), scope.expected_here())
 
 
 def warm_up(index: JavaIndex) -> None:

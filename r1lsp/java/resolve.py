@@ -50,6 +50,10 @@ class Member:
     static: bool = False
     owner: str = ""                                # declaring class (binary)
     type: JType | None = None
+    arities: tuple = ()                            # methods: (parameter count, varargs) per overload
+
+    def accepts(self, n: int) -> bool:
+        return any(k == n or (v and n >= k - 1) for k, v in self.arities)
 
 
 @dataclass
@@ -707,6 +711,55 @@ class JavaScope:
                     return m, inf, subst
         return None
 
+    def call_arguments(self) -> int | None:
+        """How many arguments follow the word at the cursor when it is the name of a call
+        already written (`receiver.WORD(a, b)` → 2); None otherwise."""
+        n = self.node
+        p = n.parent if n is not None else None
+        if p is None or p.type != "method_invocation" or p.child_by_field_name("name") != n:
+            return None
+        args = p.child_by_field_name("arguments")
+        return sum(1 for a in args.named_children if a.type not in ("line_comment", "block_comment")) \
+            if args is not None else None
+
+    def expected_here(self) -> JType | None:
+        """The type the position of the word at the cursor expects, when the expression it
+        starts is the whole value: a declared variable's initialiser, an assignment's right
+        side, a `return` (the method's type), a condition (boolean)."""
+        n = self.node
+        if n is None:
+            return None
+        p = n.parent
+        if p is not None and p.type in ("field_access", "method_invocation") and p.child_by_field_name("object") is not None \
+                and n in (p.child_by_field_name("field"), p.child_by_field_name("name")):
+            n = p                                                  # receiver.WORD(...): the whole access
+        p = n.parent
+        while p is not None and p.type == "parenthesized_expression":
+            n, p = p, p.parent
+        if p is None:
+            return None
+        if p.type == "variable_declarator" and p.child_by_field_name("value") == n:
+            decl = p.parent
+            tn = decl.child_by_field_name("type") if decl is not None else None
+            return self.type_of_text(_text(tn), decl) if tn is not None and _text(tn) != "var" else None
+        if p.type == "assignment_expression" and p.child_by_field_name("right") == n:
+            left = self.eval(p.child_by_field_name("left"))
+            return left.type if left is not None else None
+        if p.type == "return_statement":
+            m = p.parent
+            while m is not None and m.type not in ("method_declaration", "lambda_expression", "constructor_declaration"):
+                m = m.parent
+            tn = m.child_by_field_name("type") if m is not None and m.type == "method_declaration" else None
+            return self.type_of_text(_text(tn), m) if tn is not None else None
+        if p.type == "expression_statement":
+            return JType("void")                                   # a call made for its effect
+        if p.type in ("if_statement", "while_statement", "do_statement") and p.child_by_field_name("condition") == n \
+                or p.type == "unary_expression" and _text(p).startswith("!") \
+                or p.type == "binary_expression" and _text(p.child_by_field_name("operator")) in ("&&", "||") \
+                or p.type == "ternary_expression" and p.child_by_field_name("condition") == n:
+            return JType("boolean")
+        return None
+
     # ---------------------------------------------------------------- what completion offers
     def members(self, r: Receiver) -> list[Member]:
         """The members completion offers after `<receiver>.`: a value's instance members (an
@@ -727,7 +780,7 @@ class JavaScope:
         for info, subst, depth in self.hierarchy(t):
             for m in self._declared(info, subst, static):
                 if m.name not in out:
-                    out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type)
+                    out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type, m.arities)
             if static:
                 for simple, binary in sorted(info.nested.items()):
                     out.setdefault(simple, Member(simple, "class", binary.replace("$", "."), depth, True, info.name))
@@ -759,7 +812,8 @@ class JavaScope:
         for name, ms in overloads.items():
             m = min(ms, key=lambda m: len(m.params))
             out.append(Member(name, "method", self.signature(m, info, subst, len(ms)), 0, m.static, info.name,
-                              self.return_type(m, info, subst) if not m.tparams else None))
+                              self.return_type(m, info, subst) if not m.tparams else None,
+                              tuple(sorted({(len(x.params), x.varargs) for x in ms}))))
         if cacheable:
             if len(self.index.member_cache) > 4096:
                 self.index.member_cache.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import zipfile
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -281,6 +282,9 @@ class JavaIndex:
             for dirpath, dirnames, filenames in os.walk(folder):
                 dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")]
                 for f in filenames:
+                    if f.endswith(".jar"):
+                        self.add_jar(Path(dirpath, f))
+                        continue
                     if not f.endswith(".java"):
                         continue
                     path = Path(dirpath, f)
@@ -294,6 +298,31 @@ class JavaIndex:
                     n += 1
                     if n >= limit:
                         return n
+        return n
+
+    def add_jar(self, path: Path) -> int:
+        """The public classes of a jar's class files (a workspace's libraries); source files of
+        the same classes, indexed or not, take precedence. Returns how many were added."""
+        from r1lsp.java.classfile import read_jar
+        try:
+            infos = read_jar(path)
+        except (OSError, ValueError, zipfile.BadZipFile):
+            return 0
+        n = 0
+        with self._lock:
+            for info in infos:
+                if info.name in self.classes:
+                    continue
+                self.classes[info.name] = info
+                n += 1
+                pkg, _, simple = info.name.rpartition(".")
+                outer, _, inner = simple.rpartition("$")
+                if not outer:
+                    self.packages.setdefault(pkg, {}).setdefault(simple, info.name)
+            for info in infos:                                         # nested classes by simple name
+                outer, _, inner = info.name.rpartition("$")
+                if outer and not inner[:1].isdigit() and outer in self.classes:
+                    self.classes[outer].nested.setdefault(inner, info.name)
         return n
 
     # ----------------------------------------------------------------- looking up

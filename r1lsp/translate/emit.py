@@ -284,9 +284,6 @@ def _selected_functions(src: bytes, root, selection, fallback, context=()) -> Tr
     if sel is None:
         return None
     cls, members = sel
-    if members[0].type == "method_declaration" and len(members) == 1 and \
-            not (members[0].start_byte >= a - 1 or members[0].end_byte <= b + 1):
-        pass
     nodes = snippet.plain_closure(cls, members, src)
     if nodes is None:
         return None

@@ -245,7 +245,7 @@ export async function run(): Promise<void> {
       assert(d.relatedInformation?.[0]?.location.range.contains(d.range), `the whole unit is not in relatedInformation: ${d.message}`);
     }
     assert(found.length === flat.length, `${found.length} hints for ${flat.length} classes / methods`);
-    // the hover on the header of the longest method: the table of its experts, top one first
+    // the hover on the header of the longest unit: the table of its experts, top one first
     const target = found.reduce((a, b) => ((b.relatedInformation?.[0]?.location.range.end.line ?? 0) - b.range.start.line
       > (a.relatedInformation?.[0]?.location.range.end.line ?? 0) - a.range.start.line ? b : a));
     const at = target.range.start.translate(0, 1);
