@@ -222,19 +222,20 @@ async def test_translation_targets_are_checked_for_every_client(tmp_path):
             for i, uri in enumerate(uris):
                 rpc.send({"id": 10 + i, "method": "workspace/executeCommand", "params": {
                     "command": "r1lsp.translateToPython", "arguments": [{"uri": uri, "version": 1, "selection": None}]}})
-            if capabilities:  # the client is asked to create the untitled's file: it agrees
-                while True:
-                    message = await asyncio.wait_for(rpc._read(), 60)
-                    if message.get("method") == "workspace/applyEdit":
-                        create = message["params"]["edit"]["documentChanges"][0]
-                        assert create["kind"] == "create" and create["uri"] == (work / "Untitled-1.py").as_uri()
-                        rpc.send({"id": message["id"], "result": {"applied": True}})
-                        break
-            outside_error = (await rpc.answer(10, 60))["error"]
+            answers: dict = {}
+            while len(answers) < 3:  # the answers, and (a creating client) the untitled's file to create
+                message = await asyncio.wait_for(rpc._read(), 120)
+                if message.get("method") == "workspace/applyEdit":
+                    create = message["params"]["edit"]["documentChanges"][0]
+                    assert create["kind"] == "create" and create["uri"] == (work / "Untitled-1.py").as_uri()
+                    rpc.send({"id": message["id"], "result": {"applied": True}})
+                elif "method" not in message:
+                    answers[message["id"]] = message
+            outside_error = answers[10]["error"]
             assert outside_error["code"] == -32803 and "outside the workspace" in outside_error["message"]
-            missing_error = (await rpc.answer(11, 60))["error"]
+            missing_error = answers[11]["error"]
             assert missing_error["code"] == -32803 and "does not exist" in missing_error["message"]
-            assert (await rpc.answer(12, 60))["result"]["path"] == str(work / "Untitled-1.py")
+            assert answers[12]["result"]["path"] == str(work / "Untitled-1.py")
             assert list(outside.iterdir()) == []
             if not capabilities:
                 assert "def f" in (work / "Untitled-1.py").read_text()
