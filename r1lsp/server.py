@@ -187,6 +187,7 @@ def create_server() -> R1LanguageServer:
         if ls.documents.close(uri):
             ls.drop_experts(uri)
             ls.forget_diagnostics(uri)
+            ls.forget_document_state(uri)
             memory.trim()
 
     # -- features (later issues fill these) -------------------------------------------

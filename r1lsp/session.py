@@ -439,6 +439,11 @@ class R1LanguageServer(LanguageServer):
             return
         self.expert_tasks[uri] = asyncio.ensure_future(self._refresh_experts(uri, debounce))
 
+    def forget_document_state(self, uri: str) -> None:
+        """A closed document's model state: its prefix caches (keys '<uri>#...') go."""
+        if self.engine is not None:
+            self.engine.prefix_cache.invalidate(uri + "#")
+
     def drop_experts(self, uri: str) -> None:
         pending = self.expert_tasks.pop(uri, None)
         if pending is not None:

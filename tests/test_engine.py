@@ -249,3 +249,16 @@ def test_typing_requests_are_served_before_expert_routing():
     first = _take_interactive_first(q, 4)
     assert [(r.kind, r.n) for r in first] == [("generate", 2), ("score", 4), ("generate", 5), ("route", 0)]
     assert [r.n for r in q] == [1, 3]
+
+
+def test_closing_a_document_drops_its_prefix_caches(engine):
+    from r1lsp.session import R1LanguageServer
+
+    engine.score_candidates("file:///closed.py", "x = 1\ny = ", "", [" x"], language="python")
+    engine.score_candidates("file:///open.py", "a = 2\nb = ", "", [" a"], language="python")
+    assert any(k.startswith("file:///closed.py#") for k in engine.prefix_cache.states)
+    ls = R1LanguageServer()
+    ls.engine = engine
+    ls.forget_document_state("file:///closed.py")                  # what didClose calls
+    assert not any(k.startswith("file:///closed.py#") for k in engine.prefix_cache.states)
+    assert any(k.startswith("file:///open.py#") for k in engine.prefix_cache.states)
