@@ -149,21 +149,10 @@ def pct(xs: list[float], q: float) -> float:
 
 async def measure_lsp(pos: list[Position], options: dict) -> dict:
     from lsprotocol import types
-    from pygls.lsp.client import LanguageClient
+    from lsp_latency import start_server
 
-    client = LanguageClient("completion-quality", "1")
-    ready = asyncio.Event()
-
-    @client.feature(types.WINDOW_LOG_MESSAGE)
-    def _log(params):
-        if "R1 model ready" in params.message or "model unavailable" in params.message:
-            ready.set()
-
-    @client.feature(types.WINDOW_SHOW_MESSAGE)
-    def _show(params):
-        print("server:", params.message, file=sys.stderr)
-
-    await client.start_io(sys.executable, "-m", "r1lsp", "serve")
+    client, ready = await start_server("completion-quality",
+                                       show=lambda m: print("server:", m, file=sys.stderr))
     base = lambda p: ROOT / "cache" / "devset" / p.language / p.repo
     roots = sorted({base(p) / p.path.relative_to(base(p)).parts[0] for p in pos})
     await client.initialize_async(types.InitializeParams(

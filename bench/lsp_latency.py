@@ -59,23 +59,34 @@ def positions(text: str, n: int) -> list[tuple[int, int, str]]:
     return cands[::step][:n]
 
 
-async def _run(files, n_positions: int, timeout: float) -> dict:
+async def start_server(name: str, show=None):
+    """The real server (`python -m r1lsp serve`) under a pygls client; returns the client and an
+    event set once the server logs that its model is ready (or unavailable). `show` receives
+    window/showMessage texts (dropped when None)."""
     from lsprotocol import types
     from pygls.lsp.client import LanguageClient
 
-    client = LanguageClient("r1lsp-bench", "1")
+    client = LanguageClient(name, "1")
     ready = asyncio.Event()
 
     @client.feature(types.WINDOW_LOG_MESSAGE)
     def _log(params):
-        if "R1 model ready" in params.message or "R1 model unavailable" in params.message:
+        if "R1 model ready" in params.message or "model unavailable" in params.message:
             ready.set()
 
     @client.feature(types.WINDOW_SHOW_MESSAGE)
     def _show(params):
-        pass
+        if show is not None:
+            show(params.message)
 
     await client.start_io(sys.executable, "-m", "r1lsp", "serve")
+    return client, ready
+
+
+async def _run(files, n_positions: int, timeout: float) -> dict:
+    from lsprotocol import types
+
+    client, ready = await start_server("r1lsp-bench")
     caps = types.ClientCapabilities(general=types.GeneralClientCapabilities(position_encodings=["utf-16"]))
     await client.initialize_async(types.InitializeParams(capabilities=caps, root_uri="file:///bench"))
     client.initialized(types.InitializedParams())
