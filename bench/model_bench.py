@@ -237,7 +237,10 @@ def _linear_calls(model, fn):
     """Run fn() and record every Linear call: [(module, input shape)]."""
     from model.quantize import Int8Linear
     calls, hooks = [], []
-    for mod in model.modules():
+    mods = list(model.modules())
+    # inference joins each attention's q/k/v (+ indexer) Linears into one (`fused_projection`)
+    mods += [m.fused_projection() for m in mods if isinstance(m, SparseAttention) and m.fused_projection() is not None]
+    for mod in mods:
         if isinstance(mod, (torch.nn.Linear, Int8Linear, Bf16Linear)):
             hooks.append(mod.register_forward_pre_hook(lambda m, args: calls.append((m, tuple(args[0].shape)))))
     try:
