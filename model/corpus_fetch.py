@@ -115,12 +115,12 @@ def fetch_java(entry: Pinned, root: Path, opts: list[str]) -> str:
 
 def fetch_all(entries: list[Pinned], root: Path, workers: int = 4, log=print,
               pip: list[str] | None = None) -> dict:
-    root = Path(root)
+    root = Path(root).resolve()            # apt-get runs in each package's folder
     root.mkdir(parents=True, exist_ok=True)
     opts = None
     if any(e.lang == "java" for e in entries):
         opts = apt_options(root)
-        if not any((root / "apt" / "lists").glob("*Sources*")):
+        if len(list((root / "apt" / "lists").glob("*Sources*"))) < 3:      # one per deb-src line
             subprocess.run(["apt-get", "-q", *opts, "update"], capture_output=True, timeout=900)
     report: dict[str, dict] = {}
 

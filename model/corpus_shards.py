@@ -252,24 +252,29 @@ def package_split(name: str, val_fraction: float, salt: str = "r1-corpus") -> st
 
 
 class NearDuplicates:
-    """MinHash LSH (datasketch) over word 5-grams: ``seen(text)`` is True when a kept text is
-    estimated at least ``threshold`` Jaccard-similar; otherwise it is recorded."""
+    """MinHash LSH (datasketch) over word 5-grams: ``seen(text)`` is True when a kept text's
+    estimated Jaccard similarity is at least ``threshold``; otherwise the text is recorded. The
+    LSH index (at a lower threshold, so that few true pairs are missed) proposes candidates; the
+    stored signatures confirm them."""
 
-    def __init__(self, threshold: float = 0.85, num_perm: int = 64, ngram: int = 5):
+    def __init__(self, threshold: float = 0.85, num_perm: int = 128, ngram: int = 5):
         from datasketch import MinHash, MinHashLSH
         self._MinHash = MinHash
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self.num_perm, self.ngram, self.n = num_perm, ngram, 0
+        self.lsh = MinHashLSH(threshold=max(0.5, threshold - 0.2), num_perm=num_perm)
+        self.threshold, self.num_perm, self.ngram = threshold, num_perm, ngram
+        self.signatures: list[np.ndarray] = []
 
     def seen(self, text: str) -> bool:
         words = re.findall(r"\w+", text)
         grams = {" ".join(words[i:i + self.ngram]).encode() for i in range(max(1, len(words) - self.ngram + 1))}
         m = self._MinHash(num_perm=self.num_perm)
         m.update_batch(list(grams))
-        if self.lsh.query(m):
-            return True
-        self.lsh.insert(str(self.n), m)
-        self.n += 1
+        sig = m.hashvalues.astype(np.uint32)
+        for key in self.lsh.query(m):
+            if float(np.mean(self.signatures[int(key)] == sig)) >= self.threshold:
+                return True
+        self.lsh.insert(str(len(self.signatures)), m)
+        self.signatures.append(sig)
         return False
 
 
@@ -372,15 +377,16 @@ def encode(out: Path, tokenizer: Path = DEFAULT_TOKENIZER, max_minutes: float = 
     out = Path(out)
     g = json.loads((out / "gather.json").read_text())
     tok = load_tokenizer(tokenizer)
-    builder = SampleBuilder(tok, map_structure, fim_rate, int(fim_window_kb * 1024))
+    kw = {"structure": map_structure} if map_structure is not None else {}
+    builder = SampleBuilder(tok, fim_rate=fim_rate, fim_window_bytes=int(fim_window_kb * 1024), **kw)
     shard_dir = out / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     todo = [r for r in g["packages"] if r.get("text") and not (shard_dir / f"{_safe(r['name'])}.npz").exists()]
     todo.sort(key=lambda r: (r["split"] != "val", r["bytes"]))
     t0, done = time.time(), 0
     for r in todo:
-        if max_minutes and time.time() - t0 > max_minutes * 60:
-            break
+        if done and max_minutes and time.time() - t0 > max_minutes * 60:
+            break                                       # at least one package per run
         ids_l, lev_l, mask_l, starts, rows = [], [], [], [0], []
         offset = np.zeros(3, dtype=np.int64)
         docs = list(read_text_shard(out / "text" / r["text"]))
