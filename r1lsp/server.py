@@ -47,27 +47,13 @@ _COMPLETION_KINDS = {
     "model": types.CompletionItemKind.Text,
 }
 
-_SYMBOL_KINDS = {
-    "class_declaration": types.SymbolKind.Class,
-    "class_definition": types.SymbolKind.Class,
-    "record_declaration": types.SymbolKind.Struct,
-    "interface_declaration": types.SymbolKind.Interface,
-    "enum_declaration": types.SymbolKind.Enum,
-    "method_declaration": types.SymbolKind.Method,
-    "constructor_declaration": types.SymbolKind.Constructor,
-    "function_definition": types.SymbolKind.Function,
-    "decorated_definition": types.SymbolKind.Function,
-    "field_declaration": types.SymbolKind.Field,
-}
-
-
 def _symbol(server: R1LanguageServer, doc: StructuredDocument, entry: OutlineEntry) -> types.DocumentSymbol:
     return types.DocumentSymbol(
         name=entry.name,
-        kind=_SYMBOL_KINDS.get(entry.kind, types.SymbolKind.Class if entry.category == "class" else types.SymbolKind.Function),
+        kind=types.SymbolKind[entry.kind.capitalize()],          # tags.scm's kinds are LSP's
         range=server.to_client_range(doc, entry.start, entry.end),
         selection_range=server.to_client_range(doc, entry.name_start, entry.name_end),
-        detail=entry.kind.replace("_", " "),
+        detail=entry.node_type.replace("_", " "),
         children=[_symbol(server, doc, child) for child in entry.children],
     )
 
