@@ -93,10 +93,10 @@ class KVCache:
         if self.buffers is None:
             self.buffers = [x.new_zeros((self.batch_size, self.max_len, *x.shape[2:])) for x in xs]
         for buf, x in zip(self.buffers, xs):
-            buf[:, pos:end] = x
-        if self.memo:
+            buf.narrow(1, pos, end - pos).copy_(x)
+        if self.memo and any(m[0] > pos for m in self.memo.values()):
             self.memo = {k: m for k, m in self.memo.items() if m[0] <= pos}
-        return tuple(buf[:, :end] for buf in self.buffers)
+        return tuple(buf.narrow(1, 0, end) for buf in self.buffers)
 
 
 def flat_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -320,7 +320,7 @@ class SparseAttention(nn.Module):
             k_all, v_all = cache.update(start_pos, k, v) if cache is not None else (k, v)
             y = self._dense(q, k_all, v_all, start_pos, pad_len)
             return self.wo(y), None
-        iq, iw, ik = self.indexer.project(x.detach(), *index_rope, p=p_index)
+        iq, iw, ik = self.indexer.project(x.detach() if torch.is_grad_enabled() else x, *index_rope, p=p_index)
         if cache is not None:
             k_all, v_all, ik_all = cache.update(start_pos, k, v, ik)
         else:
@@ -335,8 +335,8 @@ class SparseAttention(nn.Module):
         one Linear for inference (`concat_linears`), rebuilt when a weight changes; None where
         they cannot be joined. Kept outside the module tree: no state dict entry, no parameters."""
         mods = [self.wq, self.wk, self.wv] + ([self.indexer.proj] if self.indexer is not None else [])
-        key = tuple(linear_key(m) for m in mods)
         cached = self.__dict__.get("_fused")
+        key = tuple(linear_key(m) for m in mods)
         if cached is None or cached[0] != key:
             if None in key[:3]:
                 fused = None
@@ -527,17 +527,18 @@ class SparseAttention(nn.Module):
         top = J[0].topk(n_sel).indices                                                 # (n_sel,)
         # candidates: the picked blocks, then the near range (its last W slots: the window)
         cand = torch.cat([ar[:nb * Bk].view(nb, Bk)[top].view(-1), ar[near0:]])      # (K,)
-        scores = (iw2 @ F.leaky_relu_(iq2 @ F.embedding(cand, ik[0]).T, 0.01))[0]       # (K,)
-        old, s_old = cand[:-W], scores[:-W]
+        scores = (iw2 @ F.leaky_relu_(iq2 @ F.embedding(cand, ik.reshape(-1, Di)).T, 0.01))[0]   # (K,)
+        old = cand[:-W]
         if c.gate_threshold > 0:                             # the gate: exp(I - max I) >= threshold
-            passed = s_old >= scores.max() + math.log(c.gate_threshold)
-            old, s_old = old[passed], s_old[passed]
+            passed = scores[:-W] >= scores.max() + math.log(c.gate_threshold)
+            old = old[passed]
         if old.numel() > c.attn_topk - W:                    # the budget: the window, then the best
+            s_old = scores[:-W][passed] if c.gate_threshold > 0 else scores[:-W]
             old = old[s_old.topk(c.attn_topk - W).indices]
         rows = torch.cat([old, ar[t + 1 - W:]])                                         # (n,) kept slots
-        kv = (F.embedding(rows, x[0].view(-1, H * D)).view(1, -1, H, D).transpose(1, 2) for x in (k, v))
-        y = F.scaled_dot_product_attention(q.transpose(1, 2), *kv)                     # (1, H, 1, D)
-        return y.transpose(1, 2).reshape(1, 1, H * D)
+        kv = (F.embedding(rows, x.reshape(-1, H * D)).view(-1, H, D).transpose(0, 1) for x in (k, v))
+        y = F.scaled_dot_product_attention(q.reshape(H, 1, D), *kv)                      # (H, 1, D)
+        return y.transpose(0, 1).reshape(1, 1, H * D)
 
     def _arange(self, n: int, device) -> torch.Tensor:
         """torch.arange(n), sliced from one kept per device (decode steps index with it)."""
