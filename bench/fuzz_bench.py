@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from r1lsp.structure import StructuredDocument  # noqa: E402  (the fresh parse to compare with)
+from model.structure import StructuredDocument  # noqa: E402  (the fresh parse to compare with)
 
 PIECES = ["a", "x = 1", "int y = 2;", "\n", "\r\n", "\r", "\t", " ", "é", "中文字", "😀", "👍🏽",
           "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\ud800", "\udfff",

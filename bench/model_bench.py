@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from model import R1Config, R1Model, generate, quantize_model  # noqa: E402
+from model import R1Config, R1Model, quantize_model  # noqa: E402
+from model.generate import generate  # noqa: E402
 from model.attention import KVCache, SparseAttention, key_masks, rope_angles, select_keys  # noqa: E402
 
 

@@ -10,7 +10,7 @@ Build (see :mod:`model.corpus` for sources, licences, filters, dedup and split):
 On-disk format (a folder)::
 
     tokenizer.json          byte-level BPE trained on the *train* split only
-    manifest.json           config, structure backend, sources (provenance, licence, counts,
+    manifest.json           config, sources (provenance, licence, counts,
                             bytes, per-package for site-packages), per-split totals, timings
     files.jsonl             one line per kept file: source, path, package, version, licence,
                             lang, split, sha1, bytes, tokens, fim, sample index
@@ -36,7 +36,7 @@ line starts, and the text before / after the region become plain samples of thei
 (``<|lang:X|> before <|endoftext|>``, FIM sample, ``<|lang:X|> after <|endoftext|>``).
 Either way ``before + prefix + middle + suffix + after`` is the file's text exactly.
 
-Level ids. For every text token the structure mapping (``r1lsp.structure.map_structure``,
+Level ids. For every text token the structure mapping (``model.structure.map_structure``,
 the same tree-sitter mapping the server uses) gives the (phrase, sentence, paragraph) ids of
 the unit holding the token's *first byte*. After FIM reordering each token keeps the ids of
 the place it came from. A special token takes the ids of its right neighbour in the sample
@@ -63,6 +63,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from model import corpus as C
+from model.structure import map_structure, renumber_first_appearance
 from model.tokenizer import (DEFAULT_VOCAB_SIZE, SpecialTokens, load_tokenizer, save_tokenizer,
                              token_byte_lengths, token_byte_offsets, train_tokenizer)
 
@@ -71,48 +72,6 @@ FORMAT_VERSION = 1
 
 
 # ---------------------------------------------------------------------------- structure
-
-class _LineStructure:
-    """Fallback used only when ``r1lsp.structure`` is not importable: paragraph = block of
-    lines between blank lines, sentence = line, phrase = run of non-blank characters."""
-
-    backend = "fallback-lines"
-
-    def __init__(self, text: str):
-        import re
-        data = text.encode("utf-8")
-        line_starts = [0] + [m.end() for m in re.finditer(rb"\n", data)]
-        para, prev_blank = [], True
-        for i, s in enumerate(line_starts):
-            e = line_starts[i + 1] if i + 1 < len(line_starts) else len(data)
-            blank = not data[s:e].strip()
-            if not blank and prev_blank:
-                para.append(s)
-            prev_blank = blank
-        self._para = np.array(para or [0], dtype=np.int64)
-        self._sent = np.array(line_starts, dtype=np.int64)
-        self._phr = np.array([m.start() for m in re.finditer(rb"\S+", data)] or [0], np.int64)
-
-    def unit_ids(self, byte_offsets):
-        o = np.asarray(byte_offsets, dtype=np.int64)
-        ids = [np.maximum(np.searchsorted(b, o, side="right") - 1, 0)
-               for b in (self._phr, self._sent, self._para)]
-        return [tuple(map(int, t)) for t in zip(*ids)]
-
-
-def structure_backend():
-    """``(map_structure, name)``: the tree-sitter mapping, or the line fallback."""
-    try:
-        from r1lsp.structure import map_structure  # type: ignore
-        return map_structure, "r1lsp.structure"
-    except ImportError:
-        pass
-    try:  # the package may not re-export it (yet)
-        from r1lsp.structure.mapping import map_structure  # type: ignore
-        return map_structure, "r1lsp.structure"
-    except ImportError:
-        return (lambda text, lang: _LineStructure(text)), _LineStructure.backend
-
 
 def structure_language(lang: str) -> str:
     return lang if lang in ("java", "python") else "plaintext"
@@ -211,12 +170,12 @@ def encode_texts(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
 class SampleBuilder:
     """Turns a file's text into a :class:`Sample` (tokens + level ids, optionally FIM)."""
 
-    def __init__(self, tok: Tokenizer, map_structure=None, fim_rate: float = 0.5,
+    def __init__(self, tok: Tokenizer, structure=map_structure, fim_rate: float = 0.5,
                  fim_window_bytes: int = 4096):
         self.tok = tok
         self.sp = SpecialTokens.from_tokenizer(tok)
         self.byte_lengths = token_byte_lengths(tok)
-        self.map_structure = map_structure or structure_backend()[0]
+        self.map_structure = structure
         self.fim_rate = fim_rate
         self.fim_window_bytes = fim_window_bytes
 
@@ -396,7 +355,6 @@ def build(cfg: BuildConfig, log=print) -> dict:
     log(f"tokenizer: {tok.get_vocab_size()} ids ({t_tok:.1f} s)")
 
     t2 = time.time()
-    map_structure, backend = structure_backend()
     builder = SampleBuilder(tok, map_structure, cfg.fim_rate, int(cfg.fim_window_kb * 1024))
     files_f = open(out / "files.jsonl", "w", encoding="utf-8")
     split_stats = {}
@@ -454,7 +412,6 @@ def build(cfg: BuildConfig, log=print) -> dict:
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "structure_backend": backend,
         "level_columns": ["phrase", "sentence", "paragraph"],
         "level_ids": "per token, unit of its first byte; offset per file (increasing over the "
                      "split); special tokens take the right neighbour's ids, the closing "
@@ -477,14 +434,6 @@ def build(cfg: BuildConfig, log=print) -> dict:
 
 
 # ---------------------------------------------------------------------------- batches
-
-def renumber_first_appearance(ids: np.ndarray) -> np.ndarray:
-    """Map the values of a 1-D array to 0, 1, 2, ... in order of first appearance."""
-    uniq, first, inv = np.unique(ids, return_index=True, return_inverse=True)
-    rank = np.empty(len(uniq), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
-    return rank[inv.reshape(-1)]
-
 
 class CorpusDataset:
     """Memory-mapped view of a built corpus folder."""
@@ -555,7 +504,7 @@ def batches(root_or_dataset, split: str, batch_size: int, seq_len: int, rng=None
 # ---------------------------------------------------------------------------- CLI
 
 def _summary(m: dict) -> str:
-    lines = [f"structure: {m['structure_backend']}, vocab {m['tokenizer']['vocab_size']}, "
+    lines = [f"vocab {m['tokenizer']['vocab_size']}, "
              f"built in {m['timings_s']['total']} s {m['timings_s']}"]
     for s in m["sources"]:
         lines.append(f"  {s['name']} [{s['license']}] {s['files_kept']}/{s['files_seen']} files "

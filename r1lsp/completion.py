@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from r1lsp.engine import encode_window
-from r1lsp.structure import StructuredDocument
-from r1lsp.structure.languages import language_support
-from r1lsp.structure.text_index import utf16_len
+from model.structure import StructuredDocument
+from model.structure.languages import language_support
+from model.structure.text_index import utf16_len
 
 KINDS = ("keyword", "variable", "parameter", "field", "method", "function", "class", "module", "model")
 

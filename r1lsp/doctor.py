@@ -76,7 +76,7 @@ def check_bitsandbytes() -> Check:
 
 
 def check_grammars() -> Check:
-    from r1lsp.structure import map_structure
+    from model.structure import map_structure
 
     samples = {
         "java": "class A { int f(int x) { return x + 1; } }\n",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from r1lsp.structure import HierarchySpan, StructuredDocument, normalize_language
+from model.structure import HierarchySpan, StructuredDocument, normalize_language
 
 
 class UnknownDocument(KeyError):

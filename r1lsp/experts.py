@@ -62,8 +62,9 @@ import numpy as np
 from tree_sitter import QueryCursor
 
 from r1lsp.code_roles import first_nonspace, load_roles, roles_of
-from r1lsp.structure import Hierarchy, HierarchySpan, Level, StructuredDocument
-from r1lsp.structure.languages import language_support
+from r1lsp.engine import RouteTrace
+from model.structure import Hierarchy, HierarchySpan, Level, StructuredDocument, renumber_first_appearance
+from model.structure.languages import language_support
 
 DEFAULT_TOP = 3                    # experts per unit that get a top sentence
 
@@ -192,13 +193,6 @@ def aggregate(trace, token_starts, hierarchy: Hierarchy, level=Level.PARAGRAPH, 
 
 # ------------------------------------------------------------------------------ model inputs
 
-def _renumber(col: np.ndarray) -> np.ndarray:
-    uniq, first, inv = np.unique(col, return_index=True, return_inverse=True)
-    rank = np.empty(len(uniq), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
-    return rank[inv.reshape(-1)]
-
-
 def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
                 starts: np.ndarray) -> tuple[list[int], np.ndarray]:
     """prompts.start(language) (R1: [<|lang|>]) + ids with (T + n, 3) level ids from the hierarchy, renumbered from 0 per
@@ -208,7 +202,7 @@ def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
     start_ids = [int(i) for i in engine.prompts.start(language)]
     if len(starts):
         units = np.concatenate([np.repeat(units[:1], len(start_ids), axis=0), units])
-    levels = np.stack([_renumber(units[:, c]) for c in range(3)], axis=1)
+    levels = np.stack([renumber_first_appearance(units[:, c]) for c in range(3)], axis=1)
     return start_ids + [int(i) for i in ids], levels
 
 
@@ -228,25 +222,10 @@ def _wait(futures, cancel, timeout: float | None):
     return out
 
 
-def _concat(traces: list, n_layers_hint: int = 1):
-    from r1lsp.engine import RouteTrace
-    if not traces:
-        z = np.zeros((n_layers_hint, 0, 1))
-        return RouteTrace(z.astype(np.int64), z.astype(np.float32), np.zeros(0, np.float32))
-    return RouteTrace(np.concatenate([t.experts for t in traces], axis=1),
-                      np.concatenate([t.weights for t in traces], axis=1),
-                      np.concatenate([_surprise_of(t) for t in traces]))
-
-
-def _surprise_of(trace) -> np.ndarray:
-    s = getattr(trace, "surprise", None)
-    return np.asarray(s, np.float32) if s is not None else np.full(np.asarray(trace.experts).shape[1], np.nan, np.float32)
-
-
 @dataclass
 class DocumentRoute:
     """Whole-document routing: the trace of every text token with its byte range."""
-    trace: object                     # RouteTrace, (L, T, k)
+    trace: RouteTrace                 # (L, T, k)
     token_starts: np.ndarray          # (T,)
     token_ends: np.ndarray            # (T,)
     version: int
@@ -267,15 +246,8 @@ def route_document(doc: StructuredDocument, engine, *, cancel=None, timeout: flo
         inp, lev = model_input(engine, hierarchy, language, ids[a:a + limit], starts[a:a + limit])
         futures.append(engine.submit_route(None, inp, lev, cancel=cancel))
     n_start = len(engine.prompts.start(language))
-    traces = [_strip(t, n_start) for t in _wait(futures, cancel, timeout)]
-    return DocumentRoute(_concat(traces), starts, ends, version, len(futures))
-
-
-def _strip(trace, n_front: int):
-    """Drop the first `n_front` positions (the language token, context tokens)."""
-    from r1lsp.engine import RouteTrace
-    return RouteTrace(np.asarray(trace.experts)[:, n_front:], np.asarray(trace.weights)[:, n_front:],
-                      _surprise_of(trace)[n_front:])
+    traces = [t.tokens(n_start) for t in _wait(futures, cancel, timeout)]
+    return DocumentRoute(RouteTrace.concat(traces), starts, ends, version, len(futures))
 
 
 # ------------------------------------------------------------------------------ incremental map
@@ -288,11 +260,9 @@ class ParagraphRoute:
     key: tuple                         # (kind, digest, occurrence)
     rel_starts: np.ndarray
     rel_ends: np.ndarray
-    experts: np.ndarray                # (L, T, k)
-    weights: np.ndarray                # (L, T, k)
+    trace: RouteTrace                  # (L, T, k), surprise (T,)
     roles: np.ndarray                  # (T,) code role of each token (r1lsp.code_roles)
     rel_anchors: np.ndarray            # (T,) first non-space byte of each token (its start if blank), relative
-    surprise: np.ndarray               # (T,) nats, NaN where unknown
     shares: list[tuple[int, float]]
     tokens: int
     top_sentences: list[tuple[int, int, float]]   # (sentence ordinal within the paragraph, expert, share)
@@ -312,10 +282,10 @@ class ParagraphRoute:
         finite surprise)."""
         table = load_roles()
         code = table.is_code[self.roles]
-        ok = code & np.isfinite(self.surprise)
+        ok = code & np.isfinite(self.trace.surprise)
         return (int(code.sum()), int(np.count_nonzero(self.roles == table.code("comment"))),
                 int(np.count_nonzero(self.roles == table.code("whitespace"))),
-                float(self.surprise[ok].astype(np.float64).sum()), int(ok.sum()))
+                float(self.trace.surprise[ok].astype(np.float64).sum()), int(ok.sum()))
 
     @property
     def comments(self) -> int:
@@ -358,7 +328,7 @@ class ExpertResults:
                   if byte_range is None or (p.end_byte > byte_range[0] and p.start_byte < max(byte_range[1], byte_range[0] + 1))]
         if not picked:
             return []
-        trace = _concat([_Trace(r.experts, r.weights, r.surprise) for _, r in picked])
+        trace = RouteTrace.concat([r.trace for _, r in picked])
         starts = np.concatenate([r.rel_starts + p.start_byte for p, r in picked])
         ends = np.concatenate([r.rel_ends + p.start_byte for p, r in picked])
         code = load_roles().is_code[np.concatenate([r.roles for _, r in picked])]
@@ -368,13 +338,6 @@ class ExpertResults:
             a, b = byte_range
             units = [u for u in units if u.span.end_byte > a and u.span.start_byte < max(b, a + 1)]
         return units
-
-
-@dataclass
-class _Trace:
-    experts: np.ndarray
-    weights: np.ndarray
-    surprise: np.ndarray | None = None
 
 
 class ExpertMap:
@@ -499,10 +462,10 @@ class ExpertMap:
         requests = sum(len(s) for _, s, _, _ in jobs)
         results = {}
         for i, subs, starts, ends in jobs:
-            traces = [_strip(t, n) for t, n in zip(_wait([f for f, _ in subs], cancel, timeout), [n for _, n in subs])]
+            traces = [t.tokens(n) for t, n in zip(_wait([f for f, _ in subs], cancel, timeout), [n for _, n in subs])]
             roles = roles_of(tree, data, language, starts, ends)
             anchors = first_nonspace(data, starts, ends)
-            route = self._paragraph_route(keys[i], paras[i], hierarchy, _concat(traces), starts, ends, roles, anchors)
+            route = self._paragraph_route(keys[i], paras[i], hierarchy, RouteTrace.concat(traces), starts, ends, roles, anchors)
             results[keys[i]] = dataclasses.replace(route, header=_header(tree, language, hierarchy, paras[i], data))
         return results, requests
 
@@ -526,8 +489,7 @@ class ExpertMap:
         s_units = np.where(code & (s_units >= 0) & (s_units < n_sent), s_units, -1)
         s_shares, s_tokens = share_matrix(trace, s_units, max(n_sent, 0), E)
         return ParagraphRoute(key, starts - p.start_byte, ends - p.start_byte,
-                              np.asarray(trace.experts), np.asarray(trace.weights), np.asarray(roles, np.int64),
-                              anchors - p.start_byte, _surprise_of(trace), shares, tokens, tops,
+                              trace, np.asarray(roles, np.int64), anchors - p.start_byte, shares, tokens, tops,
                               sentence_shares=s_shares.astype(np.float32), sentence_tokens=s_tokens)
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from tree_sitter import QueryCursor
 
-from r1lsp.structure import StructuredDocument
-from r1lsp.structure.languages import language_support
+from model.structure import StructuredDocument
+from model.structure.languages import language_support
 
 
 @dataclass

@@ -27,7 +27,7 @@ from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.session import R1LanguageServer, RequestFailed, field_of
 from r1lsp.settings import settings_to_dict
-from r1lsp.structure import Level, StructuredDocument
+from model.structure import Level, StructuredDocument
 from r1lsp.translate_action import offers
 
 log = logging.getLogger("r1lsp.server")

@@ -39,7 +39,7 @@ from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, stric
 from r1lsp.pyanalysis import check_environment
 from r1lsp.completion import AnalysisContext
 from r1lsp.settings import SECTION, Settings, merge_settings
-from r1lsp.structure import Level, StructuredDocument
+from model.structure import Level, StructuredDocument
 from r1lsp.translate.model_fallback import make_model_fallback
 from r1lsp.translate_action import TranslationPlan, inside_workspace, plan
 

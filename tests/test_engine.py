@@ -7,7 +7,8 @@ from concurrent.futures import CancelledError
 import pytest
 import torch
 
-from model import generate, load_checkpoint
+from model import load_checkpoint
+from model.generate import generate
 from r1lsp.engine import Engine
 from r1lsp.settings import ModelSettings
 
@@ -221,7 +222,7 @@ def test_score_candidates_text_api_is_one_pass_and_reuses_the_document_prefix(en
 
 def test_ghost_text_after_typing_processes_only_the_new_tokens(engine):
     from r1lsp.inline import inline_suggestions
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
 
     src = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40)) + "def g(items):\n    total = \n"
     doc = StructuredDocument(src, "python")

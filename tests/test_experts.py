@@ -16,7 +16,7 @@ from r1lsp.code_roles import load_roles, roles_of
 from r1lsp.expert_labels import (DIAGNOSTIC_CODE, diagnostic_content, diagnostic_message, experts_json,
                                  experts_table, heatmap, labels_from_file, load_expert_labels, weights_digest)
 from r1lsp.experts import ExpertMap, UnitExperts, aggregate, route_document, token_units
-from r1lsp.structure import Level, StructuredDocument, map_structure
+from model.structure import Level, StructuredDocument, map_structure
 
 torch.set_num_threads(1)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -220,7 +220,7 @@ def test_real_engine_refresh_counts_route_requests(engine):
     assert len(units) == len(res2.units)
     # the model's surprise of every routed token comes back with the routing (nats, > 0)
     for r in res2.routes:
-        assert np.isfinite(r.surprise).all() and (r.surprise > 0).all()
+        assert np.isfinite(r.trace.surprise).all() and (r.trace.surprise > 0).all()
     assert all(u.surprise is not None and u.surprise > 0 for u in res2.units)
 
 

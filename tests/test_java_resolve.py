@@ -233,7 +233,7 @@ def test_index_generator_writes_the_format_the_loader_reads(tmp_path):
 
 def test_members_the_document_uses_on_the_same_receiver_rank_first():
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
     text = ("import java.util.*;\nclass A {\n    void m(StringBuilder sb) {\n        sb.reverse();\n"
             "        sb.reverse();\n        sb.\n    }\n}\n")
     doc = StructuredDocument(text, "java")
@@ -261,7 +261,7 @@ def test_expected_type_at_the_cursor(line, expected):
 
 def test_members_of_the_expected_type_rank_higher():
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
     text = "class A {\n    boolean m(String s) {\n        if (s.\n    }\n}\n"
     doc = StructuredDocument(text, "java")
     got = complete(doc, 2, len("        if (s."), None, context=AnalysisContext(java_index=JavaIndex()))
@@ -272,7 +272,7 @@ def test_members_of_the_expected_type_rank_higher():
 
 def test_a_call_written_after_the_word_prefers_methods_of_that_arity():
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
     text = "class A {\n    void m(StringBuilder sb) {\n        sb.(1, 2);\n    }\n}\n"
     doc = StructuredDocument(text, "java")
     got = complete(doc, 2, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))

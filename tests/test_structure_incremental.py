@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from r1lsp.structure import (MAX_SYNTAX_BYTES, Level, PositionError, StructuredDocument, map_structure)
+from model.structure import (MAX_SYNTAX_BYTES, Level, PositionError, StructuredDocument, map_structure)
 
 from test_structure_helpers import check_invariants, fixture
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from r1lsp.structure import Level, format_levels, map_structure, normalize_language
+from model.structure import Level, format_levels, map_structure, normalize_language
 
 from test_structure_helpers import check_invariants, find, fixture, text_of
 
