@@ -1,7 +1,6 @@
 """Engine: loading and its errors, dynamic batching, per-row stops, cancellation, scores, routing, cache."""
 import shutil
 import threading
-import time
 from concurrent.futures import CancelledError
 
 import pytest
@@ -129,16 +128,16 @@ def test_cancel_stops_work_and_newer_request_supersedes(engine):
         slow.result(30)
     assert len(newer.result(30).tokens) <= 2
     ev = threading.Event()
-    f = engine.submit_generate("other", p, None, 400, cancel=ev)
-    t0 = time.monotonic()
+    decoded = []                                                 # the text after each decoded token
+    f = engine.submit_generate("other", p, None, 400, cancel=ev, stop_fn=lambda text: decoded.append(text))
     ev.set()
     with pytest.raises(CancelledError):
         f.result(30)
     g = engine.submit_generate("third", p, None, 400)
     assert engine.cancel("third") and g.cancelled()
-    # the worker is free again quickly: cancelled work stopped within a decode step
     assert engine.submit_generate(None, p, None, 1).result(30) is not None
-    assert time.monotonic() - t0 < 10
+    # cancelled work stopped within a decode step (counted in tokens, not timed)
+    assert len(decoded) <= 2
 
 
 def test_score_is_the_log_likelihood_and_is_cached(engine, reference):

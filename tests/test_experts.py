@@ -64,18 +64,15 @@ def test_aggregate_sentences_and_counts_sum_to_one():
     assert dict(sents[1].shares) == pytest.approx({3: .75, 1: .1, 2: .15})
 
 
-def test_aggregate_is_fast_on_a_big_trace():
-    import time
+def test_aggregate_on_a_big_trace():
     text = "\n\n".join(f"line {i} a b c\nmore {i}" for i in range(4000))
     h = map_structure(text, "plaintext")
     starts = np.array([t.start_byte for t in h.at_level(Level.TOKEN)])
     rng = np.random.default_rng(0)
     trace = RouteTrace(rng.integers(0, 16, (6, len(starts), 4)), rng.random((6, len(starts), 4)).astype(np.float32))
-    t0 = time.perf_counter()
-    units = aggregate(trace, starts, h, n_experts=16)
-    # ~0.5 s unloaded; a per-unit scan of the whole trace (quadratic) takes minutes. The bound
-    # only guards the complexity: it failed at 2 s on a machine at load 13 (speed is benched).
-    assert len(units) == 4000 and time.perf_counter() - t0 < 15.0
+    units = aggregate(trace, starts, h, n_experts=16)       # ~0.5 s; its speed is benched, not asserted
+    assert len(units) == 4000
+    assert all(abs(sum(s for _, s in u.shares) - 1) < 1e-6 for u in units)
 
 
 # ------------------------------------------------------------------------------ incremental refresh
