@@ -2,7 +2,8 @@
 
     python bench/memory_probe.py DIR [FRAMES]
 
-Python allocations are traced (tracemalloc, FRAMES deep, default 6). On SIGUSR1 the server
+Python allocations are traced (tracemalloc, FRAMES deep: default $R1LSP_PROBE_FRAMES or 6; 0 =
+not traced). On SIGUSR1 the server
 writes DIR/probe-N.json (RSS, anonymous / file-backed RSS, glibc's mallinfo2: bytes in use,
 free in the heap, in mmapped chunks; the engine's prefix cache and result cache bytes; the
 sizes of the open documents, jedi's and the Java index's caches) and DIR/probe-N.tracemalloc
@@ -55,6 +56,7 @@ def rss() -> dict:
 def app_state() -> dict:
     """Sizes the server's own structures report (found through the garbage collector)."""
     from r1lsp.engine import Engine, _nbytes
+    from r1lsp.session import R1LanguageServer
     out: dict = {}
     for obj in gc.get_objects():
         if isinstance(obj, Engine):
@@ -64,6 +66,15 @@ def app_state() -> dict:
             out["result_cache_entries"] = len(obj._cache.data)
             if obj.model is not None:
                 out["model_param_mb"] = round(sum(_nbytes(p) for p in obj.model.state_dict().values()) / 2**20, 1)
+        elif isinstance(obj, R1LanguageServer):
+            routes = [r for m in obj.expert_maps.values() for r in m._routes.values()]
+            out["expert_routes"] = len(routes)
+            out["expert_route_tokens"] = int(sum(r.tokens for r in routes))
+            out["expert_routes_mb"] = round(sum(_nbytes(r) for r in routes) / 2**20, 1)
+            docs = [obj.documents.get(u) for u in obj.documents.uris()]
+            out["documents"] = len(docs)
+            out["document_chars"] = sum(len(d.text) for d in docs)
+            out["expert_tasks"] = len(obj.expert_tasks)
     try:
         import jedi.cache
         out["jedi_time_caches"] = sum(len(v) for v in jedi.cache._time_caches.values())
@@ -90,7 +101,9 @@ def main(argv: list[str]) -> int:
         return 0
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
-    tracemalloc.start(int(argv[1]) if len(argv) > 1 else 6)
+    frames = int(argv[1]) if len(argv) > 1 else int(os.environ.get("R1LSP_PROBE_FRAMES", "6"))
+    if frames:
+        tracemalloc.start(frames)
     count = [0]
 
     def probe(signum, frame):
@@ -102,7 +115,8 @@ def main(argv: list[str]) -> int:
             report.update(app_state())
         except Exception as e:                       # a probe never kills the server
             report["app_state_error"] = repr(e)
-        tracemalloc.take_snapshot().dump(str(out / f"probe-{n}.tracemalloc"))
+        if frames:
+            tracemalloc.take_snapshot().dump(str(out / f"probe-{n}.tracemalloc"))
         (out / f"probe-{n}.json").write_text(json.dumps(report, indent=1))
 
     signal.signal(signal.SIGUSR1, probe)

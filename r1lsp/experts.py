@@ -42,7 +42,8 @@ the per-paragraph top experts with whole-file routing (`route_document` + `aggre
 speed-up; on a 2,000-line Java file with a partly trained r1-tiny (int8, 1 thread, shared CPU):
 context 0: 1 paragraph re-routed per edit, ~50 ms, top expert as in the whole-file pass for 50 % of
 paragraphs (mean L1 between share vectors 0.20); context 600 bytes: 3 paragraphs, ~270 ms, 78 %
-(L1 0.075). Paragraphs longer than the model's context are routed in consecutive chunks.
+(L1 0.075). Paragraphs longer than the model's context are routed in consecutive chunks, at most
+`MAX_CHUNKS` of them (16K tokens of r1-tiny): the rest of a longer paragraph is not routed.
 
 Versions. `ExpertMap.refresh` snapshots the document (text, hierarchy, version) when it starts and
 returns `ExpertResults.version`: a caller drops results whose version is older than the document's.
@@ -204,6 +205,11 @@ def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
         units = np.concatenate([np.repeat(units[:1], len(start_ids), axis=0), units])
     levels = np.stack([renumber_first_appearance(units[:, c]) for c in range(3)], axis=1)
     return start_ids + [int(i) for i in ids], levels
+
+
+MAX_CHUNKS = 8                     # model inputs routed per paragraph (16K tokens of r1-tiny); a longer
+                                   # paragraph's experts are those of its first MAX_CHUNKS inputs (a 2 MB
+                                   # line would hold the model for minutes and its trace ~100 MB)
 
 
 def _chunk_limit(engine) -> int:
@@ -452,13 +458,13 @@ class ExpertMap:
             ctx0 = max(0, first - limit // 4)          # context never crowds out the paragraph
             subs = []
             pos = first
-            while pos < len(ids):                      # chunks of the paragraph, the first with context
+            while pos < len(ids) and len(subs) < MAX_CHUNKS:   # chunks of the paragraph, the first with context
                 lo = ctx0 if pos == first else pos
                 hi = min(len(ids), lo + limit)
                 inp, lev = model_input(engine, hierarchy, language, ids[lo:hi], starts[lo:hi])
                 subs.append((engine.submit_route(None, inp, lev, cancel=cancel), n_start + pos - lo))
                 pos = hi
-            jobs.append((i, subs, starts[first:], ends[first:]))
+            jobs.append((i, subs, starts[first:pos], ends[first:pos]))   # tokens past MAX_CHUNKS: not routed
         requests = sum(len(s) for _, s, _, _ in jobs)
         results = {}
         for i, subs, starts, ends in jobs:
