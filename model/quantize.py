@@ -80,7 +80,7 @@ class Int8Linear(nn.Module):
                    if t is not None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x2 = x.reshape(-1, self.in_features)                                       # (M, K)
+        x2 = x if x.dim() == 2 else x.reshape(-1, self.in_features)               # (M, K)
         kernels = getattr(self, "kernels", None)
         if kernels is None:                                                        # the constructor's path
             y = _w8a8(self, x2) if self.act_int8 else _dequant(self, x2, x2.dtype)
@@ -88,7 +88,9 @@ class Int8Linear(nn.Module):
             y = KERNELS[kernels[0] if x2.size(0) <= SMALL_M else kernels[1]](self, x2)
         if self.bias is not None:
             y = y + self.bias
-        return y.to(x.dtype).view(*x.shape[:-1], self.out_features)
+        if y.dtype != x.dtype:
+            y = y.to(x.dtype)
+        return y if x.dim() == 2 else y.view(*x.shape[:-1], self.out_features)
 
     def _scale_bf16(self) -> torch.Tensor:
         s = getattr(self, "_scale_bf16_cache", None)

@@ -97,13 +97,13 @@ def _model_settings(args: argparse.Namespace):
 
 def _start_engine(args: argparse.Namespace, required: bool):
     """Load the model; without one, a warning (structural results) or an error when required."""
-    from r1lsp.engine import Engine
+    from r1lsp.engine import Engine, EngineState
 
     engine = Engine(_model_settings(args)).start()
     engine.wait_ready(None)
     for notice in engine.notices:
         print(f"r1lsp: {notice}", file=sys.stderr)
-    if engine.state != "ready":
+    if engine.state != EngineState.READY:
         if required:
             raise CliError(engine.error or "the model did not load")
         print(f"r1lsp: {engine.error} (structural completions only)", file=sys.stderr)

@@ -52,6 +52,7 @@ keystroke inside a word hits the cache. `cache_stats()` reports hits and misses.
 from __future__ import annotations
 
 import collections
+import enum
 import hashlib
 import threading
 import time
@@ -82,6 +83,16 @@ def cpu_threads(setting: int) -> int:
     if env.isdigit() and int(env) > 0:
         return int(env)
     return max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
+class EngineState(str, enum.Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def default_checkpoint() -> Path:
@@ -241,7 +252,7 @@ class Engine:
         self.on_progress = on_progress
         self.max_batch = max_batch
         self.batch_wait_s = batch_wait_ms / 1000.0
-        self.state = "loading"                  # "loading" | "ready" | "failed" | "closed"
+        self.state = EngineState.LOADING
         self.error: str | None = None
         self.notices: list[str] = []            # fallbacks taken while loading (CPU instead of CUDA ...)
         self.device: str | None = None
@@ -277,19 +288,19 @@ class Engine:
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until the model is ready or failed (or `timeout` s); True when ready."""
         self._ready.wait(timeout)
-        return self.state == "ready"
+        return self.state is EngineState.READY
 
     @property
     def ready(self) -> bool:
-        return self.state == "ready"
+        return self.state is EngineState.READY
 
     def close(self) -> None:
         """Cancel everything queued, stop the worker and drop the model. A load in progress is
         not waited for: the (daemon) worker sees the closed state when the load ends."""
         with self._cond:
-            was_loading = self.state == "loading"
-            if self.state != "failed":
-                self.state = "closed"
+            was_loading = self.state is EngineState.LOADING
+            if self.state is not EngineState.FAILED:
+                self.state = EngineState.CLOSED
             pending = list(self._queue)
             self._queue.clear()
             self._by_key.clear()
@@ -380,7 +391,7 @@ class Engine:
         so the next request after typing processes only the new tokens. `suffix_text` (the text
         after the cursor) is not part of the list's prompt: the R1 list context is the prefix."""
         del suffix_text                                               # the list prompt is prefix-only
-        if self.state != "ready":
+        if self.state is not EngineState.READY:
             return None
         data = prefix_text.encode("utf-8", "surrogatepass")
         ids, _ = self.encode_window(data, len(data), budget)
@@ -437,7 +448,7 @@ class Engine:
         if cache_parts is not None:
             req.cache_key = _digest(kind, ids, levels if levels is not None else "-", *cache_parts)
         with self._cond:
-            if self.state in ("closed", "failed"):
+            if self.state in (EngineState.CLOSED, EngineState.FAILED):
                 fut.set_exception(RuntimeError(self.error or f"the engine is {self.state}"))
                 return fut
             if key is not None:
@@ -455,7 +466,7 @@ class Engine:
             self._load()
         except Exception as e:                                         # reported, never raised
             self.error = self.error or f"Could not load the model: {e}"
-            self.state = "failed"
+            self.state = EngineState.FAILED
             self._progress(self.error, None)
             with self._cond:
                 pending = list(self._queue)
@@ -467,8 +478,8 @@ class Engine:
         from r1lsp import memory
         memory.trim(0)                       # what loading and quantizing freed (fp32 weights) goes back
         with self._cond:
-            if self.state == "loading":
-                self.state = "ready"
+            if self.state is EngineState.LOADING:
+                self.state = EngineState.READY
         self._ready.set()
         self._progress(f"R1 model ready on {self.device} ({self.quantization})", 100)
         import torch
@@ -485,9 +496,9 @@ class Engine:
 
     def _take(self) -> list[_Request] | None:
         with self._cond:
-            while not self._queue and self.state == "ready":
+            while not self._queue and self.state is EngineState.READY:
                 self._cond.wait()
-            if self.state != "ready":
+            if self.state is not EngineState.READY:
                 return None
             deadline = time.monotonic() + self.batch_wait_s
             while len(self._queue) < self.max_batch:
@@ -830,4 +841,4 @@ def _resolve(r: _Request, value=None, exc: BaseException | None = None) -> None:
         pass
 
 
-__all__ = ["CancelledError", "Engine", "EngineFuture", "RouteTrace", "default_checkpoint"]
+__all__ = ["CancelledError", "Engine", "EngineFuture", "EngineState", "RouteTrace", "default_checkpoint"]

@@ -2,7 +2,7 @@
 with the experts that handled their *code* tokens, the tokens left out (comments, whitespace),
 the mean surprise of their code tokens under the model, and how unusual they are for the file.
 
-Which units count comes from the `@definition.class` / `@definition.function` + `@name` captures
+Which units count comes from the `@definition.<kind>` + `@name` captures (tags.scm)
 of the language's query file (the same the outline uses), statements from its `@sentence`
 captures; the header a diagnostic sits on is the `@name` node (a statement's first line).
 Routing itself stays per paragraph (`r1lsp.experts.ExpertMap`, incremental): a definition is

@@ -65,7 +65,7 @@ from tree_sitter import QueryCursor
 from r1lsp.code_roles import first_nonspace, load_roles, roles_of
 from r1lsp.engine import RouteTrace
 from model.structure import Hierarchy, HierarchySpan, Level, StructuredDocument, renumber_first_appearance
-from model.structure.languages import language_support
+from model.structure.languages import definition_role, language_support
 
 DEFAULT_TOP = 3                    # experts per unit that get a top sentence
 
@@ -514,8 +514,9 @@ def _header(tree, language: str, hierarchy: Hierarchy, p: HierarchySpan, data: b
     cursor.set_byte_range(p.start_byte, p.end_byte)
     for _, caps in cursor.matches(tree.root_node):
         names = caps.get("name")
-        for role in ("class", "function"):
-            if names and any((d.start_byte, d.end_byte) == owner for d in caps.get(f"definition.{role}", ())):
+        for capture, nodes in caps.items():
+            role = definition_role(capture)
+            if role and names and any((d.start_byte, d.end_byte) == owner for d in nodes):
                 return (role,) + tuple(_relative(data, p, b) for b in (names[0].start_byte, names[0].end_byte))
     return None
 

@@ -25,17 +25,15 @@ from r1lsp.expert_labels import experts_json
 from r1lsp.inline import inline_suggestions
 from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
-from r1lsp.session import R1LanguageServer, RequestFailed, field_of
+from r1lsp.requests import (EXPERTS_REQUEST, LEVELS_REQUEST, SETTINGS_REQUEST, TRANSLATE_COMMAND, ExpertsParams,
+                            LevelsParams, TranslateArguments)
+from r1lsp.session import R1LanguageServer, RequestFailed
 from r1lsp.settings import settings_to_dict
 from model.structure import Level, StructuredDocument
 from r1lsp.translate_action import offers
 
 log = logging.getLogger("r1lsp.server")
 
-LEVELS_REQUEST = "r1lsp/levels"
-SETTINGS_REQUEST = "r1lsp/settings"
-EXPERTS_REQUEST = "r1lsp/experts"
-TRANSLATE_COMMAND = "r1lsp.translateToPython"
 
 _COMPLETION_KINDS = {
     "keyword": types.CompletionItemKind.Keyword,
@@ -49,27 +47,13 @@ _COMPLETION_KINDS = {
     "model": types.CompletionItemKind.Text,
 }
 
-_SYMBOL_KINDS = {
-    "class_declaration": types.SymbolKind.Class,
-    "class_definition": types.SymbolKind.Class,
-    "record_declaration": types.SymbolKind.Struct,
-    "interface_declaration": types.SymbolKind.Interface,
-    "enum_declaration": types.SymbolKind.Enum,
-    "method_declaration": types.SymbolKind.Method,
-    "constructor_declaration": types.SymbolKind.Constructor,
-    "function_definition": types.SymbolKind.Function,
-    "decorated_definition": types.SymbolKind.Function,
-    "field_declaration": types.SymbolKind.Field,
-}
-
-
 def _symbol(server: R1LanguageServer, doc: StructuredDocument, entry: OutlineEntry) -> types.DocumentSymbol:
     return types.DocumentSymbol(
         name=entry.name,
-        kind=_SYMBOL_KINDS.get(entry.kind, types.SymbolKind.Class if entry.category == "class" else types.SymbolKind.Function),
+        kind=types.SymbolKind[entry.kind.capitalize()],          # tags.scm's kinds are LSP's
         range=server.to_client_range(doc, entry.start, entry.end),
         selection_range=server.to_client_range(doc, entry.name_start, entry.name_end),
-        detail=entry.kind.replace("_", " "),
+        detail=entry.node_type.replace("_", " "),
         children=[_symbol(server, doc, child) for child in entry.children],
     )
 
@@ -85,28 +69,20 @@ def _completion_item(server: R1LanguageServer, doc: StructuredDocument, c: Compl
     )
 
 
-def _uri_param(params: Any) -> str:
-    """The document URI of a custom request's params (a dict or an attrs-like object)."""
-    doc = params.get("textDocument") if isinstance(params, dict) else getattr(params, "textDocument", None)
-    uri = doc.get("uri") if isinstance(doc, dict) else getattr(doc, "uri", None)
-    if not isinstance(uri, str):
-        raise JsonRpcInvalidParams("expected params {textDocument: {uri: string}}")
-    return uri
-
-
-def _byte_range(ls: R1LanguageServer, doc: StructuredDocument, params: Any) -> tuple[int, int] | None:
-    """The optional ``range`` of a custom request as a byte range of ``doc``."""
-    rng = params.get("range") if isinstance(params, dict) else getattr(params, "range", None)
+def _byte_range(ls: R1LanguageServer, doc: StructuredDocument, rng: types.Range | None) -> tuple[int, int] | None:
+    """A custom request's optional ``range`` as a byte range of ``doc``."""
     if rng is None:
         return None
-    try:
-        start = types.Position(int(field_of(field_of(rng, "start"), "line")), int(field_of(field_of(rng, "start"), "character")))
-        end = types.Position(int(field_of(field_of(rng, "end"), "line")), int(field_of(field_of(rng, "end"), "character")))
-    except (TypeError, ValueError, KeyError, AttributeError):
-        raise JsonRpcInvalidParams("range must be {start: {line, character}, end: {line, character}}") from None
-    a = doc.offset_at(*ls.to_utf16(doc, start))
-    b = doc.offset_at(*ls.to_utf16(doc, end))
+    a = doc.offset_at(*ls.to_utf16(doc, rng.start))
+    b = doc.offset_at(*ls.to_utf16(doc, rng.end))
     return (min(a, b), max(a, b))
+
+
+def _open_document(ls: R1LanguageServer, uri: str) -> StructuredDocument:
+    try:
+        return ls.documents.get(uri)
+    except UnknownDocument as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
 
 
 def create_server() -> R1LanguageServer:
@@ -262,8 +238,7 @@ def create_server() -> R1LanguageServer:
         end = doc.offset_at(*ls.to_utf16(doc, params.range.end))
         actions = []
         for offer in offers(doc, min(start, end), max(start, end)):
-            args = {"uri": uri, "version": doc.version,
-                    "selection": list(offer.selection) if offer.selection else None}
+            args = ls.converter.unstructure(TranslateArguments(uri, doc.version, offer.selection))
             action = types.CodeAction(title=offer.title, kind=types.CodeActionKind.RefactorRewrite)
             if ls.client_resolves_code_action_edits():
                 action.data = args  # the translation is computed on resolve, not on every cursor move
@@ -284,10 +259,9 @@ def create_server() -> R1LanguageServer:
         return action
 
     @server.command(TRANSLATE_COMMAND)
-    async def translate_command(ls: R1LanguageServer, args: Any) -> dict:
+    async def translate_command(ls: R1LanguageServer, *args: Any) -> dict:
         """Translate and create the .py file: by a workspace edit, or by writing it ourselves."""
-        arg = args[0] if isinstance(args, (list, tuple)) and args else args
-        result = await ls.translate(arg)
+        result = await ls.translate(args[0] if len(args) == 1 else None)
         target = result.target
         if ls.client_creates_files():
             applied = await ls.workspace_apply_edit_async(
@@ -334,14 +308,11 @@ def create_server() -> R1LanguageServer:
 
     # -- custom requests ---------------------------------------------------------------
     @server.feature(LEVELS_REQUEST)
-    def levels(ls: R1LanguageServer, params: Any) -> dict:
+    def levels(ls: R1LanguageServer, params: LevelsParams) -> dict:
         """The four-level hierarchy of an open document (UTF-16 columns, like r1lsp levels --json)."""
-        uri = _uri_param(params)
-        try:
-            doc = ls.documents.get(uri)
-        except UnknownDocument as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        result = doc.hierarchy.to_dict(_byte_range(ls, doc, params))
+        uri = params.text_document.uri
+        doc = _open_document(ls, uri)
+        result = doc.hierarchy.to_dict(_byte_range(ls, doc, params.range))
         result["uri"] = uri
         result["version"] = doc.version
         # what the server holds, for a client (or a test) to check its own copy against
@@ -349,22 +320,16 @@ def create_server() -> R1LanguageServer:
         return result
 
     @server.feature(EXPERTS_REQUEST)
-    def experts(ls: R1LanguageServer, params: Any) -> dict:
+    def experts(ls: R1LanguageServer, params: ExpertsParams) -> dict:
         """The experts per unit of an open document (optionally only units meeting ``range``;
         ``level``: "paragraph" (default) or "sentence"), for the editor's heatmap."""
-        uri = _uri_param(params)
-        try:
-            doc = ls.documents.get(uri)
-        except UnknownDocument as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        level_name = params.get("level", "paragraph") if isinstance(params, dict) else getattr(params, "level", "paragraph")
-        if level_name not in ("paragraph", "sentence"):
-            raise JsonRpcInvalidParams("level must be 'paragraph' or 'sentence'")
+        uri = params.text_document.uri
+        doc = _open_document(ls, uri)
         results = ls.expert_results.get(uri)
         if results is None or not results.is_current(doc):
             return {"uri": uri, "version": doc.version, "ready": False, "units": [], "labels": {}}
-        units = results.in_range(_byte_range(ls, doc, params), Level.PARAGRAPH if level_name == "paragraph" else Level.SENTENCE)
-        payload = experts_json(units, ls.expert_labels)
+        level = Level.PARAGRAPH if params.level == "paragraph" else Level.SENTENCE
+        payload = experts_json(results.in_range(_byte_range(ls, doc, params.range), level), ls.expert_labels)
         payload.update(uri=uri, version=doc.version, ready=True)
         return payload
 

@@ -28,14 +28,15 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from r1lsp import __version__, memory
 from r1lsp.documents import DocumentStore, UnknownDocument
-from r1lsp.engine import Engine
+from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import diagnostic_content, load_expert_labels, unit_hover
 from r1lsp.expert_units import reader_units, unusual_units
 from r1lsp.experts import ExpertMap, ExpertResults
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
-from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, strict_converter
+from r1lsp.protocol import MessageReader, R1Protocol, describe_misfit, serve, stdin_chunks, strict_converter
+from r1lsp.requests import TranslateArguments
 from r1lsp.pyanalysis import check_environment
 from r1lsp.completion import AnalysisContext
 from r1lsp.settings import SECTION, Settings, merge_settings
@@ -59,8 +60,10 @@ class R1LanguageServer(LanguageServer):
     """pygls server holding this session's documents and settings."""
 
     def __init__(self) -> None:
-        super().__init__("r1lsp", __version__, protocol_cls=R1Protocol, converter_factory=strict_converter,
+        converter = strict_converter()
+        super().__init__("r1lsp", __version__, protocol_cls=R1Protocol, converter_factory=lambda: converter,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.converter = converter              # structures params and arguments (r1lsp.requests)
         # LSP: 0 after shutdown + exit, 1 for exit without shutdown (or a client gone without exit)
         self.exit_code = 1
         self._serving: asyncio.Task | None = None
@@ -318,12 +321,15 @@ class R1LanguageServer(LanguageServer):
             await asyncio.wait({task}, timeout=left)
 
     # -- translation ------------------------------------------------------------------
-    async def translate(self, args: Any) -> TranslationPlan:
+    async def translate(self, data: Any) -> TranslationPlan:
         """Translate (off the event loop) what a code action's ``data`` / command argument names,
         then report on the Java range what was not translated by a rule."""
-        if not isinstance(args, dict) or not isinstance(args.get("uri"), str):
-            raise JsonRpcInvalidParams("expected {uri: string, version?: integer, selection?: [start, end] | null}")
-        uri = args["uri"]
+        try:
+            args = self.converter.structure(data, TranslateArguments)
+        except Exception as exc:  # noqa: BLE001 - any misfit is the client's
+            raise JsonRpcInvalidParams("expected {uri: string, version?: integer, selection?: [start, end]}: "
+                                       + describe_misfit(exc)) from None
+        uri = args.uri
         try:
             doc = self.documents.get(uri).snapshot()
         except UnknownDocument as exc:
@@ -361,25 +367,22 @@ class R1LanguageServer(LanguageServer):
         if not os.access(folder, os.W_OK):
             raise RequestFailed(f"cannot create {target}: the folder {folder} is read-only")
 
-    def plan_translation(self, args: Any, doc: StructuredDocument) -> TranslationPlan:
+    def plan_translation(self, args: TranslateArguments, doc: StructuredDocument) -> TranslationPlan:
         """Translate what a code action's ``data`` / command argument names (any thread)."""
-        uri = field_of(args, "uri")
-        selection = field_of(args, "selection", None)
+        uri, selection = args.uri, args.selection
         if selection is not None:
             size = len(doc.text.encode("utf-8", "surrogatepass"))
-            if not (isinstance(selection, (list, tuple)) and len(selection) == 2
-                    and all(isinstance(b, int) and not isinstance(b, bool) for b in selection)
-                    and 0 <= selection[0] <= selection[1] <= size):
+            if not 0 <= selection[0] <= selection[1] <= size:
                 raise JsonRpcInvalidParams(f"selection must be null or [start, end] byte offsets with "
-                                           f"0 <= start <= end <= {size}, got {selection!r:.80}")
-            if field_of(args, "version", None) != doc.version:
+                                           f"0 <= start <= end <= {size}, got {list(selection)}")
+            if args.version != doc.version:
                 raise JsonRpcInvalidParams("the document changed since the action was offered: ask for it again")
         java_path = self.java_path_for(uri)
         if java_path is None:
             raise RequestFailed(f"cannot translate {uri}: it is not a file and no workspace folder is open to write to")
-        engine = self.engine if self.engine is not None and self.engine.state == "ready" else None
+        engine = self.engine if self.engine is not None and self.engine.state == EngineState.READY else None
         fallback = make_model_fallback(engine) if engine is not None else None
-        result = plan(doc, java_path, tuple(selection) if selection is not None else None, fallback=fallback)
+        result = plan(doc, java_path, selection, fallback=fallback)
         self.check_target(result.target)
         return result
 
@@ -460,9 +463,9 @@ class R1LanguageServer(LanguageServer):
         engine = self.engine
         if engine is None:
             return
-        if engine.state == "loading":
+        if engine.state == EngineState.LOADING:
             await asyncio.get_running_loop().run_in_executor(None, engine.wait_ready, None)
-        if engine is not self.engine or engine.state != "ready" or uri not in self.documents:
+        if engine is not self.engine or engine.state != EngineState.READY or uri not in self.documents:
             return
         snap = self.documents.get(uri).snapshot()
         emap = self.expert_maps.setdefault(uri, ExpertMap())
@@ -558,7 +561,7 @@ class R1LanguageServer(LanguageServer):
         """(Re)start the engine when a model feature is on and the model settings changed."""
         if not self.model_wanted():
             return
-        if self.engine is not None and self.engine.settings == self.settings.model and self.engine.state != "closed":
+        if self.engine is not None and self.engine.settings == self.settings.model and self.engine.state != EngineState.CLOSED:
             return
         if self.engine is not None:
             self.engine.close()
@@ -663,16 +666,3 @@ class R1LanguageServer(LanguageServer):
         if result and result[0] is not None:
             self.apply_settings(result[0], "workspace/configuration")
 
-
-_REQUIRED = object()
-
-
-def field_of(obj: Any, name: str, default: Any = _REQUIRED) -> Any:
-    """``obj[name]`` of a JSON object or attrs-like params; ``default`` when absent (a Lua
-    client cannot send a null member: Neovim drops it)."""
-    try:
-        return obj[name] if isinstance(obj, dict) else getattr(obj, name)
-    except (KeyError, AttributeError):
-        if default is _REQUIRED:
-            raise JsonRpcInvalidParams(f"missing parameter {name!r}") from None
-        return default

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # the modules that wire LSP to the logic; everything else in r1lsp/ is logic
-PROTOCOL_EDGE = {"r1lsp.server", "r1lsp.session", "r1lsp.protocol"}
+PROTOCOL_EDGE = {"r1lsp.server", "r1lsp.session", "r1lsp.protocol", "r1lsp.requests"}
 
 
 def _module_name(path: Path) -> str:
