@@ -281,3 +281,15 @@ def test_aggregate_rejects_expert_ids_past_n_experts():
     trace, starts = _hand_trace()
     with pytest.raises(ValueError, match="expert ids"):
         aggregate(trace, starts, h, n_experts=4)
+
+
+def test_a_paragraph_longer_than_the_chunk_bound_routes_only_its_first_chunks():
+    from r1lsp.experts import MAX_CHUNKS
+    text = "x = " + "+".join(["ab"] * 2000) + "\n"      # one statement: ~8,000 character tokens, 125 stub inputs
+    doc = StructuredDocument(text, "python", version=1)
+    eng = RouteStub()
+    res, n = ExpertMap().refresh(doc, None, eng)
+    assert n == 1 and len(eng.calls) == res.requests == MAX_CHUNKS            # counted, not all 125
+    per_input = RouteStub.context_tokens - 1                                   # after the <|lang|> token
+    assert res.routes[0].tokens <= MAX_CHUNKS * per_input < len(text)
+    assert len(res.routes[0].trace.experts[0]) <= MAX_CHUNKS * per_input       # the trace kept is as bounded
