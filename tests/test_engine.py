@@ -270,6 +270,7 @@ def test_model_caches_follow_the_setting_and_stay_bounded_in_bytes(engine, tiny_
     cache = engine.prefix_cache
     budget, evicted = cache.max_bytes, cache.stats["evicted"]
     p = lambda i: engine.encode(f"def f{i}(x):\n    return x")               # distinct: no cached result
+    cache.invalidate("")                                       # earlier tests' prompt caches
     try:
         engine.submit_generate(None, p(0), None, 2, prefix_key="bounded#0").result(30)
         one = cache.nbytes()                                   # one document's prompt cache
