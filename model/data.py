@@ -108,6 +108,7 @@ class Sample:
     fim: bool
     cuts: tuple[int, int] | None = None   # (middle start, middle end) in UTF-8 bytes
     region: tuple[int, int] | None = None  # FIM region [r0, r1) in UTF-8 bytes
+    offsets: np.ndarray | None = None      # int64 [n] file byte offset of each token, -1 special
 
 
 def _char_boundary(data: bytes, b: int) -> bool:
@@ -196,7 +197,7 @@ class SampleBuilder:
         if cuts is None:
             out_ids, out_lev = assemble([(lang_id, None, None), (None, ids, units),
                                          (self.sp.endoftext, None, None)])
-            return Sample(out_ids, out_lev, False)
+            return Sample(out_ids, out_lev, False, offsets=np.concatenate([[-1], starts, [-1]]))
         a, b = cuts
         r0, r1 = 0, len(data)
         if self.fim_window_bytes and len(data) > self.fim_window_bytes:
@@ -224,7 +225,11 @@ class SampleBuilder:
         if after:       # the text after the FIM region, as a plain sample
             pieces += [(lang_id, None, None), (None, after, a_lev), (sp.endoftext, None, None)]
         out_ids, out_lev = assemble(pieces)
-        return Sample(out_ids, out_lev, True, cuts, (r0, r1))
+        o_p, o_m, o_s, o_b, o_a = np.split(offs, np.cumsum([len(x) for x in (p_ids, m_ids, s_ids, before)]))
+        sp1 = np.array([-1])                         # byte offsets in the order of the pieces
+        order = (([sp1, o_b, sp1] if before else []) + [sp1, sp1, o_p, sp1, o_s, sp1, o_m, sp1]
+                 + ([sp1, o_a, sp1] if after else []))
+        return Sample(out_ids, out_lev, True, cuts, (r0, r1), np.concatenate(order).astype(np.int64))
 
 
 def fim_region(data: bytes, a: int, b: int, window: int) -> tuple[int, int]:
@@ -294,9 +299,12 @@ class BuildConfig:
 
 
 def _doc_seed(seed: int, doc: C.Document) -> int:
+    return _doc_seed_key(seed, doc.source, doc.path)
+
+
+def _doc_seed_key(seed: int, source: str, path: str) -> int:
     import hashlib
-    return int.from_bytes(hashlib.sha1(f"{seed}:{doc.source}:{doc.path}".encode()).digest()[:8],
-                          "big")
+    return int.from_bytes(hashlib.sha1(f"{seed}:{source}:{path}".encode()).digest()[:8], "big")
 
 
 def make_sources(cfg: BuildConfig, notes: list[str]) -> list[C.Source]:
@@ -460,12 +468,20 @@ class CorpusDataset:
     def docs(self, split: str) -> np.ndarray:
         return np.load(self.root / f"{split}.docs.npy")
 
+    def mask(self, split: str) -> np.ndarray | None:
+        """uint8 per token, 0 = left out of the loss (licence headers), or None (no mask file)."""
+        key = f"mask:{split}"
+        if key not in self._tokens:
+            p = self.root / f"{split}.mask.npy"
+            self._tokens[key] = np.load(p, mmap_mode="r") if p.exists() else None
+        return self._tokens[key]
+
     def batch(self, split: str, batch_size: int, seq_len: int, rng=None):
         """One batch of random windows: ``(input_ids, targets, level_ids)`` as torch int64
         tensors of shapes ``[B, L]``, ``[B, L]`` (inputs shifted by one) and ``[B, L, 3]``
         (phrase, sentence, paragraph ids of the inputs, renumbered per window and level from
-        0 in order of first appearance). ``rng``: ``numpy.random.Generator``, int seed or
-        None."""
+        0 in order of first appearance); targets the corpus masks (licence headers) are -100.
+        ``rng``: ``numpy.random.Generator``, int seed or None."""
         import torch
         if not isinstance(rng, np.random.Generator):
             rng = np.random.default_rng(rng)
@@ -477,11 +493,14 @@ class CorpusDataset:
         idx = starts[:, None] + np.arange(seq_len + 1)[None, :]
         win = np.asarray(toks[idx], dtype=np.int64)
         lev = np.asarray(levs[idx[:, :-1]], dtype=np.int64)
+        tgt = win[:, 1:].copy()
+        mask = self.mask(split)
+        if mask is not None:
+            tgt[np.asarray(mask[idx[:, 1:]]) == 0] = -100
         for b in range(batch_size):
             for c in range(3):
                 lev[b, :, c] = renumber_first_appearance(lev[b, :, c])
-        return (torch.from_numpy(win[:, :-1].copy()), torch.from_numpy(win[:, 1:].copy()),
-                torch.from_numpy(lev))
+        return (torch.from_numpy(win[:, :-1].copy()), torch.from_numpy(tgt), torch.from_numpy(lev))
 
     def batches(self, split: str, batch_size: int, seq_len: int, rng=None,
                 steps: int | None = None) -> Iterator:
