@@ -63,6 +63,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from model.structure import utf8_bytes
 from r1lsp.settings import ModelSettings
 
 ProgressFn = Callable[[str, "int | None"], None]
@@ -393,7 +394,7 @@ class Engine:
         del suffix_text                                               # the list prompt is prefix-only
         if self.state is not EngineState.READY:
             return None
-        data = prefix_text.encode("utf-8", "surrogatepass")
+        data = utf8_bytes(prefix_text)
         ids, _ = self.encode_window(data, len(data), budget)
         start = [int(i) for i in self.prompts.start(language)]
         ids = start + list(ids)

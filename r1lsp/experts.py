@@ -245,7 +245,7 @@ def route_document(doc: StructuredDocument, engine, *, cancel=None, timeout: flo
     version, hierarchy, text, language = doc.version, doc.hierarchy, doc.text, doc.language
     ids, starts = engine.encode_with_offsets(text, 0)
     starts = np.asarray(starts, dtype=np.int64)
-    ends = np.append(starts[1:], len(text.encode("utf-8", "surrogatepass")))
+    ends = np.append(starts[1:], len(doc.data))
     limit = _chunk_limit(engine)
     futures = []
     for a in range(0, len(ids), limit):
@@ -408,7 +408,7 @@ class ExpertMap:
         del changed_paragraphs                          # see docstring: keys decide
         with self._lock:
             version, hierarchy, text, language = doc.version, doc.hierarchy, doc.text, doc.language
-            data = text.encode("utf-8", "surrogatepass")
+            data = doc.data
             keys = self.keys(hierarchy, data)
             paras = hierarchy.at_level(Level.PARAGRAPH)
             todo = [i for i, k in enumerate(keys) if k not in self._routes]
