@@ -59,7 +59,7 @@ def app_state() -> dict:
     from r1lsp.session import R1LanguageServer
     out: dict = {}
     for obj in gc.get_objects():
-        if isinstance(obj, Engine):
+        if isinstance(obj, Engine) and hasattr(obj, "prefix_cache"):       # (not one half built)
             out["prefix_cache_mb"] = round(obj.prefix_cache.nbytes() / 2**20, 1)
             out["prefix_cache_keys"] = list(obj.prefix_cache.states)
             out["result_cache_mb"] = round(obj._cache.bytes / 2**20, 1)
@@ -67,14 +67,15 @@ def app_state() -> dict:
             if obj.model is not None:
                 out["model_param_mb"] = round(sum(_nbytes(p) for p in obj.model.state_dict().values()) / 2**20, 1)
         elif isinstance(obj, R1LanguageServer):
-            routes = [r for m in obj.expert_maps.values() for r in m._routes.values()]
+            experts = getattr(obj, "experts", None)               # the ExpertScheduler (r1lsp.expert_scheduler)
+            maps = getattr(experts, "maps", None) or getattr(obj, "expert_maps", {})
+            routes = [r for m in maps.values() for r in m._routes.values()]
             out["expert_routes"] = len(routes)
             out["expert_route_tokens"] = int(sum(r.tokens for r in routes))
             out["expert_routes_mb"] = round(sum(_nbytes(r) for r in routes) / 2**20, 1)
             docs = [obj.documents.get(u) for u in obj.documents.uris()]
             out["documents"] = len(docs)
             out["document_chars"] = sum(len(d.text) for d in docs)
-            out["expert_tasks"] = len(obj.expert_tasks)
     try:
         import jedi.cache
         out["jedi_time_caches"] = sum(len(v) for v in jedi.cache._time_caches.values())
