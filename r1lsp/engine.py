@@ -121,7 +121,7 @@ class Engine:
 
     def __init__(self, settings: ModelSettings | None = None, *, on_progress: ProgressFn | None = None,
                  max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096,
-                 prefix_cache_bytes: int = 256 << 20):
+                 prefix_cache_bytes: int | None = None, result_cache_bytes: int | None = None):
         self.settings = settings or ModelSettings()
         self.on_progress = on_progress
         self.max_batch = max_batch
@@ -138,9 +138,10 @@ class Engine:
         self.quant_report = None
         self.batches_run = 0                    # model batches (for tests and the bench)
         self.rows_run = 0
-        self._cache = ResultCache(cache_size)
+        budget = self.settings.cache_mb << 20             # r1lsp.model.cacheMb: 3/4 prompt caches, 1/4 results
+        self._cache = ResultCache(cache_size, budget // 4 if result_cache_bytes is None else result_cache_bytes)
         from model.generate import PrefixCache
-        self.prefix_cache = PrefixCache(prefix_cache_bytes)   # per-document prompt caches (KV etc.)
+        self.prefix_cache = PrefixCache(budget - budget // 4 if prefix_cache_bytes is None else prefix_cache_bytes)
         self.kernels: dict | None = None        # int8 kernels per phase, chosen by measurement at load
         self.decode_mode: str | None = None     # "eager" | "compiled"
         self._queue: collections.deque[_Request] = collections.deque()
@@ -348,6 +349,8 @@ class Engine:
                 _resolve(r, exc=RuntimeError(self.error))
             self._ready.set()
             return
+        from r1lsp import memory
+        memory.trim(0)                       # what loading and quantizing freed (fp32 weights) goes back
         with self._cond:
             if self.state is EngineState.LOADING:
                 self.state = EngineState.READY
@@ -487,14 +490,10 @@ class Engine:
         pad_len = torch.tensor([T - len(row) for row in rows], device=self.device)
         self.batches_run += 1
         self.rows_run += len(rows)
-        out = self.model(ids.to(self.device), lvl.to(self.device), pad_len=pad_len if len(rows) > 1 else None,
-                         return_routing=True)
-        experts = out.routing.experts.cpu().numpy()
-        weights = out.routing.weights.float().cpu().numpy()
-        # surprise of token t: -log softmax(logits[t - 1])[ids[t]] (no (B, T, V) log-softmax copy)
-        logits = out.logits[:, :-1]
-        picked = logits.gather(-1, ids[:, 1:, None].to(logits.device))[..., 0].float()
-        nll = (torch.logsumexp(logits.float(), -1) - picked).cpu().numpy()          # (B, T - 1)
+        routing, nll = _route_forward(self.model, ids.to(self.device), lvl.to(self.device),
+                                      pad_len if len(rows) > 1 else None)
+        experts = routing.experts.cpu().numpy().astype(np.int16)    # expert ids < 32K: a quarter of int64's bytes
+        weights = routing.weights.float().cpu().numpy()
         surprise = np.concatenate([np.full((len(rows), 1), np.nan, np.float32), nll.astype(np.float32)], 1)
         for i, (r, row) in enumerate(zip(reqs, rows)):
             surprise[i, T - len(row)] = np.nan              # a row's first token follows padding
@@ -503,21 +502,52 @@ class Engine:
             _resolve(r, trace)
 
 
-def _length_groups(reqs: list[_Request], waste: float = 1.5) -> list[list[_Request]]:
+ROUTE_BATCH_TOKENS = 4096      # positions (rows x longest row) in one route forward
+
+
+def _length_groups(reqs: list[_Request], waste: float = 1.5,
+                   max_tokens: int = ROUTE_BATCH_TOKENS) -> list[list[_Request]]:
     """Requests in batches of similar length: left padding to the longest row of a batch costs
     (rows x longest) positions, kept under `waste` x the real tokens (one 2,000-token paragraph
-    in a batch of 20-token ones would otherwise make every row 2,000 long)."""
+    in a batch of 20-token ones would otherwise make every row 2,000 long) and under
+    `max_tokens` positions (the activations of a forward grow with them: eight 2,048-token
+    chunks of one long paragraph in one batch peaked at 1.3 GB and left the heap at 0.8 GB)."""
     groups: list[list[_Request]] = []
     real = 0
     for r in sorted(reqs, key=lambda r: len(r.ids)):
         n = len(r.ids)
-        if groups and (len(groups[-1]) + 1) * n <= waste * (real + n):
+        if groups and (len(groups[-1]) + 1) * n <= min(waste * (real + n), max_tokens):
             groups[-1].append(r)
             real += n
         else:
             groups.append([r])
             real = n
     return groups
+
+
+SURPRISE_CHUNK = 256           # positions whose (chunk, vocab) logits exist at once
+
+
+def _route_forward(model, ids, levels, pad_len):
+    """Routing of every token and its surprise: (routing, nll (B, T - 1) float32 numpy), nll[t - 1]
+    = -log p(ids[t] | ids[:t]). Where the model exposes its trunk (R1), the output head runs over
+    `SURPRISE_CHUNK` positions at a time, so no (B, T, vocab) logits are held (64 MB per
+    2,048-token row at vocab 8,192, plus as much again for the log-sum-exp)."""
+    import torch
+    with torch.no_grad():
+        if hasattr(model, "trunk"):
+            h, out = model.trunk(ids, levels, pad_len=pad_len, return_routing=True)
+            heads = (model.head(model.norm(h[:, a:a + SURPRISE_CHUNK])) for a in range(0, h.size(1) - 1, SURPRISE_CHUNK))
+        else:
+            out = model(ids, levels, pad_len=pad_len, return_routing=True)
+            heads = (out.logits[:, a:a + SURPRISE_CHUNK] for a in range(0, out.logits.size(1) - 1, SURPRISE_CHUNK))
+        parts = []
+        for a, logits in zip(range(0, ids.size(1) - 1, SURPRISE_CHUNK), heads):
+            logits = logits[:, :ids.size(1) - 1 - a].float()
+            picked = logits.gather(-1, ids[:, a + 1:a + 1 + logits.size(1), None])[..., 0]
+            parts.append((torch.logsumexp(logits, -1) - picked).cpu())
+        nll = torch.cat(parts, 1) if parts else torch.zeros(ids.size(0), 0)
+    return out.routing, nll.numpy()
 
 
 def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:

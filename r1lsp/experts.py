@@ -17,7 +17,9 @@ its result is a pure function of (kind, text, inner structure, context): that is
 An edit re-routes only the paragraphs whose key changed and the same method gets the same
 experts wherever it sits; the price is less context than a whole-file pass (`route_document`).
 `bench/experts_bench.py` measures the speed-up and the agreement with whole-file routing.
-`ExpertResults.version` is the document version routed: a caller drops older results.
+A paragraph longer than the model's context is routed in chunks, at most `MAX_CHUNKS` of them
+(the rest is not routed). `ExpertResults.version` is the document version routed: a caller
+drops older results.
 """
 from __future__ import annotations
 
@@ -175,6 +177,11 @@ def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
         units = np.concatenate([np.repeat(units[:1], len(start_ids), axis=0), units])
     levels = np.stack([renumber_first_appearance(units[:, c]) for c in range(3)], axis=1)
     return start_ids + [int(i) for i in ids], levels
+
+
+MAX_CHUNKS = 8                     # model inputs routed per paragraph (16K tokens of r1-tiny); a longer
+                                   # paragraph's experts are those of its first MAX_CHUNKS inputs (a 2 MB
+                                   # line would hold the model for minutes and its trace ~100 MB)
 
 
 def _chunk_limit(engine) -> int:
@@ -423,13 +430,13 @@ class ExpertMap:
             ctx0 = max(0, first - limit // 4)          # context never crowds out the paragraph
             subs = []
             pos = first
-            while pos < len(ids):                      # chunks of the paragraph, the first with context
+            while pos < len(ids) and len(subs) < MAX_CHUNKS:   # chunks of the paragraph, the first with context
                 lo = ctx0 if pos == first else pos
                 hi = min(len(ids), lo + limit)
                 inp, lev = model_input(engine, hierarchy, language, ids[lo:hi], starts[lo:hi])
                 subs.append((engine.submit_route(None, inp, lev, cancel=cancel), n_start + pos - lo))
                 pos = hi
-            jobs.append((i, subs, starts[first:], ends[first:]))
+            jobs.append((i, subs, starts[first:pos], ends[first:pos]))   # tokens past MAX_CHUNKS: not routed
         requests = sum(len(s) for _, s, _, _ in jobs)
         results = {}
         for i, subs, starts, ends in jobs:
