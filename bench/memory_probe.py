@@ -55,7 +55,8 @@ def rss() -> dict:
 
 def app_state() -> dict:
     """Sizes the server's own structures report (found through the garbage collector)."""
-    from r1lsp.engine import Engine, _nbytes
+    from r1lsp.engine import Engine
+    from r1lsp.result_cache import nbytes
     from r1lsp.session import R1LanguageServer
     out: dict = {}
     for obj in gc.get_objects():
@@ -65,17 +66,16 @@ def app_state() -> dict:
             out["result_cache_mb"] = round(obj._cache.bytes / 2**20, 1)
             out["result_cache_entries"] = len(obj._cache.data)
             if obj.model is not None:
-                out["model_param_mb"] = round(sum(_nbytes(p) for p in obj.model.state_dict().values()) / 2**20, 1)
+                out["model_param_mb"] = round(sum(nbytes(p) for p in obj.model.state_dict().values()) / 2**20, 1)
         elif isinstance(obj, R1LanguageServer):
-            experts = getattr(obj, "experts", None)               # the ExpertScheduler (r1lsp.expert_scheduler)
-            maps = getattr(experts, "maps", None) or getattr(obj, "expert_maps", {})
-            routes = [r for m in maps.values() for r in m._routes.values()]
+            routes = [r for m in obj.experts.maps.values() for r in m._routes.values()]
             out["expert_routes"] = len(routes)
             out["expert_route_tokens"] = int(sum(r.tokens for r in routes))
-            out["expert_routes_mb"] = round(sum(_nbytes(r) for r in routes) / 2**20, 1)
+            out["expert_routes_mb"] = round(sum(nbytes(r) for r in routes) / 2**20, 1)
             docs = [obj.documents.get(u) for u in obj.documents.uris()]
             out["documents"] = len(docs)
             out["document_chars"] = sum(len(d.text) for d in docs)
+            out["expert_tasks"] = len(obj.experts.tasks)
     try:
         import jedi.cache
         out["jedi_time_caches"] = sum(len(v) for v in jedi.cache._time_caches.values())

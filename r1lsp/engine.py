@@ -1,59 +1,26 @@
-"""The engine: one worker thread owning the R1 model; every request goes through its queue.
+"""The engine: one worker thread owning the model; every request goes through its queue.
 
-Threading. `Engine.start()` spawns the worker; the worker loads the checkpoint (progress through
-`on_progress(message, percent)`), quantizes it, then serves requests until `close()`. Callers on
-any thread submit requests and get `concurrent.futures.Future`s; nothing here raises into a
-caller's thread except through a future (or `CancelledError` from a cancelled one).
-
-Dynamic batching. The worker takes whatever is queued (up to `max_batch`, waiting at most
-`batch_wait_ms` for more after the first request; generate and score requests before route
-requests, so a keystroke's list and ghost text never wait behind expert diagnostics), then runs all generate requests of that
-take through ONE `model.generate.generate` call (each prompt prefilled on its own from its
-document's prefix cache, then decoded together in one left-padded batch; rows keep their own
-max_new_tokens, stop strings, stop rule, logits processor and cancel flag), all route requests
-of the take as one left-padded batch too, and each score request on its own
-(`model.generate.score_candidates`: one pass over the context, a token trie over the
-candidates, one more forward for the likeliest multi-token ones).
-
-Prefix cache. `prefix_cache` (model.generate.PrefixCache, LRU bounded in bytes) keeps, per
-`prefix_key` (the callers pass "<uri>#completion#prefix" / "<uri>#inline#prefix"), the model
-cache of the last prompt: the next request under that key computes only the tokens after the
-common (token, level ids) prefix, so an edit invalidates from its first changed token. Prompt
-windows start at positions that stay put while the user types (`encode_window`).
-
-Int8 kernels. On CPU the int8 Linears run the kernel measured fastest on this machine per
-phase (decode, M <= 16 rows; prefill) at load (`model.quantize.select_kernels`); `kernels` and
-`quantization` name them.
-
-Generated rows never contain special tokens: all but the end-of-sequence ones are masked before
-sampling (`prompts.banned_ids`).
-
-Checkpoints. The folder in `r1lsp.model.path` (default: the shipped r1-tiny) is either an R1
-checkpoint (model.checkpoint) or a public DeepSeek-V2/V3-family one (config.json model_type
-deepseek_v2/v3, sharded safetensors: model.deepseek.loader, streamed and quantized as it
-loads). `prompts` (model.prompts) hides the difference from completion, ghost text,
-translation and routing.
-
-Cancellation. Every request has a cancel flag (`threading.Event`); it is set by
-`future.cancel()`, by `engine.cancel(key)`, by a newer request with the same key, by the
-caller's own `cancel` event (checked before every token), and by `close()`. The future of a
-cancelled request is always in the cancelled state: `result()` raises `CancelledError`
-(futures are never marked running, so `Future.cancel()` succeeds until the result is set).
-A generate batch stops decoding at the first token boundary where every row is cancelled or
-finished; a cancelled row stops at once and its tokens are dropped.
-
-Cache. Results of generate (greedy only), score (per candidate) and route requests are kept in
-an LRU keyed by a digest of (request kind, context token ids, level ids, parameters). The
-context is the whole prompt, not only the enclosing unit: the prompt window sees text outside
-the unit, so a unit-only key would serve stale results after an edit elsewhere in the window.
-Completion puts the text *before the word being typed* in the score context, so every
-keystroke inside a word hits the cache. `cache_stats()` reports hits and misses.
+- Threading: `start()` loads the checkpoint in the worker (r1lsp.model_loading; progress via
+  `on_progress`), which then serves until `close()`. Callers on any thread get Futures;
+  nothing raises into a caller except through a future.
+- Batching: the worker takes what is queued (up to `max_batch`, waiting `batch_wait_ms` for
+  more; generate and score before route, so typing never waits behind expert routing): all
+  generate requests of a take through one `model.generate.generate` call, all route requests
+  as left-padded batches of similar length, each score request on its own.
+- Prefix cache: per `prefix_key` ("<uri>#completion#prefix", ...) the model cache of the last
+  prompt; the next request computes only the tokens after the common prefix. Prompt windows
+  start where they stay put while the user types (`encode_window`).
+- Cancellation: a cancel flag per request, set by `future.cancel()`, `cancel(key)`, a newer
+  request with the same key, the caller's `cancel` event (checked before every token) and
+  `close()`; a cancelled future's `result()` raises CancelledError.
+- Results of generate (greedy), score (per candidate) and route are cached (r1lsp.result_cache)
+  under a digest of the whole prompt, not only the enclosing unit (the window sees text outside
+  it). Generated rows never contain special tokens but end-of-sequence ones.
 """
 from __future__ import annotations
 
 import collections
 import enum
-import hashlib
 import threading
 import time
 from concurrent.futures import CancelledError, Future, InvalidStateError
@@ -64,27 +31,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from model.structure import utf8_bytes
+from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_threads, default_checkpoint, load_model
+from r1lsp.result_cache import ResultCache, digest
 from r1lsp.settings import ModelSettings
 
-ProgressFn = Callable[[str, "int | None"], None]
 StopFn = Callable[[str], "int | None"]     # generated text -> cut index (stop there) or None
-
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "model" / "checkpoints" / "r1-tiny"
-
-
-def cpu_threads(setting: int) -> int:
-    """Threads for the model's CPU work: the setting if > 0; else OMP_NUM_THREADS if set; else
-    half the cores, at most 8. Measured on a busy 2-core machine: a 16-token ghost text took
-    5,015 ms with 2 threads (torch's default: every core, spinning against the editor and other
-    jobs) and 466-655 ms with 1."""
-    import os
-    if setting > 0:
-        return setting
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(8, (os.cpu_count() or 2) // 2))
-
 
 class EngineState(str, enum.Enum):
     LOADING = "loading"
@@ -94,11 +45,6 @@ class EngineState(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-def default_checkpoint() -> Path:
-    """The shipped checkpoint folder (may not exist yet)."""
-    return DEFAULT_CHECKPOINT
 
 
 @dataclass
@@ -169,79 +115,6 @@ class _Request:
         return False
 
 
-def _nbytes(value, depth: int = 0) -> int:
-    """About how many bytes ``value`` holds (arrays, tensors, strings, containers, objects)."""
-    if isinstance(value, np.ndarray):
-        return value.nbytes + 112
-    if hasattr(value, "element_size") and hasattr(value, "nelement"):            # a torch tensor
-        return value.element_size() * value.nelement() + 112
-    if isinstance(value, (str, bytes)):
-        return len(value) + 56
-    if depth > 4:
-        return 64
-    if isinstance(value, (list, tuple)):
-        return 56 + 8 * len(value) + sum(_nbytes(v, depth + 1) for v in value if not isinstance(v, (int, float)))
-    if isinstance(value, dict):
-        return 64 + sum(_nbytes(v, depth + 1) + 64 for v in value.values())
-    fields = getattr(value, "__dict__", None)
-    if fields:
-        return 64 + sum(_nbytes(v, depth + 1) for v in fields.values())
-    return 32
-
-
-class _LRU:
-    """Least-recently-used results, bounded in entries and in bytes (route traces of long
-    paragraphs are large: 4,096 of them held 1.3 GB under a fuzzed editing session)."""
-
-    def __init__(self, capacity: int, max_bytes: int = 64 * 1024 * 1024):
-        self.capacity = capacity
-        self.max_bytes = max_bytes
-        self.data: collections.OrderedDict = collections.OrderedDict()
-        self.sizes: dict = {}
-        self.bytes = 0
-        self.hits = self.misses = 0
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                self.hits += 1
-                return self.data[key]
-            self.misses += 1
-            return None
-
-    def put(self, key, value) -> None:
-        size = _nbytes(value)
-        with self.lock:
-            if size > self.max_bytes:
-                return
-            self.bytes += size - self.sizes.get(key, 0)
-            self.sizes[key] = size
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.capacity or self.bytes > self.max_bytes:
-                old, _ = self.data.popitem(last=False)
-                self.bytes -= self.sizes.pop(old, 0)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.data.clear()
-            self.sizes.clear()
-            self.bytes = 0
-
-
-def _digest(*parts) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    for p in parts:
-        if isinstance(p, np.ndarray):
-            h.update(np.ascontiguousarray(p, dtype=np.int64).tobytes())
-        else:
-            h.update(repr(p).encode())
-        h.update(b"\x00")
-    return h.digest()
-
-
 class Engine:
     """The loaded model behind a queue. See the module docstring for threading, batching,
     cancellation and caching."""
@@ -266,7 +139,7 @@ class Engine:
         self.batches_run = 0                    # model batches (for tests and the bench)
         self.rows_run = 0
         budget = self.settings.cache_mb << 20             # r1lsp.model.cacheMb: 3/4 prompt caches, 1/4 results
-        self._cache = _LRU(cache_size, budget // 4 if result_cache_bytes is None else result_cache_bytes)
+        self._cache = ResultCache(cache_size, budget // 4 if result_cache_bytes is None else result_cache_bytes)
         from model.generate import PrefixCache
         self.prefix_cache = PrefixCache(budget - budget // 4 if prefix_cache_bytes is None else prefix_cache_bytes)
         self.kernels: dict | None = None        # int8 kernels per phase, chosen by measurement at load
@@ -450,7 +323,7 @@ class Engine:
         req.release = lambda: self._forget(req)
         fut.add_done_callback(lambda _: self._forget(req))
         if cache_parts is not None:
-            req.cache_key = _digest(kind, ids, levels if levels is not None else "-", *cache_parts)
+            req.cache_key = digest(kind, ids, levels if levels is not None else "-", *cache_parts)
         with self._cond:
             if self.state in (EngineState.CLOSED, EngineState.FAILED):
                 fut.set_exception(RuntimeError(self.error or f"the engine is {self.state}"))
@@ -469,7 +342,7 @@ class Engine:
         try:
             self._load()
         except Exception as e:                                         # reported, never raised
-            self.error = self.error or f"Could not load the model: {e}"
+            self.error = str(e) if isinstance(e, LoadError) else f"Could not load the model: {e}"
             self.state = EngineState.FAILED
             self._progress(self.error, None)
             with self._cond:
@@ -530,110 +403,13 @@ class Engine:
         for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
             self._generate_rows([r for r in gens if r.params["temperature"] == temp])
 
-    # -- loading ------------------------------------------------------------------------
+    # -- loading (r1lsp.model_loading) ----------------------------------------------------
     def _load(self) -> None:
-        import torch
         from model.tokenizer import token_byte_lengths
-
-        s = self.settings
-        path = Path(s.path).expanduser() if s.path else default_checkpoint()
-        self.checkpoint = path
-        if not path.is_dir():
-            where = "the shipped checkpoint" if not s.path else "r1lsp.model.path"
-            self.error = (f"No model checkpoint at {path} ({where}); completions fall back to the "
-                          "structure alone. Set r1lsp.model.path to a checkpoint folder.")
-            raise FileNotFoundError(self.error)
-
-        device = s.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device == "cuda" and not torch.cuda.is_available():
-            self._notice("device=cuda was asked for but CUDA is not available; running on the CPU.")
-            device = "cpu"
-        if device == "cuda" and s.quantization == "int8":
-            try:
-                import bitsandbytes  # noqa: F401
-            except Exception as e:
-                self._notice(f"bitsandbytes is missing or broken ({e.__class__.__name__}); "
-                             "int8 on CUDA needs it, running int8 on the CPU instead.")
-                device = "cpu"
-        self.device = device
-        torch.set_num_threads(cpu_threads(s.threads))
-
-        from model.deepseek.config import is_deepseek_folder
-        if is_deepseek_folder(path):
-            self._load_checkpoint_family(path, device)
-        else:
-            self._load_r1(path, device)
+        self.checkpoint = checkpoint_path(self.settings)
+        loaded = load_model(self.settings, self._progress, self._notice)
+        vars(self).update(vars(loaded))          # model, config, tokenizer, prompts, device, ...
         self._byte_lengths = token_byte_lengths(self.tokenizer)
-        from model.generate import decode_step_mode
-        self.decode_mode = decode_step_mode(self.model)
-        self._progress(f"Model loaded (decode step: {self.decode_mode})", 90)
-
-    def _load_r1(self, path: Path, device: str) -> None:
-        from model.checkpoint import CheckpointError, load_checkpoint
-        from model.prompts import R1Prompts
-        from model.tokenizer import SpecialTokens
-
-        s = self.settings
-        self._progress(f"Loading R1 checkpoint {path.name}", 10)
-        try:
-            loaded = load_checkpoint(path, device="cpu")
-        except CheckpointError as e:
-            self.error = f"The model checkpoint is corrupt or incomplete: {e}"
-            raise
-        if loaded.tokenizer is None:
-            self.error = f"The model checkpoint {path} has no tokenizer.json."
-            raise CheckpointError(self.error)
-        try:
-            self.special = SpecialTokens.from_tokenizer(loaded.tokenizer)
-        except ValueError as e:
-            self.error = f"{path / 'tokenizer.json'}: {e}"
-            raise
-        model = loaded.model.float().eval()
-        if s.quantization == "int8":
-            from model.quantize import quantize_model
-            self._progress("Quantizing the model to int8", 60)
-            report = quantize_model(model, device)
-            self.quant_report = report
-            self.quantization = f"int8 ({report.mode})"
-            if device == "cpu":
-                from model.quantize import select_kernels
-                self._progress("Measuring the int8 kernels", 75)
-                chosen = select_kernels(model)
-                self.kernels = {"decode": chosen["decode"], "prefill": chosen["prefill"]}
-                self.quantization = f"int8 (decode {chosen['decode']}, prefill {chosen['prefill']})"
-        else:
-            model.to(device)
-            self.quantization = "none"
-        self.model, self.config, self.tokenizer = model, loaded.config, loaded.tokenizer
-        self.prompts, self.family = R1Prompts(self.special), "r1"
-
-    def _load_checkpoint_family(self, path: Path, device: str) -> None:
-        """A public DeepSeek-V2/V3-layout folder: streamed, quantized while it loads."""
-        from model.deepseek.loader import DeepseekLoadError, load_deepseek
-        from model.prompts import CheckpointPrompts
-
-        s = self.settings
-        self._progress(f"Loading {path.name} (DeepSeek layout, streamed{' to int8' if s.quantization == 'int8' else ''})", 10)
-        try:
-            loaded = load_deepseek(path, device=device, quantization=s.quantization)
-        except DeepseekLoadError as e:
-            self.error = f"Cannot load the checkpoint {path}: {e}"
-            raise
-        if loaded.tokenizer is None:
-            self.error = f"The model checkpoint {path} has no tokenizer.json."
-            raise DeepseekLoadError(self.error)
-        try:
-            self.prompts = CheckpointPrompts.from_folder(path, loaded.tokenizer)
-        except ValueError as e:
-            self.error = str(e)
-            raise
-        self.quant_report = loaded.report
-        mode = getattr(loaded.report, "mode", None)
-        self.quantization = (f"int8 ({mode})" if mode else "int8") if s.quantization == "int8" else "none"
-        self.model, self.config, self.tokenizer = loaded.model, loaded.config, loaded.tokenizer
-        self.family = loaded.config.model_type
 
     def _notice(self, message: str) -> None:
         self.notices.append(message)
@@ -683,7 +459,7 @@ class Engine:
 
         cands = r.params["candidates"]
         scores: list[float | None] = [None] * len(cands)
-        keys = [_digest(r.cache_key, c) for c in cands]
+        keys = [digest(r.cache_key, c) for c in cands]
         todo = []
         for i, k in enumerate(keys):
             hit = self._cache.get(k)
@@ -846,4 +622,4 @@ def _resolve(r: _Request, value=None, exc: BaseException | None = None) -> None:
         pass
 
 
-__all__ = ["CancelledError", "Engine", "EngineFuture", "EngineState", "RouteTrace", "default_checkpoint"]
+__all__ = ["CancelledError", "Engine", "EngineFuture", "EngineState", "RouteTrace", "cpu_threads", "default_checkpoint"]

@@ -1,58 +1,30 @@
-"""Expert choice per unit: which of the R1 model's routed experts handled each paragraph
-(and sentence) of a document, kept current incrementally after edits.
+"""Expert choice per unit: which of the model's routed experts handled each paragraph (and
+sentence) of a document, kept current incrementally after edits. Pure logic; the server turns
+`ExpertResults` into diagnostics with `r1lsp.expert_labels`.
 
-Pure logic over (structure, engine): nothing here imports pygls; the server turns `ExpertResults`
-into diagnostics with `r1lsp.expert_labels` (messages, related information, JSON, table, heatmap).
+Shares. In each layer the router picks top-k experts with weights summing to 1 per (token,
+layer); the share of expert e in a unit is the sum of its weights over the unit's code tokens
+(`r1lsp.code_roles`) and layers, divided by tokens x layers, so a unit's shares sum to 1.
+Weights, not counts: a last choice with 5 % of the mass does little of the work. Expert ids are
+pooled across layers, as the calibration (`r1lsp.expert_calibration`) labels them.
 
-Shares. Every token passes through every layer, and in each layer the router picks top-k experts
-with weights renormalised over those k (so each (token, layer) pair contributes exactly 1; the
-weights are renormalised again here in case a trace carries raw probabilities). The share of
-expert e in a unit is
+Token -> unit: the unit holding the token's first byte; a token starting in the gap before a
+unit (" public") belongs to the unit it reaches into; pure-whitespace tokens between units to none.
 
-    sum over the unit's tokens t, layers l, slots j with experts[l, t, j] == e of w[l, t, j]
-    ---------------------------------------------------------------------------------------
-                                   tokens(unit) * layers
-
-so the shares of a unit sum to 1. Weights rather than counts: an expert picked at slot 4 with 5%
-of the mass does little of the work, and counting it like the first choice would flatten every
-unit towards k / n_experts. Expert ids are pooled across layers (expert 7 of layer 0 and expert 7
-of layer 3 are different networks) because a diagnostic names one list of experts per unit; the
-calibration (`r1lsp.expert_calibration`) labels experts with the same pooling, so the names match.
-Shares count code tokens only (`r1lsp.code_roles`): comments and whitespace are counted apart.
-
-Token -> unit. A token belongs to the unit holding its first byte; a byte-level BPE token often
-starts with the space before a word (" public"), so a token starting in the gap between units
-belongs to the next unit when it reaches into it. Pure-whitespace tokens between units belong
-to none and are not counted.
-
-Routing a document incrementally (`ExpertMap`). Routing depends on the context through
-attention, so routing the whole file in one pass makes every paragraph's experts depend on
-everything before it: any edit would change (a little) all later paragraphs, and an exact
-refresh would re-route the rest of the file. Instead each paragraph is routed on its own:
-`<|lang|>` + the paragraph's tokens with its own level ids (renumbered from 0, as in training
-windows), optionally preceded by `context_bytes` of the text before it (whole lines; its tokens
-are routed but not counted). The result is then a pure function of (kind, text, inner structure,
-context text), which is the cache key, so:
-  * an edit re-routes only the paragraphs whose key changed (usually exactly one), every other
-    paragraph keeps its result object (identity) however far it moved;
-  * results are stable: the same method gets the same experts wherever it sits.
-The price: a paragraph sees less context than in a whole-file pass (nothing of the class around
-a method with the default `context_bytes=0`). `bench/experts_bench.py` measures the agreement of
-the per-paragraph top experts with whole-file routing (`route_document` + `aggregate`) next to the
-speed-up; on a 2,000-line Java file with a partly trained r1-tiny (int8, 1 thread, shared CPU):
-context 0: 1 paragraph re-routed per edit, ~50 ms, top expert as in the whole-file pass for 50 % of
-paragraphs (mean L1 between share vectors 0.20); context 600 bytes: 3 paragraphs, ~270 ms, 78 %
-(L1 0.075). Paragraphs longer than the model's context are routed in consecutive chunks, at most
-`MAX_CHUNKS` of them (16K tokens of r1-tiny): the rest of a longer paragraph is not routed.
-
-Versions. `ExpertMap.refresh` snapshots the document (text, hierarchy, version) when it starts and
-returns `ExpertResults.version`: a caller drops results whose version is older than the document's.
+Incremental routing (`ExpertMap`). Each paragraph is routed on its own (`<|lang|>` + its tokens,
+level ids renumbered as in training, optionally after `context_bytes` of preceding lines), so
+its result is a pure function of (kind, text, inner structure, context): that is the cache key.
+An edit re-routes only the paragraphs whose key changed and the same method gets the same
+experts wherever it sits; the price is less context than a whole-file pass (`route_document`).
+`bench/experts_bench.py` measures the speed-up and the agreement with whole-file routing.
+A paragraph longer than the model's context is routed in chunks, at most `MAX_CHUNKS` of them
+(the rest is not routed). `ExpertResults.version` is the document version routed: a caller
+drops older results.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-
 import hashlib
 import threading
 from concurrent.futures import CancelledError

@@ -288,15 +288,16 @@ def test_model_caches_follow_the_setting_and_stay_bounded_in_bytes(engine, tiny_
 
 def test_result_cache_stays_bounded_in_entries_and_bytes():
     import numpy as np
-    from r1lsp.engine import RouteTrace, _LRU, _nbytes
-    lru = _LRU(capacity=50, max_bytes=1 << 20)
+    from r1lsp.engine import RouteTrace
+    from r1lsp.result_cache import ResultCache, nbytes
+    lru = ResultCache(capacity=50, max_bytes=1 << 20)
     trace = lambda i: RouteTrace(np.full((4, 1000, 4), i % 16, np.int16), np.ones((4, 1000, 4), np.float32))
     for i in range(200):                                       # ~100 KB each: about 10 fit
         lru.put(i, trace(i))
         assert lru.bytes <= lru.max_bytes and len(lru.data) <= lru.capacity
-        assert lru.bytes == sum(_nbytes(v) for v in lru.data.values())
+        assert lru.bytes == sum(nbytes(v) for v in lru.data.values())
     assert 5 <= len(lru.data) < 12 and list(lru.data)[-1] == 199 and lru.get(0) is None
-    small = _LRU(capacity=3)
+    small = ResultCache(capacity=3)
     for i in range(10):
         small.put(i, i)
     assert list(small.data) == [7, 8, 9]
