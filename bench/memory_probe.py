@@ -60,7 +60,7 @@ def app_state() -> dict:
     from r1lsp.session import R1LanguageServer
     out: dict = {}
     for obj in gc.get_objects():
-        if isinstance(obj, Engine):
+        if isinstance(obj, Engine) and hasattr(obj, "prefix_cache"):       # (not one half built)
             out["prefix_cache_mb"] = round(obj.prefix_cache.nbytes() / 2**20, 1)
             out["prefix_cache_keys"] = list(obj.prefix_cache.states)
             out["result_cache_mb"] = round(obj._cache.bytes / 2**20, 1)

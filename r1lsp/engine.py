@@ -248,9 +248,12 @@ class Engine:
                      candidates: Sequence[Sequence[int]], *, cancel=None, prefix_key: str | None = None) -> Future:
         """Future[list[float]]: log-likelihood of each candidate token sequence right after the
         context (sum over its tokens; an empty candidate scores 0), from one pass over the
-        context (model.generate.score_candidates). `prefix_key` as in `submit_generate`."""
+        context (model.generate.score_candidates). `prefix_key` as in `submit_generate`.
+        A candidate is scored on its first `MAX_CANDIDATE_TOKENS` tokens (a name 2 MB long, typed
+        into a document, would otherwise leave no room for the context: the model failed on it)."""
         return self._submit("score", key, context_ids, level_ids,
-                            {"candidates": [list(c) for c in candidates], "prefix_key": prefix_key},
+                            {"candidates": [list(c)[:MAX_CANDIDATE_TOKENS] for c in candidates],
+                             "prefix_key": prefix_key},
                             cancel, cache_parts=())
 
     def score_candidates(self, uri: str | None, prefix_text: str, suffix_text: str,
@@ -502,6 +505,7 @@ class Engine:
             _resolve(r, trace)
 
 
+MAX_CANDIDATE_TOKENS = 64      # tokens of a completion candidate that are scored
 ROUTE_BATCH_TOKENS = 4096      # positions (rows x longest row) in one route forward
 
 

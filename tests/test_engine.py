@@ -301,3 +301,12 @@ def test_result_cache_stays_bounded_in_entries_and_bytes():
     for i in range(10):
         small.put(i, i)
     assert list(small.data) == [7, 8, 9]
+
+
+def test_an_overlong_candidate_is_scored_on_its_first_tokens(engine):
+    from r1lsp.engine import MAX_CANDIDATE_TOKENS
+    ctx = engine.encode("def f(x):\n    return ")
+    name = engine.encode(" " + "y" * 20000)                    # a 20 kB name typed into the document
+    assert len(name) > engine.context_tokens
+    long, head = engine.submit_score(None, ctx, None, [name, name[:MAX_CANDIDATE_TOKENS]]).result(60)
+    assert long == pytest.approx(head, rel=1e-6) and long < 0
