@@ -50,14 +50,42 @@ bench-quick: install
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
-# Training (model/train.py): builds the corpus once, then trains / resumes cache/runs/r1-tiny
-# (state/ holds weights + AdamW state + step, so a second `make train` continues where the last
-# stopped). TRAIN_ARGS e.g. "--max-minutes 60 --max-steps 6000"; torchrun works too (see docs/MODEL_CARD.md).
+# The training corpus (model/corpus_fetch.py, model/corpus_shards.py): fetch the pinned sources of
+# model/corpus_sources.txt (PyPI sdists, Debian Java source packages) into cache/corpus-src, gather
+# (licences, exact + MinHash dedup, split by package), encode (CORPUS_MINUTES bounds a run; the next
+# `make corpus` goes on) and pack into cache/corpus. Nothing of it is committed.
+CORPUS_MINUTES ?= 0
+FETCH_VENV := cache/corpus-src/fetch-venv
+$(FETCH_VENV)/.ok:
+	$(PYTHON) -m venv $(FETCH_VENV)
+	$(FETCH_VENV)/bin/pip install -q "pip>=25" "setuptools>=80" wheel setuptools-scm hatchling hatch-vcs \
+		hatch-fancy-pypi-readme flit-core pdm-backend poetry-core
+	touch $@
+corpus: install $(FETCH_VENV)/.ok
+	$(PY) -m model.corpus_fetch --out cache/corpus-src --pip $(FETCH_VENV)/bin/pip
+	OMP_NUM_THREADS=1 $(PY) -m model.corpus_shards all --src cache/corpus-src --out cache/corpus \
+		--max-minutes $(CORPUS_MINUTES)
+
+# Training that adds up (model/train.py): each `make train` runs TRAIN_MINUTES, resuming
+# cache/runs/r1-tiny/state when it is there, else starting from the shipped weights (their
+# tokens_seen carried over); at the end the best checkpoint by held-out loss is shipped into
+# model/checkpoints/r1-tiny (bf16, card.json, loss.png) if it beats the shipped one on the same
+# held-out windows. The cosine runs over TRAIN_STEPS (a long horizon: many runs share it).
+TRAIN_MINUTES ?= 40
+TRAIN_STEPS ?= 60000
 TRAIN_ARGS ?=
 train: install
-	test -f cache/corpus/manifest.json || $(PY) -m model.data build --out cache/corpus
-	$(PY) -m model.train --corpus cache/corpus --out cache/runs/r1-tiny --preset r1-tiny \
-		--seq-len 256 --batch-size 16 --lr 1.5e-3 --warmup 100 $(TRAIN_ARGS)
+	test -f cache/corpus/manifest.json || $(MAKE) corpus
+	OMP_NUM_THREADS=1 $(PY) -m model.train --corpus cache/corpus --out cache/runs/r1-tiny \
+		--init-from model/checkpoints/r1-tiny --ship model/checkpoints/r1-tiny \
+		--seq-len 256 --batch-size 16 --lr 6e-4 --warmup 50 --max-steps $(TRAIN_STEPS) \
+		--max-minutes $(TRAIN_MINUTES) --eval-every 100 --save-every 100 --threads 1 $(TRAIN_ARGS)
+
+# The same on one GPU (model/train_gpu.py): at most 9 minutes, bf16, torch.compile, then ships if better.
+train-gpu: install
+	test -f cache/corpus/manifest.json || $(MAKE) corpus
+	$(PY) -m model.train_gpu --corpus cache/corpus --out cache/runs/r1-tiny-gpu \
+		--init-from model/checkpoints/r1-tiny --ship model/checkpoints/r1-tiny $(TRAIN_ARGS)
 
 # Progressive fine-tuning (model/finetune.py) on your own code: make finetune DATA=~/src/project
 DATA ?= .
@@ -65,7 +93,7 @@ FT_OUT ?= runs/finetune
 FINETUNE_ARGS ?=
 finetune: install
 	$(PY) -m model.finetune --data $(DATA) --base model/checkpoints/r1-tiny --out $(FT_OUT) $(FINETUNE_ARGS)
-.PHONY: train finetune
+.PHONY: corpus train train-gpu finetune
 
 # Expert labels (r1lsp/expert_calibration.py): routes the Python standard library and the JDK's src.zip
 # as the server does (int8, each paragraph on its own, code tokens only) and writes

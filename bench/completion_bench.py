@@ -52,7 +52,7 @@ from r1lsp.completion import complete  # noqa: E402
 from r1lsp.engine import Engine, default_checkpoint  # noqa: E402
 from r1lsp.inline import fim_request, inline_suggestions  # noqa: E402
 from r1lsp.settings import ModelSettings  # noqa: E402
-from r1lsp.structure import StructuredDocument  # noqa: E402
+from model.structure import StructuredDocument  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

@@ -71,7 +71,7 @@ def _utf16(s: str) -> int:
 
 def _member_sites(text: str, language: str):
     """(start byte, end byte) of member names after `receiver.` in code."""
-    from r1lsp.structure.languages import language_support
+    from model.structure.languages import language_support
     data = text.encode("utf-8")
     tree = language_support(language).parser().parse(data)
     wanted = {"python": {"attribute": "attribute"},

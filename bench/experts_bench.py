@@ -61,7 +61,7 @@ from r1lsp.expert_labels import diagnostic_content  # noqa: E402
 from r1lsp.expert_units import reader_units  # noqa: E402
 from r1lsp.experts import ExpertMap, aggregate, route_document  # noqa: E402
 from r1lsp.settings import ModelSettings  # noqa: E402
-from r1lsp.structure import Level, StructuredDocument  # noqa: E402
+from model.structure import Level, StructuredDocument  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

@@ -58,7 +58,7 @@ def synthetic_file(lines: int = 2000) -> str:
 
 def sites(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of member names after `receiver.`."""
-    from r1lsp.structure.languages import language_support
+    from model.structure.languages import language_support
     data = text.encode("utf-8")
     tree = language_support("java").parser().parse(data)
     out, stack = [], [tree.root_node]
@@ -146,7 +146,7 @@ def in_process_cpu(files, folder: Path) -> list[float]:
     from r1lsp.completion import AnalysisContext, complete
     from r1lsp.java.provider import warm_up
     from r1lsp.java.workspace import JavaIndex
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
     index = JavaIndex()
     index.scan([folder])
     warm_up(index)

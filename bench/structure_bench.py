@@ -12,7 +12,7 @@ import json
 import statistics
 import time
 
-from r1lsp.structure import Level, StructuredDocument, map_structure
+from model.structure import Level, StructuredDocument, map_structure
 
 METHOD = """\
     /** Returns the {kind} total for {name}, skipping empty entries. */

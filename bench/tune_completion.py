@@ -51,7 +51,7 @@ def main(quick: bool = False, with_model: bool = False, ghost_only: bool = False
     from r1lsp.engine import Engine
     from r1lsp.inline import inline_suggestions
     from r1lsp.settings import ModelSettings
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
 
     n_member, n_line = (30, 10) if quick else (100, 0 if not with_model else 40)
     if ghost_only:

@@ -24,18 +24,26 @@ Forward API (what the engine calls):
 level_ids None means one unit per level for the whole sequence; padding slots get id -1.
 gate_loss is computed in training mode (grad enabled); it is 0 in eval mode and for decode steps.
 """
-from model.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint, save_checkpoint
-from model.config import PRESETS, R1Config
-from model.generate import GenerationResult, decode_one, fim_prompt, generate, prefill, sample
-from model.hierarchy import unit_summaries
-from model.network import ModelCache, R1Loss, R1Model, R1Output, R1Routing, R1Units
-from model.quantize import QuantReport, quantize_model
+import importlib
 
-__all__ = [
-    "CheckpointError", "LoadedCheckpoint", "load_checkpoint", "save_checkpoint",
-    "PRESETS", "R1Config",
-    "GenerationResult", "decode_one", "fim_prompt", "generate", "prefill", "sample",
-    "unit_summaries",
-    "ModelCache", "R1Loss", "R1Model", "R1Output", "R1Routing", "R1Units",
-    "QuantReport", "quantize_model",
-]
+# name -> module; imported on first use so that ``model.structure`` and ``model.tokenizer``
+# (used by the server before it loads a model) do not pull in torch. The function
+# ``generate`` is not listed: the submodule of that name shadows it, import it from there.
+_EXPORTS = {
+    "CheckpointError": "checkpoint", "LoadedCheckpoint": "checkpoint",
+    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "PRESETS": "config", "R1Config": "config",
+    "GenerationResult": "generate", "decode_one": "generate", "fim_prompt": "generate",
+    "prefill": "generate", "sample": "generate",
+    "unit_summaries": "hierarchy",
+    "ModelCache": "network", "R1Loss": "network", "R1Model": "network", "R1Output": "network",
+    "R1Routing": "network", "R1Units": "network",
+    "QuantReport": "quantize", "quantize_model": "quantize",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'model' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"model.{_EXPORTS[name]}"), name)

@@ -32,21 +32,40 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from model.config import R1Config
+from model.quantize import concat_linears, linear_key
 
 
 # RoPE
 
 def rope_angles(positions: torch.Tensor, dim: int, theta: float):
-    """positions (B, T) -> cos, sin each (B, T, 1, dim // 2)."""
+    """positions (B, T) -> cos, sin each (B, T, 1, dim) in the form `apply_rope` takes: each pair's
+    cos on both halves, its sin negated on the first half."""
     inv_freq = theta ** (-torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim)
     ang = positions.float()[..., None] * inv_freq                          # (B, T, dim/2)
-    return ang.cos()[:, :, None, :], ang.sin()[:, :, None, :]
+    cos, sin = ang.cos(), ang.sin()
+    return torch.cat([cos, cos], -1)[:, :, None, :], torch.cat([-sin, sin], -1)[:, :, None, :]
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x (B, T, H, D) rotated pairwise (first half, second half)."""
-    x1, x2 = x.float().chunk(2, dim=-1)                                    # (B, T, H, D/2)
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).type_as(x)
+    """x (B, T, H, D) rotated pairwise (first half x1, second half x2):
+    [x1 cos - x2 sin, x2 cos + x1 sin], as x * cos + [x2, x1] * sin (4 ops)."""
+    xf = x if x.dtype == torch.float32 else x.float()
+    half = x.size(-1) // 2
+    y = xf * cos + torch.cat([xf[..., half:], xf[..., :half]], dim=-1) * sin
+    return y if y.dtype == x.dtype else y.to(x.dtype)
+
+
+class RopeTable:
+    """cos / sin of every position below `n`, computed once: `rope_angles` by lookup (2 ops a
+    call instead of ~10; the same values, as the table is built by the same elementwise ops)."""
+
+    def __init__(self, n: int, dim: int, theta: float, device):
+        self.cos, self.sin = rope_angles(torch.arange(n, device=device)[None], dim, theta)   # (1, n, 1, dim)
+        self.cos, self.sin = self.cos[0, :, 0], self.sin[0, :, 0]                           # (n, dim)
+
+    def __call__(self, positions: torch.Tensor):
+        """positions (B, T), each < n -> cos, sin each (B, T, 1, dim)."""
+        return self.cos[positions][:, :, None], self.sin[positions][:, :, None]
 
 
 # KV cache
@@ -61,17 +80,41 @@ class KVCache:
     def __init__(self, batch_size: int, max_len: int):
         self.batch_size, self.max_len = batch_size, max_len
         self.buffers: list[torch.Tensor] | None = None
+        # values derived from the cached slots and kept between decode steps (the pooled block
+        # keys, a hierarchy unit's running sum): name -> (slots covered: [0, n), value)
+        self.memo: dict[str, tuple[int, object]] = {}
 
     def update(self, pos: int, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Write xs[i] (B, T, ...) at slots [pos, pos + T); return views of slots [0, pos + T)."""
+        """Write xs[i] (B, T, ...) at slots [pos, pos + T); return views of slots [0, pos + T).
+        Memo entries that cover a rewritten slot are dropped."""
         end = pos + xs[0].size(1)
         if end > self.max_len:
             raise ValueError(f"KV cache holds {self.max_len} positions, asked for {end}")
         if self.buffers is None:
             self.buffers = [x.new_zeros((self.batch_size, self.max_len, *x.shape[2:])) for x in xs]
         for buf, x in zip(self.buffers, xs):
-            buf[:, pos:end] = x
-        return tuple(buf[:, :end] for buf in self.buffers)
+            buf.narrow(1, pos, end - pos).copy_(x)
+        if self.memo and any(m[0] > pos for m in self.memo.values()):
+            self.memo = {k: m for k, m in self.memo.items() if m[0] <= pos}
+        return tuple(buf.narrow(1, 0, end) for buf in self.buffers)
+
+
+def flat_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """x (B, S, ...) -> (rows (R, row size), batch stride in rows): row s of batch b is
+    rows[b * stride + s]. No copy where x is a slice of a longer cache buffer (the decode
+    steps' K/V), where `reshape` would copy the whole cache of every row."""
+    B, S = x.shape[:2]
+    n = math.prod(x.shape[2:])
+    if B == 1 or x.is_contiguous():
+        return x.reshape(B * S, n), S
+    strides, acc = [], 1                                                   # a contiguous row's strides
+    for size in reversed(x.shape[2:]):
+        strides.insert(0, acc)
+        acc *= size
+    if x.stride(1) == n and list(x.stride()[2:]) == strides and x.stride(0) % n == 0:
+        R = x.stride(0) // n
+        return x.as_strided(((B - 1) * R + S, n), (n, 1)), R
+    return x.reshape(B * S, n), S
 
 
 # key selection
@@ -221,12 +264,13 @@ class Indexer(nn.Module):
         # one projection for q (Hi * Di), k (Di) and the head weights (Hi): one matmul per step
         self.proj = nn.Linear(cfg.d_model, cfg.index_heads * (cfg.index_dim + 1) + cfg.index_dim, bias=False)
 
-    def project(self, x, cos, sin):
+    def project(self, x, cos, sin, p: torch.Tensor | None = None):
+        """x (B, T, d) -> q (B, T, Hi, Di), w (B, T, Hi), k (B, T, Di); p: proj(x), if computed."""
         B, T, _ = x.shape
         H, D = self.n_heads, self.head_dim
-        q, k, w = self.proj(x).split([H * D, D, H], dim=-1)
-        q = apply_rope(q.view(B, T, H, D), cos, sin)                                  # (B, T, Hi, Di)
-        k = apply_rope(k.view(B, T, 1, D), cos, sin)[:, :, 0]                         # (B, T, Di)
+        p = self.proj(x) if p is None else p
+        qk = apply_rope(p[..., :(H + 1) * D].view(B, T, H + 1, D), cos, sin)         # q's heads, then k
+        q, k, w = qk[:, :, :H], qk[:, :, H], p[..., (H + 1) * D:]                     # (B, T, Hi, Di), (B, T, Di)
         return q * D ** -0.5, w * H ** -0.5, k                                        # w: (B, T, Hi)
 
     @staticmethod
@@ -260,22 +304,49 @@ class SparseAttention(nn.Module):
 
         T == 1 (decode) gathers the kept keys; T > 1 (prefill, training) runs `_blocks`."""
         B, T, _ = x.shape
-        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), *rope)  # (B, T, H, D)
-        k = apply_rope(self.wk(x).view(B, T, self.n_heads, self.head_dim), *rope)  # (B, T, H, D)
-        v = self.wv(x).view(B, T, self.n_heads, self.head_dim)                     # (B, T, H, D)
+        H, HD = self.n_heads, self.n_heads * self.head_dim
+        fused = None if torch.is_grad_enabled() else self.fused_projection()
+        if fused is not None:                                # inference: one matmul for q, k, v (+ indexer)
+            p = fused(x)                                                           # (B, T, 3 HD [+ indexer])
+            q, k = apply_rope(p[..., :2 * HD].view(B, T, 2 * H, self.head_dim), *rope).split(H, dim=2)
+            v = p[..., 2 * HD:3 * HD].view(B, T, H, self.head_dim)
+            p_index = p[..., 3 * HD:] if p.size(-1) > 3 * HD else None
+        else:
+            qk = torch.cat([self.wq(x).view(B, T, H, self.head_dim), self.wk(x).view(B, T, H, self.head_dim)], 2)
+            q, k = apply_rope(qk, *rope).split(H, dim=2)                           # (B, T, H, D) each
+            v = self.wv(x).view(B, T, H, self.head_dim)                            # (B, T, H, D)
+            p_index = None
         if self.indexer is None:
             k_all, v_all = cache.update(start_pos, k, v) if cache is not None else (k, v)
             y = self._dense(q, k_all, v_all, start_pos, pad_len)
             return self.wo(y), None
-        iq, iw, ik = self.indexer.project(x.detach(), *index_rope)
+        iq, iw, ik = self.indexer.project(x.detach() if torch.is_grad_enabled() else x, *index_rope, p=p_index)
         if cache is not None:
             k_all, v_all, ik_all = cache.update(start_pos, k, v, ik)
         else:
             k_all, v_all, ik_all = k, v, ik
         if T == 1:
-            return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len)), None
+            return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, cache=cache)), None
         y, gate_loss = self._blocks(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, want_gate_loss)
         return self.wo(y), gate_loss
+
+    def fused_projection(self) -> nn.Module | None:
+        """wq | wk | wv (| the indexer's projection, when it is the same kind of Linear) joined into
+        one Linear for inference (`concat_linears`), rebuilt when a weight changes; None where
+        they cannot be joined. Kept outside the module tree: no state dict entry, no parameters."""
+        mods = [self.wq, self.wk, self.wv] + ([self.indexer.proj] if self.indexer is not None else [])
+        cached = self.__dict__.get("_fused")
+        key = tuple(linear_key(m) for m in mods)
+        if cached is None or cached[0] != key:
+            if None in key[:3]:
+                fused = None
+            elif key[-1] is not None and key[-1][0] == key[0][0] and len(mods) == 4:
+                fused = concat_linears(mods)
+            else:
+                fused = concat_linears(mods[:3])
+            cached = (key, fused)
+            self.__dict__["_fused"] = cached
+        return cached[1]
 
     def _dense(self, q, k, v, start_pos, pad_len):
         """Dense attention (attn_sparse=False): SDPA, causal (+ padding) mask or is_causal."""
@@ -290,12 +361,18 @@ class SparseAttention(nn.Module):
                                                attn_mask=mask[:, None])            # (B, H, T, D)
         return y.transpose(1, 2).reshape(B, T, H * D)
 
-    def _gathered(self, q, k, v, iq, iw, ik, start_pos, pad_len, chunk_elems: int = 1 << 22):
-        """Attention over gathered kept keys only, queries in chunks bounding the score matrix."""
+    def _gathered(self, q, k, v, iq, iw, ik, start_pos, pad_len, chunk_elems: int = 1 << 22,
+                  cache: KVCache | None = None):
+        """Attention over gathered kept keys only, queries in chunks bounding the score matrix.
+        One query at the last slot (a decode step) takes `_decode`'s few-op paths."""
         B, T, H, D = q.shape
         S = k.size(1)
-        k_rows, v_rows = k.reshape(B * S, H * D), v.reshape(B * S, H * D)
-        base = (torch.arange(B, device=q.device) * S)[:, None, None]              # (B, 1, 1)
+        if T == 1 and start_pos == S - 1:
+            y = self._decode(q, k, v, iq, iw, ik, start_pos, pad_len, cache)
+            if y is not None:
+                return y
+        (k_rows, stride), (v_rows, _) = flat_rows(k), flat_rows(v)
+        base = (torch.arange(B, device=q.device) * stride)[:, None, None]         # (B, 1, 1)
         C = max(1, chunk_elems // (S * iq.size(2)))
         out = []
         for c0 in range(0, T, C):
@@ -306,8 +383,8 @@ class SparseAttention(nn.Module):
                 for i in range(c0, c1):
                     t = start_pos + i
                     if uses_blocks(self.cfg, t):
-                        out.append(self._decode_blocks(q[:, i:i + 1], k_rows, v_rows, iq[:, i:i + 1], iw[:, i:i + 1],
-                                                       ik, pooled, t, S, pad_len))
+                        out.append(self._decode_blocks(q[:, i:i + 1], k, v, iq[:, i:i + 1], iw[:, i:i + 1],
+                                                       ik, pooled, t, pad_len))
                     else:                                    # (the same keys as the exact rule)
                         out.append(block_sparse_chunk(q[:, i:i + 1], k, v, iq[:, i:i + 1], iw[:, i:i + 1], ik,
                                                       pooled, t, S, self.cfg, pad_len))
@@ -364,51 +441,158 @@ class SparseAttention(nn.Module):
         y = torch.cat(out, dim=1) if len(out) > 1 else out[0]
         return y, (sum(gate_losses) if gate_losses else None)
 
-    def _decode_blocks(self, q, k_rows, v_rows, iq, iw, ik, pooled, t: int, S: int, pad_len):
-        """One query at slot t (every row of the batch), block-sparse: the keys `block_sparse_chunk`
-        keeps, with fewer and smaller steps -- its candidates are gathered, not a union of slots.
-        q (B, 1, H, D), k_rows / v_rows (B*S, H*D), iq (B, 1, Hi, Di), iw (B, 1, Hi) -> (B, 1, H*D)."""
+    def _decode(self, q, k, v, iq, iw, ik, t: int, pad_len, cache: KVCache | None):
+        """One query per row at slot t = the last cached slot (a decode step), in few ops: the
+        block-sparse path for long contexts, else one masked SDPA over every cached key (no
+        gather; short contexts hold at most a few hundred keys). None: take the chunked path."""
+        S = k.size(1)
+        if self.block_sparse and uses_blocks(self.cfg, t):
+            pooled = self._pooled(ik, S, pad_len, cache)
+            if q.size(0) == 1 and pad_len is None:
+                return self._decode_blocks_one(q, k, v, iq, iw, ik, pooled[0], t)
+            return self._decode_blocks(q, k, v, iq, iw, ik, pooled, t, pad_len)
+        if S > 2 * self.cfg.attn_topk:
+            return None
         c = self.cfg
         B, _, H, D = q.shape
+        scores = Indexer.score(iq, iw, ik)[:, 0]                                    # (B, S)
+        W = min(c.local_window, S)
+        visible = None
+        if pad_len is not None:
+            s = torch.arange(S, device=q.device)
+            visible = (s >= pad_len[:, None]) | (s == t)                               # (B, S)
+            scores = scores.masked_fill(~visible, float("-inf"))
+        keep = self._gate(scores, visible, W)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                           attn_mask=keep[:, None, None])               # (B, H, 1, D)
+        return y.transpose(1, 2).reshape(B, 1, H * D)
+
+    def _gate(self, scores, visible, n_local: int):
+        """keep (B, K) for one query's candidates, the last `n_local` of them its local window:
+        visible and (local or exp(I - max I) >= gate_threshold), at most attn_topk (local first).
+        scores (B, K) hold -inf where not visible; visible (B, K) bool or None (all visible)."""
+        c = self.cfg
+        K = scores.size(-1)
+        if c.gate_threshold > 0:
+            keep = scores >= scores.amax(-1, keepdim=True) + math.log(c.gate_threshold)
+        else:
+            keep = torch.ones_like(scores, dtype=torch.bool)
+        keep[:, K - n_local:] = True
+        if visible is not None:
+            keep &= visible
+        if K > c.attn_topk and int(keep.sum(-1).max()) > c.attn_topk:               # the budget, local first
+            r = scores.masked_fill(~keep, float("-inf"))
+            r[:, K - n_local:] = float("inf")
+            if visible is not None:
+                r = r.masked_fill(~visible, float("-inf"))
+            keep &= torch.zeros_like(keep).scatter_(-1, r.topk(c.attn_topk, dim=-1).indices, True)
+        return keep
+
+    def _pooled(self, ik, S: int, pad_len, cache: KVCache | None):
+        """`pooled_block_keys`, kept in the cache's memo between decode steps: a complete block's
+        pooled key never changes, so a step pools only the block that just completed (if any)."""
+        Bk = self.cfg.key_block
+        if cache is None:
+            return pooled_block_keys(ik, S, Bk, pad_len)
+        B, _, Di = ik.shape
+        if pad_len is not None:                              # per-row offsets: pooled again when a count changes
+            offs = tuple(pad_len.tolist())
+            counts = tuple((S - o) // Bk for o in offs)
+            m = cache.memo.get("pooled_rows")
+            if m is None or m[1][0] != (offs, counts):
+                m = (S, ((offs, counts), pooled_block_keys(ik, S, Bk, pad_len)))
+                cache.memo["pooled_rows"] = m
+            return m[1][1]
+        nb = S // Bk
+        m = cache.memo.get("pooled")
+        buf, n0 = (m[1], m[0] // Bk) if m is not None else (ik.new_empty(B, cache.max_len // Bk, Di), 0)
+        if nb > n0:
+            buf[:, n0:nb] = ik[:, n0 * Bk:nb * Bk].reshape(B, nb - n0, Bk, Di).mean(2)
+        cache.memo["pooled"] = (nb * Bk, buf)
+        return buf[:, :nb], None                             # (the count per row: only with padding)
+
+    def _decode_blocks_one(self, q, k, v, iq, iw, ik, blocks, t: int):
+        """`_decode_blocks` for one row without padding (one user's decode step), in about half
+        the ops: 2-D products, and only the kept keys gathered (no mask). blocks (1, >=nb, Di)."""
+        c = self.cfg
+        H, D = q.shape[2:]
         Hi, Di = iq.shape[2:]
+        Bk, W = c.key_block, c.local_window
+        near0 = min(max(0, t - W + 1) // Bk * Bk, t)
+        nb = min(blocks.size(1), near0 // Bk)                # every complete old block is eligible
+        n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
+        ar = self._arange(t + 1, q.device)
+        iq2, iw2 = iq.view(Hi, Di), iw.view(1, Hi)
+        J = iw2 @ F.leaky_relu_(iq2 @ blocks[0, :nb].T, 0.01)                         # (1, nb)
+        top = J[0].topk(n_sel).indices                                                 # (n_sel,)
+        # candidates: the picked blocks, then the near range (its last W slots: the window)
+        cand = torch.cat([ar[:nb * Bk].view(nb, Bk)[top].view(-1), ar[near0:]])      # (K,)
+        scores = (iw2 @ F.leaky_relu_(iq2 @ F.embedding(cand, ik.reshape(-1, Di)).T, 0.01))[0]   # (K,)
+        old = cand[:-W]
+        if c.gate_threshold > 0:                             # the gate: exp(I - max I) >= threshold
+            passed = scores[:-W] >= scores.max() + math.log(c.gate_threshold)
+            old = old[passed]
+        if old.numel() > c.attn_topk - W:                    # the budget: the window, then the best
+            s_old = scores[:-W][passed] if c.gate_threshold > 0 else scores[:-W]
+            old = old[s_old.topk(c.attn_topk - W).indices]
+        rows = torch.cat([old, ar[t + 1 - W:]])                                         # (n,) kept slots
+        kv = (F.embedding(rows, x.reshape(-1, H * D)).view(-1, H, D).transpose(0, 1) for x in (k, v))
+        y = F.scaled_dot_product_attention(q.reshape(H, 1, D), *kv)                      # (H, 1, D)
+        return y.transpose(0, 1).reshape(1, 1, H * D)
+
+    def _arange(self, n: int, device) -> torch.Tensor:
+        """torch.arange(n), sliced from one kept per device (decode steps index with it)."""
+        a = self.__dict__.get("_arange_cache")
+        if a is None or a.numel() < n or a.device != torch.device(device):
+            a = self.__dict__["_arange_cache"] = torch.arange(max(n, self.cfg.max_seq_len), device=device)
+        return a[:n]
+
+    def _decode_blocks(self, q, k, v, iq, iw, ik, pooled, t: int, pad_len):
+        """One query at slot t (every row of the batch), block-sparse: the keys `block_sparse_chunk`
+        keeps, with fewer and smaller steps -- its candidates are gathered, not a union of slots.
+        q (B, 1, H, D), k / v (B, S, H, D), iq (B, 1, Hi, Di), iw (B, 1, Hi) -> (B, 1, H*D)."""
+        c = self.cfg
+        B, _, H, D = q.shape
+        Di = iq.size(-1)
         Bk, W = c.key_block, c.local_window
         dev = q.device
         blocks, nb_row = pooled
-        if pad_len is None:                                  # python ints: no host syncs (compile-friendly)
-            off = torch.zeros(B, dtype=torch.long, device=dev)
-            near0_int = min(max(0, t - W + 1) // Bk * Bk, t)
-            near0 = torch.full((B,), near0_int, dtype=torch.long, device=dev)
-            n_elig, nb = near0 // Bk, min(blocks.size(1), near0_int // Bk)
+        arange_bk = torch.arange(Bk, device=dev)
+        if pad_len is None:                                  # python ints: every candidate is visible
+            near0 = min(max(0, t - W + 1) // Bk * Bk, t)
+            nb = min(blocks.size(1), near0 // Bk)            # every complete old block is eligible
+            n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
+            top = Indexer.score(iq, iw, blocks[:, :nb])[:, 0].topk(n_sel, dim=-1).indices   # (B, n_sel)
+            sel = (top[..., None] * Bk + arange_bk).flatten(1)                                 # (B, n_sel*Bk)
+            slots = torch.cat([sel, torch.arange(near0, t + 1, device=dev).expand(B, -1)], 1)  # (B, K)
+            visible, n_local = None, W                       # the near range ends with the window
         else:
             off = pad_len
             near0 = torch.minimum(off + (t - off - W + 1).clamp_min(0) // Bk * Bk, torch.full_like(off, t))
             n_elig = (near0 - off) // Bk                                            # (B,) complete old blocks
             nb = min(blocks.size(1), int(n_elig.max()))
-        n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
-        J = Indexer.score(iq, iw, blocks[:, :nb])[:, 0]                             # (B, nb)
-        J = J.masked_fill(torch.arange(nb, device=dev)[None, :] >= torch.minimum(n_elig, nb_row)[:, None],
-                          float("-inf"))
-        top = J.topk(n_sel, dim=-1)                                                 # (B, n_sel)
-        sel = (off[:, None, None] + top.indices[..., None] * Bk + torch.arange(Bk, device=dev)).flatten(1)
-        sel_ok = torch.isfinite(top.values)[..., None].expand(B, n_sel, Bk).flatten(1)
-        near = t - W - Bk + 2 + torch.arange(W + Bk - 1, device=dev)                 # (Nn,) up to t
-        slots = torch.cat([sel, near.expand(B, -1)], 1)                             # (B, K)
-        ok = torch.cat([sel_ok, near[None, :] >= near0[:, None]], 1)
-        visible = ok & (slots >= off[:, None]) | (slots == t)
-        slots = torch.where(visible, slots, t)
+            n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
+            J = Indexer.score(iq, iw, blocks[:, :nb])[:, 0]                         # (B, nb)
+            J = J.masked_fill(torch.arange(nb, device=dev)[None, :] >= torch.minimum(n_elig, nb_row)[:, None],
+                              float("-inf"))
+            top = J.topk(n_sel, dim=-1)                                             # (B, n_sel)
+            sel = (off[:, None, None] + top.indices[..., None] * Bk + arange_bk).flatten(1)
+            sel_ok = torch.isfinite(top.values)[..., None].expand(B, n_sel, Bk).flatten(1)
+            near = t - W - Bk + 2 + torch.arange(W + Bk - 1, device=dev)             # (Nn,) up to t
+            slots = torch.cat([sel, near.expand(B, -1)], 1)                         # (B, K)
+            ok = torch.cat([sel_ok, near[None, :] >= near0[:, None]], 1)
+            visible = ok & (slots >= off[:, None]) | (slots == t)
+            slots = torch.where(visible, slots, t)
+            n_local = W                                      # the last W slots: t-W+1..t (visible or not)
         K = slots.size(1)
-        rows = (slots + (torch.arange(B, device=dev) * S)[:, None]).view(-1)
-        kc = F.embedding(rows, ik.reshape(-1, Di)).view(B, K, Di)
-        sc = F.leaky_relu_(torch.bmm(iq.reshape(B, Hi, Di), kc.transpose(1, 2)), 0.01)    # (B, Hi, K)
-        scores = torch.bmm(iw.reshape(B, 1, Hi), sc)[:, 0]                           # (B, K)
-        local = visible & (slots > t - W)
-        keep = visible
-        if c.gate_threshold > 0:
-            best = scores.masked_fill(~visible, float("-inf")).amax(-1, keepdim=True)
-            keep = visible & (local | (scores >= best + math.log(c.gate_threshold)))
-        if K > c.attn_topk:                                  # the budget, local first (a no-op when under it)
-            r = scores.masked_fill(~keep, float("-inf")).masked_fill(local, float("inf"))
-            keep = keep & torch.zeros_like(keep).scatter_(-1, r.topk(c.attn_topk, dim=-1).indices, True)
+        (ik_rows, stride), (k_rows, _), (v_rows, _) = flat_rows(ik), flat_rows(k), flat_rows(v)
+        rows = (slots + (torch.arange(B, device=dev) * stride)[:, None]).view(-1) if B > 1 else slots.view(-1)
+        kc = F.embedding(rows, ik_rows).view(B, K, Di)
+        scores = Indexer.score(iq, iw, kc)[:, 0]                                    # (B, K)
+        if visible is not None:
+            scores = scores.masked_fill(~visible, float("-inf"))
+        keep = self._gate(scores, visible, n_local)
+        # F.embedding is the fastest row gather on CPU (6x index_select, measured)
         kg = F.embedding(rows, k_rows).view(B, K, H, D).transpose(1, 2)                  # (B, H, K, D)
         vg = F.embedding(rows, v_rows).view(B, K, H, D).transpose(1, 2)
         y = F.scaled_dot_product_attention(q.transpose(1, 2), kg, vg, attn_mask=keep[:, None, None])

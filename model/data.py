@@ -10,7 +10,7 @@ Build (see :mod:`model.corpus` for sources, licences, filters, dedup and split):
 On-disk format (a folder)::
 
     tokenizer.json          byte-level BPE trained on the *train* split only
-    manifest.json           config, structure backend, sources (provenance, licence, counts,
+    manifest.json           config, sources (provenance, licence, counts,
                             bytes, per-package for site-packages), per-split totals, timings
     files.jsonl             one line per kept file: source, path, package, version, licence,
                             lang, split, sha1, bytes, tokens, fim, sample index
@@ -36,7 +36,7 @@ line starts, and the text before / after the region become plain samples of thei
 (``<|lang:X|> before <|endoftext|>``, FIM sample, ``<|lang:X|> after <|endoftext|>``).
 Either way ``before + prefix + middle + suffix + after`` is the file's text exactly.
 
-Level ids. For every text token the structure mapping (``r1lsp.structure.map_structure``,
+Level ids. For every text token the structure mapping (``model.structure.map_structure``,
 the same tree-sitter mapping the server uses) gives the (phrase, sentence, paragraph) ids of
 the unit holding the token's *first byte*. After FIM reordering each token keeps the ids of
 the place it came from. A special token takes the ids of its right neighbour in the sample
@@ -63,6 +63,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from model import corpus as C
+from model.structure import map_structure, renumber_first_appearance
 from model.tokenizer import (DEFAULT_VOCAB_SIZE, SpecialTokens, load_tokenizer, save_tokenizer,
                              token_byte_lengths, token_byte_offsets, train_tokenizer)
 
@@ -71,48 +72,6 @@ FORMAT_VERSION = 1
 
 
 # ---------------------------------------------------------------------------- structure
-
-class _LineStructure:
-    """Fallback used only when ``r1lsp.structure`` is not importable: paragraph = block of
-    lines between blank lines, sentence = line, phrase = run of non-blank characters."""
-
-    backend = "fallback-lines"
-
-    def __init__(self, text: str):
-        import re
-        data = text.encode("utf-8")
-        line_starts = [0] + [m.end() for m in re.finditer(rb"\n", data)]
-        para, prev_blank = [], True
-        for i, s in enumerate(line_starts):
-            e = line_starts[i + 1] if i + 1 < len(line_starts) else len(data)
-            blank = not data[s:e].strip()
-            if not blank and prev_blank:
-                para.append(s)
-            prev_blank = blank
-        self._para = np.array(para or [0], dtype=np.int64)
-        self._sent = np.array(line_starts, dtype=np.int64)
-        self._phr = np.array([m.start() for m in re.finditer(rb"\S+", data)] or [0], np.int64)
-
-    def unit_ids(self, byte_offsets):
-        o = np.asarray(byte_offsets, dtype=np.int64)
-        ids = [np.maximum(np.searchsorted(b, o, side="right") - 1, 0)
-               for b in (self._phr, self._sent, self._para)]
-        return [tuple(map(int, t)) for t in zip(*ids)]
-
-
-def structure_backend():
-    """``(map_structure, name)``: the tree-sitter mapping, or the line fallback."""
-    try:
-        from r1lsp.structure import map_structure  # type: ignore
-        return map_structure, "r1lsp.structure"
-    except ImportError:
-        pass
-    try:  # the package may not re-export it (yet)
-        from r1lsp.structure.mapping import map_structure  # type: ignore
-        return map_structure, "r1lsp.structure"
-    except ImportError:
-        return (lambda text, lang: _LineStructure(text)), _LineStructure.backend
-
 
 def structure_language(lang: str) -> str:
     return lang if lang in ("java", "python") else "plaintext"
@@ -149,6 +108,7 @@ class Sample:
     fim: bool
     cuts: tuple[int, int] | None = None   # (middle start, middle end) in UTF-8 bytes
     region: tuple[int, int] | None = None  # FIM region [r0, r1) in UTF-8 bytes
+    offsets: np.ndarray | None = None      # int64 [n] file byte offset of each token, -1 special
 
 
 def _char_boundary(data: bytes, b: int) -> bool:
@@ -211,12 +171,12 @@ def encode_texts(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
 class SampleBuilder:
     """Turns a file's text into a :class:`Sample` (tokens + level ids, optionally FIM)."""
 
-    def __init__(self, tok: Tokenizer, map_structure=None, fim_rate: float = 0.5,
+    def __init__(self, tok: Tokenizer, structure=map_structure, fim_rate: float = 0.5,
                  fim_window_bytes: int = 4096):
         self.tok = tok
         self.sp = SpecialTokens.from_tokenizer(tok)
         self.byte_lengths = token_byte_lengths(tok)
-        self.map_structure = map_structure or structure_backend()[0]
+        self.map_structure = structure
         self.fim_rate = fim_rate
         self.fim_window_bytes = fim_window_bytes
 
@@ -237,7 +197,7 @@ class SampleBuilder:
         if cuts is None:
             out_ids, out_lev = assemble([(lang_id, None, None), (None, ids, units),
                                          (self.sp.endoftext, None, None)])
-            return Sample(out_ids, out_lev, False)
+            return Sample(out_ids, out_lev, False, offsets=np.concatenate([[-1], starts, [-1]]))
         a, b = cuts
         r0, r1 = 0, len(data)
         if self.fim_window_bytes and len(data) > self.fim_window_bytes:
@@ -265,7 +225,11 @@ class SampleBuilder:
         if after:       # the text after the FIM region, as a plain sample
             pieces += [(lang_id, None, None), (None, after, a_lev), (sp.endoftext, None, None)]
         out_ids, out_lev = assemble(pieces)
-        return Sample(out_ids, out_lev, True, cuts, (r0, r1))
+        o_p, o_m, o_s, o_b, o_a = np.split(offs, np.cumsum([len(x) for x in (p_ids, m_ids, s_ids, before)]))
+        sp1 = np.array([-1])                         # byte offsets in the order of the pieces
+        order = (([sp1, o_b, sp1] if before else []) + [sp1, sp1, o_p, sp1, o_s, sp1, o_m, sp1]
+                 + ([sp1, o_a, sp1] if after else []))
+        return Sample(out_ids, out_lev, True, cuts, (r0, r1), np.concatenate(order).astype(np.int64))
 
 
 def fim_region(data: bytes, a: int, b: int, window: int) -> tuple[int, int]:
@@ -335,9 +299,12 @@ class BuildConfig:
 
 
 def _doc_seed(seed: int, doc: C.Document) -> int:
+    return _doc_seed_key(seed, doc.source, doc.path)
+
+
+def _doc_seed_key(seed: int, source: str, path: str) -> int:
     import hashlib
-    return int.from_bytes(hashlib.sha1(f"{seed}:{doc.source}:{doc.path}".encode()).digest()[:8],
-                          "big")
+    return int.from_bytes(hashlib.sha1(f"{seed}:{source}:{path}".encode()).digest()[:8], "big")
 
 
 def make_sources(cfg: BuildConfig, notes: list[str]) -> list[C.Source]:
@@ -396,7 +363,6 @@ def build(cfg: BuildConfig, log=print) -> dict:
     log(f"tokenizer: {tok.get_vocab_size()} ids ({t_tok:.1f} s)")
 
     t2 = time.time()
-    map_structure, backend = structure_backend()
     builder = SampleBuilder(tok, map_structure, cfg.fim_rate, int(cfg.fim_window_kb * 1024))
     files_f = open(out / "files.jsonl", "w", encoding="utf-8")
     split_stats = {}
@@ -454,7 +420,6 @@ def build(cfg: BuildConfig, log=print) -> dict:
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "structure_backend": backend,
         "level_columns": ["phrase", "sentence", "paragraph"],
         "level_ids": "per token, unit of its first byte; offset per file (increasing over the "
                      "split); special tokens take the right neighbour's ids, the closing "
@@ -477,14 +442,6 @@ def build(cfg: BuildConfig, log=print) -> dict:
 
 
 # ---------------------------------------------------------------------------- batches
-
-def renumber_first_appearance(ids: np.ndarray) -> np.ndarray:
-    """Map the values of a 1-D array to 0, 1, 2, ... in order of first appearance."""
-    uniq, first, inv = np.unique(ids, return_index=True, return_inverse=True)
-    rank = np.empty(len(uniq), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
-    return rank[inv.reshape(-1)]
-
 
 class CorpusDataset:
     """Memory-mapped view of a built corpus folder."""
@@ -511,12 +468,20 @@ class CorpusDataset:
     def docs(self, split: str) -> np.ndarray:
         return np.load(self.root / f"{split}.docs.npy")
 
+    def mask(self, split: str) -> np.ndarray | None:
+        """uint8 per token, 0 = left out of the loss (licence headers), or None (no mask file)."""
+        key = f"mask:{split}"
+        if key not in self._tokens:
+            p = self.root / f"{split}.mask.npy"
+            self._tokens[key] = np.load(p, mmap_mode="r") if p.exists() else None
+        return self._tokens[key]
+
     def batch(self, split: str, batch_size: int, seq_len: int, rng=None):
         """One batch of random windows: ``(input_ids, targets, level_ids)`` as torch int64
         tensors of shapes ``[B, L]``, ``[B, L]`` (inputs shifted by one) and ``[B, L, 3]``
         (phrase, sentence, paragraph ids of the inputs, renumbered per window and level from
-        0 in order of first appearance). ``rng``: ``numpy.random.Generator``, int seed or
-        None."""
+        0 in order of first appearance); targets the corpus masks (licence headers) are -100.
+        ``rng``: ``numpy.random.Generator``, int seed or None."""
         import torch
         if not isinstance(rng, np.random.Generator):
             rng = np.random.default_rng(rng)
@@ -528,11 +493,14 @@ class CorpusDataset:
         idx = starts[:, None] + np.arange(seq_len + 1)[None, :]
         win = np.asarray(toks[idx], dtype=np.int64)
         lev = np.asarray(levs[idx[:, :-1]], dtype=np.int64)
+        tgt = win[:, 1:].copy()
+        mask = self.mask(split)
+        if mask is not None:
+            tgt[np.asarray(mask[idx[:, 1:]]) == 0] = -100
         for b in range(batch_size):
             for c in range(3):
                 lev[b, :, c] = renumber_first_appearance(lev[b, :, c])
-        return (torch.from_numpy(win[:, :-1].copy()), torch.from_numpy(win[:, 1:].copy()),
-                torch.from_numpy(lev))
+        return (torch.from_numpy(win[:, :-1].copy()), torch.from_numpy(tgt), torch.from_numpy(lev))
 
     def batches(self, split: str, batch_size: int, seq_len: int, rng=None,
                 steps: int | None = None) -> Iterator:
@@ -555,7 +523,7 @@ def batches(root_or_dataset, split: str, batch_size: int, seq_len: int, rng=None
 # ---------------------------------------------------------------------------- CLI
 
 def _summary(m: dict) -> str:
-    lines = [f"structure: {m['structure_backend']}, vocab {m['tokenizer']['vocab_size']}, "
+    lines = [f"vocab {m['tokenizer']['vocab_size']}, "
              f"built in {m['timings_s']['total']} s {m['timings_s']}"]
     for s in m["sources"]:
         lines.append(f"  {s['name']} [{s['license']}] {s['files_kept']}/{s['files_seen']} files "

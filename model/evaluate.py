@@ -84,7 +84,7 @@ def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
     small budget would otherwise be mostly licence headers)."""
     if byte_lengths is None:
         byte_lengths = token_byte_lengths(ds.tokenizer())
-    toks, levs = ds.tokens(split), ds.levels(split)
+    toks, levs, mask = ds.tokens(split), ds.levels(split), ds.mask(split)
     spans_by_file = []
     rows = [r for r in file_table(ds, split) if r["lang"] == lang]
     for r in rows:
@@ -107,6 +107,8 @@ def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
         w = np.asarray(toks[a:b], dtype=np.int64)
         m = len(w) - 1
         inp[i, :m], tgt[i, :m] = w[:-1], w[1:]
+        if mask is not None:                                  # licence headers: not scored
+            tgt[i, :m][np.asarray(mask[a + 1:b]) == 0] = -100
         lv = np.asarray(levs[a:b - 1], dtype=np.int64)
         for c in range(3):
             lev[i, :m, c] = renumber_first_appearance(lv[:, c])
@@ -399,6 +401,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def corpus_summary(ds: CorpusDataset) -> dict:
+    """What a card says about the corpus it was trained and measured on (compact: per split,
+    per licence; the manifest in the corpus folder has every file)."""
+    m = ds.manifest
+    out = {"root": str(ds.root), "format_version": m.get("format_version", 1),
+           "splits": {k: {f: v[f] for f in ("files", "tokens", "bytes", "tokens_by_lang") if f in v}
+                      for k, v in m["splits"].items()},
+           "licenses": m["licenses"], "tokenizer_vocab": m["tokenizer"]["vocab_size"]}
+    if "gathered" in m:
+        out["gathered"] = {k: m["gathered"][k] for k in ("packages", "files", "bytes", "by_split", "dropped")}
+        out["val_packages"] = sorted(s["name"] for s in m["sources"] if s["split"] == "val")
+        out["pending_packages"] = len(m.get("pending_packages", []))
+    else:
+        out["sources"] = [{"name": s["name"], "license": s["license"], "files": s["files_kept"],
+                           "bytes": s["bytes_kept"]} for s in m["sources"]]
+    return out
+
+
 def model_card(train_meta: dict, rep: dict, ds: CorpusDataset) -> dict:
     """card.json of a shipped checkpoint: training metadata + held-out figures + corpus summary."""
     m = ds.manifest
@@ -429,12 +449,10 @@ def model_card(train_meta: dict, rep: dict, ds: CorpusDataset) -> dict:
         "kept_fraction": rep["kept_fraction"],
         "kept_fraction_long": rep.get("kept_fraction_long"),
         "eval": {"seq_len": rep["seq_len"], "heldout_tokens": rep["all"]["tokens"],
-                 "split": "val (held out by file)", "weights": "bf16-rounded, evaluated in fp32"},
-        "corpus": {"root": str(ds.root), "splits": {k: {f: v[f] for f in ("files", "tokens", "bytes", "tokens_by_lang")}
-                                                     for k, v in m["splits"].items()},
-                   "sources": [{"name": s["name"], "license": s["license"], "files": s["files_kept"],
-                                "bytes": s["bytes_kept"]} for s in m["sources"]],
-                   "licenses": m["licenses"], "tokenizer_vocab": m["tokenizer"]["vocab_size"]},
+                 "split": m.get("split_by") and f"val, held out by {m['split_by']}" or "val (held out by file)",
+                 "licence_headers": "excluded from the scores" if (ds.root / "val.mask.npy").exists() else "included",
+                 "weights": "bf16-rounded, evaluated in fp32"},
+        "corpus": corpus_summary(ds),
         "train": {k: train_meta[k] for k in ("amp", "world_size", "train_config") if k in train_meta},
         "stored_dtype": "bfloat16",
     }

@@ -61,16 +61,19 @@ class MoE(nn.Module):
         self.gate = Gate(cfg)
         self.experts = nn.ModuleList(Expert(cfg.d_model, cfg.expert_hidden) for _ in range(cfg.n_experts))
 
-    def forward(self, x: torch.Tensor):
-        """x (B, T, d) -> y (B, T, d), balance loss (scalar), (weights, indices) each (B, T, k)."""
+    def forward(self, x: torch.Tensor, want_balance: bool = True):
+        """x (B, T, d) -> y (B, T, d), balance loss (scalar; None unless want_balance),
+        (weights, indices) each (B, T, k)."""
         B, T, d = x.shape
         flat = x.reshape(-1, d)                                                   # (N, d)
         weights, indices, probs = self.gate(flat)
         y = self.dispatch(flat, weights, indices)
+        k = indices.size(-1)
+        if not want_balance:
+            return y.view(B, T, d), None, (weights.view(B, T, k), indices.view(B, T, k))
         counts = torch.bincount(indices.flatten(), minlength=self.n_experts)      # (E,)
         frac = counts.float() / indices.numel()                                    # f_i: share of slots
         balance = self.n_experts * (frac * probs.mean(0)).sum()                   # Switch: E sum f_i P_i
-        k = indices.size(-1)
         return y.view(B, T, d), balance, (weights.view(B, T, k), indices.view(B, T, k))
 
     def dispatch(self, x, weights, indices):
@@ -99,7 +102,13 @@ def dispatch(experts, x, weights, indices):
     """Run each expert of `experts` only on the tokens routed to it and sum the weighted outputs.
     x (N, d), weights/indices (N, k) -> (N, d). Slots are sorted by expert, counted, and each
     expert's rows gathered once (index_add back), so the work is k/E of running every expert."""
-    k = indices.size(-1)
+    N, k = indices.shape
+    if N == 1 and not torch.is_grad_enabled():      # one token (batch-1 decode): its k experts directly,
+        out, mods = None, list(experts)              # summed in expert order as index_add would
+        for e, w in sorted(zip(indices[0].tolist(), weights[0].tolist())):
+            y = mods[e].forward(x) * w               # (forward: no hooks on experts, and the module call
+            out = y if out is None else out + y      # costs as much as the expert's own elementwise work)
+        return out
     flat_idx = indices.flatten()                                                  # (N*k,)
     order = flat_idx.argsort()                                                    # slots grouped by expert
     counts = torch.bincount(flat_idx, minlength=len(experts)).tolist()

@@ -228,6 +228,7 @@ def _select_rows(cache, idx: torch.Tensor) -> None:
         c.batch_size = len(idx)
         if c.buffers is not None:
             c.buffers = [buf.index_select(0, idx) for buf in c.buffers]
+        c.memo = {}
     cache.batch_size = len(idx)
 
 

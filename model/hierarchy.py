@@ -17,9 +17,16 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from model.attention import KVCache, compact
+from model.attention import KVCache
 from model.config import R1Config
+
+
+def rms_norm(norm: nn.RMSNorm, x: torch.Tensor) -> torch.Tensor:
+    """norm(x) without the module call, whose Python overhead (~10 us on these cores) is the
+    norm's own cost again at one token; 13 norms run in every decode step."""
+    return F.rms_norm(x, norm.normalized_shape, norm.weight, norm.eps)
 
 
 def causal_unit_mean(y: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -43,14 +50,22 @@ def causal_unit_mean(y: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(y).scatter_(1, order[..., None].expand(B, T, d), mean_s)
 
 
-def cached_unit_mean(y_all: torch.Tensor, ids_all: torch.Tensor) -> torch.Tensor:
-    """The last token's unit mean, gathering only that unit's rows. (B, S, d), (B, S) -> (B, 1, d)."""
-    B, S, d = y_all.shape
-    same = ids_all == ids_all[:, -1:]                                              # (B, S)
-    idx, keep = compact(torch.arange(S, device=y_all.device).expand(B, S), same)  # (B, n)
-    rows = y_all.gather(1, idx[..., None].expand(B, idx.size(1), d)).double()
-    total = (rows * keep[..., None]).sum(1, keepdim=True)
-    return (total / keep.sum(1)[:, None, None]).to(y_all.dtype)
+def cached_unit_mean(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor) -> torch.Tensor:
+    """The last token's unit mean, (B, S, d), (B, S) -> (B, 1, d), from the unit's running sum kept in
+    the cache's memo: a decode step that continues the previous step's unit (generated tokens
+    inherit the prompt's last units) adds one row; any other step sums the unit's rows once."""
+    S = y_all.size(1)
+    uid = ids_all[:, -1]                                                           # (B,)
+    memo = cache.memo.get("unit_sum")
+    if memo is not None and memo[0] == S - 1 and torch.equal(memo[1][0], uid):
+        total = memo[1][1] + y_all[:, -1].double()                                # (B, d) float64
+        count = memo[1][2] + 1
+    else:
+        same = (ids_all == uid[:, None]).double()                                  # (B, S)
+        total = torch.bmm(same[:, None], y_all.double())[:, 0]
+        count = same.sum(1, keepdim=True)                                          # (B, 1)
+    cache.memo["unit_sum"] = (S, (uid, total, count))
+    return (total / count).to(y_all.dtype)[:, None]
 
 
 def unit_summaries(z: torch.Tensor, ids: torch.Tensor):
@@ -74,16 +89,17 @@ class Hierarchy(nn.Module):
     def forward(self, h, level_ids, start_pos: int = 0, caches: list[KVCache] | None = None):
         """h (B, T, d), level_ids (B, T, 3) -> delta (B, T, d), [z1, z2, z3] each (B, T, d_l)."""
         T = h.size(1)
-        z = self.norm_in(h)
-        levels = []
+        z = rms_norm(self.norm_in, h)
+        levels, norms, down = [], list(self.norms), list(self.down)
         for lvl in range(3):
-            y = self.down[lvl](z)                                                  # (B, T, d_l)
+            y = down[lvl](z)                                                  # (B, T, d_l)
             ids = level_ids[..., lvl]                                              # (B, T)
             if caches is None:
                 pooled = causal_unit_mean(y, ids)
             else:
                 y_all, ids_all = caches[lvl].update(start_pos, y, ids)
-                pooled = cached_unit_mean(y_all, ids_all) if T == 1 else causal_unit_mean(y_all, ids_all)[:, -T:]
-            z = self.norms[lvl](pooled)
+                pooled = (cached_unit_mean(caches[lvl], y_all, ids_all) if T == 1
+                          else causal_unit_mean(y_all, ids_all)[:, -T:])
+            z = rms_norm(norms[lvl], pooled)
             levels.append(z)
         return self.up(torch.cat(levels, dim=-1)), levels

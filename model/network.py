@@ -8,10 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.attention import KVCache, SparseAttention, rope_angles
+from model.attention import KVCache, RopeTable, SparseAttention, rope_angles
 from model.config import R1Config
 from model.experts import MoE
-from model.hierarchy import Hierarchy
+from model.hierarchy import Hierarchy, rms_norm
 
 
 @dataclass
@@ -32,7 +32,7 @@ class R1Units:
 
 class R1Output(NamedTuple):
     logits: torch.Tensor                 # (B, T, vocab)
-    aux_loss: torch.Tensor               # load balancing, mean over layers
+    aux_loss: torch.Tensor               # load balancing, mean over layers (0 while generating with a cache)
     gate_loss: torch.Tensor              # indexer KL, mean over layers (0 unless training, dense path)
     routing: R1Routing | None = None
     units: R1Units | None = None
@@ -63,10 +63,10 @@ class Block(nn.Module):
         self.ffn_norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         self.moe = MoE(cfg)
 
-    def forward(self, h, rope, index_rope, start_pos, pad_len, cache, want_gate_loss):
-        a, gate_loss = self.attn(self.attn_norm(h), rope, index_rope, start_pos, pad_len, cache, want_gate_loss)
+    def forward(self, h, rope, index_rope, start_pos, pad_len, cache, want_gate_loss, want_balance=True):
+        a, gate_loss = self.attn(rms_norm(self.attn_norm, h), rope, index_rope, start_pos, pad_len, cache, want_gate_loss)
         h = h + a
-        m, balance, route = self.moe(self.ffn_norm(h))
+        m, balance, route = self.moe(rms_norm(self.ffn_norm, h), want_balance)
         return h + m, balance, gate_loss, route
 
 
@@ -80,6 +80,7 @@ class R1Model(nn.Module):
         self.norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_loss_fn = None          # `lm_loss` or a compiled copy of it (the trainer's --compile)
+        self._rope_tables: dict = {}    # (dim, device) -> RopeTable: generation looks RoPE angles up
         if not any(p.is_meta for p in self.parameters()):
             self.reset_parameters()
 
@@ -104,7 +105,7 @@ class R1Model(nn.Module):
         """last_only: logits (B, 1, vocab) of the last position only (a prefill needs no more:
         the LM head is a third of a 512-token prefill's FLOPs in r1-tiny)."""
         h, out = self.trunk(input_ids, level_ids, cache, start_pos, pad_len, return_routing, return_units)
-        return out._replace(logits=self.head(self.norm(h[:, -1:] if last_only else h)))  # (B, T|1, vocab)
+        return out._replace(logits=self.head(rms_norm(self.norm, h[:, -1:] if last_only else h)))  # (B, T|1, vocab)
 
     def trunk(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
               pad_len=None, return_routing: bool = False, return_units: bool = False):
@@ -120,9 +121,13 @@ class R1Model(nn.Module):
             positions = (slots - pad_len[:, None]).clamp_min(0)
         else:
             positions = slots
-        rope = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
-        index_rope = rope_angles(positions, self.cfg.index_dim, self.cfg.rope_theta)
+        if cache is not None and start_pos + T <= self.cfg.max_seq_len:             # positions <= slots
+            rope, index_rope = (self._rope_table(d, dev)(positions) for d in (self.cfg.head_dim, self.cfg.index_dim))
+        else:
+            rope = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
+            index_rope = rope_angles(positions, self.cfg.index_dim, self.cfg.rope_theta)
         want_gate_loss = self.training and torch.is_grad_enabled()
+        want_balance = cache is None or torch.is_grad_enabled()                   # not while generating
 
         h = self.embed(input_ids)                                                 # (B, T, d)
         balance, gates, routes, units = [], [], [], None
@@ -132,8 +137,10 @@ class R1Model(nn.Module):
                 delta, units = self.hier[str(i)](h, level_ids, start_pos, caches)
                 h = h + delta
             layer_cache = cache.layers[i] if cache is not None else None
-            h, bal, gate, route = block(h, rope, index_rope, start_pos, pad_len, layer_cache, want_gate_loss)
-            balance.append(bal)
+            h, bal, gate, route = block(h, rope, index_rope, start_pos, pad_len, layer_cache, want_gate_loss,
+                                        want_balance)
+            if bal is not None:
+                balance.append(bal)
             if gate is not None:
                 gates.append(gate)
             routes.append(route)
@@ -148,6 +155,12 @@ class R1Model(nn.Module):
                            gate_loss=torch.stack(gates).mean() if gates else zero,
                            routing=routing,
                            units=R1Units(*units) if return_units and units is not None else None)
+
+    def _rope_table(self, dim: int, device) -> RopeTable:
+        key = (dim, str(device))
+        if key not in self._rope_tables:
+            self._rope_tables[key] = RopeTable(self.cfg.max_seq_len, dim, self.cfg.rope_theta, device)
+        return self._rope_tables[key]
 
     def loss(self, input_ids, targets, level_ids=None) -> R1Loss:
         """Next-token cross entropy (targets -100 ignored) plus the weighted auxiliary losses."""

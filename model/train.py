@@ -86,6 +86,10 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     resume: bool = True
+    ship: str | None = None              # ship the best checkpoint here when it beats the one there
+    ship_eval_tokens: int = 30000        # held-out targets per language of the shipped card's figures
+    ship_ident_sites: int = 100          # next-identifier sites per language of the card
+    compile_model: bool = False          # torch.compile the whole loss module (CUDA; the GPU run)
 
 
 # ------------------------------------------------------------------ distributed
@@ -359,6 +363,8 @@ def default_threads(world: int) -> int:
 class Trainer:
     def __init__(self, cfg: TrainConfig, d: Dist | None = None, log=None, make_model=None):
         self.cfg, self.d = cfg, d or Dist()
+        self.tokens_base = 0                 # tokens the initial weights had seen (--init-from)
+        self.best_val: float | None = None   # best mean held-out loss of this run folder
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         if cfg.batch_size % (self.d.world * cfg.grad_accum):
             raise ValueError("batch_size must be a multiple of world size * grad_accum")
@@ -373,7 +379,9 @@ class Trainer:
             mc = R1Config.from_json(Path(cfg.model_config).read_text())
             self.model = R1Model(dataclasses.replace(mc, vocab_size=self.tokenizer.get_vocab_size()))
         elif cfg.init_from:
-            self.model = load_checkpoint(cfg.init_from).model.float()
+            init = load_checkpoint(cfg.init_from)
+            self.model = init.model.float()
+            self.tokens_base = int(init.meta.get("tokens_seen") or 0)   # training adds up over runs
         else:
             over = {}
             if cfg.n_layers:
@@ -406,13 +414,16 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [self.d.device.index] if self.d.device.type == "cuda" else None
             wrapped = DDP(wrapped, device_ids=ids, find_unused_parameters=True)
+        if cfg.compile_model and self.d.device.type == "cuda":
+            wrapped = torch.compile(wrapped)             # graph breaks at the expert dispatch are fine
         self.wrapped = wrapped
         self._eval_windows = None
 
     # -- state
 
     def trainer_json(self) -> dict:
-        return {"step": self.step, "tokens_seen": self.tokens_seen, "elapsed_s": round(self.elapsed, 2),
+        return {"step": self.step, "tokens_seen": self.tokens_seen, "tokens_base": self.tokens_base,
+                "best_val": self.best_val, "elapsed_s": round(self.elapsed, 2),
                 "world_size": self.d.world, "amp": self.amp, "config": dataclasses.asdict(self.cfg),
                 "history": self.history, "rng": rng_state_to_json()}
 
@@ -430,10 +441,20 @@ class Trainer:
         tj = json.loads((self.state_dir / "trainer.json").read_text())
         self.step, self.tokens_seen = tj["step"], tj["tokens_seen"]
         self.elapsed, self.history = tj["elapsed_s"], tj.get("history", [])
+        self.tokens_base, self.best_val = tj.get("tokens_base", 0), tj.get("best_val")
         rng_state_from_json(tj["rng"])
         self.log(f"resumed from {self.state_dir} at step {self.step} ({self.tokens_seen:,} tokens)")
 
     # -- evaluation
+
+    def evaluate_model(self, model: R1Model) -> dict:
+        """The periodic held-out sample's figures for another model (the shipped one)."""
+        mine = self.model
+        self.model = model.to(self.d.device)
+        try:
+            return self.evaluate()
+        finally:
+            self.model = mine
 
     def evaluate(self) -> dict:
         from model.evaluate import heldout_windows, loss_sums, summarize
@@ -549,6 +570,11 @@ class Trainer:
         val = self.evaluate()
         rec = {"step": self.step, "tokens": self.tokens_seen, "val": val}
         self.history.append(rec)
+        mean = heldout_mean(val)
+        if self.d.main and mean is not None and (self.best_val is None or mean < self.best_val):
+            self.best_val = mean
+            rec["best"] = True
+            self.save_final(self.out / "best", {"heldout_mean_loss": round(mean, 4), "heldout_sample": val})
         if self.d.main:
             self.log(f"eval step {self.step}: " + ", ".join(
                 f"{k} loss {v['loss']:.3f} bpb {v['bpb']:.3f}" for k, v in val.items())
@@ -560,10 +586,46 @@ class Trainer:
         plot_history(self.history, path or self.out / "loss.png")
 
     def save_final(self, directory: Path, extra_meta: dict | None = None) -> Path:
-        meta = {"tokens_seen": self.tokens_seen, "steps": self.step, "training_seconds": round(self.elapsed, 1),
+        meta = {"tokens_seen": self.tokens_base + self.tokens_seen, "tokens_seen_this_run_folder": self.tokens_seen,
+                "steps": self.step, "training_seconds": round(self.elapsed, 1),
                 "amp": self.amp, "world_size": self.d.world, "train_config": dataclasses.asdict(self.cfg)}
         meta.update(extra_meta or {})
         return save_checkpoint(directory, self.model, self.model.cfg, self.tokenizer, meta)
+
+
+def heldout_mean(val: dict) -> float | None:
+    """Mean of the languages' held-out losses (None without held-out text)."""
+    losses = [v["loss"] for v in val.values()]
+    return sum(losses) / len(losses) if losses else None
+
+
+def ship_if_better(tr: Trainer, ship_dir: Path) -> dict:
+    """Ship ``OUT/best`` into ``ship_dir`` (bf16 weights, card.json with the held-out figures,
+    loss.png) when its held-out loss on the run's periodic sample beats the checkpoint already
+    in ``ship_dir`` measured on the same windows now. Returns what was decided."""
+    from model.evaluate import evaluate, model_card
+    best = tr.out / "best"
+    if not (best / "model.safetensors").exists():
+        return {"shipped": False, "reason": "no best checkpoint"}
+    new = load_checkpoint(best).model.float().to(torch.bfloat16).float()
+    new_loss = heldout_mean(tr.evaluate_model(new))
+    old_loss = None
+    if (Path(ship_dir) / "model.safetensors").exists():
+        old = load_checkpoint(ship_dir)
+        if old.config == new.cfg:
+            old_loss = heldout_mean(tr.evaluate_model(old.model.float()))
+    decision = {"best_loss": round(new_loss, 4), "shipped_loss": None if old_loss is None else round(old_loss, 4)}
+    if old_loss is not None and new_loss >= old_loss:
+        return {"shipped": False, "reason": "held-out loss not better than the shipped model's", **decision}
+    rep = evaluate(new, tr.ds, tr.cfg.seq_len, tr.cfg.ship_eval_tokens, tr.cfg.ship_ident_sites, None,
+                   log=tr.log)
+    card = model_card(load_checkpoint(best).meta, rep, tr.ds)
+    card["heldout_decision"] = decision
+    from model.checkpoint import save_checkpoint as _save
+    _save(ship_dir, new, new.cfg, tr.tokenizer, card, dtype=torch.bfloat16)
+    if (tr.out / "loss.png").exists():
+        shutil.copyfile(tr.out / "loss.png", Path(ship_dir) / "loss.png")
+    return {"shipped": True, **decision}
 
 
 def plot_history(history: list[dict], path: Path):
@@ -636,6 +698,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--no-resume", dest="resume", action="store_false")
     ap.add_argument("--final", default=None, help="where to write the final checkpoint (default OUT/final)")
+    ap.add_argument("--ship", default=None, metavar="DIR",
+                    help="at the end, ship OUT/best into DIR (bf16 + card.json + loss.png) if its held-out loss "
+                         "beats DIR's model on the same windows")
+    ap.add_argument("--ship-eval-tokens", type=int, default=d.ship_eval_tokens)
+    ap.add_argument("--ship-ident-sites", type=int, default=d.ship_ident_sites)
+    ap.add_argument("--compile-model", action="store_true", help="torch.compile the whole model (CUDA only)")
     return ap
 
 
@@ -656,6 +724,8 @@ def main(argv: list[str] | None = None) -> int:
     if d.main:
         tr.save_final(Path(final) if final else tr.out / "final")
         tr.log(f"done: {json.dumps(res)}")
+        if cfg.ship:
+            tr.log(f"ship: {json.dumps(ship_if_better(tr, Path(cfg.ship)))}")
     if d.world > 1:
         dist.destroy_process_group()
     return 0

@@ -20,7 +20,7 @@ class CliError(Exception):
 
 def _read_source(path: str) -> tuple[str, str]:
     """(text, language) of FILE, or of standard input for '-'."""
-    from r1lsp.structure import normalize_language
+    from model.structure import normalize_language
 
     if path == "-":
         return sys.stdin.read(), "plaintext"
@@ -63,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_levels(args: argparse.Namespace) -> int:
-    from r1lsp.structure import format_levels, map_structure, normalize_language
+    from model.structure import format_levels, map_structure, normalize_language
 
     text, language = _read_source(args.file)
     if args.language:
@@ -97,13 +97,13 @@ def _model_settings(args: argparse.Namespace):
 
 def _start_engine(args: argparse.Namespace, required: bool):
     """Load the model; without one, a warning (structural results) or an error when required."""
-    from r1lsp.engine import Engine
+    from r1lsp.engine import Engine, EngineState
 
     engine = Engine(_model_settings(args)).start()
     engine.wait_ready(None)
     for notice in engine.notices:
         print(f"r1lsp: {notice}", file=sys.stderr)
-    if engine.state != "ready":
+    if engine.state != EngineState.READY:
         if required:
             raise CliError(engine.error or "the model did not load")
         print(f"r1lsp: {engine.error} (structural completions only)", file=sys.stderr)
@@ -115,7 +115,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from r1lsp.completion import complete, format_completions
     from r1lsp.inline import inline_suggestions
     from r1lsp.positions import UTF16, UTF32, convert_column
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
 
     path, line, col = _parse_location(args.location)
     text, language = _read_source(path)
@@ -162,7 +162,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
     from r1lsp.expert_labels import experts_json, experts_table, heatmap, load_expert_labels
     from r1lsp.expert_units import reader_units
     from r1lsp.experts import ExpertMap
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
 
     text, language = _read_source(args.file)
     doc = StructuredDocument(text, language)

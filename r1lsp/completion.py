@@ -1,6 +1,6 @@
 """Completion lists: names from the structure, ranked by the model.
 
-Candidates come from the document's tree through `r1lsp/queries/<language>.scm` (definitions,
+Candidates come from the document's tree through `model/structure/queries/<language>/locals.scm` (scopes, definitions,
 members seen used on a receiver, declared types) and from the grammar (keywords: its anonymous,
 visible, alphabetic node kinds), plus a few short greedy model continuations of the word at
 the cursor. With a ready engine every candidate is ranked by the model's log-likelihood of the
@@ -21,27 +21,14 @@ import threading
 import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from importlib import resources
 
 from r1lsp.engine import encode_window
-from r1lsp.structure import StructuredDocument
-from r1lsp.structure.languages import language_support
-from r1lsp.structure.text_index import utf16_len
+from model.structure import StructuredDocument
+from model.structure.languages import GRAMMARS, language_support
+from model.structure.text_index import utf16_len
 
 KINDS = ("keyword", "variable", "parameter", "field", "method", "function", "class", "module", "model")
 
-# Scope-making node kinds per language: a definition is visible where its scope node is.
-SCOPES = {
-    "python": {"module", "function_definition", "lambda", "class_definition", "list_comprehension",
-               "set_comprehension", "dictionary_comprehension", "generator_expression"},
-    "java": {"program", "class_body", "interface_body", "enum_body", "record_declaration",
-             "method_declaration", "constructor_declaration", "lambda_expression", "block",
-             "for_statement", "enhanced_for_statement", "catch_clause", "try_with_resources_statement"},
-}
-CLASS_SCOPES = {"class_definition", "class_body", "interface_body", "enum_body", "record_declaration"}
-FUNCTION_SCOPES = {"function_definition", "lambda", "method_declaration", "constructor_declaration",
-                   "lambda_expression"}
-SELF_NAMES = {"python": {"self", "cls"}, "java": {"this"}}
 # Literal words the grammars expose as named nodes (so the anonymous-kind rule misses them).
 LITERAL_KEYWORDS = {"python": ("True", "False", "None"),
                     "java": ("true", "false", "null", "this", "super", "void", "boolean")}
@@ -136,11 +123,15 @@ class DocumentNames:
 
 
 @functools.cache
-def _query(language: str):
-    from tree_sitter import Query
-    support = language_support(language)
-    source = resources.files("r1lsp").joinpath("queries", f"{language}.scm").read_text("utf-8")
-    return Query(support.language, source)
+def _class_scopes() -> frozenset[str]:
+    """Node kinds of scopes whose names are members, any language (locals.scm @local.scope.class)."""
+    return frozenset().union(*(language_support(lang).class_scopes for lang in GRAMMARS))
+
+
+@functools.cache
+def _self_names() -> frozenset[str]:
+    """Receivers meaning "this object", any language (locals.scm @local.self)."""
+    return frozenset().union(*(language_support(lang).self_names for lang in GRAMMARS))
 
 
 @functools.cache
@@ -202,11 +193,11 @@ def _remember(table: collections.OrderedDict, key, make, size: int = 2):
 def _document_names(doc: StructuredDocument) -> DocumentNames:
     from tree_sitter import QueryCursor
     lang, root = doc.language, doc.tree.root_node
-    scopes = SCOPES[lang]
+    scopes = language_support(lang).scopes
     defs: list[Definition] = []
     uses: dict[str, dict[str, str]] = collections.defaultdict(dict)
     types: dict[str, str] = {}
-    for _, caps in QueryCursor(_query(lang)).matches(root):
+    for _, caps in QueryCursor(language_support(lang).locals).matches(root):
         for cap, nodes in caps.items():
             for node in nodes:
                 if cap.startswith("def."):
@@ -235,7 +226,7 @@ def _definition(what: str, node, scopes: set[str]) -> Definition:
         _, depth = _scope_of(scope, scopes) if scope is not None else (None, 0)
     else:
         scope, depth = _scope_of(node.parent, scopes)
-    in_class = scope is not None and scope.type in CLASS_SCOPES
+    in_class = scope is not None and scope.type in _class_scopes()
     kind = {"function": "method" if in_class else "function",
             "variable": "field" if in_class else "variable",
             "self_field": "field", "import": "module"}.get(what, what)
@@ -323,9 +314,8 @@ def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
         recv = _receiver(cur.before_word[:-1])
         classes = {d.name: d for d in names.definitions if d.kind == "class"}
         targets = []
-        if recv in SELF_NAMES.get(lang, ()):
-            cls = _innermost_scope(doc, cur.offset, {"class_definition", "class_body", "enum_body",
-                                                     "interface_body", "record_declaration"})
+        if recv in language_support(lang).self_names:
+            cls = _innermost_scope(doc, cur.offset, _class_scopes())
             targets.append(cls)
         else:
             tname = names.types.get(recv) or (recv if recv in classes else None)
@@ -341,11 +331,11 @@ def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
                     add(m, kind, "used", (2.0 if same else 0.5) + 0.2 * math.log1p(freq[m]))
         return list(out.values())
 
-    cursor_scope = _innermost_scope(doc, cur.offset, SCOPES[lang])
+    cursor_scope = _innermost_scope(doc, cur.offset, language_support(lang).scopes)
     for d in names.definitions:
         if own(d) or not _contains(d.scope, cur.offset):
             continue
-        local = d.scope is not None and d.scope.type not in ("module", "program") and d.scope.type not in CLASS_SCOPES
+        local = d.scope is not None and d.scope.type not in ("module", "program") and d.scope.type not in _class_scopes()
         if local and d.kind == "variable" and d.start > cur.word_start:
             continue                                                    # declared after the cursor
         if lang == "python" and d.scope is not None and d.scope.type == "class_definition" \
@@ -353,7 +343,7 @@ def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
             continue                                                    # class names need self. in methods
         source = {"parameter": "parameter", "field": "member", "method": "member",
                   "module": "import"}.get(d.kind, "local" if local else "top-level")
-        if d.scope is not None and d.scope.type in CLASS_SCOPES:
+        if d.scope is not None and d.scope.type in _class_scopes():
             source = "member"
         add(d.name, d.kind, source, 1.0 + 0.5 * d.depth + 0.2 * math.log1p(freq[d.name]))
     for kw in grammar_keywords(lang):
@@ -368,7 +358,7 @@ def _same(a, b) -> bool:
 
 def _class_body(d: Definition):
     """The scope node of a class's members (Python: the class itself; Java: its body)."""
-    if d.owner is None or d.owner.type in CLASS_SCOPES:
+    if d.owner is None or d.owner.type in _class_scopes():
         return d.owner
     return d.owner.child_by_field_name("body")
 
@@ -582,7 +572,7 @@ def rank_features(c: _Cand, cur: Cursor, counts: NameCounts, model: float | None
     if recv is not None:
         f["same_receiver"] = math.log1p(max(c.same_receiver, counts.pairs.get((recv, c.label), 0)))
         f["member_frequency"] = math.log1p(counts.members.get(c.label, 0))
-        f["private_on_self"] = float(f["private"] and recv in SELF_NAMES.get("python", ()) | SELF_NAMES.get("java", ()))
+        f["private_on_self"] = float(f["private"] and recv in _self_names())
     return f
 
 

@@ -76,7 +76,7 @@ def check_bitsandbytes() -> Check:
 
 
 def check_grammars() -> Check:
-    from r1lsp.structure import map_structure
+    from model.structure import map_structure
 
     samples = {
         "java": "class A { int f(int x) { return x + 1; } }\n",
@@ -221,7 +221,7 @@ def check_checkpoint(path: Path | None = None) -> Check:
 
     explicit = path is not None
     path = Path(path) if path else default_checkpoint()
-    from model.deepseek.loader import is_deepseek_folder
+    from model.deepseek.config import is_deepseek_folder
 
     if is_deepseek_folder(path):
         return check_deepseek(path)

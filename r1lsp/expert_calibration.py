@@ -39,7 +39,7 @@ import numpy as np
 from r1lsp.code_roles import RoleTable, load_roles
 from r1lsp.expert_labels import LABELS_FILE, weights_digest
 from r1lsp.experts import ExpertMap
-from r1lsp.structure import StructuredDocument
+from model.structure import StructuredDocument
 
 MIN_SHARE, MIN_LIFT = 0.05, 1.5
 MAX_FILE_CHARS = 12_000        # many small files say more about the roles than a few big ones
@@ -167,7 +167,7 @@ def calibrate(files: Iterable[SourceFile], engine, n_experts: int, *, max_tokens
         before = stats.tokens
         for r in results.routes:
             if len(r.roles):
-                stats.add(np.asarray(r.experts), np.asarray(r.weights), np.asarray(r.roles), table)
+                stats.add(np.asarray(r.trace.experts), np.asarray(r.trace.weights), np.asarray(r.roles), table)
         per_language[f.language] = per_language.get(f.language, 0) + stats.tokens - before
         stats.files.append(f"{f.language}:{f.path}")
         if log:

@@ -21,7 +21,7 @@ import numpy as np
 
 from r1lsp.expert_units import UNUSUAL_Z, unusualness
 from r1lsp.experts import UnitExperts
-from r1lsp.structure import HierarchySpan, Level
+from model.structure import HierarchySpan, Level
 
 DIAGNOSTIC_CODE = "r1lsp.experts"
 DIAGNOSTIC_SOURCE = "r1lsp experts"

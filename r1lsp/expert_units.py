@@ -2,7 +2,7 @@
 with the experts that handled their *code* tokens, the tokens left out (comments, whitespace),
 the mean surprise of their code tokens under the model, and how unusual they are for the file.
 
-Which units count comes from the `@definition.class` / `@definition.function` + `@name` captures
+Which units count comes from the `@definition.<kind>` + `@name` captures (tags.scm)
 of the language's query file (the same the outline uses), statements from its `@sentence`
 captures; the header a diagnostic sits on is the `@name` node (a statement's first line).
 Routing itself stays per paragraph (`r1lsp.experts.ExpertMap`, incremental): a definition is
@@ -21,9 +21,10 @@ import numpy as np
 from tree_sitter import QueryCursor
 
 from r1lsp.code_roles import load_roles
+from r1lsp.engine import RouteTrace
 from r1lsp.experts import DEFAULT_TOP, ExpertResults, UnitExperts, share_matrix, token_units
-from r1lsp.structure import HierarchySpan, Level, StructuredDocument
-from r1lsp.structure.languages import language_support
+from model.structure import HierarchySpan, Level, StructuredDocument
+from model.structure.languages import language_support
 
 UNUSUAL_Z = 2.0          # robust z-score (median / MAD) from which a unit counts as unusual
 UNUSUAL_MIN_UNITS = 4    # fewer units than this: no "usual" to compare with
@@ -36,10 +37,8 @@ class RoutedTokens:
     starts: np.ndarray          # (T,)
     ends: np.ndarray            # (T,)
     anchors: np.ndarray         # (T,) first non-space byte
-    experts: np.ndarray         # (L, T, k)
-    weights: np.ndarray         # (L, T, k)
+    trace: RouteTrace           # (L, T, k), surprise (T,)
     roles: np.ndarray           # (T,)
-    surprise: np.ndarray        # (T,)
     version: np.ndarray         # (T,) document version each token was routed at
 
 
@@ -52,17 +51,14 @@ def routed_tokens(results: ExpertResults) -> RoutedTokens:
     routes = [(p, r) for p, r in zip(paras, results.routes) if len(r.rel_starts)]
     if not routes:
         z = np.zeros(0, np.int64)
-        out = RoutedTokens(z, z, z, np.zeros((1, 0, 1), np.int64), np.zeros((1, 0, 1)), z,
-                           np.zeros(0, np.float32), z)
+        out = RoutedTokens(z, z, z, RouteTrace.concat([]), z, z)
     else:
         out = RoutedTokens(
             np.concatenate([r.rel_starts + p.start_byte for p, r in routes]),
             np.concatenate([r.rel_ends + p.start_byte for p, r in routes]),
             np.concatenate([r.rel_anchors + p.start_byte for p, r in routes]),
-            np.concatenate([r.experts for _, r in routes], axis=1),
-            np.concatenate([r.weights for _, r in routes], axis=1),
+            RouteTrace.concat([r.trace for _, r in routes]),
             np.concatenate([r.roles for _, r in routes]),
-            np.concatenate([r.surprise for _, r in routes]),
             np.concatenate([np.full(len(r.rel_starts), r.routed_version, np.int64) for _, r in routes]))
     results._routed_tokens = out
     return out
@@ -204,16 +200,16 @@ def definitions_from_routes(results: ExpertResults, top: int = DEFAULT_TOP) -> l
 
 def _aggregate_units(toks: RoutedTokens, units: list[_Unit], results: ExpertResults, top: int) -> list[UnitExperts]:
     table = load_roles()
-    E = results.n_experts or int(toks.experts.max(initial=0)) + 1
+    E = results.n_experts or int(toks.trace.experts.max(initial=0)) + 1
     owner = _owners(toks.anchors, units)
     code = table.is_code[toks.roles] if len(toks.roles) else np.zeros(0, bool)
     n = len(units)
-    shares, n_code = share_matrix(toks, np.where(code, owner, -1), n, E)
+    shares, n_code = share_matrix(toks.trace, np.where(code, owner, -1), n, E)
     valid = owner >= 0
     comments = np.bincount(owner[valid & (toks.roles == table.code("comment"))], minlength=n)[:n]
     blank = np.bincount(owner[valid & (toks.roles == table.code("whitespace"))], minlength=n)[:n]
-    finite = code & valid & np.isfinite(toks.surprise)
-    s_sum = np.bincount(owner[finite], weights=toks.surprise[finite].astype(np.float64), minlength=n)[:n]
+    finite = code & valid & np.isfinite(toks.trace.surprise)
+    s_sum = np.bincount(owner[finite], weights=toks.trace.surprise[finite].astype(np.float64), minlength=n)[:n]
     s_cnt = np.bincount(owner[finite], minlength=n)[:n]
     version = np.full(n, -1, np.int64)
     if valid.any():
@@ -221,7 +217,7 @@ def _aggregate_units(toks: RoutedTokens, units: list[_Unit], results: ExpertResu
     # top sentences: the sentence (of the hierarchy) where each top expert's share is highest
     hierarchy = results.hierarchy
     s_units = np.where(code, token_units(hierarchy, Level.SENTENCE, toks.anchors, toks.anchors + 1), -1)
-    s_shares, _ = share_matrix(toks, s_units, hierarchy.count(Level.SENTENCE), E)
+    s_shares, _ = share_matrix(toks.trace, s_units, hierarchy.count(Level.SENTENCE), E)
     # candidate sentences of each unit: (unit, sentence) pairs of its code tokens, grouped by unit
     S = max(hierarchy.count(Level.SENTENCE), 1)
     both = (owner >= 0) & (s_units >= 0)

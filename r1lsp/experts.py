@@ -1,57 +1,30 @@
-"""Expert choice per unit: which of the R1 model's routed experts handled each paragraph
-(and sentence) of a document, kept current incrementally after edits.
+"""Expert choice per unit: which of the model's routed experts handled each paragraph (and
+sentence) of a document, kept current incrementally after edits. Pure logic; the server turns
+`ExpertResults` into diagnostics with `r1lsp.expert_labels`.
 
-Pure logic over (structure, engine): nothing here imports pygls; the server turns `ExpertResults`
-into diagnostics with `r1lsp.expert_labels` (messages, related information, JSON, table, heatmap).
+Shares. In each layer the router picks top-k experts with weights summing to 1 per (token,
+layer); the share of expert e in a unit is the sum of its weights over the unit's code tokens
+(`r1lsp.code_roles`) and layers, divided by tokens x layers, so a unit's shares sum to 1.
+Weights, not counts: a last choice with 5 % of the mass does little of the work. Expert ids are
+pooled across layers, as the calibration (`r1lsp.expert_calibration`) labels them.
 
-Shares. Every token passes through every layer, and in each layer the router picks top-k experts
-with weights renormalised over those k (so each (token, layer) pair contributes exactly 1; the
-weights are renormalised again here in case a trace carries raw probabilities). The share of
-expert e in a unit is
+Token -> unit: the unit holding the token's first byte; a token starting in the gap before a
+unit (" public") belongs to the unit it reaches into; pure-whitespace tokens between units to none.
 
-    sum over the unit's tokens t, layers l, slots j with experts[l, t, j] == e of w[l, t, j]
-    ---------------------------------------------------------------------------------------
-                                   tokens(unit) * layers
-
-so the shares of a unit sum to 1. Weights rather than counts: an expert picked at slot 4 with 5%
-of the mass does little of the work, and counting it like the first choice would flatten every
-unit towards k / n_experts. Expert ids are pooled across layers (expert 7 of layer 0 and expert 7
-of layer 3 are different networks) because a diagnostic names one list of experts per unit; the
-calibration (`r1lsp.expert_calibration`) labels experts with the same pooling, so the names match.
-Shares count code tokens only (`r1lsp.code_roles`): comments and whitespace are counted apart.
-
-Token -> unit. A token belongs to the unit holding its first byte; a byte-level BPE token often
-starts with the space before a word (" public"), so a token starting in the gap between units
-belongs to the next unit when it reaches into it. Pure-whitespace tokens between units belong
-to none and are not counted.
-
-Routing a document incrementally (`ExpertMap`). Routing depends on the context through
-attention, so routing the whole file in one pass makes every paragraph's experts depend on
-everything before it: any edit would change (a little) all later paragraphs, and an exact
-refresh would re-route the rest of the file. Instead each paragraph is routed on its own:
-`<|lang|>` + the paragraph's tokens with its own level ids (renumbered from 0, as in training
-windows), optionally preceded by `context_bytes` of the text before it (whole lines; its tokens
-are routed but not counted). The result is then a pure function of (kind, text, inner structure,
-context text), which is the cache key, so:
-  * an edit re-routes only the paragraphs whose key changed (usually exactly one), every other
-    paragraph keeps its result object (identity) however far it moved;
-  * results are stable: the same method gets the same experts wherever it sits.
-The price: a paragraph sees less context than in a whole-file pass (nothing of the class around
-a method with the default `context_bytes=0`). `bench/experts_bench.py` measures the agreement of
-the per-paragraph top experts with whole-file routing (`route_document` + `aggregate`) next to the
-speed-up; on a 2,000-line Java file with a partly trained r1-tiny (int8, 1 thread, shared CPU):
-context 0: 1 paragraph re-routed per edit, ~50 ms, top expert as in the whole-file pass for 50 % of
-paragraphs (mean L1 between share vectors 0.20); context 600 bytes: 3 paragraphs, ~270 ms, 78 %
-(L1 0.075). Paragraphs longer than the model's context are routed in consecutive chunks.
-
-Versions. `ExpertMap.refresh` snapshots the document (text, hierarchy, version) when it starts and
-returns `ExpertResults.version`: a caller drops results whose version is older than the document's.
+Incremental routing (`ExpertMap`). Each paragraph is routed on its own (`<|lang|>` + its tokens,
+level ids renumbered as in training, optionally after `context_bytes` of preceding lines), so
+its result is a pure function of (kind, text, inner structure, context): that is the cache key.
+An edit re-routes only the paragraphs whose key changed and the same method gets the same
+experts wherever it sits; the price is less context than a whole-file pass (`route_document`).
+`bench/experts_bench.py` measures the speed-up and the agreement with whole-file routing.
+A paragraph longer than the model's context is routed in chunks, at most `MAX_CHUNKS` of them
+(the rest is not routed). `ExpertResults.version` is the document version routed: a caller
+drops older results.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-
 import hashlib
 import threading
 from concurrent.futures import CancelledError
@@ -62,8 +35,9 @@ import numpy as np
 from tree_sitter import QueryCursor
 
 from r1lsp.code_roles import first_nonspace, load_roles, roles_of
-from r1lsp.structure import Hierarchy, HierarchySpan, Level, StructuredDocument
-from r1lsp.structure.languages import language_support
+from r1lsp.engine import RouteTrace
+from model.structure import Hierarchy, HierarchySpan, Level, StructuredDocument, renumber_first_appearance
+from model.structure.languages import definition_role, language_support
 
 DEFAULT_TOP = 3                    # experts per unit that get a top sentence
 
@@ -192,13 +166,6 @@ def aggregate(trace, token_starts, hierarchy: Hierarchy, level=Level.PARAGRAPH, 
 
 # ------------------------------------------------------------------------------ model inputs
 
-def _renumber(col: np.ndarray) -> np.ndarray:
-    uniq, first, inv = np.unique(col, return_index=True, return_inverse=True)
-    rank = np.empty(len(uniq), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
-    return rank[inv.reshape(-1)]
-
-
 def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
                 starts: np.ndarray) -> tuple[list[int], np.ndarray]:
     """prompts.start(language) (R1: [<|lang|>]) + ids with (T + n, 3) level ids from the hierarchy, renumbered from 0 per
@@ -208,8 +175,13 @@ def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
     start_ids = [int(i) for i in engine.prompts.start(language)]
     if len(starts):
         units = np.concatenate([np.repeat(units[:1], len(start_ids), axis=0), units])
-    levels = np.stack([_renumber(units[:, c]) for c in range(3)], axis=1)
+    levels = np.stack([renumber_first_appearance(units[:, c]) for c in range(3)], axis=1)
     return start_ids + [int(i) for i in ids], levels
+
+
+MAX_CHUNKS = 8                     # model inputs routed per paragraph (16K tokens of r1-tiny); a longer
+                                   # paragraph's experts are those of its first MAX_CHUNKS inputs (a 2 MB
+                                   # line would hold the model for minutes and its trace ~100 MB)
 
 
 def _chunk_limit(engine) -> int:
@@ -228,25 +200,10 @@ def _wait(futures, cancel, timeout: float | None):
     return out
 
 
-def _concat(traces: list, n_layers_hint: int = 1):
-    from r1lsp.engine import RouteTrace
-    if not traces:
-        z = np.zeros((n_layers_hint, 0, 1))
-        return RouteTrace(z.astype(np.int64), z.astype(np.float32), np.zeros(0, np.float32))
-    return RouteTrace(np.concatenate([t.experts for t in traces], axis=1),
-                      np.concatenate([t.weights for t in traces], axis=1),
-                      np.concatenate([_surprise_of(t) for t in traces]))
-
-
-def _surprise_of(trace) -> np.ndarray:
-    s = getattr(trace, "surprise", None)
-    return np.asarray(s, np.float32) if s is not None else np.full(np.asarray(trace.experts).shape[1], np.nan, np.float32)
-
-
 @dataclass
 class DocumentRoute:
     """Whole-document routing: the trace of every text token with its byte range."""
-    trace: object                     # RouteTrace, (L, T, k)
+    trace: RouteTrace                 # (L, T, k)
     token_starts: np.ndarray          # (T,)
     token_ends: np.ndarray            # (T,)
     version: int
@@ -260,22 +217,15 @@ def route_document(doc: StructuredDocument, engine, *, cancel=None, timeout: flo
     version, hierarchy, text, language = doc.version, doc.hierarchy, doc.text, doc.language
     ids, starts = engine.encode_with_offsets(text, 0)
     starts = np.asarray(starts, dtype=np.int64)
-    ends = np.append(starts[1:], len(text.encode("utf-8", "surrogatepass")))
+    ends = np.append(starts[1:], len(doc.data))
     limit = _chunk_limit(engine)
     futures = []
     for a in range(0, len(ids), limit):
         inp, lev = model_input(engine, hierarchy, language, ids[a:a + limit], starts[a:a + limit])
         futures.append(engine.submit_route(None, inp, lev, cancel=cancel))
     n_start = len(engine.prompts.start(language))
-    traces = [_strip(t, n_start) for t in _wait(futures, cancel, timeout)]
-    return DocumentRoute(_concat(traces), starts, ends, version, len(futures))
-
-
-def _strip(trace, n_front: int):
-    """Drop the first `n_front` positions (the language token, context tokens)."""
-    from r1lsp.engine import RouteTrace
-    return RouteTrace(np.asarray(trace.experts)[:, n_front:], np.asarray(trace.weights)[:, n_front:],
-                      _surprise_of(trace)[n_front:])
+    traces = [t.tokens(n_start) for t in _wait(futures, cancel, timeout)]
+    return DocumentRoute(RouteTrace.concat(traces), starts, ends, version, len(futures))
 
 
 # ------------------------------------------------------------------------------ incremental map
@@ -288,11 +238,9 @@ class ParagraphRoute:
     key: tuple                         # (kind, digest, occurrence)
     rel_starts: np.ndarray
     rel_ends: np.ndarray
-    experts: np.ndarray                # (L, T, k)
-    weights: np.ndarray                # (L, T, k)
+    trace: RouteTrace                  # (L, T, k), surprise (T,)
     roles: np.ndarray                  # (T,) code role of each token (r1lsp.code_roles)
     rel_anchors: np.ndarray            # (T,) first non-space byte of each token (its start if blank), relative
-    surprise: np.ndarray               # (T,) nats, NaN where unknown
     shares: list[tuple[int, float]]
     tokens: int
     top_sentences: list[tuple[int, int, float]]   # (sentence ordinal within the paragraph, expert, share)
@@ -312,10 +260,10 @@ class ParagraphRoute:
         finite surprise)."""
         table = load_roles()
         code = table.is_code[self.roles]
-        ok = code & np.isfinite(self.surprise)
+        ok = code & np.isfinite(self.trace.surprise)
         return (int(code.sum()), int(np.count_nonzero(self.roles == table.code("comment"))),
                 int(np.count_nonzero(self.roles == table.code("whitespace"))),
-                float(self.surprise[ok].astype(np.float64).sum()), int(ok.sum()))
+                float(self.trace.surprise[ok].astype(np.float64).sum()), int(ok.sum()))
 
     @property
     def comments(self) -> int:
@@ -358,7 +306,7 @@ class ExpertResults:
                   if byte_range is None or (p.end_byte > byte_range[0] and p.start_byte < max(byte_range[1], byte_range[0] + 1))]
         if not picked:
             return []
-        trace = _concat([_Trace(r.experts, r.weights, r.surprise) for _, r in picked])
+        trace = RouteTrace.concat([r.trace for _, r in picked])
         starts = np.concatenate([r.rel_starts + p.start_byte for p, r in picked])
         ends = np.concatenate([r.rel_ends + p.start_byte for p, r in picked])
         code = load_roles().is_code[np.concatenate([r.roles for _, r in picked])]
@@ -368,13 +316,6 @@ class ExpertResults:
             a, b = byte_range
             units = [u for u in units if u.span.end_byte > a and u.span.start_byte < max(b, a + 1)]
         return units
-
-
-@dataclass
-class _Trace:
-    experts: np.ndarray
-    weights: np.ndarray
-    surprise: np.ndarray | None = None
 
 
 class ExpertMap:
@@ -439,7 +380,7 @@ class ExpertMap:
         del changed_paragraphs                          # see docstring: keys decide
         with self._lock:
             version, hierarchy, text, language = doc.version, doc.hierarchy, doc.text, doc.language
-            data = text.encode("utf-8", "surrogatepass")
+            data = doc.data
             keys = self.keys(hierarchy, data)
             paras = hierarchy.at_level(Level.PARAGRAPH)
             todo = [i for i, k in enumerate(keys) if k not in self._routes]
@@ -489,20 +430,20 @@ class ExpertMap:
             ctx0 = max(0, first - limit // 4)          # context never crowds out the paragraph
             subs = []
             pos = first
-            while pos < len(ids):                      # chunks of the paragraph, the first with context
+            while pos < len(ids) and len(subs) < MAX_CHUNKS:   # chunks of the paragraph, the first with context
                 lo = ctx0 if pos == first else pos
                 hi = min(len(ids), lo + limit)
                 inp, lev = model_input(engine, hierarchy, language, ids[lo:hi], starts[lo:hi])
                 subs.append((engine.submit_route(None, inp, lev, cancel=cancel), n_start + pos - lo))
                 pos = hi
-            jobs.append((i, subs, starts[first:], ends[first:]))
+            jobs.append((i, subs, starts[first:pos], ends[first:pos]))   # tokens past MAX_CHUNKS: not routed
         requests = sum(len(s) for _, s, _, _ in jobs)
         results = {}
         for i, subs, starts, ends in jobs:
-            traces = [_strip(t, n) for t, n in zip(_wait([f for f, _ in subs], cancel, timeout), [n for _, n in subs])]
+            traces = [t.tokens(n) for t, n in zip(_wait([f for f, _ in subs], cancel, timeout), [n for _, n in subs])]
             roles = roles_of(tree, data, language, starts, ends)
             anchors = first_nonspace(data, starts, ends)
-            route = self._paragraph_route(keys[i], paras[i], hierarchy, _concat(traces), starts, ends, roles, anchors)
+            route = self._paragraph_route(keys[i], paras[i], hierarchy, RouteTrace.concat(traces), starts, ends, roles, anchors)
             results[keys[i]] = dataclasses.replace(route, header=_header(tree, language, hierarchy, paras[i], data))
         return results, requests
 
@@ -526,8 +467,7 @@ class ExpertMap:
         s_units = np.where(code & (s_units >= 0) & (s_units < n_sent), s_units, -1)
         s_shares, s_tokens = share_matrix(trace, s_units, max(n_sent, 0), E)
         return ParagraphRoute(key, starts - p.start_byte, ends - p.start_byte,
-                              np.asarray(trace.experts), np.asarray(trace.weights), np.asarray(roles, np.int64),
-                              anchors - p.start_byte, _surprise_of(trace), shares, tokens, tops,
+                              trace, np.asarray(roles, np.int64), anchors - p.start_byte, shares, tokens, tops,
                               sentence_shares=s_shares.astype(np.float32), sentence_tokens=s_tokens)
 
 
@@ -546,8 +486,9 @@ def _header(tree, language: str, hierarchy: Hierarchy, p: HierarchySpan, data: b
     cursor.set_byte_range(p.start_byte, p.end_byte)
     for _, caps in cursor.matches(tree.root_node):
         names = caps.get("name")
-        for role in ("class", "function"):
-            if names and any((d.start_byte, d.end_byte) == owner for d in caps.get(f"definition.{role}", ())):
+        for capture, nodes in caps.items():
+            role = definition_role(capture)
+            if role and names and any((d.start_byte, d.end_byte) == owner for d in nodes):
                 return (role,) + tuple(_relative(data, p, b) for b in (names[0].start_byte, names[0].end_byte))
     return None
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
 from r1lsp.engine import encode_window
 from r1lsp.monitor import MemberMonitor
-from r1lsp.structure import StructuredDocument
-from r1lsp.structure.languages import language_support
+from model.structure import StructuredDocument
+from model.structure.languages import language_support
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Document outline: the definitions of a document (classes, methods, functions), nested.
 
-The definitions come from the ``@definition.class`` / ``@definition.function`` / ``@name``
-captures of the language's query file, so adding a language adds its outline too.
+The definitions come from the ``@definition.<kind>`` / ``@name`` captures of the language's
+``tags.scm``, so adding a language adds its outline too.
 Pure logic; the server maps ``OutlineEntry`` to LSP ``DocumentSymbol``.
 """
 
@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 
 from tree_sitter import QueryCursor
 
-from r1lsp.structure import StructuredDocument
-from r1lsp.structure.languages import language_support
+from model.structure import StructuredDocument
+from model.structure.languages import definition_role, language_support
 
 
 @dataclass
 class OutlineEntry:
     name: str
     category: str  # "class" or "function"
-    kind: str  # the tree-sitter node type (class_declaration, method_declaration, …)
+    kind: str  # the symbol kind: the capture's <kind> (class, interface, enum, struct, method, …)
+    node_type: str  # the tree-sitter node type (class_declaration, method_declaration, …)
     start_byte: int
     end_byte: int
     start: tuple[int, int]  # (line, UTF-16 column)
@@ -36,18 +37,19 @@ def outline(doc: StructuredDocument) -> list[OutlineEntry]:
         return []
     found: dict[tuple[int, int], OutlineEntry] = {}
     for _, captures in QueryCursor(support.query).matches(doc.tree.root_node):
-        category = "class" if "definition.class" in captures else "function" if "definition.function" in captures else None
-        if category is None or "name" not in captures:
+        capture = next((c for c in captures if definition_role(c)), None)
+        if capture is None or "name" not in captures:
             continue
-        node = captures[f"definition.{category}"][0]
+        node = captures[capture][0]
         name = captures["name"][0]
         key = (node.start_byte, node.end_byte)
         if key in found:  # a decorated definition and its inner definition: keep the outer
             continue
         found[key] = OutlineEntry(
             name=name.text.decode("utf-8", "replace"),
-            category=category,
-            kind=node.type,
+            category=definition_role(capture),
+            kind=capture.removeprefix("definition."),
+            node_type=node.type,
             start_byte=node.start_byte,
             end_byte=node.end_byte,
             start=doc.position_at(node.start_byte),

@@ -45,6 +45,8 @@ from lsprotocol import converters, types
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from r1lsp.requests import REQUEST_TYPES
+
 log = logging.getLogger("r1lsp.server")
 
 PARSE_ERROR = -32700
@@ -127,14 +129,22 @@ def normalize_uris(value: Any) -> Any:
     return value
 
 
-def _describe(exc: BaseException) -> str:
-    """A one-line reason from a cattrs structuring error."""
+def describe_misfit(exc: BaseException) -> str:
+    """A one-line reason from a cattrs structuring error, paths in the wire's camelCase."""
     if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
         try:
-            return "; ".join(cattrs.transform_error(exc))
+            return "; ".join(_camel_path(line) for line in cattrs.transform_error(exc))
         except Exception:  # noqa: BLE001 - a message, whatever the shape
             pass
     return str(exc) or type(exc).__name__
+
+
+def _camel_path(line: str) -> str:
+    """'... @ $.params.text_document' -> '... @ $.params.textDocument'."""
+    reason, at, path = line.rpartition(" @ ")
+    if not at:
+        return line
+    return f"{reason}{at}{re.sub(r'_([a-z])', lambda m: m.group(1).upper(), path)}"
 
 
 def _valid_id(value: Any) -> bool:
@@ -360,12 +370,14 @@ class R1Protocol(LanguageServerProtocol):
 
     def _message_type(self, method: str):
         entry = types.METHOD_TO_TYPES.get(method)
-        return entry[0] if entry else None
+        return entry[0] if entry else REQUEST_TYPES.get(method)
 
     def _structure(self, method: str, data: dict, msg_type) -> Any:
         message = {k: data[k] for k in ("jsonrpc", "id", "method", "params") if k in data}
         if method in (types.SHUTDOWN, types.EXIT):
             message.pop("params", None)  # no params by definition: whatever came is ignored
+        elif method in REQUEST_TYPES and message.get("params") is None:
+            message["params"] = {}  # the answer names the missing members, not a missing object
         return self._converter.structure(message, msg_type).params
 
     def _receive_request(self, msg_id: Any, method: str, data: dict) -> None:
@@ -392,7 +404,7 @@ class R1Protocol(LanguageServerProtocol):
             try:
                 params = self._structure(method, data, msg_type)
             except Exception as exc:  # noqa: BLE001 - any misfit is the client's params
-                reason = _describe(exc)
+                reason = describe_misfit(exc)
                 log.warning("request %r: invalid params for %s: %s", msg_id, method, reason)
                 self.send_error(msg_id, INVALID_PARAMS, f"Invalid params for {method}: {reason}")
                 return
@@ -432,7 +444,7 @@ class R1Protocol(LanguageServerProtocol):
             try:
                 params = self._structure(method, data, msg_type)
             except Exception as exc:  # noqa: BLE001
-                log.warning("notification %s with invalid params: %s", method, _describe(exc))
+                log.warning("notification %s with invalid params: %s", method, describe_misfit(exc))
                 return
         else:
             params = data.get("params")
@@ -461,10 +473,10 @@ class R1Protocol(LanguageServerProtocol):
                 result = self._converter.structure(
                     {"jsonrpc": "2.0", "id": msg_id, "result": result}, result_type).result
             except Exception as exc:  # noqa: BLE001
-                log.warning("response %r: unreadable result: %s", msg_id, _describe(exc))
+                log.warning("response %r: unreadable result: %s", msg_id, describe_misfit(exc))
                 future = self._request_futures.pop(msg_id)
                 if not future.done():
-                    future.set_exception(ValueError(f"unreadable result: {_describe(exc)}"))
+                    future.set_exception(ValueError(f"unreadable result: {describe_misfit(exc)}"))
                 return
         self._handle_response(msg_id, result)
 

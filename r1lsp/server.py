@@ -16,7 +16,6 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
-from pygls.uris import from_fs_path
 
 from r1lsp import memory
 from r1lsp.completion import CompletionCandidate, complete
@@ -25,17 +24,15 @@ from r1lsp.expert_labels import experts_json
 from r1lsp.inline import inline_suggestions
 from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
-from r1lsp.session import R1LanguageServer, RequestFailed, field_of
+from r1lsp.requests import (EXPERTS_REQUEST, LEVELS_REQUEST, SETTINGS_REQUEST, TRANSLATE_COMMAND, ExpertsParams,
+                            LevelsParams, TranslateArguments)
+from r1lsp.session import R1LanguageServer
 from r1lsp.settings import settings_to_dict
-from r1lsp.structure import Level, StructuredDocument
+from model.structure import Level, StructuredDocument, utf8_bytes
 from r1lsp.translate_action import offers
 
 log = logging.getLogger("r1lsp.server")
 
-LEVELS_REQUEST = "r1lsp/levels"
-SETTINGS_REQUEST = "r1lsp/settings"
-EXPERTS_REQUEST = "r1lsp/experts"
-TRANSLATE_COMMAND = "r1lsp.translateToPython"
 
 _COMPLETION_KINDS = {
     "keyword": types.CompletionItemKind.Keyword,
@@ -49,27 +46,13 @@ _COMPLETION_KINDS = {
     "model": types.CompletionItemKind.Text,
 }
 
-_SYMBOL_KINDS = {
-    "class_declaration": types.SymbolKind.Class,
-    "class_definition": types.SymbolKind.Class,
-    "record_declaration": types.SymbolKind.Struct,
-    "interface_declaration": types.SymbolKind.Interface,
-    "enum_declaration": types.SymbolKind.Enum,
-    "method_declaration": types.SymbolKind.Method,
-    "constructor_declaration": types.SymbolKind.Constructor,
-    "function_definition": types.SymbolKind.Function,
-    "decorated_definition": types.SymbolKind.Function,
-    "field_declaration": types.SymbolKind.Field,
-}
-
-
 def _symbol(server: R1LanguageServer, doc: StructuredDocument, entry: OutlineEntry) -> types.DocumentSymbol:
     return types.DocumentSymbol(
         name=entry.name,
-        kind=_SYMBOL_KINDS.get(entry.kind, types.SymbolKind.Class if entry.category == "class" else types.SymbolKind.Function),
+        kind=types.SymbolKind[entry.kind.capitalize()],          # tags.scm's kinds are LSP's
         range=server.to_client_range(doc, entry.start, entry.end),
         selection_range=server.to_client_range(doc, entry.name_start, entry.name_end),
-        detail=entry.kind.replace("_", " "),
+        detail=entry.node_type.replace("_", " "),
         children=[_symbol(server, doc, child) for child in entry.children],
     )
 
@@ -85,28 +68,20 @@ def _completion_item(server: R1LanguageServer, doc: StructuredDocument, c: Compl
     )
 
 
-def _uri_param(params: Any) -> str:
-    """The document URI of a custom request's params (a dict or an attrs-like object)."""
-    doc = params.get("textDocument") if isinstance(params, dict) else getattr(params, "textDocument", None)
-    uri = doc.get("uri") if isinstance(doc, dict) else getattr(doc, "uri", None)
-    if not isinstance(uri, str):
-        raise JsonRpcInvalidParams("expected params {textDocument: {uri: string}}")
-    return uri
-
-
-def _byte_range(ls: R1LanguageServer, doc: StructuredDocument, params: Any) -> tuple[int, int] | None:
-    """The optional ``range`` of a custom request as a byte range of ``doc``."""
-    rng = params.get("range") if isinstance(params, dict) else getattr(params, "range", None)
+def _byte_range(ls: R1LanguageServer, doc: StructuredDocument, rng: types.Range | None) -> tuple[int, int] | None:
+    """A custom request's optional ``range`` as a byte range of ``doc``."""
     if rng is None:
         return None
-    try:
-        start = types.Position(int(field_of(field_of(rng, "start"), "line")), int(field_of(field_of(rng, "start"), "character")))
-        end = types.Position(int(field_of(field_of(rng, "end"), "line")), int(field_of(field_of(rng, "end"), "character")))
-    except (TypeError, ValueError, KeyError, AttributeError):
-        raise JsonRpcInvalidParams("range must be {start: {line, character}, end: {line, character}}") from None
-    a = doc.offset_at(*ls.to_utf16(doc, start))
-    b = doc.offset_at(*ls.to_utf16(doc, end))
+    a = doc.offset_at(*ls.to_utf16(doc, rng.start))
+    b = doc.offset_at(*ls.to_utf16(doc, rng.end))
     return (min(a, b), max(a, b))
+
+
+def _open_document(ls: R1LanguageServer, uri: str) -> StructuredDocument:
+    try:
+        return ls.documents.get(uri)
+    except UnknownDocument as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
 
 
 def create_server() -> R1LanguageServer:
@@ -132,7 +107,7 @@ def create_server() -> R1LanguageServer:
         else:  # the push model carries nothing useful: pull
             await ls.pull_configuration()
         ls.ensure_engine()
-        ls.experts_settings_changed()
+        ls.experts.settings_changed()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: R1LanguageServer, params: None) -> None:
@@ -150,7 +125,7 @@ def create_server() -> R1LanguageServer:
         item = params.text_document
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
         ls.java_document_changed(item.uri, now=True)
-        ls.schedule_experts(item.uri, debounce=False)
+        ls.experts.schedule(item.uri, debounce=False)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: R1LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -166,13 +141,13 @@ def create_server() -> R1LanguageServer:
                 # Convert against the text as it is before this change (changes apply in order).
                 edit = TextChange(change.text, ls.to_utf16(doc, change.range.start), ls.to_utf16(doc, change.range.end))
                 start, end = sorted((doc.offset_at(*edit.start), doc.offset_at(*edit.end)))
-                java_edit = (start, start + len(change.text.encode("utf-8", "surrogatepass")),
-                             doc.text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "replace"), change.text)
+                java_edit = (start, start + len(utf8_bytes(change.text)),
+                             doc.data[start:end].decode("utf-8", "replace"), change.text)
             else:
                 edit = TextChange(change.text)
             ls.documents.change(uri, version, [edit])
             ls.java_document_changed(uri, edit=java_edit)
-        ls.schedule_experts(uri)
+        ls.experts.schedule(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: R1LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -185,8 +160,8 @@ def create_server() -> R1LanguageServer:
             log.info("didClose for a document that is not open: %s (ignored)", uri)
             return
         if ls.documents.close(uri):
-            ls.drop_experts(uri)
-            ls.forget_diagnostics(uri)
+            ls.experts.drop(uri)
+            ls.diagnostics.forget(uri)
             ls.forget_document_state(uri)
             memory.trim()
 
@@ -252,7 +227,7 @@ def create_server() -> R1LanguageServer:
     )
     def code_action(ls: R1LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
-        if not ls.settings.features.translate or uri not in ls.documents or ls.java_path_for(uri) is None:
+        if not ls.settings.features.translate or uri not in ls.documents or ls.translations.java_path_for(uri) is None:
             return []
         only = params.context.only
         if only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in only):
@@ -262,8 +237,7 @@ def create_server() -> R1LanguageServer:
         end = doc.offset_at(*ls.to_utf16(doc, params.range.end))
         actions = []
         for offer in offers(doc, min(start, end), max(start, end)):
-            args = {"uri": uri, "version": doc.version,
-                    "selection": list(offer.selection) if offer.selection else None}
+            args = ls.converter.unstructure(TranslateArguments(uri, doc.version, offer.selection))
             action = types.CodeAction(title=offer.title, kind=types.CodeActionKind.RefactorRewrite)
             if ls.client_resolves_code_action_edits():
                 action.data = args  # the translation is computed on resolve, not on every cursor move
@@ -277,52 +251,36 @@ def create_server() -> R1LanguageServer:
         if action.data is None:
             return action
         if ls.client_creates_files():
-            result = await ls.translate(action.data)
-            action.edit = ls.translation_edit(result)
+            result = await ls.translations.translate(action.data)
+            action.edit = ls.translations.edit(result)
         else:
             action.command = types.Command(title=action.title, command=TRANSLATE_COMMAND, arguments=[action.data])
         return action
 
     @server.command(TRANSLATE_COMMAND)
-    async def translate_command(ls: R1LanguageServer, args: Any) -> dict:
+    async def translate_command(ls: R1LanguageServer, *args: Any) -> dict:
         """Translate and create the .py file: by a workspace edit, or by writing it ourselves."""
-        arg = args[0] if isinstance(args, (list, tuple)) and args else args
-        result = await ls.translate(arg)
-        target = result.target
-        if ls.client_creates_files():
-            applied = await ls.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(edit=ls.translation_edit(result), label="Translate Java → Python"))
-            if not applied.applied:
-                raise RequestFailed(f"the editor refused to create {target}: {applied.failure_reason}")
-        else:
-            try:
-                with open(target, "x", encoding="utf-8", errors="surrogatepass") as out:  # "x": never overwrite
-                    out.write(result.result.python)
-            except OSError as exc:  # a folder gone or read-only since the check, a name taken meanwhile
-                raise RequestFailed(f"cannot create {target}: {exc.strerror or exc}") from None
-            window = ls.client_capabilities.window
-            if window and window.show_document and window.show_document.support:
-                try:
-                    await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(target)), take_focus=True))
-                except Exception as exc:  # noqa: BLE001 - the file is written; showing it is a courtesy
-                    log.info("window/showDocument for %s failed: %s", target, exc)
-            else:
-                ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"r1lsp: wrote {target}"))
-        return {"path": str(target), "unit": result.result.unit, "untranslated": len(result.result.untranslated)}
+        result = await ls.translations.translate(args[0] if len(args) == 1 else None)
+        await ls.translations.create(result)
+        return {"path": str(result.target), "unit": result.result.unit, "untranslated": len(result.result.untranslated)}
 
     @server.feature(
         types.TEXT_DOCUMENT_DIAGNOSTIC,
         types.DiagnosticOptions(identifier="r1lsp", inter_file_dependencies=False, workspace_diagnostics=False),
     )
     async def diagnostic(ls: R1LanguageServer, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
-        return await ls.diagnostic_report(params.text_document.uri, params.previous_result_id)
+        # a client that cannot be told to pull again (no refreshSupport) is answered once the
+        # document's pending expert routing is done, so that its pull after an edit brings it
+        if not ls.diagnostics.client_refreshes():
+            await ls.experts.settled(params.text_document.uri, 60.0)
+        return ls.diagnostics.report(params.text_document.uri, params.previous_result_id)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: R1LanguageServer, params: types.HoverParams) -> types.Hover | None:
         """On a class / method / function header: its expert breakdown."""
         if not ls.settings.features.expert_diagnostics:
             return None
-        return ls.expert_hover(params.text_document.uri, params.position)
+        return ls.experts.hover(params.text_document.uri, params.position)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def document_symbol(ls: R1LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
@@ -334,37 +292,28 @@ def create_server() -> R1LanguageServer:
 
     # -- custom requests ---------------------------------------------------------------
     @server.feature(LEVELS_REQUEST)
-    def levels(ls: R1LanguageServer, params: Any) -> dict:
+    def levels(ls: R1LanguageServer, params: LevelsParams) -> dict:
         """The four-level hierarchy of an open document (UTF-16 columns, like r1lsp levels --json)."""
-        uri = _uri_param(params)
-        try:
-            doc = ls.documents.get(uri)
-        except UnknownDocument as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        result = doc.hierarchy.to_dict(_byte_range(ls, doc, params))
+        uri = params.text_document.uri
+        doc = _open_document(ls, uri)
+        result = doc.hierarchy.to_dict(_byte_range(ls, doc, params.range))
         result["uri"] = uri
         result["version"] = doc.version
         # what the server holds, for a client (or a test) to check its own copy against
-        result["text_sha256"] = hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest()
+        result["text_sha256"] = hashlib.sha256(doc.data).hexdigest()
         return result
 
     @server.feature(EXPERTS_REQUEST)
-    def experts(ls: R1LanguageServer, params: Any) -> dict:
+    def experts(ls: R1LanguageServer, params: ExpertsParams) -> dict:
         """The experts per unit of an open document (optionally only units meeting ``range``;
         ``level``: "paragraph" (default) or "sentence"), for the editor's heatmap."""
-        uri = _uri_param(params)
-        try:
-            doc = ls.documents.get(uri)
-        except UnknownDocument as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        level_name = params.get("level", "paragraph") if isinstance(params, dict) else getattr(params, "level", "paragraph")
-        if level_name not in ("paragraph", "sentence"):
-            raise JsonRpcInvalidParams("level must be 'paragraph' or 'sentence'")
-        results = ls.expert_results.get(uri)
+        uri = params.text_document.uri
+        doc = _open_document(ls, uri)
+        results = ls.experts.results.get(uri)
         if results is None or not results.is_current(doc):
             return {"uri": uri, "version": doc.version, "ready": False, "units": [], "labels": {}}
-        units = results.in_range(_byte_range(ls, doc, params), Level.PARAGRAPH if level_name == "paragraph" else Level.SENTENCE)
-        payload = experts_json(units, ls.expert_labels)
+        level = Level.PARAGRAPH if params.level == "paragraph" else Level.SENTENCE
+        payload = experts_json(results.in_range(_byte_range(ls, doc, params.range), level), ls.experts.labels)
         payload.update(uri=uri, version=doc.version, ready=True)
         return payload
 

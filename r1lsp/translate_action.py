@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from r1lsp.outline import OutlineEntry, outline
-from r1lsp.structure import StructuredDocument
+from model.structure import StructuredDocument
 from r1lsp.translate import TranslationResult, python_file_name, translate_java
 
 TITLE = "Translate Java → Python"

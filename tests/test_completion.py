@@ -7,7 +7,7 @@ import torch
 from r1lsp.completion import RANK_WEIGHTS, complete, format_completions, grammar_keywords
 from r1lsp.engine import Engine
 from r1lsp.settings import ModelSettings
-from r1lsp.structure import StructuredDocument
+from model.structure import StructuredDocument
 
 torch.set_num_threads(1)
 STRUCTURE = Path(__file__).parent / "fixtures" / "structure"

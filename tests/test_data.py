@@ -15,11 +15,7 @@ FIX = Path(__file__).parent / "fixtures" / "data"
 INVENTORY = FIX / "java" / "inventory" / "Inventory.java"
 CART = FIX / "python" / "shop" / "cart.py"
 
-MAP_STRUCTURE, BACKEND = D.structure_backend()
-needs_structure = pytest.mark.skipif(
-    BACKEND != "r1lsp.structure",
-    reason="r1lsp.structure.map_structure is not importable (tree-sitter structure mapping "
-           "absent); the builder falls back to line-based units")
+MAP_STRUCTURE = D.map_structure
 
 
 def _cfg(out, **kw):
@@ -122,7 +118,6 @@ def test_manifest_lists_licenses_and_provenance(built):
         assert s["license"] and s["provenance"]["origin"]
         assert s["files_kept"] == sum(p["files"] for p in s["packages"])
         assert s["bytes_kept"] == sum(p["bytes"] for p in s["packages"])
-    assert m["structure_backend"] == BACKEND
     assert m["level_columns"] == ["phrase", "sentence", "paragraph"]
     sp = m["tokenizer"]["special_tokens"]
     assert sp["endoftext"] == 0 and sp["lang_java"] == 5
@@ -184,7 +179,6 @@ def _ids_in(text, span_text, s, tok, col, occurrence=0):
     return {int(s.levels[1 + i, col]) for i in sel}
 
 
-@needs_structure
 def test_method_tokens_share_paragraph_statement_tokens_share_sentence(tok):
     text = INVENTORY.read_text()
     s = _builder(tok).build(text, "java", np.random.default_rng(0), force_fim=False)
@@ -206,16 +200,6 @@ def test_method_tokens_share_paragraph_statement_tokens_share_sentence(tok):
     assert len(_ids_in(text, fn, s, tok, 2)) == 1
     assert len(_ids_in(text, "discount = 0.1 * subtotal if subtotal > 100 else 0.0",
                        s, tok, 1)) == 1
-
-
-def test_fallback_structure_units_line_up(tok):
-    """The same line-up guarantees with the line-based fallback (always available)."""
-    text = INVENTORY.read_text()
-    b = D.SampleBuilder(tok, lambda t, lang: D._LineStructure(t), 0.0)
-    s = b.build(text, "java", np.random.default_rng(0), force_fim=False)
-    assert len(_ids_in(text, "int current = stock.getOrDefault(sku, 0);", s, tok, 1)) == 1
-    remove = text[text.index("public boolean remove"):text.index("    public int count")]
-    assert len(_ids_in(text, remove.rstrip(), s, tok, 2)) == 1
 
 
 def test_fill_special_levels():
@@ -387,3 +371,23 @@ def test_fim_window_splits_long_file_and_keeps_levels(tok):
         offs = np.concatenate([token_byte_offsets(t, b.byte_lengths, o) for t, o in order])
         assert np.array_equal(s.levels[is_text], np.asarray(h.unit_ids(list(offs))))
     assert windowed >= 10
+
+
+def test_training_and_inference_give_the_same_level_ids(tok):
+    """A plain training window and the experts' model input for the same text carry the same
+    tokens and the same level ids (both renumber with model.structure's function)."""
+    from types import SimpleNamespace
+
+    from model.prompts import R1Prompts
+    from r1lsp.experts import model_input
+    text = CART.read_text()
+    s = D.SampleBuilder(tok, MAP_STRUCTURE, 0.0).build(text, "python", np.random.default_rng(0))
+    window = np.asarray(s.levels[:-1], dtype=np.int64)       # inputs: all but <|endoftext|>
+    trained = np.stack([D.renumber_first_appearance(window[:, c]) for c in range(3)], axis=1)
+    engine = SimpleNamespace(prompts=R1Prompts(SpecialTokens.from_tokenizer(tok)))
+    ids = s.ids[1:-1]
+    starts = token_byte_offsets(ids, D.token_byte_lengths(tok))
+    inp, served = model_input(engine, MAP_STRUCTURE(text, "python"), "python", ids, starts)
+    assert inp == s.ids[:-1].tolist()
+    assert served.tolist() == trained.tolist()
+    assert trained[:, 2].max() > 0                              # several paragraphs

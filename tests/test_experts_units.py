@@ -14,7 +14,7 @@ from r1lsp.expert_labels import diagnostic_content, hover_markdown, unit_hover
 from r1lsp.expert_units import reader_units, unusual_units
 from r1lsp.experts import ExpertMap
 from r1lsp.outline import outline
-from r1lsp.structure import StructuredDocument
+from model.structure import StructuredDocument
 
 BLANK, COMMENT_EXPERT = 7, 6
 

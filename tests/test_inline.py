@@ -8,7 +8,7 @@ import torch
 from r1lsp.engine import Engine
 from r1lsp.inline import BlockStop, adds_syntax_error, dedupe_suffix, fim_request, inline_suggestions
 from r1lsp.settings import ModelSettings
-from r1lsp.structure import StructuredDocument
+from model.structure import StructuredDocument
 
 torch.set_num_threads(1)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -211,12 +210,11 @@ def test_shipped_jdk_index_has_generic_signatures():
     assert jdk.get("java.lang.String").supers[0] == "java.lang.Object"
 
 
-def test_jdk_index_loads_fast():
+def test_jdk_index_decodes_only_what_is_looked_up():
     data = (ROOT / "r1lsp" / "java" / "jdk-api.txt.gz").read_bytes()
-    t = time.perf_counter()
-    jdk = JdkIndex.from_bytes(data)
-    jdk.get("java.util.ArrayList")
-    assert time.perf_counter() - t < 0.5                          # ~60 ms unloaded; generous for a busy CI
+    jdk = JdkIndex.from_bytes(data)                               # ~60 ms: its speed is benched, not asserted
+    assert jdk.get("java.util.ArrayList").name == "java.util.ArrayList"
+    assert len(jdk._classes) < 10 < len(jdk.names())             # a class's JSON is decoded on first lookup
     assert len(data) < 4_000_000
 
 
@@ -233,7 +231,7 @@ def test_index_generator_writes_the_format_the_loader_reads(tmp_path):
 
 def test_members_the_document_uses_on_the_same_receiver_rank_first():
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
     text = ("import java.util.*;\nclass A {\n    void m(StringBuilder sb) {\n        sb.reverse();\n"
             "        sb.reverse();\n        sb.\n    }\n}\n")
     doc = StructuredDocument(text, "java")
@@ -261,7 +259,7 @@ def test_expected_type_at_the_cursor(line, expected):
 
 def test_members_of_the_expected_type_rank_higher():
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
     text = "class A {\n    boolean m(String s) {\n        if (s.\n    }\n}\n"
     doc = StructuredDocument(text, "java")
     got = complete(doc, 2, len("        if (s."), None, context=AnalysisContext(java_index=JavaIndex()))
@@ -272,7 +270,7 @@ def test_members_of_the_expected_type_rank_higher():
 
 def test_a_call_written_after_the_word_prefers_methods_of_that_arity():
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
     text = "class A {\n    void m(StringBuilder sb) {\n        sb.(1, 2);\n    }\n}\n"
     doc = StructuredDocument(text, "java")
     got = complete(doc, 2, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))

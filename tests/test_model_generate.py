@@ -4,7 +4,8 @@ import threading
 import pytest
 import torch
 
-from model import R1Config, R1Model, fim_prompt, generate, sample
+from model import R1Config, R1Model, fim_prompt, sample
+from model.generate import generate
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -4,7 +4,7 @@ import torch
 from r1lsp.completion import AnalysisContext
 from r1lsp.inline import member_monitor
 from r1lsp.monitor import MemberMonitor, NameTrie
-from r1lsp.structure import StructuredDocument
+from model.structure import StructuredDocument
 
 VOCAB = ["", "(", ".", " ", "ad", "add", "d", "count", "co", "unt", "x", "add(", "xyz", "len"]
 

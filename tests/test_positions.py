@@ -23,7 +23,7 @@ def test_column_inside_a_character_rounds_down():
 
 
 def test_lone_surrogates_are_one_utf16_unit_in_the_document():
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
 
     doc = StructuredDocument("\ud800x = 1\n\ud83d\ude00y\n", "python")  # a lone high surrogate; a pair written as two
     assert doc.offset_at(0, 1) == 3                  # after the surrogate, not before it
@@ -45,7 +45,7 @@ def test_uris_are_normalised_to_one_spelling():
 
 
 def test_surrogates_that_meet_by_an_edit_are_one_character():
-    from r1lsp.structure import StructuredDocument
+    from model.structure import StructuredDocument
 
     doc = StructuredDocument("a\ud83d\nb", "python")
     doc.apply_change("\ude00", (0, 2), (0, 2))      # the low half typed after the high half

@@ -65,6 +65,13 @@ async def test_requests_without_params_get_an_answer():
         assert levels["error"]["code"] == INVALID_PARAMS and "textDocument" in levels["error"]["message"]
         rpc.send({"id": 4, "method": "r1lsp/experts", "params": None})
         assert (await rpc.answer(4))["error"]["code"] == INVALID_PARAMS
+        # A member that does not fit its type is named by its wire path.
+        rpc.send({"id": 41, "method": "r1lsp/experts", "params": {"textDocument": {"uri": "file:///w/A.java"}, "level": "word"}})
+        level = await rpc.answer(41)
+        assert level["error"]["code"] == INVALID_PARAMS and "$.params.level" in level["error"]["message"]
+        rpc.send({"id": 42, "method": "r1lsp/levels", "params": {"textDocument": {"uri": "file:///w/A.java"},
+                                                                 "range": {"start": {"line": 0}}}})
+        assert "$.params.range.start.character" in (await rpc.answer(42))["error"]["message"]
         # An LSP request whose params are missing or do not fit its type: InvalidParams too.
         rpc.send({"id": 5, "method": "textDocument/documentSymbol"})
         symbols = await rpc.answer(5)

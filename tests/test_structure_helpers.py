@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from r1lsp.structure import Hierarchy, Level
+from model.structure import Hierarchy, Level
 
 FIXTURES = Path(__file__).parent / "fixtures" / "structure"
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from r1lsp.structure import Level, format_levels, map_structure, normalize_language
+from model.structure import Level, format_levels, map_structure, normalize_language
 
 from test_structure_helpers import check_invariants, find, fixture, text_of
 
@@ -218,3 +218,13 @@ def test_samples_map_cleanly(path):
     assert not h.has_errors and h.fallback is None
     check_invariants(h, text)
     assert {"Inventory", "Item"} <= {p.name for p in h.at_level(P)}
+
+
+def test_query_captures_are_checked_against_the_vocabulary():
+    """A capture outside a query file's vocabulary fails the load, naming the file and the capture."""
+    from model.structure.languages import VOCABULARY, QueryError, compile_query, language_support
+    language = language_support("java").language
+    with pytest.raises(QueryError, match=r"Foo.scm: capture @paragrahp is not in the vocabulary"):
+        compile_query(language, "(class_declaration) @paragrahp", "Foo.scm", VOCABULARY["structure"])
+    compile_query(language, "((identifier) @_x (#eq? @_x \"a\")) @phrase", "Foo.scm", VOCABULARY["structure"])
+

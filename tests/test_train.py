@@ -251,3 +251,71 @@ def test_torchrun_two_processes_gloo(tiny_corpus, tiny_config_file, tmp_path):
     from model.checkpoint import load_checkpoint
     ck = load_checkpoint(out / "final")
     assert ck.meta["world_size"] == 2 and ck.meta["tokens_seen"] == 2 * 4 * 32
+
+
+def test_runs_add_up_from_shipped_weights_and_ship_only_when_better(tiny_corpus, tiny_config_file, tmp_path):
+    """make train: a first bounded run starts from the shipped weights (tokens seen carried over),
+    a second resumes from the run folder (steps and tokens add up, the loss goes on from where it
+    was), and the best checkpoint by held-out loss is shipped (bf16, card, loss curve) only when it
+    beats the one in the ship folder."""
+    from model.checkpoint import load_checkpoint, save_checkpoint
+    ship = tmp_path / "shipped"
+    base = T.Trainer(_cfg(tiny_corpus, tiny_config_file, tmp_path / "base", max_steps=1, eval_every=0), log=_quiet)
+    save_checkpoint(ship, base.model, base.model.cfg, base.tokenizer, {"tokens_seen": 1000})
+    run = tmp_path / "run"
+    kw = dict(model_config=None, init_from=str(ship), max_steps=6, lr=1e-2, eval_every=3, save_every=3,
+              ship=str(ship), ship_eval_tokens=128, ship_ident_sites=4)
+    first = T.Trainer(_cfg(tiny_corpus, tiny_config_file, run, **{**kw, "max_steps": 3}), log=_quiet)
+    assert first.tokens_base == 1000
+    r1 = first.train()
+    first.save_final(run / "final")
+    d1 = T.ship_if_better(first, ship)
+    assert d1["shipped"] and d1["best_loss"] < d1["shipped_loss"]
+    card = json.loads((ship / "card.json").read_text())
+    assert card["tokens_seen"] == 1000 + 3 * 4 * 32
+    for key in ("heldout_bpb_python", "heldout_bpb_java", "next_token_top1", "next_token_top5", "next_identifier_exact"):
+        assert key in card
+    assert load_checkpoint(ship).model.embed.weight.dtype == torch.bfloat16
+    second = T.Trainer(_cfg(tiny_corpus, tiny_config_file, run, **kw), log=_quiet)
+    assert second.step == 3 and second.tokens_base == 1000
+    r2 = second.train()
+    assert r2["step"] == 6 and r2["tokens_seen"] == 6 * 4 * 32
+    lm = [h["lm"] for h in second.history if "lm" in h]
+    assert len(lm) == 6 and lm[3] < lm[0]                                # continues, not from scratch
+    # nothing better than what is shipped -> nothing shipped
+    save_checkpoint(run / "best", load_checkpoint(ship).model.float(), second.model.cfg, second.tokenizer,
+                    {"tokens_seen": 1})
+    d2 = T.ship_if_better(second, ship)
+    assert not d2["shipped"] and json.loads((ship / "card.json").read_text())["tokens_seen"] == card["tokens_seen"]
+
+
+def test_gpu_script_runs_on_cpu_with_a_tiny_config(tiny_corpus, tiny_config_file, tmp_path):
+    """make train-gpu's script: on a machine without CUDA the same loop runs (compile, TF32 and bf16
+    skipped), bounded by its minutes, and writes the checkpoint, the curve and gpu_run.json."""
+    from model import train_gpu as G
+    a = G.build_parser().parse_args([
+        "--corpus", str(tiny_corpus), "--out", str(tmp_path / "gpu"), "--init-from", "",
+        "--model-config", str(tiny_config_file), "--max-minutes", "0.3", "--reserve-minutes", "0.28",
+        "--seq-len", "32", "--batch-size", "4", "--max-steps", "3", "--warmup", "1", "--eval-every", "2",
+        "--eval-tokens", "128", "--log-every", "1"])
+    a.init_from = None
+    rep = G.run(a, log=_quiet)
+    assert rep["steps"] >= 1 and rep["tokens_seen_run_folder"] == rep["steps"] * 4 * 32
+    if not torch.cuda.is_available():
+        assert rep["amp"] == "fp32" and not rep["compiled_model"] and rep["device"].startswith("cpu")
+    assert (tmp_path / "gpu" / "final" / "model.safetensors").exists() and (tmp_path / "gpu" / "loss.png").exists()
+    assert json.loads((tmp_path / "gpu" / "gpu_run.json").read_text())["steps"] == rep["steps"]
+    assert G.gpu_config(G.build_parser().parse_args(["--max-minutes", "30"]), True).max_minutes <= G.MAX_MINUTES
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_script_compiles_and_trains_in_bf16_on_cuda(tiny_corpus, tiny_config_file, tmp_path):
+    from model import train_gpu as G
+    a = G.build_parser().parse_args([
+        "--corpus", str(tiny_corpus), "--out", str(tmp_path / "gpu"), "--model-config", str(tiny_config_file),
+        "--max-minutes", "3", "--reserve-minutes", "1", "--seq-len", "32", "--batch-size", "8", "--max-steps", "20",
+        "--warmup", "2", "--eval-every", "10", "--eval-tokens", "128"])
+    a.init_from = None
+    rep = G.run(a, log=_quiet)
+    assert rep["amp"] == "bf16" and rep["compiled_model"] and rep["steps"] == 20

@@ -12,10 +12,20 @@ thousands of units without building Python objects; `HierarchySpan` objects are 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+
+def renumber_first_appearance(ids: np.ndarray) -> np.ndarray:
+    """Map the values of a 1-D array to 0, 1, 2, ... in order of first appearance: how a
+    window's unit ids become model level ids, in training (``model.data``) and inference
+    (``r1lsp.experts``) alike."""
+    uniq, first, inv = np.unique(ids, return_index=True, return_inverse=True)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
+    return rank[inv.reshape(-1)]
 
 
 class Level(enum.IntEnum):

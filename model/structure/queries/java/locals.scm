@@ -1,6 +1,13 @@
-; Java: names a completion can offer. Capture vocabulary as in python.scm:
+; Java: scopes and the names a completion can offer. Capture vocabulary as in python/locals.scm:
+;   @local.scope @local.scope.class @local.self
 ;   @def.class @def.method @def.field @def.parameter @def.variable @def.import
 ;   @use.receiver + @use.member / @use.method   @decl.name + @decl.type
+
+[(program) (method_declaration) (constructor_declaration) (lambda_expression) (block)
+ (for_statement) (enhanced_for_statement) (catch_clause) (try_with_resources_statement)] @local.scope
+[(class_body) (interface_body) (enum_body) (record_declaration)] @local.scope.class
+
+((this) @local.self (#eq? @local.self "this"))
 
 (class_declaration name: (identifier) @def.class)
 (interface_declaration name: (identifier) @def.class)

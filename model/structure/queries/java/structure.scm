@@ -1,6 +1,6 @@
 ; Java -> the r1lsp hierarchy. Capture vocabulary:
 ;   @paragraph  block-level unit        @sentence  statement / declaration line
-;   @phrase     expression-level unit   @definition.function / @definition.class + @name
+;   @phrase     expression-level unit   (definitions and their names: tags.scm)
 ; Each token belongs to the innermost captured unit of each level (a sentence only inside its
 ; paragraph, a phrase only inside its sentence); where none applies the mapper synthesizes one
 ; (the token as its phrase, the line as sentence, a blank-line separated run as paragraph).
@@ -19,16 +19,6 @@
   (compact_constructor_declaration)
   (static_initializer)
 ] @paragraph
-
-; ---- definitions (names for paragraphs and later features) ------------------------------
-(class_declaration name: (identifier) @name) @definition.class
-(interface_declaration name: (identifier) @name) @definition.class
-(enum_declaration name: (identifier) @name) @definition.class
-(record_declaration name: (identifier) @name) @definition.class
-(annotation_type_declaration name: (identifier) @name) @definition.class
-(method_declaration name: (identifier) @name) @definition.function
-(constructor_declaration name: (identifier) @name) @definition.function
-(compact_constructor_declaration name: (identifier) @name) @definition.function
 
 ; ---- sentences -------------------------------------------------------------------------
 [

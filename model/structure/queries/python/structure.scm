@@ -1,6 +1,6 @@
 ; Python -> the r1lsp hierarchy. Capture vocabulary:
 ;   @paragraph  block-level unit        @sentence  statement / clause header line
-;   @phrase     expression-level unit   @definition.function / @definition.class + @name
+;   @phrase     expression-level unit   (definitions and their names: tags.scm)
 ; Each token belongs to the innermost captured unit of each level (a sentence only inside its
 ; paragraph, a phrase only inside its sentence); where none applies the mapper synthesizes one
 ; (the token as its phrase, the line as sentence, a blank-line separated run of top-level
@@ -21,12 +21,6 @@
     (with_statement)
     (match_statement)
   ] @paragraph)
-
-; ---- definitions -----------------------------------------------------------------------
-(function_definition name: (identifier) @name) @definition.function
-(class_definition name: (identifier) @name) @definition.class
-(decorated_definition definition: (function_definition name: (identifier) @name)) @definition.function
-(decorated_definition definition: (class_definition name: (identifier) @name)) @definition.class
 
 ; ---- sentences -------------------------------------------------------------------------
 [

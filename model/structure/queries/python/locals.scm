@@ -1,8 +1,17 @@
-; Python: names a completion can offer. Capture vocabulary (r1lsp/completion.py):
+; Python: scopes and the names a completion can offer (r1lsp/completion.py). Capture vocabulary:
+;   @local.scope        a node whose extent a name defined in it is visible in (node kinds only)
+;   @local.scope.class  the same, for a scope whose names are members (fields, methods)
+;   @local.self         the receiver that means "this object" (its quoted names)
 ;   @def.class @def.function @def.parameter @def.variable @def.import @def.self_field
-;       a name defined here; its scope (function, class, module ...) is found from the tree
+;       a name defined here; its scope is the innermost @local.scope around it
 ;   @use.receiver + @use.member / @use.method   a member seen used on a receiver
 ;   @decl.name + @decl.type                     a name whose type (a class name) is known
+
+[(module) (function_definition) (lambda) (list_comprehension) (set_comprehension)
+ (dictionary_comprehension) (generator_expression)] @local.scope
+(class_definition) @local.scope.class
+
+((identifier) @local.self (#any-of? @local.self "self" "cls"))
 
 (function_definition name: (identifier) @def.function)
 (class_definition name: (identifier) @def.class)
