@@ -9,7 +9,7 @@ import pytest
 
 from r1lsp import pyanalysis
 from r1lsp.completion import AnalysisContext, complete
-from r1lsp.structure import StructuredDocument
+from model.structure import StructuredDocument
 
 SOURCE = """\
 class Shelf:
