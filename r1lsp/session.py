@@ -1,10 +1,10 @@
-"""One language-server session: its documents, settings, diagnostics, the model engine and
-the long-running work (expert routing, translation) — the state behind the handlers of
-`r1lsp.server`. Protocol types in, protocol types out; the logic itself lives in the modules
-this one calls.
+"""One language-server session: transport, documents, settings, the model engine's life and
+the Java index, with one object per long-running job: `diagnostics` (r1lsp.diagnostics_hub),
+`experts` (r1lsp.expert_scheduler), `translations` (r1lsp.translation_writer). The state
+behind the handlers of `r1lsp.server`; the logic lives in the modules these call.
 
 Positions: the structure layer works in UTF-16 columns; when the client negotiated UTF-8 or
-UTF-32 the conversion happens here, at the edge.
+UTF-32 the conversion happens here, at the edge (`to_utf16`, `to_client_range`).
 """
 
 from __future__ import annotations

@@ -111,24 +111,21 @@ class TranslationWriter:
         if current is None or current.version != doc.version:
             return  # closed or edited meanwhile: these ranges no longer name its text
         name = result.target.name
+        warning, hint = types.DiagnosticSeverity.Warning, types.DiagnosticSeverity.Hint
+
+        def diagnostic(span, message: str, severity: types.DiagnosticSeverity, code: str) -> types.Diagnostic:
+            return types.Diagnostic(range=ls.to_client_range(doc, span.start, span.end), message=message,
+                                    severity=severity, source="r1lsp", code=code)
+
         ls.diagnostics.set(uri, "translate", [
-            types.Diagnostic(
-                range=ls.to_client_range(doc, u.start, u.end),
-                message=f"r1lsp could not translate this to Python ({u.reason}); it is marked in {name}",
-                severity=types.DiagnosticSeverity.Warning, source="r1lsp", code="untranslated")
-            for u in result.result.untranslated
+            diagnostic(u, f"r1lsp could not translate this to Python ({u.reason}); it is marked in {name}",
+                       warning, "untranslated") for u in result.result.untranslated
         ] + [
-            types.Diagnostic(
-                range=ls.to_client_range(doc, m.start, m.end),
-                message=f"translated by the R1 model, not by a rule: review it in {name}",
-                severity=types.DiagnosticSeverity.Hint, source="r1lsp", code="model-translated")
+            diagnostic(m, f"translated by the R1 model, not by a rule: review it in {name}", hint, "model-translated")
             for m in result.result.model_translated
         ] + [
-            types.Diagnostic(
-                range=ls.to_client_range(doc, u.start, u.end),
-                message=f"{u.name} is defined neither in the selection nor in this file: marked "
-                        f"'# r1lsp: undefined: {u.name}' in {name}",
-                severity=types.DiagnosticSeverity.Warning, source="r1lsp", code="undefined")
+            diagnostic(u, f"{u.name} is defined neither in the selection nor in this file: marked "
+                          f"'# r1lsp: undefined: {u.name}' in {name}", warning, "undefined")
             for u in result.result.undefined
         ])
 
