@@ -471,7 +471,9 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
 def _java_receiver_text(before: str) -> str:
     """The receiver before the final `.` when it is a plain name or a dotted path of names
     (`this.items`, `format`); '' for calls and other expressions."""
-    m = re.search(r"((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
+    # (?<![\w$]): a chain starts where a name starts (else a failed search retries at every
+    # character of a long name: quadratic, minutes on a 2 MB line)
+    m = re.search(r"(?<![\w$])((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
     return re.sub(r"\s+", "", m.group(1)) if m else ""
 
 
@@ -540,7 +542,9 @@ class NameCounts:
 
     @classmethod
     def _count(cls, text: str) -> "NameCounts":
-        pairs = collections.Counter(re.findall(r"([\w$]+)\s*\.\s*([\w$]+)", text))
+        # a pair starts where a name starts: without (?<![\w$]) the search backtracks through
+        # every suffix of a name not followed by a dot (a 2 MB name: a worker stuck for hours)
+        pairs = collections.Counter(re.findall(r"(?<![\w$])([\w$]+)\s*\.\s*([\w$]+)", text))
         members = collections.Counter()
         for (_, m), n in pairs.items():
             members[m] += n
