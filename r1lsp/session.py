@@ -218,7 +218,8 @@ class R1LanguageServer(LanguageServer):
             root = str(max(inside, key=lambda r: len(r.parts))) if inside else str(Path(path).parent)
         java = uri in self.documents and self.documents.get(uri).language == "java"
         return AnalysisContext(path, root, self.settings.python.environment,
-                               java_index=self.java_index_current() if java else None, uri=uri)
+                               java_index=self.java_index_current() if java else None, uri=uri,
+                               budget_s=self.settings.python.analysis_budget_ms / 1000)
 
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:

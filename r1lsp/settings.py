@@ -56,6 +56,7 @@ class PythonSettings:
     """Python analysis (jedi)."""
 
     environment: str | None = None  # interpreter (executable or virtualenv folder) jedi resolves imports with; None = the server's own
+    analysis_budget_ms: int = 40  # a completion waits this long for jedi, then answers with the file's names (incomplete); jedi's answer serves the next request
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ _BOUNDS = {
     ("model", "cache_mb"): (0, 1 << 20),
     ("diagnostics", "debounce_ms"): (0, 10_000),
     ("inline", "min_confidence"): (-100.0, 0.0),
+    ("python", "analysis_budget_ms"): (1, 60_000),
 }
 
 
