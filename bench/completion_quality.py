@@ -180,10 +180,16 @@ async def measure_lsp(pos: list[Position], options: dict) -> dict:
             res["member_first"][p.language].append(p.expected in top5(got))
             # an incomplete list (jedi past r1lsp.python.analysisBudgetMs) is asked again, as the
             # editor does on the next keystroke, until jedi's kept answer arrives
-            for _ in range(2000):
-                if got is None or not got.is_incomplete:
-                    break
+            # (a list is also incomplete when it holds more than 50 names: settled once the
+            # source of its items changes from the file's names to jedi's, at most 20 s)
+            settle_until = time.perf_counter() + 20.0
+            source = lambda got: [i.detail.split(" · ")[-2] if " · " in (i.detail or "") else "" for i in got.items[:5]]
+            first_source = source(got) if got else []
+            while got is not None and got.is_incomplete and p.language == "python" \
+                    and "used" in first_source and time.perf_counter() < settle_until:
                 got = await client.text_document_completion_async(types.CompletionParams(doc_id, where))
+                if source(got) != first_source:
+                    break
             res["member"][p.language].append(p.expected in top5(got))
         else:
             t = time.perf_counter()
@@ -234,6 +240,7 @@ def main() -> int:
     ap.add_argument("--tune", action="store_true", help="fit ranking weights and the ghost threshold on dev")
     ap.add_argument("--with-model", action="store_true", help="--tune: also score with the model and fit its weight")
     ap.add_argument("--min-confidence", type=float, default=None, help="override r1lsp.inline.minConfidence")
+    ap.add_argument("--members-only", action="store_true", help="the member positions only (no ghost text)")
     args = ap.parse_args()
     if not any((ROOT / "cache" / "devset" / l).exists() for l in LANGS):
         print("no dev set: run `make devset` first", file=sys.stderr)
@@ -242,6 +249,8 @@ def main() -> int:
         import tune_completion
         return tune_completion.main(quick=args.quick, with_model=args.with_model)
     n_member, n_line = (40, 12) if args.quick else (200, 60)
+    if args.members_only:
+        n_line = 0
     pos = positions(args.split, n_member, n_line)
     options = {"model": {"threads": 1}, "features": {"expertDiagnostics": False}}
     if args.min_confidence is not None:
