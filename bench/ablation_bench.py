@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if not a.quick and not (a.corpus / "manifest.json").exists():
+            print(f"no corpus at {a.corpus} (make corpus): measuring on the fixture corpus (--quick)", file=sys.stderr)
+            a.quick = True
         if a.quick:
             a.corpus, a.tokens, a.seq_len, a.batch_size, a.width, a.eval_tokens = fixture_corpus(tmp), 4 * 4 * 32, 32, 4, 32, 256
         from model.data import CorpusDataset

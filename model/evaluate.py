@@ -381,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ship", default=None, metavar="DIR",
                     help="save the checkpoint into DIR in bf16 (the evaluated weights are the bf16-"
                          "rounded ones) with card.json = training metadata + these figures")
+    ap.add_argument("--update-card", action="store_true",
+                    help="write these figures into the checkpoint's own card.json (weights untouched; the "
+                         "previous figures kept under heldout_previous)")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -398,7 +401,27 @@ def main(argv: list[str] | None = None) -> int:
         card = model_card(ck.meta, rep, ds)
         save_checkpoint(a.ship, model, ck.config, ck.tokenizer, card, dtype=torch.bfloat16)
         print(f"shipped -> {a.ship}", file=sys.stderr)
+    if a.update_card:
+        card_path = Path(a.ckpt) / "card.json"
+        card_path.write_text(json.dumps(remeasured_card(ck.meta, rep, ds), indent=2))
+        print(f"figures re-measured -> {card_path}", file=sys.stderr)
     return 0
+
+
+FIGURES = ("heldout_bpb_python", "heldout_bpb_java", "next_token_top1", "next_token_top5", "next_identifier_exact")
+
+
+def remeasured_card(card: dict, rep: dict, ds: CorpusDataset) -> dict:
+    """The card of an unchanged checkpoint with its figures measured again on ``ds`` (a new
+    corpus or split): the training metadata stays, the previous figures move to
+    ``heldout_previous`` with the split they were measured on."""
+    new = model_card(card, rep, ds)
+    for k in ("training_seconds", "throughput_tok_s", "steps", "train"):
+        if k in card:
+            new[k] = card[k]
+    new["heldout_previous"] = {**{k: card[k] for k in FIGURES if k in card},
+                               "split": card.get("eval", {}).get("split"), "corpus": card.get("corpus", {}).get("root")}
+    return new
 
 
 def corpus_summary(ds: CorpusDataset) -> dict:
