@@ -79,7 +79,8 @@ def file_table(ds: CorpusDataset, split: str = "val") -> list[dict]:
 def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
                     split: str = "val", byte_lengths: np.ndarray | None = None,
                     min_len: int = 16, skip_first: bool = False) -> Windows:
-    """Round-robin windows over the split's files of ``lang``, at most ``max_tokens`` targets.
+    """Round-robin windows over the split's files of ``lang``, at most ``max_tokens`` scored targets
+    (targets in licence headers, which the corpus masks, are neither scored nor counted).
     ``skip_first``: leave out each file's first window where the file has more than one (a
     small budget would otherwise be mostly licence headers)."""
     if byte_lengths is None:
@@ -96,8 +97,11 @@ def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
     while budget > 0 and any(k < len(s) for s in spans_by_file):
         for spans in spans_by_file:
             if k < len(spans) and budget > 0:
-                chosen.append(spans[k])
-                budget -= spans[k][1] - spans[k][0] - 1
+                a, b = spans[k]
+                scored = b - a - 1 if mask is None else int(np.count_nonzero(np.asarray(mask[a + 1:b])))
+                if scored:                                       # a window of licence header only: skip
+                    chosen.append(spans[k])
+                    budget -= scored
         k += 1
     n = len(chosen)
     inp = np.full((n, seq_len), PAD_ID, dtype=np.int64)
