@@ -30,6 +30,8 @@ demo: install
 	@echo "--- ghost text: samples/inventory.py with line 70 cut to '    inv = ', cursor at its end"
 	sed 's/^    inv = Inventory()$$/    inv = /' samples/inventory.py > $(VENV)/inventory_demo.py
 	$(VENV)/bin/r1lsp complete $(VENV)/inventory_demo.py:70:11 --inline
+	@echo "--- the same with the confidence gate off (what the server would withhold)"
+	$(VENV)/bin/r1lsp complete $(VENV)/inventory_demo.py:70:11 --inline --min-confidence -100
 	@echo "--- samples/Inventory.java translated to Python, then run"
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py

@@ -14,6 +14,9 @@ Figures (with --json the LAST stdout line is one JSON object holding them all):
                                      cursor deep inside, full context window, shipped model int8;
                                      a cold request where the cursor lands, then one per keystroke
                                      of 3 typed characters); *_typing_* / *_cold_* split them
+  list_p*_ms_jedi_awaited            the same lists from a second server whose requests wait for
+                                     jedi however long it takes (analysisBudgetMs 60000: the
+                                     behaviour before the budget)
   list_fixtures_*, inline_fixtures_* complete() / inline_suggestions() in-process on the small
                                      test fixtures (the previous figures' setting), int8 engine
   prefix_cache_speedup               ghost text on the real files after typing 3 characters (the
@@ -242,6 +245,10 @@ def main(argv=None) -> int:
     if not a.no_lsp and shipped:
         from lsp_latency import editor_latency
         res.update(editor_latency(1 if a.quick else 3))
+        # the same lists with every request waiting for jedi (before r1lsp.python.analysisBudgetMs)
+        awaited = editor_latency(1 if a.quick else 3, options={"python": {"analysisBudgetMs": 60000}}, ghost=False)
+        res["list_p50_ms_jedi_awaited"] = awaited["list_p50_ms"]
+        res["list_p95_ms_jedi_awaited"] = awaited["list_p95_ms"]
 
     for quant in ("int8",) if a.quick else ("int8", "none"):
         eng = Engine(ModelSettings(path=str(ckpt), device="cpu", quantization=quant)).start()

@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -140,13 +141,17 @@ class Fuzzer:
         self.proc: asyncio.subprocess.Process | None = None
         self.stderr_path = workspace / "server.stderr"
         self.progress = False
+        self.profile: Path | None = None        # --profile: the server runs under bench/memory_probe.py
 
     # -- io --------------------------------------------------------------------------
     async def start(self) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1")
         self._stderr = open(self.stderr_path, "wb")
+        command = ["-m", "r1lsp", "serve"]
+        if self.profile is not None:
+            command = [str(ROOT / "bench" / "memory_probe.py"), str(self.profile)]
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "r1lsp", "serve", stdin=asyncio.subprocess.PIPE,
+            sys.executable, *command, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=self._stderr, cwd=str(ROOT), env=env, limit=2**26)
         self.reader_task = asyncio.ensure_future(self._read_loop())
 
@@ -450,6 +455,16 @@ class Fuzzer:
                                                "contentChanges": [{"text": doc["text"]}]})
 
     # -- the run -----------------------------------------------------------------------
+    async def probe(self) -> None:
+        """--profile: the server writes its memory report (bench/memory_probe.py) now."""
+        if self.profile is None or self.proc.returncode is not None:
+            return
+        before = len(list(self.profile.glob("probe-*.json")))
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 300
+        while len(list(self.profile.glob("probe-*.json"))) <= before and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+
     async def run(self, messages: int, batch: int, long_line: int) -> None:
         rng = self.rng
         encodings = rng.choice([["utf-8"], ["utf-32"], ["utf-16"], ["utf-8", "utf-16"], []])
@@ -476,6 +491,8 @@ class Fuzzer:
         self.open_doc("Ab.java", "java", spelled=True)
         for kind in range(16):  # every class of bad traffic at least once, then at random
             self.garbage(kind)
+        await self.settle()
+        await self.probe()
         sent_before = self.stats["messages"]
         started = time.perf_counter()
         while self.stats["messages"] - sent_before < messages:
@@ -497,6 +514,8 @@ class Fuzzer:
             await self.settle()
             await self.check_documents()
             await self.settle()
+            if self.sync_round % 10 == 0:
+                await self.probe()
             if self.progress and self.sync_round % 10 == 0:
                 print(f"fuzz: {self.stats['messages']} messages, {time.perf_counter() - started:.0f} s, "
                       f"rss {rss_mb(self.proc.pid)} MB, misplaced {self.stats['misplaced_edits']}, "
@@ -505,6 +524,7 @@ class Fuzzer:
             if self.proc.returncode is not None:
                 break
         self.stats["rss_mb_after_fuzz"] = rss_mb(self.proc.pid)
+        await self.probe()
         # lifecycle: shutdown, requests after it, exit (0 after shutdown)
         shut = self.request("shutdown")
         await self.answer(shut)
@@ -550,11 +570,15 @@ def new_stats() -> dict:
 
 
 async def fuzz(seed: int, messages: int, *, model: str | None = None, batch: int = 25, long_line: int = 0,
-               workspace: Path | None = None, progress: bool = False) -> dict:
+               workspace: Path | None = None, progress: bool = False, stderr: Path | None = None,
+               profile: Path | None = None) -> dict:
     stats = new_stats()
     with tempfile.TemporaryDirectory() as tmp:
         fuzzer = Fuzzer(seed, model, Path(workspace or tmp).resolve(), stats)
         fuzzer.progress = progress
+        fuzzer.profile = profile.resolve() if profile else None
+        if stderr is not None:
+            fuzzer.stderr_path = stderr.resolve()
         await fuzzer.start()
         try:
             await fuzzer.run(messages, batch, long_line)
@@ -596,12 +620,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="turn the model features on (default checkpoint: the shipped r1-tiny)")
     parser.add_argument("--long-line", type=int, default=2_000_000, help="length of the occasional long line")
     parser.add_argument("--quick", action="store_true", help="600 messages, 20 kB long lines")
+    parser.add_argument("--stderr", type=Path, help="keep the server's stderr (its log) in this file")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="run the server under bench/memory_probe.py: memory reports and tracemalloc "
+                             "snapshots in DIR after start-up, every 10 batches and at the end")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.messages, args.long_line = 600, 20_000
     started = time.perf_counter()
-    stats = asyncio.run(fuzz(args.seed, args.messages, model=args.model, long_line=args.long_line, progress=True))
+    stats = asyncio.run(fuzz(args.seed, args.messages, model=args.model, long_line=args.long_line, progress=True,
+                             stderr=args.stderr, profile=args.profile))
     stats.update(asyncio.run(exit_codes()))
     stats["seconds"] = round(time.perf_counter() - started, 1)
     for key in ("popup_texts", "internal_texts", "misplaced_examples", "unanswered_examples"):

@@ -83,12 +83,13 @@ async def start_server(name: str, show=None):
     return client, ready
 
 
-async def _run(files, n_positions: int, timeout: float) -> dict:
+async def _run(files, n_positions: int, timeout: float, options: dict | None = None, ghost: bool = True) -> dict:
     from lsprotocol import types
 
     client, ready = await start_server("r1lsp-bench")
     caps = types.ClientCapabilities(general=types.GeneralClientCapabilities(position_encodings=["utf-16"]))
-    await client.initialize_async(types.InitializeParams(capabilities=caps, root_uri="file:///bench"))
+    await client.initialize_async(types.InitializeParams(capabilities=caps, root_uri="file:///bench",
+                                                         initialization_options=options))
     client.initialized(types.InitializedParams())
     t0 = time.perf_counter()
     await asyncio.wait_for(ready.wait(), 300)
@@ -105,6 +106,8 @@ async def _run(files, n_positions: int, timeout: float) -> dict:
         (lists_cold if cold else lists).append(time.perf_counter() - t)
         items = res.items if hasattr(res, "items") else (res or [])
         empty_lists += not items
+        if not ghost:
+            return
         t = time.perf_counter()
         await asyncio.wait_for(client.text_document_inline_completion_async(types.InlineCompletionParams(
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
@@ -138,10 +141,12 @@ async def _run(files, n_positions: int, timeout: float) -> dict:
             "empty_lists": empty_lists, "load_s": load_s}
 
 
-def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600.0) -> dict:
-    """Figures (ms) from one server run; see the module docstring."""
+def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600.0, options: dict | None = None,
+                   ghost: bool = True) -> dict:
+    """Figures (ms) from one server run; see the module docstring. `options`: the server's
+    initializationOptions; `ghost` False: the lists alone."""
     files = real_files(java)
-    raw = asyncio.run(_run(files, n_positions, timeout))
+    raw = asyncio.run(_run(files, n_positions, timeout, options, ghost))
 
     def pct(xs, q):
         xs = sorted(xs)

@@ -11,6 +11,7 @@ Figures (the last stdout line with --json is one JSON object holding them all):
   decode_tokens_per_s           decode steps batch 1 (int8); *_batch8: tokens/s of 8 rows at once
                                 (caches stacked left-padded as model.generate.generate does)
   decode_overhead_ratio         one int8 decode step / the same step's Linear calls replayed alone
+                                (CPU time of the thread; the steps decode successive positions)
   int8_vs_bf16_speed_{prefill,decode}  bf16-Linear model time / int8 model time, timed alternately
   prefill_mfu                   prefill Linear FLOPs / s over the best GEMM peak of any dtype on
                                 this CPU (bench/gemm_probe.py, same run)
@@ -237,7 +238,11 @@ def _linear_calls(model, fn):
     """Run fn() and record every Linear call: [(module, input shape)]."""
     from model.quantize import Int8Linear
     calls, hooks = [], []
-    for mod in model.modules():
+    mods = list(model.modules())
+    # inference joins each attention's q/k/v (+ indexer) Linears into one (`fused_projection`)
+    fused = [m.fused_projection() for m in mods if isinstance(m, SparseAttention) and hasattr(m, "fused_projection")]
+    mods += [f for f in fused if f is not None]
+    for mod in mods:
         if isinstance(mod, (torch.nn.Linear, Int8Linear, Bf16Linear)):
             hooks.append(mod.register_forward_pre_hook(lambda m, args: calls.append((m, tuple(args[0].shape)))))
     try:
@@ -288,19 +293,22 @@ def bench_loop(reps: int, new_tokens: int) -> dict:
                 decode_one(models[k], cache, toks, T + i, lv8, pad)
                 steps.append(time.perf_counter() - t)
             batch[k] = statistics.median(steps[2:] or steps)
-        # one int8 decode step vs its matmuls alone
-        pos = [512 + new_tokens]
-        calls = _linear_calls(int8, lambda: decode_one(int8, states["int8"].cache, tok1, pos[0], lv))
+        # one int8 decode step vs its matmuls alone, timed in CPU time of this thread (on a shared
+        # machine other jobs stall the thread, which wall time counts and CPU time does not), each
+        # timed step decoding the next position as generation does (so what a step keeps for the
+        # next one, the hierarchy's running sums and the pooled block keys, is used as in use)
+        pos = 512 + new_tokens
+        calls = _linear_calls(int8, lambda: decode_one(int8, states["int8"].cache, tok1, pos, lv))
         xs = [(m, torch.randn(shape)) for m, shape in calls]
         step_t, mm_t = [], []
-        for i in range(reps * 4):
-            t = time.perf_counter()
-            decode_one(int8, states["int8"].cache, tok1, pos[0], lv)
-            step_t.append(time.perf_counter() - t)
-            t = time.perf_counter()
+        for i in range(reps * 8):
+            t = time.thread_time()
+            decode_one(int8, states["int8"].cache, tok1, pos + 1 + i, lv)
+            step_t.append(time.thread_time() - t)
+            t = time.thread_time()
             for m, x in xs:
                 m(x)
-            mm_t.append(time.perf_counter() - t)
+            mm_t.append(time.thread_time() - t)
         prefill_calls = _linear_calls(int8, lambda: prefill_row(int8, p0))
     flops = sum(2 * shape[0] * m.in_features * m.out_features for m, shape in prefill_calls)
     med = {k: statistics.median(v) for k, v in pre.items()}
@@ -368,7 +376,7 @@ def main(argv=None):
         say(f"  decode batch 1: int8 {loop['decode_tokens_per_s']} tok/s, bf16 {loop['decode_tokens_per_s_bf16']}, "
             f"fp32 {loop['decode_tokens_per_s_fp32']}; batch 8: int8 {loop['decode_tokens_per_s_batch8']} tok/s, "
             f"bf16 {loop['decode_tokens_per_s_batch8_bf16']}")
-        say(f"  decode step {loop['decode_step_ms']} ms vs its {loop['decode_step_linear_calls']} matmuls alone "
+        say(f"  decode step {loop['decode_step_ms']} ms CPU vs its {loop['decode_step_linear_calls']} matmuls alone "
             f"{loop['decode_step_matmuls_ms']} ms -> overhead ratio {loop['decode_overhead_ratio']}")
         say(f"  int8 vs bf16 speed: prefill {loop['int8_vs_bf16_speed_prefill']}x, decode "
             f"{loop['int8_vs_bf16_speed_decode']}x (vs fp32: {loop['int8_vs_fp32_speed_prefill']}x, "

@@ -32,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from model.config import R1Config
+from model.quantize import concat_linears, linear_key
 
 
 # RoPE
@@ -48,9 +49,10 @@ def rope_angles(positions: torch.Tensor, dim: int, theta: float):
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """x (B, T, H, D) rotated pairwise (first half x1, second half x2):
     [x1 cos - x2 sin, x2 cos + x1 sin], as x * cos + [x2, x1] * sin (4 ops)."""
-    xf = x.float()
-    x1, x2 = xf.chunk(2, dim=-1)                                           # (B, T, H, D/2)
-    return (xf * cos + torch.cat([x2, x1], dim=-1) * sin).type_as(x)
+    xf = x if x.dtype == torch.float32 else x.float()
+    half = x.size(-1) // 2
+    y = xf * cos + torch.cat([xf[..., half:], xf[..., :half]], dim=-1) * sin
+    return y if y.dtype == x.dtype else y.to(x.dtype)
 
 
 class RopeTable:
@@ -91,10 +93,10 @@ class KVCache:
         if self.buffers is None:
             self.buffers = [x.new_zeros((self.batch_size, self.max_len, *x.shape[2:])) for x in xs]
         for buf, x in zip(self.buffers, xs):
-            buf[:, pos:end] = x
-        if self.memo:
+            buf.narrow(1, pos, end - pos).copy_(x)
+        if self.memo and any(m[0] > pos for m in self.memo.values()):
             self.memo = {k: m for k, m in self.memo.items() if m[0] <= pos}
-        return tuple(buf[:, :end] for buf in self.buffers)
+        return tuple(buf.narrow(1, 0, end) for buf in self.buffers)
 
 
 def flat_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -262,10 +264,11 @@ class Indexer(nn.Module):
         # one projection for q (Hi * Di), k (Di) and the head weights (Hi): one matmul per step
         self.proj = nn.Linear(cfg.d_model, cfg.index_heads * (cfg.index_dim + 1) + cfg.index_dim, bias=False)
 
-    def project(self, x, cos, sin):
+    def project(self, x, cos, sin, p: torch.Tensor | None = None):
+        """x (B, T, d) -> q (B, T, Hi, Di), w (B, T, Hi), k (B, T, Di); p: proj(x), if computed."""
         B, T, _ = x.shape
         H, D = self.n_heads, self.head_dim
-        p = self.proj(x)
+        p = self.proj(x) if p is None else p
         qk = apply_rope(p[..., :(H + 1) * D].view(B, T, H + 1, D), cos, sin)         # q's heads, then k
         q, k, w = qk[:, :, :H], qk[:, :, H], p[..., (H + 1) * D:]                     # (B, T, Hi, Di), (B, T, Di)
         return q * D ** -0.5, w * H ** -0.5, k                                        # w: (B, T, Hi)
@@ -301,15 +304,23 @@ class SparseAttention(nn.Module):
 
         T == 1 (decode) gathers the kept keys; T > 1 (prefill, training) runs `_blocks`."""
         B, T, _ = x.shape
-        H = self.n_heads
-        qk = torch.cat([self.wq(x).view(B, T, H, self.head_dim), self.wk(x).view(B, T, H, self.head_dim)], 2)
-        q, k = apply_rope(qk, *rope).split(H, dim=2)                               # (B, T, H, D) each
-        v = self.wv(x).view(B, T, H, self.head_dim)                                # (B, T, H, D)
+        H, HD = self.n_heads, self.n_heads * self.head_dim
+        fused = None if torch.is_grad_enabled() else self.fused_projection()
+        if fused is not None:                                # inference: one matmul for q, k, v (+ indexer)
+            p = fused(x)                                                           # (B, T, 3 HD [+ indexer])
+            q, k = apply_rope(p[..., :2 * HD].view(B, T, 2 * H, self.head_dim), *rope).split(H, dim=2)
+            v = p[..., 2 * HD:3 * HD].view(B, T, H, self.head_dim)
+            p_index = p[..., 3 * HD:] if p.size(-1) > 3 * HD else None
+        else:
+            qk = torch.cat([self.wq(x).view(B, T, H, self.head_dim), self.wk(x).view(B, T, H, self.head_dim)], 2)
+            q, k = apply_rope(qk, *rope).split(H, dim=2)                           # (B, T, H, D) each
+            v = self.wv(x).view(B, T, H, self.head_dim)                            # (B, T, H, D)
+            p_index = None
         if self.indexer is None:
             k_all, v_all = cache.update(start_pos, k, v) if cache is not None else (k, v)
             y = self._dense(q, k_all, v_all, start_pos, pad_len)
             return self.wo(y), None
-        iq, iw, ik = self.indexer.project(x.detach(), *index_rope)
+        iq, iw, ik = self.indexer.project(x.detach() if torch.is_grad_enabled() else x, *index_rope, p=p_index)
         if cache is not None:
             k_all, v_all, ik_all = cache.update(start_pos, k, v, ik)
         else:
@@ -318,6 +329,24 @@ class SparseAttention(nn.Module):
             return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, cache=cache)), None
         y, gate_loss = self._blocks(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, want_gate_loss)
         return self.wo(y), gate_loss
+
+    def fused_projection(self) -> nn.Module | None:
+        """wq | wk | wv (| the indexer's projection, when it is the same kind of Linear) joined into
+        one Linear for inference (`concat_linears`), rebuilt when a weight changes; None where
+        they cannot be joined. Kept outside the module tree: no state dict entry, no parameters."""
+        mods = [self.wq, self.wk, self.wv] + ([self.indexer.proj] if self.indexer is not None else [])
+        cached = self.__dict__.get("_fused")
+        key = tuple(linear_key(m) for m in mods)
+        if cached is None or cached[0] != key:
+            if None in key[:3]:
+                fused = None
+            elif key[-1] is not None and key[-1][0] == key[0][0] and len(mods) == 4:
+                fused = concat_linears(mods)
+            else:
+                fused = concat_linears(mods[:3])
+            cached = (key, fused)
+            self.__dict__["_fused"] = cached
+        return cached[1]
 
     def _dense(self, q, k, v, start_pos, pad_len):
         """Dense attention (attn_sparse=False): SDPA, causal (+ padding) mask or is_causal."""
@@ -418,7 +447,10 @@ class SparseAttention(nn.Module):
         gather; short contexts hold at most a few hundred keys). None: take the chunked path."""
         S = k.size(1)
         if self.block_sparse and uses_blocks(self.cfg, t):
-            return self._decode_blocks(q, k, v, iq, iw, ik, self._pooled(ik, S, pad_len, cache), t, pad_len)
+            pooled = self._pooled(ik, S, pad_len, cache)
+            if q.size(0) == 1 and pad_len is None:
+                return self._decode_blocks_one(q, k, v, iq, iw, ik, pooled[0], t)
+            return self._decode_blocks(q, k, v, iq, iw, ik, pooled, t, pad_len)
         if S > 2 * self.cfg.attn_topk:
             return None
         c = self.cfg
@@ -478,6 +510,42 @@ class SparseAttention(nn.Module):
             buf[:, n0:nb] = ik[:, n0 * Bk:nb * Bk].reshape(B, nb - n0, Bk, Di).mean(2)
         cache.memo["pooled"] = (nb * Bk, buf)
         return buf[:, :nb], None                             # (the count per row: only with padding)
+
+    def _decode_blocks_one(self, q, k, v, iq, iw, ik, blocks, t: int):
+        """`_decode_blocks` for one row without padding (one user's decode step), in about half
+        the ops: 2-D products, and only the kept keys gathered (no mask). blocks (1, >=nb, Di)."""
+        c = self.cfg
+        H, D = q.shape[2:]
+        Hi, Di = iq.shape[2:]
+        Bk, W = c.key_block, c.local_window
+        near0 = min(max(0, t - W + 1) // Bk * Bk, t)
+        nb = min(blocks.size(1), near0 // Bk)                # every complete old block is eligible
+        n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
+        ar = self._arange(t + 1, q.device)
+        iq2, iw2 = iq.view(Hi, Di), iw.view(1, Hi)
+        J = iw2 @ F.leaky_relu_(iq2 @ blocks[0, :nb].T, 0.01)                         # (1, nb)
+        top = J[0].topk(n_sel).indices                                                 # (n_sel,)
+        # candidates: the picked blocks, then the near range (its last W slots: the window)
+        cand = torch.cat([ar[:nb * Bk].view(nb, Bk)[top].view(-1), ar[near0:]])      # (K,)
+        scores = (iw2 @ F.leaky_relu_(iq2 @ F.embedding(cand, ik.reshape(-1, Di)).T, 0.01))[0]   # (K,)
+        old = cand[:-W]
+        if c.gate_threshold > 0:                             # the gate: exp(I - max I) >= threshold
+            passed = scores[:-W] >= scores.max() + math.log(c.gate_threshold)
+            old = old[passed]
+        if old.numel() > c.attn_topk - W:                    # the budget: the window, then the best
+            s_old = scores[:-W][passed] if c.gate_threshold > 0 else scores[:-W]
+            old = old[s_old.topk(c.attn_topk - W).indices]
+        rows = torch.cat([old, ar[t + 1 - W:]])                                         # (n,) kept slots
+        kv = (F.embedding(rows, x.reshape(-1, H * D)).view(-1, H, D).transpose(0, 1) for x in (k, v))
+        y = F.scaled_dot_product_attention(q.reshape(H, 1, D), *kv)                      # (H, 1, D)
+        return y.transpose(0, 1).reshape(1, 1, H * D)
+
+    def _arange(self, n: int, device) -> torch.Tensor:
+        """torch.arange(n), sliced from one kept per device (decode steps index with it)."""
+        a = self.__dict__.get("_arange_cache")
+        if a is None or a.numel() < n or a.device != torch.device(device):
+            a = self.__dict__["_arange_cache"] = torch.arange(max(n, self.cfg.max_seq_len), device=device)
+        return a[:n]
 
     def _decode_blocks(self, q, k, v, iq, iw, ik, pooled, t: int, pad_len):
         """One query at slot t (every row of the batch), block-sparse: the keys `block_sparse_chunk`

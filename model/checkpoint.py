@@ -64,6 +64,18 @@ def _atomic(path: Path, write):
     os.replace(tmp, path)
 
 
+class _SkipInit(torch.overrides.TorchFunctionMode):
+    """The skeleton's parameters need no initial values (the checkpoint's replace them): torch's
+    initialisers are skipped. On meta tensors they go through torch._refs, which imports
+    torch._dynamo and sympy: 68 MB of a language server's memory for nothing."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if getattr(func, "__module__", None) == "torch.nn.init" and name.endswith("_") and not name.startswith("_"):
+            return args[0] if args else kwargs["tensor"]           # an in-place initialiser: left as it is
+        return func(*args, **(kwargs or {}))
+
+
 def load_checkpoint(directory, device="cpu") -> LoadedCheckpoint:
     directory = Path(directory)
     config = _read_config(directory / CONFIG)
@@ -72,7 +84,7 @@ def load_checkpoint(directory, device="cpu") -> LoadedCheckpoint:
 
     path = directory / WEIGHTS
     header = read_safetensors_header(path)
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipInit():
         skeleton = R1Model(config)
     expected = skeleton.state_dict()
     dtype = _check_tensors(path, header, expected)

@@ -103,12 +103,11 @@ def dispatch(experts, x, weights, indices):
     x (N, d), weights/indices (N, k) -> (N, d). Slots are sorted by expert, counted, and each
     expert's rows gathered once (index_add back), so the work is k/E of running every expert."""
     N, k = indices.shape
-    if N == 1:                                       # one token (batch-1 decode): its k experts directly,
-        w = weights.reshape(-1, 1).to(x.dtype)       # summed in expert order as index_add would
-        out = None
-        for e, j in sorted((e, j) for j, e in enumerate(indices[0].tolist())):
-            y = experts[e](x) * w[j]
-            out = y if out is None else out + y
+    if N == 1 and not torch.is_grad_enabled():      # one token (batch-1 decode): its k experts directly,
+        out, mods = None, list(experts)              # summed in expert order as index_add would
+        for e, w in sorted(zip(indices[0].tolist(), weights[0].tolist())):
+            y = mods[e].forward(x) * w               # (forward: no hooks on experts, and the module call
+            out = y if out is None else out + y      # costs as much as the expert's own elementwise work)
         return out
     flat_idx = indices.flatten()                                                  # (N*k,)
     order = flat_idx.argsort()                                                    # slots grouped by expert

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from model.attention import KVCache, RopeTable, SparseAttention, rope_angles
 from model.config import R1Config
 from model.experts import MoE
-from model.hierarchy import Hierarchy
+from model.hierarchy import Hierarchy, rms_norm
 
 
 @dataclass
@@ -64,9 +64,9 @@ class Block(nn.Module):
         self.moe = MoE(cfg)
 
     def forward(self, h, rope, index_rope, start_pos, pad_len, cache, want_gate_loss, want_balance=True):
-        a, gate_loss = self.attn(self.attn_norm(h), rope, index_rope, start_pos, pad_len, cache, want_gate_loss)
+        a, gate_loss = self.attn(rms_norm(self.attn_norm, h), rope, index_rope, start_pos, pad_len, cache, want_gate_loss)
         h = h + a
-        m, balance, route = self.moe(self.ffn_norm(h), want_balance)
+        m, balance, route = self.moe(rms_norm(self.ffn_norm, h), want_balance)
         return h + m, balance, gate_loss, route
 
 
@@ -105,7 +105,7 @@ class R1Model(nn.Module):
         """last_only: logits (B, 1, vocab) of the last position only (a prefill needs no more:
         the LM head is a third of a 512-token prefill's FLOPs in r1-tiny)."""
         h, out = self.trunk(input_ids, level_ids, cache, start_pos, pad_len, return_routing, return_units)
-        return out._replace(logits=self.head(self.norm(h[:, -1:] if last_only else h)))  # (B, T|1, vocab)
+        return out._replace(logits=self.head(rms_norm(self.norm, h[:, -1:] if last_only else h)))  # (B, T|1, vocab)
 
     def trunk(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
               pad_len=None, return_routing: bool = False, return_units: bool = False):

@@ -102,6 +102,47 @@ class Int8Linear(nn.Module):
 SMALL_M = 16                          # rows up to this use the "decode" kernel, more the "prefill" one
 
 
+def linear_key(m: nn.Module):
+    """What a Linear's output depends on (None: not a kind `concat_linears` joins): changes when
+    its weights are replaced, moved or edited in place, or its int8 kernels are re-chosen."""
+    t = type(m)                                     # (the module dicts directly: this runs every step)
+    if t is nn.Linear and m._parameters["bias"] is None:
+        w = m._parameters["weight"]
+        return ("fp", id(w), w._version, w.data_ptr(), w.dtype)
+    if t is Int8Linear and m._parameters.get("bias") is None:
+        w, s = m._buffers["weight_int8"], m._buffers["weight_scale"]
+        return ("int8", id(w), w._version, w.data_ptr(), s._version, s.data_ptr(), m.act_int8,
+                m.__dict__.get("kernels"))
+    return None
+
+
+@torch.no_grad()
+def concat_linears(mods) -> nn.Module | None:
+    """One Linear whose output is the outputs of `mods` side by side (same input; plain float
+    Linears or Int8Linears without bias, all of one kind): one matmul instead of several for
+    inference. A copy: it does not follow later edits of `mods` (compare `linear_key`s)."""
+    keys = [linear_key(m) for m in mods]
+    if any(k is None for k in keys) or len({(k[0], k[-1]) if k[0] == "fp" else k[0] for k in keys}) != 1:
+        return None
+    if keys[0][0] == "fp":
+        w = torch.cat([m.weight for m in mods])
+        out = nn.Linear(w.size(1), w.size(0), bias=False, device=w.device, dtype=w.dtype)
+        out.weight.requires_grad_(False).copy_(w)
+        return out
+    if len({(m.act_int8, getattr(m, "kernels", None)) for m in mods}) != 1:
+        return None
+    out = Int8Linear.__new__(Int8Linear)
+    nn.Module.__init__(out)
+    out.register_buffer("weight_int8", torch.cat([m.weight_int8 for m in mods]))
+    out.register_buffer("weight_scale", torch.cat([m.weight_scale for m in mods]))
+    out.bias = None
+    out.in_features, out.out_features = mods[0].in_features, out.weight_int8.size(0)
+    out.act_int8 = mods[0].act_int8
+    if getattr(mods[0], "kernels", None) is not None:
+        out.kernels = mods[0].kernels
+    return out
+
+
 def _w8a8(self: Int8Linear, x2: torch.Tensor) -> torch.Tensor:
     s_x = x2.abs().amax(dim=1, keepdim=True).float().clamp_min(1e-12) / 127.0  # (M, 1)
     x_q = (x2.float() / s_x).round().clamp(-127, 127).to(torch.int8)

@@ -38,9 +38,6 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     LANG_JAVA, LANG_PYTHON, LANG_TEXT, TRANSLATE, SEP,
 )
 
-#: Language name (as used by the structure mapping) -> language special token.
-LANG_TOKENS = {"java": LANG_JAVA, "python": LANG_PYTHON, "plaintext": LANG_TEXT, "text": LANG_TEXT}
-
 DEFAULT_VOCAB_SIZE = 8192
 
 

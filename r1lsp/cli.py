@@ -128,12 +128,25 @@ def cmd_complete(args: argparse.Namespace) -> int:
     engine = _start_engine(args, required=args.inline)
     try:
         if args.inline:
-            suggestions = inline_suggestions(doc, line0, char16, engine, max_tokens=args.max_tokens, timeout=60)
+            # the server's gate and monitor (r1lsp.inline.minConfidence / monitor defaults)
+            from r1lsp.completion import AnalysisContext
+            from r1lsp.settings import InlineSettings
+            gate = InlineSettings().min_confidence if args.min_confidence is None else args.min_confidence
+            context = AnalysisContext(path=str(Path(path).resolve())) if path != "-" else None
+            found = inline_suggestions(doc, line0, char16, engine, max_tokens=args.max_tokens, timeout=60,
+                                       monitor=InlineSettings().monitor, context=context)
+            suggestions = [s for s in found if s.confidence >= gate]
             if args.json:
-                print(json.dumps({"file": path, "line": line, "column": col,
-                                  "inline": [{"text": s.text} for s in suggestions]}))
+                print(json.dumps({"file": path, "line": line, "column": col, "min_confidence": gate,
+                                  "inline": [{"text": s.text, "confidence": round(s.confidence, 3)} for s in suggestions],
+                                  "withheld": [{"text": s.text, "confidence": round(s.confidence, 3)}
+                                               for s in found if s.confidence < gate]}))
             elif suggestions:
                 print(suggestions[0].text)
+            elif found:
+                print(f"(no ghost text: the model's suggestion {found[0].text!r} has confidence "
+                      f"{found[0].confidence:.2f}, under the gate {gate:g}; --min-confidence -100 shows it)",
+                      file=sys.stderr)
             else:
                 print("(no ghost text: the model's continuation was empty or would add a syntax error)", file=sys.stderr)
             return 0
@@ -273,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("complete", help="completions (or ghost text with --inline) at FILE:LINE:COL (1-based)")
     p.add_argument("location", metavar="FILE:LINE:COL")
     p.add_argument("--inline", action="store_true", help="ghost text (fill-in-the-middle) instead of the list")
+    p.add_argument("--min-confidence", type=float, default=None, metavar="LOGP",
+                   help="--inline: withhold ghost text whose mean token log-probability is under this "
+                        "(default: the server's r1lsp.inline.minConfidence; -100 shows everything)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_model_options(p)
     p.set_defaults(func=cmd_complete)

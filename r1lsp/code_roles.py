@@ -167,8 +167,9 @@ def roles_of(tree, data: bytes, language: str, token_starts, token_ends,
 
 def categorize(text: str, language: str, token_starts, token_ends, table: RoleTable | None = None) -> np.ndarray:
     """Parse `text` and return the role code of each token (see `token_roles`)."""
+    from model.structure import utf8_bytes
     from model.structure.languages import language_support
-    data = text.encode("utf-8", "surrogatepass")
+    data = utf8_bytes(text)
     support = language_support(language)
     tree = support.parser().parse(data) if support is not None else None
     return roles_of(tree, data, language, token_starts, token_ends, table)

@@ -12,10 +12,12 @@ proximity, frequency) decides. All positions are (line, UTF-16 column).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import logging
 import math
 import re
+import threading
 import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -163,9 +165,32 @@ def _text(node) -> str:
 
 
 def document_names(doc: StructuredDocument) -> DocumentNames | None:
-    """Definitions with their scopes, members used per receiver and declared types."""
+    """Definitions with their scopes, members used per receiver and declared types (kept for
+    the last texts: the requests of one document version share them)."""
     if doc.tree is None or language_support(doc.language) is None:
         return None
+    return _remember(_NAMES, (doc.language, doc.text), lambda: _document_names(doc))
+
+
+_NAMES: collections.OrderedDict = collections.OrderedDict()
+_REMEMBER_LOCK = threading.Lock()
+
+
+def _remember(table: collections.OrderedDict, key, make, size: int = 2):
+    """table[key], made by make() when missing; the `size` most recent kept."""
+    with _REMEMBER_LOCK:
+        if key in table:
+            table.move_to_end(key)
+            return table[key]
+    value = make()
+    with _REMEMBER_LOCK:
+        table[key] = value
+        while len(table) > size:
+            table.popitem(last=False)
+    return value
+
+
+def _document_names(doc: StructuredDocument) -> DocumentNames:
     from tree_sitter import QueryCursor
     lang, root = doc.language, doc.tree.root_node
     scopes = language_support(lang).scopes
@@ -248,6 +273,19 @@ class AnalysisContext:
     python_environment: str | None = None   # interpreter for jedi (None: the server's own)
     java_index: object = None          # r1lsp.java.workspace.JavaIndex of the workspace (None: JDK only)
     uri: str | None = None             # the document's URI (the Java index holds open documents by it)
+    budget_s: float | None = None      # how long a request waits for jedi (then the structure's names,
+                                       # incomplete; jedi's answer is kept for the next request); None: unbounded
+    deadline: float | None = None      # time.monotonic() by which the analysis answers (set per request)
+
+    def started(self) -> "AnalysisContext":
+        """This context with the request's deadline set from its budget (once)."""
+        if self.budget_s is None or self.deadline is not None:
+            return self
+        return dataclasses.replace(self, deadline=time.monotonic() + self.budget_s)
+
+
+class AnalysisPending(Exception):
+    """The analysis did not answer within the request's budget (it goes on in the background)."""
 
 
 def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
@@ -314,7 +352,8 @@ def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
 
 
 def _same(a, b) -> bool:
-    return a is not None and b is not None and a.id == b.id
+    """The same node (of one text's trees: snapshots parse copies)."""
+    return a is not None and b is not None and (a.start_byte, a.end_byte, a.type) == (b.start_byte, b.end_byte, b.type)
 
 
 def _class_body(d: Definition):
@@ -356,11 +395,13 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
     if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
         return []
     try:
-        res = pyanalysis.completions(doc.text, cur.line, len(cur.before_word), path=ctx.path, root=ctx.root,
-                                     env_path=ctx.python_environment)
+        res = pyanalysis.completions_within(doc.text, cur.line, len(cur.before_word), path=ctx.path, root=ctx.root,
+                                            env_path=ctx.python_environment, deadline=ctx.deadline)
     except pyanalysis.EnvironmentError_:
-        res = None
-    if res is None or not res.resolved:
+        return None
+    if res is None:
+        raise AnalysisPending()
+    if not res.resolved:
         return None
     own_line = cur.line
     out = []
@@ -430,7 +471,9 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
 def _java_receiver_text(before: str) -> str:
     """The receiver before the final `.` when it is a plain name or a dotted path of names
     (`this.items`, `format`); '' for calls and other expressions."""
-    m = re.search(r"((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
+    # (?<![\w$]): a chain starts where a name starts (else a failed search retries at every
+    # character of a long name: quadratic, minutes on a 2 MB line)
+    m = re.search(r"(?<![\w$])((?:[A-Za-z_$][\w$]*\s*\.\s*)*[A-Za-z_$][\w$]*)\s*\.\s*$", before)
     return re.sub(r"\s+", "", m.group(1)) if m else ""
 
 
@@ -438,14 +481,24 @@ PROVIDERS = {"python": python_candidates, "java": java_candidates}
 
 
 def resolved_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand] | None:
-    """The language's analysis' candidates at the cursor, None where it has no answer."""
+    """The language's analysis' candidates at the cursor, None where it has no answer (or not
+    within the context's budget)."""
     provider = PROVIDERS.get(doc.language)
-    return provider(doc, cur, ctx) if provider is not None else None
+    try:
+        return provider(doc, cur, ctx.started()) if provider is not None else None
+    except AnalysisPending:
+        return None
 
 
-def static_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand]:
-    cands = resolved_candidates(doc, cur, ctx)
-    return structure_candidates(doc, cur) if cands is None else cands
+def static_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> tuple[list[_Cand], bool]:
+    """The candidates at the cursor, and whether the analysis' answer is still pending (then
+    they are the structure's names)."""
+    provider = PROVIDERS.get(doc.language)
+    try:
+        cands = provider(doc, cur, ctx) if provider is not None else None
+    except AnalysisPending:
+        return structure_candidates(doc, cur), True
+    return (structure_candidates(doc, cur) if cands is None else cands), False
 
 
 # ---------------------------------------------------------------------------- ranking
@@ -485,11 +538,20 @@ class NameCounts:
 
     @classmethod
     def of(cls, text: str) -> "NameCounts":
-        pairs = collections.Counter(re.findall(r"([\w$]+)\s*\.\s*([\w$]+)", text))
+        return _remember(_COUNTS, text, lambda: cls._count(text))
+
+    @classmethod
+    def _count(cls, text: str) -> "NameCounts":
+        # a pair starts where a name starts: without (?<![\w$]) the search backtracks through
+        # every suffix of a name not followed by a dot (a 2 MB name: a worker stuck for hours)
+        pairs = collections.Counter(re.findall(r"(?<![\w$])([\w$]+)\s*\.\s*([\w$]+)", text))
         members = collections.Counter()
         for (_, m), n in pairs.items():
             members[m] += n
         return cls(collections.Counter(_IDENT.findall(text)), members, pairs)
+
+
+_COUNTS: collections.OrderedDict = collections.OrderedDict()
 
 
 def rank_features(c: _Cand, cur: Cursor, counts: NameCounts, model: float | None, type_match: bool) -> dict[str, float]:
@@ -572,7 +634,8 @@ def _wait(fut, deadline: float):
 # ---------------------------------------------------------------------------- complete
 
 DETAILED_ITEMS = 12          # list items that get the analysis' signature / type in `detail`:
-DETAIL_BUDGET_S = 0.03      # the first 5 always, the others while this budget lasts
+DETAIL_BUDGET_S = 0.03      # while this budget lasts (a request with a deadline: until it, at least DETAIL_MIN_S)
+DETAIL_MIN_S = 0.005
 
 
 def complete(doc: StructuredDocument, line: int, character: int, engine=None, *, max_items: int = 50,
@@ -585,9 +648,10 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     cur = cursor_at(doc, line, character)
     if cur is None:
         return CompletionResult([], False)
-    ctx = context or AnalysisContext()
+    ctx = (context or AnalysisContext()).started()
     cands = []
-    for c in static_candidates(doc, cur, ctx):
+    found, pending = static_candidates(doc, cur, ctx)
+    for c in found:
         m = _match(c.label, cur.prefix)
         if m is not None:
             c.structural += m - (0.5 if c.label.startswith("__") else 0.0)     # dunders last
@@ -623,17 +687,23 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     start = (cur.line, cur.character - utf16_len(cur.prefix))
     end = (cur.line, cur.character + utf16_len(cur.tail))
     out = []
-    detail_until = time.monotonic() + DETAIL_BUDGET_S
+    # jedi's signatures / types cost inference: the first items get them within a budget
+    lazy = [c for _, c, _ in items[:DETAILED_ITEMS] if c.symbol is not None]
+    details = {}
+    if lazy:
+        from r1lsp import pyanalysis
+        until = time.monotonic() + DETAIL_BUDGET_S
+        found = pyanalysis.describe_within([c.symbol for c in lazy], until if ctx.deadline is None
+                                           else max(ctx.deadline, time.monotonic() + DETAIL_MIN_S))
+        details = {id(lazy[i]): d for i, d in found.items()}
     for rank, (total, c, s) in enumerate(items[:max_items]):
-        # jedi's signatures / types cost inference: the first items get them within a budget
-        lazy = c.symbol is not None and (rank < 5 or rank < DETAILED_ITEMS and time.monotonic() < detail_until)
-        what = c.symbol.detail() if lazy else c.detail
+        what = details.get(id(c), c.detail)
         score = s if s is not None else total
         how = f"{score:.2f}" if s is not None else f"structure {total:.2f}"
         detail = f"{what} · {c.source} · {how}" if what else f"{c.source} · {how}"
         out.append(CompletionCandidate(c.label, c.kind, detail, total, c.label, start, end, f"{rank:04d}"))
-    model_pending = engine is not None and getattr(engine, "state", None) != "ready"
-    return CompletionResult(out, is_incomplete=len(items) > max_items or model_pending)
+    model_pending = engine is not None and getattr(engine, "state", None) == "loading"
+    return CompletionResult(out, is_incomplete=len(items) > max_items or model_pending or pending)
 
 
 def _expected_type(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext, cands: list[_Cand],
@@ -645,12 +715,12 @@ def _expected_type(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext, c
     if doc.language != "python" or not any(c.symbol is not None for c in cands):
         return ""
     from r1lsp import pyanalysis
-    expected = pyanalysis.expected_type(doc.text, cur.line, len(cur.before_word), path=ctx.path, root=ctx.root,
-                                        env_path=ctx.python_environment)
+    expected = pyanalysis.expected_type_within(doc.text, cur.line, len(cur.before_word), path=ctx.path,
+                                               root=ctx.root, env_path=ctx.python_environment, deadline=ctx.deadline)
     if expected:
-        for c in cands[:top]:
-            if c.symbol is not None:
-                c.value_type = c.symbol.value_type().split("[")[0].split(".")[-1]
+        typed = [c for c in cands[:top] if c.symbol is not None]
+        for i, t in pyanalysis.value_types_within([c.symbol for c in typed], ctx.deadline).items():
+            typed[i].value_type = t.split("[")[0].split(".")[-1]
     return expected
 
 

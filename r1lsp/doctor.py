@@ -221,7 +221,7 @@ def check_checkpoint(path: Path | None = None) -> Check:
 
     explicit = path is not None
     path = Path(path) if path else default_checkpoint()
-    from model.deepseek.loader import is_deepseek_folder
+    from model.deepseek.config import is_deepseek_folder
 
     if is_deepseek_folder(path):
         return check_deepseek(path)

@@ -2,6 +2,9 @@
 
 Pure logic (no protocol types): the server turns LSP notifications into these calls.
 Positions here are UTF-16 (LSP's default); the server converts other encodings at its edge.
+This is the server's only copy of a document: pygls' workspace keeps none (`r1lsp.protocol`),
+because its TextDocument splits lines with ``str.splitlines`` (also at \\v, \\f, U+2028 ...)
+where LSP ends lines only at \\n, \\r\\n and \\r (tests/test_server_fuzz.py).
 """
 
 from __future__ import annotations

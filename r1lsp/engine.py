@@ -1,59 +1,26 @@
-"""The engine: one worker thread owning the R1 model; every request goes through its queue.
+"""The engine: one worker thread owning the model; every request goes through its queue.
 
-Threading. `Engine.start()` spawns the worker; the worker loads the checkpoint (progress through
-`on_progress(message, percent)`), quantizes it, then serves requests until `close()`. Callers on
-any thread submit requests and get `concurrent.futures.Future`s; nothing here raises into a
-caller's thread except through a future (or `CancelledError` from a cancelled one).
-
-Dynamic batching. The worker takes whatever is queued (up to `max_batch`, waiting at most
-`batch_wait_ms` for more after the first request; generate and score requests before route
-requests, so a keystroke's list and ghost text never wait behind expert diagnostics), then runs all generate requests of that
-take through ONE `model.generate.generate` call (each prompt prefilled on its own from its
-document's prefix cache, then decoded together in one left-padded batch; rows keep their own
-max_new_tokens, stop strings, stop rule, logits processor and cancel flag), all route requests
-of the take as one left-padded batch too, and each score request on its own
-(`model.generate.score_candidates`: one pass over the context, a token trie over the
-candidates, one more forward for the likeliest multi-token ones).
-
-Prefix cache. `prefix_cache` (model.generate.PrefixCache, LRU bounded in bytes) keeps, per
-`prefix_key` (the callers pass "<uri>#completion#prefix" / "<uri>#inline#prefix"), the model
-cache of the last prompt: the next request under that key computes only the tokens after the
-common (token, level ids) prefix, so an edit invalidates from its first changed token. Prompt
-windows start at positions that stay put while the user types (`encode_window`).
-
-Int8 kernels. On CPU the int8 Linears run the kernel measured fastest on this machine per
-phase (decode, M <= 16 rows; prefill) at load (`model.quantize.select_kernels`); `kernels` and
-`quantization` name them.
-
-Generated rows never contain special tokens: all but the end-of-sequence ones are masked before
-sampling (`prompts.banned_ids`).
-
-Checkpoints. The folder in `r1lsp.model.path` (default: the shipped r1-tiny) is either an R1
-checkpoint (model.checkpoint) or a public DeepSeek-V2/V3-family one (config.json model_type
-deepseek_v2/v3, sharded safetensors: model.deepseek.loader, streamed and quantized as it
-loads). `prompts` (model.prompts) hides the difference from completion, ghost text,
-translation and routing.
-
-Cancellation. Every request has a cancel flag (`threading.Event`); it is set by
-`future.cancel()`, by `engine.cancel(key)`, by a newer request with the same key, by the
-caller's own `cancel` event (checked before every token), and by `close()`. The future of a
-cancelled request is always in the cancelled state: `result()` raises `CancelledError`
-(futures are never marked running, so `Future.cancel()` succeeds until the result is set).
-A generate batch stops decoding at the first token boundary where every row is cancelled or
-finished; a cancelled row stops at once and its tokens are dropped.
-
-Cache. Results of generate (greedy only), score (per candidate) and route requests are kept in
-an LRU keyed by a digest of (request kind, context token ids, level ids, parameters). The
-context is the whole prompt, not only the enclosing unit: the prompt window sees text outside
-the unit, so a unit-only key would serve stale results after an edit elsewhere in the window.
-Completion puts the text *before the word being typed* in the score context, so every
-keystroke inside a word hits the cache. `cache_stats()` reports hits and misses.
+- Threading: `start()` loads the checkpoint in the worker (r1lsp.model_loading; progress via
+  `on_progress`), which then serves until `close()`. Callers on any thread get Futures;
+  nothing raises into a caller except through a future.
+- Batching: the worker takes what is queued (up to `max_batch`, waiting `batch_wait_ms` for
+  more; generate and score before route, so typing never waits behind expert routing): all
+  generate requests of a take through one `model.generate.generate` call, all route requests
+  as left-padded batches of similar length, each score request on its own.
+- Prefix cache: per `prefix_key` ("<uri>#completion#prefix", ...) the model cache of the last
+  prompt; the next request computes only the tokens after the common prefix. Prompt windows
+  start where they stay put while the user types (`encode_window`).
+- Cancellation: a cancel flag per request, set by `future.cancel()`, `cancel(key)`, a newer
+  request with the same key, the caller's `cancel` event (checked before every token) and
+  `close()`; a cancelled future's `result()` raises CancelledError.
+- Results of generate (greedy), score (per candidate) and route are cached (r1lsp.result_cache)
+  under a digest of the whole prompt, not only the enclosing unit (the window sees text outside
+  it). Generated rows never contain special tokens but end-of-sequence ones.
 """
 from __future__ import annotations
 
 import collections
 import enum
-import hashlib
 import threading
 import time
 from concurrent.futures import CancelledError, Future, InvalidStateError
@@ -63,27 +30,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from model.structure import utf8_bytes
+from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_threads, default_checkpoint, load_model
+from r1lsp.result_cache import ResultCache, digest
 from r1lsp.settings import ModelSettings
 
-ProgressFn = Callable[[str, "int | None"], None]
 StopFn = Callable[[str], "int | None"]     # generated text -> cut index (stop there) or None
-
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "model" / "checkpoints" / "r1-tiny"
-
-
-def cpu_threads(setting: int) -> int:
-    """Threads for the model's CPU work: the setting if > 0; else OMP_NUM_THREADS if set; else
-    half the cores, at most 8. Measured on a busy 2-core machine: a 16-token ghost text took
-    5,015 ms with 2 threads (torch's default: every core, spinning against the editor and other
-    jobs) and 466-655 ms with 1."""
-    import os
-    if setting > 0:
-        return setting
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(8, (os.cpu_count() or 2) // 2))
-
 
 class EngineState(str, enum.Enum):
     LOADING = "loading"
@@ -93,11 +45,6 @@ class EngineState(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-def default_checkpoint() -> Path:
-    """The shipped checkpoint folder (may not exist yet)."""
-    return DEFAULT_CHECKPOINT
 
 
 @dataclass
@@ -168,86 +115,13 @@ class _Request:
         return False
 
 
-def _nbytes(value, depth: int = 0) -> int:
-    """About how many bytes ``value`` holds (arrays, tensors, strings, containers, objects)."""
-    if isinstance(value, np.ndarray):
-        return value.nbytes + 112
-    if hasattr(value, "element_size") and hasattr(value, "nelement"):            # a torch tensor
-        return value.element_size() * value.nelement() + 112
-    if isinstance(value, (str, bytes)):
-        return len(value) + 56
-    if depth > 4:
-        return 64
-    if isinstance(value, (list, tuple)):
-        return 56 + 8 * len(value) + sum(_nbytes(v, depth + 1) for v in value if not isinstance(v, (int, float)))
-    if isinstance(value, dict):
-        return 64 + sum(_nbytes(v, depth + 1) + 64 for v in value.values())
-    fields = getattr(value, "__dict__", None)
-    if fields:
-        return 64 + sum(_nbytes(v, depth + 1) for v in fields.values())
-    return 32
-
-
-class _LRU:
-    """Least-recently-used results, bounded in entries and in bytes (route traces of long
-    paragraphs are large: 4,096 of them held 1.3 GB under a fuzzed editing session)."""
-
-    def __init__(self, capacity: int, max_bytes: int = 64 * 1024 * 1024):
-        self.capacity = capacity
-        self.max_bytes = max_bytes
-        self.data: collections.OrderedDict = collections.OrderedDict()
-        self.sizes: dict = {}
-        self.bytes = 0
-        self.hits = self.misses = 0
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                self.hits += 1
-                return self.data[key]
-            self.misses += 1
-            return None
-
-    def put(self, key, value) -> None:
-        size = _nbytes(value)
-        with self.lock:
-            if size > self.max_bytes:
-                return
-            self.bytes += size - self.sizes.get(key, 0)
-            self.sizes[key] = size
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.capacity or self.bytes > self.max_bytes:
-                old, _ = self.data.popitem(last=False)
-                self.bytes -= self.sizes.pop(old, 0)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.data.clear()
-            self.sizes.clear()
-            self.bytes = 0
-
-
-def _digest(*parts) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    for p in parts:
-        if isinstance(p, np.ndarray):
-            h.update(np.ascontiguousarray(p, dtype=np.int64).tobytes())
-        else:
-            h.update(repr(p).encode())
-        h.update(b"\x00")
-    return h.digest()
-
-
 class Engine:
     """The loaded model behind a queue. See the module docstring for threading, batching,
     cancellation and caching."""
 
     def __init__(self, settings: ModelSettings | None = None, *, on_progress: ProgressFn | None = None,
                  max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096,
-                 prefix_cache_bytes: int = 256 << 20):
+                 prefix_cache_bytes: int | None = None, result_cache_bytes: int | None = None):
         self.settings = settings or ModelSettings()
         self.on_progress = on_progress
         self.max_batch = max_batch
@@ -264,9 +138,10 @@ class Engine:
         self.quant_report = None
         self.batches_run = 0                    # model batches (for tests and the bench)
         self.rows_run = 0
-        self._cache = _LRU(cache_size)
+        budget = self.settings.cache_mb << 20             # r1lsp.model.cacheMb: 3/4 prompt caches, 1/4 results
+        self._cache = ResultCache(cache_size, budget // 4 if result_cache_bytes is None else result_cache_bytes)
         from model.generate import PrefixCache
-        self.prefix_cache = PrefixCache(prefix_cache_bytes)   # per-document prompt caches (KV etc.)
+        self.prefix_cache = PrefixCache(budget - budget // 4 if prefix_cache_bytes is None else prefix_cache_bytes)
         self.kernels: dict | None = None        # int8 kernels per phase, chosen by measurement at load
         self.decode_mode: str | None = None     # "eager" | "compiled"
         self._queue: collections.deque[_Request] = collections.deque()
@@ -373,9 +248,12 @@ class Engine:
                      candidates: Sequence[Sequence[int]], *, cancel=None, prefix_key: str | None = None) -> Future:
         """Future[list[float]]: log-likelihood of each candidate token sequence right after the
         context (sum over its tokens; an empty candidate scores 0), from one pass over the
-        context (model.generate.score_candidates). `prefix_key` as in `submit_generate`."""
+        context (model.generate.score_candidates). `prefix_key` as in `submit_generate`.
+        A candidate is scored on its first `MAX_CANDIDATE_TOKENS` tokens (a name 2 MB long, typed
+        into a document, would otherwise leave no room for the context: the model failed on it)."""
         return self._submit("score", key, context_ids, level_ids,
-                            {"candidates": [list(c) for c in candidates], "prefix_key": prefix_key},
+                            {"candidates": [list(c)[:MAX_CANDIDATE_TOKENS] for c in candidates],
+                             "prefix_key": prefix_key},
                             cancel, cache_parts=())
 
     def score_candidates(self, uri: str | None, prefix_text: str, suffix_text: str,
@@ -392,7 +270,7 @@ class Engine:
         del suffix_text                                               # the list prompt is prefix-only
         if self.state is not EngineState.READY:
             return None
-        data = prefix_text.encode("utf-8", "surrogatepass")
+        data = utf8_bytes(prefix_text)
         ids, _ = self.encode_window(data, len(data), budget)
         start = [int(i) for i in self.prompts.start(language)]
         ids = start + list(ids)
@@ -445,7 +323,7 @@ class Engine:
         req.release = lambda: self._forget(req)
         fut.add_done_callback(lambda _: self._forget(req))
         if cache_parts is not None:
-            req.cache_key = _digest(kind, ids, levels if levels is not None else "-", *cache_parts)
+            req.cache_key = digest(kind, ids, levels if levels is not None else "-", *cache_parts)
         with self._cond:
             if self.state in (EngineState.CLOSED, EngineState.FAILED):
                 fut.set_exception(RuntimeError(self.error or f"the engine is {self.state}"))
@@ -464,7 +342,7 @@ class Engine:
         try:
             self._load()
         except Exception as e:                                         # reported, never raised
-            self.error = self.error or f"Could not load the model: {e}"
+            self.error = str(e) if isinstance(e, LoadError) else f"Could not load the model: {e}"
             self.state = EngineState.FAILED
             self._progress(self.error, None)
             with self._cond:
@@ -474,6 +352,8 @@ class Engine:
                 _resolve(r, exc=RuntimeError(self.error))
             self._ready.set()
             return
+        from r1lsp import memory
+        memory.trim(0)                       # what loading and quantizing freed (fp32 weights) goes back
         with self._cond:
             if self.state is EngineState.LOADING:
                 self.state = EngineState.READY
@@ -523,110 +403,13 @@ class Engine:
         for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
             self._generate_rows([r for r in gens if r.params["temperature"] == temp])
 
-    # -- loading ------------------------------------------------------------------------
+    # -- loading (r1lsp.model_loading) ----------------------------------------------------
     def _load(self) -> None:
-        import torch
         from model.tokenizer import token_byte_lengths
-
-        s = self.settings
-        path = Path(s.path).expanduser() if s.path else default_checkpoint()
-        self.checkpoint = path
-        if not path.is_dir():
-            where = "the shipped checkpoint" if not s.path else "r1lsp.model.path"
-            self.error = (f"No model checkpoint at {path} ({where}); completions fall back to the "
-                          "structure alone. Set r1lsp.model.path to a checkpoint folder.")
-            raise FileNotFoundError(self.error)
-
-        device = s.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device == "cuda" and not torch.cuda.is_available():
-            self._notice("device=cuda was asked for but CUDA is not available; running on the CPU.")
-            device = "cpu"
-        if device == "cuda" and s.quantization == "int8":
-            try:
-                import bitsandbytes  # noqa: F401
-            except Exception as e:
-                self._notice(f"bitsandbytes is missing or broken ({e.__class__.__name__}); "
-                             "int8 on CUDA needs it, running int8 on the CPU instead.")
-                device = "cpu"
-        self.device = device
-        torch.set_num_threads(cpu_threads(s.threads))
-
-        from model.deepseek.config import is_deepseek_folder
-        if is_deepseek_folder(path):
-            self._load_checkpoint_family(path, device)
-        else:
-            self._load_r1(path, device)
+        self.checkpoint = checkpoint_path(self.settings)
+        loaded = load_model(self.settings, self._progress, self._notice)
+        vars(self).update(vars(loaded))          # model, config, tokenizer, prompts, device, ...
         self._byte_lengths = token_byte_lengths(self.tokenizer)
-        from model.generate import decode_step_mode
-        self.decode_mode = decode_step_mode(self.model)
-        self._progress(f"Model loaded (decode step: {self.decode_mode})", 90)
-
-    def _load_r1(self, path: Path, device: str) -> None:
-        from model.checkpoint import CheckpointError, load_checkpoint
-        from model.prompts import R1Prompts
-        from model.tokenizer import SpecialTokens
-
-        s = self.settings
-        self._progress(f"Loading R1 checkpoint {path.name}", 10)
-        try:
-            loaded = load_checkpoint(path, device="cpu")
-        except CheckpointError as e:
-            self.error = f"The model checkpoint is corrupt or incomplete: {e}"
-            raise
-        if loaded.tokenizer is None:
-            self.error = f"The model checkpoint {path} has no tokenizer.json."
-            raise CheckpointError(self.error)
-        try:
-            self.special = SpecialTokens.from_tokenizer(loaded.tokenizer)
-        except ValueError as e:
-            self.error = f"{path / 'tokenizer.json'}: {e}"
-            raise
-        model = loaded.model.float().eval()
-        if s.quantization == "int8":
-            from model.quantize import quantize_model
-            self._progress("Quantizing the model to int8", 60)
-            report = quantize_model(model, device)
-            self.quant_report = report
-            self.quantization = f"int8 ({report.mode})"
-            if device == "cpu":
-                from model.quantize import select_kernels
-                self._progress("Measuring the int8 kernels", 75)
-                chosen = select_kernels(model)
-                self.kernels = {"decode": chosen["decode"], "prefill": chosen["prefill"]}
-                self.quantization = f"int8 (decode {chosen['decode']}, prefill {chosen['prefill']})"
-        else:
-            model.to(device)
-            self.quantization = "none"
-        self.model, self.config, self.tokenizer = model, loaded.config, loaded.tokenizer
-        self.prompts, self.family = R1Prompts(self.special), "r1"
-
-    def _load_checkpoint_family(self, path: Path, device: str) -> None:
-        """A public DeepSeek-V2/V3-layout folder: streamed, quantized while it loads."""
-        from model.deepseek.loader import DeepseekLoadError, load_deepseek
-        from model.prompts import CheckpointPrompts
-
-        s = self.settings
-        self._progress(f"Loading {path.name} (DeepSeek layout, streamed{' to int8' if s.quantization == 'int8' else ''})", 10)
-        try:
-            loaded = load_deepseek(path, device=device, quantization=s.quantization)
-        except DeepseekLoadError as e:
-            self.error = f"Cannot load the checkpoint {path}: {e}"
-            raise
-        if loaded.tokenizer is None:
-            self.error = f"The model checkpoint {path} has no tokenizer.json."
-            raise DeepseekLoadError(self.error)
-        try:
-            self.prompts = CheckpointPrompts.from_folder(path, loaded.tokenizer)
-        except ValueError as e:
-            self.error = str(e)
-            raise
-        self.quant_report = loaded.report
-        mode = getattr(loaded.report, "mode", None)
-        self.quantization = (f"int8 ({mode})" if mode else "int8") if s.quantization == "int8" else "none"
-        self.model, self.config, self.tokenizer = loaded.model, loaded.config, loaded.tokenizer
-        self.family = loaded.config.model_type
 
     def _notice(self, message: str) -> None:
         self.notices.append(message)
@@ -676,7 +459,7 @@ class Engine:
 
         cands = r.params["candidates"]
         scores: list[float | None] = [None] * len(cands)
-        keys = [_digest(r.cache_key, c) for c in cands]
+        keys = [digest(r.cache_key, c) for c in cands]
         todo = []
         for i, k in enumerate(keys):
             hit = self._cache.get(k)
@@ -710,14 +493,10 @@ class Engine:
         pad_len = torch.tensor([T - len(row) for row in rows], device=self.device)
         self.batches_run += 1
         self.rows_run += len(rows)
-        out = self.model(ids.to(self.device), lvl.to(self.device), pad_len=pad_len if len(rows) > 1 else None,
-                         return_routing=True)
-        experts = out.routing.experts.cpu().numpy()
-        weights = out.routing.weights.float().cpu().numpy()
-        # surprise of token t: -log softmax(logits[t - 1])[ids[t]] (no (B, T, V) log-softmax copy)
-        logits = out.logits[:, :-1]
-        picked = logits.gather(-1, ids[:, 1:, None].to(logits.device))[..., 0].float()
-        nll = (torch.logsumexp(logits.float(), -1) - picked).cpu().numpy()          # (B, T - 1)
+        routing, nll = _route_forward(self.model, ids.to(self.device), lvl.to(self.device),
+                                      pad_len if len(rows) > 1 else None)
+        experts = routing.experts.cpu().numpy().astype(np.int16)    # expert ids < 32K: a quarter of int64's bytes
+        weights = routing.weights.float().cpu().numpy()
         surprise = np.concatenate([np.full((len(rows), 1), np.nan, np.float32), nll.astype(np.float32)], 1)
         for i, (r, row) in enumerate(zip(reqs, rows)):
             surprise[i, T - len(row)] = np.nan              # a row's first token follows padding
@@ -726,21 +505,53 @@ class Engine:
             _resolve(r, trace)
 
 
-def _length_groups(reqs: list[_Request], waste: float = 1.5) -> list[list[_Request]]:
+MAX_CANDIDATE_TOKENS = 64      # tokens of a completion candidate that are scored
+ROUTE_BATCH_TOKENS = 4096      # positions (rows x longest row) in one route forward
+
+
+def _length_groups(reqs: list[_Request], waste: float = 1.5,
+                   max_tokens: int = ROUTE_BATCH_TOKENS) -> list[list[_Request]]:
     """Requests in batches of similar length: left padding to the longest row of a batch costs
     (rows x longest) positions, kept under `waste` x the real tokens (one 2,000-token paragraph
-    in a batch of 20-token ones would otherwise make every row 2,000 long)."""
+    in a batch of 20-token ones would otherwise make every row 2,000 long) and under
+    `max_tokens` positions (the activations of a forward grow with them: eight 2,048-token
+    chunks of one long paragraph in one batch peaked at 1.3 GB and left the heap at 0.8 GB)."""
     groups: list[list[_Request]] = []
     real = 0
     for r in sorted(reqs, key=lambda r: len(r.ids)):
         n = len(r.ids)
-        if groups and (len(groups[-1]) + 1) * n <= waste * (real + n):
+        if groups and (len(groups[-1]) + 1) * n <= min(waste * (real + n), max_tokens):
             groups[-1].append(r)
             real += n
         else:
             groups.append([r])
             real = n
     return groups
+
+
+SURPRISE_CHUNK = 256           # positions whose (chunk, vocab) logits exist at once
+
+
+def _route_forward(model, ids, levels, pad_len):
+    """Routing of every token and its surprise: (routing, nll (B, T - 1) float32 numpy), nll[t - 1]
+    = -log p(ids[t] | ids[:t]). Where the model exposes its trunk (R1), the output head runs over
+    `SURPRISE_CHUNK` positions at a time, so no (B, T, vocab) logits are held (64 MB per
+    2,048-token row at vocab 8,192, plus as much again for the log-sum-exp)."""
+    import torch
+    with torch.no_grad():
+        if hasattr(model, "trunk"):
+            h, out = model.trunk(ids, levels, pad_len=pad_len, return_routing=True)
+            heads = (model.head(model.norm(h[:, a:a + SURPRISE_CHUNK])) for a in range(0, h.size(1) - 1, SURPRISE_CHUNK))
+        else:
+            out = model(ids, levels, pad_len=pad_len, return_routing=True)
+            heads = (out.logits[:, a:a + SURPRISE_CHUNK] for a in range(0, out.logits.size(1) - 1, SURPRISE_CHUNK))
+        parts = []
+        for a, logits in zip(range(0, ids.size(1) - 1, SURPRISE_CHUNK), heads):
+            logits = logits[:, :ids.size(1) - 1 - a].float()
+            picked = logits.gather(-1, ids[:, a + 1:a + 1 + logits.size(1), None])[..., 0]
+            parts.append((torch.logsumexp(logits, -1) - picked).cpu())
+        nll = torch.cat(parts, 1) if parts else torch.zeros(ids.size(0), 0)
+    return out.routing, nll.numpy()
 
 
 def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:
@@ -811,4 +622,4 @@ def _resolve(r: _Request, value=None, exc: BaseException | None = None) -> None:
         pass
 
 
-__all__ = ["CancelledError", "Engine", "EngineFuture", "EngineState", "RouteTrace", "default_checkpoint"]
+__all__ = ["CancelledError", "Engine", "EngineFuture", "EngineState", "RouteTrace", "cpu_threads", "default_checkpoint"]

@@ -1,57 +1,30 @@
-"""Expert choice per unit: which of the R1 model's routed experts handled each paragraph
-(and sentence) of a document, kept current incrementally after edits.
+"""Expert choice per unit: which of the model's routed experts handled each paragraph (and
+sentence) of a document, kept current incrementally after edits. Pure logic; the server turns
+`ExpertResults` into diagnostics with `r1lsp.expert_labels`.
 
-Pure logic over (structure, engine): nothing here imports pygls; the server turns `ExpertResults`
-into diagnostics with `r1lsp.expert_labels` (messages, related information, JSON, table, heatmap).
+Shares. In each layer the router picks top-k experts with weights summing to 1 per (token,
+layer); the share of expert e in a unit is the sum of its weights over the unit's code tokens
+(`r1lsp.code_roles`) and layers, divided by tokens x layers, so a unit's shares sum to 1.
+Weights, not counts: a last choice with 5 % of the mass does little of the work. Expert ids are
+pooled across layers, as the calibration (`r1lsp.expert_calibration`) labels them.
 
-Shares. Every token passes through every layer, and in each layer the router picks top-k experts
-with weights renormalised over those k (so each (token, layer) pair contributes exactly 1; the
-weights are renormalised again here in case a trace carries raw probabilities). The share of
-expert e in a unit is
+Token -> unit: the unit holding the token's first byte; a token starting in the gap before a
+unit (" public") belongs to the unit it reaches into; pure-whitespace tokens between units to none.
 
-    sum over the unit's tokens t, layers l, slots j with experts[l, t, j] == e of w[l, t, j]
-    ---------------------------------------------------------------------------------------
-                                   tokens(unit) * layers
-
-so the shares of a unit sum to 1. Weights rather than counts: an expert picked at slot 4 with 5%
-of the mass does little of the work, and counting it like the first choice would flatten every
-unit towards k / n_experts. Expert ids are pooled across layers (expert 7 of layer 0 and expert 7
-of layer 3 are different networks) because a diagnostic names one list of experts per unit; the
-calibration (`r1lsp.expert_calibration`) labels experts with the same pooling, so the names match.
-Shares count code tokens only (`r1lsp.code_roles`): comments and whitespace are counted apart.
-
-Token -> unit. A token belongs to the unit holding its first byte; a byte-level BPE token often
-starts with the space before a word (" public"), so a token starting in the gap between units
-belongs to the next unit when it reaches into it. Pure-whitespace tokens between units belong
-to none and are not counted.
-
-Routing a document incrementally (`ExpertMap`). Routing depends on the context through
-attention, so routing the whole file in one pass makes every paragraph's experts depend on
-everything before it: any edit would change (a little) all later paragraphs, and an exact
-refresh would re-route the rest of the file. Instead each paragraph is routed on its own:
-`<|lang|>` + the paragraph's tokens with its own level ids (renumbered from 0, as in training
-windows), optionally preceded by `context_bytes` of the text before it (whole lines; its tokens
-are routed but not counted). The result is then a pure function of (kind, text, inner structure,
-context text), which is the cache key, so:
-  * an edit re-routes only the paragraphs whose key changed (usually exactly one), every other
-    paragraph keeps its result object (identity) however far it moved;
-  * results are stable: the same method gets the same experts wherever it sits.
-The price: a paragraph sees less context than in a whole-file pass (nothing of the class around
-a method with the default `context_bytes=0`). `bench/experts_bench.py` measures the agreement of
-the per-paragraph top experts with whole-file routing (`route_document` + `aggregate`) next to the
-speed-up; on a 2,000-line Java file with a partly trained r1-tiny (int8, 1 thread, shared CPU):
-context 0: 1 paragraph re-routed per edit, ~50 ms, top expert as in the whole-file pass for 50 % of
-paragraphs (mean L1 between share vectors 0.20); context 600 bytes: 3 paragraphs, ~270 ms, 78 %
-(L1 0.075). Paragraphs longer than the model's context are routed in consecutive chunks.
-
-Versions. `ExpertMap.refresh` snapshots the document (text, hierarchy, version) when it starts and
-returns `ExpertResults.version`: a caller drops results whose version is older than the document's.
+Incremental routing (`ExpertMap`). Each paragraph is routed on its own (`<|lang|>` + its tokens,
+level ids renumbered as in training, optionally after `context_bytes` of preceding lines), so
+its result is a pure function of (kind, text, inner structure, context): that is the cache key.
+An edit re-routes only the paragraphs whose key changed and the same method gets the same
+experts wherever it sits; the price is less context than a whole-file pass (`route_document`).
+`bench/experts_bench.py` measures the speed-up and the agreement with whole-file routing.
+A paragraph longer than the model's context is routed in chunks, at most `MAX_CHUNKS` of them
+(the rest is not routed). `ExpertResults.version` is the document version routed: a caller
+drops older results.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-
 import hashlib
 import threading
 from concurrent.futures import CancelledError
@@ -206,6 +179,11 @@ def model_input(engine, hierarchy: Hierarchy, language: str, ids: Sequence[int],
     return start_ids + [int(i) for i in ids], levels
 
 
+MAX_CHUNKS = 8                     # model inputs routed per paragraph (16K tokens of r1-tiny); a longer
+                                   # paragraph's experts are those of its first MAX_CHUNKS inputs (a 2 MB
+                                   # line would hold the model for minutes and its trace ~100 MB)
+
+
 def _chunk_limit(engine) -> int:
     n = int(getattr(engine, "context_tokens", 0) or 0)
     return max(16, (n or 2048) - 1)
@@ -239,7 +217,7 @@ def route_document(doc: StructuredDocument, engine, *, cancel=None, timeout: flo
     version, hierarchy, text, language = doc.version, doc.hierarchy, doc.text, doc.language
     ids, starts = engine.encode_with_offsets(text, 0)
     starts = np.asarray(starts, dtype=np.int64)
-    ends = np.append(starts[1:], len(text.encode("utf-8", "surrogatepass")))
+    ends = np.append(starts[1:], len(doc.data))
     limit = _chunk_limit(engine)
     futures = []
     for a in range(0, len(ids), limit):
@@ -402,7 +380,7 @@ class ExpertMap:
         del changed_paragraphs                          # see docstring: keys decide
         with self._lock:
             version, hierarchy, text, language = doc.version, doc.hierarchy, doc.text, doc.language
-            data = text.encode("utf-8", "surrogatepass")
+            data = doc.data
             keys = self.keys(hierarchy, data)
             paras = hierarchy.at_level(Level.PARAGRAPH)
             todo = [i for i, k in enumerate(keys) if k not in self._routes]
@@ -452,13 +430,13 @@ class ExpertMap:
             ctx0 = max(0, first - limit // 4)          # context never crowds out the paragraph
             subs = []
             pos = first
-            while pos < len(ids):                      # chunks of the paragraph, the first with context
+            while pos < len(ids) and len(subs) < MAX_CHUNKS:   # chunks of the paragraph, the first with context
                 lo = ctx0 if pos == first else pos
                 hi = min(len(ids), lo + limit)
                 inp, lev = model_input(engine, hierarchy, language, ids[lo:hi], starts[lo:hi])
                 subs.append((engine.submit_route(None, inp, lev, cancel=cancel), n_start + pos - lo))
                 pos = hi
-            jobs.append((i, subs, starts[first:], ends[first:]))
+            jobs.append((i, subs, starts[first:pos], ends[first:pos]))   # tokens past MAX_CHUNKS: not routed
         requests = sum(len(s) for _, s, _, _ in jobs)
         results = {}
         for i, subs, starts, ends in jobs:

@@ -4,19 +4,32 @@ type a position expects (annotated assignment, call argument).
 
 The workspace folder is jedi's Project (so its own modules resolve); the interpreter is the
 one the `r1lsp.python.environment` setting names (a python executable or a virtualenv
-folder), by default the server's own. Jedi is not thread-safe: every call holds one lock.
-Positions here are 0-based lines and columns in code points (Python str indices).
+folder), by default the server's own. Positions here are 0-based lines and columns in code
+points (Python str indices).
+
+Jedi is not thread-safe and its inference on a large file can take seconds: every jedi call
+runs on one worker thread (`_WORKER`). A request waits for an answer until its deadline
+(`completions_within`, `describe_within`); a completion that misses it goes on in the worker
+and its answer is kept, keyed by the text without the word being typed and the position, so
+the client's next request there (the next keystroke) gets it. One `jedi.Script` per document
+text serves every call on that text (its parse and inference caches are reused).
 """
 from __future__ import annotations
 
+import collections
 import functools
+import hashlib
+import logging
 import re
 import threading
+import time
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import jedi
 
-_LOCK = threading.RLock()
+_LOCK = threading.RLock()          # held by every jedi call (they run on the worker; the lock guards direct callers)
+_STATE = threading.Lock()          # the worker's answer table
 
 # jedi's completion types -> r1lsp.completion.KINDS (members get method / field)
 _KIND = {"module": "module", "path": "module", "class": "class", "function": "function",
@@ -84,8 +97,127 @@ def _project(root: str | None, env_path: str | None):
     return jedi.Project(root or ".", environment_path=env_path or None, smart_sys_path=True)
 
 
+_SCRIPTS: collections.OrderedDict = collections.OrderedDict()     # (source, path, root, env) -> jedi.Script
+_MAX_SCRIPTS = 4
+
+
 def _script(source: str, path: str | None, root: str | None, env_path: str | None):
-    return jedi.Script(source, path=path, project=_project(root, env_path), environment=environment(env_path))
+    """The Script of this text (reused while the text is the same: its inference caches too)."""
+    key = (source, path, root, env_path)
+    with _LOCK:
+        script = _SCRIPTS.get(key)
+        if script is None:
+            script = jedi.Script(source, path=path, project=_project(root, env_path), environment=environment(env_path))
+            _SCRIPTS[key] = script
+            while len(_SCRIPTS) > _MAX_SCRIPTS:
+                _SCRIPTS.popitem(last=False)
+        else:
+            _SCRIPTS.move_to_end(key)
+        return script
+
+
+# ---------------------------------------------------------------------------- the worker
+
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jedi")
+_ANSWERS: collections.OrderedDict = collections.OrderedDict()     # completion key -> Future[PyCompletions]
+_MAX_ANSWERS = 8                  # each holds jedi's inference state of its text
+
+
+def _on_worker() -> bool:
+    return threading.current_thread().name.startswith("jedi")
+
+
+def _wait(fut: Future, deadline: float | None):
+    """The future's result by `deadline` (monotonic; None: however long it takes), else None."""
+    try:
+        return fut.result(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+    except (FutureTimeout, CancelledError):
+        return None
+    except Exception:                                                   # jedi failed: no answer
+        logging.getLogger(__name__).exception("jedi failed")
+        return None
+
+
+def run_within(fn, deadline: float | None, default=None):
+    """fn() on the jedi worker, waited for until `deadline`; `default` when it misses it (a
+    call that has not started by then is dropped)."""
+    if _on_worker():
+        return fn()
+    fut = _WORKER.submit(fn)
+    got = _wait(fut, deadline)
+    if got is None and not fut.done():
+        fut.cancel()
+        return default
+    return default if got is None else got
+
+
+def _completion_key(source: str, line: int, column: int, path, root, env_path):
+    """The text without the identifier starting at (line, column), and the position: stays the
+    same while a word is typed there."""
+    lines = source.split("\n")
+    rest = lines[line][column:] if line < len(lines) else ""
+    word = re.match(r"[\w$]*", rest).group(0)
+    start = sum(len(l) + 1 for l in lines[:line]) + column
+    around = hashlib.blake2b((source[:start] + source[start + len(word):]).encode("utf-8", "surrogatepass"),
+                             digest_size=16).digest()
+    return (around, line, column, path, root, env_path)
+
+
+def completions_within(source: str, line: int, column: int, *, path: str | None = None, root: str | None = None,
+                       env_path: str | None = None, deadline: float | None = None) -> PyCompletions | None:
+    """`completions` from the worker, waited for until `deadline`; None when it is not ready by
+    then (it goes on, and a later call at the same place with the same text around the word
+    gets its answer)."""
+    key = _completion_key(source, line, column, path, root, env_path)
+    environment(env_path)                               # a bad interpreter raises here, not in the worker
+    with _STATE:
+        fut = _ANSWERS.get(key)
+        if fut is not None and fut.cancelled():
+            fut = None
+        if fut is None:
+            for other_key, other in list(_ANSWERS.items()):
+                if other_key[3] == path and other_key[1] != line and not other.done():
+                    other.cancel()                      # the user moved to another line: drop work not yet started
+            fut = _WORKER.submit(completions, source, line, column, path=path, root=root, env_path=env_path)
+            _ANSWERS[key] = fut
+            while len(_ANSWERS) > _MAX_ANSWERS:
+                _ANSWERS.popitem(last=False)
+        else:
+            _ANSWERS.move_to_end(key)
+    return _wait(fut, deadline)
+
+
+def _each_within(fn, symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
+    """fn(jedi name) of each symbol in order (index -> answer), as far as the worker gets by `deadline`."""
+    out: dict[int, str] = {}
+
+    def job():
+        for i, sym in enumerate(symbols):
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            out[i] = fn(sym._jedi)
+        return True
+
+    run_within(job, deadline)
+    return dict(out)
+
+
+def describe_within(symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
+    """Signatures / types of `symbols` (index -> detail) that the worker finds by `deadline`."""
+    return _each_within(describe, symbols, deadline)
+
+
+def value_types_within(symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
+    """The value types of `symbols` (index -> type name) that the worker finds by `deadline`."""
+    return _each_within(value_type, symbols, deadline)
+
+
+def expected_type_within(source: str, line: int, column: int, *, deadline: float | None = None, **where) -> str:
+    """`expected_type` from the worker by `deadline` ('' when it misses it)."""
+    lines = source.split("\n")
+    if "(" not in (lines[line][:column] if line < len(lines) else ""):
+        return expected_type(source, line, column, **where)              # no call: jedi is not asked
+    return run_within(lambda: expected_type(source, line, column, **where), deadline, "")
 
 
 def _member_position(source_line: str) -> bool:
@@ -179,4 +311,4 @@ def expected_type(source: str, line: int, column: int, *, path: str | None = Non
 
 def warm_up(env_path: str | None = None) -> None:
     """Load jedi's view of the builtins once (the first completion otherwise pays ~2 s)."""
-    completions("x = 1\nx.", 1, 2, env_path=env_path)
+    run_within(lambda: completions("x = 1\nx.", 1, 2, env_path=env_path), None)

@@ -39,21 +39,13 @@ class TranslateArguments:
     selection: tuple[int, int] | None = None             # UTF-8 byte range of one method / class; None: the file
 
 
-@attrs.define
-class LevelsRequest:
-    id: int | str
-    params: LevelsParams
-    method: str = LEVELS_REQUEST
-    jsonrpc: str = "2.0"
-
-
-@attrs.define
-class ExpertsRequest:
-    id: int | str
-    params: ExpertsParams
-    method: str = EXPERTS_REQUEST
-    jsonrpc: str = "2.0"
+def _request_type(method: str, params: type) -> type:
+    """The JSON-RPC request of `method` with typed params, as lsprotocol declares its own."""
+    return attrs.make_class(params.__name__.removesuffix("Params") + "Request", {
+        "id": attrs.field(type=int | str), "params": attrs.field(type=params),
+        "method": attrs.field(type=str, default=method), "jsonrpc": attrs.field(type=str, default="2.0")})
 
 
 # method -> request type, beside lsprotocol's METHOD_TO_TYPES (r1lsp/settings takes no params)
-REQUEST_TYPES: dict[str, type] = {LEVELS_REQUEST: LevelsRequest, EXPERTS_REQUEST: ExpertsRequest}
+REQUEST_TYPES: dict[str, type] = {LEVELS_REQUEST: _request_type(LEVELS_REQUEST, LevelsParams),
+                                  EXPERTS_REQUEST: _request_type(EXPERTS_REQUEST, ExpertsParams)}

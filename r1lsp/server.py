@@ -16,7 +16,6 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
-from pygls.uris import from_fs_path
 
 from r1lsp import memory
 from r1lsp.completion import CompletionCandidate, complete
@@ -27,9 +26,9 @@ from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.requests import (EXPERTS_REQUEST, LEVELS_REQUEST, SETTINGS_REQUEST, TRANSLATE_COMMAND, ExpertsParams,
                             LevelsParams, TranslateArguments)
-from r1lsp.session import R1LanguageServer, RequestFailed
+from r1lsp.session import R1LanguageServer
 from r1lsp.settings import settings_to_dict
-from model.structure import Level, StructuredDocument
+from model.structure import Level, StructuredDocument, utf8_bytes
 from r1lsp.translate_action import offers
 
 log = logging.getLogger("r1lsp.server")
@@ -108,7 +107,7 @@ def create_server() -> R1LanguageServer:
         else:  # the push model carries nothing useful: pull
             await ls.pull_configuration()
         ls.ensure_engine()
-        ls.experts_settings_changed()
+        ls.experts.settings_changed()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: R1LanguageServer, params: None) -> None:
@@ -126,7 +125,7 @@ def create_server() -> R1LanguageServer:
         item = params.text_document
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
         ls.java_document_changed(item.uri, now=True)
-        ls.schedule_experts(item.uri, debounce=False)
+        ls.experts.schedule(item.uri, debounce=False)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: R1LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -142,13 +141,13 @@ def create_server() -> R1LanguageServer:
                 # Convert against the text as it is before this change (changes apply in order).
                 edit = TextChange(change.text, ls.to_utf16(doc, change.range.start), ls.to_utf16(doc, change.range.end))
                 start, end = sorted((doc.offset_at(*edit.start), doc.offset_at(*edit.end)))
-                java_edit = (start, start + len(change.text.encode("utf-8", "surrogatepass")),
-                             doc.text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "replace"), change.text)
+                java_edit = (start, start + len(utf8_bytes(change.text)),
+                             doc.data[start:end].decode("utf-8", "replace"), change.text)
             else:
                 edit = TextChange(change.text)
             ls.documents.change(uri, version, [edit])
             ls.java_document_changed(uri, edit=java_edit)
-        ls.schedule_experts(uri)
+        ls.experts.schedule(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: R1LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -161,8 +160,8 @@ def create_server() -> R1LanguageServer:
             log.info("didClose for a document that is not open: %s (ignored)", uri)
             return
         if ls.documents.close(uri):
-            ls.drop_experts(uri)
-            ls.forget_diagnostics(uri)
+            ls.experts.drop(uri)
+            ls.diagnostics.forget(uri)
             ls.forget_document_state(uri)
             memory.trim()
 
@@ -228,7 +227,7 @@ def create_server() -> R1LanguageServer:
     )
     def code_action(ls: R1LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
-        if not ls.settings.features.translate or uri not in ls.documents or ls.java_path_for(uri) is None:
+        if not ls.settings.features.translate or uri not in ls.documents or ls.translations.java_path_for(uri) is None:
             return []
         only = params.context.only
         if only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in only):
@@ -252,8 +251,8 @@ def create_server() -> R1LanguageServer:
         if action.data is None:
             return action
         if ls.client_creates_files():
-            result = await ls.translate(action.data)
-            action.edit = ls.translation_edit(result)
+            result = await ls.translations.translate(action.data)
+            action.edit = ls.translations.edit(result)
         else:
             action.command = types.Command(title=action.title, command=TRANSLATE_COMMAND, arguments=[action.data])
         return action
@@ -261,42 +260,27 @@ def create_server() -> R1LanguageServer:
     @server.command(TRANSLATE_COMMAND)
     async def translate_command(ls: R1LanguageServer, *args: Any) -> dict:
         """Translate and create the .py file: by a workspace edit, or by writing it ourselves."""
-        result = await ls.translate(args[0] if len(args) == 1 else None)
-        target = result.target
-        if ls.client_creates_files():
-            applied = await ls.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(edit=ls.translation_edit(result), label="Translate Java → Python"))
-            if not applied.applied:
-                raise RequestFailed(f"the editor refused to create {target}: {applied.failure_reason}")
-        else:
-            try:
-                with open(target, "x", encoding="utf-8", errors="surrogatepass") as out:  # "x": never overwrite
-                    out.write(result.result.python)
-            except OSError as exc:  # a folder gone or read-only since the check, a name taken meanwhile
-                raise RequestFailed(f"cannot create {target}: {exc.strerror or exc}") from None
-            window = ls.client_capabilities.window
-            if window and window.show_document and window.show_document.support:
-                try:
-                    await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(target)), take_focus=True))
-                except Exception as exc:  # noqa: BLE001 - the file is written; showing it is a courtesy
-                    log.info("window/showDocument for %s failed: %s", target, exc)
-            else:
-                ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"r1lsp: wrote {target}"))
-        return {"path": str(target), "unit": result.result.unit, "untranslated": len(result.result.untranslated)}
+        result = await ls.translations.translate(args[0] if len(args) == 1 else None)
+        await ls.translations.create(result)
+        return {"path": str(result.target), "unit": result.result.unit, "untranslated": len(result.result.untranslated)}
 
     @server.feature(
         types.TEXT_DOCUMENT_DIAGNOSTIC,
         types.DiagnosticOptions(identifier="r1lsp", inter_file_dependencies=False, workspace_diagnostics=False),
     )
     async def diagnostic(ls: R1LanguageServer, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
-        return await ls.diagnostic_report(params.text_document.uri, params.previous_result_id)
+        # a client that cannot be told to pull again (no refreshSupport) is answered once the
+        # document's pending expert routing is done, so that its pull after an edit brings it
+        if not ls.diagnostics.client_refreshes():
+            await ls.experts.settled(params.text_document.uri, 60.0)
+        return ls.diagnostics.report(params.text_document.uri, params.previous_result_id)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: R1LanguageServer, params: types.HoverParams) -> types.Hover | None:
         """On a class / method / function header: its expert breakdown."""
         if not ls.settings.features.expert_diagnostics:
             return None
-        return ls.expert_hover(params.text_document.uri, params.position)
+        return ls.experts.hover(params.text_document.uri, params.position)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def document_symbol(ls: R1LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
@@ -316,7 +300,7 @@ def create_server() -> R1LanguageServer:
         result["uri"] = uri
         result["version"] = doc.version
         # what the server holds, for a client (or a test) to check its own copy against
-        result["text_sha256"] = hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest()
+        result["text_sha256"] = hashlib.sha256(doc.data).hexdigest()
         return result
 
     @server.feature(EXPERTS_REQUEST)
@@ -325,11 +309,11 @@ def create_server() -> R1LanguageServer:
         ``level``: "paragraph" (default) or "sentence"), for the editor's heatmap."""
         uri = params.text_document.uri
         doc = _open_document(ls, uri)
-        results = ls.expert_results.get(uri)
+        results = ls.experts.results.get(uri)
         if results is None or not results.is_current(doc):
             return {"uri": uri, "version": doc.version, "ready": False, "units": [], "labels": {}}
         level = Level.PARAGRAPH if params.level == "paragraph" else Level.SENTENCE
-        payload = experts_json(results.in_range(_byte_range(ls, doc, params.range), level), ls.expert_labels)
+        payload = experts_json(results.in_range(_byte_range(ls, doc, params.range), level), ls.experts.labels)
         payload.update(uri=uri, version=doc.version, ready=True)
         return payload
 

@@ -28,6 +28,7 @@ class ModelSettings:
     quantization: Literal["int8", "none"] = "int8"
     max_tokens: int = 48  # longest model continuation (ghost text), in tokens
     threads: int = 0  # CPU threads for the model; 0 = OMP_NUM_THREADS if set, else half the cores (at most 8)
+    cache_mb: int = 96  # memory for the model's caches: each document's prompt cache (3/4; ~20 MB per prompt of r1-tiny) and results (1/4)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class PythonSettings:
     """Python analysis (jedi)."""
 
     environment: str | None = None  # interpreter (executable or virtualenv folder) jedi resolves imports with; None = the server's own
+    analysis_budget_ms: int = 40  # a completion waits this long for jedi, then answers with the file's names (incomplete); jedi's answer serves the next request
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,10 @@ class Settings:
 _BOUNDS = {
     ("model", "max_tokens"): (1, 1024),
     ("model", "threads"): (0, 256),
+    ("model", "cache_mb"): (0, 1 << 20),
     ("diagnostics", "debounce_ms"): (0, 10_000),
     ("inline", "min_confidence"): (-100.0, 0.0),
+    ("python", "analysis_budget_ms"): (1, 60_000),
 }
 
 

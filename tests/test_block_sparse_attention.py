@@ -84,6 +84,19 @@ def test_long_prefill_and_one_query_at_a_time_agree_and_cost_follows_kept_keys()
         assert 1 <= changed <= n_select
 
 
+@pytest.mark.parametrize("threshold", [0.3, 0.0])           # the gate drops keys / the budget binds
+def test_one_row_decode_keeps_what_the_block_sparse_prefill_keeps(threshold):
+    """A batch of one decodes by its own path (only the kept keys gathered). Threshold 0 keeps
+    every candidate: up to 31 for a budget of 24, so the budget decides."""
+    c = cfg(gate_threshold=threshold)
+    attn = SparseAttention(c).eval()
+    q, k, v, iq, iw, ik = inputs(B=1, S=200)
+    full = attn._blocks(q, k, v, iq, iw, ik, 0, None, False)[0]
+    steps = torch.cat([attn._gathered(q[:, t:t + 1], k[:, :t + 1], v[:, :t + 1], iq[:, t:t + 1], iw[:, t:t + 1],
+                                      ik[:, :t + 1], t, None) for t in range(100, 200)], 1)
+    assert torch.allclose(full[:, 100:], steps, atol=1e-5)
+
+
 def test_a_left_padded_row_selects_what_it_selects_alone():
     """Blocks count positions from a row's first real token: padding in front changes nothing."""
     c = cfg()

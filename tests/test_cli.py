@@ -81,6 +81,26 @@ def test_complete_lists_candidates_with_a_model(tiny_checkpoint, tmp_path):
     assert "total" in [i["label"] for i in out["items"]]
 
 
+def test_inline_applies_the_servers_confidence_gate(tiny_checkpoint, tmp_path):
+    src = tmp_path / "walk.py"
+    src.write_text("def walk(root, pattern):\n    total = 0\n    return \n", encoding="utf-8")
+    default = json.loads(r1lsp("complete", f"{src}:3:12", "--inline", "--json",
+                               "--model", str(tiny_checkpoint), "--no-int8").stdout)
+    assert default["min_confidence"] == -1.4                          # the server's default gate
+    assert all(s["confidence"] >= -1.4 for s in default["inline"])
+    assert all(w["confidence"] < -1.4 for w in default["withheld"])
+    ungated = json.loads(r1lsp("complete", f"{src}:3:12", "--inline", "--json", "--min-confidence", "-100",
+                               "--model", str(tiny_checkpoint), "--no-int8").stdout)
+    shown = ungated["inline"] + ungated["withheld"]
+    assert ungated["withheld"] == [] and ungated["min_confidence"] == -100
+    if not shown:
+        pytest.skip("the tiny model wrote nothing valid here")
+    strict = json.loads(r1lsp("complete", f"{src}:3:12", "--inline", "--json", "--min-confidence", "0",
+                              "--model", str(tiny_checkpoint), "--no-int8").stdout)
+    # a mean log-probability is never above 0: a 0 gate withholds what the open gate showed
+    assert strict["inline"] == [] and [w["text"] for w in strict["withheld"]] == [s["text"] for s in shown]
+
+
 @pytest.mark.skipif(subprocess.run(["which", "javac"], capture_output=True).returncode != 0, reason="no javac")
 def test_translate_prints_python_that_runs_like_the_java(tmp_path):
     src = tmp_path / "Mean.java"

@@ -182,3 +182,13 @@ def test_with_the_real_engine(tiny_checkpoint):
         assert res.items[0].label in text.splitlines()[0]
     finally:
         eng.close()
+
+
+def test_name_statistics_and_receivers_on_a_line_with_a_huge_name():
+    """Linear in the text: a 300 kB name (fuzzed traffic) held a completion worker for hours
+    while the regexes retried at every character of it."""
+    from r1lsp.completion import NameCounts, _java_receiver_text
+    big = "y" * 300_000
+    counts = NameCounts.of(f"{big} = 1\nitems.add(x)\n")
+    assert counts.pairs == {("items", "add"): 1} and counts.names[big] == 1
+    assert _java_receiver_text(big + "(x).") == "" and _java_receiver_text(f"{big} + this.items.") == "this.items"

@@ -24,8 +24,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from deepseek_support import VARIANTS, build_reference
-from model.deepseek.loader import (DeepseekLoadError, estimate, tensor_shapes, inspect_checkpoint,
-                                   is_deepseek_folder, load_deepseek)
+from model.deepseek.config import is_deepseek_folder
+from model.deepseek.loader import DeepseekLoadError, estimate, inspect_checkpoint, load_deepseek, tensor_shapes
 from model.deepseek.network import DeepseekForCausalLM
 from model.quantize import Int8Linear
 

@@ -64,18 +64,15 @@ def test_aggregate_sentences_and_counts_sum_to_one():
     assert dict(sents[1].shares) == pytest.approx({3: .75, 1: .1, 2: .15})
 
 
-def test_aggregate_is_fast_on_a_big_trace():
-    import time
+def test_aggregate_on_a_big_trace():
     text = "\n\n".join(f"line {i} a b c\nmore {i}" for i in range(4000))
     h = map_structure(text, "plaintext")
     starts = np.array([t.start_byte for t in h.at_level(Level.TOKEN)])
     rng = np.random.default_rng(0)
     trace = RouteTrace(rng.integers(0, 16, (6, len(starts), 4)), rng.random((6, len(starts), 4)).astype(np.float32))
-    t0 = time.perf_counter()
-    units = aggregate(trace, starts, h, n_experts=16)
-    # ~0.5 s unloaded; a per-unit scan of the whole trace (quadratic) takes minutes. The bound
-    # only guards the complexity: it failed at 2 s on a machine at load 13 (speed is benched).
-    assert len(units) == 4000 and time.perf_counter() - t0 < 15.0
+    units = aggregate(trace, starts, h, n_experts=16)       # ~0.5 s; its speed is benched, not asserted
+    assert len(units) == 4000
+    assert all(abs(sum(s for _, s in u.shares) - 1) < 1e-6 for u in units)
 
 
 # ------------------------------------------------------------------------------ incremental refresh
@@ -284,3 +281,15 @@ def test_aggregate_rejects_expert_ids_past_n_experts():
     trace, starts = _hand_trace()
     with pytest.raises(ValueError, match="expert ids"):
         aggregate(trace, starts, h, n_experts=4)
+
+
+def test_a_paragraph_longer_than_the_chunk_bound_routes_only_its_first_chunks():
+    from r1lsp.experts import MAX_CHUNKS
+    text = "x = " + "+".join(["ab"] * 2000) + "\n"      # one statement: ~8,000 character tokens, 125 stub inputs
+    doc = StructuredDocument(text, "python", version=1)
+    eng = RouteStub()
+    res, n = ExpertMap().refresh(doc, None, eng)
+    assert n == 1 and len(eng.calls) == res.requests == MAX_CHUNKS            # counted, not all 125
+    per_input = RouteStub.context_tokens - 1                                   # after the <|lang|> token
+    assert res.routes[0].tokens <= MAX_CHUNKS * per_input < len(text)
+    assert len(res.routes[0].trace.experts[0]) <= MAX_CHUNKS * per_input       # the trace kept is as bounded

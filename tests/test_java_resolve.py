@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -211,12 +210,11 @@ def test_shipped_jdk_index_has_generic_signatures():
     assert jdk.get("java.lang.String").supers[0] == "java.lang.Object"
 
 
-def test_jdk_index_loads_fast():
+def test_jdk_index_decodes_only_what_is_looked_up():
     data = (ROOT / "r1lsp" / "java" / "jdk-api.txt.gz").read_bytes()
-    t = time.perf_counter()
-    jdk = JdkIndex.from_bytes(data)
-    jdk.get("java.util.ArrayList")
-    assert time.perf_counter() - t < 0.5                          # ~60 ms unloaded; generous for a busy CI
+    jdk = JdkIndex.from_bytes(data)                               # ~60 ms: its speed is benched, not asserted
+    assert jdk.get("java.util.ArrayList").name == "java.util.ArrayList"
+    assert len(jdk._classes) < 10 < len(jdk.names())             # a class's JSON is decoded on first lookup
     assert len(data) < 4_000_000
 
 

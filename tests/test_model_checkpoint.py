@@ -137,3 +137,14 @@ def test_corrupt_checkpoint_raises_checkpoint_error_naming_the_file(saved, corru
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     assert file in str(err.value) and words in str(err.value), str(err.value)
+
+
+def test_loading_leaves_torch_compiler_unimported(tiny_checkpoint):
+    """A server loads a checkpoint: torch._dynamo and sympy (68 MB resident) stay out."""
+    import subprocess
+    import sys
+    code = ("import sys; from model import load_checkpoint; load_checkpoint(sys.argv[1]); "
+            "print(sorted(m for m in ('torch._dynamo', 'sympy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_checkpoint)], cwd=pathlib.Path(__file__).parents[1],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    assert out.strip() == "[]"

@@ -47,7 +47,9 @@ async def client(lsp_client: LanguageClient):
     await initialize(lsp_client, "visual-studio-code", {"features": {"inlineCompletion": False,
                                                                      "expertDiagnostics": False,
                                                                      "completion": True},
-                                                        "model": {"path": "/nonexistent-checkpoint"}})
+                                                        "model": {"path": "/nonexistent-checkpoint"},
+                                                        # jedi's own answers, however loaded the machine
+                                                        "python": {"analysisBudgetMs": 60000}})
     yield
     await lsp_client.shutdown_session()
 
@@ -108,3 +110,25 @@ async def test_python_environment_setting_is_checked(client: LanguageClient):
         if settings["python"]["environment"] == sys.executable:
             break
     assert settings["python"]["environment"] == sys.executable
+
+
+async def test_a_list_that_cannot_wait_for_jedi_is_incomplete_then_gets_its_answer(client: LanguageClient, tmp_path):
+    _, uri = _workspace(tmp_path)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"r1lsp": {"python": {"analysisBudgetMs": 1}}}))
+    for _ in range(50):
+        settings = as_plain(await custom_request(client, "r1lsp/settings", None))
+        if settings["python"]["analysisBudgetMs"] == 1:
+            break
+    text = SOURCE.replace("class Shelf", "class Shelf2").replace("Shelf(", "Shelf2(")   # a text jedi has not seen
+    open_document(client, uri, "python", text)
+    line = text.split("\n").index("    s.")
+    first = await _complete(client, uri, line, len("    s."))
+    # the client asks again as the user types (isIncomplete); jedi's answer comes once it is ready
+    for _ in range(100_000):
+        result = await _complete(client, uri, line, len("    s."))
+        if not result.is_incomplete:
+            break
+    labels = [item.label for item in result.items]
+    assert set(labels[:4]) == {"add", "count", "name", "books"}, labels[:8]
+    assert first.items, "the first answer is the file's names, not empty"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -97,13 +96,10 @@ def test_positions_clamp_like_lsp():
         doc.apply_change("x", (0, 0), None)
 
 
-def test_huge_and_binary_documents_finish_quickly():
+def test_huge_and_binary_documents_are_mapped_by_lines():
     line = "public static int value = compute(alpha, beta) + 42; // 😀 comment\n"
     text = line * (10 * 1024 * 1024 // len(line.encode()))
-    t0 = time.perf_counter()
-    h = map_structure(text, "java")
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 20, elapsed
+    h = map_structure(text, "java")             # by lines, not parsed (speed: bench/structure_bench.py)
     assert h.fallback and "exceeds" in h.fallback
     assert h.count(Level.SENTENCE) == text.count("\n")
     assert h.count(Level.PARAGRAPH) == 1
@@ -113,9 +109,7 @@ def test_huge_and_binary_documents_finish_quickly():
 
     rng = random.Random(7)
     blob = bytes(rng.randrange(256) for _ in range(200_000)).decode("latin-1")
-    t0 = time.perf_counter()
     hb = map_structure(blob, "java")
-    assert time.perf_counter() - t0 < 10
     assert hb.fallback and "binary" in hb.fallback
     check_invariants(hb, blob)
     lone = "x = '\udcff'\n" + "\x00" * 10

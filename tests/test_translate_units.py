@@ -337,11 +337,9 @@ def test_python_file_name():
     assert python_file_name("/w/Bar.java", lambda p: False) == "/w/Bar.py"
 
 
-def test_translation_is_fast_on_a_large_file():
-    import time
+def test_translation_of_a_large_file():
     srcs = [p.read_text() for p in sorted(PROGRAMS.glob("P*.java"))]
     big = "\n".join(srcs)
     assert big.count("\n") > 2000
-    t = time.perf_counter()
-    translate_java(big)
-    assert time.perf_counter() - t < 3.0
+    result = translate_java(big)                # speed: bench/translate_bench.py, not asserted here
+    assert result.python.count("\ndef ") + result.python.count("\n    def ") >= len(srcs)

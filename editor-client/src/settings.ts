@@ -23,7 +23,7 @@ export interface ExtensionSettings {
   model: { path: string; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
-  python: { environment: string };
+  python: { environment: string; analysisBudgetMs: number };
   inline: { minConfidence: number; monitor: boolean };
   logLevel: LogLevel;
 }
@@ -33,7 +33,7 @@ export interface ServerSettings {
   model: { path: string | null; device: Device; quantization: Quantization; maxTokens: number; threads: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
-  python: { environment: string | null };
+  python: { environment: string | null; analysisBudgetMs: number };
   inline: { minConfidence: number; monitor: boolean };
   logLevel: LogLevel;
 }
@@ -43,7 +43,7 @@ export const DEFAULTS: ExtensionSettings = {
   model: { path: '', device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
   features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
   diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
-  python: { environment: '' },
+  python: { environment: '', analysisBudgetMs: 40 },
   inline: { minConfidence: -1.4, monitor: true },
   logLevel: 'info',
 };
@@ -89,7 +89,10 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
       mode: pick(source, 'diagnostics.mode', d.diagnostics.mode, oneOf('all', 'unusual')),
       debounceMs: pick(source, 'diagnostics.debounceMs', d.diagnostics.debounceMs, isInt),
     },
-    python: { environment: pick(source, 'python.environment', d.python.environment, isString) },
+    python: {
+      environment: pick(source, 'python.environment', d.python.environment, isString),
+      analysisBudgetMs: pick(source, 'python.analysisBudgetMs', d.python.analysisBudgetMs, isInt),
+    },
     inline: {
       minConfidence: pick(source, 'inline.minConfidence', d.inline.minConfidence, isNumber),
       monitor: pick(source, 'inline.monitor', d.inline.monitor, isBool),
@@ -136,7 +139,10 @@ export function toServerSettings(s: ExtensionSettings, ctx: PathContext = {}): S
     features: { ...s.features },
     diagnostics: { ...s.diagnostics },
     // empty = the server's own interpreter (null on the server)
-    python: { environment: s.python.environment.trim() === '' ? null : s.python.environment.trim() },
+    python: {
+      environment: s.python.environment.trim() === '' ? null : s.python.environment.trim(),
+      analysisBudgetMs: s.python.analysisBudgetMs,
+    },
     inline: { ...s.inline },
     logLevel: s.logLevel,
   };

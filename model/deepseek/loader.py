@@ -36,13 +36,11 @@ import torch.nn as nn
 
 from model.checkpoint import CheckpointError, read_safetensors_header
 from model.jsonfile import read_json_object
-from model.deepseek.config import (DeepseekConfig, DeepseekConfigError, is_deepseek_folder,  # noqa: F401
-                                   tensor_shapes)
+from model.deepseek.config import DeepseekConfig, DeepseekConfigError, tensor_shapes
 
 INDEX, SINGLE, CONFIG = "model.safetensors.index.json", "model.safetensors", "config.json"
 FLOAT_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 FP8_DTYPE = "F8_E4M3"
-NEVER_QUANTIZED = ("kv_b_proj",)          # module name components kept in float
 FP32_KEPT = (".mlp.gate.",)               # the router: scored in fp32, kept in fp32
 GiB = 2 ** 30
 

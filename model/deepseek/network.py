@@ -301,17 +301,6 @@ class DeepseekForCausalLM(nn.Module):
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
-    def init_random(self, std: float = 0.02, seed: int = 0) -> "DeepseekForCausalLM":
-        """Seeded random weights (tests and benchmarks without a checkpoint)."""
-        g = torch.Generator().manual_seed(seed)
-        for name, p in self.named_parameters():
-            with torch.no_grad():
-                if name.endswith("norm.weight"):
-                    p.fill_(1.0)
-                else:
-                    p.copy_(torch.randn(p.shape, generator=g) * std)
-        return self
-
     def new_cache(self, batch_size: int, max_len: int | None = None) -> LatentCache:
         return LatentCache(self.cfg, batch_size, max_len or self.cfg.max_seq_len)
 

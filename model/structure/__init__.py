@@ -8,9 +8,10 @@ from .hierarchy import Hierarchy, HierarchySpan, Level, renumber_first_appearanc
 from .languages import normalize_language
 from .mapping import BINARY_SNIFF_BYTES, MAX_SYNTAX_BYTES, map_structure
 from .render import format_levels
+from .text_index import utf8_bytes
 
 __all__ = [
     "BINARY_SNIFF_BYTES", "MAX_SYNTAX_BYTES", "Hierarchy", "HierarchySpan", "Level", "PositionError",
     "StructuredDocument", "format_levels", "map_structure", "normalize_language",
-    "renumber_first_appearance",
+    "renumber_first_appearance", "utf8_bytes",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 from .hierarchy import Hierarchy, HierarchySpan, Level, LevelTable
 from .languages import language_support, normalize_language
 from .mapping import captured_nodes, collect_tokens, fallback_reason, group_tokens, map_plaintext, map_tree
-from .text_index import LineIndex, decode, encode, without_lone_surrogates
+from .text_index import LineIndex, decode, utf8_bytes, without_lone_surrogates
 
 
 class PositionError(ValueError):
@@ -37,7 +37,7 @@ class StructuredDocument:
     # -- full (re)build -----------------------------------------------------------------
     def _reset(self, text: str) -> None:
         self.text = text
-        self._data = encode(text)
+        self._data = utf8_bytes(text)
         self._index = LineIndex(self._data)
         self.tree = None
         reason = fallback_reason(self._data, self.language)
@@ -46,6 +46,11 @@ class StructuredDocument:
         else:
             self.tree = self._parser.parse(self._data)
             self.hierarchy = map_tree(self.tree, self._index, self.language, self._support)
+
+    @property
+    def data(self) -> bytes:
+        """The text as UTF-8 (`utf8_bytes`: lone surrogates kept), as held, not encoded again."""
+        return self._data
 
     # -- positions ----------------------------------------------------------------------
     def offset_at(self, line: int, character: int) -> int:
@@ -67,7 +72,7 @@ class StructuredDocument:
             # Readers feed the text to tokenizers and encoders: lone surrogates (kept in the
             # document as the client sent them) become U+FFFD, same length in every unit.
             snap.text = clean
-            snap._data = encode(clean)
+            snap._data = utf8_bytes(clean)
             snap._index = LineIndex(snap._data)
         return snap
 
@@ -100,7 +105,7 @@ class StructuredDocument:
         if e < s:
             s, e = e, s
         old_data, old_index, old_tree, old_h = self._data, self._index, self.tree, self.hierarchy
-        inserted = encode(new_text)
+        inserted = utf8_bytes(new_text)
         data = old_data[:s] + inserted + old_data[e:]
         if _joins_surrogates(data, s) or _joins_surrogates(data, s + len(inserted)):
             # A lone high surrogate now meets a lone low one: in UTF-16 (the client's JSON

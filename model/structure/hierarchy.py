@@ -12,7 +12,7 @@ thousands of units without building Python objects; `HierarchySpan` objects are 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np

@@ -21,7 +21,7 @@ from tree_sitter import Node, QueryCursor, Tree
 
 from .hierarchy import Hierarchy, Level, LevelTable
 from .languages import PLAINTEXT, LanguageSupport, language_support, normalize_language
-from .text_index import LineIndex, encode
+from .text_index import LineIndex, utf8_bytes
 
 MAX_SYNTAX_BYTES = 1 << 20          # 1 MiB: above this, plain-text rules only
 BINARY_SNIFF_BYTES = 8192
@@ -45,7 +45,7 @@ def map_structure(text: str, language: str) -> Hierarchy:
     """Map `text` onto the four levels; `language` as normalize_language returns (anything
     else is normalized first)."""
     language = normalize_language(language)
-    data = encode(text)
+    data = utf8_bytes(text)
     index = LineIndex(data)
     support = language_support(language)
     reason = fallback_reason(data, language)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .hierarchy import Hierarchy, HierarchySpan, Level
-from .text_index import encode
+from .text_index import utf8_bytes
 
 EXCERPT_CHARS = 48
 
@@ -24,7 +24,7 @@ def format_levels(h: Hierarchy, text: str) -> str:
     """An indented tree, paragraph > sentence > phrase > tokens: one unit per line with its
     1-based line:col range (columns in UTF-16 units, end exclusive), kind, name and the
     start of its text; a phrase's tokens follow on one line."""
-    data = encode(text)
+    data = utf8_bytes(text)
     children: dict[int, list[HierarchySpan]] = {}
     for level in (Level.TOKEN, Level.PHRASE, Level.SENTENCE):
         for span in h.at_level(level):

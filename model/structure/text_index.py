@@ -15,7 +15,7 @@ import numpy as np
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
-def encode(text: str) -> bytes:
+def utf8_bytes(text: str) -> bytes:
     # surrogatepass: a lone surrogate (from a binary-ish file) must not raise.
     return text.encode("utf-8", "surrogatepass")
 

@@ -6,7 +6,6 @@ from .types import base, elem, targs, is_string, unbox, default_value
 
 JAVA_ESC = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "s": " ",
             "'": "'", '"': '"', "\\": "\\"}
-ARITH = {"+", "-", "*", "/", "%", "<<", ">>", ">>>", "&", "|", "^"}
 INT_CONST = {("Integer", "MAX_VALUE"): ("2147483647", "int"),
              ("Integer", "MIN_VALUE"): ("-2147483648", "int"),
              ("Long", "MAX_VALUE"): ("9223372036854775807", "long"),

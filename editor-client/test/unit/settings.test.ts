@@ -26,7 +26,7 @@ test('nothing set: the defaults, and the server gets its own defaults (model.pat
     model: { path: null, device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
     features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
     diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
-    python: { environment: null },
+    python: { environment: null, analysisBudgetMs: 40 },
     inline: { minConfidence: -1.4, monitor: true },
     logLevel: 'info',
   });
@@ -49,6 +49,7 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     'diagnostics.mode': 'unusual',
     'diagnostics.debounceMs': 50,
     'python.environment': '/opt/other/bin/python',
+    'python.analysisBudgetMs': 250,
     'inline.minConfidence': -2.5,
     'inline.monitor': false,
     logLevel: 'debug',
@@ -58,7 +59,7 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     model: { path: '/ckpt/r1-tiny', device: 'cuda', quantization: 'none', maxTokens: 96, threads: 4 },
     features: { completion: false, inlineCompletion: false, translate: false, expertDiagnostics: false },
     diagnostics: { severity: 'information', sentences: true, mode: 'unusual', debounceMs: 50 },
-    python: { environment: '/opt/other/bin/python' },
+    python: { environment: '/opt/other/bin/python', analysisBudgetMs: 250 },
     inline: { minConfidence: -2.5, monitor: false },
     logLevel: 'debug',
   });

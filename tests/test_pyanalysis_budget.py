@@ -1,0 +1,80 @@
+"""Jedi runs beside the request: a list that cannot wait for it answers with the file's names
+(incomplete), and jedi's answer, kept, serves the next request at that place."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from r1lsp import pyanalysis
+from r1lsp.completion import AnalysisContext, complete
+from model.structure import StructuredDocument
+
+SOURCE = """\
+class Shelf:
+    def __init__(self):
+        self.books = []
+
+    def add(self, title):
+        self.books.append(title)
+
+
+def stock(shelf: Shelf):
+    shelf.add("x")
+    shelf.
+"""
+LINE = SOURCE.split("\n").index("    shelf.")
+
+
+@pytest.fixture
+def blocked_jedi(monkeypatch):
+    """jedi's completion waits for `release`; `calls` counts how often it ran."""
+    release, calls, real = threading.Event(), [], pyanalysis.completions
+
+    def slow(*args, **kwargs):
+        calls.append(args[1:3])
+        release.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyanalysis, "completions", slow)
+    yield release, calls
+    release.set()
+
+
+def _labels(result):
+    return [item.label for item in result.items]
+
+
+def test_a_late_analysis_gives_the_files_names_then_its_own_answer(blocked_jedi):
+    release, calls = blocked_jedi
+    doc = StructuredDocument(SOURCE, "python")
+    quick = AnalysisContext(path="/budget/shelf.py", budget_s=0.0)
+    first = complete(doc, LINE, len("    shelf."), None, context=quick)
+    assert first.is_incomplete
+    assert "add" in _labels(first)[:5]                                  # the file's own use of shelf.add
+    release.set()
+    # the same place while the user types a letter: jedi's kept answer, no second analysis
+    typed = StructuredDocument(SOURCE.replace("    shelf.\n", "    shelf.b\n"), "python")
+    settled = complete(typed, LINE, len("    shelf.b"), None,
+                       context=AnalysisContext(path="/budget/shelf.py", budget_s=None))
+    assert not settled.is_incomplete
+    assert _labels(settled)[0] == "books"
+    assert len(calls) == 1
+
+
+def test_a_busy_analysis_never_holds_the_list_up(blocked_jedi):
+    release, calls = blocked_jedi
+    doc = StructuredDocument(SOURCE, "python")
+    for k in range(3):                                                  # the worker stays busy with the first
+        got = complete(doc, LINE - k, len("    "), None,
+                       context=AnalysisContext(path="/budget/busy.py", budget_s=0.0))
+        assert got.is_incomplete and "shelf" in _labels(got)
+    release.set()
+
+
+def test_without_a_budget_the_analysis_is_awaited():
+    doc = StructuredDocument(SOURCE, "python")
+    got = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/wait.py"))
+    assert not got.is_incomplete
+    assert {"add", "books"} <= set(_labels(got)[:3])
