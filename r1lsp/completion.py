@@ -411,7 +411,38 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
             continue                                                    # the word being typed itself
         out.append(_Cand(sym.name, sym.kind, "member" if res.member else _JEDI_SOURCE.get(sym.kind, "jedi"),
                          0.0, sym.in_file, sym.line, sym.builtin, sym))
+    if res.member:
+        out += _used_on_receiver(doc, cur, {c.label for c in out})
     return out
+
+
+USED_ON_RECEIVER_SCORE = 1.0   # structural score of a member only seen used on the same receiver (dev-tuned)
+
+
+def _used_on_receiver(doc: StructuredDocument, cur: Cursor, have: set[str]) -> list[_Cand]:
+    """Members the code uses on the same receiver that the analysis did not list (attributes
+    set on instances it cannot infer, by setattr, in a base class it cannot read): for `self.`
+    the uses inside the enclosing class, else the document's uses of that receiver name."""
+    recv = _receiver(cur.before_word[:-1])
+    if not recv:
+        return []
+    data = doc.text.encode("utf-8", "surrogatepass")
+    start, end = 0, len(data)
+    if recv in language_support(doc.language).self_names and doc.tree is not None:
+        cls = _innermost_scope(doc, max(cur.word_start - 1, 0), _class_scopes())   # at the dot: inside
+        if cls is not None:
+            start, end = cls.start_byte, cls.end_byte
+    text = data[start:end].decode("utf-8", "surrogatepass")
+    typed, here = cur.prefix + cur.tail, cur.word_start - start
+    found: dict[str, tuple[str, int]] = {}
+    for m in re.finditer(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)(\s*\()?", text):
+        name = m.group(1)
+        if name in have or m.start(1) == here:
+            continue                                                    # listed, or the word being typed
+        kind = "method" if m.group(2) else "field"
+        old = found.get(name)
+        found[name] = (kind if old is None else old[0], m.start(1))
+    return [_Cand(name, kind, "used", USED_ON_RECEIVER_SCORE) for name, (kind, _) in found.items()]
 
 
 _JEDI_SOURCE = {"parameter": "parameter", "keyword": "keyword", "module": "import", "class": "class"}

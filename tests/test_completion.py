@@ -192,3 +192,21 @@ def test_name_statistics_and_receivers_on_a_line_with_a_huge_name():
     counts = NameCounts.of(f"{big} = 1\nitems.add(x)\n")
     assert counts.pairs == {("items", "add"): 1} and counts.names[big] == 1
     assert _java_receiver_text(big + "(x).") == "" and _java_receiver_text(f"{big} + this.items.") == "this.items"
+
+
+def test_python_self_members_jedi_cannot_see_come_from_the_classes_own_uses():
+    text = ("class Other:\n"
+            "    def f(self):\n"
+            "        return self.elsewhere\n"
+            "\n"
+            "class Box:\n"
+            "    def __init__(self):\n"
+            "        setattr(self, 'content', 1)\n"
+            "    def show(self):\n"
+            "        print(self.content)\n"
+            "    def more(self):\n"
+            "        return self.\n")
+    doc = StructuredDocument(text, "python")
+    got = [i.label for i in complete(doc, 10, len("        return self."), None).items]
+    assert "content" in got[:5] and {"show", "more"} <= set(got)
+    assert "elsewhere" not in got                                  # another class's attribute
