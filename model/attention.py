@@ -7,9 +7,12 @@ Selection (shared by all heads of a layer, as in DeepSeek's sparse attention):
   keep s  iff  s is visible (causal, not padding)
           and  s is among the `attn_topk` best keys of t (the local window counts as best)
           and  (t - s < local_window  or  exp(I[t, s] - max_s' I[t, s']) >= gate_threshold)
-Dropped keys are never computed:
-  - decode (one query per row) gathers only the kept K/V rows and runs attention on them, so its
-    cost falls with the kept fraction;
+Dropped keys are never computed where that pays:
+  - long-context decode (one query per row) gathers only the kept K/V rows and runs attention on
+    them, so its cost falls with the kept fraction; one row without padding (one user's step,
+    `_decode_blocks_one`) gathers the kept keys alone and needs no mask. A short context (at most
+    2 x attn_topk cached keys) runs one masked SDPA over all of them instead: a few hundred keys
+    cost less than the ops that would gather them;
   - prefill runs masked SDPA per chunk of queries over its causal key prefix, skipping key blocks
     that no query of the chunk keeps (the local window and a trained gate cluster the kept keys).
 threshold 0 and attn_topk >= T keep every visible key: the dense path then builds exactly the

@@ -68,6 +68,22 @@ def cached_unit_mean(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor)
     return (total / count).to(y_all.dtype)[:, None]
 
 
+def cached_unit_means(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor, T: int) -> torch.Tensor:
+    """The unit means of the last T tokens (a few new tokens after a cached prefix: a keystroke's
+    prefill), (B, S, d), (B, S) -> (B, T, d): one masked product over the S cached rows instead of
+    sorting and prefix-summing all of them (`causal_unit_mean`, O(S log S) and passes over S x d).
+    The last token's running sum goes to the memo for the decode steps that follow."""
+    B, S, d = y_all.shape
+    ids_new = ids_all[:, S - T:]                                                   # (B, T)
+    slot = torch.arange(S, device=y_all.device)
+    causal = slot[None, :] <= slot[S - T:, None]                                   # (T, S)
+    same = ((ids_all[:, None, :] == ids_new[..., None]) & causal).double()        # (B, T, S)
+    total = torch.bmm(same, y_all.double())                                        # (B, T, d) float64
+    count = same.sum(-1, keepdim=True)                                             # (B, T, 1)
+    cache.memo["unit_sum"] = (S, (ids_new[:, -1], total[:, -1], count[:, -1]))
+    return (total / count).to(y_all.dtype)
+
+
 def unit_summaries(z: torch.Tensor, ids: torch.Tensor):
     """One vector per unit: z at the unit's last token. z (T, d), ids (T,) -> (unit ids (U,), (U, d))."""
     units, inverse = ids.unique(return_inverse=True)
@@ -98,8 +114,12 @@ class Hierarchy(nn.Module):
                 pooled = causal_unit_mean(y, ids)
             else:
                 y_all, ids_all = caches[lvl].update(start_pos, y, ids)
-                pooled = (cached_unit_mean(caches[lvl], y_all, ids_all) if T == 1
-                          else causal_unit_mean(y_all, ids_all)[:, -T:])
+                if T == 1:
+                    pooled = cached_unit_mean(caches[lvl], y_all, ids_all)
+                elif T <= 64 < y_all.size(1):                   # a few tokens after a long prefix
+                    pooled = cached_unit_means(caches[lvl], y_all, ids_all, T)
+                else:
+                    pooled = causal_unit_mean(y_all, ids_all)[:, -T:]
             z = rms_norm(norms[lvl], pooled)
             levels.append(z)
         return self.up(torch.cat(levels, dim=-1)), levels

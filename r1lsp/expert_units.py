@@ -21,7 +21,7 @@ import numpy as np
 from tree_sitter import QueryCursor
 
 from r1lsp.code_roles import load_roles
-from r1lsp.engine import RouteTrace
+from r1lsp.route_trace import RouteTrace
 from r1lsp.experts import DEFAULT_TOP, ExpertResults, UnitExperts, share_matrix, token_units
 from model.structure import HierarchySpan, Level, StructuredDocument
 from model.structure.languages import language_support

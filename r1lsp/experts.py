@@ -35,7 +35,7 @@ import numpy as np
 from tree_sitter import QueryCursor
 
 from r1lsp.code_roles import first_nonspace, load_roles, roles_of
-from r1lsp.engine import RouteTrace
+from r1lsp.route_trace import RouteTrace
 from model.structure import Hierarchy, HierarchySpan, Level, StructuredDocument, renumber_first_appearance
 from model.structure.languages import definition_role, language_support
 

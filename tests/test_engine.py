@@ -288,7 +288,7 @@ def test_model_caches_follow_the_setting_and_stay_bounded_in_bytes(engine, tiny_
 
 def test_result_cache_stays_bounded_in_entries_and_bytes():
     import numpy as np
-    from r1lsp.engine import RouteTrace
+    from r1lsp.route_trace import RouteTrace
     from r1lsp.result_cache import ResultCache, nbytes
     lru = ResultCache(capacity=50, max_bytes=1 << 20)
     trace = lambda i: RouteTrace(np.full((4, 1000, 4), i % 16, np.int16), np.ones((4, 1000, 4), np.float32))

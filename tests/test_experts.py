@@ -11,7 +11,7 @@ import torch
 
 from model.prompts import R1Prompts
 
-from r1lsp.engine import RouteTrace
+from r1lsp.route_trace import RouteTrace
 from r1lsp.code_roles import load_roles, roles_of
 from r1lsp.expert_labels import (DIAGNOSTIC_CODE, diagnostic_content, diagnostic_message, experts_json,
                                  experts_table, heatmap, labels_from_file, load_expert_labels, weights_digest)

@@ -11,7 +11,7 @@ import numpy as np
 from model.prompts import R1Prompts
 
 from r1lsp.code_roles import load_roles
-from r1lsp.engine import RouteTrace
+from r1lsp.route_trace import RouteTrace
 from r1lsp.expert_calibration import (ExpertStats, SourceFile, calibrate, java_sources, label_experts,
                                       python_sources)
 from r1lsp.expert_labels import labels_from_file

@@ -9,7 +9,7 @@ import numpy as np
 from model.prompts import R1Prompts
 
 from r1lsp.code_roles import categorize, load_roles
-from r1lsp.engine import RouteTrace
+from r1lsp.route_trace import RouteTrace
 from r1lsp.expert_labels import diagnostic_content, hover_markdown, unit_hover
 from r1lsp.expert_units import reader_units, unusual_units
 from r1lsp.experts import ExpertMap

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from model import R1Config, R1Model, unit_summaries
 from model.attention import SparseAttention, compact, key_masks, rope_angles, select_keys
-from model.hierarchy import causal_unit_mean
+from model.attention import KVCache
+from model.hierarchy import cached_unit_means, causal_unit_mean
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -197,6 +198,19 @@ def test_unit_pooling_is_causal_and_matches_brute_force():
     y2 = y.clone()
     y2[:, 20:] += 10.0                                      # later tokens, same units included
     assert torch.equal(causal_unit_mean(y2, ids)[:, :20], got[:, :20])
+
+
+def test_a_few_new_tokens_pool_as_the_whole_sequence_does():
+    """A keystroke's prefill pools its T new tokens against the cached rows directly."""
+    B, S, d = 2, 100, 5
+    y = torch.randn(B, S, d)
+    ids = random_level_ids(B, S)[..., 0]                    # interleaved, non-contiguous units
+    for T in (1, 3, 30):
+        cache = KVCache(B, S)
+        got = cached_unit_means(cache, y, ids, T)
+        assert torch.allclose(got, causal_unit_mean(y, ids)[:, -T:], atol=1e-6)
+        _, (uid, total, count) = cache.memo["unit_sum"]     # the last token's sum, for the next step
+        assert torch.equal(uid, ids[:, -1]) and torch.allclose(total / count, got[:, -1].double(), atol=1e-6)
 
 
 def test_whole_model_is_causal():
