@@ -71,8 +71,11 @@ def debsrc_dir(entry: Pinned, root: Path) -> Path:
 
 
 def debsrc_archives(entry: Pinned, root: Path) -> list[Path]:
+    """The package's archives: upstream tarball(s) + debian tarball, or a native tarball; [] when
+    no source tarball is there (a debian tarball alone holds no upstream code)."""
     d = debsrc_dir(entry, root)
-    return sorted(p for p in d.glob("*") if p.name.endswith(ARCHIVE_SUFFIXES)) if d.is_dir() else []
+    found = sorted(p for p in d.glob("*") if p.name.endswith(ARCHIVE_SUFFIXES)) if d.is_dir() else []
+    return found if any(".debian.tar." not in p.name for p in found) else []
 
 
 def fetch_python(entry: Pinned, root: Path, pip: list[str]) -> str:

@@ -34,6 +34,7 @@ import email
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import re
 import sys
@@ -334,14 +335,22 @@ def gather(packages: Iterable[PackageFiles], out: Path, val_fraction: float = 0.
         path.with_suffix(".tmp").replace(path)
         rec["text"] = path.name
         records.append(rec)
+        _write_gather(out, records, val_fraction, near, cfg, t0, complete=False)   # encode may start early
         log(f"  {pkg.lang} {pkg.name} [{pkg.license}] {rec['split']}: {rec['files']}/{rec['files_seen']} files, "
             f"{rec['bytes'] / 1e6:.1f} MB, dropped {rec['dropped']} ({time.time() - t0:.0f} s)")
     _ensure_val_per_language(records, val_fraction)
-    summary = {"format_version": FORMAT_VERSION, "val_fraction": val_fraction,
-               "near_duplicate": {"method": "datasketch MinHashLSH, word 5-grams", "threshold": near_threshold,
+    return _write_gather(out, records, val_fraction, near, cfg, t0, complete=True)
+
+
+def _write_gather(out: Path, records: list[dict], val_fraction: float, near: "NearDuplicates",
+                  cfg: C.FilterConfig, t0: float, complete: bool) -> dict:
+    summary = {"format_version": FORMAT_VERSION, "val_fraction": val_fraction, "complete": complete,
+               "near_duplicate": {"method": "datasketch MinHashLSH, word 5-grams", "threshold": near.threshold,
                                   "num_perm": near.num_perm},
                "filter": asdict(cfg), "packages": records, "gather_seconds": round(time.time() - t0, 1)}
-    (out / "gather.json").write_text(json.dumps(summary, indent=1))
+    tmp = out / "gather.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(out / "gather.json")
     return summary
 
 
@@ -540,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         notes: list[str] = []
         pk: Iterable[PackageFiles] = pinned_packages(a.src, a.sources)
         if a.standard:
-            pk = [*standard_packages(a.jdk_cache, notes), *pk]
+            pk = itertools.chain(standard_packages(a.jdk_cache, notes), pk)   # lazily: one package in memory
         g = gather(pk, a.out, a.val_fraction)
         print(f"gathered {sum(r['files'] for r in g['packages'])} files, "
               f"{sum(r['bytes'] for r in g['packages']) / 1e6:.1f} MB in {g['gather_seconds']} s")

@@ -79,7 +79,8 @@ def file_table(ds: CorpusDataset, split: str = "val") -> list[dict]:
 def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
                     split: str = "val", byte_lengths: np.ndarray | None = None,
                     min_len: int = 16, skip_first: bool = False) -> Windows:
-    """Round-robin windows over the split's files of ``lang``, at most ``max_tokens`` targets.
+    """Round-robin windows over the split's files of ``lang``, at most ``max_tokens`` scored targets
+    (targets in licence headers, which the corpus masks, are neither scored nor counted).
     ``skip_first``: leave out each file's first window where the file has more than one (a
     small budget would otherwise be mostly licence headers)."""
     if byte_lengths is None:
@@ -96,8 +97,11 @@ def heldout_windows(ds: CorpusDataset, lang: str, seq_len: int, max_tokens: int,
     while budget > 0 and any(k < len(s) for s in spans_by_file):
         for spans in spans_by_file:
             if k < len(spans) and budget > 0:
-                chosen.append(spans[k])
-                budget -= spans[k][1] - spans[k][0] - 1
+                a, b = spans[k]
+                scored = b - a - 1 if mask is None else int(np.count_nonzero(np.asarray(mask[a + 1:b])))
+                if scored:                                       # a window of licence header only: skip
+                    chosen.append(spans[k])
+                    budget -= scored
         k += 1
     n = len(chosen)
     inp = np.full((n, seq_len), PAD_ID, dtype=np.int64)
@@ -381,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ship", default=None, metavar="DIR",
                     help="save the checkpoint into DIR in bf16 (the evaluated weights are the bf16-"
                          "rounded ones) with card.json = training metadata + these figures")
+    ap.add_argument("--update-card", action="store_true",
+                    help="write these figures into the checkpoint's own card.json (weights untouched; the "
+                         "previous figures kept under heldout_previous)")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -398,7 +405,27 @@ def main(argv: list[str] | None = None) -> int:
         card = model_card(ck.meta, rep, ds)
         save_checkpoint(a.ship, model, ck.config, ck.tokenizer, card, dtype=torch.bfloat16)
         print(f"shipped -> {a.ship}", file=sys.stderr)
+    if a.update_card:
+        card_path = Path(a.ckpt) / "card.json"
+        card_path.write_text(json.dumps(remeasured_card(ck.meta, rep, ds), indent=2))
+        print(f"figures re-measured -> {card_path}", file=sys.stderr)
     return 0
+
+
+FIGURES = ("heldout_bpb_python", "heldout_bpb_java", "next_token_top1", "next_token_top5", "next_identifier_exact")
+
+
+def remeasured_card(card: dict, rep: dict, ds: CorpusDataset) -> dict:
+    """The card of an unchanged checkpoint with its figures measured again on ``ds`` (a new
+    corpus or split): the training metadata stays, the previous figures move to
+    ``heldout_previous`` with the split they were measured on."""
+    new = model_card(card, rep, ds)
+    for k in ("training_seconds", "throughput_tok_s", "steps", "train"):
+        if k in card:
+            new[k] = card[k]
+    new["heldout_previous"] = {**{k: card[k] for k in FIGURES if k in card},
+                               "split": card.get("eval", {}).get("split"), "corpus": card.get("corpus", {}).get("root")}
+    return new
 
 
 def corpus_summary(ds: CorpusDataset) -> dict:

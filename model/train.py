@@ -612,8 +612,9 @@ def ship_if_better(tr: Trainer, ship_dir: Path) -> dict:
     old_loss = None
     if (Path(ship_dir) / "model.safetensors").exists():
         old = load_checkpoint(ship_dir)
-        if old.config == new.cfg:
-            old_loss = heldout_mean(tr.evaluate_model(old.model.float()))
+        if old.config.vocab_size != new.cfg.vocab_size:
+            return {"shipped": False, "reason": "the shipped model has another vocabulary: not comparable"}
+        old_loss = heldout_mean(tr.evaluate_model(old.model.float()))
     decision = {"best_loss": round(new_loss, 4), "shipped_loss": None if old_loss is None else round(old_loss, 4)}
     if old_loss is not None and new_loss >= old_loss:
         return {"shipped": False, "reason": "held-out loss not better than the shipped model's", **decision}

@@ -115,3 +115,14 @@ def test_save_checkpoint_bf16_option_roundtrip(tmp_path):
     x = torch.randint(0, 64, (1, 16))
     with torch.no_grad():
         assert torch.allclose(back(x).logits, m.eval()(x).logits, atol=0.05)
+
+
+def test_doctor_reports_the_cards_quality_figures():
+    """`r1lsp doctor --json` -> checkpoint: the figures issue #16 checks, as measured when shipping."""
+    from r1lsp.doctor import check_checkpoint
+    card = json.loads((SHIPPED / "card.json").read_text())
+    data = check_checkpoint(SHIPPED).data
+    for key in ("tokens_seen", "heldout_bpb_python", "heldout_bpb_java", "next_token_top1", "next_token_top5",
+                "next_identifier_exact"):
+        assert data[key] == card[key], key
+    assert "tokens seen" in check_checkpoint(SHIPPED).detail

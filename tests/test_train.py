@@ -276,6 +276,12 @@ def test_runs_add_up_from_shipped_weights_and_ship_only_when_better(tiny_corpus,
     for key in ("heldout_bpb_python", "heldout_bpb_java", "next_token_top1", "next_token_top5", "next_identifier_exact"):
         assert key in card
     assert load_checkpoint(ship).model.embed.weight.dtype == torch.bfloat16
+    # evaluate --update-card: new figures, the training metadata kept, the old figures under heldout_previous
+    from model.evaluate import evaluate, remeasured_card
+    rep = evaluate(load_checkpoint(ship).model.float(), first.ds, 32, 64, 2, None, log=_quiet)
+    again = remeasured_card(card, rep, first.ds)
+    assert again["tokens_seen"] == card["tokens_seen"] and again["steps"] == card["steps"]
+    assert again["heldout_previous"]["heldout_bpb_java"] == card["heldout_bpb_java"]
     second = T.Trainer(_cfg(tiny_corpus, tiny_config_file, run, **kw), log=_quiet)
     assert second.step == 3 and second.tokens_base == 1000
     r2 = second.train()
