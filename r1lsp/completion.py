@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from r1lsp.engine import encode_window
 from model.structure import StructuredDocument
 from model.structure.languages import GRAMMARS, language_support
-from model.structure.text_index import utf16_len
+from model.structure.text_index import decode, utf16_len, utf8_bytes
 
 KINDS = ("keyword", "variable", "parameter", "field", "method", "function", "class", "module", "model")
 
@@ -84,12 +84,12 @@ def cursor_at(doc: StructuredDocument, line: int, character: int) -> Cursor | No
     offset = doc.offset_at(line, character)
     if doc.position_at(offset) != (line, character):
         return None                                                     # clamped: not in the document
-    data = doc.text.encode("utf-8", "surrogatepass")
+    data = doc.data
     line_start = doc.offset_at(line, 0)
     line_end = data.find(b"\n", offset)
     line_end = len(data) if line_end < 0 else line_end
-    before = data[line_start:offset].decode("utf-8", "surrogatepass")
-    after = data[offset:line_end].decode("utf-8", "surrogatepass").rstrip("\r")
+    before = decode(data[line_start:offset])
+    after = decode(data[offset:line_end]).rstrip("\r")
     i = len(before)
     while i > 0 and _is_ident_char(before[i - 1]):
         i -= 1
@@ -98,8 +98,8 @@ def cursor_at(doc: StructuredDocument, line: int, character: int) -> Cursor | No
         j += 1
     prefix, tail = before[i:], after[:j]
     return Cursor(offset, line, character, prefix, tail,
-                  offset - len(prefix.encode("utf-8", "surrogatepass")),
-                  offset + len(tail.encode("utf-8", "surrogatepass")), before[:i], after)
+                  offset - len(utf8_bytes(prefix)),
+                  offset + len(utf8_bytes(tail)), before[:i], after)
 
 
 # ---------------------------------------------------------------------------- structure
@@ -426,13 +426,13 @@ def _used_on_receiver(doc: StructuredDocument, cur: Cursor, have: set[str]) -> l
     recv = _receiver(cur.before_word[:-1])
     if not recv:
         return []
-    data = doc.text.encode("utf-8", "surrogatepass")
+    data = doc.data
     start, end = 0, len(data)
     if recv in language_support(doc.language).self_names and doc.tree is not None:
         cls = _innermost_scope(doc, max(cur.word_start - 1, 0), _class_scopes())   # at the dot: inside
         if cls is not None:
             start, end = cls.start_byte, cls.end_byte
-    text = data[start:end].decode("utf-8", "surrogatepass")
+    text = decode(data[start:end])
     typed, here = cur.prefix + cur.tail, cur.word_start - start
     found: dict[str, tuple[str, int]] = {}
     for m in re.finditer(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)(\s*\()?", text):
@@ -463,7 +463,7 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
         return []
     member = cur.before_word.rstrip().endswith(".")
     try:
-        got = java_members(ctx.java_index, doc.text.encode("utf-8", "surrogatepass"), cur.word_start, cur.word_end,
+        got = java_members(ctx.java_index, doc.data, cur.word_start, cur.word_end,
                            member, ctx.uri, doc.tree)
     except RecursionError:
         got = None
@@ -622,7 +622,7 @@ def _context_ids(engine, doc: StructuredDocument, end_byte: int, budget: int):
     """[<|lang|>] + the tokens of the text before `end_byte` (at most `budget`, from a window
     start that stays put while the user types: `Engine.encode_window`), with level ids from the
     hierarchy (the language token takes the first text token's units)."""
-    data = doc.text.encode("utf-8", "surrogatepass")
+    data = doc.data
     ids, starts = encode_window(engine, data, end_byte, budget)
     units = doc.hierarchy.unit_ids(starts) if starts else [(0, 0, 0)]
     start_ids = engine.prompts.start(doc.language)

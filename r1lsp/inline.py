@@ -33,6 +33,7 @@ from r1lsp.engine import encode_window
 from r1lsp.monitor import MemberMonitor
 from model.structure import StructuredDocument
 from model.structure.languages import language_support
+from model.structure.text_index import decode, utf8_bytes
 
 
 @dataclass
@@ -177,8 +178,8 @@ def bracket_context(doc: StructuredDocument, offset: int) -> bool:
             node = node.parent
         if node is not None and node.start_byte <= offset:
             start = node.start_byte
-    data = doc.text.encode("utf-8", "surrogatepass")
-    stack = _scan(data[start:offset].decode("utf-8", "surrogatepass"), doc.language)
+    data = doc.data
+    stack = _scan(decode(data[start:offset]), doc.language)
     if not stack:
         return True
     return doc.language == "java" and stack[-1] == "{"
@@ -197,11 +198,6 @@ def dedupe_suffix(text: str, suffix: str) -> str:
         if head.endswith(rest[:k]) and rest[:k].strip():
             return head[:-k].rstrip()
     return text
-
-
-def count_syntax_errors(tree) -> int:
-    """ERROR and MISSING nodes of a tree (only subtrees that have errors are walked)."""
-    return syntax_error_extent(tree)[0]
 
 
 def syntax_error_extent(tree) -> tuple[int, int]:
@@ -228,8 +224,8 @@ def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
     support = language_support(doc.language)
     if support is None or doc.tree is None:
         return False
-    data = doc.text.encode("utf-8", "surrogatepass")
-    ins = text.encode("utf-8", "surrogatepass")
+    data = doc.data
+    ins = utf8_bytes(text)
     new = data[:offset] + ins + data[offset:]
     row = data.count(b"\n", 0, offset)
     col = offset - (data.rfind(b"\n", 0, offset) + 1)
@@ -250,11 +246,11 @@ def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
 def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int):
     """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context."""
     budget = max(32, engine.context_tokens - max_tokens - 8)
-    data = doc.text.encode("utf-8", "surrogatepass")
+    data = doc.data
     end = min(len(data), offset + budget * 2)
     while end > offset and end < len(data) and (data[end] & 0xC0) == 0x80:
         end -= 1
-    s_ids, s_off = engine.encode_with_offsets(data[offset:end].decode("utf-8", "surrogatepass"), offset)
+    s_ids, s_off = engine.encode_with_offsets(decode(data[offset:end]), offset)
     s_ids, s_off = list(s_ids)[:budget // 4], list(s_off)[:budget // 4]
     # the prefix window's start stays put while the user types (the prefix cache keeps hitting)
     p_ids, p_off = encode_window(engine, data, offset, budget - budget // 4)
@@ -298,7 +294,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     if res is None:
         return []
     text = res.text if res.text is not None else engine.decode(res.tokens)
-    data = doc.text.encode("utf-8", "surrogatepass")
+    data = doc.data
     suffix = data[cur.offset:cur.offset + 4 * len(text.encode()) + 64].decode("utf-8", "ignore")
     text = dedupe_suffix(text, suffix)
     if not text.strip():
@@ -338,9 +334,9 @@ def member_monitor(doc: StructuredDocument, offset: int, engine, context: Analys
     """The monitor for ghost text at byte `offset`: the member names at a `receiver.` the
     generation reaches come from the language's analysis (r1lsp.completion's providers) run on
     the document with the generated text inserted."""
-    data = doc.text.encode("utf-8", "surrogatepass")
-    before = data[:offset].decode("utf-8", "surrogatepass")
-    after = data[offset:].decode("utf-8", "surrogatepass")
+    data = doc.data
+    before = decode(data[:offset])
+    after = decode(data[offset:])
 
     def names_at(generated: str):
         text = before + generated

@@ -20,10 +20,6 @@ from r1lsp.java.types import (OBJECT, OBJECT_TYPE, PRIMITIVES, STRING_TYPE, Clas
 from r1lsp.java.workspace import CLASS_NODES, FileEntry, JavaIndex, TypeNames, file_entry, parse_bytes, query
 
 PLACEHOLDER = "__r1__"
-SCOPE_NODES = {"block", "constructor_body", "switch_block_statement_group", "switch_rule", "for_statement",
-               "enhanced_for_statement", "catch_clause", "try_with_resources_statement", "lambda_expression",
-               "method_declaration", "constructor_declaration", "compact_constructor_declaration", "if_statement",
-               "while_statement", "program"}
 LITERALS = {"string_literal": "java.lang.String", "text_block": "java.lang.String", "character_literal": "char",
             "decimal_integer_literal": "int", "hex_integer_literal": "int", "octal_integer_literal": "int",
             "binary_integer_literal": "int", "decimal_floating_point_literal": "double", "true": "boolean",

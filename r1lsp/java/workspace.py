@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from model.structure.text_index import utf8_bytes
 from r1lsp.java.jdk import JdkIndex, jdk_index
 from r1lsp.java.types import OBJECT, ClassInfo, FieldInfo, MethodInfo
 
@@ -45,7 +46,7 @@ def query(name: str):
 
 
 def parse(text: str):
-    return parse_bytes(text.encode("utf-8", "surrogatepass"))
+    return parse_bytes(utf8_bytes(text))
 
 
 def parse_bytes(data: bytes, old_tree=None):
@@ -351,9 +352,6 @@ class JavaIndex:
             if k.startswith(p) and len(k) > len(p):
                 out.add(k[len(p):].split(".", 1)[0])
         return out
-
-    def file_names(self, entry: FileEntry, context: str | None = None) -> "TypeNames":
-        return TypeNames(self, entry, context)
 
 
 class TypeNames:
