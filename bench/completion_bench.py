@@ -30,6 +30,7 @@ Figures (with --json the LAST stdout line is one JSON object holding them all):
                                      caches emptied first
   cache_hit_ratio                    engine cache hits / lookups while a statement is typed
                                      character by character with a completion list per keystroke
+                                     (null when the lists made no model lookups: model weight 0)
 """
 from __future__ import annotations
 
@@ -127,7 +128,9 @@ def cache_trace(engine: Engine) -> float:
             complete(doc, line, k + 1, engine, timeout=60)
     after = engine.cache_stats()
     hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
-    return hits / max(1, hits + misses)
+    # None when the lists made no model lookups at all (the fitted ranking weight of the model
+    # score is 0, so the list does not run the model): a ratio of 0/0 would read as "no hits".
+    return hits / (hits + misses) if hits + misses else None
 
 
 def prefix_cache_speedup(engine: Engine, n_positions: int, max_tokens: int) -> tuple[float, float]:
@@ -269,7 +272,8 @@ def main(argv=None) -> int:
             res["batching_speedup_8_clients"] = round(batching_real(eng, rounds, max_tokens, warm=True), 2)
             if not a.quick:
                 res["batching_speedup_8_clients_cold"] = round(batching_real(eng, rounds, max_tokens, warm=False), 2)
-            res["cache_hit_ratio"] = round(cache_trace(eng), 3)
+            ratio = cache_trace(eng)
+            res["cache_hit_ratio"] = round(ratio, 3) if ratio is not None else None
         eng.close()
     tmp.cleanup()
 
