@@ -248,8 +248,8 @@ def pinned_packages(src: Path, sources: Path = DEFAULT_SOURCES, log=print) -> It
 # ---------------------------------------------------------------------------- split and dedup
 
 def package_split(name: str, val_fraction: float, salt: str = "r1-corpus") -> str:
-    h = int.from_bytes(hashlib.sha1(f"{salt}:{name}".encode()).digest()[:8], "big")
-    return "val" if h / 2.0 ** 64 < val_fraction else "train"
+    """The split of a whole package: corpus.split_of's hash over ``salt:name``."""
+    return C.split_of(salt, name, val_fraction)
 
 
 class NearDuplicates:
