@@ -57,6 +57,7 @@ clean:
 # (licences, exact + MinHash dedup, split by package), encode (CORPUS_MINUTES bounds a run; the next
 # `make corpus` goes on) and pack into cache/corpus. Nothing of it is committed.
 CORPUS_MINUTES ?= 0
+CORPUS_SOURCES ?= model/corpus_sources.txt
 FETCH_VENV := cache/corpus-src/fetch-venv
 $(FETCH_VENV)/.ok:
 	$(PYTHON) -m venv $(FETCH_VENV)
@@ -64,9 +65,9 @@ $(FETCH_VENV)/.ok:
 		hatch-fancy-pypi-readme flit-core pdm-backend poetry-core
 	touch $@
 corpus: install $(FETCH_VENV)/.ok
-	$(PY) -m model.corpus_fetch --out cache/corpus-src --pip $(FETCH_VENV)/bin/pip
+	$(PY) -m model.corpus_fetch --sources $(CORPUS_SOURCES) --out cache/corpus-src --pip $(FETCH_VENV)/bin/pip
 	OMP_NUM_THREADS=1 $(PY) -m model.corpus_shards all --src cache/corpus-src --out cache/corpus \
-		--max-minutes $(CORPUS_MINUTES)
+		--sources $(CORPUS_SOURCES) --max-minutes $(CORPUS_MINUTES)
 
 # Training that adds up (model/train.py): each `make train` runs TRAIN_MINUTES, resuming
 # cache/runs/r1-tiny/state when it is there, else starting from the shipped weights (their
@@ -75,12 +76,15 @@ corpus: install $(FETCH_VENV)/.ok
 # held-out windows. The cosine runs over TRAIN_STEPS (a long horizon: many runs share it).
 TRAIN_MINUTES ?= 40
 TRAIN_STEPS ?= 60000
+# 1.5e-4: the shipped run's last rate. A fresh AdamW at 6e-4 (4x it) made held-out loss rise at every
+# eval of a continued run while the training loss fell (docs/MODEL_CARD.md, "Continue training").
+TRAIN_LR ?= 1.5e-4
 TRAIN_ARGS ?=
 train: install
 	test -f cache/corpus/manifest.json || $(MAKE) corpus
 	OMP_NUM_THREADS=1 $(PY) -m model.train --corpus cache/corpus --out cache/runs/r1-tiny \
 		--init-from model/checkpoints/r1-tiny --ship model/checkpoints/r1-tiny \
-		--seq-len 256 --batch-size 16 --lr 6e-4 --warmup 50 --max-steps $(TRAIN_STEPS) \
+		--seq-len 256 --batch-size 16 --lr $(TRAIN_LR) --warmup 20 --max-steps $(TRAIN_STEPS) \
 		--max-minutes $(TRAIN_MINUTES) --eval-every 100 --save-every 100 --threads 1 $(TRAIN_ARGS)
 
 # The same on one GPU (model/train_gpu.py): at most 9 minutes, bf16, torch.compile, then ships if better.

@@ -5,9 +5,14 @@ new one's model FLOP utilisation against this run's hardware probe (bench/gemm_p
 
 Figures (last line with --json):
   train_tokens_per_s        new trainer, tokens per second (1 thread unless --threads)
-  train_mfu                 model FLOPs/s / the probe's peak GEMM rate of the fastest dtype on these
-                            cores at the same thread count (bf16 on AMX cores; fp32 where bf16 has
-                            no fast kernel, e.g. AVX2-only cores) -- the hardware's ceiling
+  train_mfu                 model FLOPs/s / the peak GEMM rate of the fastest dtype on these cores at
+                            the same thread count (bf16 on AMX cores; fp32 where bf16 has no fast
+                            kernel, e.g. AVX2-only cores), load-matched: each timed step is framed by
+                            two bursts of the probe's best GEMM shape, and the step's rate is divided
+                            by theirs (median over steps), so other jobs on a shared machine slow
+                            numerator and denominator alike
+  train_mfu_vs_best_burst   the step rate (median) over the probe's best burst at the start: what
+                            this figure was before; low whenever the machine is loaded
   train_mfu_vs_bf16_peak    the same over the probe's bf16 peak (what the issue names; > 1 is
                             possible where bf16 itself is slow)
   train_speedup_vs_old      new / old trainer as `make train` ran it (amp auto = bf16 autocast on
@@ -32,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.gemm_probe import peak_gflops                               # noqa: E402
+from bench.gemm_probe import _operands, model_shapes, probe             # noqa: E402
 from model import train as T                                            # noqa: E402
 from model.config import R1Config                                       # noqa: E402
 from model.network import R1Model                                       # noqa: E402
@@ -68,6 +73,20 @@ class Setup:
         return time.perf_counter() - t
 
 
+def burst_gflops(dtype: str, mkn: tuple[int, int, int], seconds: float) -> float:
+    """Mean GFLOPS of back-to-back GEMMs of one shape for about `seconds` (mean, not best: it
+    stands beside a training step's time measured under the same load)."""
+    a, b = _operands(dtype, *mkn)
+    a @ b
+    flops, n, t0 = 2.0 * mkn[0] * mkn[1] * mkn[2], 0, time.perf_counter()
+    while True:
+        a @ b
+        n += 1
+        el = time.perf_counter() - t0
+        if el >= seconds:
+            return n * flops / el / 1e9
+
+
 def profile_top(setup: Setup, x, y, rows: int = 12) -> list[dict]:
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CPU]) as p:
@@ -93,8 +112,11 @@ def main(argv=None) -> int:
     steps = a.steps or (3 if a.quick else 8)
     t0 = time.time()
 
-    peaks = {dt: peak_gflops(dt, threads=a.threads, seconds=0.1 if a.quick else 0.4) for dt in ("bf16", "fp32")}
+    pr = probe(model_shapes(decode=False), threads=a.threads, seconds=0.1 if a.quick else 0.4, dtypes=("bf16", "fp32"))
+    peaks = pr["peak_gflops"]
     best_dt = max(peaks, key=lambda k: peaks[k] or 0)
+    best_shape = max((v or 0, k) for k, v in pr["gflops"][best_dt].items())[1]
+    best_mkn = tuple(pr["shapes"][best_shape])
 
     new = Setup("new", T.amp_dtype(T.TrainConfig(), torch.device("cpu")), "auto", "auto", True)
     old32 = Setup("old fp32", "fp32", "loop", "off", False)
@@ -105,11 +127,17 @@ def main(argv=None) -> int:
     for s in (new, old32):                                             # warm-up (compiles)
         s.step(*batches[0])
     times = {new.name: [], old32.name: []}
+    fpt = train_flops_per_token(new.model, a.seq_len)
+    tok = B * a.seq_len
+    matched = []                                       # per new step: its model GFLOPS / the bursts' GFLOPS
+    burst_s = 0.1 if a.quick else 0.3
     for i in range(steps):
         x, y = batches[i % 2]
         times[old32.name].append(old32.step(x, y))
+        before = burst_gflops(best_dt, best_mkn, burst_s)
         times[new.name].append(new.step(x, y))
-    tok = B * a.seq_len
+        after = burst_gflops(best_dt, best_mkn, burst_s)
+        matched.append(tok * fpt / times[new.name][-1] / 1e9 / ((before + after) / 2))
     rate = {k: tok / statistics.median(v) for k, v in times.items()}
 
     # the old default (amp auto = bf16 autocast on CPU): on cores without a fast bf16 GEMM a full
@@ -124,11 +152,12 @@ def main(argv=None) -> int:
     t_old = [old_def.step(ox, ox) for _ in range(1 if not bf16_fast else steps)]
     rate["old default"] = oB * oT / statistics.median(t_old)
 
-    fpt = train_flops_per_token(new.model, a.seq_len)
     flops_s = rate["new"] * fpt
     fig = {
         "train_tokens_per_s": round(rate["new"]),
-        "train_mfu": round(flops_s / (peaks[best_dt] * 1e9), 3),
+        "train_mfu": round(statistics.median(matched), 3),
+        "train_mfu_vs_best_burst": round(flops_s / (peaks[best_dt] * 1e9), 3),
+        "peak_shape": best_shape,
         "train_mfu_vs_bf16_peak": round(flops_s / (peaks["bf16"] * 1e9), 3) if peaks["bf16"] else None,
         "train_speedup_vs_old": round(rate["new"] / rate["old default"], 2),
         "train_speedup_vs_old_fp32": round(rate["new"] / rate["old fp32"], 2),
@@ -143,7 +172,8 @@ def main(argv=None) -> int:
     }
     print(f"probe ({a.threads} thread): bf16 {peaks['bf16']} GFLOPS, fp32 {peaks['fp32']} GFLOPS -> ceiling {best_dt}")
     print(f"new trainer ({new.amp}, experts {new.moe}, loss head {new.compiled}, fused AdamW), {B}x{a.seq_len}: "
-          f"{rate['new']:,.0f} tok/s = {flops_s / 1e9:.1f} model GFLOPS -> MFU {fig['train_mfu']}")
+          f"{rate['new']:,.0f} tok/s = {flops_s / 1e9:.1f} model GFLOPS -> MFU {fig['train_mfu']} load-matched "
+          f"({fig['train_mfu_vs_best_burst']} vs the first probe's best burst)")
     print(f"old trainer fp32: {rate['old fp32']:,.0f} tok/s -> new is {fig['train_speedup_vs_old_fp32']}x")
     print(f"old trainer default (bf16 autocast, {oB}x{oT} steps): {rate['old default']:,.1f} tok/s "
           f"-> new is {fig['train_speedup_vs_old']}x")

@@ -401,6 +401,8 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         logf = open(self.out / "log.jsonl", "a") if d.main else None
         try:
+            if self.step == 0 and cfg.init_from and cfg.eval_every and not self.history:
+                self._eval_and_log(logf)          # the starting weights' point: "best" must beat it
             while self.step < cfg.max_steps:
                 if cfg.max_minutes and time.time() - t_start >= cfg.max_minutes * 60:
                     stop_reason = "max_minutes"

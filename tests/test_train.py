@@ -269,6 +269,7 @@ def test_runs_add_up_from_shipped_weights_and_ship_only_when_better(tiny_corpus,
     first = T.Trainer(_cfg(tiny_corpus, tiny_config_file, run, **{**kw, "max_steps": 3}), log=_quiet)
     assert first.tokens_base == 1000
     r1 = first.train()
+    assert first.history[0]["step"] == 0 and "val" in first.history[0]     # the starting weights' point
     first.save_final(run / "final")
     d1 = ship_if_better(first, ship)
     assert d1["shipped"] and d1["best_loss"] < d1["shipped_loss"]
