@@ -456,7 +456,8 @@ def model_card(train_meta: dict, rep: dict, ds: CorpusDataset) -> dict:
         "tokens_seen": train_meta.get("tokens_seen"),
         "steps": train_meta.get("steps"),
         "training_seconds": secs,
-        "throughput_tok_s": round(train_meta["tokens_seen"] / secs) if secs else None,
+        "throughput_tok_s": round(train_meta.get("tokens_seen_this_run_folder", train_meta["tokens_seen"]) / secs)
+        if secs else None,                   # this run folder's tokens over its seconds (not the carried count)
         "heldout_bpb_python": round(rep["python"]["bpb"], 4),
         "heldout_bpb_java": round(rep["java"]["bpb"], 4),
         "heldout_loss_python": round(rep["python"]["loss"], 4),
