@@ -13,6 +13,7 @@ positions are (line, UTF-16 column).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
@@ -46,6 +47,7 @@ class CompletionCandidate:
 class CompletionResult:
     items: list[CompletionCandidate]
     is_incomplete: bool
+    stages: dict[str, float] = dataclasses.field(default_factory=dict)   # stage -> seconds (the server logs them)
 
 
 # ---------------------------------------------------------------------------- model
@@ -108,12 +110,21 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     """The completion list at (line, UTF-16 character). `engine` None or not ready: static
     features only. `timeout` bounds the wait for the model (then the static ranking is used).
     `features_out`, when a list, receives (label, features) of every candidate (for tuning)."""
+    clock = [time.perf_counter()]
+    stages: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     cur = cursor_at(doc, line, character)
     if cur is None:
         return CompletionResult([], False)
     ctx = (context or AnalysisContext()).started()
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
+    stage("candidates")
     for c in found:
         m = _match(c.label, cur.prefix)
         if m is not None:
@@ -122,7 +133,9 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     counts = NameCounts.of(doc.text)
     static = {c.label: rank_features(c, cur, counts, None, False) for c in cands}
     cands.sort(key=lambda c: (-rank_score(static[c.label], weights), c.label))
+    stage("static_rank")
     expected = _expected_type(doc, cur, ctx, cands)
+    stage("expected_type")
     w = RANK_WEIGHTS if weights is None else weights
     # the model is asked only when its score counts (its tuned weight may be 0: then the list
     # costs the analysis alone)
@@ -138,6 +151,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
             if word and word not in {c.label for c in cands}:
                 cands.insert(0, _Cand(word, "model", "model", 0.0))
         scores = _model_scores(engine, doc, cur, cands[:max_scored], budget, deadline, key)
+    stage("model")
     floor = min(scores.values()) - 1.0 if scores else None                 # unscored: below every scored
     items = []
     for c in cands:
@@ -151,6 +165,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     end = (cur.line, cur.character + utf16_len(cur.tail))
     out = []
     # jedi's signatures / types cost inference: the first items get them within a budget
+    stage("rank")
     lazy = [c for _, c, _ in items[:DETAILED_ITEMS] if c.symbol is not None]
     details = {}
     if lazy:
@@ -159,6 +174,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         found = pyanalysis.describe_within([c.symbol for c in lazy], until if ctx.deadline is None
                                            else max(ctx.deadline, time.monotonic() + DETAIL_MIN_S))
         details = {id(lazy[i]): d for i, d in found.items()}
+    stage("details")
     for rank, (total, c, s) in enumerate(items[:max_items]):
         what = details.get(id(c), c.detail)
         score = s if s is not None else total
@@ -166,7 +182,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         detail = f"{what} · {c.source} · {how}" if what else f"{c.source} · {how}"
         out.append(CompletionCandidate(c.label, c.kind, detail, total, c.label, start, end, f"{rank:04d}"))
     model_pending = engine is not None and getattr(engine, "state", None) == "loading"
-    return CompletionResult(out, is_incomplete=len(items) > max_items or model_pending or pending)
+    return CompletionResult(out, len(items) > max_items or model_pending or pending, stages)
 
 
 def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: str) -> str | None:
