@@ -44,7 +44,8 @@ import torch  # noqa: E402
 
 from model import R1Config, R1Model, quantize_model  # noqa: E402
 from model.generate import generate  # noqa: E402
-from model.attention import KVCache, SparseAttention, key_masks, rope_angles, select_keys  # noqa: E402
+from model.attention import KVCache, SparseAttention, rope_angles  # noqa: E402
+from model.key_selection import key_masks, select_keys  # noqa: E402
 
 
 def timed(fn, reps: int, warmup: int = 2, device="cpu") -> list[float]:

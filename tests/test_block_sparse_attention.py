@@ -1,10 +1,11 @@
-"""Block-sparse key selection (model/attention.py): pooled block keys pick a few old blocks per
+"""Block-sparse key selection (model/key_selection.py): pooled block keys pick a few old blocks per
 query, the exact gate refines inside them. What it keeps, where it equals the exact selection,
 and that a far block the indexer points at is found."""
 import pytest
 import torch
 
-from model.attention import SparseAttention, block_sparse_chunk, pooled_block_keys, uses_blocks
+from model.attention import SparseAttention
+from model.key_selection import block_sparse_chunk, pooled_block_keys, uses_blocks
 from model.config import R1Config
 
 pytestmark = pytest.mark.usefixtures("one_thread")

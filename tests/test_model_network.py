@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from model import R1Config, R1Model, unit_summaries
-from model.attention import SparseAttention, compact, key_masks, rope_angles, select_keys
+from model.attention import SparseAttention, rope_angles
+from model.key_selection import compact, key_masks, select_keys
 from model.attention import KVCache
 from model.hierarchy import cached_unit_means, causal_unit_mean
 
