@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import logging
 import threading
 import time
 from concurrent.futures import CancelledError, Future, InvalidStateError
@@ -35,6 +36,8 @@ from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_thre
 from r1lsp.result_cache import ResultCache, digest
 from r1lsp.route_trace import RouteTrace
 from r1lsp.settings import ModelSettings
+
+log = logging.getLogger("r1lsp.engine")
 
 StopFn = Callable[[str], "int | None"]     # generated text -> cut index (stop there) or None
 
@@ -385,6 +388,9 @@ class Engine:
         for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
             for wave in _prefix_waves([r for r in gens if r.params["temperature"] == temp]):
                 self._generate_rows(wave)
+        if len(routes) < len(batch):
+            with self._cond:                    # the quiet period runs from the end of typing work
+                self._last_interactive = time.monotonic()
         groups = _length_groups(routes)
         for i, group in enumerate(groups):
             if i and self._interactive_waiting():
@@ -504,8 +510,10 @@ class Engine:
         pad_len = torch.tensor([T - len(row) for row in rows], device=self.device)
         self.batches_run += 1
         self.rows_run += len(rows)
+        t0 = time.monotonic()
         routing, nll = _route_forward(self.model, ids.to(self.device), lvl.to(self.device),
                                       pad_len if len(rows) > 1 else None)
+        log.debug("routed %d rows x %d positions in %.0f ms", len(rows), T, 1000 * (time.monotonic() - t0))
         experts = routing.experts.cpu().numpy().astype(np.int16)    # expert ids < 32K: a quarter of int64's bytes
         weights = routing.weights.float().cpu().numpy()
         surprise = np.concatenate([np.full((len(rows), 1), np.nan, np.float32), nll.astype(np.float32)], 1)
@@ -602,10 +610,11 @@ def _prefix_waves(reqs: list[_Request]) -> list[list[_Request]]:
 
 
 def _take_interactive_first(queue: collections.deque, n: int) -> list:
-    """Up to n requests off the queue: generate and score requests (someone is typing) before
+    """Up to n requests off the queue: generate and score requests (someone is typing), else
     route requests (expert diagnostics, which re-route whole paragraphs), each kind in order."""
     interactive = [r for r in queue if r.kind != "route"][:n]
-    taken = interactive + [r for r in queue if r.kind == "route"][:n - len(interactive)]
+    # routes only in a take of their own (the engine starts them after a pause in typing)
+    taken = interactive or [r for r in queue if r.kind == "route"][:n]
     ids = {id(r) for r in taken}
     rest = [r for r in queue if id(r) not in ids]
     queue.clear()

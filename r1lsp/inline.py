@@ -20,6 +20,13 @@ is below `min_confidence` (precision before recall).
 
 With `monitor`, decoding is guided by the static analysis (r1lsp.monitor): after `receiver.`
 the model may only write one of the names the language's analysis offers there.
+
+Latency (a keystroke's request should only decode): the suffix is short (`SUFFIX_TOKENS`: it
+follows the prefix in the prompt, so it is computed again after every keystroke); the server
+prefills the prompt at the end of each edit (`warm_prompt`, on didChange) into the prefix cache
+the request then finds; with code before the cursor on its line the suggestion is at most
+`LINE_TOKENS` long; typing the start of the suggestion shown is answered with its rest
+(`TypedAhead`), without the model.
 """
 from __future__ import annotations
 
@@ -128,8 +135,6 @@ class BlockStop:
 
         def on_char(i, c, stack):
             d = len(stack)
-            if c == "\n" and d == 0 and self.at_statement and self.line_has_code:
-                return i                                               # mid-line: the line's end
             if c in _CLOSE:
                 if not stack:                                          # closes the enclosing bracket:
                     return i if self.at_statement else i + 1           # a block's end is not ours
@@ -342,7 +347,18 @@ def warm_prompt(doc: StructuredDocument, offset: int, engine, *, max_tokens: int
     if engine is None or getattr(engine, "state", None) != "ready" or offset > len(doc.data):
         return None
     ids, levels = ghost_prompt(engine, doc, offset, max_tokens)
-    return engine.submit_generate(key + "#warm", ids, levels, 1, prefix_key=key + "#prefix")
+    fut = engine.submit_generate(key + "#warm", ids, levels, 1, prefix_key=key + "#prefix")
+    fut.add_done_callback(_log_warm)
+    return fut
+
+
+def _log_warm(fut) -> None:
+    if fut.cancelled() or fut.exception() is not None:
+        log.debug("ghost prompt warm-up cancelled")
+        return
+    st = getattr(fut.result(), "stages", None) or {}
+    log.debug("ghost prompt warmed: queued %.0f ms, prefill %.0f ms (%d reused, %d computed)", st.get("queued_ms", 0),
+              st.get("prefill_ms", 0), st.get("reused_tokens", 0), st.get("computed_tokens", 0))
 
 
 def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
@@ -358,8 +374,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     monitor constrains names after `receiver.`; `logits_processor(generated_ids, logits)`
     edits each step's logits (model.generate.generate; applied before the monitor).
     `typed_ahead`: the suggestions shown before under `key`; typing their start answers with
-    their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens, and
-    the suggestion ends with the line (at statement level)."""
+    their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
