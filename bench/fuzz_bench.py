@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import random
-import re
 import signal
 import sys
 import tempfile
@@ -38,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model.structure import StructuredDocument  # noqa: E402  (the fresh parse to compare with)
+from fuzz_text import apply_edit, canonical, column_of, digest, dumps, frame, line_spans  # noqa: E402
 
 PIECES = ["a", "x = 1", "int y = 2;", "\n", "\r\n", "\r", "\t", " ", "é", "中文字", "😀", "👍🏽",
           "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\ud800", "\udfff",
@@ -47,77 +46,6 @@ OPEN_TEXTS = {
     "java": "class A {\n  int f(int x) {\n    return x + 1; // é 😀\n  }\r\n  String s = \"中文\";\n}\n",
     "python": "a = 1\v# x\nbb = 22\n\fdef f():\r\n    return 'é😀'\n\x85z = 3\u2028\n",
 }
-LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-# -- the client's copy of a document (LSP positions) ------------------------------------
-def units(ch: str, encoding: str) -> int:
-    cp = ord(ch)
-    if encoding == "utf-8":
-        return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
-    if encoding == "utf-16":
-        return 2 if cp >= 0x10000 else 1
-    return 1
-
-
-def line_spans(text: str) -> list[tuple[int, int]]:
-    """(start, content end) of each line, in characters."""
-    spans, start = [], 0
-    for m in LINE_BREAK.finditer(text):
-        spans.append((start, m.start()))
-        start = m.end()
-    spans.append((start, len(text)))
-    return spans
-
-
-def offset_of(text: str, line: int, character: int, encoding: str) -> int:
-    spans = line_spans(text)
-    if line >= len(spans):
-        return len(text)
-    start, end = spans[line]
-    seen = 0
-    for i in range(start, end):
-        step = units(text[i], encoding)
-        if seen + step > character:
-            return i
-        seen += step
-    return end
-
-
-def column_of(text: str, index: int, encoding: str) -> tuple[int, int]:
-    """(line, column in ``encoding``) of character ``index`` (a character boundary)."""
-    spans = line_spans(text)
-    for line, (start, end) in enumerate(spans):
-        if index <= end or line == len(spans) - 1:
-            return line, sum(units(c, encoding) for c in text[start:min(index, end)])
-    raise AssertionError
-
-
-def canonical(text: str) -> str:
-    """The text as a UTF-16 (JSON) client holds it: a high surrogate followed by a low one is
-    one character, however the two came together."""
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-
-
-def apply_edit(text: str, rng: dict | None, new: str, encoding: str) -> str:
-    if rng is None:
-        return canonical(new)
-    a = offset_of(text, rng["start"]["line"], rng["start"]["character"], encoding)
-    b = offset_of(text, rng["end"]["line"], rng["end"]["character"], encoding)
-    a, b = min(a, b), max(a, b)
-    return canonical(text[:a] + new + text[b:])
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def frame(body: bytes, header: str = "Content-Length") -> bytes:
-    return f"{header}: {len(body)}\r\n\r\n".encode() + body
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj).encode()  # ASCII: lone surrogates travel as \\ud800 escapes
 
 
 # -- the connection ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Fit the completion list's ranking weights and the ghost-text confidence threshold on the DEV
 split of bench/devset.json (never the test split). Run through
 `python bench/completion_quality.py --tune [--quick]`; prints the fitted values (they are then
-written into r1lsp/completion.py RANK_WEIGHTS and settings.InlineSettings.min_confidence by
+written into r1lsp/completion_rank.py RANK_WEIGHTS and settings.InlineSettings.min_confidence by
 hand, with the figures in the README).
 
 Ranking: complete() in-process (the shipped model, fp32) at the dev member positions, every

@@ -1,34 +1,19 @@
 """8-bit weights: a step that swaps nn.Linear modules for int8 ones.
 
-Paths (chosen by `mode`, "auto" picks by device):
+Paths (chosen by `mode`; "auto" picks by device):
   "bnb"  (CUDA)  bitsandbytes `Linear8bitLt(has_fp16_weights=False, threshold=6.0)` (LLM.int8);
                  the rest of the model runs in fp16. bitsandbytes is imported only here.
-  "w8a8" (CPU)   `Int8Linear`: per-output-channel int8 weights and per-token int8 activations,
-                 int32 products by `torch._int_mm`. Per-token scales make every row independent
-                 of its batch mates, so cached decode stays equal to a full forward.
-  "w8"   (CPU fallback where `_int_mm` is missing) int8 weights converted on the fly, fp matmul.
-CPU choice by measurement (this machine, 2 shared cores, torch 2.13, one Linear, max|err|/max|ref|):
-    shape (in->out), rows   fp32     w8a8           w8
-    1024->1024, M=1         76 us    31 us (1.1%)   115 us (0.8%)
-    1024->1024, M=512       6.8 ms   2.1 ms (1.1%)  7.3 ms (0.9%)
-    256->8192 (head), M=1   329 us   74 us (0.9%)   385 us (0.7%)
-    256->256, M=1           7 us     21 us (1.0%)   (dequant dominates)
-  so "w8a8" is the CPU default (bench/model_bench.py re-measures decode tok/s for the model).
-Kernels (CPU `Int8Linear`, chosen per phase by measurement at load: `select_kernels`). The same
-int8 weights can be multiplied several ways, and which is fastest depends on the CPU (AMX-BF16 /
-AVX512-VNNI / only AVX2) and on the number of rows M:
-  "dequant-fp32"   w_q -> fp32 (x scale) then an fp32 GEMM: the fastest prefill where bf16 has no
-                   hardware path (this AVX2-only EPYC: 256->256, M=512: 0.8 ms vs 8 ms in bf16)
-  "dequant-bf16"   w_q -> bf16, a bf16 GEMM (oneDNN/AMX where the CPU has it: ~10x fp32 at M >= 32)
-  "int8pack"       torch._weight_int8pack_mm with bf16 activations (a weight-only int8 GEMV kernel:
-                   decode, M small; the head 256->8192 at M=1: 178 us vs fp32 245 us here)
-  "w8a8"           per-token int8 activations, torch._int_mm (the previous default)
-`select_kernels(model)` times every available kernel on the model's own Linear shapes at M=1
-("decode", M <= SMALL_M) and M=128 ("prefill") and sets the fastest; the choice is reported
-(`kernel_report`) by the engine, `r1lsp doctor` and the benchmarks.
-Not converted by default: the expert router (`gate`, a Parameter, not a Linear) and the sparse
-attention `indexer`: both make discrete choices from small projections and cost little.
-Embeddings and norms are never converted.
+  "w8a8" (CPU)   `Int8Linear`: per-output-channel int8 weights, per-token int8 activations, int32
+                 products by `torch._int_mm`. Per-token scales keep every row independent of its
+                 batch mates, so cached decode equals a full forward.
+  "w8"   (CPU fallback where `_int_mm` is missing) int8 weights converted on the fly.
+The same int8 weights of a CPU `Int8Linear` can be multiplied several ways ("dequant-fp32",
+"dequant-bf16", "int8pack", "w8a8"); which is fastest depends on the CPU (AMX-BF16 / VNNI /
+AVX2 only) and on the number of rows, so `select_kernels(model)` times each on the model's own
+shapes at decode (M=1) and prefill (M=128) and keeps the fastest; `kernel_report` names the
+choice (engine log, `r1lsp doctor`, benchmarks). Measured figures: README, `bench/model_bench.py`.
+Not converted: the expert router (`gate`, a Parameter) and the sparse attention `indexer`, which
+make discrete choices from small projections; embeddings and norms.
 """
 from __future__ import annotations
 

@@ -187,7 +187,8 @@ def test_with_the_real_engine(tiny_checkpoint):
 def test_name_statistics_and_receivers_on_a_line_with_a_huge_name():
     """Linear in the text: a 300 kB name (fuzzed traffic) held a completion worker for hours
     while the regexes retried at every character of it."""
-    from r1lsp.completion import NameCounts, _java_receiver_text
+    from r1lsp.completion_candidates import _java_receiver_text
+    from r1lsp.completion_names import NameCounts
     big = "y" * 300_000
     counts = NameCounts.of(f"{big} = 1\nitems.add(x)\n")
     assert counts.pairs == {("items", "add"): 1} and counts.names[big] == 1
