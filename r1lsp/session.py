@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from r1lsp.documents import DocumentStore
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
+from r1lsp.inline import TypedAhead, warm_prompt
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
@@ -61,6 +63,11 @@ class R1LanguageServer(LanguageServer):
         self.diagnostics = DiagnosticsHub(self)
         self.experts = ExpertScheduler(self)
         self.translations = TranslationWriter(self)
+        # ghost text runs on threads of its own: a keystroke's request never queues behind
+        # completion lists or jedi waits in the default executor
+        self.inline_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-inline")
+        self.typed_ahead = TypedAhead()          # the ghost text shown per document (typing its start)
+        self.inline_asked: set[str] = set()      # documents whose ghost text the client asked for
         # set once the first engine exists: a document opened while `initialized` still pulls the
         # configuration is routed when the engine starts (and a pull waits for that routing)
         self.engine_started = asyncio.Event()
@@ -294,6 +301,19 @@ class R1LanguageServer(LanguageServer):
         """A closed document's model state: its prefix caches (keys '<uri>#...') go."""
         if self.engine is not None:
             self.engine.prefix_cache.invalidate(uri + "#")
+        self.typed_ahead.forget(f"{uri}#inline")
+        self.inline_asked.discard(uri)
+
+    def warm_ghost_text(self, uri: str, offset: int) -> None:
+        """After an edit ending at byte `offset`: prefill the ghost-text prompt there while the
+        client gets ready to ask (only for documents whose ghost text the client asked for)."""
+        engine = self.engine
+        if (uri not in self.inline_asked or not self.settings.features.inline_completion or engine is None
+                or engine.state != EngineState.READY or uri not in self.documents):
+            return
+        snap = self.documents.get(uri).snapshot()
+        self.inline_pool.submit(warm_prompt, snap, offset, engine, max_tokens=self.settings.model.max_tokens,
+                                key=f"{uri}#inline")
 
     def shutdown_engine(self) -> None:
         if self.engine is not None:
