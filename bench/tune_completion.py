@@ -22,6 +22,35 @@ import completion_quality as cq
 GRID = (-4.0, -2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
+def _java_index(root):
+    from r1lsp.java.workspace import JavaIndex
+    index = JavaIndex()
+    index.scan([root])
+    return index
+
+
+_JAVA_INDEXES: dict = {}
+
+
+def ghost_context(p):
+    """The analysis context the server gives a dev position's ghost text: the repository is
+    the workspace (its Java classes indexed)."""
+    from r1lsp.completion import AnalysisContext
+    root = cq.ROOT / "cache" / "devset" / p.language / p.repo
+    if p.language == "java" and root not in _JAVA_INDEXES:
+        _JAVA_INDEXES[root] = _java_index(root)
+    index = _JAVA_INDEXES.get(root)
+    return AnalysisContext(str(p.path), str(root), None, java_index=index, uri=p.path.as_uri())
+
+
+def _cross_file():
+    from r1lsp.inline_context import CrossFileContext
+    return CrossFileContext()
+
+
+CROSS_FILE = _cross_file()
+
+
 def top5(samples, weights) -> float:
     from r1lsp.completion import rank_score
     hits = 0
@@ -142,7 +171,9 @@ def main(quick: bool = False, with_model: bool = False, ghost_only: bool = False
                      model_continuations=False, context=ctx, weights=scoring)
             samples[p.language].append((p.expected, feats))
         else:
-            got = inline_suggestions(doc, p.line, p.character, eng, timeout=60, monitor=True, context=ctx)
+            # as the server prompts: context from the repository's other files (r1lsp.inline_context)
+            got = inline_suggestions(doc, p.line, p.character, eng, timeout=60, monitor=True,
+                                     context=ghost_context(p), cross_file=CROSS_FILE)
             if got:
                 text = got[0].text.split("\n")[0]
                 ghosts.append((got[0].confidence, cq.edit_similarity(text, p.expected) if text.strip() else 0.0))

@@ -256,11 +256,13 @@ SUFFIX_TOKENS = 64     # the suffix follows the prefix in the prompt: recomputed
 
 
 def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int, *,
-                suffix_tokens: int = SUFFIX_TOKENS):
+                suffix_tokens: int = SUFFIX_TOKENS, context_text: str = ""):
     """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context.
     The suffix is kept short (`suffix_tokens`): it comes after the prefix, so every token of it is
     computed again on each keystroke (a quarter of the context, ~500 tokens, cost ~90 % of a
-    typing request's prefill); its first lines are what the middle has to meet."""
+    typing request's prefill); its first lines are what the middle has to meet. `context_text`
+    (r1lsp.inline_context: other files' signatures and snippets) opens the prefix, in its budget,
+    with the units of the prefix's first token."""
     budget = max(32, engine.context_tokens - max_tokens - 8)
     suffix_tokens = min(suffix_tokens, budget // 4)
     data = doc.data
@@ -270,10 +272,14 @@ def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int, *
     s_ids, s_off = engine.encode_with_offsets(decode(data[offset:end]), offset)
     s_ids, s_off = list(s_ids)[:suffix_tokens], list(s_off)[:suffix_tokens]
     # the prefix window's start stays put while the user types (the prefix cache keeps hitting)
-    p_ids, p_off = encode_window(engine, data, offset, budget - budget // 4)
+    c_ids = engine.encode(context_text)[:budget // 4] if context_text else []
+    p_ids, p_off = encode_window(engine, data, offset, budget - budget // 4 - len(c_ids))
     h = doc.hierarchy
     cursor_units = tuple(h.unit_ids([offset])[0])
     p_lev = [tuple(u) for u in h.unit_ids(p_off)] if p_off else []
+    if c_ids:
+        first = p_lev[0] if p_lev else cursor_units
+        p_ids, p_lev = list(c_ids) + list(p_ids), [first] * len(c_ids) + p_lev
     s_lev = [tuple(u) for u in h.unit_ids(s_off)] if s_off else []
     if not engine.prompts.has_fim:                                      # a base model: prefix only
         s_ids, s_lev = [], []
@@ -332,13 +338,17 @@ class TypedAhead:
 
 # ---------------------------------------------------------------------------- entry point
 
-def ghost_prompt(engine, doc: StructuredDocument, offset: int, max_tokens: int):
+def ghost_prompt(engine, doc: StructuredDocument, offset: int, max_tokens: int, cross_file=None, context=None,
+                 snippets: tuple = ()):
     """The ghost-text prompt (ids, level ids) at byte `offset`: what `inline_suggestions` sends
-    and `warm_prompt` prefills ahead of it (the two must be the same tokens)."""
-    return fim_request(engine, doc, offset, max_tokens)
+    and `warm_prompt` prefills ahead of it (the two must be the same tokens). `cross_file`
+    (r1lsp.inline_context.CrossFileContext) adds other files' signatures and `snippets`."""
+    text = cross_file.text_for(doc, offset, context, snippets) if cross_file is not None else ""
+    return fim_request(engine, doc, offset, max_tokens, context_text=text)
 
 
-def warm_prompt(doc: StructuredDocument, offset: int, engine, *, max_tokens: int = 48, key: str) -> object | None:
+def warm_prompt(doc: StructuredDocument, offset: int, engine, *, max_tokens: int = 48, key: str,
+                cross_file=None, context: AnalysisContext | None = None, snippets: tuple = ()) -> object | None:
     """Prefill the ghost-text prompt at byte `offset` into the prefix cache of `key` while the
     user types (sent on didChange at the edit's end), so the ghost-text request that follows
     finds the prompt computed and only decodes. Returns the engine future (None when the
@@ -346,7 +356,7 @@ def warm_prompt(doc: StructuredDocument, offset: int, engine, *, max_tokens: int
     (`inline_suggestions` does: two rows of one batch cannot share one prefix cache)."""
     if engine is None or getattr(engine, "state", None) != "ready" or offset > len(doc.data):
         return None
-    ids, levels = ghost_prompt(engine, doc, offset, max_tokens)
+    ids, levels = ghost_prompt(engine, doc, offset, max_tokens, cross_file, context, snippets)
     fut = engine.submit_generate(key + "#warm", ids, levels, 1, prefix_key=key + "#prefix")
     fut.add_done_callback(_log_warm)
     return fut
@@ -366,7 +376,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        cancel: threading.Event | None = None, key: str | None = None,
                        min_confidence: float | None = None, monitor: bool = False,
                        context: AnalysisContext | None = None, logits_processor=None,
-                       typed_ahead: TypedAhead | None = None) -> list[InlineSuggestion]:
+                       typed_ahead: TypedAhead | None = None, cross_file=None,
+                       snippets: tuple = ()) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
@@ -374,7 +385,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     monitor constrains names after `receiver.`; `logits_processor(generated_ids, logits)`
     edits each step's logits (model.generate.generate; applied before the monitor).
     `typed_ahead`: the suggestions shown before under `key`; typing their start answers with
-    their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens."""
+    their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens.
+    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -390,7 +402,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
     engine.cancel(key + "#warm")                                          # a warm-up not started yet
-    ids, levels = ghost_prompt(engine, doc, cur.offset, max_tokens)
+    ids, levels = ghost_prompt(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     line_has_code = bool(typed.strip())
     stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,

@@ -153,6 +153,7 @@ def create_server() -> R1LanguageServer:
             ls.java_document_changed(uri, edit=java_edit)
         ls.experts.schedule(uri)
         if cursor is not None:
+            ls.recent_edits.edited(uri, cursor)
             ls.warm_ghost_text(uri, cursor)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
@@ -211,7 +212,7 @@ def create_server() -> R1LanguageServer:
                 inline_suggestions, snap, line, char, ls.engine,
                 max_tokens=ls.settings.model.max_tokens, cancel=cancel, key=f"{uri}#inline",
                 min_confidence=ls.settings.inline.min_confidence, monitor=ls.settings.inline.monitor,
-                context=ls.analysis_context(uri), typed_ahead=ls.typed_ahead,
+                typed_ahead=ls.typed_ahead, **ls.ghost_context(uri),
             ))
         except asyncio.CancelledError:  # the client cancelled or typed on
             cancel.set()

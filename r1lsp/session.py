@@ -30,6 +30,7 @@ from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
 from r1lsp.inline import TypedAhead, warm_prompt
+from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
@@ -68,6 +69,8 @@ class R1LanguageServer(LanguageServer):
         self.inline_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-inline")
         self.typed_ahead = TypedAhead()          # the ghost text shown per document (typing its start)
         self.inline_asked: set[str] = set()      # documents whose ghost text the client asked for
+        self.cross_file = CrossFileContext()      # other files' signatures in the ghost-text prompt
+        self.recent_edits = RecentEdits()         # where each document was edited last
         # set once the first engine exists: a document opened while `initialized` still pulls the
         # configuration is routed when the engine starts (and a pull waits for that routing)
         self.engine_started = asyncio.Event()
@@ -303,6 +306,16 @@ class R1LanguageServer(LanguageServer):
             self.engine.prefix_cache.invalidate(uri + "#")
         self.typed_ahead.forget(f"{uri}#inline")
         self.inline_asked.discard(uri)
+        self.cross_file.forget(uri)
+        self.recent_edits.forget(uri)
+
+    def ghost_context(self, uri: str) -> dict:
+        """The ghost-text prompt's context arguments for a document (`r1lsp.inline.ghost_prompt`)."""
+        if not self.settings.inline.cross_file_context:
+            return {"context": self.analysis_context(uri)}
+        doc = self.documents.get(uri)
+        return {"context": self.analysis_context(uri), "cross_file": self.cross_file,
+                "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
 
     def warm_ghost_text(self, uri: str, offset: int) -> None:
         """After an edit ending at byte `offset`: prefill the ghost-text prompt there while the
@@ -313,7 +326,7 @@ class R1LanguageServer(LanguageServer):
             return
         snap = self.documents.get(uri).snapshot()
         self.inline_pool.submit(warm_prompt, snap, offset, engine, max_tokens=self.settings.model.max_tokens,
-                                key=f"{uri}#inline")
+                                key=f"{uri}#inline", **self.ghost_context(uri))
 
     def shutdown_engine(self) -> None:
         if self.engine is not None:
