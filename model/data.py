@@ -1,52 +1,11 @@
-"""Training corpus for R1: samples, level ids, FIM, on-disk format, batches, CLI.
-
-Build (see :mod:`model.corpus` for sources, licences, filters, dedup and split)::
+"""Training corpus for R1: samples (:class:`SampleBuilder`: tokens, level ids, FIM), the corpus
+folder the trainer reads (:class:`CorpusDataset`), and the small corpus v1 build/CLI::
 
     python -m model.data build --out cache/corpus [--max-mb 48] [--java-share 0.5]
-    python -m model.data build --out /tmp/c --dir python=tests/fixtures/data/python \\
-        --dir java=tests/fixtures/data/java --no-stdlib --no-site-packages --no-java
     python -m model.data info cache/corpus
 
-On-disk format (a folder)::
-
-    tokenizer.json          byte-level BPE trained on the *train* split only
-    manifest.json           config, sources (provenance, licence, counts,
-                            bytes, per-package for site-packages), per-split totals, timings
-    files.jsonl             one line per kept file: source, path, package, version, licence,
-                            lang, split, sha1, bytes, tokens, fim, sample index
-    {split}.tokens.npy      uint16 [N]     token ids of all samples of the split, concatenated
-    {split}.levels.npy      int32  [N, 3]  per token (phrase, sentence, paragraph) unit ids
-    {split}.docs.npy        int64  [F + 1] start index of each *file* in the token array
-                            (last entry = N); a file gives 1 sample, or up to 3 with FIM
-
-    splits: "train" and "val" (held out *by file*, ~2 % by a hash of source:path).
-
-A sample is one file::
-
-    plain (1 - fim_rate):  <|lang:X|> text <|endoftext|>
-    FIM   (fim_rate, PSM): <|lang:X|> <|fim_prefix|> prefix <|fim_suffix|> suffix
-                           <|fim_middle|> middle <|endoftext|>
-
-The FIM pieces are cut at UTF-8 byte offsets that start a sentence (or phrase) unit of the
-structure mapping (the middle spans 1-4 such units), and each piece is tokenised on its own
-(as the server tokenises the text around the cursor). In a file longer than
-``fim_window_kb`` (default 4 KB, ~1,200 tokens, so that prefix, suffix and middle fit in one
-training window) the FIM sample covers only a region of that size around the middle, cut at
-line starts, and the text before / after the region become plain samples of their own
-(``<|lang:X|> before <|endoftext|>``, FIM sample, ``<|lang:X|> after <|endoftext|>``).
-Either way ``before + prefix + middle + suffix + after`` is the file's text exactly.
-
-Level ids. For every text token the structure mapping (``model.structure.map_structure``,
-the same tree-sitter mapping the server uses) gives the (phrase, sentence, paragraph) ids of
-the unit holding the token's *first byte*. After FIM reordering each token keeps the ids of
-the place it came from. A special token takes the ids of its right neighbour in the sample
-(``<|lang|>`` and ``<|fim_prefix|>`` those of the first prefix token, ``<|fim_suffix|>`` of the
-first suffix token, ``<|fim_middle|>`` of the first middle token -- i.e. of the cursor, which
-the server knows at inference), except the closing ``<|endoftext|>``, which takes its left
-neighbour's. In the stored arrays the ids are *offset per file* so they keep increasing
-across the concatenated samples of a split (each file's ids start one past the previous
-file's largest); a unit never spans two files. :meth:`CorpusDataset.batch` renumbers the ids
-of each window from 0 in order of first appearance.
+Sources, licences, filters and dedup: :mod:`model.corpus`; the large package-split corpus
+(``make corpus``): :mod:`model.corpus_shards`. Figures: docs/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -169,7 +128,20 @@ def encode_texts(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
 
 
 class SampleBuilder:
-    """Turns a file's text into a :class:`Sample` (tokens + level ids, optionally FIM)."""
+    """Turns a file's text into a :class:`Sample` (tokens + level ids, optionally FIM).
+
+    plain (1 - fim_rate):  <|lang:X|> text <|endoftext|>
+    FIM   (fim_rate, PSM): <|lang:X|> <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle <|endoftext|>
+
+    FIM cuts fall on UTF-8 offsets that start a sentence (or phrase) unit of the structure mapping
+    (the middle spans 1-4 units); each piece is tokenised on its own, as the server does. A file
+    longer than ``fim_window_bytes`` gets FIM only in a region of that size around the middle (cut
+    at line starts); the text before / after it become plain samples. The pieces always add up to
+    the file's text exactly. Level ids: each text token takes the (phrase, sentence, paragraph)
+    ids of the unit holding its first byte, kept through the FIM reordering; a special token takes
+    its right neighbour's (so ``<|fim_middle|>`` carries the cursor's), the closing
+    ``<|endoftext|>`` its left neighbour's.
+    """
 
     def __init__(self, tok: Tokenizer, structure=map_structure, fim_rate: float = 0.5,
                  fim_window_bytes: int = 4096):
@@ -444,7 +416,12 @@ def build(cfg: BuildConfig, log=print) -> dict:
 # ---------------------------------------------------------------------------- batches
 
 class CorpusDataset:
-    """Memory-mapped view of a built corpus folder."""
+    """Memory-mapped view of a built corpus folder: ``tokenizer.json``, ``manifest.json``,
+    ``files.jsonl`` (one line per file: provenance, licence, split, counts) and per split
+    ``{split}.tokens.npy`` (uint16 [N]), ``{split}.levels.npy`` (int32 [N, 3], unit ids offset per
+    file so they keep increasing; :meth:`batch` renumbers each window's from 0),
+    ``{split}.docs.npy`` (int64 [F + 1], each sample's start) and optionally ``{split}.mask.npy``
+    (0 on licence-header tokens)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)

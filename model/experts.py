@@ -35,6 +35,15 @@ class Gate(nn.Module):
         weights = weights / weights.sum(dim=-1, keepdim=True)
         return weights.type_as(x), indices, probs
 
+    def route(self, x: torch.Tensor):
+        """`forward`'s (weights, indices) without the full softmax (inference: no balance loss), in
+        3 ops: the top-k logits, softmaxed among themselves (= the top-k probabilities renormalised;
+        equal up to float rounding, the same experts)."""
+        logits = F.linear(x, self.weight)                                          # (N, E)
+        top = (logits if logits.dtype == torch.float32 else logits.float()).topk(self.topk, dim=-1)
+        weights = top.values.softmax(dim=-1)                                       # (N, k)
+        return (weights if weights.dtype == x.dtype else weights.to(x.dtype)), top.indices
+
 
 class Expert(nn.Module):
     """SwiGLU feed-forward."""
@@ -66,11 +75,14 @@ class MoE(nn.Module):
         (weights, indices) each (B, T, k)."""
         B, T, d = x.shape
         flat = x.reshape(-1, d)                                                   # (N, d)
+        if not want_balance:
+            weights, indices = self.gate.route(flat)
+            k = indices.size(-1)
+            y = self.dispatch(flat, weights, indices)
+            return y.view(B, T, d), None, (weights.view(B, T, k), indices.view(B, T, k))
         weights, indices, probs = self.gate(flat)
         y = self.dispatch(flat, weights, indices)
         k = indices.size(-1)
-        if not want_balance:
-            return y.view(B, T, d), None, (weights.view(B, T, k), indices.view(B, T, k))
         counts = torch.bincount(indices.flatten(), minlength=self.n_experts)      # (E,)
         frac = counts.float() / indices.numel()                                    # f_i: share of slots
         balance = self.n_experts * (frac * probs.mean(0)).sum()                   # Switch: E sum f_i P_i
@@ -106,8 +118,8 @@ def dispatch(experts, x, weights, indices):
     if N == 1 and not torch.is_grad_enabled():      # one token (batch-1 decode): its k experts directly,
         out, mods = None, list(experts)              # summed in expert order as index_add would
         for e, w in sorted(zip(indices[0].tolist(), weights[0].tolist())):
-            y = mods[e].forward(x) * w               # (forward: no hooks on experts, and the module call
-            out = y if out is None else out + y      # costs as much as the expert's own elementwise work)
+            y = mods[e].forward(x)                   # (forward: no hooks on experts, and the module call
+            out = y * w if out is None else out.add_(y, alpha=w)    # costs as much as the expert's own work)
         return out
     flat_idx = indices.flatten()                                                  # (N*k,)
     order = flat_idx.argsort()                                                    # slots grouped by expert

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from model.train import Trainer, TrainConfig, ship_if_better
+from model.train import Trainer, TrainConfig
+from model.train_state import ship_if_better
 
 MAX_MINUTES = 9.0
 

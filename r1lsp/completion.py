@@ -23,8 +23,9 @@ from r1lsp.engine import encode_window
 from model.structure import StructuredDocument
 from model.structure.text_index import utf16_len
 from r1lsp.completion_candidates import AnalysisContext, _Cand, _match, resolved_candidates, static_candidates
-from r1lsp.completion_names import _IDENT, Cursor, NameCounts, cursor_at, grammar_keywords
-from r1lsp.completion_rank import RANK_WEIGHTS, _expected_type, rank_features, rank_score
+from r1lsp.completion_names import _IDENT, Cursor, cursor_at, grammar_keywords
+from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, rank_features, rank_score,
+                                   weights_for)
 
 # what other modules take from here (the list's entry point and the concepts it is made of)
 __all__ = ["AnalysisContext", "CompletionCandidate", "CompletionResult", "Cursor", "IdentifierStop", "RANK_WEIGHTS",
@@ -122,6 +123,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     if cur is None:
         return CompletionResult([], False)
     ctx = (context or AnalysisContext()).started()
+    weights = weights_for(doc.language) if weights is None else weights
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
     stage("candidates")
@@ -130,13 +132,13 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         if m is not None:
             c.structural += m - (0.5 if c.label.startswith("__") else 0.0)     # dunders last
             cands.append(c)
-    counts = NameCounts.of(doc.text)
-    static = {c.label: rank_features(c, cur, counts, None, False) for c in cands}
+    rc = RankContext.of(doc, cur)
+    static = {c.label: rank_features(c, cur, rc, None, False) for c in cands}
     cands.sort(key=lambda c: (-rank_score(static[c.label], weights), c.label))
     stage("static_rank")
     expected = _expected_type(doc, cur, ctx, cands)
     stage("expected_type")
-    w = RANK_WEIGHTS if weights is None else weights
+    w = weights
     # the model is asked only when its score counts (its tuned weight may be 0: then the list
     # costs the analysis alone)
     use_model = engine is not None and getattr(engine, "state", None) == "ready" and w.get("model", 0.0) != 0.0
@@ -156,7 +158,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     items = []
     for c in cands:
         s = scores.get(c.label, floor)
-        f = rank_features(c, cur, counts, s, bool(expected) and expected == c.value_type)
+        f = rank_features(c, cur, rc, s, bool(expected) and expected == c.value_type and expected != "void")
         if features_out is not None:
             features_out.append((c.label, f))
         items.append((rank_score(f, weights), c, scores.get(c.label)))

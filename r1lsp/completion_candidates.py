@@ -36,6 +36,8 @@ class _Cand:
     same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
     expected_type: str = ""            # the type the position expects, as a provider knew it (Java)
     shape: float = 0.0                 # +1 fits the call written after the word (arity), -1 does not (Java)
+    receiver_type: str = ""            # members: the receiver's type as the analysis resolved it (Java: binary name)
+    owner: str = ""                    # members: the type declaring it (Java: binary name)
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,42 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
         if sym.in_file and sym.line == own_line and sym.name.startswith(cur.prefix) and not res.member \
                 and sym.name == cur.prefix + cur.tail:
             continue                                                    # the word being typed itself
+        if res.member and sym.kind == "keyword":
+            continue                                                    # `x.` then a line starting `if`
         out.append(_Cand(sym.name, sym.kind, "member" if res.member else _JEDI_SOURCE.get(sym.kind, "jedi"),
                          0.0, sym.in_file, sym.line, sym.builtin, sym))
     if res.member:
-        out += _used_on_receiver(doc, cur, {c.label for c in out})
+        _owners(out, ctx)
+        have = {c.label for c in out}
+        if _class_receiver(cur.before_word[:-1], have):                 # jedi lists a class's own names only
+            out += [_Cand(n, "field", "member", 0.0, builtin=True) for n in CLASS_ATTRIBUTES if n not in have]
+            have.update(CLASS_ATTRIBUTES)
+        out += _used_on_receiver(doc, cur, have)
     return out
+
+
+def _owners(cands: list[_Cand], ctx: AnalysisContext) -> None:
+    """Each member's declaring class (`owner`) and, as every candidate's `receiver_type`, the class
+    declaring most of them (object's own aside): what the usage prior is looked up by."""
+    from r1lsp import pyanalysis
+    owners = pyanalysis.owners_within([c.symbol for c in cands], ctx.deadline)
+    for i, name in owners.items():
+        cands[i].owner = name
+    common = collections.Counter(o for o in owners.values() if o and o != "object").most_common(1)
+    if common:
+        for c in cands:
+            c.receiver_type = common[0][0]
+
+
+# what every class object has (type's attributes), which jedi leaves out of a class's members
+CLASS_ATTRIBUTES = ("__name__", "__qualname__", "__module__", "__dict__", "__doc__", "__mro__", "__bases__")
+
+
+def _class_receiver(before_dot: str, members: set[str]) -> bool:
+    """The receiver is a class object: `x.__class__`, `type(x)`, `cls`, or jedi listed `mro`."""
+    text = before_dot.rstrip()
+    return text.endswith("__class__") or _receiver(text) == "cls" or re.search(r"\btype\([^()]*\)$", text) is not None \
+        or "mro" in members
 
 
 USED_ON_RECEIVER_SCORE = 1.0   # structural score of a member only seen used on the same receiver (dev-tuned)
@@ -244,7 +277,8 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
                              detail=m.detail, depth=min(m.depth, 2), object_member=obj,
                              same_receiver=same.get(m.name, 0), expected_type=expected,
                              shape=0.0 if got.call_arguments is None else
-                             (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0)))
+                             (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0),
+                             receiver_type=got.receiver, owner=m.owner))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,

@@ -220,6 +220,18 @@ def value_types_within(symbols: list["PySymbol"], deadline: float | None) -> dic
     return _each_within(value_type, symbols, deadline)
 
 
+def owner(c) -> str:
+    """The class (or module) declaring a completion's name, by its simple name ('' unknown):
+    `builtins.str.count` -> `str`."""
+    parts = (c.full_name or "").split(".")
+    return parts[-2] if len(parts) >= 2 else ""
+
+
+def owners_within(symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
+    """The declaring class of each of `symbols` (index -> simple name) the worker finds by `deadline`."""
+    return _each_within(owner, symbols, deadline)
+
+
 _EXPECTED: collections.OrderedDict = collections.OrderedDict()   # completion key -> expected type
 
 

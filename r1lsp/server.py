@@ -8,6 +8,7 @@ feature logic lives here; the session state behind the handlers is `r1lsp.sessio
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import threading
@@ -137,6 +138,7 @@ def create_server() -> R1LanguageServer:
         doc = ls.documents.get(uri)
         version = params.text_document.version
         edit = None
+        cursor = None                                       # where the last edit ends (bytes)
         for change in params.content_changes:
             java_edit = None
             if isinstance(change, types.TextDocumentContentChangePartial):
@@ -145,12 +147,17 @@ def create_server() -> R1LanguageServer:
                 start, end = sorted((doc.offset_at(*edit.start), doc.offset_at(*edit.end)))
                 java_edit = (start, start + len(utf8_bytes(change.text)),
                              doc.data[start:end].decode("utf-8", "replace"), change.text)
+                cursor = java_edit[1]
             else:
                 edit = TextChange(change.text)
+                cursor = None
             ls.documents.change(uri, version, [edit])
             ls.java_document_changed(uri, edit=java_edit)
         ls.experts.schedule(uri)
         ls.prepare_completion(uri, typed=edit)
+        if cursor is not None:
+            ls.recent_edits.edited(uri, cursor)
+            ls.warm_ghost_text(uri, cursor)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: R1LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -213,13 +220,14 @@ def create_server() -> R1LanguageServer:
         line, char = ls.to_utf16(doc, params.position)
         cancel = threading.Event()
         started = time.perf_counter()
+        ls.inline_asked.add(uri)
         try:
-            suggestions = await asyncio.to_thread(
+            suggestions = await asyncio.get_running_loop().run_in_executor(ls.inline_pool, functools.partial(
                 inline_suggestions, snap, line, char, ls.engine,
                 max_tokens=ls.settings.model.max_tokens, cancel=cancel, key=f"{uri}#inline",
                 min_confidence=ls.settings.inline.min_confidence, monitor=ls.settings.inline.monitor,
-                context=ls.analysis_context(uri),
-            )
+                typed_ahead=ls.typed_ahead, **ls.ghost_context(uri),
+            ))
         except asyncio.CancelledError:  # the client cancelled or typed on
             cancel.set()
             log.debug("ghost text at %s:%d:%d cancelled after %.0f ms", uri, line, char, 1000 * (time.perf_counter() - started))

@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
+from r1lsp.inline import TypedAhead, warm_prompt
+from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
@@ -64,6 +67,13 @@ class R1LanguageServer(LanguageServer):
         self.diagnostics = DiagnosticsHub(self)
         self.experts = ExpertScheduler(self)
         self.translations = TranslationWriter(self)
+        # ghost text runs on threads of its own: a keystroke's request never queues behind
+        # completion lists or jedi waits in the default executor
+        self.inline_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-inline")
+        self.typed_ahead = TypedAhead()          # the ghost text shown per document (typing its start)
+        self.inline_asked: set[str] = set()      # documents whose ghost text the client asked for
+        self.cross_file = CrossFileContext()      # other files' signatures in the ghost-text prompt
+        self.recent_edits = RecentEdits()         # where each document was edited last
         # set once the first engine exists: a document opened while `initialized` still pulls the
         # configuration is routed when the engine starts (and a pull waits for that routing)
         self.engine_started = asyncio.Event()
@@ -314,6 +324,29 @@ class R1LanguageServer(LanguageServer):
         """A closed document's model state: its prefix caches (keys '<uri>#...') go."""
         if self.engine is not None:
             self.engine.prefix_cache.invalidate(uri + "#")
+        self.typed_ahead.forget(f"{uri}#inline")
+        self.inline_asked.discard(uri)
+        self.cross_file.forget(uri)
+        self.recent_edits.forget(uri)
+
+    def ghost_context(self, uri: str) -> dict:
+        """The ghost-text prompt's context arguments for a document (`r1lsp.inline.ghost_prompt`)."""
+        if not self.settings.inline.cross_file_context:
+            return {"context": self.analysis_context(uri)}
+        doc = self.documents.get(uri)
+        return {"context": self.analysis_context(uri), "cross_file": self.cross_file,
+                "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
+
+    def warm_ghost_text(self, uri: str, offset: int) -> None:
+        """After an edit ending at byte `offset`: prefill the ghost-text prompt there while the
+        client gets ready to ask (only for documents whose ghost text the client asked for)."""
+        engine = self.engine
+        if (uri not in self.inline_asked or not self.settings.features.inline_completion or engine is None
+                or engine.state != EngineState.READY or uri not in self.documents):
+            return
+        snap = self.documents.get(uri).snapshot()
+        self.inline_pool.submit(warm_prompt, snap, offset, engine, max_tokens=self.settings.model.max_tokens,
+                                key=f"{uri}#inline", **self.ghost_context(uri))
 
     def shutdown_engine(self) -> None:
         if self.engine is not None:

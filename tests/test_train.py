@@ -11,6 +11,7 @@ import torch
 
 from model import data as D
 from model import train as T
+from model.train_state import optimizer_param_names, ship_if_better
 from model.config import R1Config
 from model.network import R1Model
 
@@ -189,7 +190,7 @@ def _old_trainer(corpus, cfg_file, out, **kw):
     tr = T.Trainer(_cfg(corpus, cfg_file, out, moe="loop", compile="off", **kw), log=_quiet)
     tr.opt = torch.optim.AdamW(T.param_groups(tr.model, tr.cfg.weight_decay), lr=tr.cfg.lr,
                                betas=(tr.cfg.beta1, tr.cfg.beta2), eps=1e-8)
-    tr.names = T.optimizer_param_names(tr.model, tr.opt)
+    tr.names = optimizer_param_names(tr.model, tr.opt)
     return tr
 
 
@@ -269,7 +270,7 @@ def test_runs_add_up_from_shipped_weights_and_ship_only_when_better(tiny_corpus,
     assert first.tokens_base == 1000
     r1 = first.train()
     first.save_final(run / "final")
-    d1 = T.ship_if_better(first, ship)
+    d1 = ship_if_better(first, ship)
     assert d1["shipped"] and d1["best_loss"] < d1["shipped_loss"]
     card = json.loads((ship / "card.json").read_text())
     assert card["tokens_seen"] == 1000 + 3 * 4 * 32
@@ -291,7 +292,7 @@ def test_runs_add_up_from_shipped_weights_and_ship_only_when_better(tiny_corpus,
     # nothing better than what is shipped -> nothing shipped
     save_checkpoint(run / "best", load_checkpoint(ship).model.float(), second.model.cfg, second.tokenizer,
                     {"tokens_seen": 1})
-    d2 = T.ship_if_better(second, ship)
+    d2 = ship_if_better(second, ship)
     assert not d2["shipped"] and json.loads((ship / "card.json").read_text())["tokens_seen"] == card["tokens_seen"]
 
 
