@@ -12,6 +12,7 @@ The stdlib and the JDK are in the training corpus: fine for latency, not for qua
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import sysconfig
@@ -80,7 +81,22 @@ async def start_server(name: str, show=None):
             show(params.message)
 
     await client.start_io(sys.executable, "-m", "r1lsp", "serve")
+    client.server_log = asyncio.ensure_future(_drain(client._server.stderr, os.environ.get("R1LSP_BENCH_SERVER_LOG")))
     return client, ready
+
+
+async def _drain(stream, path: str | None) -> None:
+    """Read the server's stderr (its log) as it comes: a pipe nobody reads fills up (64 KB)
+    and then blocks the server mid-request. R1LSP_BENCH_SERVER_LOG=FILE keeps it in FILE
+    (with initializationOptions {"logLevel": "debug"}: each list's stage timings)."""
+    out = open(path, "ab") if path else None
+    try:
+        while line := await stream.readline():
+            if out is not None:
+                out.write(line)
+    finally:
+        if out is not None:
+            out.close()
 
 
 async def _run(files, n_positions: int, timeout: float, options: dict | None = None, ghost: bool = True) -> dict:

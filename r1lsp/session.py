@@ -84,6 +84,8 @@ class R1LanguageServer(LanguageServer):
         # completion lists run on threads of their own: the default executor's threads can all be
         # held by ghost text and expert routing waiting on the model (a list then waited seconds)
         self.list_executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-list")
+        # work started ahead of a list (on open, after a typed `.`) never takes a list's thread
+        self.prepare_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1lsp-prepare")
 
     # -- transport (see r1lsp.protocol) -------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -238,7 +240,7 @@ class R1LanguageServer(LanguageServer):
                                budget_s=self.settings.python.analysis_budget_ms / 1000)
 
     def prepare_completion(self, uri: str, typed: TextChange | None = None) -> None:
-        """Start, on the list threads, what the next completion list at `uri` needs: on open
+        """Start, on a thread of its own, what the next completion list at `uri` needs: on open
         (`typed` None) the analysis' parse and the file's names; after typing a `.`, the members
         there."""
         if not self.settings.features.completion or uri not in self.documents:
@@ -248,8 +250,8 @@ class R1LanguageServer(LanguageServer):
             if typed.start is None or not typed.text.endswith(".") or "\n" in typed.text:
                 return
             cursor = (typed.start[0], typed.start[1] + utf16_len(typed.text))
-        self.list_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
-                                  typed is None)
+        self.prepare_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
+                                     typed is None)
 
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:
