@@ -212,8 +212,9 @@ def stack_left_padded(model, states: Sequence[PrefixState], extra: int):
         dst.buffers = []
         for j, buf in enumerate(first.buffers):
             fill = -1 if not buf.dtype.is_floating_point else 0
-            out = buf.new_full((B, T + extra, *buf.shape[2:]), fill)
-            for b, (src, n) in enumerate(zip(srcs, lengths)):
+            out = buf.new_empty((B, T + extra, *buf.shape[2:]))                 # slots past T: written
+            for b, (src, n) in enumerate(zip(srcs, lengths)):                  # by decoding before read
+                out[b, :T - n].fill_(fill)
                 out[b, T - n:T] = src.buffers[j][0, :n]
             dst.buffers.append(out)
     dev = states[0].last_logits.device if states[0].last_logits is not None else "cpu"

@@ -180,6 +180,31 @@ def test_inference_route_picks_the_same_experts_with_the_same_weights():
 
 
 @pytest.mark.parametrize("quantized", [False, True])
+def test_experts_joined_w1_w3_equal_the_separate_matmuls(quantized):
+    """Inference runs each expert's w1 | w3 as one matmul: the same tokens out as the separate
+    ones, for float and int8 weights, one token (decode) and several (a batch, prefill)."""
+    from model.experts import Expert
+    from model.quantize import quantize_model
+    cfg = small_cfg()
+    torch.manual_seed(0)
+    m = R1Model(cfg).eval()
+    if quantized:
+        quantize_model(m, "cpu")
+    moe = m.blocks[0].moe
+    for n in (1, 5, 40):
+        x = torch.randn(1, n, cfg.d_model)
+        with torch.no_grad():
+            y = moe(x, want_balance=False)[0]
+            Expert.join_w13 = False
+            try:
+                y_sep = moe(x, want_balance=False)[0]
+            finally:
+                Expert.join_w13 = True
+        assert torch.allclose(y, y_sep, atol=1e-5, rtol=1e-4), n
+    assert moe.experts[0].joined_w13() is not None
+
+
+@pytest.mark.parametrize("quantized", [False, True])
 def test_joined_rope_equals_rope_per_projection_bit_for_bit(quantized):
     """Inference rotates q, k, v and the indexer's projections in one pass (`rotate_joined`):
     the same values as `apply_rope` and the indexer's `project` on each (with the indexer's float
