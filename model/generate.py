@@ -18,7 +18,8 @@ Conventions:
     sequence is one unit per level.
   - Rows finish independently (eos, a stop token sequence, a stop string, a stop function, their
     own max tokens, their own cancel flag); a finished row leaves the batch (its cache rows are
-    dropped), so the rows still running decode at their own cost. The stop token / sequence / string is not part of the returned tokens /
+    dropped once they are half of the batch: each leave copies the caches), so the rows still
+    running decode at about their own cost. The stop token / sequence / string is not part of the returned tokens /
     text.
   - `logits_processor(generated_ids, logits)` edits one row's next-token logits (V,) given the
     token ids that row generated so far (a list); it returns the new logits (or None after
@@ -403,7 +404,9 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
         if all(r is not None for r in reasons) or step == n_steps - 1:
             break
         still = [j for j, b in enumerate(active) if reasons[b] is None]
-        if len(still) < len(active):                               # finished rows leave the batch
+        if len(still) <= len(active) // 2:                         # finished rows leave the batch once
+            # they are half of it: each leave copies every cache row kept (hundreds of MB at long
+            # contexts), so a finished row decodes on (its tokens unread) until then
             idx = torch.tensor(still, device=dev)
             _select_rows(cache, idx)
             tok, new_lvl, pad_len = tok[idx], new_lvl[idx], pad_len[idx]
