@@ -229,16 +229,32 @@ def test_index_generator_writes_the_format_the_loader_reads(tmp_path):
     assert "java.util.List" not in jdk
 
 
-def test_members_the_document_uses_on_the_same_receiver_rank_first():
+def test_members_the_document_uses_on_the_same_receiver_rank_near_the_top():
     from r1lsp.completion import AnalysisContext, complete
     from model.structure import StructuredDocument
     text = ("import java.util.*;\nclass A {\n    void m(StringBuilder sb) {\n        sb.reverse();\n"
             "        sb.reverse();\n        sb.\n    }\n}\n")
     doc = StructuredDocument(text, "java")
     got = complete(doc, 5, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))
-    assert got.items[0].label == "reverse"
-    assert got.items[0].detail.startswith("StringBuilder reverse()")
-    assert "append" in [i.label for i in got.items]
+    labels = [i.label for i in got.items]
+    # among StringBuilder's ~40 members: beside the ones code uses most (the usage prior: append)
+    assert labels.index("reverse") < 3
+    assert labels.index("reverse") < labels.index("ensureCapacity") and labels.index("reverse") < labels.index("setCharAt")
+    assert got.items[labels.index("reverse")].detail.startswith("StringBuilder reverse()")
+    assert "append" in labels
+
+
+def test_the_usage_prior_ranks_the_members_code_uses_most_first():
+    """Nothing in the document says which of String's members comes next: the counts of other
+    code (the JDK's sources) put `equals` / `length` / `substring` ahead of rarely used ones."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+    text = "class A {\n    int m(String s) {\n        int n = s.\n    }\n}\n"
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 2, len("        int n = s."), None, context=AnalysisContext(java_index=JavaIndex()))
+    labels = [i.label for i in got.items]
+    assert "length" in labels[:3]
+    assert labels.index("length") < labels.index("codePointCount") and labels.index("length") < labels.index("intern")
 
 
 @pytest.mark.parametrize("line, expected", [
