@@ -9,7 +9,9 @@ Conventions:
     ids): only the tokens from the first difference on are computed (typing appends, so an
     edit invalidates the cache from its first changed token on, nothing before it).
   - A batch of several prompts is then decoded together: the rows' caches are copied into one
-    left-padded batch cache (`stack_left_padded`; the left padding is written only there).
+    left-padded batch cache (`stack_left_padded`; the left padding is written only there). When
+    every row has a prefix state short of a few tokens (clients who typed), those tails run as
+    one batched prefill into that batch cache instead (`prefill_tails`; written back per row).
     `pad_len` (B,) tells the model which slots are padding (level ids -1, no real token attends
     to them; RoPE positions start at 0 at each row's first real token), so a row's result does
     not depend on its batch mates, nor on whether it was prefilled alone.
@@ -510,4 +512,4 @@ def score_candidates(model, context: Sequence[int], levels, candidates: Sequence
 
 
 __all__ = ["GenerationResult", "PrefixCache", "PrefixState", "common_prefix", "decode_one", "decode_step_mode",
-           "fim_prompt", "generate", "prefill", "prefill_row", "sample", "score_candidates", "stack_left_padded"]
+           "fim_prompt", "generate", "prefill", "prefill_row", "prefill_tails", "sample", "score_candidates", "stack_left_padded"]
