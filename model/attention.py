@@ -179,6 +179,10 @@ class SparseAttention(nn.Module):
     # True: long contexts select keys block-sparse (`block_select`); False: the indexer scores
     # every (query, key) pair (`select_keys` over all keys). Equal where contexts are short.
     block_sparse: bool = True
+    # prefills of at most this many queries (after a cached prefix) gather each query's candidate
+    # keys as decode steps do; more run `block_sparse_chunk` over the union of a chunk's candidates
+    # (which, across the rows of a batch, covers most of a long context)
+    few_queries: int = 8
 
     def __init__(self, cfg: R1Config):
         super().__init__()
@@ -337,6 +341,8 @@ class SparseAttention(nn.Module):
         C = min(C, max(128, -(-T // 4)))                   # >= 4 chunks when long: skip the causal upper half
         out, gate_losses = [], []
         if self.block_sparse and not want_gate_loss and uses_blocks(self.cfg, start_pos + T - 1):
+            if T <= self.few_queries:                        # a keystroke's few new tokens: each query
+                return self._gathered(q, k, v, iq, iw, ik, start_pos, pad_len), None   # gathers its own keys
             return self._block_prefill(q, k, v, iq, iw, ik, start_pos, pad_len), None
         for c0 in range(0, T, C):
             c1 = min(T, c0 + C)

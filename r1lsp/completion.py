@@ -13,6 +13,7 @@ positions are (line, UTF-16 column).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
@@ -47,6 +48,7 @@ class CompletionCandidate:
 class CompletionResult:
     items: list[CompletionCandidate]
     is_incomplete: bool
+    stages: dict[str, float] = dataclasses.field(default_factory=dict)   # stage -> seconds (the server logs them)
 
 
 # ---------------------------------------------------------------------------- model
@@ -109,6 +111,14 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     """The completion list at (line, UTF-16 character). `engine` None or not ready: static
     features only. `timeout` bounds the wait for the model (then the static ranking is used).
     `features_out`, when a list, receives (label, features) of every candidate (for tuning)."""
+    clock = [time.perf_counter()]
+    stages: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     cur = cursor_at(doc, line, character)
     if cur is None:
         return CompletionResult([], False)
@@ -116,6 +126,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     weights = weights_for(doc.language) if weights is None else weights
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
+    stage("candidates")
     for c in found:
         m = _match(c.label, cur.prefix)
         if m is not None:
@@ -124,7 +135,9 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     rc = RankContext.of(doc, cur)
     static = {c.label: rank_features(c, cur, rc, None, False) for c in cands}
     cands.sort(key=lambda c: (-rank_score(static[c.label], weights), c.label))
+    stage("static_rank")
     expected = _expected_type(doc, cur, ctx, cands)
+    stage("expected_type")
     w = weights
     # the model is asked only when its score counts (its tuned weight may be 0: then the list
     # costs the analysis alone)
@@ -140,6 +153,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
             if word and word not in {c.label for c in cands}:
                 cands.insert(0, _Cand(word, "model", "model", 0.0))
         scores = _model_scores(engine, doc, cur, cands[:max_scored], budget, deadline, key)
+    stage("model")
     floor = min(scores.values()) - 1.0 if scores else None                 # unscored: below every scored
     items = []
     for c in cands:
@@ -153,6 +167,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     end = (cur.line, cur.character + utf16_len(cur.tail))
     out = []
     # jedi's signatures / types cost inference: the first items get them within a budget
+    stage("rank")
     lazy = [c for _, c, _ in items[:DETAILED_ITEMS] if c.symbol is not None]
     details = {}
     if lazy:
@@ -161,6 +176,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         found = pyanalysis.describe_within([c.symbol for c in lazy], until if ctx.deadline is None
                                            else max(ctx.deadline, time.monotonic() + DETAIL_MIN_S))
         details = {id(lazy[i]): d for i, d in found.items()}
+    stage("details")
     for rank, (total, c, s) in enumerate(items[:max_items]):
         what = details.get(id(c), c.detail)
         score = s if s is not None else total
@@ -168,7 +184,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         detail = f"{what} · {c.source} · {how}" if what else f"{c.source} · {how}"
         out.append(CompletionCandidate(c.label, c.kind, detail, total, c.label, start, end, f"{rank:04d}"))
     model_pending = engine is not None and getattr(engine, "state", None) == "loading"
-    return CompletionResult(out, is_incomplete=len(items) > max_items or model_pending or pending)
+    return CompletionResult(out, len(items) > max_items or model_pending or pending, stages)
 
 
 def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: str) -> str | None:

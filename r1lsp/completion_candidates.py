@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from model.structure import StructuredDocument
 from model.structure.languages import language_support
 from model.structure.text_index import decode
-from r1lsp.completion_names import (_IDENT, KINDS, NO_COMPLETION_NODES, Cursor, _class_body, _class_scopes,
-                                    _contains, _innermost_scope, _receiver, _same, document_names,
-                                    grammar_keywords)
+from r1lsp.completion_names import (_IDENT, KINDS, NO_COMPLETION_NODES, Cursor, NameCounts, _class_body,
+                                    _class_scopes, _contains, _innermost_scope, _receiver, _same, cursor_at,
+                                    document_names, grammar_keywords)
 
 
 @dataclass
@@ -99,10 +99,15 @@ def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
         for d in names.definitions:
             if d.kind in ("field", "method") and any(_same(d.scope, t) for t in targets) and not own(d):
                 add(d.name, d.kind, "member", 3.0 + 0.2 * math.log1p(freq[d.name]))
+        # `recv.` with nothing after it on its line parses as `recv.<next line's first name>`:
+        # that name is no use of a member unless the code has it on `recv` elsewhere too
+        glued = re.match(r"\s*\n\s*([\w$]+)", decode(doc.data[cur.offset:cur.offset + 400])) \
+            if not cur.tail else None
+        glued_name = glued.group(1) if glued and NameCounts.of(doc.text).pairs.get((recv, glued.group(1)), 0) <= 1 else None
         for rname, members in names.uses.items():
             same = rname == recv
             for m, kind in members.items():
-                if m != cur.prefix or freq[m] > 1:
+                if (m != cur.prefix or freq[m] > 1) and not (same and m == glued_name):
                     add(m, kind, "used", (2.0 if same else 0.5) + 0.2 * math.log1p(freq[m]))
         return list(out.values())
 
@@ -228,8 +233,8 @@ def _used_on_receiver(doc: StructuredDocument, cur: Cursor, have: set[str]) -> l
         name = m.group(1)
         if name in keywords:
             continue
-        if name in have or m.start(1) == here:
-            continue                                                    # listed, or the word being typed
+        if name in have or m.start() < here <= m.start(1):
+            continue            # listed, or the dot is the cursor's (the word typed, or the next line's first)
         kind = "method" if m.group(2) else "field"
         old = found.get(name)
         found[name] = (kind if old is None else old[0], m.start(1))
@@ -318,7 +323,38 @@ def static_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
     they are the structure's names)."""
     provider = PROVIDERS.get(doc.language)
     try:
-        cands = provider(doc, cur, ctx) if provider is not None else None
+        if provider is None:
+            cands = None
+        elif ctx.deadline is None:
+            cands = provider(doc, cur, ctx)
+        else:
+            try:                                                        # asked, and answered if it is ready
+                cands = provider(doc, cur, dataclasses.replace(ctx, deadline=time.monotonic()))
+            except AnalysisPending:
+                document_names(doc)         # the names a list falls back on, counted while the analysis works
+                cands = provider(doc, cur, ctx)
     except AnalysisPending:
         return structure_candidates(doc, cur), True
     return (structure_candidates(doc, cur) if cands is None else cands), False
+
+
+def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, int] | None = None,
+            names: bool = False) -> None:
+    """Start what the next list at this document needs before it is asked (an opened or edited
+    document): the language's analysis parses the text; at a `cursor` (line, UTF-16 column)
+    right after a `.` it starts on the members there; `names`: the structure's names and
+    counts are made now (a document just opened)."""
+    if doc.language == "python":
+        from r1lsp import pyanalysis
+        pyanalysis.prewarm(doc.text, path=ctx.path, root=ctx.root, env_path=ctx.python_environment)
+        cur = cursor_at(doc, *cursor) if cursor is not None else None
+        if cur is not None and cur.before_word.endswith("."):
+            try:
+                pyanalysis.completions_within(doc.text, cur.line, len(cur.before_word), path=ctx.path,
+                                              root=ctx.root, env_path=ctx.python_environment,
+                                              deadline=time.monotonic())
+            except pyanalysis.EnvironmentError_:
+                pass
+    if names:
+        document_names(doc)
+        NameCounts.of(doc.text)

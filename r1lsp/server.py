@@ -127,6 +127,7 @@ def create_server() -> R1LanguageServer:
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
         ls.java_document_changed(item.uri, now=True)
         ls.experts.schedule(item.uri, debounce=False)
+        ls.prepare_completion(item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: R1LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -136,6 +137,7 @@ def create_server() -> R1LanguageServer:
             return
         doc = ls.documents.get(uri)
         version = params.text_document.version
+        edit = None
         cursor = None                                       # where the last edit ends (bytes)
         for change in params.content_changes:
             java_edit = None
@@ -152,6 +154,7 @@ def create_server() -> R1LanguageServer:
             ls.documents.change(uri, version, [edit])
             ls.java_document_changed(uri, edit=java_edit)
         ls.experts.schedule(uri)
+        ls.prepare_completion(uri, typed=edit)
         if cursor is not None:
             ls.recent_edits.edited(uri, cursor)
             ls.warm_ghost_text(uri, cursor)
@@ -185,15 +188,26 @@ def create_server() -> R1LanguageServer:
         snap = doc.snapshot()
         line, char = ls.to_utf16(doc, params.position)
         key = f"{uri}#completion"
+        asked = time.perf_counter()
+        started = []
+        context = ls.analysis_context(uri)
+
+        def run():
+            started.append(time.perf_counter())
+            return complete(snap, line, char, ls.engine, key=key, context=context)
         try:
-            result = await asyncio.to_thread(complete, snap, line, char, ls.engine, key=key,
-                                             context=ls.analysis_context(uri))
+            result = await asyncio.get_running_loop().run_in_executor(ls.list_executor, run)
         except asyncio.CancelledError:  # $/cancelRequest: stop the model work too
             if ls.engine is not None:
                 ls.engine.cancel(key)
             raise
         items = [_completion_item(ls, snap, c) for c in result.items]
         memory.trim()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("list at %s:%d:%d (v%d): %d items%s in %.0f ms (thread wait %.0f ms; %s)", uri, line, char,
+                      snap.version, len(items), ", incomplete" if result.is_incomplete else "",
+                      1000 * (time.perf_counter() - asked), 1000 * (started[0] - asked),
+                      ", ".join(f"{k} {1000 * v:.0f}" for k, v in result.stages.items()))
         return types.CompletionList(is_incomplete=result.is_incomplete, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())

@@ -10,6 +10,7 @@ UTF-32 the conversion happens here, at the edge (`to_utf16`, `to_client_range`).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import itertools
 import logging
@@ -24,8 +25,9 @@ from pygls.uris import to_fs_path
 
 from r1lsp import __version__
 from r1lsp.completion import AnalysisContext
+from r1lsp.completion_candidates import prepare
 from r1lsp.diagnostics_hub import DiagnosticsHub
-from r1lsp.documents import DocumentStore
+from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
@@ -39,6 +41,7 @@ from r1lsp.pyanalysis import check_environment
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.translation_writer import TranslationWriter
 from model.structure import StructuredDocument
+from model.structure.text_index import utf16_len
 
 log = logging.getLogger("r1lsp.server")
 
@@ -78,6 +81,9 @@ class R1LanguageServer(LanguageServer):
         # lazily (`java_index_current`) after edits, immediately on open and save.
         self.java_index = JavaIndex()
         self._java_dirty: set[str] = set()
+        # completion lists run on threads of their own: the default executor's threads can all be
+        # held by ghost text and expert routing waiting on the model (a list then waited seconds)
+        self.list_executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-list")
 
     # -- transport (see r1lsp.protocol) -------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -230,6 +236,20 @@ class R1LanguageServer(LanguageServer):
         return AnalysisContext(path, root, self.settings.python.environment,
                                java_index=self.java_index_current() if java else None, uri=uri,
                                budget_s=self.settings.python.analysis_budget_ms / 1000)
+
+    def prepare_completion(self, uri: str, typed: TextChange | None = None) -> None:
+        """Start, on the list threads, what the next completion list at `uri` needs: on open
+        (`typed` None) the analysis' parse and the file's names; after typing a `.`, the members
+        there."""
+        if not self.settings.features.completion or uri not in self.documents:
+            return
+        cursor = None
+        if typed is not None:
+            if typed.start is None or not typed.text.endswith(".") or "\n" in typed.text:
+                return
+            cursor = (typed.start[0], typed.start[1] + utf16_len(typed.text))
+        self.list_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
+                                  typed is None)
 
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:
