@@ -2,9 +2,9 @@
 
 Counts of `receiver_type.member` in code that is neither the dev nor the test code of
 bench/devset.json: the JDK's own sources (its src.zip; the receiver typed by r1lsp/java's
-resolver, as completion types it) and the Python standard library with its tests (the receiver
-typed by cheap rules: an imported module, a literal, a constructor / builtin / known factory's
-call, an annotation; classes by their simple names, as jedi names a member's owner), plus how often each member name follows a `.` at all (the back-off). Needs the JDK's
+resolver, as completion types it) and the Python standard library (the receiver typed by
+cheap rules: an imported module, a literal, a constructor call or builtin assigned to a
+name), plus how often each member name follows a `.` at all (the back-off). Needs the JDK's
 src.zip here, never at run time.
 
     python -m r1lsp.usage_prior_build [--java-files N] [--python-files N] [-o PATH]
@@ -17,11 +17,10 @@ import collections
 import gzip
 import json
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
-from r1lsp.expert_calibration import java_sources
+from r1lsp.expert_calibration import java_sources, python_sources
 
 OUT = Path(__file__).with_name("usage-prior.json.gz")
 # JDK code that uses the public API the way applications do (not the VM's internals)
@@ -87,9 +86,6 @@ class _PyTypes(ast.NodeVisitor):
     LITERALS = {str: "str", bytes: "bytes", int: "int", float: "float"}
     BUILTINS = {"list", "dict", "set", "frozenset", "tuple", "str", "bytes", "bytearray", "int", "float",
                 "object", "type", "super"}
-    # functions whose result's class jedi names (the owner of its members)
-    FACTORIES = {"open": "TextIOWrapper", "re.compile": "Pattern", "re.match": "Match", "re.search": "Match",
-                 "re.fullmatch": "Match", "threading.Lock": "LockType", "os.scandir": "ScandirIterator"}
 
     def __init__(self):
         self.modules: dict[str, str] = {}          # local name -> module
@@ -111,46 +107,21 @@ class _PyTypes(ast.NodeVisitor):
             f = v.func
             if isinstance(f, ast.Name) and (f.id in self.BUILTINS or f.id[:1].isupper()):
                 return f.id
-            if isinstance(f, ast.Name) and f.id in self.FACTORIES:
-                return self.FACTORIES[f.id]
-            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in self.modules:
-                if f.attr[:1].isupper():
-                    return f.attr                       # a class by its simple name, as jedi names owners
-                return self.FACTORIES.get(f"{self.modules[f.value.id]}.{f.attr}")
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in self.modules \
+                    and f.attr[:1].isupper():
+                return f"{self.modules[f.value.id]}.{f.attr}"
         return None
-
-    def annotation(self, a) -> str | None:
-        """`x: Foo`, `x: mod.Foo`, `x: Optional[Foo]` -> Foo."""
-        if isinstance(a, ast.Subscript) and isinstance(a.value, (ast.Name, ast.Attribute)) \
-                and getattr(a.value, "id", getattr(a.value, "attr", "")) == "Optional":
-            a = a.slice
-        if isinstance(a, ast.Name):
-            return a.id
-        if isinstance(a, ast.Attribute):
-            return a.attr
-        return None
-
-    def _bind(self, name: str, t: str | None):
-        old = self.assigned.get(name, t)
-        self.assigned[name] = t if old == t else None
 
     def visit_Import(self, node):
         for a in node.names:
             self.modules[(a.asname or a.name).split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
 
     def assign(self, node):
-        """Record the type a binding gives its name (None once two bindings disagree)."""
-        if isinstance(node, ast.Assign):
-            t = self._type(node.value)
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    self._bind(target.id, t)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            self._bind(node.target.id, self.annotation(node.annotation))
-        elif isinstance(node, ast.arg) and node.annotation is not None:
-            self._bind(node.arg, self.annotation(node.annotation))
-        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
-            self._bind(node.optional_vars.id, self._type(node.context_expr))
+        t = self._type(node.value)
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                old = self.assigned.get(target.id, t)
+                self.assigned[target.id] = t if old == t else None
 
     def visit_Assign(self, node):
         self.generic_visit(node)
@@ -169,31 +140,20 @@ class _PyTypes(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def stdlib_files():
-    """The standard library's .py files, its tests included (code that uses its APIs), in a fixed order."""
-    root = Path(sysconfig.get_paths()["stdlib"])
-    for p in sorted(root.rglob("*.py")):
-        if "site-packages" not in p.relative_to(root).parts:
-            try:
-                yield p.read_text("utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-
-
 def python_counts(files: int, log=print) -> dict:
     types: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     names: collections.Counter = collections.Counter()
     n = 0
-    for text in stdlib_files():
+    for src in python_sources():
         try:
-            tree = ast.parse(text)
+            tree = ast.parse(src.text)
         except (SyntaxError, ValueError):
             continue
         v = _PyTypes()
-        for node in ast.walk(tree):                    # the module's imports and bindings first:
+        for node in ast.walk(tree):                    # the module's imports and assignments first:
             if isinstance(node, ast.Import):          # one type per name, None where they disagree
                 v.visit_Import(node)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.arg, ast.withitem)):
+            elif isinstance(node, ast.Assign):
                 v.assign(node)
         v.visit(tree)
         for t, name in v.pairs:
@@ -220,15 +180,13 @@ def compact(counts: dict, min_type: int = 3, top: int = 60, min_name: int = 2) -
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--java-files", type=int, default=2500)
-    ap.add_argument("--python-files", type=int, default=4000)
+    ap.add_argument("--python-files", type=int, default=2000)
     ap.add_argument("-o", "--out", type=Path, default=OUT)
-    ap.add_argument("--only", choices=("java", "python"), help="count one language, keep the other's from --out")
     args = ap.parse_args(argv)
     log = lambda m: print(m, file=sys.stderr, flush=True)
-    old = json.loads(gzip.decompress(args.out.read_bytes())) if args.only and args.out.exists() else {}
     data = {"about": "member usage counts: r1lsp/usage_prior_build.py (make usage-prior)",
-            "java": compact(java_counts(args.java_files, log=log)) if args.only != "python" else old["java"],
-            "python": compact(python_counts(args.python_files, log=log)) if args.only != "java" else old["python"]}
+            "java": compact(java_counts(args.java_files, log=log)),
+            "python": compact(python_counts(args.python_files, log=log))}
     raw = json.dumps(data, separators=(",", ":"), sort_keys=False).encode()
     args.out.write_bytes(gzip.compress(raw, 9, mtime=0))
     log(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")

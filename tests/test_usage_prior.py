@@ -20,23 +20,20 @@ def test_the_shipped_counts_know_the_common_types_members():
 
 
 def test_python_receivers_are_typed_by_imports_literals_and_constructor_calls():
-    src = ("import os\nimport re\nimport numpy as np\nitems = []\nnames = {}\nc = Counter()\nx = 1\nx = 'a'\n"
-           "p = re.compile('a')\ndef f(s: str, q: Optional[Queue]):\n    with open(s) as fh:\n        fh.read()\n"
-           "    s.split()\n    q.put(1)\n"
+    src = ("import os\nimport numpy as np\nitems = []\nnames = {}\nc = Counter()\nx = 1\nx = 'a'\n"
            "os.path.join(a)\nnp.zeros(3)\nitems.append(1)\nnames.get(2)\nc.most_common()\nx.strip()\n"
-           "', '.join(b)\nself.value\np.sub(a, b)\n")
+           "', '.join(b)\nself.value\n")
     v = _PyTypes()
     tree = ast.parse(src)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             v.visit_Import(node)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.arg, ast.withitem)):
+        elif isinstance(node, ast.Assign):
             v.assign(node)
     v.visit(tree)
     pairs = set(v.pairs)
     assert {("module:os", "path"), ("module:numpy", "zeros"), ("list", "append"), ("dict", "get"),
-            ("Counter", "most_common"), ("str", "join"), ("Pattern", "sub"), ("TextIOWrapper", "read"),
-            ("str", "split"), ("Queue", "put")} <= pairs
+            ("Counter", "most_common"), ("str", "join")} <= pairs
     assert (None, "strip") in pairs and (None, "value") in pairs       # x: two types; self: unknown here
 
 
