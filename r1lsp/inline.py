@@ -411,12 +411,21 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     if monitor:
         guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
         processor = guide if logits_processor is None else _chain(logits_processor, guide)
+    stop_early = cancel
+    if min_confidence is not None:
+        watch = ConfidenceWatch(min_confidence)
+        processor = watch if processor is None else _chain(watch, processor)
+        stop_early = watch.stopper(cancel)
     n_tokens = min(max_tokens, LINE_TOKENS) if line_has_code else max_tokens
-    fut = engine.submit_generate(key, ids, levels, n_tokens, stop_fn=stop, cancel=cancel,
+    fut = engine.submit_generate(key, ids, levels, n_tokens, stop_fn=stop, cancel=stop_early,
                                  logits_processor=processor, prefix_key=key + "#prefix")
     t1 = time.perf_counter()
     res = _wait(fut, timeout, cancel)
     t2 = time.perf_counter()
+    if res is None and min_confidence is not None and watch.hopeless:
+        log.debug("ghost text given up after %d tokens: mean log-probability %.2f (gate %.2f)", watch.count,
+                  watch.total / max(1, watch.count), min_confidence)
+        return []
     if res is None:
         log.debug("ghost stages: prompt %.0f ms (%d tokens), no result after %.0f ms", 1000 * (t1 - t0), len(ids),
                   1000 * (t2 - t1))
@@ -440,6 +449,32 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     if typed_ahead is not None:
         typed_ahead.remember(key, data, cur.offset, text, confidence)
     return [InlineSuggestion(text, pos, pos, confidence)]
+
+
+class ConfidenceWatch:
+    """A logits processor that follows the running mean log-probability of the tokens the
+    model chose (its own distribution, before any other processor's edit) and gives up on a
+    generation the confidence gate would hide anyway: after `after` tokens with a mean below
+    `threshold - margin`, `stopper` tells the engine to stop (at the next token)."""
+
+    def __init__(self, threshold: float, margin: float = 0.5, after: int = 4):
+        self.floor, self.after = threshold - margin, after
+        self.total, self.count = 0.0, 0
+        self.hopeless = False
+        self._last = None                                                # previous step's log-probs
+
+    def __call__(self, ids, logits):
+        if self._last is not None and ids:
+            self.total += float(self._last[ids[-1]])
+            self.count += 1
+            if self.count >= self.after and self.total / self.count < self.floor:
+                self.hopeless = True
+        self._last = logits.float().log_softmax(-1)
+        return None
+
+    def stopper(self, cancel: threading.Event | None):
+        """The engine's cancel check: the caller's event, or this watch giving up."""
+        return lambda: self.hopeless or (cancel is not None and cancel.is_set())
 
 
 def _chain(first, second):

@@ -182,3 +182,28 @@ def test_typing_the_start_of_a_shown_suggestion_answers_its_rest_without_the_mod
     moved = StructuredDocument(src.replace("|", "le") + "x = 1\n", "python")   # another edit too
     assert TypedAhead().follow("k", moved.data, 0) is None
     assert ahead.follow("k", moved.data, moved.offset_at(line2, col2)) is None
+
+
+def test_a_generation_the_gate_would_hide_is_given_up_early():
+    import torch
+    from r1lsp.inline import ConfidenceWatch
+    sure = torch.zeros(64)
+    sure[1] = 12.0                                                       # token 1: log p ~ 0
+    flat = torch.zeros(64)                                               # any token: log p = -4.16
+    cancel = threading.Event()
+    watch = ConfidenceWatch(-1.0, margin=0.5, after=3)                   # gives up under -1.5
+    stop = watch.stopper(cancel)
+    ids: list[int] = []
+    for logits, chosen in [(sure, 1), (sure, 1), (flat, 2), (flat, 2), (flat, 2)]:
+        watch(ids, logits)
+        ids.append(chosen)
+        if stop():
+            break
+    # means: 0, 0, -1.39 (not yet under -1.5), then -2.08 after the 4th token: stop
+    assert watch.hopeless and watch.count == 4 and len(ids) == 5
+    confident = ConfidenceWatch(-1.0, after=3)
+    for _ in range(6):
+        confident([1], sure)
+    assert not confident.hopeless and not confident.stopper(cancel)()
+    cancel.set()
+    assert confident.stopper(cancel)()                                   # the caller's cancel still counts
