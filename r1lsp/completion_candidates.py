@@ -227,8 +227,12 @@ def _used_on_receiver(doc: StructuredDocument, cur: Cursor, have: set[str]) -> l
     text = decode(data[start:end])
     here = cur.word_start - start
     found: dict[str, tuple[str, int]] = {}
-    for m in re.finditer(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)(\s*\()?", text):
+    keywords = set(grammar_keywords(doc.language))
+    # the name on the dot's own line: `self.` at a line's end (the word being typed) is no use of `if`
+    for m in re.finditer(r"(?<![\w$.])" + re.escape(recv) + r"[ \t]*\.[ \t]*([\w$]+)(\s*\()?", text):
         name = m.group(1)
+        if name in keywords:
+            continue
         if name in have or m.start() < here <= m.start(1):
             continue            # listed, or the dot is the cursor's (the word typed, or the next line's first)
         kind = "method" if m.group(2) else "field"

@@ -11,7 +11,7 @@ from model.structure import StructuredDocument
 from model.structure.text_index import decode
 from r1lsp.usage_prior import UsagePrior, usage_prior
 from r1lsp.completion_candidates import AnalysisContext, _Cand
-from r1lsp.completion_names import Cursor, NameCounts, _receiver, _self_names
+from r1lsp.completion_names import _IDENT, Cursor, NameCounts, _receiver, _self_names
 
 # The list's order: score = sum of weight x feature (`rank_features`). Weights tuned on the dev
 # set (bench/completion_quality.py --tune, dev split only); the README gives the figures.
@@ -43,6 +43,7 @@ RANK_WEIGHTS = {
     "void_in_expression": 0.0,  # a void method inside an expression / condition
     "void_statement": 0.0,     # a void method where the statement starts
     "bool_condition": 0.0,     # a boolean member in a condition (`if (x.`, `!x.`, `&&`)
+    "on_line": 0.0,            # the name is written elsewhere on the line (`this. = name;`, `a.x == b.`)
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
     "kind_class": 0.0, "kind_variable": 0.0, "kind_parameter": 0.5, "kind_module": 0.0, "kind_model": 0.0,
 }
@@ -62,6 +63,7 @@ class RankContext:
     last_use: dict[str, int]
     prior: UsagePrior
     line: int
+    line_names: frozenset[str]             # identifiers elsewhere on the cursor's line (`this. = name;`)
 
     @classmethod
     def of(cls, doc: StructuredDocument, cur: Cursor) -> "RankContext":
@@ -83,8 +85,9 @@ class RankContext:
                 nl = [i for i, ch in enumerate(before) if ch == "\n"]
                 last_use = {k: first + bisect.bisect_left(nl, v) for k, v in last_use.items()}
         rtype = _python_receiver_type(doc.text, recv) if doc.language == "python" and recv else ""
+        line_names = frozenset(_IDENT.findall(cur.before_word) + _IDENT.findall(cur.after[len(cur.tail):]))
         return cls(NameCounts.of(doc.text), recv, rtype, place, cur.after.lstrip().startswith("("),
-                   last_use, usage_prior(doc.language), cur.line)
+                   last_use, usage_prior(doc.language), cur.line, line_names)
 
 
 RECENT_LINES = 200
@@ -136,8 +139,8 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         f["recent"] = 1.0 / (1.0 + math.log1p(rc.line - last)) if last is not None else 0.0
         rtype = rc.receiver_type or c.receiver_type
         used, share = rc.prior.of_type(rtype, c.label) if rtype else (0.0, 0.0)
-        if not used and c.owner and c.owner != rtype:
-            used, share = rc.prior.of_type(c.owner, c.label)
+        if c.owner and c.owner != rtype:                                # the declaring class's counts
+            used, share = max((used, share), rc.prior.of_type(c.owner, c.label))
         f["usage"], f["usage_share"] = used, share
         f["usage_known"] = float(bool(rtype) and rtype in rc.prior.types)
         f["usage_name"] = rc.prior.of_name(c.label)
@@ -147,18 +150,20 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         f["void_in_expression"] = float(void and rc.place != "statement")
         f["void_statement"] = float(void and rc.place == "statement")
         f["bool_condition"] = float(rc.place == "condition" and c.value_type == "boolean")
+        f["on_line"] = float(c.label in rc.line_names)
     return f
 
 
 # Per language, what differs from RANK_WEIGHTS (fitted on the dev split of that language:
 # bench/tune_completion.py --ranking).
-# Fitted on 300 dev positions per language (2026-12-06; top-5 in-process, static: Python 54 -> 70 %,
-# half held out 66 %; Java 82 -> 89 %, half held out 88 %).
+# Fitted on 300 dev positions per language (top-5 in-process, static ranking: Python 54 -> 70 %,
+# Java 82 -> 90 %; a fit on half the positions holds on the other half within ~1-3 points);
+# README has the figures over LSP.
 LANGUAGE_WEIGHTS: dict[str, dict[str, float]] = {
     "python": {"builtin": -1.0, "call_fit": 4.0, "dunder": 0.0, "in_file": -1.0, "kind_field": 0.25,
                "kind_method": -1.0, "member_frequency": 0.5, "private_on_self": 0.5, "recent": 0.5, "usage": 1.0},
     "java": {"frequency": 1.0, "inherited": -0.5, "kind_field": 1.0, "member_frequency": 0.25, "same_receiver": -0.5,
-             "type": 2.0, "usage": 0.25, "usage_share": 0.25, "void_statement": -0.25, "call_fit": 0.5},
+             "type": 2.0, "usage": 0.25, "usage_share": 0.25, "void_statement": -0.25, "call_fit": 0.5, "on_line": 0.5},
 }
 
 

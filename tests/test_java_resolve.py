@@ -265,6 +265,7 @@ def test_the_usage_prior_ranks_the_members_code_uses_most_first():
     ("local.|();", "void"),                                       # a call made for its effect
     ("local.|().trim();", None),                                  # the start of a chain: unknown
     ("Object o2 = local.", "Object"),
+    ("if (local.|() > 4) {}", "int"),                             # compared with a number
 ])
 def test_expected_type_at_the_cursor(line, expected):
     before, _, after = line.partition("|")
@@ -331,3 +332,15 @@ def test_jar_classes_are_read_with_their_generic_signatures(tmp_path):
     assert receiver("b.get().", index=index, source=src2) == "value String"
     assert receiver("Box.Inner.", index=index, source=src2) == "type Box.Inner"
     assert receiver("new Box.Inner().entry().", index=index, source=src2) == "value Map.Entry<String,Integer>"
+
+
+def test_a_name_written_elsewhere_on_the_line_ranks_first():
+    """`this. = delimiter;` assigns the field named like the value (and `a.x == b.` compares the
+    same member): the name on the line is the likely one among the class's fields."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+    text = ("class A {\n    private int count;\n    private String delimiter;\n    private boolean trim;\n"
+            "    A(String delimiter) {\n        this. = delimiter;\n    }\n}\n")
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 5, len("        this."), None, context=AnalysisContext(java_index=JavaIndex()))
+    assert got.items[0].label == "delimiter"

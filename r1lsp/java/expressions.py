@@ -461,6 +461,10 @@ class ExpressionTypes:
             return self.type_of_text(_text(tn), m) if tn is not None else None
         if p.type == "expression_statement":
             return JType("void")                                   # a call made for its effect
+        if p.type == "binary_expression" and _text(p.child_by_field_name("operator")) in ("<", ">", "<=", ">=", "==", "!="):
+            other = p.child_by_field_name("right") if p.child_by_field_name("left") == n else p.child_by_field_name("left")
+            if other is not None and other.type in ("decimal_integer_literal", "hex_integer_literal"):
+                return JType("int")                                # `x.size() > 4`: a number
         if p.type in ("if_statement", "while_statement", "do_statement") and p.child_by_field_name("condition") == n \
                 or p.type == "unary_expression" and _text(p).startswith("!") \
                 or p.type == "binary_expression" and _text(p.child_by_field_name("operator")) in ("&&", "||") \
