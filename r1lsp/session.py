@@ -10,7 +10,6 @@ UTF-32 the conversion happens here, at the edge (`to_utf16`, `to_client_range`).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
 import itertools
 import logging
@@ -83,9 +82,9 @@ class R1LanguageServer(LanguageServer):
         self._java_dirty: set[str] = set()
         # completion lists run on threads of their own: the default executor's threads can all be
         # held by ghost text and expert routing waiting on the model (a list then waited seconds)
-        self.list_executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-list")
+        self.list_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-list")
         # work started ahead of a list (on open, after a typed `.`) never takes a list's thread
-        self.prepare_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1lsp-prepare")
+        self.prepare_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1lsp-prepare")
 
     # -- transport (see r1lsp.protocol) -------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
