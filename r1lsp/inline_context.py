@@ -196,7 +196,11 @@ def context_block(language: str, signatures: list[str], snippets: tuple[tuple[st
             break
         out.append(ln)
         size += len(ln) + 1
-    return "\n".join(out) + "\n" if out else ""
+    # a lone surrogate (a document may hold one) is U+FFFD for the tokenizer, as everywhere
+    return _LONE_SURROGATE.sub("\ufffd", "\n".join(out) + "\n") if out else ""
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass

@@ -93,3 +93,9 @@ def test_recently_edited_files_give_snippets(stub_engine):
     text = prompt_text(stub_engine(""), doc, 1, len("    return "), AnalysisContext(uri="file:///ws/b.py"), snippets)
     assert "# recently edited, a.py:" in text and "#     return x * 3" in text
     assert edit_snippets(docs, "file:///ws/a.py", "python", recent) == ()  # its own edit is not context
+
+
+def test_a_lone_surrogate_in_another_files_snippet_reaches_the_tokenizer_as_a_replacement():
+    from r1lsp.inline_context import context_block
+    block = context_block("python", [], (("a.py", "s = '\ud800'"),))
+    assert "\ud800" not in block and "s = '\ufffd'" in block
