@@ -93,9 +93,12 @@ def test_after_typing_a_dot_the_members_are_ready_for_the_list():
     assert {"add", "books"} <= set(_labels(got)[:3])
 
 
-def test_details_found_once_serve_the_next_keystrokes():
+def test_details_found_once_serve_the_next_keystrokes(monkeypatch):
     """Signatures jedi found for one list are kept on its answer: the next list at that place
     shows them without asking jedi (here: jedi would have no time at all)."""
+    from r1lsp import completion
+    monkeypatch.setattr(completion, "DETAIL_BUDGET_S", 600.0)   # the first list waits for the details,
+    # however loaded the machine (the default 30 ms budget is a wall-clock bound, not what is tested)
     doc = StructuredDocument(SOURCE, "python")
     first = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/details.py"))
     add = next(i for i in first.items if i.label == "add")
