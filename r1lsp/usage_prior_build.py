@@ -29,18 +29,24 @@ JAVA_PACKAGES = ("java.base/java/", "java.sql/", "java.net.http/", "java.logging
                  "java.management/", "jdk.compiler/com/sun/tools/javac/", "jdk.jartool/", "jdk.jlink/")
 
 
-def _member_sites(data: bytes, tree):
-    """(start, end) bytes of the names after `receiver.` (field accesses and method calls)."""
+def member_accesses(tree):
+    """(name node, receiver node) of every Java `receiver.name` (field access or method call)."""
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
         f = {"field_access": "field", "method_invocation": "name"}.get(node.type)
         if f:
             name, obj = node.child_by_field_name(f), node.child_by_field_name("object")
-            if name is not None and obj is not None and name.type == "identifier" \
-                    and obj.type not in ("this", "super"):
-                yield name.start_byte, name.end_byte
+            if name is not None and obj is not None and name.type == "identifier":
+                yield name, obj
         stack.extend(node.children)
+
+
+def _member_sites(data: bytes, tree):
+    """(start, end) bytes of the names after `receiver.` (not `this.` / `super.`)."""
+    for name, obj in member_accesses(tree):
+        if obj.type not in ("this", "super"):
+            yield name.start_byte, name.end_byte
 
 
 def java_counts(files: int, sites_per_file: int = 40, log=print) -> dict:
