@@ -123,6 +123,13 @@ devset: install
 	$(PY) bench/devset.py
 .PHONY: devset
 
+# The member-usage prior shipped in r1lsp/usage-prior.json.gz (completion ranking): counts of
+# `receiver_type.member` in the JDK's src.zip (typed by r1lsp/java) and the Python standard
+# library; needs the JDK's src.zip here (a few minutes on one core), never at run time.
+usage-prior: install
+	OMP_NUM_THREADS=1 $(PY) -m r1lsp.usage_prior_build
+.PHONY: usage-prior
+
 # The JDK API index shipped in r1lsp/java/jdk-api.txt.gz (Java completion); needs a JDK 17+ here,
 # never at run time. JDK_MODULES: which modules' exported packages go in.
 JDK_MODULES ?= java.base java.logging java.sql java.net.http java.xml java.desktop

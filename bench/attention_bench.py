@@ -17,9 +17,10 @@ Figures (last line with --json):
 Held-out text: this repository's own `r1lsp/` sources, which the shipped model never saw (its
 corpus is the standard library, site-packages and the JDK); windows of 1,024 (--quick) or
 2,048 tokens, the first window of each file long enough. Other jobs share this machine (its load reached
-6x its cores while these were measured): each time is the best of interleaved runs (sparse,
-dense, sparse, ...; each evicts the other's data from the CPU caches, as other layers do in a
-model), since other jobs only ever slow a run down; only the ratios mean much.
+6x its cores while these were measured): each time is the least CPU time of this thread over
+interleaved runs (sparse, dense, sparse, ...; each evicts the other's data from the CPU caches, as
+other layers do in a model), since other jobs only ever slow a run down; wall-time ratios are
+in the detail (speedup_wall); only the ratios mean much.
 """
 from __future__ import annotations
 
@@ -41,26 +42,31 @@ from model.config import R1Config                                      # noqa: E
 
 
 def timed_pair(fa, fb, reps):
-    a, b = [], []
+    """Least time of each of fa, fb run alternately: (CPU time of this thread, wall time) pairs."""
+    a, b = ([], []), ([], [])
     for f in (fa, fb):
         f()
     for _ in range(reps):
         for f, out in ((fa, a), (fb, b)):
-            t = time.perf_counter()
+            t, w = time.thread_time(), time.perf_counter()
             f()
-            out.append(time.perf_counter() - t)
-    return min(a), min(b)
+            out[0].append(time.thread_time() - t)
+            out[1].append(time.perf_counter() - w)
+    return (min(a[0]), min(b[0])), (min(a[1]), min(b[1]))
 
 
 def both_selections(sparse_fn, dense_fn, reps, digits):
-    """{"block": ..., "exact": ...}: sparse and dense times (ms) and dense / sparse, per selection."""
+    """{"block": ..., "exact": ...}: sparse and dense times (ms, CPU time of the thread: other jobs
+    on the machine stall a thread, which wall time counts) and dense / sparse, per selection;
+    the same in wall time as speedup_wall."""
     res = {}
     with torch.no_grad():
         for mode in (True, False):
             SparseAttention.block_sparse = mode
-            ts, td = timed_pair(sparse_fn, dense_fn, reps)
+            (ts, td), (ws, wd) = timed_pair(sparse_fn, dense_fn, reps)
             res["block" if mode else "exact"] = {"sparse_ms": round(ts * 1e3, digits),
-                                                 "dense_ms": round(td * 1e3, digits), "speedup": round(td / ts, 2)}
+                                                 "dense_ms": round(td * 1e3, digits), "speedup": round(td / ts, 2),
+                                                 "speedup_wall": round(wd / ws, 2)}
     SparseAttention.block_sparse = True
     return res
 

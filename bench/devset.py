@@ -3,7 +3,8 @@
 Python: the pinned sdists (`pip download --no-binary :all: --no-deps`), unpacked to
 cache/devset/python/<name>/. Java: the pinned Debian source packages' upstream tarballs
 (`apt-get source --download-only` with a private deb-src list, so the machine's apt setup is
-untouched), unpacked to cache/devset/java/<name>/. Idempotent: what is there is kept.
+untouched), unpacked to cache/devset/java/<name>/; an entry with `"from": "pypi"` is a PyPI
+sdist carrying Java sources (the Debian mirror reachable here holds few Java packages). Idempotent: what is there is kept.
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def _unpack(archive: Path, dest: Path) -> None:
     tmp.rename(dest)
 
 
-def fetch_python(entry: dict, out: Path) -> Path:
-    dest = out / "python" / entry["name"]
+def fetch_python(entry: dict, out: Path, language: str = "python") -> Path:
+    dest = out / language / entry["name"]
     if dest.exists():
         return dest
     sdists = out / "sdist"
@@ -53,6 +54,8 @@ def fetch_python(entry: dict, out: Path) -> Path:
 
 
 def fetch_java(entry: dict, out: Path) -> Path:
+    if entry.get("from") == "pypi":                                     # Java sources inside a PyPI sdist
+        return fetch_python(entry, out, "java")
     dest = out / "java" / entry["name"]
     if dest.exists():
         return dest

@@ -59,18 +59,11 @@ def synthetic_file(lines: int = 2000) -> str:
 def sites(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of member names after `receiver.`."""
     from model.structure.languages import language_support
+    from r1lsp.usage_prior_build import member_accesses
     data = text.encode("utf-8")
     tree = language_support("java").parser().parse(data)
-    out, stack = [], [tree.root_node]
-    while stack:
-        node = stack.pop()
-        f = {"field_access": "field", "method_invocation": "name"}.get(node.type)
-        if f:
-            name, obj = node.child_by_field_name(f), node.child_by_field_name("object")
-            if name is not None and obj is not None and name.type == "identifier" \
-                    and data[name.start_byte - 1:name.start_byte] == b".":
-                out.append((len(data[:name.start_byte].decode()), len(data[:name.end_byte].decode())))
-        stack.extend(node.children)
+    out = [(len(data[:name.start_byte].decode()), len(data[:name.end_byte].decode()))
+           for name, _ in member_accesses(tree) if data[name.start_byte - 1:name.start_byte] == b"."]
     return sorted(out)
 
 

@@ -12,6 +12,7 @@ The stdlib and the JDK are in the training corpus: fine for latency, not for qua
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import sysconfig
@@ -59,10 +60,11 @@ def positions(text: str, n: int) -> list[tuple[int, int, str]]:
     return cands[::step][:n]
 
 
-async def start_server(name: str, show=None):
+async def start_server(name: str, show=None, cwd: str | None = None):
     """The real server (`python -m r1lsp serve`) under a pygls client; returns the client and an
     event set once the server logs that its model is ready (or unavailable). `show` receives
-    window/showMessage texts (dropped when None)."""
+    window/showMessage texts (dropped when None). `cwd`: run it there (`-m` imports r1lsp from
+    the working folder first: another checkout of the code, for a baseline)."""
     from lsprotocol import types
     from pygls.lsp.client import LanguageClient
 
@@ -79,14 +81,30 @@ async def start_server(name: str, show=None):
         if show is not None:
             show(params.message)
 
-    await client.start_io(sys.executable, "-m", "r1lsp", "serve")
+    await client.start_io(sys.executable, "-m", "r1lsp", "serve", cwd=cwd)
+    client.server_log = asyncio.ensure_future(_drain(client._server.stderr, os.environ.get("R1LSP_BENCH_SERVER_LOG")))
     return client, ready
 
 
-async def _run(files, n_positions: int, timeout: float, options: dict | None = None, ghost: bool = True) -> dict:
+async def _drain(stream, path: str | None) -> None:
+    """Read the server's stderr (its log) as it comes: a pipe nobody reads fills up (64 KB)
+    and then blocks the server mid-request. R1LSP_BENCH_SERVER_LOG=FILE keeps it in FILE
+    (with initializationOptions {"logLevel": "debug"}: each list's stage timings)."""
+    out = open(path, "ab") if path else None
+    try:
+        while line := await stream.readline():
+            if out is not None:
+                out.write(line)
+    finally:
+        if out is not None:
+            out.close()
+
+
+async def _run(files, n_positions: int, timeout: float, options: dict | None = None, ghost: bool = True,
+               cwd: str | None = None) -> dict:
     from lsprotocol import types
 
-    client, ready = await start_server("r1lsp-bench")
+    client, ready = await start_server("r1lsp-bench", cwd=cwd)
     caps = types.ClientCapabilities(general=types.GeneralClientCapabilities(position_encodings=["utf-16"]))
     await client.initialize_async(types.InitializeParams(capabilities=caps, root_uri="file:///bench",
                                                          initialization_options=options))
@@ -142,11 +160,11 @@ async def _run(files, n_positions: int, timeout: float, options: dict | None = N
 
 
 def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600.0, options: dict | None = None,
-                   ghost: bool = True) -> dict:
+                   ghost: bool = True, cwd: str | None = None) -> dict:
     """Figures (ms) from one server run; see the module docstring. `options`: the server's
-    initializationOptions; `ghost` False: the lists alone."""
+    initializationOptions; `ghost` False: the lists alone; `cwd`: the server's code from there."""
     files = real_files(java)
-    raw = asyncio.run(_run(files, n_positions, timeout, options, ghost))
+    raw = asyncio.run(_run(files, n_positions, timeout, options, ghost, cwd))
 
     def pct(xs, q):
         xs = sorted(xs)
@@ -165,6 +183,26 @@ def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600
     }
 
 
+def compare(baseline: str, n_positions: int, rounds: int) -> dict:
+    """This checkout's figures against another checkout's (`baseline`: a folder holding its
+    r1lsp/ and model/, e.g. `git archive REV | tar -x -C DIR`), servers run alternately in one
+    process, `rounds` each: the medians of each figure."""
+    import statistics
+    runs: dict[str, list[dict]] = {"baseline": [], "current": []}
+    for _ in range(rounds):
+        runs["baseline"].append(editor_latency(n_positions, cwd=baseline))
+        runs["current"].append(editor_latency(n_positions, cwd=str(Path(__file__).resolve().parents[1])))
+    keys = [k for k, v in runs["current"][0].items() if isinstance(v, float)]
+    return {tag: {k: statistics.median(r[k] for r in rs) for k in keys} for tag, rs in runs.items()}
+
+
 if __name__ == "__main__":
+    import argparse
     import json
-    print(json.dumps(editor_latency(1 if "--quick" in sys.argv else 3)))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 position per file (else 3)")
+    ap.add_argument("--baseline", help="another checkout's folder: its server and this one's, alternately")
+    ap.add_argument("--rounds", type=int, default=1)
+    a = ap.parse_args()
+    n = 1 if a.quick else 3
+    print(json.dumps(compare(a.baseline, n, a.rounds) if a.baseline else editor_latency(n)))

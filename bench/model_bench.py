@@ -242,6 +242,8 @@ def _linear_calls(model, fn):
     mods = list(model.modules())
     # inference joins each attention's q/k/v (+ indexer) Linears into one (`fused_projection`)
     fused = [m.fused_projection() for m in mods if isinstance(m, SparseAttention) and hasattr(m, "fused_projection")]
+    # ... and each expert's w1 and w3 (`Expert.joined_w13`)
+    fused += [m.joined_w13() for m in mods if hasattr(m, "joined_w13")]
     mods += [f for f in fused if f is not None]
     for mod in mods:
         if isinstance(mod, (torch.nn.Linear, Int8Linear, Bf16Linear)):

@@ -15,10 +15,40 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 
 import completion_quality as cq
 
 GRID = (-4.0, -2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _java_index(root):
+    from r1lsp.java.workspace import JavaIndex
+    index = JavaIndex()
+    index.scan([root])
+    return index
+
+
+_JAVA_INDEXES: dict = {}
+
+
+def ghost_context(p):
+    """The analysis context the server gives a dev position's ghost text: the repository is
+    the workspace (its Java classes indexed)."""
+    from r1lsp.completion import AnalysisContext
+    root = cq.ROOT / "cache" / "devset" / p.language / p.repo
+    if p.language == "java" and root not in _JAVA_INDEXES:
+        _JAVA_INDEXES[root] = _java_index(root)
+    index = _JAVA_INDEXES.get(root)
+    return AnalysisContext(str(p.path), str(root), None, java_index=index, uri=p.path.as_uri())
+
+
+def _cross_file():
+    from r1lsp.inline_context import CrossFileContext
+    return CrossFileContext()
+
+
+CROSS_FILE = _cross_file()
 
 
 def top5(samples, weights) -> float:
@@ -44,6 +74,74 @@ def fit(samples, start: dict[str, float], sweeps: int = 3) -> dict[str, float]:
         if not improved:
             break
     return w
+
+
+@dataclass
+class MemberSample:
+    """One dev member position: what the list had, for fitting and for the failure categories."""
+    position: object                   # completion_quality.Position
+    resolved: bool                     # the language's analysis answered (receiver type known)
+    feats: list                        # [(label, features)] of every candidate
+
+    @property
+    def pair(self):
+        return self.position.expected, self.feats
+
+
+def member_samples(n_member: int, seed: int = 1, split: str = "dev",
+                   languages=cq.LANGS) -> dict[str, list[MemberSample]]:
+    """complete() in-process (static features) at `n_member` member positions per language."""
+    from r1lsp.completion import RANK_WEIGHTS, AnalysisContext, complete
+    from r1lsp.completion_candidates import resolved_candidates
+    from r1lsp.completion_names import cursor_at
+    from model.structure import StructuredDocument
+
+    from r1lsp.java.workspace import JavaIndex
+
+    out: dict[str, list[MemberSample]] = {l: [] for l in cq.LANGS}
+    indexes: dict[str, JavaIndex] = {}                                  # per Java repository, as the server's
+    for p in cq.positions(split, n_member, 0, seed=seed):
+        if p.language not in languages:
+            continue
+        doc = StructuredDocument(p.text, p.language)
+        ctx = AnalysisContext(str(p.path), None, None)
+        if p.language == "java":                                        # workspace index + the open document
+            if p.repo not in indexes:
+                indexes[p.repo] = JavaIndex()
+                indexes[p.repo].scan([cq.ROOT / "cache" / "devset" / "java" / p.repo])
+            index, uri = indexes[p.repo], p.path.resolve().as_uri()
+            index.update(uri, p.text)
+            ctx = AnalysisContext(str(p.path), None, None, java_index=index, uri=uri)
+        feats: list = []
+        complete(doc, p.line, p.character, None, max_items=1000, timeout=60, features_out=feats,
+                 model_continuations=False, context=ctx, weights={**RANK_WEIGHTS, "model": 0.0})
+        resolved = resolved_candidates(doc, cursor_at(doc, p.line, p.character), ctx) is not None
+        out[p.language].append(MemberSample(p, resolved, feats))
+        if p.language == "java":
+            index.update(uri, p.path.read_text("utf-8", "replace"))     # closed: the file on disk again
+    return out
+
+
+def categories(samples: list[MemberSample], weights, examples: int = 6) -> dict:
+    """Where the right name is lost: the type did not resolve (names of the file instead) and the
+    name is missing / ranked > 5, the type resolved but the name is not a member, or it is in
+    the list ranked > 5; with examples (file:line, the line before the cursor, the top five)."""
+    from r1lsp.completion import rank_score
+    cats: dict[str, list] = {"top5": [], "unresolved_missing": [], "unresolved_rank": [],
+                             "resolved_missing": [], "resolved_rank": []}
+    for s in samples:
+        p = s.position
+        ranked = [l for l, _ in sorted(s.feats, key=lambda lf: (-rank_score(lf[1], weights), lf[0]))]
+        where = "resolved" if s.resolved else "unresolved"
+        cat = "top5" if p.expected in ranked[:5] else \
+            f"{where}_missing" if p.expected not in ranked else f"{where}_rank"
+        line = p.text.split("\n")[p.line]
+        cats[cat].append({"at": f"{p.repo}/{p.path.name}:{p.line + 1}", "code": line.strip()[-70:],
+                          "want": p.expected, "rank": ranked.index(p.expected) + 1 if p.expected in ranked else None,
+                          "top5": ranked[:5], "of": len(ranked)})
+    n = max(1, len(samples))
+    return {k: {"pct": round(100.0 * len(v) / n, 1), "n": len(v), "examples": v[:examples]}
+            for k, v in cats.items()}
 
 
 def main(quick: bool = False, with_model: bool = False, ghost_only: bool = False) -> int:
@@ -73,7 +171,9 @@ def main(quick: bool = False, with_model: bool = False, ghost_only: bool = False
                      model_continuations=False, context=ctx, weights=scoring)
             samples[p.language].append((p.expected, feats))
         else:
-            got = inline_suggestions(doc, p.line, p.character, eng, timeout=60, monitor=True, context=ctx)
+            # as the server prompts: context from the repository's other files (r1lsp.inline_context)
+            got = inline_suggestions(doc, p.line, p.character, eng, timeout=60, monitor=True,
+                                     context=ghost_context(p), cross_file=CROSS_FILE)
             if got:
                 text = got[0].text.split("\n")[0]
                 ghosts.append((got[0].confidence, cq.edit_similarity(text, p.expected) if text.strip() else 0.0))
@@ -112,5 +212,123 @@ def main(quick: bool = False, with_model: bool = False, ghost_only: bool = False
     return 0
 
 
+def main_categories(n_member: int = 200) -> int:
+    """The failure categories on the dev split (static ranking with the shipped weights)."""
+    from r1lsp.completion_rank import weights_for
+    t0 = time.perf_counter()
+    got = member_samples(n_member)
+    out = {l: categories(got[l], weights_for(l)) for l in cq.LANGS}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+class Matrix:
+    """One language's samples as arrays: every candidate's features (rows), the sample each
+    belongs to, and which row is the right name: top-5 of a weight vector in one product."""
+
+    def __init__(self, samples: list[MemberSample], names: list[str]):
+        import numpy as np
+        rows, owner, right = [], [], []
+        for i, s in enumerate(samples):
+            for label, f in s.feats:
+                rows.append([f.get(k, 0.0) for k in names])
+                owner.append(i)
+                right.append(label == s.position.expected)
+        self.names, self.n = names, len(samples)
+        self.x = np.array(rows, dtype=np.float64).reshape(-1, len(names))
+        self.owner = np.array(owner, dtype=np.int64)
+        right = np.array(right, dtype=bool)
+        self.has = np.zeros(self.n, dtype=bool)
+        self.has[self.owner[right]] = True
+        self.right = right
+
+    def top5(self, w: dict[str, float], subset=None) -> float:
+        """% of samples (of `subset`, an index array) with the right name among the five best
+        (ties broken against it: conservative)."""
+        import numpy as np
+        score = self.x @ np.array([w.get(k, 0.0) for k in self.names])
+        right_score = np.full(self.n, -np.inf)
+        right_score[self.owner[self.right]] = score[self.right]
+        better = np.bincount(self.owner, weights=(score >= right_score[self.owner]) & ~self.right, minlength=self.n)
+        hit = self.has & (better < 5)
+        idx = np.arange(self.n) if subset is None else subset
+        return 100.0 * hit[idx].mean() if len(idx) else 0.0
+
+
+def fit_matrix(m: Matrix, start: dict[str, float], subset=None, sweeps: int = 4, fixed=("model", "object_member"),
+               grid=GRID, min_gain: float = 0.0):
+    """Coordinate search from `start`; a change is kept when it gains more than `min_gain`
+    points of top-5 (a margin against fitting the dev set's noise)."""
+    w = dict(start)
+    best = m.top5(w, subset)
+    for _ in range(sweeps):
+        improved = False
+        for k in m.names:
+            if k in fixed:
+                continue
+            for v in grid:
+                trial = {**w, k: v}
+                score = m.top5(trial, subset)
+                if score > best + min_gain + 1e-9:
+                    best, w, improved = score, trial, True
+        if not improved:
+            break
+    return w, best
+
+
+SMALL_GRID = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0)
+MIN_GAIN = 0.6                         # points: two positions of 300
+
+
+def main_ranking(n_member: int = 300, reuse: bool = False) -> int:
+    """Fit each language's ranking weights on the dev split: the failure categories before and
+    after, and a 2-fold check (fit on one half of the repositories' positions, measured on the
+    other) so what the fit gains is not noise."""
+    import pickle
+    import numpy as np
+    from r1lsp.completion_rank import RANK_WEIGHTS, weights_for
+    cache = cq.ROOT / "cache" / "tune" / f"member_samples_{n_member}.pkl"
+    t0 = time.perf_counter()
+    redo = [l for l in cq.LANGS if f"--redo-{l}" in sys.argv]          # recollect one language, reuse the other
+    if reuse and cache.exists():
+        got = pickle.loads(cache.read_bytes())
+        if redo:
+            new = member_samples(n_member, languages=redo)
+            got.update({l: new[l] for l in redo})
+    else:
+        got = member_samples(n_member)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(got))
+    out = {"seconds_collect": round(time.perf_counter() - t0, 1)}
+    for lang in cq.LANGS:
+        names = sorted({k for s in got[lang] for _, f in s.feats for k in f} | set(RANK_WEIGHTS))
+        m = Matrix(got[lang], names)
+        shipped = weights_for(lang)
+        start = {**{k: 0.0 for k in names}, **shipped, "model": 0.0}
+        rng = np.random.default_rng(0)
+        order = rng.permutation(m.n)
+        halves = (order[: m.n // 2], order[m.n // 2:])
+        cross = []
+        for a, b in (halves, halves[::-1]):
+            w, _ = fit_matrix(m, start, a, grid=SMALL_GRID, min_gain=2 * MIN_GAIN)
+            cross.append(m.top5(w, b))
+        fitted, score = fit_matrix(m, start, grid=SMALL_GRID, min_gain=MIN_GAIN)
+        out[lang] = {"positions": m.n, "in_list_pct": round(100.0 * m.has.mean(), 1),
+                     "top5_shipped": round(m.top5(shipped), 1),
+                     "top5_fitted": round(score, 1),
+                     "top5_heldout_half": round(sum(cross) / 2, 1),
+                     "changed": {k: v for k, v in fitted.items() if v != shipped.get(k, 0.0)},
+                     "categories_shipped": {k: v["pct"] for k, v in categories(got[lang], shipped).items()},
+                     "categories_fitted": {k: v["pct"] for k, v in categories(got[lang], fitted).items()}}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
 if __name__ == "__main__":
+    if "--categories" in sys.argv:
+        sys.exit(main_categories(40 if "--quick" in sys.argv else 200))
+    if "--ranking" in sys.argv:
+        sys.exit(main_ranking(40 if "--quick" in sys.argv else 300, "--reuse" in sys.argv))
     sys.exit(main("--quick" in sys.argv, "--with-model" in sys.argv, "--ghost-only" in sys.argv))

@@ -31,13 +31,23 @@ from model.quantize import concat_linears, linear_key
 
 # RoPE
 
-def rope_angles(positions: torch.Tensor, dim: int, theta: float):
+class Angles(tuple):
+    """(cos, sin) of one forward's positions, plus `memo`: tables derived from them once and
+    shared by every layer of that forward (`SparseAttention.rotate_joined`)."""
+
+    def __new__(cls, cos: torch.Tensor, sin: torch.Tensor):
+        self = super().__new__(cls, (cos, sin))
+        self.memo = {}
+        return self
+
+
+def rope_angles(positions: torch.Tensor, dim: int, theta: float) -> Angles:
     """positions (B, T) -> cos, sin each (B, T, 1, dim) in the form `apply_rope` takes: each pair's
     cos on both halves, its sin negated on the first half."""
     inv_freq = theta ** (-torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim)
     ang = positions.float()[..., None] * inv_freq                          # (B, T, dim/2)
     cos, sin = ang.cos(), ang.sin()
-    return torch.cat([cos, cos], -1)[:, :, None, :], torch.cat([-sin, sin], -1)[:, :, None, :]
+    return Angles(torch.cat([cos, cos], -1)[:, :, None, :], torch.cat([-sin, sin], -1)[:, :, None, :])
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -59,7 +69,38 @@ class RopeTable:
 
     def __call__(self, positions: torch.Tensor):
         """positions (B, T), each < n -> cos, sin each (B, T, 1, dim)."""
-        return self.cos[positions][:, :, None], self.sin[positions][:, :, None]
+        return Angles(self.cos[positions][:, :, None], self.sin[positions][:, :, None])
+
+
+def joined_rope_layout(H: int, D: int, Hi: int, Di: int, with_index: bool):
+    """RoPE for the joined projection [q (H heads) | k (H) | v (H) | iq (Hi) | ik (1) | iw (Hi)]
+    (the indexer's part only if `with_index`) as rope(p) = (p * cos_j + p[..., perm] * sin_j) *
+    scale: `apply_rope` on each rotated head (q, k, iq, ik: perm swaps each head's halves) times
+    the indexer's scales (iq: Di^-1/2, iw: Hi^-1/2); v and iw pass through (cos 1, sin 0).
+    Returns perm, cols, scale (W,): cos_j = [cos (D) | index cos (Di) | 1][..., cols] (`joined_angles`)."""
+    parts = [(2 * H, D, 0, 1.0), (H, D, None, 1.0)]           # (heads, width, first angle column, scale)
+    if with_index:
+        parts += [(Hi, Di, D, Di ** -0.5), (1, Di, D, 1.0), (Hi, 1, None, Hi ** -0.5)]
+    perm, cols, scale, at = [], [], [], 0
+    for n, d, col, s in parts:
+        if col is None:                                      # passed through: the column of 1 (sin 0)
+            perm.append(at + torch.arange(n * d))
+            cols.append(torch.full((n * d,), D + Di))
+        else:                                                # each head read as [second half, first half]
+            perm.append((at + torch.arange(n)[:, None] * d + torch.arange(d).roll(d // 2)).flatten())
+            cols.append((col + torch.arange(d)).repeat(n))
+        scale.append(torch.full((n * d,), s))
+        at += n * d
+    return torch.cat(perm), torch.cat(cols), torch.cat(scale)
+
+
+def joined_angles(rope, index_rope, cols: torch.Tensor):
+    """cos_j, sin_j (B, T, W) of `joined_rope_layout` from cos, sin (B, T, 1, D) and index
+    cos, sin (B, T, 1, Di); 6 ops, once per forward (the layers share them: `Angles.memo`)."""
+    (cos, sin), (icos, isin) = rope, index_rope
+    one = cos.new_ones(*cos.shape[:2], 1)
+    return (torch.cat([cos[:, :, 0], icos[:, :, 0], one], -1)[..., cols],
+            torch.cat([sin[:, :, 0], isin[:, :, 0], one * 0], -1)[..., cols])
 
 
 # KV cache
@@ -122,11 +163,11 @@ class Indexer(nn.Module):
         # one projection for q (Hi * Di), k (Di) and the head weights (Hi): one matmul per step
         self.proj = nn.Linear(cfg.d_model, cfg.index_heads * (cfg.index_dim + 1) + cfg.index_dim, bias=False)
 
-    def project(self, x, cos, sin, p: torch.Tensor | None = None):
-        """x (B, T, d) -> q (B, T, Hi, Di), w (B, T, Hi), k (B, T, Di); p: proj(x), if computed."""
+    def project(self, x, cos, sin):
+        """x (B, T, d) -> q (B, T, Hi, Di), w (B, T, Hi), k (B, T, Di)."""
         B, T, _ = x.shape
         H, D = self.n_heads, self.head_dim
-        p = self.proj(x) if p is None else p
+        p = self.proj(x)
         qk = apply_rope(p[..., :(H + 1) * D].view(B, T, H + 1, D), cos, sin)         # q's heads, then k
         q, k, w = qk[:, :, :H], qk[:, :, H], p[..., (H + 1) * D:]                     # (B, T, Hi, Di), (B, T, Di)
         return q * D ** -0.5, w * H ** -0.5, k                                        # w: (B, T, Hi)
@@ -138,6 +179,10 @@ class SparseAttention(nn.Module):
     # True: long contexts select keys block-sparse (`block_select`); False: the indexer scores
     # every (query, key) pair (`select_keys` over all keys). Equal where contexts are short.
     block_sparse: bool = True
+    # prefills of at most this many queries (after a cached prefix) gather each query's candidate
+    # keys as decode steps do; more run `block_sparse_chunk` over the union of a chunk's candidates
+    # (which, across the rows of a batch, covers most of a long context)
+    few_queries: int = 8
 
     def __init__(self, cfg: R1Config):
         super().__init__()
@@ -159,20 +204,17 @@ class SparseAttention(nn.Module):
         H, HD = self.n_heads, self.n_heads * self.head_dim
         fused = None if torch.is_grad_enabled() else self.fused_projection()
         if fused is not None:                                # inference: one matmul for q, k, v (+ indexer)
-            p = fused(x)                                                           # (B, T, 3 HD [+ indexer])
-            q, k = apply_rope(p[..., :2 * HD].view(B, T, 2 * H, self.head_dim), *rope).split(H, dim=2)
-            v = p[..., 2 * HD:3 * HD].view(B, T, H, self.head_dim)
-            p_index = p[..., 3 * HD:] if p.size(-1) > 3 * HD else None
+            q, k, v, index = self.rotate_joined(x, fused(x), rope, index_rope)
         else:
             qk = torch.cat([self.wq(x).view(B, T, H, self.head_dim), self.wk(x).view(B, T, H, self.head_dim)], 2)
             q, k = apply_rope(qk, *rope).split(H, dim=2)                           # (B, T, H, D) each
             v = self.wv(x).view(B, T, H, self.head_dim)                            # (B, T, H, D)
-            p_index = None
+            index = None
         if self.indexer is None:
             k_all, v_all = cache.update(start_pos, k, v) if cache is not None else (k, v)
             y = self._dense(q, k_all, v_all, start_pos, pad_len)
             return self.wo(y), None
-        iq, iw, ik = self.indexer.project(x.detach() if torch.is_grad_enabled() else x, *index_rope, p=p_index)
+        iq, iw, ik = index or self.indexer.project(x.detach() if torch.is_grad_enabled() else x, *index_rope)
         if cache is not None:
             k_all, v_all, ik_all = cache.update(start_pos, k, v, ik)
         else:
@@ -181,6 +223,38 @@ class SparseAttention(nn.Module):
             return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, cache=cache)), None
         y, gate_loss = self._blocks(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, want_gate_loss)
         return self.wo(y), gate_loss
+
+    def rotate_joined(self, x, p, rope, index_rope):
+        """q, k, v (B, T, H, D) and the indexer's (iq, iw, ik) (None without an indexer) from the
+        joined projection p = `fused_projection`(x) (the indexer's own projection appended when it
+        is another kind of Linear), RoPE and the indexer's scales in 4 ops (`joined_rope_tables`,
+        built once per forward: kept in the angles' memo, which every layer shares)."""
+        B, T, _ = x.shape
+        H, D = self.n_heads, self.head_dim
+        HD = H * D
+        if self.indexer is not None and p.size(-1) == 3 * HD:
+            p = torch.cat([p, self.indexer.proj(x)], -1)      # (the same dtype: both float Linears, or int8 ones' float out)
+        W, dev = p.size(-1), p.device
+        layout = self.__dict__.get("_rope_layout")
+        if layout is None or layout[0] != (W, dev):
+            Hi, Di = self.cfg.index_heads, self.cfg.index_dim
+            tabs = joined_rope_layout(H, D, Hi, Di, W > 3 * HD)
+            layout = self.__dict__["_rope_layout"] = ((W, dev), *(t.to(dev) for t in tabs))
+        _, perm, cols, scale = layout
+        memo = getattr(rope, "memo", {})
+        key = (W, id(index_rope))
+        if key not in memo:
+            memo[key] = joined_angles(rope, index_rope, cols)
+        cos, sin = memo[key]
+        y = (p * cos + p.index_select(-1, perm) * sin) * scale                    # (B, T, W)
+        y = y if y.dtype == p.dtype else y.to(p.dtype)
+        q, k, v = (y[..., i * HD:(i + 1) * HD].view(B, T, H, D) for i in range(3))
+        if self.indexer is None:
+            return q, k, v, None
+        Hi, Di = self.indexer.n_heads, self.indexer.head_dim
+        iq = y[..., 3 * HD:3 * HD + Hi * Di].view(B, T, Hi, Di)
+        ik = y[..., 3 * HD + Hi * Di:3 * HD + (Hi + 1) * Di]
+        return q, k, v, (iq, y[..., 3 * HD + (Hi + 1) * Di:], ik)
 
     def fused_projection(self) -> nn.Module | None:
         """wq | wk | wv (| the indexer's projection, when it is the same kind of Linear) joined into
@@ -267,6 +341,8 @@ class SparseAttention(nn.Module):
         C = min(C, max(128, -(-T // 4)))                   # >= 4 chunks when long: skip the causal upper half
         out, gate_losses = [], []
         if self.block_sparse and not want_gate_loss and uses_blocks(self.cfg, start_pos + T - 1):
+            if T <= self.few_queries:                        # a keystroke's few new tokens: each query
+                return self._gathered(q, k, v, iq, iw, ik, start_pos, pad_len), None   # gathers its own keys
             return self._block_prefill(q, k, v, iq, iw, ik, start_pos, pad_len), None
         for c0 in range(0, T, C):
             c1 = min(T, c0 + C)
@@ -388,9 +464,9 @@ class SparseAttention(nn.Module):
             s_old = scores[:-W][passed] if c.gate_threshold > 0 else scores[:-W]
             old = old[s_old.topk(c.attn_topk - W).indices]
         rows = torch.cat([old, ar[t + 1 - W:]])                                         # (n,) kept slots
-        kv = (F.embedding(rows, x.reshape(-1, H * D)).view(-1, H, D).transpose(0, 1) for x in (k, v))
-        y = F.scaled_dot_product_attention(q.reshape(H, 1, D), *kv)                      # (H, 1, D)
-        return y.transpose(0, 1).reshape(1, 1, H * D)
+        kv = (F.embedding(rows, x.reshape(-1, H * D)).view(1, -1, H, D).transpose(1, 2) for x in (k, v))
+        y = F.scaled_dot_product_attention(q.view(1, H, 1, D), *kv)                    # (1, H, 1, D): 4-D
+        return y.view(1, 1, H * D)                                                      # takes the fused kernel
 
     def _arange(self, n: int, device) -> torch.Tensor:
         """torch.arange(n), sliced from one kept per device (decode steps index with it)."""

@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from model.config import R1Config
+from model.quantize import concat_linears, linear_key
 
 
 class Gate(nn.Module):
@@ -35,9 +36,21 @@ class Gate(nn.Module):
         weights = weights / weights.sum(dim=-1, keepdim=True)
         return weights.type_as(x), indices, probs
 
+    def route(self, x: torch.Tensor):
+        """`forward`'s (weights, indices) without the full softmax (inference: no balance loss), in
+        3 ops: the top-k logits, softmaxed among themselves (= the top-k probabilities renormalised;
+        equal up to float rounding, the same experts)."""
+        logits = F.linear(x, self.weight)                                          # (N, E)
+        top = (logits if logits.dtype == torch.float32 else logits.float()).topk(self.topk, dim=-1)
+        weights = top.values.softmax(dim=-1)                                       # (N, k)
+        return (weights if weights.dtype == x.dtype else weights.to(x.dtype)), top.indices
+
 
 class Expert(nn.Module):
     """SwiGLU feed-forward."""
+    # inference runs w1 | w3 as one matmul (`joined_w13`) for 2+ rows (a batch, a prefill); one row
+    # (batch-1 decode) measured no faster joined (the weight-only int8 GEMV costs the same in halves)
+    join_w13: bool = True
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
@@ -46,7 +59,20 @@ class Expert(nn.Module):
         self.w3 = nn.Linear(dim, hidden, bias=False)
 
     def forward(self, x):
+        joined = None if torch.is_grad_enabled() or not self.join_w13 or x.size(0) < 2 else self.joined_w13()
+        if joined is not None:                               # inference: w1 and w3 in one matmul
+            a, b = joined(x).chunk(2, dim=-1)
+            return self.w2(F.silu(a) * b)
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+    def joined_w13(self) -> nn.Module | None:
+        """w1 | w3 as one Linear for inference (`concat_linears`), rebuilt when a weight changes
+        (None where they cannot be joined). Kept outside the module tree, as `fused_projection`."""
+        key = (linear_key(self.w1), linear_key(self.w3))
+        cached = self.__dict__.get("_w13")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_w13"] = (key, None if None in key else concat_linears([self.w1, self.w3]))
+        return cached[1]
 
 
 class MoE(nn.Module):
@@ -66,11 +92,14 @@ class MoE(nn.Module):
         (weights, indices) each (B, T, k)."""
         B, T, d = x.shape
         flat = x.reshape(-1, d)                                                   # (N, d)
+        if not want_balance:
+            weights, indices = self.gate.route(flat)
+            k = indices.size(-1)
+            y = self.dispatch(flat, weights, indices)
+            return y.view(B, T, d), None, (weights.view(B, T, k), indices.view(B, T, k))
         weights, indices, probs = self.gate(flat)
         y = self.dispatch(flat, weights, indices)
         k = indices.size(-1)
-        if not want_balance:
-            return y.view(B, T, d), None, (weights.view(B, T, k), indices.view(B, T, k))
         counts = torch.bincount(indices.flatten(), minlength=self.n_experts)      # (E,)
         frac = counts.float() / indices.numel()                                    # f_i: share of slots
         balance = self.n_experts * (frac * probs.mean(0)).sum()                   # Switch: E sum f_i P_i
@@ -106,23 +135,21 @@ def dispatch(experts, x, weights, indices):
     if N == 1 and not torch.is_grad_enabled():      # one token (batch-1 decode): its k experts directly,
         out, mods = None, list(experts)              # summed in expert order as index_add would
         for e, w in sorted(zip(indices[0].tolist(), weights[0].tolist())):
-            y = mods[e].forward(x) * w               # (forward: no hooks on experts, and the module call
-            out = y if out is None else out + y      # costs as much as the expert's own elementwise work)
+            y = mods[e].forward(x)                   # (forward: no hooks on experts, and the module call
+            out = y * w if out is None else out.add_(y, alpha=w)    # costs as much as the expert's own work)
         return out
     flat_idx = indices.flatten()                                                  # (N*k,)
     order = flat_idx.argsort()                                                    # slots grouped by expert
     counts = torch.bincount(flat_idx, minlength=len(experts)).tolist()
-    flat_w = weights.reshape(-1, 1).to(x.dtype)                                   # (N*k, 1)
-    out = torch.zeros_like(x)
-    start = 0
+    tokens = order // k                                                           # (N*k,) by expert
+    xs = x[tokens]                                                                # every expert's rows, once
+    ys, start = [], 0
     for e, n in enumerate(counts):
-        if n == 0:
-            continue
-        slots = order[start:start + n]                                            # (n,)
-        tokens = slots // k
-        out.index_add_(0, tokens, experts[e](x[tokens]) * flat_w[slots])
-        start += n
-    return out
+        if n:
+            ys.append(experts[e](xs[start:start + n]))                            # (n, d)
+            start += n
+    y = (torch.cat(ys) if len(ys) > 1 else ys[0]) * weights.reshape(-1, 1)[order].to(x.dtype)
+    return torch.zeros_like(x).index_add_(0, tokens, y)                           # in expert order per token
 
 
 def stacked_weights(experts):

@@ -9,7 +9,9 @@ Conventions:
     ids): only the tokens from the first difference on are computed (typing appends, so an
     edit invalidates the cache from its first changed token on, nothing before it).
   - A batch of several prompts is then decoded together: the rows' caches are copied into one
-    left-padded batch cache (`stack_left_padded`; the left padding is written only there).
+    left-padded batch cache (`stack_left_padded`; the left padding is written only there). When
+    every row has a prefix state short of a few tokens (clients who typed), those tails run as
+    one batched prefill into that batch cache instead (`prefill_tails`; written back per row).
     `pad_len` (B,) tells the model which slots are padding (level ids -1, no real token attends
     to them; RoPE positions start at 0 at each row's first real token), so a row's result does
     not depend on its batch mates, nor on whether it was prefilled alone.
@@ -18,7 +20,8 @@ Conventions:
     sequence is one unit per level.
   - Rows finish independently (eos, a stop token sequence, a stop string, a stop function, their
     own max tokens, their own cancel flag); a finished row leaves the batch (its cache rows are
-    dropped), so the rows still running decode at their own cost. The stop token / sequence / string is not part of the returned tokens /
+    dropped once they are half of the batch: each leave copies the caches), so the rows still
+    running decode at about their own cost. The stop token / sequence / string is not part of the returned tokens /
     text.
   - `logits_processor(generated_ids, logits)` edits one row's next-token logits (V,) given the
     token ids that row generated so far (a list); it returns the new logits (or None after
@@ -212,12 +215,65 @@ def stack_left_padded(model, states: Sequence[PrefixState], extra: int):
         dst.buffers = []
         for j, buf in enumerate(first.buffers):
             fill = -1 if not buf.dtype.is_floating_point else 0
-            out = buf.new_full((B, T + extra, *buf.shape[2:]), fill)
-            for b, (src, n) in enumerate(zip(srcs, lengths)):
+            out = buf.new_empty((B, T + extra, *buf.shape[2:]))                 # slots past T: written
+            for b, (src, n) in enumerate(zip(srcs, lengths)):                  # by decoding before read
+                out[b, :T - n].fill_(fill)
                 out[b, T - n:T] = src.buffers[j][0, :n]
             dst.buffers.append(out)
     dev = states[0].last_logits.device if states[0].last_logits is not None else "cpu"
     return batch, T, torch.tensor([T - n for n in lengths], device=dev)
+
+
+@torch.no_grad()
+def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], extra: int, max_tail: int = 64):
+    """Several prompts whose prefix states (`olds`) hold all but a short tail of each (clients who
+    typed): ONE batched prefill instead of one per row. Each row's reused slots are copied into
+    a left-padded batch cache where every prompt ends at slot T (the longest), then the last m
+    slots of every row (m = the longest tail; a shorter tail's row recomputes a few cached
+    tokens, to the same values) run as one (B, m) forward; each row's new slots are written back
+    into its own cache (its state stays reusable). Returns (states, last logits (B, V), reused
+    per row, batch cache with `extra` free slots after T, T, pad_len (B,)), or None where it does
+    not apply (a row without a state, or with a tail longer than `max_tail`)."""
+    if len(prompts) < 2 or any(o is None or o.cache.batch_size != 1 for o in olds):
+        return None
+    rows = []
+    for p, lv, old in zip(prompts, levels, olds):
+        ids_np = np.asarray(list(p), dtype=np.int64)
+        lev_np = _levels_array(lv, len(ids_np))
+        reuse = min(common_prefix(old.ids, old.levels, ids_np, lev_np), len(ids_np) - 1)
+        if reuse < 1 or len(ids_np) - reuse > max_tail or old.cache.max_len < model.cfg.max_seq_len:
+            return None
+        rows.append((ids_np, lev_np, reuse))
+    B, dev = len(rows), next(model.parameters()).device
+    lengths = [len(r[0]) for r in rows]
+    T = max(lengths)
+    m = max(n - r[2] for n, r in zip(lengths, rows))                      # the tail width
+    batch = model.new_cache(B, T + extra)
+    for dst, *srcs in zip(_kv_caches(batch), *[_kv_caches(o.cache) for o in olds]):
+        dst.buffers = []
+        for j, buf in enumerate(srcs[0].buffers):
+            fill = -1 if not buf.dtype.is_floating_point else 0
+            out = buf.new_empty((B, T + extra, *buf.shape[2:]))            # slots from T - m: written below
+            for b, (src, n, (_, _, reuse)) in enumerate(zip(srcs, lengths, rows)):
+                out[b, :T - n].fill_(fill)
+                out[b, T - n:T - n + reuse] = src.buffers[j][0, :reuse]
+            dst.buffers.append(out)
+    x = torch.zeros(B, m, dtype=torch.long)
+    lv = torch.full((B, m, 3), -1, dtype=torch.long)
+    for b, (ids_np, lev_np, _) in enumerate(rows):
+        n = min(m, len(ids_np))
+        x[b, m - n:] = torch.as_tensor(ids_np[-n:])
+        lv[b, m - n:] = torch.as_tensor(lev_np[-n:])
+    pad_len = torch.tensor([T - n for n in lengths], device=dev)
+    logits = prefill(model, batch, x.to(dev), lv.to(dev), pad_len=pad_len, start_pos=T - m).float()   # (B, V)
+    states = []
+    for b, ((ids_np, lev_np, reuse), n, old) in enumerate(zip(rows, lengths, olds)):
+        for own, kv in zip(_kv_caches(old.cache), _kv_caches(batch)):    # the new slots into the row's cache
+            for buf, src in zip(own.buffers, kv.buffers):
+                buf[0, reuse:n] = src[b, T - n + reuse:T]
+            own.memo = {k: v for k, v in own.memo.items() if v[0] <= reuse}   # as KVCache.update drops them
+        states.append(PrefixState(ids_np, lev_np, old.cache, logits[b]))
+    return states, logits, [r[2] for r in rows], batch, T, pad_len
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -299,18 +355,25 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
 
     if check_cancel():                                             # the check before token 0
         return [GenerationResult([], "cancelled") for _ in range(B)]
-    states, firsts = [], []
-    for b, p in enumerate(prompts):
-        old = prefix_cache.get(keys[b]) if prefix_cache is not None and keys[b] is not None else None
-        state, logits, reused = prefill_row(model, p, level_ids[b], state=old)
-        if prefix_cache is not None:
-            prefix_cache.note(reused, len(p) - reused)
-        states.append(state)
-        firsts.append(logits)
-    if B == 1:
-        cache, T, pad_len = states[0].cache, len(prompts[0]), None
+    olds = [prefix_cache.get(k) if prefix_cache is not None and k is not None else None for k in keys]
+    tails = prefill_tails(model, prompts, level_ids, olds, n_steps)
+    if tails is not None:                                          # typed clients: one batched prefill
+        states, logits, reused, cache, T, pad_len = tails
+        firsts = list(logits)
+        for p, r in zip(prompts, reused):
+            prefix_cache.note(r, len(p) - r)
     else:
-        cache, T, pad_len = stack_left_padded(model, states, n_steps)
+        states, firsts = [], []
+        for b, p in enumerate(prompts):
+            state, logits, reused = prefill_row(model, p, level_ids[b], state=olds[b])
+            if prefix_cache is not None:
+                prefix_cache.note(reused, len(p) - reused)
+            states.append(state)
+            firsts.append(logits)
+        if B == 1:
+            cache, T, pad_len = states[0].cache, len(prompts[0]), None
+        else:
+            cache, T, pad_len = stack_left_padded(model, states, n_steps)
     if prefix_cache is not None:                                   # B == 1 decodes past the prompt:
         for b in range(B):                                         # those slots are not in `ids`
             if keys[b] is not None:
@@ -343,7 +406,9 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
         if all(r is not None for r in reasons) or step == n_steps - 1:
             break
         still = [j for j, b in enumerate(active) if reasons[b] is None]
-        if len(still) < len(active):                               # finished rows leave the batch
+        if len(still) <= len(active) // 2:                         # finished rows leave the batch once
+            # they are half of it: each leave copies every cache row kept (hundreds of MB at long
+            # contexts), so a finished row decodes on (its tokens unread) until then
             idx = torch.tensor(still, device=dev)
             _select_rows(cache, idx)
             tok, new_lvl, pad_len = tok[idx], new_lvl[idx], pad_len[idx]
@@ -447,4 +512,4 @@ def score_candidates(model, context: Sequence[int], levels, candidates: Sequence
 
 
 __all__ = ["GenerationResult", "PrefixCache", "PrefixState", "common_prefix", "decode_one", "decode_step_mode",
-           "fim_prompt", "generate", "prefill", "prefill_row", "sample", "score_candidates", "stack_left_padded"]
+           "fim_prompt", "generate", "prefill", "prefill_row", "prefill_tails", "sample", "score_candidates", "stack_left_padded"]

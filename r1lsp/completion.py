@@ -13,6 +13,7 @@ positions are (line, UTF-16 column).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
@@ -22,8 +23,9 @@ from r1lsp.engine import encode_window
 from model.structure import StructuredDocument
 from model.structure.text_index import utf16_len
 from r1lsp.completion_candidates import AnalysisContext, _Cand, _match, resolved_candidates, static_candidates
-from r1lsp.completion_names import _IDENT, Cursor, NameCounts, cursor_at, grammar_keywords
-from r1lsp.completion_rank import RANK_WEIGHTS, _expected_type, rank_features, rank_score
+from r1lsp.completion_names import _IDENT, Cursor, cursor_at, grammar_keywords
+from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, rank_features, rank_score,
+                                   weights_for)
 
 # what other modules take from here (the list's entry point and the concepts it is made of)
 __all__ = ["AnalysisContext", "CompletionCandidate", "CompletionResult", "Cursor", "IdentifierStop", "RANK_WEIGHTS",
@@ -46,6 +48,7 @@ class CompletionCandidate:
 class CompletionResult:
     items: list[CompletionCandidate]
     is_incomplete: bool
+    stages: dict[str, float] = dataclasses.field(default_factory=dict)   # stage -> seconds (the server logs them)
 
 
 # ---------------------------------------------------------------------------- model
@@ -108,22 +111,34 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     """The completion list at (line, UTF-16 character). `engine` None or not ready: static
     features only. `timeout` bounds the wait for the model (then the static ranking is used).
     `features_out`, when a list, receives (label, features) of every candidate (for tuning)."""
+    clock = [time.perf_counter()]
+    stages: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     cur = cursor_at(doc, line, character)
     if cur is None:
         return CompletionResult([], False)
     ctx = (context or AnalysisContext()).started()
+    weights = weights_for(doc.language) if weights is None else weights
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
+    stage("candidates")
     for c in found:
         m = _match(c.label, cur.prefix)
         if m is not None:
             c.structural += m - (0.5 if c.label.startswith("__") else 0.0)     # dunders last
             cands.append(c)
-    counts = NameCounts.of(doc.text)
-    static = {c.label: rank_features(c, cur, counts, None, False) for c in cands}
+    rc = RankContext.of(doc, cur)
+    static = {c.label: rank_features(c, cur, rc, None, False) for c in cands}
     cands.sort(key=lambda c: (-rank_score(static[c.label], weights), c.label))
+    stage("static_rank")
     expected = _expected_type(doc, cur, ctx, cands)
-    w = RANK_WEIGHTS if weights is None else weights
+    stage("expected_type")
+    w = weights
     # the model is asked only when its score counts (its tuned weight may be 0: then the list
     # costs the analysis alone)
     use_model = engine is not None and getattr(engine, "state", None) == "ready" and w.get("model", 0.0) != 0.0
@@ -138,11 +153,12 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
             if word and word not in {c.label for c in cands}:
                 cands.insert(0, _Cand(word, "model", "model", 0.0))
         scores = _model_scores(engine, doc, cur, cands[:max_scored], budget, deadline, key)
+    stage("model")
     floor = min(scores.values()) - 1.0 if scores else None                 # unscored: below every scored
     items = []
     for c in cands:
         s = scores.get(c.label, floor)
-        f = rank_features(c, cur, counts, s, bool(expected) and expected == c.value_type)
+        f = rank_features(c, cur, rc, s, bool(expected) and expected == c.value_type and expected != "void")
         if features_out is not None:
             features_out.append((c.label, f))
         items.append((rank_score(f, weights), c, scores.get(c.label)))
@@ -151,6 +167,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     end = (cur.line, cur.character + utf16_len(cur.tail))
     out = []
     # jedi's signatures / types cost inference: the first items get them within a budget
+    stage("rank")
     lazy = [c for _, c, _ in items[:DETAILED_ITEMS] if c.symbol is not None]
     details = {}
     if lazy:
@@ -159,6 +176,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         found = pyanalysis.describe_within([c.symbol for c in lazy], until if ctx.deadline is None
                                            else max(ctx.deadline, time.monotonic() + DETAIL_MIN_S))
         details = {id(lazy[i]): d for i, d in found.items()}
+    stage("details")
     for rank, (total, c, s) in enumerate(items[:max_items]):
         what = details.get(id(c), c.detail)
         score = s if s is not None else total
@@ -166,7 +184,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         detail = f"{what} · {c.source} · {how}" if what else f"{c.source} · {how}"
         out.append(CompletionCandidate(c.label, c.kind, detail, total, c.label, start, end, f"{rank:04d}"))
     model_pending = engine is not None and getattr(engine, "state", None) == "loading"
-    return CompletionResult(out, is_incomplete=len(items) > max_items or model_pending or pending)
+    return CompletionResult(out, len(items) > max_items or model_pending or pending, stages)
 
 
 def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: str) -> str | None:

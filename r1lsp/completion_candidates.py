@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from model.structure import StructuredDocument
 from model.structure.languages import language_support
 from model.structure.text_index import decode
-from r1lsp.completion_names import (_IDENT, KINDS, NO_COMPLETION_NODES, Cursor, _class_body, _class_scopes,
-                                    _contains, _innermost_scope, _receiver, _same, document_names,
-                                    grammar_keywords)
+from r1lsp.completion_names import (_IDENT, KINDS, NO_COMPLETION_NODES, Cursor, NameCounts, _class_body,
+                                    _class_scopes, _contains, _innermost_scope, _receiver, _same, cursor_at,
+                                    document_names, grammar_keywords)
 
 
 @dataclass
@@ -36,6 +36,8 @@ class _Cand:
     same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
     expected_type: str = ""            # the type the position expects, as a provider knew it (Java)
     shape: float = 0.0                 # +1 fits the call written after the word (arity), -1 does not (Java)
+    receiver_type: str = ""            # members: the receiver's type as the analysis resolved it (Java: binary name)
+    owner: str = ""                    # members: the type declaring it (Java: binary name)
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,15 @@ def structure_candidates(doc: StructuredDocument, cur: Cursor) -> list[_Cand]:
         for d in names.definitions:
             if d.kind in ("field", "method") and any(_same(d.scope, t) for t in targets) and not own(d):
                 add(d.name, d.kind, "member", 3.0 + 0.2 * math.log1p(freq[d.name]))
+        # `recv.` with nothing after it on its line parses as `recv.<next line's first name>`:
+        # that name is no use of a member unless the code has it on `recv` elsewhere too
+        glued = re.match(r"\s*\n\s*([\w$]+)", decode(doc.data[cur.offset:cur.offset + 400])) \
+            if not cur.tail else None
+        glued_name = glued.group(1) if glued and NameCounts.of(doc.text).pairs.get((recv, glued.group(1)), 0) <= 1 else None
         for rname, members in names.uses.items():
             same = rname == recv
             for m, kind in members.items():
-                if m != cur.prefix or freq[m] > 1:
+                if (m != cur.prefix or freq[m] > 1) and not (same and m == glued_name):
                     add(m, kind, "used", (2.0 if same else 0.5) + 0.2 * math.log1p(freq[m]))
         return list(out.values())
 
@@ -163,11 +170,42 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
         if sym.in_file and sym.line == own_line and sym.name.startswith(cur.prefix) and not res.member \
                 and sym.name == cur.prefix + cur.tail:
             continue                                                    # the word being typed itself
+        if res.member and sym.kind == "keyword":
+            continue                                                    # `x.` then a line starting `if`
         out.append(_Cand(sym.name, sym.kind, "member" if res.member else _JEDI_SOURCE.get(sym.kind, "jedi"),
                          0.0, sym.in_file, sym.line, sym.builtin, sym))
     if res.member:
-        out += _used_on_receiver(doc, cur, {c.label for c in out})
+        _owners(out, ctx)
+        have = {c.label for c in out}
+        if _class_receiver(cur.before_word[:-1], have):                 # jedi lists a class's own names only
+            out += [_Cand(n, "field", "member", 0.0, builtin=True) for n in CLASS_ATTRIBUTES if n not in have]
+            have.update(CLASS_ATTRIBUTES)
+        out += _used_on_receiver(doc, cur, have)
     return out
+
+
+def _owners(cands: list[_Cand], ctx: AnalysisContext) -> None:
+    """Each member's declaring class (`owner`) and, as every candidate's `receiver_type`, the class
+    declaring most of them (object's own aside): what the usage prior is looked up by."""
+    from r1lsp import pyanalysis
+    owners = pyanalysis.owners_within([c.symbol for c in cands], ctx.deadline)
+    for i, name in owners.items():
+        cands[i].owner = name
+    common = collections.Counter(o for o in owners.values() if o and o != "object").most_common(1)
+    if common:
+        for c in cands:
+            c.receiver_type = common[0][0]
+
+
+# what every class object has (type's attributes), which jedi leaves out of a class's members
+CLASS_ATTRIBUTES = ("__name__", "__qualname__", "__module__", "__dict__", "__doc__", "__mro__", "__bases__")
+
+
+def _class_receiver(before_dot: str, members: set[str]) -> bool:
+    """The receiver is a class object: `x.__class__`, `type(x)`, `cls`, or jedi listed `mro`."""
+    text = before_dot.rstrip()
+    return text.endswith("__class__") or _receiver(text) == "cls" or re.search(r"\btype\([^()]*\)$", text) is not None \
+        or "mro" in members
 
 
 USED_ON_RECEIVER_SCORE = 1.0   # structural score of a member only seen used on the same receiver (dev-tuned)
@@ -189,10 +227,14 @@ def _used_on_receiver(doc: StructuredDocument, cur: Cursor, have: set[str]) -> l
     text = decode(data[start:end])
     here = cur.word_start - start
     found: dict[str, tuple[str, int]] = {}
-    for m in re.finditer(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)(\s*\()?", text):
+    keywords = set(grammar_keywords(doc.language))
+    # the name on the dot's own line: `self.` at a line's end (the word being typed) is no use of `if`
+    for m in re.finditer(r"(?<![\w$.])" + re.escape(recv) + r"[ \t]*\.[ \t]*([\w$]+)(\s*\()?", text):
         name = m.group(1)
-        if name in have or m.start(1) == here:
-            continue                                                    # listed, or the word being typed
+        if name in keywords:
+            continue
+        if name in have or m.start() < here <= m.start(1):
+            continue            # listed, or the dot is the cursor's (the word typed, or the next line's first)
         kind = "method" if m.group(2) else "field"
         old = found.get(name)
         found[name] = (kind if old is None else old[0], m.start(1))
@@ -239,7 +281,8 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
                              detail=m.detail, depth=min(m.depth, 2), object_member=obj,
                              same_receiver=same.get(m.name, 0), expected_type=expected,
                              shape=0.0 if got.call_arguments is None else
-                             (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0)))
+                             (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0),
+                             receiver_type=got.receiver, owner=m.owner))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,
@@ -280,7 +323,38 @@ def static_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
     they are the structure's names)."""
     provider = PROVIDERS.get(doc.language)
     try:
-        cands = provider(doc, cur, ctx) if provider is not None else None
+        if provider is None:
+            cands = None
+        elif ctx.deadline is None:
+            cands = provider(doc, cur, ctx)
+        else:
+            try:                                                        # asked, and answered if it is ready
+                cands = provider(doc, cur, dataclasses.replace(ctx, deadline=time.monotonic()))
+            except AnalysisPending:
+                document_names(doc)         # the names a list falls back on, counted while the analysis works
+                cands = provider(doc, cur, ctx)
     except AnalysisPending:
         return structure_candidates(doc, cur), True
     return (structure_candidates(doc, cur) if cands is None else cands), False
+
+
+def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, int] | None = None,
+            names: bool = False) -> None:
+    """Start what the next list at this document needs before it is asked (an opened or edited
+    document): the language's analysis parses the text; at a `cursor` (line, UTF-16 column)
+    right after a `.` it starts on the members there; `names`: the structure's names and
+    counts are made now (a document just opened)."""
+    if doc.language == "python":
+        from r1lsp import pyanalysis
+        pyanalysis.prewarm(doc.text, path=ctx.path, root=ctx.root, env_path=ctx.python_environment)
+        cur = cursor_at(doc, *cursor) if cursor is not None else None
+        if cur is not None and cur.before_word.endswith("."):
+            try:
+                pyanalysis.completions_within(doc.text, cur.line, len(cur.before_word), path=ctx.path,
+                                              root=ctx.root, env_path=ctx.python_environment,
+                                              deadline=time.monotonic())
+            except pyanalysis.EnvironmentError_:
+                pass
+    if names:
+        document_names(doc)
+        NameCounts.of(doc.text)

@@ -5,6 +5,7 @@ occur. Both kinds of names are kept per document text (the requests of one versi
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import functools
 import re
 import threading
@@ -116,16 +117,21 @@ def grammar_keywords(language: str) -> tuple[str, ...]:
     return tuple(sorted(words | set(LITERAL_KEYWORDS.get(language, ()))))
 
 
-def _scope_of(node, scopes: set[str]):
-    depth, found = 0, None
+def _scope_of(node, scopes: set[str], memo: dict | None = None):
+    """The innermost scope holding `node` (itself included) and how many scopes hold that one.
+    `memo` (node id -> (scope, depth, scopes up to the root)) is shared by the calls of one
+    tree: definitions share their ancestors, so each node's parent is read once."""
+    memo = {} if memo is None else memo
+    path = []
     n = node
-    while n is not None:
-        if n.type in scopes:
-            if found is None:
-                found = n
-            else:
-                depth += 1
+    while n is not None and n.id not in memo:
+        path.append(n)
         n = n.parent
+    found, depth, count = memo[n.id] if n is not None else (None, 0, 0)
+    for m in reversed(path):
+        if m.type in scopes:
+            found, depth, count = m, count, count + 1
+        memo[m.id] = (found, depth, count)
     return found, depth
 
 
@@ -145,17 +151,35 @@ _NAMES: collections.OrderedDict = collections.OrderedDict()
 _REMEMBER_LOCK = threading.Lock()
 
 
+_MAKING: dict = {}                 # (table id, key) -> Future of a value being made
+
+
 def _remember(table: collections.OrderedDict, key, make, size: int = 2):
-    """table[key], made by make() when missing; the `size` most recent kept."""
+    """table[key], made by make() when missing (once: a second thread asking meanwhile waits
+    for the first's); the `size` most recent kept."""
     with _REMEMBER_LOCK:
         if key in table:
             table.move_to_end(key)
             return table[key]
-    value = make()
+        making = _MAKING.get((id(table), key))
+        mine = making is None
+        if mine:
+            making = _MAKING[(id(table), key)] = concurrent.futures.Future()
+    if not mine:
+        return making.result()
+    try:
+        value = make()
+    except BaseException as exc:
+        with _REMEMBER_LOCK:
+            del _MAKING[(id(table), key)]
+        making.set_exception(exc)
+        raise
     with _REMEMBER_LOCK:
         table[key] = value
         while len(table) > size:
             table.popitem(last=False)
+        del _MAKING[(id(table), key)]
+    making.set_result(value)
     return value
 
 
@@ -166,11 +190,12 @@ def _document_names(doc: StructuredDocument) -> DocumentNames:
     defs: list[Definition] = []
     uses: dict[str, dict[str, str]] = collections.defaultdict(dict)
     types: dict[str, str] = {}
+    memo: dict = {}
     for _, caps in QueryCursor(language_support(lang).locals).matches(root):
         for cap, nodes in caps.items():
             for node in nodes:
                 if cap.startswith("def."):
-                    defs.append(_definition(cap[4:], node, scopes))
+                    defs.append(_definition(cap[4:], node, scopes, memo))
         if "use.receiver" in caps:
             recv = _text(caps["use.receiver"][0])
             for cap in ("use.method", "use.member"):
@@ -179,22 +204,21 @@ def _document_names(doc: StructuredDocument) -> DocumentNames:
         if "decl.name" in caps and "decl.type" in caps:
             t = re.split(r"[<\[]", _text(caps["decl.type"][0]))[0].strip()
             types.setdefault(_text(caps["decl.name"][0]), t)
-    freq = collections.Counter(_IDENT.findall(doc.text))
-    return DocumentNames(defs, dict(uses), types, freq)
+    return DocumentNames(defs, dict(uses), types, NameCounts.of(doc.text).names)
 
 
-def _definition(what: str, node, scopes: set[str]) -> Definition:
+def _definition(what: str, node, scopes: set[str], memo: dict) -> Definition:
     name = _text(node)
     if what in ("class", "function", "method"):
         owner = node.parent                                             # the definition itself
-        scope, depth = _scope_of(owner.parent, scopes)
+        scope, depth = _scope_of(owner.parent, scopes, memo)
     elif what == "self_field":
         scope = node.parent
         while scope is not None and scope.type != "class_definition":
             scope = scope.parent
-        _, depth = _scope_of(scope, scopes) if scope is not None else (None, 0)
+        _, depth = _scope_of(scope, scopes, memo) if scope is not None else (None, 0)
     else:
-        scope, depth = _scope_of(node.parent, scopes)
+        scope, depth = _scope_of(node.parent, scopes, memo)
     in_class = scope is not None and scope.type in _class_scopes()
     kind = {"function": "method" if in_class else "function",
             "variable": "field" if in_class else "variable",
@@ -243,7 +267,35 @@ class NameCounts:
 
     @classmethod
     def of(cls, text: str) -> "NameCounts":
-        return _remember(_COUNTS, text, lambda: cls._count(text))
+        """The counts of `text` (kept for the last texts; a text that differs from the last one
+        counted in a small region, as after a keystroke, is counted there only)."""
+        return _remember(_COUNTS, text, lambda: cls._from_last(text))
+
+    @classmethod
+    def _from_last(cls, text: str) -> "NameCounts":
+        with _REMEMBER_LOCK:
+            last = next(reversed(_COUNTS.items()), None)
+        if last is not None:
+            old_text, old = last
+            (a0, a1), (b0, b1) = _changed_region(old_text, text)
+            if (a1 - a0) + (b1 - b0) < len(text) // 4:
+                return old._replaced(cls._count(old_text[a0:a1]), cls._count(text[b0:b1]))
+        return cls._count(text)
+
+    def _replaced(self, removed: "NameCounts", added: "NameCounts") -> "NameCounts":
+        """These counts with a region's counts replaced by another's."""
+        out = []
+        for mine, minus, plus in ((self.names, removed.names, added.names),
+                                  (self.members, removed.members, added.members),
+                                  (self.pairs, removed.pairs, added.pairs)):
+            c = mine.copy()
+            c.subtract(minus)
+            c.update(plus)
+            for k in minus:
+                if c[k] <= 0:
+                    del c[k]
+            out.append(c)
+        return NameCounts(*out)
 
     @classmethod
     def _count(cls, text: str) -> "NameCounts":
@@ -257,3 +309,34 @@ class NameCounts:
 
 
 _COUNTS: collections.OrderedDict = collections.OrderedDict()
+
+
+def _changed_region(old: str, new: str, margin_lines: int = 3) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(start, end) in `old` and in `new` of the region where they differ, widened to whole
+    lines and `margin_lines` more on each side (a `recv . name` pair can span lines: one that
+    crosses the region's edge lies in text both have alike, so it is counted alike in both)."""
+    lo, hi = 0, min(len(old), len(new))
+    while lo < hi:                                                      # common prefix
+        mid = (lo + hi + 1) // 2
+        if old[:mid] == new[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    prefix = lo
+    lo, hi = 0, min(len(old), len(new)) - prefix
+    while lo < hi:                                                      # common suffix (after the prefix)
+        mid = (lo + hi + 1) // 2
+        if old[len(old) - mid:] == new[len(new) - mid:]:
+            lo = mid
+        else:
+            hi = mid - 1
+    suffix = lo
+    start = prefix
+    for _ in range(margin_lines + 1):
+        start = max(0, new.rfind("\n", 0, max(start - 1, 0)) + 1) if start > 0 else 0
+    end = len(new) - suffix
+    for _ in range(margin_lines + 1):
+        nl = new.find("\n", end)
+        end = len(new) if nl < 0 else nl + 1
+    tail = len(new) - end                                               # inside the common suffix
+    return (start, len(old) - tail), (start, end)

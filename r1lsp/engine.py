@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import logging
 import threading
 import time
 from concurrent.futures import CancelledError, Future, InvalidStateError
@@ -35,6 +36,8 @@ from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_thre
 from r1lsp.result_cache import ResultCache, digest
 from r1lsp.route_trace import RouteTrace
 from r1lsp.settings import ModelSettings
+
+log = logging.getLogger("r1lsp.engine")
 
 StopFn = Callable[[str], "int | None"]     # generated text -> cut index (stop there) or None
 
@@ -71,6 +74,7 @@ class _Request:
     external: object = None                     # the caller's Event / callable, or None
     params: dict = field(default_factory=dict)
     cache_key: bytes | None = None
+    submitted: float = 0.0                      # time.monotonic() when queued (stage timings)
 
     release: Callable[[], None] = lambda: None   # forget the key once done (set by the engine)
 
@@ -90,11 +94,17 @@ class Engine:
 
     def __init__(self, settings: ModelSettings | None = None, *, on_progress: ProgressFn | None = None,
                  max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096,
-                 prefix_cache_bytes: int | None = None, result_cache_bytes: int | None = None):
+                 prefix_cache_bytes: int | None = None, result_cache_bytes: int | None = None,
+                 route_quiet_ms: float = 500.0):
         self.settings = settings or ModelSettings()
         self.on_progress = on_progress
         self.max_batch = max_batch
         self.batch_wait_s = batch_wait_ms / 1000.0
+        # expert routing waits until no generate / score request came for this long: a route
+        # forward cannot be interrupted (up to ROUTE_BATCH_TOKENS positions, seconds on a CPU), so
+        # it runs in the pauses of typing, not between two keystrokes' requests
+        self.route_quiet_s = route_quiet_ms / 1000.0
+        self._last_interactive = float("-inf")
         self.state = EngineState.LOADING
         self.error: str | None = None
         self.notices: list[str] = []            # fallbacks taken while loading (CPU instead of CUDA ...)
@@ -288,7 +298,7 @@ class Engine:
         if not ids:
             fut.set_exception(ValueError("empty prompt"))
             return fut
-        req = _Request(kind, key, ids, levels, fut, flag, cancel, params)
+        req = _Request(kind, key, ids, levels, fut, flag, cancel, params, submitted=time.monotonic())
         req.release = lambda: self._forget(req)
         fut.add_done_callback(lambda _: self._forget(req))
         if cache_parts is not None:
@@ -297,6 +307,8 @@ class Engine:
             if self.state in (EngineState.CLOSED, EngineState.FAILED):
                 fut.set_exception(RuntimeError(self.error or f"the engine is {self.state}"))
                 return fut
+            if kind != "route":
+                self._last_interactive = time.monotonic()
             if key is not None:
                 old = self._by_key.get(key)
                 if old is not None:
@@ -342,8 +354,14 @@ class Engine:
 
     def _take(self) -> list[_Request] | None:
         with self._cond:
-            while not self._queue and self.state is EngineState.READY:
-                self._cond.wait()
+            while self.state is EngineState.READY:
+                if not self._queue:
+                    self._cond.wait()
+                    continue
+                quiet = self._last_interactive + self.route_quiet_s - time.monotonic()
+                if quiet <= 0 or any(r.kind != "route" for r in self._queue):
+                    break
+                self._cond.wait(quiet)                  # only routes queued, and someone is typing
             if self.state is not EngineState.READY:
                 return None
             deadline = time.monotonic() + self.batch_wait_s
@@ -367,10 +385,25 @@ class Engine:
                 _resolve(r, self._score(r))
             else:
                 routes.append(r)
-        for group in _length_groups(routes):
-            self._route_rows(group)
         for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
-            self._generate_rows([r for r in gens if r.params["temperature"] == temp])
+            for wave in _prefix_waves([r for r in gens if r.params["temperature"] == temp]):
+                self._generate_rows(wave)
+        if len(routes) < len(batch):
+            with self._cond:                    # the quiet period runs from the end of typing work
+                self._last_interactive = time.monotonic()
+        groups = _length_groups(routes)
+        for i, group in enumerate(groups):
+            if i and self._interactive_waiting():
+                # someone typed meanwhile: the routes not yet run go back to the queue's front
+                # and the typing request is taken first (routing yields between batches)
+                with self._cond:
+                    self._queue.extendleft(reversed([r for g in groups[i:] for r in g]))
+                return
+            self._route_rows(group)
+
+    def _interactive_waiting(self) -> bool:
+        with self._cond:
+            return any(r.kind != "route" for r in self._queue)
 
     # -- loading (r1lsp.model_loading) ----------------------------------------------------
     def _load(self) -> None:
@@ -398,6 +431,14 @@ class Engine:
 
         vocab = self.config.vocab_size                                          # tokenizers may list ids past the head
         banned = [i for i in self.prompts.banned_ids if i < vocab]              # no special token but eos
+        taken = time.monotonic()
+        prefilled = [taken]
+
+        def on_batch(rows: int) -> None:
+            prefilled[0] = time.monotonic()
+            self._count_batch(rows)
+
+        stats0 = dict(self.prefix_cache.stats)
         results = generate(
             self.model, [r.ids for r in reqs],
             level_ids=[None if r.levels is None else r.levels for r in reqs],
@@ -406,8 +447,15 @@ class Engine:
             stop_strings=(), stop_fns=[_RowStop(r.params) for r in reqs], decode=self.decode,
             cancel=[r.cancelled for r in reqs], logits_processor=[r.params.get("logits_processor") for r in reqs],
             banned_ids=banned, prefix_cache=self.prefix_cache, prefix_keys=[r.params.get("prefix_key") for r in reqs],
-            on_batch=self._count_batch)
+            on_batch=on_batch)
+        done = time.monotonic()
+        stats = self.prefix_cache.stats
         for r, res in zip(reqs, results):
+            # where a request's time went (logged by callers, read by bench/completion_bench.py)
+            res.stages = {"queued_ms": 1000 * (taken - r.submitted), "prefill_ms": 1000 * (prefilled[0] - taken),
+                          "decode_ms": 1000 * (done - prefilled[0]), "rows": len(reqs), "tokens": len(res.tokens),
+                          "reused_tokens": stats["reused_tokens"] - stats0["reused_tokens"],
+                          "computed_tokens": stats["computed_tokens"] - stats0["computed_tokens"]}
             if res.finish_reason == "cancelled" or r.cancelled():
                 r.future.cancel()
                 continue
@@ -462,8 +510,10 @@ class Engine:
         pad_len = torch.tensor([T - len(row) for row in rows], device=self.device)
         self.batches_run += 1
         self.rows_run += len(rows)
+        t0 = time.monotonic()
         routing, nll = _route_forward(self.model, ids.to(self.device), lvl.to(self.device),
                                       pad_len if len(rows) > 1 else None)
+        log.debug("routed %d rows x %d positions in %.0f ms", len(rows), T, 1000 * (time.monotonic() - t0))
         experts = routing.experts.cpu().numpy().astype(np.int16)    # expert ids < 32K: a quarter of int64's bytes
         weights = routing.weights.float().cpu().numpy()
         surprise = np.concatenate([np.full((len(rows), 1), np.nan, np.float32), nll.astype(np.float32)], 1)
@@ -543,11 +593,28 @@ def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int]
         start += step
 
 
+def _prefix_waves(reqs: list[_Request]) -> list[list[_Request]]:
+    """Generate requests in batches whose prefix-cache keys differ: two rows of one batch cannot
+    share one key's cache (the second would start cold), so a later request with the same key
+    (a ghost-text request after the warm-up of its prompt) runs after the first, reusing it."""
+    waves: list[list[_Request]] = []
+    for r in reqs:
+        key = r.params.get("prefix_key")
+        for wave in waves:
+            if key is None or all(o.params.get("prefix_key") != key for o in wave):
+                wave.append(r)
+                break
+        else:
+            waves.append([r])
+    return waves
+
+
 def _take_interactive_first(queue: collections.deque, n: int) -> list:
-    """Up to n requests off the queue: generate and score requests (someone is typing) before
+    """Up to n requests off the queue: generate and score requests (someone is typing), else
     route requests (expert diagnostics, which re-route whole paragraphs), each kind in order."""
     interactive = [r for r in queue if r.kind != "route"][:n]
-    taken = interactive + [r for r in queue if r.kind == "route"][:n - len(interactive)]
+    # routes only in a take of their own (the engine starts them after a pause in typing)
+    taken = interactive or [r for r in queue if r.kind == "route"][:n]
     ids = {id(r) for r in taken}
     rest = [r for r in queue if id(r) not in ids]
     queue.clear()

@@ -9,8 +9,10 @@ setting) and the hover on their headers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -38,6 +40,10 @@ class ExpertScheduler:
         self.tasks: dict[str, asyncio.Task] = {}
         self.labels: dict[int, str] = {}
         self.units: dict[str, list] = {}        # the units shown, for the hover
+        # A refresh blocks its thread until the model has routed every changed paragraph (seconds
+        # for a newly opened file): on threads of its own, so that it never holds the default
+        # executor's few threads that completion lists and ghost text need.
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-experts")
 
     def schedule(self, uri: str, *, debounce: bool = True) -> None:
         """(Re)start the debounced expert refresh of one document."""
@@ -107,14 +113,15 @@ class ExpertScheduler:
         if engine is None:
             return
         if engine.state == EngineState.LOADING:
-            await asyncio.get_running_loop().run_in_executor(None, engine.wait_ready, None)
+            await asyncio.get_running_loop().run_in_executor(self.pool, engine.wait_ready, None)
         if engine is not ls.engine or engine.state != EngineState.READY or uri not in ls.documents:
             return
         snap = ls.documents.get(uri).snapshot()
         emap = self.maps.setdefault(uri, ExpertMap())
         cancel = threading.Event()
         try:
-            results, _ = await asyncio.to_thread(emap.refresh, snap, None, engine, cancel=cancel)
+            results, _ = await asyncio.get_running_loop().run_in_executor(
+                self.pool, functools.partial(emap.refresh, snap, None, engine, cancel=cancel))
         except asyncio.CancelledError:
             cancel.set()
             raise

@@ -20,9 +20,17 @@ is below `min_confidence` (precision before recall).
 
 With `monitor`, decoding is guided by the static analysis (r1lsp.monitor): after `receiver.`
 the model may only write one of the names the language's analysis offers there.
+
+Latency (a keystroke's request should only decode): the suffix is short (`SUFFIX_TOKENS`: it
+follows the prefix in the prompt, so it is computed again after every keystroke); the server
+prefills the prompt at the end of each edit (`warm_prompt`, on didChange) into the prefix cache
+the request then finds; with code before the cursor on its line the suggestion is at most
+`LINE_TOKENS` long; typing the start of the suggestion shown is answered with its rest
+(`TypedAhead`), without the model.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
@@ -35,6 +43,7 @@ from model.structure import StructuredDocument
 from model.structure.languages import language_support
 from model.structure.text_index import decode, utf8_bytes
 
+log = logging.getLogger("r1lsp.inline")
 
 @dataclass
 class InlineSuggestion:
@@ -243,56 +252,189 @@ def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
 
 # ---------------------------------------------------------------------------- prompt
 
-def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int):
-    """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context."""
+SUFFIX_TOKENS = 64     # the suffix follows the prefix in the prompt: recomputed on every keystroke
+
+
+def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int, *,
+                suffix_tokens: int = SUFFIX_TOKENS, context_text: str = ""):
+    """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context.
+    The suffix is kept short (`suffix_tokens`): it comes after the prefix, so every token of it is
+    computed again on each keystroke (a quarter of the context, ~500 tokens, cost ~90 % of a
+    typing request's prefill); its first lines are what the middle has to meet. `context_text`
+    (r1lsp.inline_context: other files' signatures and snippets) opens the prefix, in its budget,
+    with the units of the prefix's first token."""
     budget = max(32, engine.context_tokens - max_tokens - 8)
+    suffix_tokens = min(suffix_tokens, budget // 4)
     data = doc.data
-    end = min(len(data), offset + budget * 2)
+    end = min(len(data), offset + suffix_tokens * 8)
     while end > offset and end < len(data) and (data[end] & 0xC0) == 0x80:
         end -= 1
     s_ids, s_off = engine.encode_with_offsets(decode(data[offset:end]), offset)
-    s_ids, s_off = list(s_ids)[:budget // 4], list(s_off)[:budget // 4]
+    s_ids, s_off = list(s_ids)[:suffix_tokens], list(s_off)[:suffix_tokens]
     # the prefix window's start stays put while the user types (the prefix cache keeps hitting)
-    p_ids, p_off = encode_window(engine, data, offset, budget - budget // 4)
+    c_ids = engine.encode(context_text)[:budget // 4] if context_text else []
+    p_ids, p_off = encode_window(engine, data, offset, budget - budget // 4 - len(c_ids))
     h = doc.hierarchy
     cursor_units = tuple(h.unit_ids([offset])[0])
     p_lev = [tuple(u) for u in h.unit_ids(p_off)] if p_off else []
+    if c_ids:
+        first = p_lev[0] if p_lev else cursor_units
+        p_ids, p_lev = list(c_ids) + list(p_ids), [first] * len(c_ids) + p_lev
     s_lev = [tuple(u) for u in h.unit_ids(s_off)] if s_off else []
     if not engine.prompts.has_fim:                                      # a base model: prefix only
         s_ids, s_lev = [], []
     return engine.prompts.fim(doc.language, p_ids, s_ids, p_lev, s_lev, cursor_units)
 
 
+# ---------------------------------------------------------------------------- typing ahead
+
+LINE_TOKENS = 24       # longest ghost text when code precedes the cursor on its line (the line's rest)
+
+
+@dataclass
+class _Shown:
+    data: bytes            # the document when it was shown
+    offset: int            # the cursor's byte offset then
+    text: str
+    confidence: float
+
+
+class TypedAhead:
+    """The last suggestion shown per key (a document): when the user types what it starts with,
+    the rest of it is the answer, without the model (the text the suggestion ends in is the
+    same, so are its syntax and its confidence). Any other edit, or a cursor elsewhere, misses."""
+
+    def __init__(self):
+        self._shown: dict[str, _Shown] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, key: str, data: bytes, offset: int, text: str, confidence: float) -> None:
+        with self._lock:
+            self._shown[key] = _Shown(data, offset, text, confidence)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._shown.pop(key, None)
+
+    def follow(self, key: str, data: bytes, offset: int) -> _Shown | None:
+        """The shown suggestion's rest at `offset` of `data`, if the edit since was typing its start."""
+        with self._lock:
+            old = self._shown.get(key)
+        if old is None or offset < old.offset:
+            return None
+        n = offset - old.offset
+        typed = data[old.offset:offset]
+        if (len(data) != len(old.data) + n or data[:old.offset] != old.data[:old.offset]
+                or data[offset:] != old.data[old.offset:]):
+            return None
+        shown = utf8_bytes(old.text)
+        if n == 0 or len(shown) <= n or not shown.startswith(typed):
+            return None
+        rest = decode(shown[n:])
+        if not rest.strip():
+            return None
+        return _Shown(data, offset, rest, old.confidence)
+
+
 # ---------------------------------------------------------------------------- entry point
+
+def ghost_prompt(engine, doc: StructuredDocument, offset: int, max_tokens: int, cross_file=None, context=None,
+                 snippets: tuple = ()):
+    """The ghost-text prompt (ids, level ids) at byte `offset`: what `inline_suggestions` sends
+    and `warm_prompt` prefills ahead of it (the two must be the same tokens). `cross_file`
+    (r1lsp.inline_context.CrossFileContext) adds other files' signatures and `snippets`."""
+    text = cross_file.text_for(doc, offset, context, snippets) if cross_file is not None else ""
+    return fim_request(engine, doc, offset, max_tokens, context_text=text)
+
+
+def warm_prompt(doc: StructuredDocument, offset: int, engine, *, max_tokens: int = 48, key: str,
+                cross_file=None, context: AnalysisContext | None = None, snippets: tuple = ()) -> object | None:
+    """Prefill the ghost-text prompt at byte `offset` into the prefix cache of `key` while the
+    user types (sent on didChange at the edit's end), so the ghost-text request that follows
+    finds the prompt computed and only decodes. Returns the engine future (None when the
+    engine is not ready). A ghost-text request cancels a warm-up still queued
+    (`inline_suggestions` does: two rows of one batch cannot share one prefix cache)."""
+    if engine is None or getattr(engine, "state", None) != "ready" or offset > len(doc.data):
+        return None
+    ids, levels = ghost_prompt(engine, doc, offset, max_tokens, cross_file, context, snippets)
+    fut = engine.submit_generate(key + "#warm", ids, levels, 1, prefix_key=key + "#prefix")
+    fut.add_done_callback(_log_warm)
+    return fut
+
+
+def _log_warm(fut) -> None:
+    if fut.cancelled() or fut.exception() is not None:
+        log.debug("ghost prompt warm-up cancelled")
+        return
+    st = getattr(fut.result(), "stages", None) or {}
+    log.debug("ghost prompt warmed: queued %.0f ms, prefill %.0f ms (%d reused, %d computed)", st.get("queued_ms", 0),
+              st.get("prefill_ms", 0), st.get("reused_tokens", 0), st.get("computed_tokens", 0))
+
 
 def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
                        max_tokens: int = 48, timeout: float = 5.0,
                        cancel: threading.Event | None = None, key: str | None = None,
                        min_confidence: float | None = None, monitor: bool = False,
-                       context: AnalysisContext | None = None, logits_processor=None) -> list[InlineSuggestion]:
+                       context: AnalysisContext | None = None, logits_processor=None,
+                       typed_ahead: TypedAhead | None = None, cross_file=None,
+                       snippets: tuple = ()) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
     or its confidence is below `min_confidence` (None: no gate). `monitor`: the member
     monitor constrains names after `receiver.`; `logits_processor(generated_ids, logits)`
-    edits each step's logits (model.generate.generate; applied before the monitor)."""
+    edits each step's logits (model.generate.generate; applied before the monitor).
+    `typed_ahead`: the suggestions shown before under `key`; typing their start answers with
+    their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens.
+    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`)."""
+    t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
         return []
-    ids, levels = fim_request(engine, doc, cur.offset, max_tokens)
+    key = key or f"inline:{id(doc)}"
+    pos = (cur.line, cur.character)
+    if typed_ahead is not None:
+        ahead = typed_ahead.follow(key, doc.data, cur.offset)
+        if ahead is not None:
+            if min_confidence is None or ahead.confidence >= min_confidence:
+                typed_ahead.remember(key, doc.data, cur.offset, ahead.text, ahead.confidence)
+                log.debug("ghost text typed ahead: %r", ahead.text)
+                return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
+        typed_ahead.forget(key)
+    engine.cancel(key + "#warm")                                          # a warm-up not started yet
+    ids, levels = ghost_prompt(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
+    line_has_code = bool(typed.strip())
     stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,
-                     indent=len(typed) - len(typed.lstrip()), line_has_code=bool(typed.strip()))
+                     indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code)
     processor = logits_processor
     if monitor:
         guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
         processor = guide if logits_processor is None else _chain(logits_processor, guide)
-    key = key or f"inline:{id(doc)}"
-    fut = engine.submit_generate(key, ids, levels, max_tokens, stop_fn=stop, cancel=cancel,
+    stop_early = cancel
+    if min_confidence is not None:
+        watch = ConfidenceWatch(min_confidence)
+        processor = watch if processor is None else _chain(watch, processor)
+        stop_early = watch.stopper(cancel)
+    n_tokens = min(max_tokens, LINE_TOKENS) if line_has_code else max_tokens
+    fut = engine.submit_generate(key, ids, levels, n_tokens, stop_fn=stop, cancel=stop_early,
                                  logits_processor=processor, prefix_key=key + "#prefix")
+    t1 = time.perf_counter()
     res = _wait(fut, timeout, cancel)
-    if res is None:
+    t2 = time.perf_counter()
+    if res is None and min_confidence is not None and watch.hopeless:
+        log.debug("ghost text given up after %d tokens: mean log-probability %.2f (gate %.2f)", watch.count,
+                  watch.total / max(1, watch.count), min_confidence)
         return []
+    if res is None:
+        log.debug("ghost stages: prompt %.0f ms (%d tokens), no result after %.0f ms", 1000 * (t1 - t0), len(ids),
+                  1000 * (t2 - t1))
+        return []
+    stages = getattr(res, "stages", None) or {}
+    log.debug("ghost stages: prompt %.0f ms (%d tokens), engine %.0f ms: queued %.0f, prefill %.0f (%d reused, %d "
+              "computed), decode %.0f (%d tokens, %d rows)", 1000 * (t1 - t0), len(ids), 1000 * (t2 - t1),
+              stages.get("queued_ms", 0), stages.get("prefill_ms", 0), stages.get("reused_tokens", 0),
+              stages.get("computed_tokens", 0), stages.get("decode_ms", 0), len(res.tokens), stages.get("rows", 0))
     text = res.text if res.text is not None else engine.decode(res.tokens)
     data = doc.data
     suffix = data[cur.offset:cur.offset + 4 * len(text.encode()) + 64].decode("utf-8", "ignore")
@@ -304,8 +446,35 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
         return []
     if adds_syntax_error(doc, cur.offset, text):
         return []
-    pos = (cur.line, cur.character)
+    if typed_ahead is not None:
+        typed_ahead.remember(key, data, cur.offset, text, confidence)
     return [InlineSuggestion(text, pos, pos, confidence)]
+
+
+class ConfidenceWatch:
+    """A logits processor that follows the running mean log-probability of the tokens the
+    model chose (its own distribution, before any other processor's edit) and gives up on a
+    generation the confidence gate would hide anyway: after `after` tokens with a mean below
+    `threshold - margin`, `stopper` tells the engine to stop (at the next token)."""
+
+    def __init__(self, threshold: float, margin: float = 0.5, after: int = 4):
+        self.floor, self.after = threshold - margin, after
+        self.total, self.count = 0.0, 0
+        self.hopeless = False
+        self._last = None                                                # previous step's log-probs
+
+    def __call__(self, ids, logits):
+        if self._last is not None and ids:
+            self.total += float(self._last[ids[-1]])
+            self.count += 1
+            if self.count >= self.after and self.total / self.count < self.floor:
+                self.hopeless = True
+        self._last = logits.float().log_softmax(-1)
+        return None
+
+    def stopper(self, cancel: threading.Event | None):
+        """The engine's cancel check: the caller's event, or this watch giving up."""
+        return lambda: self.hopeless or (cancel is not None and cancel.is_set())
 
 
 def _chain(first, second):

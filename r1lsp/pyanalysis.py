@@ -50,6 +50,9 @@ class PySymbol:
     builtin: bool
     private: bool                      # _name or __dunder__
     _jedi: object = field(default=None, repr=False, compare=False)
+    # found on the worker once, then kept: the answer (and its symbols) serves every keystroke
+    # of the word, so later lists show them without asking jedi again
+    _found: dict = field(default_factory=dict, repr=False, compare=False)
 
     def detail(self) -> str:
         """Signature (callables) or type (values); '' when jedi does not know."""
@@ -188,14 +191,19 @@ def completions_within(source: str, line: int, column: int, *, path: str | None 
 
 
 def _each_within(fn, symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
-    """fn(jedi name) of each symbol in order (index -> answer), as far as the worker gets by `deadline`."""
-    out: dict[int, str] = {}
+    """fn(jedi name) of each symbol in order (index -> answer), as far as the worker gets by
+    `deadline` (answers found before, by any request, are kept on the symbol)."""
+    what = fn.__name__
+    out: dict[int, str] = {i: sym._found[what] for i, sym in enumerate(symbols) if what in sym._found}
+    missing = [(i, sym) for i, sym in enumerate(symbols) if i not in out]
+    if not missing:
+        return out
 
     def job():
-        for i, sym in enumerate(symbols):
+        for i, sym in missing:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            out[i] = fn(sym._jedi)
+            sym._found[what] = out[i] = fn(sym._jedi)
         return True
 
     run_within(job, deadline)
@@ -212,12 +220,39 @@ def value_types_within(symbols: list["PySymbol"], deadline: float | None) -> dic
     return _each_within(value_type, symbols, deadline)
 
 
+def owner(c) -> str:
+    """The class (or module) declaring a completion's name, by its simple name ('' unknown):
+    `builtins.str.count` -> `str`."""
+    parts = (c.full_name or "").split(".")
+    return parts[-2] if len(parts) >= 2 else ""
+
+
+def owners_within(symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
+    """The declaring class of each of `symbols` (index -> simple name) the worker finds by `deadline`."""
+    return _each_within(owner, symbols, deadline)
+
+
+_EXPECTED: collections.OrderedDict = collections.OrderedDict()   # completion key -> expected type
+
+
 def expected_type_within(source: str, line: int, column: int, *, deadline: float | None = None, **where) -> str:
-    """`expected_type` from the worker by `deadline` ('' when it misses it)."""
+    """`expected_type` from the worker by `deadline` ('' when it misses it); kept per text
+    around the word and position, like the completions."""
     lines = source.split("\n")
     if "(" not in (lines[line][:column] if line < len(lines) else ""):
         return expected_type(source, line, column, **where)              # no call: jedi is not asked
-    return run_within(lambda: expected_type(source, line, column, **where), deadline, "")
+    key = _completion_key(source, line, column, where.get("path"), where.get("root"), where.get("env_path"))
+    with _STATE:
+        if key in _EXPECTED:
+            return _EXPECTED[key]
+    found = run_within(lambda: expected_type(source, line, column, **where), deadline, None)
+    if found is None:
+        return ""
+    with _STATE:
+        _EXPECTED[key] = found
+        while len(_EXPECTED) > _MAX_ANSWERS:
+            _EXPECTED.popitem(last=False)
+    return found
 
 
 def _member_position(source_line: str) -> bool:
@@ -312,3 +347,31 @@ def expected_type(source: str, line: int, column: int, *, path: str | None = Non
 def warm_up(env_path: str | None = None) -> None:
     """Load jedi's view of the builtins once (the first completion otherwise pays ~2 s)."""
     run_within(lambda: completions("x = 1\nx.", 1, 2, env_path=env_path), None)
+
+
+_PREWARM: dict = {}               # path -> the Future of its latest prewarm
+
+
+def prewarm(source: str, *, path: str | None = None, root: str | None = None, env_path: str | None = None) -> None:
+    """Parse `source` on the worker now (an opened or edited document), so that the next
+    completion there starts from its parse; a prewarm of the same file not started yet is
+    dropped (the text moved on)."""
+    try:
+        environment(env_path)
+    except EnvironmentError_:
+        return
+    with _STATE:
+        old = _PREWARM.get(path)
+        if old is not None:
+            old.cancel()
+        _PREWARM[path] = _WORKER.submit(_parse, source, path, root, env_path)
+        if len(_PREWARM) > _MAX_SCRIPTS:
+            _PREWARM.pop(next(iter(_PREWARM)))
+
+
+def _parse(source: str, path: str | None, root: str | None, env_path: str | None) -> None:
+    with _LOCK:
+        try:
+            _script(source, path, root, env_path)
+        except Exception:                                               # jedi on broken code: nothing to keep
+            pass

@@ -8,6 +8,7 @@ feature logic lives here; the session state behind the handlers is `r1lsp.sessio
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import threading
@@ -126,6 +127,7 @@ def create_server() -> R1LanguageServer:
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
         ls.java_document_changed(item.uri, now=True)
         ls.experts.schedule(item.uri, debounce=False)
+        ls.prepare_completion(item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: R1LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -135,6 +137,8 @@ def create_server() -> R1LanguageServer:
             return
         doc = ls.documents.get(uri)
         version = params.text_document.version
+        edit = None
+        cursor = None                                       # where the last edit ends (bytes)
         for change in params.content_changes:
             java_edit = None
             if isinstance(change, types.TextDocumentContentChangePartial):
@@ -143,11 +147,17 @@ def create_server() -> R1LanguageServer:
                 start, end = sorted((doc.offset_at(*edit.start), doc.offset_at(*edit.end)))
                 java_edit = (start, start + len(utf8_bytes(change.text)),
                              doc.data[start:end].decode("utf-8", "replace"), change.text)
+                cursor = java_edit[1]
             else:
                 edit = TextChange(change.text)
+                cursor = None
             ls.documents.change(uri, version, [edit])
             ls.java_document_changed(uri, edit=java_edit)
         ls.experts.schedule(uri)
+        ls.prepare_completion(uri, typed=edit)
+        if cursor is not None:
+            ls.recent_edits.edited(uri, cursor)
+            ls.warm_ghost_text(uri, cursor)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: R1LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -178,15 +188,26 @@ def create_server() -> R1LanguageServer:
         snap = doc.snapshot()
         line, char = ls.to_utf16(doc, params.position)
         key = f"{uri}#completion"
+        asked = time.perf_counter()
+        started = []
+        context = ls.analysis_context(uri)
+
+        def run():
+            started.append(time.perf_counter())
+            return complete(snap, line, char, ls.engine, key=key, context=context)
         try:
-            result = await asyncio.to_thread(complete, snap, line, char, ls.engine, key=key,
-                                             context=ls.analysis_context(uri))
+            result = await asyncio.get_running_loop().run_in_executor(ls.list_executor, run)
         except asyncio.CancelledError:  # $/cancelRequest: stop the model work too
             if ls.engine is not None:
                 ls.engine.cancel(key)
             raise
         items = [_completion_item(ls, snap, c) for c in result.items]
         memory.trim()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("list at %s:%d:%d (v%d): %d items%s in %.0f ms (thread wait %.0f ms; %s)", uri, line, char,
+                      snap.version, len(items), ", incomplete" if result.is_incomplete else "",
+                      1000 * (time.perf_counter() - asked), 1000 * (started[0] - asked),
+                      ", ".join(f"{k} {1000 * v:.0f}" for k, v in result.stages.items()))
         return types.CompletionList(is_incomplete=result.is_incomplete, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -199,13 +220,14 @@ def create_server() -> R1LanguageServer:
         line, char = ls.to_utf16(doc, params.position)
         cancel = threading.Event()
         started = time.perf_counter()
+        ls.inline_asked.add(uri)
         try:
-            suggestions = await asyncio.to_thread(
+            suggestions = await asyncio.get_running_loop().run_in_executor(ls.inline_pool, functools.partial(
                 inline_suggestions, snap, line, char, ls.engine,
                 max_tokens=ls.settings.model.max_tokens, cancel=cancel, key=f"{uri}#inline",
                 min_confidence=ls.settings.inline.min_confidence, monitor=ls.settings.inline.monitor,
-                context=ls.analysis_context(uri),
-            )
+                typed_ahead=ls.typed_ahead, **ls.ghost_context(uri),
+            ))
         except asyncio.CancelledError:  # the client cancelled or typed on
             cancel.set()
             log.debug("ghost text at %s:%d:%d cancelled after %.0f ms", uri, line, char, 1000 * (time.perf_counter() - started))

@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,14 @@ from pygls.uris import to_fs_path
 
 from r1lsp import __version__
 from r1lsp.completion import AnalysisContext
+from r1lsp.completion_candidates import prepare
 from r1lsp.diagnostics_hub import DiagnosticsHub
-from r1lsp.documents import DocumentStore
+from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
+from r1lsp.inline import TypedAhead, warm_prompt
+from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
@@ -36,6 +40,7 @@ from r1lsp.pyanalysis import check_environment
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.translation_writer import TranslationWriter
 from model.structure import StructuredDocument
+from model.structure.text_index import utf16_len
 
 log = logging.getLogger("r1lsp.server")
 
@@ -61,6 +66,13 @@ class R1LanguageServer(LanguageServer):
         self.diagnostics = DiagnosticsHub(self)
         self.experts = ExpertScheduler(self)
         self.translations = TranslationWriter(self)
+        # ghost text runs on threads of its own: a keystroke's request never queues behind
+        # completion lists or jedi waits in the default executor
+        self.inline_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-inline")
+        self.typed_ahead = TypedAhead()          # the ghost text shown per document (typing its start)
+        self.inline_asked: set[str] = set()      # documents whose ghost text the client asked for
+        self.cross_file = CrossFileContext()      # other files' signatures in the ghost-text prompt
+        self.recent_edits = RecentEdits()         # where each document was edited last
         # set once the first engine exists: a document opened while `initialized` still pulls the
         # configuration is routed when the engine starts (and a pull waits for that routing)
         self.engine_started = asyncio.Event()
@@ -68,6 +80,11 @@ class R1LanguageServer(LanguageServer):
         # lazily (`java_index_current`) after edits, immediately on open and save.
         self.java_index = JavaIndex()
         self._java_dirty: set[str] = set()
+        # completion lists run on threads of their own: the default executor's threads can all be
+        # held by ghost text and expert routing waiting on the model (a list then waited seconds)
+        self.list_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-list")
+        # work started ahead of a list (on open, after a typed `.`) never takes a list's thread
+        self.prepare_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1lsp-prepare")
 
     # -- transport (see r1lsp.protocol) -------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -221,6 +238,20 @@ class R1LanguageServer(LanguageServer):
                                java_index=self.java_index_current() if java else None, uri=uri,
                                budget_s=self.settings.python.analysis_budget_ms / 1000)
 
+    def prepare_completion(self, uri: str, typed: TextChange | None = None) -> None:
+        """Start, on a thread of its own, what the next completion list at `uri` needs: on open
+        (`typed` None) the analysis' parse and the file's names; after typing a `.`, the members
+        there."""
+        if not self.settings.features.completion or uri not in self.documents:
+            return
+        cursor = None
+        if typed is not None:
+            if typed.start is None or not typed.text.endswith(".") or "\n" in typed.text:
+                return
+            cursor = (typed.start[0], typed.start[1] + utf16_len(typed.text))
+        self.prepare_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
+                                     typed is None)
+
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:
         f = self.settings.features
@@ -294,6 +325,29 @@ class R1LanguageServer(LanguageServer):
         """A closed document's model state: its prefix caches (keys '<uri>#...') go."""
         if self.engine is not None:
             self.engine.prefix_cache.invalidate(uri + "#")
+        self.typed_ahead.forget(f"{uri}#inline")
+        self.inline_asked.discard(uri)
+        self.cross_file.forget(uri)
+        self.recent_edits.forget(uri)
+
+    def ghost_context(self, uri: str) -> dict:
+        """The ghost-text prompt's context arguments for a document (`r1lsp.inline.ghost_prompt`)."""
+        if not self.settings.inline.cross_file_context:
+            return {"context": self.analysis_context(uri)}
+        doc = self.documents.get(uri)
+        return {"context": self.analysis_context(uri), "cross_file": self.cross_file,
+                "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
+
+    def warm_ghost_text(self, uri: str, offset: int) -> None:
+        """After an edit ending at byte `offset`: prefill the ghost-text prompt there while the
+        client gets ready to ask (only for documents whose ghost text the client asked for)."""
+        engine = self.engine
+        if (uri not in self.inline_asked or not self.settings.features.inline_completion or engine is None
+                or engine.state != EngineState.READY or uri not in self.documents):
+            return
+        snap = self.documents.get(uri).snapshot()
+        self.inline_pool.submit(warm_prompt, snap, offset, engine, max_tokens=self.settings.model.max_tokens,
+                                key=f"{uri}#inline", **self.ghost_context(uri))
 
     def shutdown_engine(self) -> None:
         if self.engine is not None:

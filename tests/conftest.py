@@ -98,6 +98,9 @@ class StubEngine:
         logprobs = None if self.logprob is None else [self.logprob] * len(out)
         return self._done(GenerationResult(self.encode(out), reason, out, logprobs))
 
+    def cancel(self, key):
+        return False
+
     def submit_score(self, key, context_ids, level_ids, candidates, *, cancel=None, prefix_key=None):
         self.requests.append(("score", key, list(context_ids), level_ids))
         return self._done([self.score(self.decode(c)) for c in candidates])

@@ -211,3 +211,36 @@ def test_python_self_members_jedi_cannot_see_come_from_the_classes_own_uses():
     got = [i.label for i in complete(doc, 10, len("        return self."), None).items]
     assert "content" in got[:5] and {"show", "more"} <= set(got)
     assert "elsewhere" not in got                                  # another class's attribute
+
+
+def test_a_member_list_does_not_offer_the_next_lines_first_name():
+    """`inv.` at the end of a line followed by `inv.add(...)`: the next line's `inv` is not a
+    member that the code uses on `inv` (samples/inventory.py; the class's own members first)."""
+    from r1lsp.completion import AnalysisContext
+    sample = Path(__file__).resolve().parents[1] / "samples" / "inventory.py"
+    lines = sample.read_text("utf-8").split("\n")
+    i = next(k for k, ln in enumerate(lines) if ln.strip().startswith('inv.add("apples"'))
+    col = lines[i].index("inv.") + len("inv.")
+    lines[i] = lines[i][:col]
+    doc = StructuredDocument("\n".join(lines), "python")
+    jedi = [c.label for c in complete(doc, i, col, None, context=AnalysisContext(str(sample))).items]
+    assert sorted(jedi[:5]) == ["add", "extremes", "items", "select", "value_by_category"]
+    # before jedi answers: the file's names (a path of its own: no answer kept for it yet)
+    early = complete(doc, i, col, None, context=AnalysisContext(str(sample) + ".early", budget_s=0.0))
+    assert early.is_incomplete
+    assert "inv" not in [c.label for c in early.items]
+    assert "inv" not in jedi
+
+
+def test_name_counts_after_an_edit_are_the_counts_of_the_new_text():
+    """The counts the ranking reads are updated where the text changed (a keystroke), and equal
+    a count of the whole new text."""
+    from r1lsp.completion_names import NameCounts
+    text = (Path(__file__).parent / "fixtures" / "structure" / "shop.py").read_text() * 20
+    NameCounts.of(text)
+    edits = [(len(text) // 2, "cart."), (len(text) // 3, "\n    .total"), (100, "")]
+    for at, ins in edits:
+        new = text[:at] + ins + text[at + 3:]
+        got, want = NameCounts.of(new), NameCounts._count(new)
+        assert (+got.names, +got.members, +got.pairs) == (+want.names, +want.members, +want.pairs)
+        text = new

@@ -239,6 +239,38 @@ def test_ghost_text_after_typing_processes_only_the_new_tokens(engine):
     assert engine.prefix_cache.last[0] == 0 and [s.text for s in got] == [s.text for s in fresh]
 
 
+def test_ghost_prompt_warmed_on_typing_leaves_the_request_only_decoding(engine):
+    from r1lsp.inline import inline_suggestions, warm_prompt
+    from model.structure import StructuredDocument
+
+    src = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40)) + "def g(items):\n    total = s\n"
+    doc = StructuredDocument(src, "python")
+    line, col = src.count("\n") - 1, len("    total = s")
+    key = "file:///w.py#inline"
+    engine.clear_cache()
+    warm_prompt(doc, doc.offset_at(line, col), engine, max_tokens=4, key=key).result(60)
+    got = inline_suggestions(doc, line, col, engine, max_tokens=4, timeout=30, key=key)
+    reused, computed = engine.prefix_cache.last
+    assert reused > 200 and computed == 0                          # the whole prompt was warm
+    engine.prefix_cache.invalidate("file:///w.py")
+    engine.clear_cache()
+    fresh = inline_suggestions(doc, line, col, engine, max_tokens=4, timeout=30, key=key)
+    assert [s.text for s in got] == [s.text for s in fresh]
+
+
+def test_rows_sharing_a_prefix_key_run_one_after_the_other(engine):
+    """Two requests queued together under one prefix key: the second reuses the first's cache
+    (one batch would have started it cold)."""
+    ids = list(range(5, 205))
+    engine.prefix_cache.invalidate("file:///p")
+    engine.clear_cache()
+    with engine._cond:                                               # queued in one take
+        a = engine.submit_generate("a", ids, max_new_tokens=1, prefix_key="file:///p#k")
+        b = engine.submit_generate("b", ids + [9, 9], max_new_tokens=1, prefix_key="file:///p#k")
+    a.result(60), b.result(60)
+    assert engine.prefix_cache.last == (200, 2)
+
+
 def test_typing_requests_are_served_before_expert_routing():
     import collections
     import types
@@ -247,8 +279,29 @@ def test_typing_requests_are_served_before_expert_routing():
     q = collections.deque(types.SimpleNamespace(kind=k, n=i) for i, k in
                           enumerate(["route", "route", "generate", "route", "score", "generate"]))
     first = _take_interactive_first(q, 4)
-    assert [(r.kind, r.n) for r in first] == [("generate", 2), ("score", 4), ("generate", 5), ("route", 0)]
-    assert [r.n for r in q] == [1, 3]
+    assert [(r.kind, r.n) for r in first] == [("generate", 2), ("score", 4), ("generate", 5)]
+    assert [r.n for r in q] == [0, 1, 3]
+    assert [r.n for r in _take_interactive_first(q, 2)] == [0, 1]          # routes in a take of their own
+    assert [r.n for r in q] == [3]
+
+
+def test_routing_waits_for_a_pause_in_typing(tiny_checkpoint):
+    """A route request queued while someone types runs only once no typing request came for
+    `route_quiet_ms`; a typing request submitted meanwhile is served first."""
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none"),
+                 route_quiet_ms=60_000).start()
+    try:
+        assert eng.wait_ready(60)
+        eng.submit_generate("typing", [5, 6, 7], max_new_tokens=1).result(60)
+        route = eng.submit_route(None, [5, 6, 7, 8])
+        gen = eng.submit_generate("typing", [5, 6, 7, 9], max_new_tokens=1)
+        gen.result(60)
+        assert not route.done()                                          # still within the pause
+        eng.route_quiet_s = 0.0
+        eng.submit_generate("typing", [5, 6], max_new_tokens=1).result(60)   # wakes the worker
+        assert route.result(60).experts.shape[1] == 4
+    finally:
+        eng.close()
 
 
 def test_closing_a_document_drops_its_prefix_caches(engine):

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from r1lsp.engine import Engine
-from r1lsp.inline import BlockStop, adds_syntax_error, dedupe_suffix, fim_request, inline_suggestions
+from r1lsp.inline import (LINE_TOKENS, BlockStop, TypedAhead, adds_syntax_error, dedupe_suffix, fim_request,
+                          inline_suggestions)
 from r1lsp.settings import ModelSettings
 from model.structure import StructuredDocument
 
@@ -55,6 +56,18 @@ def test_java_statement_ends_at_the_semicolon(stub_engine):
 def test_java_block_statement_ends_at_its_brace(stub_engine):
     gen = "if (x > 1) {\n            x--;\n        }\n        x++;"
     assert ghost(JAVA, "java", gen, stub_engine) == ["if (x > 1) {\n            x--;\n        }"]
+
+
+def test_mid_line_suggestion_is_short(stub_engine):
+    doc, line, col = doc_with_cursor("def f(items):\n    return |\n", "python")
+    eng = stub_engine("len(items)")
+    eng.submit = eng.submit_generate
+    asked = []
+    eng.submit_generate = lambda *a, **k: asked.append(a[3] if len(a) > 3 else k["max_new_tokens"]) or eng.submit(*a, **k)
+    inline_suggestions(doc, line, col, eng, max_tokens=48)
+    doc2, line2, col2 = doc_with_cursor("def f(items):\n    |\n", "python")
+    inline_suggestions(doc2, line2, col2, eng, max_tokens=48)
+    assert asked == [LINE_TOKENS, 48]                               # the line's rest; a new line: all
 
 
 def test_java_stops_before_the_enclosing_blocks_end():
@@ -149,3 +162,48 @@ def test_confidence_gate_hides_unsure_suggestions(stub_engine):
     assert unsure == []
     ungated = inline_suggestions(doc, line, col, stub_engine("len(items)", logprob=-2.5), min_confidence=None)
     assert [s.text for s in ungated] == ["len(items)"]
+
+
+# ---------------------------------------------------------------------------- typing ahead
+
+def test_typing_the_start_of_a_shown_suggestion_answers_its_rest_without_the_model(stub_engine):
+    src = "def f(items):\n    return |\n"
+    doc, line, col = doc_with_cursor(src, "python")
+    ahead = TypedAhead()
+    first = inline_suggestions(doc, line, col, stub_engine("len(items)"), key="k", typed_ahead=ahead)
+    assert [s.text for s in first] == ["len(items)"]
+    typed, line2, col2 = doc_with_cursor(src.replace("|", "le|"), "python")
+    other = stub_engine("something_else")
+    got = inline_suggestions(typed, line2, col2, other, key="k", typed_ahead=ahead)
+    assert [s.text for s in got] == ["n(items)"] and other.requests == []       # no model request
+    wrong, line3, col3 = doc_with_cursor(src.replace("|", "lx|"), "python")
+    got = inline_suggestions(wrong, line3, col3, stub_engine("y"), key="k", typed_ahead=ahead)
+    assert [s.text for s in got] == ["y"]                                       # typed off it: the model again
+    moved = StructuredDocument(src.replace("|", "le") + "x = 1\n", "python")   # another edit too
+    assert TypedAhead().follow("k", moved.data, 0) is None
+    assert ahead.follow("k", moved.data, moved.offset_at(line2, col2)) is None
+
+
+def test_a_generation_the_gate_would_hide_is_given_up_early():
+    import torch
+    from r1lsp.inline import ConfidenceWatch
+    sure = torch.zeros(64)
+    sure[1] = 12.0                                                       # token 1: log p ~ 0
+    flat = torch.zeros(64)                                               # any token: log p = -4.16
+    cancel = threading.Event()
+    watch = ConfidenceWatch(-1.0, margin=0.5, after=3)                   # gives up under -1.5
+    stop = watch.stopper(cancel)
+    ids: list[int] = []
+    for logits, chosen in [(sure, 1), (sure, 1), (flat, 2), (flat, 2), (flat, 2)]:
+        watch(ids, logits)
+        ids.append(chosen)
+        if stop():
+            break
+    # means: 0, 0, -1.39 (not yet under -1.5), then -2.08 after the 4th token: stop
+    assert watch.hopeless and watch.count == 4 and len(ids) == 5
+    confident = ConfidenceWatch(-1.0, after=3)
+    for _ in range(6):
+        confident([1], sure)
+    assert not confident.hopeless and not confident.stopper(cancel)()
+    cancel.set()
+    assert confident.stopper(cancel)()                                   # the caller's cancel still counts

@@ -229,16 +229,32 @@ def test_index_generator_writes_the_format_the_loader_reads(tmp_path):
     assert "java.util.List" not in jdk
 
 
-def test_members_the_document_uses_on_the_same_receiver_rank_first():
+def test_members_the_document_uses_on_the_same_receiver_rank_near_the_top():
     from r1lsp.completion import AnalysisContext, complete
     from model.structure import StructuredDocument
     text = ("import java.util.*;\nclass A {\n    void m(StringBuilder sb) {\n        sb.reverse();\n"
             "        sb.reverse();\n        sb.\n    }\n}\n")
     doc = StructuredDocument(text, "java")
     got = complete(doc, 5, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))
-    assert got.items[0].label == "reverse"
-    assert got.items[0].detail.startswith("StringBuilder reverse()")
-    assert "append" in [i.label for i in got.items]
+    labels = [i.label for i in got.items]
+    # among StringBuilder's ~40 members: beside the ones code uses most (the usage prior: append)
+    assert labels.index("reverse") < 3
+    assert labels.index("reverse") < labels.index("ensureCapacity") and labels.index("reverse") < labels.index("setCharAt")
+    assert got.items[labels.index("reverse")].detail.startswith("StringBuilder reverse()")
+    assert "append" in labels
+
+
+def test_the_usage_prior_ranks_the_members_code_uses_most_first():
+    """Nothing in the document says which of String's members comes next: the counts of other
+    code (the JDK's sources) put `equals` / `length` / `substring` ahead of rarely used ones."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+    text = "class A {\n    int m(String s) {\n        int n = s.\n    }\n}\n"
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 2, len("        int n = s."), None, context=AnalysisContext(java_index=JavaIndex()))
+    labels = [i.label for i in got.items]
+    assert "length" in labels[:3]
+    assert labels.index("length") < labels.index("codePointCount") and labels.index("length") < labels.index("intern")
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -249,6 +265,7 @@ def test_members_the_document_uses_on_the_same_receiver_rank_first():
     ("local.|();", "void"),                                       # a call made for its effect
     ("local.|().trim();", None),                                  # the start of a chain: unknown
     ("Object o2 = local.", "Object"),
+    ("if (local.|() > 4) {}", "int"),                             # compared with a number
 ])
 def test_expected_type_at_the_cursor(line, expected):
     before, _, after = line.partition("|")
@@ -315,3 +332,15 @@ def test_jar_classes_are_read_with_their_generic_signatures(tmp_path):
     assert receiver("b.get().", index=index, source=src2) == "value String"
     assert receiver("Box.Inner.", index=index, source=src2) == "type Box.Inner"
     assert receiver("new Box.Inner().entry().", index=index, source=src2) == "value Map.Entry<String,Integer>"
+
+
+def test_a_name_written_elsewhere_on_the_line_ranks_first():
+    """`this. = delimiter;` assigns the field named like the value (and `a.x == b.` compares the
+    same member): the name on the line is the likely one among the class's fields."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+    text = ("class A {\n    private int count;\n    private String delimiter;\n    private boolean trim;\n"
+            "    A(String delimiter) {\n        this. = delimiter;\n    }\n}\n")
+    doc = StructuredDocument(text, "java")
+    got = complete(doc, 5, len("        this."), None, context=AnalysisContext(java_index=JavaIndex()))
+    assert got.items[0].label == "delimiter"

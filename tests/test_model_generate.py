@@ -125,6 +125,33 @@ def test_batched_rows_from_prefix_caches_equal_one_by_one(model):
     assert cache.stats["reused_tokens"] == sum(len(p) - 2 for p in prompts)
     for p, got in zip(prompts, batched):
         assert got.tokens == generate(model, [p], max_new_tokens=8)[0].tokens
+    # the rows' tails ran as one batched prefill; each row's own cache took its new slots: the next
+    # keystroke reuses it and still equals a fresh run
+    more = [p + [7] for p in prompts]
+    again = generate(model, more, max_new_tokens=8, prefix_cache=cache, prefix_keys=keys)
+    assert cache.stats["reused_tokens"] == sum(len(p) - 2 for p in prompts) + sum(len(p) for p in prompts)
+    for p, got in zip(more, again):
+        assert got.tokens == generate(model, [p], max_new_tokens=8)[0].tokens
+    alone = generate(model, [more[1] + [3]], max_new_tokens=8, prefix_cache=cache, prefix_keys=["b"])[0]
+    assert cache.last == (len(more[1]), 1)
+    assert alone.tokens == generate(model, [more[1] + [3]], max_new_tokens=8)[0].tokens
+
+
+def test_batched_tail_prefill_equals_one_prefill_per_row(model):
+    """`prefill_tails` (typed clients, tails of different lengths, one batch) gives the logits of
+    a prefill per row, and leaves each row's cache as that prefill would."""
+    from model.generate import prefill_tails
+    g = torch.Generator().manual_seed(8)
+    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (40, 12, 25)]
+    cut = [3, 1, 5]                                                # tokens typed since the state
+    olds = [prefill_row(model, p[:-c])[0] for p, c in zip(prompts, cut)]
+    states, logits, reused, batch, T, pad_len = prefill_tails(model, prompts, [None] * 3, olds, extra=4)
+    assert reused == [len(p) - c for p, c in zip(prompts, cut)] and T == 40 and pad_len.tolist() == [0, 28, 15]
+    for p, st, got in zip(prompts, states, logits):
+        fresh_state, want, _ = prefill_row(model, p)
+        assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+        for mine, ref in zip(st.cache.layers, fresh_state.cache.layers):
+            assert torch.allclose(mine.buffers[0][0, :len(p)], ref.buffers[0][0, :len(p)], atol=1e-5)
 
 
 def test_prefix_cache_is_bounded_in_bytes(model):

@@ -168,6 +168,69 @@ def test_sparse_moe_dispatch_equals_dense_reference():
     assert torch.allclose(moe.dispatch(x, w, idx), moe.dense_reference(x, w, idx), atol=1e-6)
 
 
+def test_inference_route_picks_the_same_experts_with_the_same_weights():
+    cfg = small_cfg()
+    torch.manual_seed(0)
+    gate = R1Model(cfg).blocks[0].moe.gate
+    x = torch.randn(37, cfg.d_model)
+    w, idx, _ = gate(x)
+    w_fast, idx_fast = gate.route(x)
+    assert torch.equal(idx_fast, idx)
+    assert torch.allclose(w_fast, w, atol=1e-6)
+
+
+def _inference_model(quantized: bool) -> R1Model:
+    """A seeded small model in eval mode, its Linears int8 if `quantized`."""
+    from model.quantize import quantize_model
+    torch.manual_seed(0)
+    m = R1Model(small_cfg()).eval()
+    if quantized:
+        quantize_model(m, "cpu")
+    return m
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_experts_joined_w1_w3_equal_the_separate_matmuls(quantized):
+    """Inference runs each expert's w1 | w3 as one matmul: the same tokens out as the separate
+    ones, for float and int8 weights, one token (decode) and several (a batch, prefill)."""
+    from model.experts import Expert
+    cfg, m = small_cfg(), _inference_model(quantized)
+    moe = m.blocks[0].moe
+    for n in (1, 5, 40):
+        x = torch.randn(1, n, cfg.d_model)
+        with torch.no_grad():
+            y = moe(x, want_balance=False)[0]
+            Expert.join_w13 = False
+            try:
+                y_sep = moe(x, want_balance=False)[0]
+            finally:
+                Expert.join_w13 = True
+        assert torch.allclose(y, y_sep, atol=1e-5, rtol=1e-4), n
+    assert moe.experts[0].joined_w13() is not None
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_joined_rope_equals_rope_per_projection_bit_for_bit(quantized):
+    """Inference rotates q, k, v and the indexer's projections in one pass (`rotate_joined`):
+    the same values as `apply_rope` and the indexer's `project` on each (with the indexer's float
+    projection apart from int8 q/k/v, and joined with float ones)."""
+    from model.attention import apply_rope
+    cfg, m = small_cfg(), _inference_model(quantized)
+    attn = m.blocks[0].attn
+    B, T, H, D = 2, 5, cfg.n_heads, cfg.head_dim
+    x = torch.randn(B, T, cfg.d_model)
+    pos = torch.arange(T).expand(B, T) + 7
+    rope, irope = rope_angles(pos, D, 1e4), rope_angles(pos, cfg.index_dim, 1e4)
+    with torch.no_grad():
+        p = attn.fused_projection()(x)
+        q, k, v, (iq, iw, ik) = attn.rotate_joined(x, p, rope, irope)
+        q0, k0 = apply_rope(p[..., :2 * H * D].view(B, T, 2 * H, D), *rope).split(H, dim=2)
+        iq0, iw0, ik0 = attn.indexer.project(x, *irope)
+    for got, want in ((q, q0), (k, k0), (v, p[..., 2 * H * D:3 * H * D].view(B, T, H, D)),
+                      (iq, iq0), (iw, iw0), (ik, ik0)):
+        assert got.shape == want.shape and torch.equal(got, want)
+
+
 def test_routing_trace_and_units():
     cfg = small_cfg()
     m = sharp_model(cfg)

@@ -78,3 +78,32 @@ def test_without_a_budget_the_analysis_is_awaited():
     got = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/wait.py"))
     assert not got.is_incomplete
     assert {"add", "books"} <= set(_labels(got)[:3])
+
+
+def test_after_typing_a_dot_the_members_are_ready_for_the_list():
+    """didChange that types `.` starts jedi on the members there (completion_candidates.prepare):
+    the list that follows gets jedi's answer even with no time to wait for it."""
+    from r1lsp.completion_candidates import prepare
+    doc = StructuredDocument(SOURCE, "python")
+    ctx = AnalysisContext(path="/budget/typed.py", budget_s=0.0)
+    prepare(doc, ctx, (LINE, len("    shelf.")))
+    pyanalysis.run_within(lambda: None, None)                          # the worker is done with what came before
+    got = complete(doc, LINE, len("    shelf."), None, context=ctx)
+    assert not got.is_incomplete
+    assert {"add", "books"} <= set(_labels(got)[:3])
+
+
+def test_details_found_once_serve_the_next_keystrokes(monkeypatch):
+    """Signatures jedi found for one list are kept on its answer: the next list at that place
+    shows them without asking jedi (here: jedi would have no time at all)."""
+    from r1lsp import completion
+    monkeypatch.setattr(completion, "DETAIL_BUDGET_S", 600.0)   # the first list waits for the details,
+    # however loaded the machine (the default 30 ms budget is a wall-clock bound, not what is tested)
+    doc = StructuredDocument(SOURCE, "python")
+    first = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/details.py"))
+    add = next(i for i in first.items if i.label == "add")
+    assert add.detail.startswith("add(title)")
+    typed = StructuredDocument(SOURCE.replace("    shelf.\n", "    shelf.a\n"), "python")
+    again = complete(typed, LINE, len("    shelf.a"), None,
+                     context=AnalysisContext(path="/budget/details.py", budget_s=0.0))
+    assert next(i for i in again.items if i.label == "add").detail.split(" · ")[0] == "add(title)"

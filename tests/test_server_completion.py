@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import CONFIG, initialize, open_document
+from lsp_support import CONFIG, change_document, edit, initialize, open_document
 
 JAVA = """\
 public class Counter {
@@ -115,6 +115,24 @@ async def test_inline_completion_answers_with_valid_ghost_text(client: LanguageC
     for item in result.items:  # whatever the small model says, it is inserted at the cursor
         assert item.range.start == item.range.end == types.Position(7, 14)
         assert item.insert_text.strip()
+
+
+async def test_ghost_text_with_context_from_another_edited_file_while_typing(client: LanguageClient):
+    """Two Java files open, one edited (its snippet and the other's class signatures go into the
+    prompt), then typing in the other with a ghost-text request per keystroke (each keystroke's
+    prompt is prefilled on didChange): every answer is a valid list at the cursor."""
+    item_uri, uri = "file:///workspace/Item.java", "file:///workspace/Counter.java"
+    open_document(client, item_uri, "java", "public class Item {\n    int stockLevel() { return 1; }\n}\n")
+    open_document(client, uri, "java", JAVA)
+    change_document(client, item_uri, 2, [edit((1, 4), (1, 4), "public ")])
+    for k, ch in enumerate("nt"):
+        change_document(client, uri, 2 + k, [edit((6, 11 + k), (6, 11 + k), ch)])
+        result = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            text_document=types.TextDocumentIdentifier(uri), position=types.Position(6, 12 + k)))
+        assert isinstance(result, types.InlineCompletionList)
+        for item in result.items:
+            assert item.range.start == item.range.end == types.Position(6, 12 + k) and item.insert_text.strip()
 
 
 async def test_cancelled_inline_request_returns_and_the_next_is_served(client: LanguageClient):

@@ -228,3 +228,15 @@ def test_query_captures_are_checked_against_the_vocabulary():
         compile_query(language, "(class_declaration) @paragrahp", "Foo.scm", VOCABULARY["structure"])
     compile_query(language, "((identifier) @_x (#eq? @_x \"a\")) @phrase", "Foo.scm", VOCABULARY["structure"])
 
+
+
+def test_the_java_resolvers_queries_load_through_the_one_loader_with_their_vocabulary():
+    """declarations.scm / classes.scm (r1lsp/java's resolver and index) live with the language's
+    other queries and are checked like them; an unknown query name is refused."""
+    from model.structure.languages import VOCABULARY, QueryError, language_query
+    for name in ("declarations", "classes"):
+        q = language_query("java", name)
+        captures = {q.capture_name(i) for i in range(q.capture_count)}
+        assert captures and captures <= VOCABULARY[name]
+    with pytest.raises(QueryError):
+        language_query("java", "nonexistent")

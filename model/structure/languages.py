@@ -6,6 +6,11 @@ Each language has a `Grammar` entry here and a folder `queries/<name>/`:
   tags.scm       @definition.<kind> + @name: classes, methods, functions (outline, paragraph names)
   locals.scm     @local.scope / @local.scope.class / @local.self and the names completion offers
 
+and where a language has a type resolver (Java), its own queries, loaded by `language_query`:
+
+  declarations.scm  @decl + @name + @type (@value @iterable @lambda): names with a declared type
+  classes.scm       @package @import @class @field @enum_constant @method: what the workspace index keeps
+
 Adding a language is adding an entry and a folder; no code changes. Every capture a query
 file uses must be in its vocabulary (`VOCABULARY`): a typo fails the load, not silently the
 feature. Captures starting with ``_`` are a pattern's own (for predicates).
@@ -51,6 +56,9 @@ VOCABULARY = {
                          "def.class", "def.function", "def.method", "def.field", "def.parameter",
                          "def.variable", "def.import", "def.self_field",
                          "use.receiver", "use.member", "use.method", "decl.name", "decl.type"}),
+    # language-specific analyses (Java's type resolver, r1lsp/java): loaded by `language_query`
+    "declarations": frozenset({"decl", "decl.varargs", "decl.pattern", "name", "type", "value", "iterable", "lambda"}),
+    "classes": frozenset({"package", "import", "class", "field", "enum_constant", "method"}),
 }
 
 
@@ -150,3 +158,13 @@ def language_support(name: str) -> LanguageSupport | None:
     local_query = compile_query(language, source, where, VOCABULARY["locals"])
     scopes, class_scopes, self_names = _read_locals(local_query, source, where)
     return LanguageSupport(grammar, language, query, local_query, scopes, class_scopes, self_names)
+
+
+@functools.cache
+def language_query(name: str, query: str) -> Query:
+    """``queries/<name>/<query>.scm`` compiled for the language, its captures checked against
+    ``VOCABULARY[query]`` (the analyses beyond structure / tags / locals: Java's resolver)."""
+    support = language_support(name)
+    if support is None or query not in VOCABULARY:
+        raise QueryError(f"no query {query!r} for language {name!r}")
+    return compile_query(support.language, query_source(name, query), f"queries/{name}/{query}.scm", VOCABULARY[query])

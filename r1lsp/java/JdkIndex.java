@@ -37,16 +37,26 @@ public class JdkIndex {
                     .filter(s -> { int i = s.lastIndexOf('.'); return i > 0 && exported.contains(s.substring(0, i)); })
                     .sorted().collect(Collectors.toList());
             }
+            Set<String> written = new HashSet<>();
             for (String name : names) {
                 Class<?> c;
                 try { c = Class.forName(module, name); } catch (Throwable t) { continue; }
                 if (c == null || !visible(c) || c.isAnonymousClass() || c.isLocalClass() || c.isSynthetic()) continue;
-                String entry;
-                try { entry = describe(c); } catch (Throwable t) { continue; }
-                out.append(c.getName()).append("\t").append(entry).append("\n");
+                write(c, out, written);
+                // a package-private superclass (AbstractStringBuilder) declares public members
+                // its public subclasses inherit (StringBuilder.setLength): written too
+                for (Class<?> s = c.getSuperclass(); s != null && !visible(s); s = s.getSuperclass())
+                    write(s, out, written);
             }
         }
         System.out.print(out);
+    }
+
+    static void write(Class<?> c, StringBuilder out, Set<String> written) {
+        if (!written.add(c.getName())) return;
+        String entry;
+        try { entry = describe(c); } catch (Throwable t) { return; }
+        out.append(c.getName()).append("\t").append(entry).append("\n");
     }
 
     static boolean visible(Class<?> c) {

@@ -27,6 +27,7 @@ class JavaNames:
     members: list[Member]
     expected: JType | None             # the type the position expects (None: unknown)
     call_arguments: int | None = None  # arguments already written after the word (a call), else None
+    receiver: str = ""                 # the receiver's type (binary name; '' for a package or an array)
 
 
 def java_members(index: JavaIndex | None, data: bytes, word_start: int, word_end: int, member: bool,
@@ -39,7 +40,8 @@ def java_members(index: JavaIndex | None, data: bytes, word_start: int, word_end
     if member:
         r = scope.receiver()
         got = scope.members(r) if r is not None else None
-        return JavaNames(got, scope.expected_here(), scope.call_arguments()) if got else None
+        recv = r.type.name if got and r.type is not None and not r.type.dims else ""
+        return JavaNames(got, scope.expected_here(), scope.call_arguments(), recv) if got else None
     if scope.node is None:
         return None
     return JavaNames(scope.scope_names(), scope.expected_here())

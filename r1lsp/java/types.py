@@ -160,3 +160,32 @@ def substitute(t: JType, subst: dict[str, JType]) -> JType:
     if not t.args:
         return t
     return JType(t.name, tuple(substitute(a, subst) for a in t.args), t.dims)
+
+
+# ---------------------------------------------------------------- what the resolver answers
+
+PLACEHOLDER = "__r1__"                             # the word the resolver parses in place of the cursor's
+
+
+@dataclass
+class Receiver:
+    """What is left of a `.`: a value of a type, a type name (static access) or a package."""
+    kind: str                                      # value | type | package
+    type: JType | None = None
+    package: str = ""
+
+
+@dataclass
+class Member:
+    """A name completion can offer, with what `detail` shows."""
+    name: str
+    kind: str                                      # method | field | class | variable | parameter | keyword | module
+    detail: str
+    depth: int = 0                                 # 0 declared by the type itself, 1 its supertype, …
+    static: bool = False
+    owner: str = ""                                # declaring class (binary)
+    type: JType | None = None
+    arities: tuple = ()                            # methods: (parameter count, varargs) per overload
+
+    def accepts(self, n: int) -> bool:
+        return any(k == n or (v and n >= k - 1) for k, v in self.arities)

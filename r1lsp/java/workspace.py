@@ -8,14 +8,13 @@ Member and supertype types stay as written and are resolved on demand through `T
 """
 from __future__ import annotations
 
-import functools
 import os
 import zipfile
 import threading
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from model.structure.languages import language_query, language_support
 from model.structure.text_index import utf8_bytes
 from r1lsp.java.jdk import JdkIndex, jdk_index
 from r1lsp.java.types import OBJECT, ClassInfo, FieldInfo, MethodInfo
@@ -31,18 +30,13 @@ def _text(node) -> str:
     return node.text.decode("utf-8", "replace") if node is not None else ""
 
 
-@functools.cache
 def _language():
-    from tree_sitter import Language
-    import tree_sitter_java
-    return Language(tree_sitter_java.language())
+    return language_support("java").language
 
 
-@functools.cache
 def query(name: str):
-    """A query of r1lsp/java/queries/."""
-    from tree_sitter import Query
-    return Query(_language(), resources.files("r1lsp.java").joinpath("queries", f"{name}.scm").read_text("utf-8"))
+    """A Java query of model/structure/queries/java/ (declarations, classes)."""
+    return language_query("java", name)
 
 
 def parse(text: str):

@@ -154,6 +154,32 @@ export async function run(): Promise<void> {
     return `first: ${labels.slice(0, 6).join(', ')}`;
   });
 
+  await check('python-members', async () => {
+    // inventory.py is samples/inventory.py: `inv.add("apples", ...)` cut to `inv.`; jedi infers
+    // `inv` is an Inventory, so that class's own members come first. A list answered before jedi
+    // (r1lsp.python.analysisBudgetMs) is incomplete: asked again, as the next keystroke would.
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
+    const doc = editor.document;
+    const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => /^\s*inv\.add\("apples"/.test(doc.lineAt(i).text));
+    assert(lineNo !== undefined, 'no inv.add("apples", ...) line in inventory.py');
+    const text = doc.lineAt(lineNo).text;
+    const col = text.indexOf('inv.') + 'inv.'.length;
+    await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, text.length)));
+    let labels: string[] = [];
+    const settled = await waitFor(async () => {
+      const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', pyUri, new vscode.Position(lineNo, col));
+      const items = [...list.items].sort((a, b) => (a.sortText ?? '').localeCompare(b.sortText ?? ''));
+      labels = items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+      return !list.isIncomplete;
+    }, 30_000, 500);
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+    assert(settled, `the list at inv. stayed incomplete: ${labels.slice(0, 10).join(', ')}`);
+    const own = ['add', 'extremes', 'items', 'select', 'value_by_category'];
+    assert(JSON.stringify(labels.slice(0, own.length).sort()) === JSON.stringify(own),
+      `Inventory's own members are not first: ${labels.slice(0, 10).join(', ')}`);
+    return `first: ${labels.slice(0, 6).join(', ')}`;
+  });
+
   await check('ghost-text', async () => {
     // inventory.py is samples/inventory.py. The user retypes the right-hand side of
     // `inv = Inventory()` and asks for ghost text after `inv = `: the shipped r1-tiny proposes
