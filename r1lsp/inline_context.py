@@ -24,11 +24,9 @@ from __future__ import annotations
 import collections
 import re
 import threading
-import time
-from dataclasses import dataclass
 
 from model.structure import StructuredDocument
-from model.structure.text_index import decode
+from model.structure.text_index import decode, without_lone_surrogates
 
 NEAR_LINES = 30            # lines above the cursor's line whose names count as "near"
 MAX_ENTRIES = 6            # types / functions described
@@ -92,9 +90,9 @@ def edit_snippets(documents, uri: str, language: str, recent: RecentEdits) -> tu
         doc = documents.get(other)
         if doc.language != language:
             continue
-        lines = doc.text.split("\n")
-        row = doc.data[:offset].count(b"\n")
-        part = "\n".join(lines[max(0, row - SNIPPET_LINES):row + SNIPPET_LINES + 1]).strip("\n")
+        row = doc.position_at(min(offset, len(doc.data)))[0]
+        part = "\n".join(doc.line_text(r) for r in range(max(0, row - SNIPPET_LINES), row + SNIPPET_LINES + 1))
+        part = part.strip("\n")
         if part.strip():
             out.append((other.rsplit("/", 1)[-1], part))
         if len(out) == RECENT_FILES:
@@ -196,17 +194,8 @@ def context_block(language: str, signatures: list[str], snippets: tuple[tuple[st
             break
         out.append(ln)
         size += len(ln) + 1
-    # a lone surrogate (a document may hold one) is U+FFFD for the tokenizer, as everywhere
-    return _LONE_SURROGATE.sub("\ufffd", "\n".join(out) + "\n") if out else ""
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-@dataclass
-class _Decided:
-    text: str
-    at: float
+    # a lone surrogate (a live document may hold one) is U+FFFD for the tokenizer, as in snapshots
+    return without_lone_surrogates("\n".join(out) + "\n") if out else ""
 
 
 class CrossFileContext:
@@ -215,7 +204,7 @@ class CrossFileContext:
 
     def __init__(self, keep: int = 64):
         self.keep = keep
-        self._decided: collections.OrderedDict[tuple, _Decided] = collections.OrderedDict()
+        self._decided: collections.OrderedDict[tuple, str] = collections.OrderedDict()
         self._imports: collections.OrderedDict[tuple, object] = collections.OrderedDict()   # -> Future
         self._lock = threading.Lock()
 
@@ -226,7 +215,7 @@ class CrossFileContext:
             got = self._decided.get(key)
             if got is not None:
                 self._decided.move_to_end(key)
-                return got.text
+                return got
         if doc.language == "java":
             sigs = java_signatures(doc, near, getattr(ctx, "java_index", None), getattr(ctx, "uri", None))
         elif doc.language == "python" and ctx is not None:
@@ -235,7 +224,7 @@ class CrossFileContext:
             sigs = []
         text = context_block(doc.language, sigs, snippets)
         with self._lock:
-            self._decided[key] = _Decided(text, time.monotonic())
+            self._decided[key] = text
             while len(self._decided) > self.keep:
                 self._decided.popitem(last=False)
         return text
