@@ -206,22 +206,31 @@ def stack_left_padded(model, states: Sequence[PrefixState], extra: int):
     """One batch cache holding each row's prefix right-aligned at slot T = the longest prefix
     (rows shorter by p have p pad slots first; integer buffers, the hierarchy's unit ids, get
     -1 there), with `extra` free slots after T. Returns (cache, T, pad_len (B,) long)."""
-    B = len(states)
     lengths = [len(s.ids) for s in states]
     T = max(lengths)
+    batch = _left_padded(model, [s.cache for s in states], lengths, lengths, T, extra)
+    dev = states[0].last_logits.device if states[0].last_logits is not None else "cpu"
+    return batch, T, torch.tensor([T - n for n in lengths], device=dev)
+
+
+def _left_padded(model, caches, lengths: Sequence[int], copied: Sequence[int], T: int, extra: int):
+    """A batch cache of T + `extra` slots where row b's prompt (`lengths[b]` tokens) ends at slot T:
+    pad slots first (-1 in integer buffers, 0 in float ones), then the first `copied[b]` slots
+    of row b's own cache (`caches[b]`, batch size 1); the slots after those are left unwritten
+    (the caller's forward writes them before they are read)."""
+    B = len(caches)
     batch = model.new_cache(B, T + extra)
-    for dst, *srcs in zip(_kv_caches(batch), *[_kv_caches(s.cache) for s in states]):
+    for dst, *srcs in zip(_kv_caches(batch), *[_kv_caches(c) for c in caches]):
         first = next(c for c in srcs if c.buffers is not None)
         dst.buffers = []
         for j, buf in enumerate(first.buffers):
             fill = -1 if not buf.dtype.is_floating_point else 0
-            out = buf.new_empty((B, T + extra, *buf.shape[2:]))                 # slots past T: written
-            for b, (src, n) in enumerate(zip(srcs, lengths)):                  # by decoding before read
+            out = buf.new_empty((B, T + extra, *buf.shape[2:]))
+            for b, (src, n, k) in enumerate(zip(srcs, lengths, copied)):
                 out[b, :T - n].fill_(fill)
-                out[b, T - n:T] = src.buffers[j][0, :n]
+                out[b, T - n:T - n + k] = src.buffers[j][0, :k]
             dst.buffers.append(out)
-    dev = states[0].last_logits.device if states[0].last_logits is not None else "cpu"
-    return batch, T, torch.tensor([T - n for n in lengths], device=dev)
+    return batch
 
 
 @torch.no_grad()
@@ -248,16 +257,7 @@ def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], ex
     lengths = [len(r[0]) for r in rows]
     T = max(lengths)
     m = max(n - r[2] for n, r in zip(lengths, rows))                      # the tail width
-    batch = model.new_cache(B, T + extra)
-    for dst, *srcs in zip(_kv_caches(batch), *[_kv_caches(o.cache) for o in olds]):
-        dst.buffers = []
-        for j, buf in enumerate(srcs[0].buffers):
-            fill = -1 if not buf.dtype.is_floating_point else 0
-            out = buf.new_empty((B, T + extra, *buf.shape[2:]))            # slots from T - m: written below
-            for b, (src, n, (_, _, reuse)) in enumerate(zip(srcs, lengths, rows)):
-                out[b, :T - n].fill_(fill)
-                out[b, T - n:T - n + reuse] = src.buffers[j][0, :reuse]
-            dst.buffers.append(out)
+    batch = _left_padded(model, [o.cache for o in olds], lengths, [r[2] for r in rows], T, extra)
     x = torch.zeros(B, m, dtype=torch.long)
     lv = torch.full((B, m, 3), -1, dtype=torch.long)
     for b, (ids_np, lev_np, _) in enumerate(rows):
