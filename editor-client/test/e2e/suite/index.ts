@@ -181,67 +181,79 @@ export async function run(): Promise<void> {
   });
 
   await check('ghost-text', async () => {
-    // inventory.py is samples/inventory.py. In its main, `inv.add("hammer", ...)` is cut after
-    // `inv.`, where a member of the Inventory that `inv` holds has to follow (the lines below
-    // call `inv.add`: that is the clear answer). With the member monitor the model may only write
-    // one of the names the analysis offers there, so the ghost text must start with a name the
-    // completion list offers at the same place (Inventory's members), never junk such as the
-    // `(f.name)` the shipped r1-tiny proposed after `inv = `. Which member is the model's choice
-    // (r1-tiny is a small model: it often picks another than `add`; the detail line says which);
-    // the rest of the text is the model's too (taken from the provider's answer, not assumed).
+    // inventory.py is samples/inventory.py. Member accesses on its own classes are cut after the
+    // `.`, as if the user were typing them: `inv.add("hammer", ...)` in main cut to `inv.` (then
+    // the `"apples"` and `"kite"` lines, then `self.items.append(...)` in Inventory.add cut to
+    // `self.`). There a member of Inventory has to follow (in main the lines around call `add`:
+    // the clear answer). With the member monitor the model may only write a name the analysis
+    // offers there, so the ghost text must start with a name the completion list offers at the
+    // same place, never junk such as the `(f.name)` the shipped r1-tiny proposed after `inv = `.
+    // A small model's continuation after the name is often dropped by the syntax filter (no
+    // ghost text): the step goes to the next position then, and needs one that proposes; which
+    // member the model picks (often not `add`) is named in the detail line.
+    const places: Array<[RegExp, string]> = [[/^\s*inv\.add\("hammer"/, 'inv.'], [/^\s*inv\.add\("apples"/, 'inv.'],
+      [/^\s*inv\.add\("kite"/, 'inv.'], [/^\s*self\.items\.append\(/, 'self.']];
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
     const doc = editor.document;
     // Opening the file queues its expert routing on the model; a ghost-text request behind it
     // would time out (5 s) on these shared cores. Wait until its diagnostics are in.
     const routed = await waitFor(() => experts(pyUri).length > 0, 120_000);
     assert(routed, 'inventory.py never got its expert diagnostics');
-    const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => /^\s*inv\.add\("hammer"/.test(doc.lineAt(i).text));
-    assert(lineNo !== undefined, 'inventory.py has no line `inv.add("hammer", ...)`');
-    const original = doc.lineAt(lineNo).text;
-    const seen = r1.requests.inlineAnswers; // every answer after the edit counts
-    const col = original.indexOf('inv.') + 'inv.'.length;
-    assert(await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, original.length))), 'the edit was refused');
-    const cursor = new vscode.Position(lineNo, col);
-    const typed = doc.lineAt(lineNo).text;
-    editor.selection = new vscode.Selection(cursor, cursor);
-    editor.revealRange(new vscode.Range(cursor, cursor), vscode.TextEditorRevealType.InCenter); // drawn only when on screen
-    await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
-    const version = doc.version;
-    // Ask as a user does (Alt+\). The answer that counts is the one for this document version
-    // at the cursor once no ghost-text request is in flight: VS Code may have asked by itself
-    // after the edit, and the server lets a newer request for a document supersede an older one.
-    // (Asking again for the same state is no use: VS Code answers it from its cache.)
-    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-    const answer = await waitFor(() => {
-      const a = r1.requests.lastInline;
-      return r1.requests.inlinePending === 0 && a && a.seq > seen && a.uri === pyUri.toString() && a.version === version
-        && a.line === cursor.line && a.character === cursor.character ? a : undefined;
-    }, 90_000);
-    assert(answer, `the inline completion provider never answered at ${cursor.line + 1}:${cursor.character + 1} (v${version})`);
-    const expected = answer.texts[0];
-    assert(expected && expected.trim(), `the provider proposed no ghost text after "${typed}": ${JSON.stringify(answer.texts)} `
-      + '(the server gives a ghost-text request 5 s: its time is in r1lsp-output.log)');
-    let offered: string[] = []; // the list at the cursor, once jedi has answered (as in python-members)
-    const settled = await waitFor(async () => {
-      const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', pyUri, cursor);
-      offered = list.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
-      return !list.isIncomplete;
-    }, 30_000, 500);
-    assert(settled, `the list at inv. stayed incomplete: ${offered.slice(0, 10).join(', ')}`);
-    const member = /^[A-Za-z_]\w*/.exec(expected)?.[0];
-    assert(member !== undefined && offered.includes(member), `after "${typed.trim()}" the ghost text ${JSON.stringify(expected)} `
-      + `does not start with a name the list offers there (${offered.slice(0, 10).join(', ')}, …)`);
-    // run.mjs waits for the ghost text on screen, compares it with `expected`, takes
-    // ghost-text.png and presses Tab.
-    const ui = await uiCheckpoint('ghost-text', { expected });
-    assert(ui !== undefined, 'the runner never answered the ghost-text checkpoint');
-    const accepted = await waitFor(() => doc.version > version && doc.lineAt(lineNo).text, 30_000);
-    const want = typed + expected.split('\n')[0];
-    assert(accepted === want && doc.getText().includes(typed + expected),
-      `after Tab line ${lineNo + 1} is ${JSON.stringify(accepted)}, expected ${JSON.stringify(want)}`);
-    await vscode.commands.executeCommand('workbench.action.files.revert'); // leave the file as it was
-    return `ghost text ${JSON.stringify(expected)} after "${typed.trim()}": Inventory's ${member}`
-      + `${member === 'add' ? ', the clear answer' : ' (the clear answer is add)'}; Tab inserted it (${ui})`;
+    const empty: string[] = [];
+    for (const [pattern, cut] of places) {
+      const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => pattern.test(doc.lineAt(i).text));
+      assert(lineNo !== undefined, `inventory.py has no line matching ${pattern}`);
+      const original = doc.lineAt(lineNo).text;
+      const seen = r1.requests.inlineAnswers; // every answer after the edit counts
+      const col = original.indexOf(cut) + cut.length;
+      assert(await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, original.length))), 'the edit was refused');
+      const cursor = new vscode.Position(lineNo, col);
+      const typed = doc.lineAt(lineNo).text;
+      editor.selection = new vscode.Selection(cursor, cursor);
+      editor.revealRange(new vscode.Range(cursor, cursor), vscode.TextEditorRevealType.InCenter); // drawn only when on screen
+      await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
+      const version = doc.version;
+      // Ask as a user does (Alt+\). The answer that counts is the one for this document version
+      // at the cursor once no ghost-text request is in flight: VS Code may have asked by itself
+      // after the edit, and the server lets a newer request for a document supersede an older one.
+      // (Asking again for the same state is no use: VS Code answers it from its cache.)
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      const answer = await waitFor(() => {
+        const a = r1.requests.lastInline;
+        return r1.requests.inlinePending === 0 && a && a.seq > seen && a.uri === pyUri.toString() && a.version === version
+          && a.line === cursor.line && a.character === cursor.character ? a : undefined;
+      }, 90_000);
+      assert(answer, `the inline completion provider never answered at ${cursor.line + 1}:${cursor.character + 1} (v${version})`);
+      const expected = answer.texts[0];
+      if (!expected?.trim()) {
+        empty.push(`${lineNo + 1}:${col + 1}`);
+        await vscode.commands.executeCommand('workbench.action.files.revert');
+        continue;
+      }
+      let offered: string[] = []; // the list at the cursor, once jedi has answered (as in python-members)
+      const settled = await waitFor(async () => {
+        const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', pyUri, cursor);
+        offered = list.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+        return !list.isIncomplete;
+      }, 30_000, 500);
+      assert(settled, `the list at ${typed.trim()} stayed incomplete: ${offered.slice(0, 10).join(', ')}`);
+      const member = /^[A-Za-z_]\w*/.exec(expected)?.[0];
+      assert(member !== undefined && offered.includes(member), `after "${typed.trim()}" the ghost text ${JSON.stringify(expected)} `
+        + `does not start with a name the list offers there (${offered.slice(0, 10).join(', ')}, …)`);
+      // run.mjs waits for the ghost text on screen, compares it with `expected`, takes
+      // ghost-text.png and presses Tab.
+      const ui = await uiCheckpoint('ghost-text', { expected });
+      assert(ui !== undefined, 'the runner never answered the ghost-text checkpoint');
+      const accepted = await waitFor(() => doc.version > version && doc.lineAt(lineNo).text, 30_000);
+      const want = typed + expected.split('\n')[0];
+      assert(accepted === want && doc.getText().includes(typed + expected),
+        `after Tab line ${lineNo + 1} is ${JSON.stringify(accepted)}, expected ${JSON.stringify(want)}`);
+      await vscode.commands.executeCommand('workbench.action.files.revert'); // leave the file as it was
+      return `ghost text ${JSON.stringify(expected)} after "${typed.trim()}" (line ${lineNo + 1}; none at ${empty.join(', ') || '-'}): `
+        + `${member}, a name the list offers there; Tab inserted it (${ui})`;
+    }
+    throw new Error(`the provider proposed no ghost text at any of ${empty.join(', ')} (the syntax filter drops a junk `
+      + 'continuation; the server gives a ghost-text request 5 s: its time is in r1lsp-output.log)');
   });
 
   await check('translate', async () => {
