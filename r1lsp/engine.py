@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from model.structure import utf8_bytes
+from r1lsp.foreground import yield_to_lists
 from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_threads, default_checkpoint, load_model
 from r1lsp.result_cache import ResultCache, digest
 from r1lsp.route_trace import RouteTrace
@@ -399,6 +400,7 @@ class Engine:
                 with self._cond:
                     self._queue.extendleft(reversed([r for g in groups[i:] for r in g]))
                 return
+            yield_to_lists()                    # routing is background work (r1lsp.foreground)
             self._route_rows(group)
 
     def _interactive_waiting(self) -> bool:

@@ -30,6 +30,7 @@ from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
+from r1lsp.foreground import after_lists
 from r1lsp.inline import TypedAhead, warm_prompt
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.java.provider import warm_up as java_warm_up
@@ -346,7 +347,7 @@ class R1LanguageServer(LanguageServer):
                 or engine.state != EngineState.READY or uri not in self.documents):
             return
         snap = self.documents.get(uri).snapshot()
-        self.inline_pool.submit(warm_prompt, snap, offset, engine, max_tokens=self.settings.model.max_tokens,
+        self.inline_pool.submit(after_lists, warm_prompt, snap, offset, engine, max_tokens=self.settings.model.max_tokens,
                                 key=f"{uri}#inline", **self.ghost_context(uri))
 
     def shutdown_engine(self) -> None:
@@ -389,4 +390,3 @@ class R1LanguageServer(LanguageServer):
             return
         if result and result[0] is not None:
             self.apply_settings(result[0], "workspace/configuration")
-
