@@ -112,14 +112,17 @@ class _Stop(Exception):
 class BlockStop:
     """Stop rule for ghost text (see the module docstring). Hashable, so the engine can cache
     generations that used it. `indent` is the indentation of the cursor's line (Python);
-    `line_has_code` whether code precedes the cursor on its line."""
+    `line_has_code` whether code precedes the cursor on its line; `line_rest` whether text
+    follows it there (the cursor is inside the line: a suggestion ends with that line, at the
+    first newline outside brackets it opened, since inserting one would split the line)."""
 
-    def __init__(self, language: str, at_statement: bool, indent: int = 0, line_has_code: bool = False):
+    def __init__(self, language: str, at_statement: bool, indent: int = 0, line_has_code: bool = False,
+                 line_rest: bool = False):
         self.language, self.at_statement = language, at_statement
-        self.indent, self.line_has_code = indent, line_has_code
+        self.indent, self.line_has_code, self.line_rest = indent, line_has_code, line_rest
 
     def _key(self):
-        return (self.language, self.at_statement, self.indent, self.line_has_code)
+        return (self.language, self.at_statement, self.indent, self.line_has_code, self.line_rest)
 
     def __eq__(self, other):
         return isinstance(other, BlockStop) and other._key() == self._key()
@@ -135,6 +138,8 @@ class BlockStop:
 
         def on_char(i, c, stack):
             d = len(stack)
+            if c == "\n" and d == 0 and self.line_rest:
+                return i                                               # the line the cursor is inside ends
             if c in _CLOSE:
                 if not stack:                                          # closes the enclosing bracket:
                     return i if self.at_statement else i + 1           # a block's end is not ours
@@ -338,6 +343,12 @@ class TypedAhead:
 
 # ---------------------------------------------------------------------------- entry point
 
+def _line_rest(data: bytes, offset: int) -> str:
+    """The text after byte `offset` up to the end of its line."""
+    end = data.find(b"\n", offset)
+    return decode(data[offset:end if end >= 0 else len(data)])
+
+
 def ghost_prompt(engine, doc: StructuredDocument, offset: int, max_tokens: int, cross_file=None, context=None,
                  snippets: tuple = ()):
     """The ghost-text prompt (ids, level ids) at byte `offset`: what `inline_suggestions` sends
@@ -406,7 +417,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     line_has_code = bool(typed.strip())
     stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,
-                     indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code)
+                     indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code,
+                     line_rest=bool(_line_rest(doc.data, cur.offset).strip()))
     processor = logits_processor
     if monitor:
         guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
@@ -440,11 +452,14 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     suffix = data[cur.offset:cur.offset + 4 * len(text.encode()) + 64].decode("utf-8", "ignore")
     text = dedupe_suffix(text, suffix)
     if not text.strip():
+        log.debug("ghost text dropped: %r is what follows the cursor", res.text)
         return []
     confidence = mean_logprob(engine, res.tokens, getattr(res, "logprobs", None), text)
     if min_confidence is not None and confidence < min_confidence:
+        log.debug("ghost text dropped: %r mean log-probability %.2f (gate %.2f)", text, confidence, min_confidence)
         return []
     if adds_syntax_error(doc, cur.offset, text):
+        log.debug("ghost text dropped: %r adds a syntax error", text)
         return []
     if typed_ahead is not None:
         typed_ahead.remember(key, data, cur.offset, text, confidence)

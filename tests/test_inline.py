@@ -70,6 +70,19 @@ def test_mid_line_suggestion_is_short(stub_engine):
     assert asked == [LINE_TOKENS, 48]                               # the line's rest; a new line: all
 
 
+def test_suggestion_inside_a_line_ends_with_that_line(stub_engine):
+    # text follows the cursor on its line: a newline would split it, so the suggestion ends there
+    src = "def f(a, b):\n    return g(a|, b)\n"
+    assert ghost(src, "python", "bc\n    x = 1", stub_engine) == ["bc"]
+    java = "class A {\n    int f(int x) {\n        return g(x|, 2);\n    }\n}\n"
+    assert ghost(java, "java", " + 1\n        y++;", stub_engine) == [" + 1"]
+    # a generation that starts on a new line has nothing for this line
+    assert ghost(src, "python", "\n    if a:\n        b", stub_engine) == []
+    # brackets the suggestion opens may still span lines; at a line's end the old rules hold
+    assert ghost(src, "python", "bc(1,\n      2)\n    x = 1", stub_engine) == ["bc(1,\n      2)"]
+    assert ghost("def f(a, b):\n    return g(a,|\n", "python", "\n             b)\n", stub_engine) == ["\n             b)"]
+
+
 def test_java_stops_before_the_enclosing_blocks_end():
     rule = BlockStop("java", at_statement=True)
     text = "x++;"
