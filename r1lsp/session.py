@@ -324,6 +324,7 @@ class R1LanguageServer(LanguageServer):
     def forget_document_state(self, uri: str) -> None:
         """A closed document's model state: its prefix caches (keys '<uri>#...') go."""
         if self.engine is not None:
+            self.engine.cancel(f"{uri}#inline#prefix#fill")               # a prompt fill not run yet
             self.engine.prefix_cache.invalidate(uri + "#")
         self.typed_ahead.forget(f"{uri}#inline")
         self.inline_asked.discard(uri)

@@ -258,6 +258,31 @@ def test_ghost_prompt_warmed_on_typing_leaves_the_request_only_decoding(engine):
     assert [s.text for s in got] == [s.text for s in fresh]
 
 
+def test_a_cold_prompt_runs_until_the_full_prompt_is_filled_in_a_pause(tiny_checkpoint, reference):
+    """A request whose prompt cache holds too little of its prompt runs its shorter cold prompt;
+    the full prompt's cache is filled in chunks in the background, after which the same request
+    runs the full prompt, computing only what is new, with the tokens of a fresh prefill."""
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none"),
+                 cold_tokens=8, fill_chunk=16, route_quiet_ms=0).start()
+    try:
+        assert eng.wait_ready(60)
+        full, short = list(range(5, 45)), list(range(30, 45))
+        first = eng.submit_generate("g", full, None, 3, prefix_key="doc#p", cold_prompt=(short, None, "doc#c")).result(60)
+        assert first.stages["cold"] and first.stages["computed_tokens"] == len(short)
+        assert first.tokens == generate(reference, [short], max_new_tokens=3)[0].tokens
+        fill = eng.filling("doc#p")
+        if fill is not None:
+            assert fill.result(60) == len(full)
+        assert list(eng.prefix_cache.peek("doc#p").ids) == full
+        assert eng.batches_run >= 1 + 3                                        # 16 + 16 + 8 tokens
+        typed = full + [7]
+        again = eng.submit_generate("g", typed, None, 3, prefix_key="doc#p", cold_prompt=(short + [7], None, "doc#c")).result(60)
+        assert not again.stages["cold"] and eng.prefix_cache.last == (len(full), 1)
+        assert again.tokens == generate(reference, [typed], max_new_tokens=3)[0].tokens
+    finally:
+        eng.close()
+
+
 def test_rows_sharing_a_prefix_key_run_one_after_the_other(engine):
     """Two requests queued together under one prefix key: the second reuses the first's cache
     (one batch would have started it cold)."""
@@ -283,6 +308,11 @@ def test_typing_requests_are_served_before_expert_routing():
     assert [r.n for r in q] == [0, 1, 3]
     assert [r.n for r in _take_interactive_first(q, 2)] == [0, 1]          # routes in a take of their own
     assert [r.n for r in q] == [3]
+    q = collections.deque(types.SimpleNamespace(kind=k, n=i) for i, k in enumerate(["route", "fill", "fill", "generate"]))
+    assert [r.n for r in _take_interactive_first(q, 4)] == [3]
+    assert [r.n for r in _take_interactive_first(q, 4)] == [1]                 # then one prompt fill's chunk
+    assert [r.n for r in _take_interactive_first(q, 4)] == [2]
+    assert [r.n for r in _take_interactive_first(q, 4)] == [0]
 
 
 def test_routing_waits_for_a_pause_in_typing(tiny_checkpoint):
