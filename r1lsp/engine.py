@@ -281,6 +281,12 @@ class Engine:
         """Future[RouteTrace]: the experts (L, T, k) and weights (L, T, k) of every token."""
         return self._submit("route", key, ids, level_ids, {}, cancel, cache_parts=())
 
+    def touch(self) -> None:
+        """The user is at work (a document opened): background work (expert routing, prompt
+        fills) waits for the next pause, as after a typing request."""
+        with self._cond:
+            self._last_interactive = time.monotonic()
+
     def cancel(self, key: str) -> bool:
         """Cancel the queued or running request with this key; True if there was one."""
         with self._cond:
@@ -652,7 +658,7 @@ def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int]
 def _prefix_waves(reqs: list[_Request]) -> list[list[_Request]]:
     """Generate requests in batches whose prefix-cache keys differ: two rows of one batch cannot
     share one key's cache (the second would start cold), so a later request with the same key
-    (a ghost-text request after the warm-up of its prompt) runs after the first, reusing it."""
+    (a ghost-text request after an earlier one for the same document) runs after the first, reusing it."""
     waves: list[list[_Request]] = []
     for r in reqs:
         key = r.params.get("prefix_key")

@@ -24,8 +24,8 @@ the model may only write one of the names the language's analysis offers there.
 
 Latency (a keystroke's request should only decode): the suffix is short (`SUFFIX_TOKENS`: it
 follows the prefix in the prompt, so it is computed again after every keystroke); the server
-prefills the prompt at the end of each edit (`warm_prompt`, on didChange) into the prefix cache
-the request then finds; with code before the cursor on its line the suggestion is at most
+starts the ghost text at the end of each edit (on didChange) and the request that follows for
+that version and position joins it (r1lsp.session `ghost_text`); with code before the cursor on its line the suggestion is at most
 `LINE_TOKENS` long; typing the start of the suggestion shown is answered with its rest
 (`TypedAhead`), without the model. Where the document's prompt cache holds too little of the
 prompt (right after opening it or jumping elsewhere), the engine runs the cold prompt, the same
@@ -358,9 +358,9 @@ def _line_rest(data: bytes, offset: int) -> str:
 
 def ghost_prompt(engine, doc: StructuredDocument, offset: int, max_tokens: int, cross_file=None, context=None,
                  snippets: tuple = ()):
-    """The ghost-text prompt (ids, level ids) at byte `offset`: what `inline_suggestions` sends
-    and `warm_prompt` prefills ahead of it (the two must be the same tokens). `cross_file`
-    (r1lsp.inline_context.CrossFileContext) adds other files' signatures and `snippets`."""
+    """The ghost-text prompt (ids, level ids) at byte `offset` that `inline_suggestions` sends.
+    `cross_file` (r1lsp.inline_context.CrossFileContext) adds other files' signatures and
+    `snippets`."""
     return ghost_prompts(engine, doc, offset, max_tokens, cross_file, context, snippets)[0]
 
 
@@ -374,32 +374,6 @@ def ghost_prompts(engine, doc: StructuredDocument, offset: int, max_tokens: int,
     text = cross_file.text_for(doc, offset, context, snippets) if cross_file is not None else ""
     full = fim_request(engine, doc, offset, max_tokens, context_text=text)
     return full, fim_request(engine, doc, offset, max_tokens, context_text=text, prefix_tokens=COLD_PREFIX_TOKENS)
-
-
-def warm_prompt(doc: StructuredDocument, offset: int, engine, *, max_tokens: int = 48, key: str,
-                cross_file=None, context: AnalysisContext | None = None, snippets: tuple = ()) -> object | None:
-    """Prefill the ghost-text prompt at byte `offset` into the prefix cache of `key` while the
-    user types (sent on didChange at the edit's end), so the ghost-text request that follows
-    finds the prompt computed and only decodes. Returns the engine future (None when the
-    engine is not ready). A ghost-text request cancels a warm-up still queued
-    (`inline_suggestions` does: two rows of one batch cannot share one prefix cache)."""
-    if engine is None or getattr(engine, "state", None) != "ready" or offset > len(doc.data):
-        return None
-    (ids, levels), cold = ghost_prompts(engine, doc, offset, max_tokens, cross_file, context, snippets)
-    fut = engine.submit_generate(key + "#warm", ids, levels, 1, prefix_key=key + "#prefix",
-                                 cold_prompt=(*cold, key + "#cold"))
-    fut.add_done_callback(_log_warm)
-    return fut
-
-
-def _log_warm(fut) -> None:
-    if fut.cancelled() or fut.exception() is not None:
-        log.debug("ghost prompt warm-up cancelled")
-        return
-    st = getattr(fut.result(), "stages", None) or {}
-    log.debug("ghost prompt warmed%s: queued %.0f ms, prefill %.0f ms (%d reused, %d computed)",
-              " (the cold prompt)" if st.get("cold") else "", st.get("queued_ms", 0),
-              st.get("prefill_ms", 0), st.get("reused_tokens", 0), st.get("computed_tokens", 0))
 
 
 def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
@@ -432,7 +406,6 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 log.debug("ghost text typed ahead: %r", ahead.text)
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
-    engine.cancel(key + "#warm")                                          # a warm-up not started yet
     (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     line_has_code = bool(typed.strip())

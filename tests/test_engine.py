@@ -239,23 +239,38 @@ def test_ghost_text_after_typing_processes_only_the_new_tokens(engine):
     assert engine.prefix_cache.last[0] == 0 and [s.text for s in got] == [s.text for s in fresh]
 
 
-def test_ghost_prompt_warmed_on_typing_leaves_the_request_only_decoding(engine):
-    from r1lsp.inline import inline_suggestions, warm_prompt
-    from model.structure import StructuredDocument
+def test_ghost_text_started_on_an_edit_is_joined_by_the_request_for_that_version_and_position(engine):
+    """The server starts the ghost text when an edit ends (didChange, for a document whose ghost
+    text the client asks for); the request that follows for that version and position gets that
+    run's answer, equal to a fresh one; a request elsewhere starts its own and stops the other."""
+    from r1lsp.inline import inline_suggestions
+    from r1lsp.session import R1LanguageServer
+    from r1lsp.documents import TextChange
 
-    src = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40)) + "def g(items):\n    total = s\n"
-    doc = StructuredDocument(src, "python")
+    ls = R1LanguageServer()
+    ls.engine = engine
+    uri = "file:///w.py"
+    src = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40)) + "def g(items):\n    total = \n"
+    ls.documents.open(uri, "python", src, 1)
+    ls.inline_asked.add(uri)
     line, col = src.count("\n") - 1, len("    total = s")
-    key = "file:///w.py#inline"
-    engine.clear_cache()
-    warm_prompt(doc, doc.offset_at(line, col), engine, max_tokens=4, key=key).result(60)
-    got = inline_suggestions(doc, line, col, engine, max_tokens=4, timeout=30, key=key)
-    reused, computed = engine.prefix_cache.last
-    assert reused > 200 and computed == 0                          # the whole prompt was warm
+    ls.documents.change(uri, 2, [TextChange("s", (line, col - 1), (line, col - 1))])
+    doc = ls.documents.get(uri)
+    ls.warm_ghost_text(uri, doc.offset_at(line, col))
+    started = ls.ghost_runs[uri]
+    run = ls.ghost_text(uri, doc.snapshot(), line, col)
+    assert run is started and run.version == 2
+    got = run.future.result(60)
     engine.prefix_cache.invalidate("file:///w.py")
     engine.clear_cache()
-    fresh = inline_suggestions(doc, line, col, engine, max_tokens=4, timeout=30, key=key)
+    fresh = inline_suggestions(doc.snapshot(), line, col, engine, max_tokens=ls.settings.model.max_tokens, timeout=30,
+                               key="fresh", min_confidence=ls.settings.inline.min_confidence,
+                               monitor=ls.settings.inline.monitor, **ls.ghost_context(uri))
     assert [s.text for s in got] == [s.text for s in fresh]
+    elsewhere = ls.ghost_text(uri, doc.snapshot(), line - 3, 4)
+    assert elsewhere is not run and run.cancel.is_set() and ls.ghost_runs[uri] is elsewhere
+    elsewhere.future.result(60)
+    ls.inline_pool.shutdown()
 
 
 def test_a_cold_prompt_runs_until_the_full_prompt_is_filled_in_a_pause(tiny_checkpoint, reference):
@@ -329,6 +344,24 @@ def test_routing_waits_for_a_pause_in_typing(tiny_checkpoint):
         assert not route.done()                                          # still within the pause
         eng.route_quiet_s = 0.0
         eng.submit_generate("typing", [5, 6], max_new_tokens=1).result(60)   # wakes the worker
+        assert route.result(60).experts.shape[1] == 4
+    finally:
+        eng.close()
+
+
+def test_routing_after_a_document_opens_waits_for_a_pause(tiny_checkpoint):
+    """`touch` (the server calls it on didOpen: requests at the cursor follow) starts the pause
+    that routing waits for, as a typing request does."""
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none"),
+                 route_quiet_ms=60_000).start()
+    try:
+        assert eng.wait_ready(60)
+        eng.touch()
+        route = eng.submit_route(None, [5, 6, 7, 8])
+        eng.submit_generate("ghost", [5, 6, 7, 9], max_new_tokens=1).result(60)
+        assert not route.done()
+        eng.route_quiet_s = 0.0
+        eng.submit_generate("ghost", [5, 6], max_new_tokens=1).result(60)
         assert route.result(60).experts.shape[1] == 4
     finally:
         eng.close()
