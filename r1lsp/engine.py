@@ -39,6 +39,7 @@ from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_thre
 from r1lsp.result_cache import ResultCache, digest
 from r1lsp.route_trace import RouteTrace
 from r1lsp.settings import ModelSettings
+from r1lsp.token_window import encode_window
 
 log = logging.getLogger("r1lsp.engine")
 
@@ -274,7 +275,7 @@ class Engine:
             return None
 
     def encode_window(self, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:
-        """See the module-level `encode_window`."""
+        """See `r1lsp.token_window.encode_window`."""
         return encode_window(self, data, end, budget)
 
     def submit_route(self, key: str | None, ids: Sequence[int], level_ids=None, *, cancel=None) -> Future:
@@ -633,26 +634,6 @@ def _route_forward(model, ids, levels, pad_len):
             parts.append((torch.logsumexp(logits, -1) - picked).cpu())
         nll = torch.cat(parts, 1) if parts else torch.zeros(ids.size(0), 0)
     return out.routing, nll.numpy()
-
-
-def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:
-    """Token ids and UTF-8 start offsets of data[start:end]: at most `budget` tokens, from a
-    `start` that stays put while text is appended at `end` (so a prefix cache keeps
-    hitting): start lies on a grid of `budget` bytes, moved one grid step on while the
-    window holds too many tokens, then to the next line start within that step."""
-    step = max(64, budget)
-    start = max(0, (end - budget * 3) // step * step)
-    while True:
-        a = start
-        if a > 0:
-            nl = data.find(b"\n", a, min(end, a + step))
-            a = nl + 1 if nl >= 0 else a
-        while a < end and (data[a] & 0xC0) == 0x80:                 # a character boundary
-            a += 1
-        ids, offsets = engine.encode_with_offsets(data[a:end].decode("utf-8", "surrogatepass"), a)
-        if len(ids) <= budget or start + step >= end:
-            return list(ids)[-budget:], list(offsets)[-budget:]
-        start += step
 
 
 def _prefix_waves(reqs: list[_Request]) -> list[list[_Request]]:

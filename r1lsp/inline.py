@@ -41,7 +41,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
-from r1lsp.engine import encode_window
+from r1lsp.token_window import encode_window
 from r1lsp.monitor import MemberMonitor
 from model.structure import StructuredDocument
 from model.structure.languages import language_support

@@ -298,6 +298,60 @@ def test_a_cold_prompt_runs_until_the_full_prompt_is_filled_in_a_pause(tiny_chec
         eng.close()
 
 
+def test_window_tokens_reused_while_typing_equal_a_fresh_tokenization(tiny_checkpoint, monkeypatch):
+    """encode_window keeps the tokens of a window's head and tokenizes only the last lines again:
+    whatever is typed (newlines, blanks at line ends, tabs, CRLF, non-ASCII spaces, jumps), the
+    ids and offsets are those of tokenizing the whole window."""
+    import random
+    from pathlib import Path
+    from tokenizers import Tokenizer
+    from model.tokenizer import encode_with_byte_offsets, token_byte_lengths
+    from r1lsp import token_window as engine_module
+    from r1lsp.token_window import encode_window
+
+    tok = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
+    lengths = token_byte_lengths(tok)
+
+    class Tokens:
+        tokenized = 0                                                      # characters
+
+        def encode_with_offsets(self, text, start=0):
+            self.tokenized += len(text)
+            ids, offsets = encode_with_byte_offsets(tok, text, lengths, start)
+            return list(ids), list(offsets)
+
+    fresh = Tokens()
+    whole = lambda eng, data, a, end: fresh.encode_with_offsets(data[a:end].decode("utf-8", "surrogatepass"), a)
+
+    fixtures = Path(__file__).parent / "fixtures"
+    text = "".join(p.read_text("utf-8", "replace") for p in sorted(fixtures.rglob("*.py"))[:6])
+    text = text.replace("return", "return  \r").replace("    x", "\tx\u00a0").replace("def", "déf")
+    data, rng, kept = bytearray(text.encode()), random.Random(0), Tokens()
+    cursor = len(data) // 2
+    for step in range(300):
+        if step % 60 == 0:
+            cursor = rng.randrange(len(data) // 4, len(data))          # a jump
+            while (data[cursor] & 0xC0) == 0x80:
+                cursor += 1
+        piece = rng.choice(["a", "b", " ", "\n", "\n    ", "(", "é", "\u00a0", "  \n", "\t", "\r\n", "x1"]).encode()
+        data[cursor:cursor] = piece
+        cursor += len(piece)
+        for budget in (64, 300):
+            got = encode_window(kept, bytes(data), cursor, budget)
+            with monkeypatch.context() as m:                                   # the window tokenized whole
+                m.setattr(engine_module, "_encode_span", whole)
+                assert got == encode_window(None, bytes(data), cursor, budget)
+    kept.tokenized = fresh.tokenized = 0
+    for ch in "total = compute(items, limit)":                             # typing on one line
+        data[cursor:cursor] = ch.encode()
+        cursor += 1
+        got = encode_window(kept, bytes(data), cursor, 300)
+        with monkeypatch.context() as m:
+            m.setattr(engine_module, "_encode_span", whole)
+            assert got == encode_window(None, bytes(data), cursor, 300)
+    assert kept.tokenized < fresh.tokenized / 5
+
+
 def test_rows_sharing_a_prefix_key_run_one_after_the_other(engine):
     """Two requests queued together under one prefix key: the second reuses the first's cache
     (one batch would have started it cold)."""
