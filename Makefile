@@ -27,11 +27,11 @@ demo: install
 	$(VENV)/bin/r1lsp levels samples/Inventory.java | head -40
 	@echo "--- completions at samples/Inventory.java:$(DEMO_AT)"
 	$(VENV)/bin/r1lsp complete samples/Inventory.java:$(DEMO_AT)
-	@echo "--- ghost text: samples/inventory.py with line 70 cut to '    inv = ', cursor at its end"
-	sed 's/^    inv = Inventory()$$/    inv = /' samples/inventory.py > $(VENV)/inventory_demo.py
-	$(VENV)/bin/r1lsp complete $(VENV)/inventory_demo.py:70:11 --inline
+	@echo "--- ghost text: samples/inventory.py with line 71 cut to '    inv.' (a member of Inventory must follow; the lines below call add)"
+	sed 's/^    inv\.add("hammer".*$$/    inv./' samples/inventory.py > $(VENV)/inventory_demo.py
+	$(VENV)/bin/r1lsp complete $(VENV)/inventory_demo.py:71:9 --inline
 	@echo "--- the same with the confidence gate off (what the server would withhold)"
-	$(VENV)/bin/r1lsp complete $(VENV)/inventory_demo.py:70:11 --inline --min-confidence -100
+	$(VENV)/bin/r1lsp complete $(VENV)/inventory_demo.py:71:9 --inline --min-confidence -100
 	@echo "--- samples/Inventory.java translated to Python, then run"
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py

@@ -10,7 +10,7 @@
 //      screenshot (test-output/e2e/*.png); read the suite's verdict
 // Exit code 0 only when the suite and every UI check passed. Env: R1LSP_PYTHON (interpreter
 // with r1lsp + torch), R1LSP_E2E_CHECKPOINT (another checkpoint than the shipped r1-tiny; the
-// ghost-text step needs one that proposes text after `inv = ` in samples/inventory.py),
+// ghost-text step needs one that proposes text after `    inv.` in samples/inventory.py),
 // R1LSP_E2E_TIMEOUT_S (whole run, default 900: a first run installs code-server, which took
 // 464 s on a loaded 2-core machine).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -80,8 +80,8 @@ fs.writeFileSync(path.join(ws, '.vscode/settings.json'), JSON.stringify({
   'r1lsp.model.device': 'cpu',
   'r1lsp.diagnostics.debounceMs': 0,
   // The ghost-text step checks that VS Code shows what the server proposes. The shipped
-  // r1-tiny's suggestion there is under the default confidence gate (-1.4), which would hide
-  // it: the gate is switched off here (the gate itself is tested in tests/test_inline.py).
+  // r1-tiny's suggestion there is under the default confidence gate, which would hide it: the
+  // gate is switched off here (the gate itself is tested in tests/test_inline.py).
   'r1lsp.inline.minConfidence': -100,
   'r1lsp.logLevel': 'debug',
 }, null, 2));

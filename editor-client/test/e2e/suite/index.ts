@@ -181,20 +181,25 @@ export async function run(): Promise<void> {
   });
 
   await check('ghost-text', async () => {
-    // inventory.py is samples/inventory.py. The user retypes the right-hand side of
-    // `inv = Inventory()` and asks for ghost text after `inv = `: the shipped r1-tiny proposes
-    // text there (what it proposes is taken from the provider's answer, not assumed).
+    // inventory.py is samples/inventory.py. In its main, `inv.add("hammer", ...)` is cut after
+    // `inv.`, where a member of the Inventory that `inv` holds has to follow (the lines below
+    // call `inv.add`: that is the clear answer). With the member monitor the model may only write
+    // one of the names the analysis offers there, so the ghost text must start with a name the
+    // completion list offers at the same place (Inventory's members), never junk such as the
+    // `(f.name)` the shipped r1-tiny proposed after `inv = `. Which member is the model's choice
+    // (r1-tiny is a small model: it often picks another than `add`; the detail line says which);
+    // the rest of the text is the model's too (taken from the provider's answer, not assumed).
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
     const doc = editor.document;
     // Opening the file queues its expert routing on the model; a ghost-text request behind it
     // would time out (5 s) on these shared cores. Wait until its diagnostics are in.
     const routed = await waitFor(() => experts(pyUri).length > 0, 120_000);
     assert(routed, 'inventory.py never got its expert diagnostics');
-    const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => /^\s*inv = Inventory\(\)/.test(doc.lineAt(i).text));
-    assert(lineNo !== undefined, 'inventory.py has no line `inv = Inventory()`');
+    const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => /^\s*inv\.add\("hammer"/.test(doc.lineAt(i).text));
+    assert(lineNo !== undefined, 'inventory.py has no line `inv.add("hammer", ...)`');
     const original = doc.lineAt(lineNo).text;
     const seen = r1.requests.inlineAnswers; // every answer after the edit counts
-    const col = original.indexOf('inv = ') + 'inv = '.length;
+    const col = original.indexOf('inv.') + 'inv.'.length;
     assert(await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, original.length))), 'the edit was refused');
     const cursor = new vscode.Position(lineNo, col);
     const typed = doc.lineAt(lineNo).text;
@@ -216,6 +221,16 @@ export async function run(): Promise<void> {
     const expected = answer.texts[0];
     assert(expected && expected.trim(), `the provider proposed no ghost text after "${typed}": ${JSON.stringify(answer.texts)} `
       + '(the server gives a ghost-text request 5 s: its time is in r1lsp-output.log)');
+    let offered: string[] = []; // the list at the cursor, once jedi has answered (as in python-members)
+    const settled = await waitFor(async () => {
+      const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', pyUri, cursor);
+      offered = list.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+      return !list.isIncomplete;
+    }, 30_000, 500);
+    assert(settled, `the list at inv. stayed incomplete: ${offered.slice(0, 10).join(', ')}`);
+    const member = /^[A-Za-z_]\w*/.exec(expected)?.[0];
+    assert(member !== undefined && offered.includes(member), `after "${typed.trim()}" the ghost text ${JSON.stringify(expected)} `
+      + `does not start with a name the list offers there (${offered.slice(0, 10).join(', ')}, …)`);
     // run.mjs waits for the ghost text on screen, compares it with `expected`, takes
     // ghost-text.png and presses Tab.
     const ui = await uiCheckpoint('ghost-text', { expected });
@@ -225,7 +240,8 @@ export async function run(): Promise<void> {
     assert(accepted === want && doc.getText().includes(typed + expected),
       `after Tab line ${lineNo + 1} is ${JSON.stringify(accepted)}, expected ${JSON.stringify(want)}`);
     await vscode.commands.executeCommand('workbench.action.files.revert'); // leave the file as it was
-    return `ghost text ${JSON.stringify(expected)} after "${typed.trim()}"; Tab inserted it (${ui})`;
+    return `ghost text ${JSON.stringify(expected)} after "${typed.trim()}": Inventory's ${member}`
+      + `${member === 'add' ? ', the clear answer' : ' (the clear answer is add)'}; Tab inserted it (${ui})`;
   });
 
   await check('translate', async () => {
