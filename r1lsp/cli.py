@@ -106,7 +106,7 @@ def _start_engine(args: argparse.Namespace, required: bool):
     """Load the model; without one, a warning (structural results) or an error when required."""
     from r1lsp.engine import Engine, EngineState
 
-    engine = Engine(_model_settings(args)).start()
+    engine = Engine(_model_settings(args), cold_tokens=None).start()   # one request: the full prompt
     engine.wait_ready(None)
     for notice in engine.notices:
         print(f"r1lsp: {notice}", file=sys.stderr)

@@ -11,7 +11,7 @@
   prompt; the next request computes only the tokens after the common prefix. Prompt windows
   start where they stay put while the user types (`encode_window`). A generate request may
   carry a shorter `cold_prompt`: run instead where its own cache would leave more than
-  `cold_tokens` tokens to compute, while the full prompt's cache is filled in the pauses of
+  `cold_tokens` tokens to compute (None: never; one-shot callers such as the CLI), while the full prompt's cache is filled in the pauses of
   typing (a background "fill" request, `fill_chunk` tokens per take, yielding to typing).
 - Cancellation: a cancel flag per request, set by `future.cancel()`, `cancel(key)`, a newer
   request with the same key, the caller's `cancel` event (checked before every token) and
@@ -99,7 +99,7 @@ class Engine:
     def __init__(self, settings: ModelSettings | None = None, *, on_progress: ProgressFn | None = None,
                  max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096,
                  prefix_cache_bytes: int | None = None, result_cache_bytes: int | None = None,
-                 route_quiet_ms: float = 500.0, cold_tokens: int = 256, fill_chunk: int = 256):
+                 route_quiet_ms: float = 500.0, cold_tokens: int | None = 256, fill_chunk: int = 256):
         self.settings = settings or ModelSettings()
         self.on_progress = on_progress
         self.max_batch = max_batch
@@ -488,7 +488,7 @@ class Engine:
         prefix cache would leave more than `cold_tokens` tokens to compute; the full prompt's
         cache is then filled in the background (`_fill`)."""
         key, cold = r.params.get("prefix_key"), r.params.get("cold_prompt")
-        if cold is None or len(r.ids) <= self.cold_tokens:
+        if cold is None or self.cold_tokens is None or len(r.ids) <= self.cold_tokens:
             return r.ids, r.levels, key, False
         from model.generate import common_prefix
         state = self.prefix_cache.peek(key)

@@ -294,6 +294,9 @@ def test_a_cold_prompt_runs_until_the_full_prompt_is_filled_in_a_pause(tiny_chec
         again = eng.submit_generate("g", typed, None, 3, prefix_key="doc#p", cold_prompt=(short + [7], None, "doc#c")).result(60)
         assert not again.stages["cold"] and eng.prefix_cache.last == (len(full), 1)
         assert again.tokens == generate(reference, [typed], max_new_tokens=3)[0].tokens
+        eng.cold_tokens = None                                                  # one-shot callers (the CLI)
+        whole = eng.submit_generate("g", full, None, 3, prefix_key="other#p", cold_prompt=(short, None, "other#c")).result(60)
+        assert not whole.stages["cold"] and whole.stages["computed_tokens"] == len(full)
     finally:
         eng.close()
 
