@@ -9,7 +9,7 @@ Figures (the last stdout line with --json is one JSON object holding them all):
   prefill_512_ms                the shipped r1-tiny (int8, the kernels chosen here), 512 tokens of
                                 real code through model.generate.prefill_row, batch 1
   decode_tokens_per_s           decode steps batch 1 (int8); *_batch8: tokens/s of 8 rows at once
-                                (caches stacked left-padded as model.generate.generate does)
+                                (each row on its own cache, as model.generate.generate does)
   decode_overhead_ratio         one int8 decode step / the same step's Linear calls replayed alone
                                 (CPU time of the thread; the steps decode successive positions)
   int8_vs_bf16_speed_{prefill,decode}  bf16-Linear model time / int8 model time, timed alternately
@@ -259,7 +259,7 @@ def _linear_calls(model, fn):
 def bench_loop(reps: int, new_tokens: int) -> dict:
     """prefill 512 / decode (batch 1 and 8) through model.generate's pieces, int8 vs bf16 vs fp32,
     timed alternately; the decode step's own matmuls replayed alone; MFU against the GEMM probe."""
-    from model.generate import decode_one, prefill_row, stack_left_padded
+    from model.generate import decode_one, decode_rows, prefill_row
     fp32, int8, bf16, tok, chosen = _loop_models()
     models = {"int8": int8, "bf16": bf16, "fp32": fp32}
     prompts = _prompts(tok, fp32.cfg.vocab_size, 8, 512)
@@ -283,17 +283,16 @@ def bench_loop(reps: int, new_tokens: int) -> dict:
                 dec[k].append(time.perf_counter() - t)
         for k in models:
             dec[k] = dec[k][2:] or dec[k]
-        # batch 8: the rows' caches stacked left-padded, as generate does
+        # batch 8: each row on its own cache, as generate does (`decode_rows`)
         batch = {}
         for k in ("int8", "bf16"):
-            rows = [prefill_row(models[k], p)[0] for p in prompts]
-            cache, T, pad = stack_left_padded(models[k], rows, new_tokens + 1)
+            caches = [prefill_row(models[k], p)[0].cache for p in prompts]
             toks = torch.tensor([p[-1] for p in prompts])
             lv8 = torch.zeros(8, 1, 3, dtype=torch.long)
             steps = []
             for i in range(new_tokens):
                 t = time.perf_counter()
-                decode_one(models[k], cache, toks, T + i, lv8, pad)
+                decode_rows(models[k], caches, toks, [len(p) + i for p in prompts], lv8)
                 steps.append(time.perf_counter() - t)
             batch[k] = statistics.median(steps[2:] or steps)
         # one int8 decode step vs its matmuls alone, timed in CPU time of this thread (on a shared

@@ -210,11 +210,15 @@ class SparseAttention(nn.Module):
             q, k = apply_rope(qk, *rope).split(H, dim=2)                           # (B, T, H, D) each
             v = self.wv(x).view(B, T, H, self.head_dim)                            # (B, T, H, D)
             index = None
+        if self.indexer is not None:
+            index = index or self.indexer.project(x.detach() if torch.is_grad_enabled() else x, *index_rope)
+        if isinstance(cache, list):                          # rows with their own caches: one token each
+            return self.wo(self._row_steps(q, k, v, index, cache, start_pos)), None
         if self.indexer is None:
             k_all, v_all = cache.update(start_pos, k, v) if cache is not None else (k, v)
             y = self._dense(q, k_all, v_all, start_pos, pad_len)
             return self.wo(y), None
-        iq, iw, ik = index or self.indexer.project(x.detach() if torch.is_grad_enabled() else x, *index_rope)
+        iq, iw, ik = index
         if cache is not None:
             k_all, v_all, ik_all = cache.update(start_pos, k, v, ik)
         else:
@@ -223,6 +227,20 @@ class SparseAttention(nn.Module):
             return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, cache=cache)), None
         y, gate_loss = self._blocks(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, want_gate_loss)
         return self.wo(y), gate_loss
+
+    def _row_steps(self, q, k, v, index, caches: list[KVCache], positions) -> torch.Tensor:
+        """One token per row, row b at slot positions[b] of its own batch-1 cache caches[b]: each
+        row's decode step as it runs alone (no batch cache, no padding). -> (B, 1, H*D)."""
+        parts = [x.split(1) for x in (q, k, v, *(index or ()))]
+        out = []
+        for c, t, (qb, kb, vb, *ind) in zip(caches, positions, zip(*parts)):
+            if not ind:
+                k_all, v_all = c.update(t, kb, vb)
+                out.append(self._dense(qb, k_all, v_all, t, None))
+            else:
+                k_all, v_all, ik_all = c.update(t, kb, vb, ind[2])
+                out.append(self._gathered(qb, k_all, v_all, ind[0], ind[1], ik_all, t, None, cache=c))
+        return torch.cat(out)
 
     def rotate_joined(self, x, p, rope, index_rope):
         """q, k, v (B, T, H, D) and the indexer's (iq, iw, ik) (None without an indexer) from the

@@ -8,21 +8,21 @@ Conventions:
     previous prompt under that key is reused for the longest common prefix of (token id, level
     ids): only the tokens from the first difference on are computed (typing appends, so an
     edit invalidates the cache from its first changed token on, nothing before it).
-  - A batch of several prompts is then decoded together: the rows' caches are copied into one
-    left-padded batch cache (`stack_left_padded`; the left padding is written only there). When
-    every row has a prefix state short of a few tokens (clients who typed), those tails run as
-    one batched prefill into that batch cache instead (`prefill_tails`; written back per row).
-    `pad_len` (B,) tells the model which slots are padding (level ids -1, no real token attends
-    to them; RoPE positions start at 0 at each row's first real token), so a row's result does
-    not depend on its batch mates, nor on whether it was prefilled alone.
+  - A batch of several prompts is then decoded together, each row on its OWN batch-1 cache
+    (`decode_rows`: the token-wise work -- projections, experts, head -- runs on all rows at once,
+    attention and the hierarchy per row at its own slot), so no cache is copied into a batch
+    cache and a row's result is exactly what it gets alone. When rows have prefix states short
+    of a few tokens (clients who typed), those tails run as a few such steps on the rows' own
+    caches (`prefill_tails`). The DeepSeek network keeps the previous way: the rows' caches
+    copied into one left-padded batch cache (`stack_left_padded`; `pad_len` (B,) tells the model
+    which slots are padding, RoPE positions start at 0 at each row's first real token).
   - Level ids: each prompt may carry its own (T, 3) ids; generated tokens inherit the units of
     the last prompt token (they extend its phrase, sentence and paragraph). Without ids the whole
     sequence is one unit per level.
   - Rows finish independently (eos, a stop token sequence, a stop string, a stop function, their
-    own max tokens, their own cancel flag); a finished row leaves the batch (its cache rows are
-    dropped once they are half of the batch: each leave copies the caches), so the rows still
-    running decode at about their own cost. The stop token / sequence / string is not part of the returned tokens /
-    text.
+    own max tokens, their own cancel flag); a finished row leaves the batch at once (in a stacked
+    cache once finished rows are half of it: each leave copies the caches). The stop token /
+    sequence / string is not part of the returned tokens / text.
   - `logits_processor(generated_ids, logits)` edits one row's next-token logits (V,) given the
     token ids that row generated so far (a list); it returns the new logits (or None after
     editing in place). One callable serves every row, or pass one per row (None: no edit).
@@ -239,46 +239,54 @@ def _left_padded(model, caches, lengths: Sequence[int], copied: Sequence[int], T
 
 
 @torch.no_grad()
-def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], extra: int, max_tail: int = 64):
-    """Several prompts whose prefix states (`olds`) hold all but a short tail of each (clients who
-    typed): ONE batched prefill instead of one per row. Each row's reused slots are copied into
-    a left-padded batch cache where every prompt ends at slot T (the longest), then the last m
-    slots of every row (m = the longest tail; a shorter tail's row recomputes a few cached
-    tokens, to the same values) run as one (B, m) forward; each row's new slots are written back
-    into its own cache (its state stays reusable). Returns (states, last logits (B, V), reused
-    per row, batch cache with `extra` free slots after T, T, pad_len (B,)), or None where it does
-    not apply (a row without a state, or with a tail longer than `max_tail`)."""
-    if len(prompts) < 2 or any(o is None or o.cache.batch_size != 1 for o in olds):
+def decode_rows(model: R1Model, caches: Sequence[ModelCache], tokens, positions: Sequence[int], level_ids=None,
+                logits: bool = True) -> torch.Tensor | None:
+    """One new token per row (B,), row b at slot positions[b] of its OWN batch-1 cache caches[b]
+    (nothing copied into a batch cache), level ids (B, 1, 3) -> logits (B, V); with logits=False
+    the trunk only (None). An R1Model only (`row_caches`)."""
+    if not logits:
+        model.trunk(tokens[:, None], level_ids, cache=list(caches), start_pos=list(positions))
         return None
-    rows = []
-    for p, lv, old in zip(prompts, levels, olds):
+    return model(tokens[:, None], level_ids, cache=list(caches), start_pos=list(positions)).logits[:, -1]
+
+
+def row_caches(model) -> bool:
+    """Whether `model` decodes a batch on the rows' own caches (`decode_rows`); others (the
+    DeepSeek network) stack them left-padded (`stack_left_padded`)."""
+    return isinstance(model, R1Model)
+
+
+@torch.no_grad()
+def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], max_tail: int = 64):
+    """Prompts whose prefix states (`olds`, batch-1 caches) hold all but a short tail (clients who
+    typed), prefilled together without copying any cache: m = the longest tail; every row feeds
+    its last m prompt tokens as m `decode_rows` steps into its own cache (a shorter tail's row
+    recomputes a few cached tokens, to the same values). Returns {row index: (state, last logits
+    (V,), reused)} for the rows this applies to: a state whose cache holds max_seq_len slots, a
+    tail of at most `max_tail` tokens, a prompt longer than m; {} for fewer than 2 such rows."""
+    rows = {}
+    for b, (p, lv, old) in enumerate(zip(prompts, levels, olds)):
+        if old is None or old.cache.batch_size != 1 or old.cache.max_len < model.cfg.max_seq_len:
+            continue
         ids_np = np.asarray(list(p), dtype=np.int64)
         lev_np = _levels_array(lv, len(ids_np))
         reuse = min(common_prefix(old.ids, old.levels, ids_np, lev_np), len(ids_np) - 1)
-        if reuse < 1 or len(ids_np) - reuse > max_tail or old.cache.max_len < model.cfg.max_seq_len:
-            return None
-        rows.append((ids_np, lev_np, reuse))
-    B, dev = len(rows), next(model.parameters()).device
-    lengths = [len(r[0]) for r in rows]
-    T = max(lengths)
-    m = max(n - r[2] for n, r in zip(lengths, rows))                      # the tail width
-    batch = _left_padded(model, [o.cache for o in olds], lengths, [r[2] for r in rows], T, extra)
-    x = torch.zeros(B, m, dtype=torch.long)
-    lv = torch.full((B, m, 3), -1, dtype=torch.long)
-    for b, (ids_np, lev_np, _) in enumerate(rows):
-        n = min(m, len(ids_np))
-        x[b, m - n:] = torch.as_tensor(ids_np[-n:])
-        lv[b, m - n:] = torch.as_tensor(lev_np[-n:])
-    pad_len = torch.tensor([T - n for n in lengths], device=dev)
-    logits = prefill(model, batch, x.to(dev), lv.to(dev), pad_len=pad_len, start_pos=T - m).float()   # (B, V)
-    states = []
-    for b, ((ids_np, lev_np, reuse), n, old) in enumerate(zip(rows, lengths, olds)):
-        for own, kv in zip(_kv_caches(old.cache), _kv_caches(batch)):    # the new slots into the row's cache
-            for buf, src in zip(own.buffers, kv.buffers):
-                buf[0, reuse:n] = src[b, T - n + reuse:T]
-            own.memo = {k: v for k, v in own.memo.items() if v[0] <= reuse}   # as KVCache.update drops them
-        states.append(PrefixState(ids_np, lev_np, old.cache, logits[b]))
-    return states, logits, [r[2] for r in rows], batch, T, pad_len
+        if reuse >= 1 and len(ids_np) - reuse <= max_tail:
+            rows[b] = (ids_np, lev_np, reuse)
+    m = max((len(r[0]) - r[2] for r in rows.values()), default=0)
+    rows = {b: r for b, r in rows.items() if len(r[0]) > m}
+    if len(rows) < 2:
+        return {}
+    dev = next(model.parameters()).device
+    caches = [olds[b].cache for b in rows]
+    x = torch.as_tensor(np.stack([r[0][-m:] for r in rows.values()]), device=dev)         # (B, m)
+    lv = torch.as_tensor(np.stack([r[1][-m:] for r in rows.values()]), device=dev)        # (B, m, 3)
+    starts = [len(r[0]) - m for r in rows.values()]
+    for i in range(m):
+        logits = decode_rows(model, caches, x[:, i], [s + i for s in starts], lv[:, i:i + 1], logits=i == m - 1)
+    logits = logits.float()
+    return {b: (PrefixState(ids_np, lev_np, olds[b].cache, logits[j]), logits[j], reuse)
+            for j, (b, (ids_np, lev_np, reuse)) in enumerate(rows.items())}
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -361,24 +369,20 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
     if check_cancel():                                             # the check before token 0
         return [GenerationResult([], "cancelled") for _ in range(B)]
     olds = [prefix_cache.get(k) if prefix_cache is not None and k is not None else None for k in keys]
-    tails = prefill_tails(model, prompts, level_ids, olds, n_steps)
-    if tails is not None:                                          # typed clients: one batched prefill
-        states, logits, reused, cache, T, pad_len = tails
-        firsts = list(logits)
-        for p, r in zip(prompts, reused):
-            prefix_cache.note(r, len(p) - r)
-    else:
-        states, firsts = [], []
-        for b, p in enumerate(prompts):
-            state, logits, reused = prefill_row(model, p, level_ids[b], state=olds[b])
-            if prefix_cache is not None:
-                prefix_cache.note(reused, len(p) - reused)
-            states.append(state)
-            firsts.append(logits)
-        if B == 1:
-            cache, T, pad_len = states[0].cache, len(prompts[0]), None
+    own_rows = B == 1 or row_caches(model)                         # each row decodes on its own cache
+    done = prefill_tails(model, prompts, level_ids, olds) if own_rows and B > 1 else {}
+    states, firsts = [None] * B, [None] * B
+    for b, p in enumerate(prompts):
+        if b in done:                                              # typed clients: their tails together
+            states[b], firsts[b], reused = done[b]
         else:
-            cache, T, pad_len = stack_left_padded(model, states, n_steps)
+            states[b], firsts[b], reused = prefill_row(model, p, level_ids[b], state=olds[b])
+        if prefix_cache is not None:
+            prefix_cache.note(reused, len(p) - reused)
+    if own_rows:
+        pos = [len(p) for p in prompts]                            # row b's next slot in its own cache
+    else:
+        cache, T, pad_len = stack_left_padded(model, states, n_steps)
     if prefix_cache is not None:                                   # B == 1 decodes past the prompt:
         for b in range(B):                                         # those slots are not in `ids`
             if keys[b] is not None:
@@ -411,14 +415,23 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
         if all(r is not None for r in reasons) or step == n_steps - 1:
             break
         still = [j for j, b in enumerate(active) if reasons[b] is None]
-        if len(still) <= len(active) // 2:                         # finished rows leave the batch once
-            # they are half of it: each leave copies every cache row kept (hundreds of MB at long
-            # contexts), so a finished row decodes on (its tokens unread) until then
+        # finished rows leave the batch: at once where rows keep their own caches; in a stacked
+        # cache once they are half of it (each leave copies every cache row kept, hundreds of MB
+        # at long contexts), a finished row decoding on (its tokens unread) until then
+        if len(still) < len(active) and (own_rows or len(still) <= len(active) // 2):
             idx = torch.tensor(still, device=dev)
-            _select_rows(cache, idx)
-            tok, new_lvl, pad_len = tok[idx], new_lvl[idx], pad_len[idx]
+            tok, new_lvl = tok[idx], new_lvl[idx]
+            if not own_rows:
+                _select_rows(cache, idx)
+                pad_len = pad_len[idx]
             active = [active[j] for j in still]
-        logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len).float()
+        if not own_rows:
+            logits = decode_one(model, cache, tok, T + step, new_lvl, pad_len).float()
+        elif len(active) == 1:
+            logits = decode_one(model, states[active[0]].cache, tok, pos[active[0]] + step, new_lvl).float()
+        else:
+            logits = decode_rows(model, [states[b].cache for b in active], tok, [pos[b] + step for b in active],
+                                 new_lvl).float()
     results = []
     for b in range(B):
         if reasons[b] == "cancelled":
@@ -517,4 +530,5 @@ def score_candidates(model, context: Sequence[int], levels, candidates: Sequence
 
 
 __all__ = ["GenerationResult", "PrefixCache", "PrefixState", "common_prefix", "decode_one", "decode_step_mode",
-           "fim_prompt", "generate", "prefill", "prefill_row", "prefill_tails", "sample", "score_candidates", "stack_left_padded"]
+           "decode_rows", "fim_prompt", "generate", "prefill", "prefill_row", "prefill_tails", "row_caches", "sample",
+           "score_candidates", "stack_left_padded"]

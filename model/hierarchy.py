@@ -103,7 +103,8 @@ class Hierarchy(nn.Module):
         self.up = nn.Linear(sum(dims[1:]), dims[0], bias=False)
 
     def forward(self, h, level_ids, start_pos: int = 0, caches: list[KVCache] | None = None):
-        """h (B, T, d), level_ids (B, T, 3) -> delta (B, T, d), [z1, z2, z3] each (B, T, d_l)."""
+        """h (B, T, d), level_ids (B, T, 3) -> delta (B, T, d), [z1, z2, z3] each (B, T, d_l).
+        Rows with their own caches: `caches` one list of 3 per row, `start_pos` one slot per row, T == 1."""
         T = h.size(1)
         z = rms_norm(self.norm_in, h)
         levels, norms, down = [], list(self.norms), list(self.down)
@@ -112,6 +113,9 @@ class Hierarchy(nn.Module):
             ids = level_ids[..., lvl]                                              # (B, T)
             if caches is None:
                 pooled = causal_unit_mean(y, ids)
+            elif isinstance(start_pos, (list, tuple)):      # rows with their own caches, one token each
+                pooled = torch.cat([cached_unit_mean(c[lvl], *c[lvl].update(t, yb, ib))
+                                    for c, t, yb, ib in zip(caches, start_pos, y.split(1), ids.split(1))])
             else:
                 y_all, ids_all = caches[lvl].update(start_pos, y, ids)
                 if T == 1:

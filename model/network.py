@@ -103,7 +103,10 @@ class R1Model(nn.Module):
                 pad_len=None, return_routing: bool = False, return_units: bool = False,
                 last_only: bool = False) -> R1Output:
         """last_only: logits (B, 1, vocab) of the last position only (a prefill needs no more:
-        the LM head is a third of a 512-token prefill's FLOPs in r1-tiny)."""
+        the LM head is a third of a 512-token prefill's FLOPs in r1-tiny).
+        Rows with their own caches (a batch decode step that copies no cache): `cache` a list of
+        B batch-1 ModelCaches and `start_pos` a list of B slots, one token per row (T == 1); row b
+        runs exactly as a batch-1 forward of its token at slot start_pos[b] of cache[b] would."""
         h, out = self.trunk(input_ids, level_ids, cache, start_pos, pad_len, return_routing, return_units)
         return out._replace(logits=self.head(rms_norm(self.norm, h[:, -1:] if last_only else h)))  # (B, T|1, vocab)
 
@@ -112,7 +115,13 @@ class R1Model(nn.Module):
         """Everything but the output norm and head: h (B, T, d) and an R1Output without logits."""
         B, T = input_ids.shape
         dev = input_ids.device
-        slots = torch.arange(start_pos, start_pos + T, device=dev).expand(B, T)   # (B, T)
+        rows = isinstance(cache, (list, tuple))                                  # rows with their own caches
+        if rows:
+            if T != 1 or pad_len is not None or len(cache) != B or len(start_pos) != B:
+                raise ValueError("row caches take one token per row, no padding")
+            slots = torch.tensor(start_pos, device=dev)[:, None]                  # (B, 1)
+        else:
+            slots = torch.arange(start_pos, start_pos + T, device=dev).expand(B, T)   # (B, T)
         if level_ids is None:
             level_ids = torch.zeros(B, T, 3, dtype=torch.long, device=dev)
         if pad_len is not None:
@@ -121,7 +130,7 @@ class R1Model(nn.Module):
             positions = (slots - pad_len[:, None]).clamp_min(0)
         else:
             positions = slots
-        if cache is not None and start_pos + T <= self.cfg.max_seq_len:             # positions <= slots
+        if cache is not None and (max(start_pos) if rows else start_pos) + T <= self.cfg.max_seq_len:
             rope, index_rope = (self._rope_table(d, dev)(positions) for d in (self.cfg.head_dim, self.cfg.index_dim))
         else:
             rope = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
@@ -133,10 +142,10 @@ class R1Model(nn.Module):
         balance, gates, routes, units = [], [], [], None
         for i, block in enumerate(self.blocks):
             if str(i) in self.hier:
-                caches = cache.hier[str(i)] if cache is not None else None
+                caches = None if cache is None else [c.hier[str(i)] for c in cache] if rows else cache.hier[str(i)]
                 delta, units = self.hier[str(i)](h, level_ids, start_pos, caches)
                 h = h + delta
-            layer_cache = cache.layers[i] if cache is not None else None
+            layer_cache = None if cache is None else [c.layers[i] for c in cache] if rows else cache.layers[i]
             h, bal, gate, route = block(h, rope, index_rope, start_pos, pad_len, layer_cache, want_gate_loss,
                                         want_balance)
             if bal is not None:

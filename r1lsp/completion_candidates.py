@@ -155,9 +155,16 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
         if doc.tree is not None else None
     if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < cur.offset:
         return []
+    deadline = ctx.deadline
+    if deadline is not None and ctx.budget_s is not None and pyanalysis.first_parse_s(doc.text) > ctx.budget_s \
+            and not pyanalysis.parsed_before(ctx.path, ctx.root, ctx.python_environment):
+        # jedi has not parsed this file yet (just opened) and its first parse alone takes longer
+        # than the request's budget: the list does not wait for it (jedi is asked now and its
+        # answer kept for the next keystroke, which asks at the same place, same text around the word)
+        deadline = min(deadline, time.monotonic())
     try:
         res = pyanalysis.completions_within(doc.text, cur.line, len(cur.before_word), path=ctx.path, root=ctx.root,
-                                            env_path=ctx.python_environment, deadline=ctx.deadline)
+                                            env_path=ctx.python_environment, deadline=deadline)
     except pyanalysis.EnvironmentError_:
         return None
     if res is None:

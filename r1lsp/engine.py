@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from model.structure import utf8_bytes
+from r1lsp.foreground import yield_to_lists
 from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_threads, default_checkpoint, load_model
 from r1lsp.result_cache import ResultCache, digest
 from r1lsp.route_trace import RouteTrace
@@ -417,6 +418,7 @@ class Engine:
                 with self._cond:
                     self._queue.extendleft(reversed([r for g in groups[i:] for r in g]))
                 return
+            yield_to_lists()                    # routing is background work (r1lsp.foreground)
             self._route_rows(group)
 
     def _interactive_waiting(self) -> bool:
@@ -512,6 +514,7 @@ class Engine:
         """One chunk (`fill_chunk` tokens) of a background prefill of `r`'s prompt into its
         prefix cache; queued again until the prompt is in (a newer fill of the key replaces it)."""
         from model.generate import common_prefix, prefill_row
+        yield_to_lists()                        # a fill is background work (r1lsp.foreground)
         key = r.params["prefix_key"]
         levels = np.zeros((len(r.ids), 3), np.int64) if r.levels is None else r.levels
         state = self.prefix_cache.get(key)

@@ -17,8 +17,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from r1lsp import memory
-from r1lsp.completion import CompletionCandidate, complete
+from r1lsp.completion import CompletionCandidate, complete, warm_up as warm_up_lists
 from r1lsp.documents import TextChange, UnknownDocument
+from r1lsp.foreground import list_in_flight
 from r1lsp.expert_labels import experts_json
 from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
@@ -96,6 +97,7 @@ def create_server() -> R1LanguageServer:
         ls.ensure_engine()
         # jedi's first answer loads the builtins (~2 s): pay that before the first completion
         ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment)
+        ls.loop.run_in_executor(None, warm_up_lists)
         ls.java_scan = asyncio.ensure_future(ls.scan_java_workspace())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -121,12 +123,16 @@ def create_server() -> R1LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: R1LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
+        started = time.perf_counter()
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
         if ls.engine is not None:
             ls.engine.touch()                   # requests at the cursor follow: routing waits for a pause
         ls.java_document_changed(item.uri, now=True)
-        ls.experts.schedule(item.uri, debounce=False)
+        # routed after the debounce, as after an edit: the editor's first requests on a document
+        # just opened (its list, its ghost text) come first
+        ls.experts.schedule(item.uri)
         ls.prepare_completion(item.uri)
+        log.debug("opened %s (%d characters) in %.0f ms", item.uri, len(item.text), 1000 * (time.perf_counter() - started))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: R1LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -195,7 +201,8 @@ def create_server() -> R1LanguageServer:
             started.append(time.perf_counter())
             return complete(snap, line, char, ls.engine, key=key, context=context)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(ls.list_executor, run)
+            with list_in_flight():          # background Python work waits meanwhile (r1lsp.foreground)
+                result = await asyncio.get_running_loop().run_in_executor(ls.list_executor, run)
         except asyncio.CancelledError:  # $/cancelRequest: stop the model work too
             if ls.engine is not None:
                 ls.engine.cancel(key)

@@ -32,6 +32,7 @@ from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
+from r1lsp.foreground import after_lists
 from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.java.provider import warm_up as java_warm_up
@@ -356,11 +357,14 @@ class R1LanguageServer(LanguageServer):
         return {"context": self.analysis_context(uri), "cross_file": self.cross_file,
                 "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
 
-    def ghost_text(self, uri: str, snap: StructuredDocument, line: int, character: int) -> GhostRun:
+    def ghost_text(self, uri: str, snap: StructuredDocument, line: int, character: int,
+                   background: bool = False) -> GhostRun:
         """The ghost text at (line, UTF-16 character) of `snap` (a snapshot of the open document
         `uri`) being computed on the ghost-text threads: the run started on the edit that made
         this version, when it is for this position (`warm_ghost_text`), else a new one. Either
-        way the runs of other positions and documents stop (the user is here now)."""
+        way the runs of other positions and documents stop (the user is here now). A
+        `background` run (nobody asked yet) starts once no completion list is in flight
+        (r1lsp.foreground)."""
         with self._ghost_lock:
             run = self.ghost_runs.get(uri)
             if run is not None and run.version == snap.version and run.position == (line, character) \
@@ -371,8 +375,9 @@ class R1LanguageServer(LanguageServer):
             self.ghost_runs.clear()
             cancel = threading.Event()
             inline = self.settings.inline
+            start = functools.partial(after_lists, inline_suggestions) if background else inline_suggestions
             future = self.inline_pool.submit(functools.partial(
-                inline_suggestions, snap, line, character, self.engine, max_tokens=self.settings.model.max_tokens,
+                start, snap, line, character, self.engine, max_tokens=self.settings.model.max_tokens,
                 cancel=cancel, key=f"{uri}#inline", min_confidence=inline.min_confidence, monitor=inline.monitor,
                 typed_ahead=self.typed_ahead, **self.ghost_context(uri)))
             run = self.ghost_runs[uri] = GhostRun(snap.version, (line, character), future, cancel)
@@ -387,7 +392,7 @@ class R1LanguageServer(LanguageServer):
                 or engine.state != EngineState.READY or uri not in self.documents):
             return
         snap = self.documents.get(uri).snapshot()
-        self.ghost_text(uri, snap, *snap.position_at(offset))
+        self.ghost_text(uri, snap, *snap.position_at(offset), background=True)
 
     def shutdown_engine(self) -> None:
         if self.engine is not None:
@@ -429,4 +434,3 @@ class R1LanguageServer(LanguageServer):
             return
         if result and result[0] is not None:
             self.apply_settings(result[0], "workspace/configuration")
-

@@ -1,4 +1,4 @@
-"""Generation: batched left-padded equals one by one, stops, cancel, FIM, sampling."""
+"""Generation: batched (rows on their own caches) equals one by one, stops, cancel, FIM, sampling."""
 import threading
 
 import pytest
@@ -138,20 +138,40 @@ def test_batched_rows_from_prefix_caches_equal_one_by_one(model):
 
 
 def test_batched_tail_prefill_equals_one_prefill_per_row(model):
-    """`prefill_tails` (typed clients, tails of different lengths, one batch) gives the logits of
-    a prefill per row, and leaves each row's cache as that prefill would."""
+    """`prefill_tails` (typed clients, tails of different lengths, run together on the rows' own
+    caches) gives the logits of a prefill per row, and leaves each row's cache as that prefill would."""
     from model.generate import prefill_tails
     g = torch.Generator().manual_seed(8)
-    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (40, 12, 25)]
-    cut = [3, 1, 5]                                                # tokens typed since the state
+    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (40, 12, 25, 4)]
+    cut = [3, 1, 5, 1]                                             # tokens typed since the state
     olds = [prefill_row(model, p[:-c])[0] for p, c in zip(prompts, cut)]
-    states, logits, reused, batch, T, pad_len = prefill_tails(model, prompts, [None] * 3, olds, extra=4)
-    assert reused == [len(p) - c for p, c in zip(prompts, cut)] and T == 40 and pad_len.tolist() == [0, 28, 15]
-    for p, st, got in zip(prompts, states, logits):
+    done = prefill_tails(model, prompts, [None] * 4, olds)
+    assert sorted(done) == [0, 1, 2]                               # 4 tokens: no longer than the 5-token tail
+    for b, (state, got, reused) in done.items():
+        p = prompts[b]
+        assert reused == len(p) - cut[b] and state.cache is olds[b].cache
         fresh_state, want, _ = prefill_row(model, p)
         assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
-        for mine, ref in zip(st.cache.layers, fresh_state.cache.layers):
+        for mine, ref in zip(state.cache.layers, fresh_state.cache.layers):
             assert torch.allclose(mine.buffers[0][0, :len(p)], ref.buffers[0][0, :len(p)], atol=1e-5)
+
+
+@torch.no_grad()
+def test_a_step_on_the_rows_own_caches_equals_each_row_alone(model):
+    """`decode_rows`: rows at different positions of their own caches, one forward, give each
+    row's batch-1 decode logits (hierarchy running sums and pooled block keys included)."""
+    from model.generate import decode_one, decode_rows
+    g = torch.Generator().manual_seed(9)
+    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (70, 33, 9)]
+    levels = torch.tensor([[[3, 2, 1]], [[0, 0, 0]], [[1, 1, 0]]])
+    mine = [prefill_row(model, p)[0].cache for p in prompts]
+    alone = [prefill_row(model, p)[0].cache for p in prompts]
+    toks = torch.tensor([5, 6, 7])
+    for step in range(3):
+        got = decode_rows(model, mine, toks, [len(p) + step for p in prompts], levels)
+        for b, p in enumerate(prompts):
+            want = decode_one(model, alone[b], toks[b:b + 1], len(p) + step, levels[b:b + 1])
+            assert torch.allclose(got[b], want[0], atol=1e-5, rtol=1e-5)
 
 
 def test_prefix_cache_is_bounded_in_bytes(model):
