@@ -32,7 +32,8 @@ class _Cand:
     value_type: str = ""               # the type its value has, where the ranking asked
     detail: str = ""                   # signature / declared type (providers without a symbol: Java)
     depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
-    object_member: bool = False        # a member java.lang.Object declares (toString, wait, …)
+    object_member: bool = False        # a member the root class declares (Java: java.lang.Object's toString, wait, …;
+                                       # Python: object's __class__, __eq__, …), inherited
     same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
     expected_type: str = ""            # the type the position expects, as a provider knew it (Java)
     shape: float = 0.0                 # +1 fits the call written after the word (arity), -1 does not (Java)
@@ -180,7 +181,9 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
         if res.member and sym.kind == "keyword":
             continue                                                    # `x.` then a line starting `if`
         out.append(_Cand(sym.name, sym.kind, "member" if res.member else _JEDI_SOURCE.get(sym.kind, "jedi"),
-                         0.0, sym.in_file, sym.line, sym.builtin, sym))
+                         0.0, sym.in_file, sym.line, sym.builtin, sym,
+                         # until the declaring class is known (_owners, within the budget): by name
+                         object_member=res.member and sym.builtin and not sym.in_file and sym.name in _OBJECT_NAMES))
     if res.member:
         _owners(out, ctx)
         have = {c.label for c in out}
@@ -191,6 +194,10 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
     return out
 
 
+# the names every instance of a plain class has from `object` (what jedi lists for any instance)
+_OBJECT_NAMES = frozenset(dir(type("Plain", (), {})()))
+
+
 def _owners(cands: list[_Cand], ctx: AnalysisContext) -> None:
     """Each member's declaring class (`owner`) and, as every candidate's `receiver_type`, the class
     declaring most of them (object's own aside): what the usage prior is looked up by."""
@@ -198,6 +205,7 @@ def _owners(cands: list[_Cand], ctx: AnalysisContext) -> None:
     owners = pyanalysis.owners_within([c.symbol for c in cands], ctx.deadline)
     for i, name in owners.items():
         cands[i].owner = name
+        cands[i].object_member = name == "object"                       # object's own (__class__, __eq__, …)
     common = collections.Counter(o for o in owners.values() if o and o != "object").most_common(1)
     if common:
         for c in cands:

@@ -266,6 +266,10 @@ def test_the_usage_prior_ranks_the_members_code_uses_most_first():
     ("local.|().trim();", None),                                  # the start of a chain: unknown
     ("Object o2 = local.", "Object"),
     ("if (local.|() > 4) {}", "int"),                             # compared with a number
+    ("of(local.|);", "String"),                                   # an argument: the parameter's type
+    ("words.add(local.|);", "String"),                            # List<String>.add(E): E substituted
+    ("Math.max(local.|, 1);", None),                              # overloads that disagree: unknown
+    ("String t = o == null ? null : local.", "String"),           # a branch of ?: expects the whole's type
 ])
 def test_expected_type_at_the_cursor(line, expected):
     before, _, after = line.partition("|")
