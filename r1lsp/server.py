@@ -96,8 +96,9 @@ def create_server() -> R1LanguageServer:
         await ls.pull_configuration()
         ls.ensure_engine()
         # jedi's first answer loads the builtins (~2 s): pay that before the first completion
-        ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment)
-        ls.loop.run_in_executor(None, warm_up_lists)
+        warmed = [ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment),
+                  ls.loop.run_in_executor(None, warm_up_lists)]
+        asyncio.ensure_future(ls.freeze_after(warmed))
         ls.java_scan = asyncio.ensure_future(ls.scan_java_workspace())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -24,7 +24,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from r1lsp import __version__
+from r1lsp import __version__, memory
 from r1lsp.completion import AnalysisContext
 from r1lsp.completion_candidates import prepare
 from r1lsp.diagnostics_hub import DiagnosticsHub
@@ -272,6 +272,12 @@ class R1LanguageServer(LanguageServer):
             cursor = (typed.start[0], typed.start[1] + utf16_len(typed.text))
         self.prepare_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
                                      typed is None)
+
+    async def freeze_after(self, warm_ups: list) -> None:
+        """Once the warm-ups are done, freeze the start-up heap (`memory.freeze_startup_heap`)."""
+        await asyncio.gather(*warm_ups, return_exceptions=True)
+        frozen = await asyncio.get_running_loop().run_in_executor(None, memory.freeze_startup_heap)
+        log.info("start-up heap frozen: %d objects out of the cyclic collector's reach", frozen)
 
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:
