@@ -39,6 +39,7 @@ class _Cand:
     shape: float = 0.0                 # +1 fits the call written after the word (arity), -1 does not (Java)
     receiver_type: str = ""            # members: the receiver's type as the analysis resolved it (Java: binary name)
     owner: str = ""                    # members: the type declaring it (Java: binary name)
+    workspace_uses: int = 0            # members: uses of `.name` in the workspace's files (Java index)
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,9 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
             continue                                                    # `x.` then a line starting `if`
         out.append(_Cand(sym.name, sym.kind, "member" if res.member else _JEDI_SOURCE.get(sym.kind, "jedi"),
                          0.0, sym.in_file, sym.line, sym.builtin, sym,
-                         # until the declaring class is known (_owners, within the budget): by name
-                         object_member=res.member and sym.builtin and not sym.in_file and sym.name in _OBJECT_NAMES))
+                         # until the declaring class is known (_owners, within the budget): a dunder
+                         # from outside the workspace (object's __class__, __annotations__, …)
+                         object_member=res.member and sym.builtin and not sym.in_file and _dunder(sym.name)))
     if res.member:
         _owners(out, ctx)
         have = {c.label for c in out}
@@ -194,8 +196,8 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
     return out
 
 
-# the names every instance of a plain class has from `object` (what jedi lists for any instance)
-_OBJECT_NAMES = frozenset(dir(type("Plain", (), {})()))
+def _dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 def _owners(cands: list[_Cand], ctx: AnalysisContext) -> None:
@@ -288,6 +290,7 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
     recv = _java_receiver_text(cur.before_word) if member else ""
     same = collections.Counter(re.findall(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)", doc.text)) \
         if recv else collections.Counter()
+    uses = ctx.java_index.member_uses if ctx.java_index is not None else {}
     for m in got.members:
         value_type = m.type.show().split("<")[0] if m.type is not None else ""
         if member:
@@ -297,7 +300,7 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
                              same_receiver=same.get(m.name, 0), expected_type=expected,
                              shape=0.0 if got.call_arguments is None else
                              (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0),
-                             receiver_type=got.receiver, owner=m.owner))
+                             receiver_type=got.receiver, owner=m.owner, workspace_uses=uses.get(m.name, 0)))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,

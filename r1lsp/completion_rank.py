@@ -57,6 +57,7 @@ RANK_WEIGHTS = {
     "function_name": 0.0,      # the name is the enclosing function's own (`super().__eq__` in `__eq__`)
     "own_class": 0.0,          # after self. / this.: defined in the enclosing class (not inherited)
     "declared": 0.0,           # declared by the receiver's own type (not a base class / object)
+    "workspace_uses": 0.0,     # log(1 + uses of `.name` in the workspace's files) (Java: its index)
     "follow_match": 0.0,       # log(1 + uses of `.name` followed by the character that follows the word here)
     "follow_same": 0.0,        # the same, on the same receiver
     "prev_match": 0.0,         # log(1 + uses of `receiver.name` after the same token as here (`if`, `=`, `(`))
@@ -292,6 +293,7 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         if c.owner and c.owner != rtype:                                # the declaring class's counts
             used, share = max((used, share), rc.prior.of_type(c.owner, c.label))
         f["usage"], f["usage_share"] = used, share
+        f["workspace_uses"] = math.log1p(c.workspace_uses)
         f["declared"] = float(bool(c.owner) and c.owner == rtype if c.symbol is not None
                               else bool(c.receiver_type) and c.depth == 0)
         f["usage_known"] = float(bool(rtype) and rtype in rc.prior.types)

@@ -85,3 +85,20 @@ def test_java_own_class_members_and_the_enclosing_method():
     inherited = _features(rc, cur, "hashCode", kind="method", depth=1, receiver_type="Stock")
     assert own["own_class"] == 1.0 and inherited["own_class"] == 0.0
     assert own["function_name"] == 1.0 and inherited["function_name"] == 0.0
+
+
+def test_java_members_the_workspace_uses_elsewhere_count():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.java.workspace import JavaIndex
+    index = JavaIndex()
+    index.update("file:///ws/shop/Stock.java", "package shop; public class Stock { public void reset() {} "
+                 "public int level() { return 0; } public void audit() {} }")
+    index.update("file:///ws/shop/Use.java", "package shop; class Use { void m(Stock s) { s.reset(); s.reset(); } }")
+    text = "package shop;\nclass A {\n    void m(Stock s) {\n        s.\n    }\n}\n"
+    index.update("file:///ws/shop/A.java", text)
+    feats: list = []
+    complete(StructuredDocument(text, "java"), 3, len("        s."), None, features_out=feats,
+             context=AnalysisContext(java_index=index, uri="file:///ws/shop/A.java"))
+    got = dict(feats)
+    assert got["reset"]["workspace_uses"] > 0.0 and got["audit"]["workspace_uses"] == 0.0
+    assert got["reset"]["declared"] == 1.0 and got["hashCode"]["declared"] == 0.0
