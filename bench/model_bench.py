@@ -235,24 +235,57 @@ def _prompts(tok, vocab: int, n: int, length: int) -> list[list[int]]:
     return [torch.randint(0, vocab, (length,), generator=g).tolist() for _ in range(n)]
 
 
+class _KernelCall:
+    """A matmul kernel called directly (int8 experts' `torch._weight_int8pack_mm`, no module):
+    replayed as an int8pack Int8Linear call does it (input to bf16, the kernel, output to fp32),
+    so the replayed matmuls cost the same with or without the direct calls."""
+
+    def __init__(self, kernel, w, scale):
+        self.kernel, self.w, self.scale = kernel, w, scale
+        self.out_features, self.in_features = w.shape
+
+    def __call__(self, x):
+        return self.kernel(x.to(torch.bfloat16), self.w, self.scale).float()
+
+
 def _linear_calls(model, fn):
-    """Run fn() and record every Linear call: [(module, input shape)]."""
+    """Run fn() and record every Linear call and every int8pack kernel called outside one (the int8
+    experts' direct calls, `Expert.packed`): [(module or _KernelCall, input shape)]."""
     from model.quantize import Int8Linear
-    calls, hooks = [], []
+    calls, hooks, depth = [], [], [0]
     mods = list(model.modules())
     # inference joins each attention's q/k/v (+ indexer) Linears into one (`fused_projection`)
     fused = [m.fused_projection() for m in mods if isinstance(m, SparseAttention) and hasattr(m, "fused_projection")]
     # ... and each expert's w1 and w3 (`Expert.joined_w13`)
     fused += [m.joined_w13() for m in mods if hasattr(m, "joined_w13")]
     mods += [f for f in fused if f is not None]
+
+    def enter(m, args):
+        calls.append((m, tuple(args[0].shape)))
+        depth[0] += 1
+
+    def leave(m, args, out):
+        depth[0] -= 1
+
     for mod in mods:
         if isinstance(mod, (torch.nn.Linear, Int8Linear, Bf16Linear)):
-            hooks.append(mod.register_forward_pre_hook(lambda m, args: calls.append((m, tuple(args[0].shape)))))
+            hooks += [mod.register_forward_pre_hook(enter), mod.register_forward_hook(leave)]
+    kernel = getattr(torch, "_weight_int8pack_mm", None)
+
+    def direct(x, w, scale):
+        if not depth[0]:
+            calls.append((_KernelCall(kernel, w, scale), tuple(x.shape)))
+        return kernel(x, w, scale)
+
+    if kernel is not None:
+        torch._weight_int8pack_mm = direct
     try:
         fn()
     finally:
         for h in hooks:
             h.remove()
+        if kernel is not None:
+            torch._weight_int8pack_mm = kernel
     return calls
 
 
