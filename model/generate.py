@@ -152,6 +152,11 @@ class PrefixCache:
             state = self.states.pop(key, None)            # taken out: its cache is written to next
         return state
 
+    def peek(self, key: str) -> PrefixState | None:
+        """The state under `key`, left in place (None while a request holds it)."""
+        with self.lock:
+            return self.states.get(key)
+
     def put(self, key: str, state: PrefixState) -> None:
         with self.lock:
             self.states[key] = state

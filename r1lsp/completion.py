@@ -29,7 +29,8 @@ from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, ra
 
 # what other modules take from here (the list's entry point and the concepts it is made of)
 __all__ = ["AnalysisContext", "CompletionCandidate", "CompletionResult", "Cursor", "IdentifierStop", "RANK_WEIGHTS",
-           "complete", "cursor_at", "format_completions", "grammar_keywords", "rank_score", "resolved_candidates"]
+           "complete", "cursor_at", "format_completions", "grammar_keywords", "rank_score", "resolved_candidates",
+           "warm_up"]
 
 
 @dataclass
@@ -123,7 +124,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     if cur is None:
         return CompletionResult([], False)
     ctx = (context or AnalysisContext()).started()
-    weights = weights_for(doc.language) if weights is None else weights
+    weights = weights_for(doc.language, cur.before_word.endswith(".")) if weights is None else weights
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
     stage("candidates")
@@ -221,6 +222,15 @@ def _model_scores(engine, doc, cur: Cursor, cands: list[_Cand], budget: int, dea
         return {}
     typed = got[-1] if cur.prefix else 0.0
     return {c.label: float(s) - typed for c, s in zip(cands, got[:-1])}
+
+
+def warm_up(languages=("python", "java")) -> None:
+    """Load what the first list of each language would otherwise pay for (the usage prior's
+    counts, the grammar's keywords): at initialization, on a worker thread."""
+    from r1lsp.usage_prior import usage_prior
+    for language in languages:
+        usage_prior(language)
+        grammar_keywords(language)
 
 
 # ---------------------------------------------------------------------------- output

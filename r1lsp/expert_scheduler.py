@@ -22,6 +22,7 @@ from r1lsp.engine import EngineState
 from r1lsp.expert_labels import diagnostic_content, unit_hover
 from r1lsp.expert_units import reader_units, unusual_units
 from r1lsp.experts import ExpertMap, ExpertResults
+from r1lsp.foreground import after_lists
 
 if TYPE_CHECKING:
     from r1lsp.session import R1LanguageServer
@@ -55,10 +56,10 @@ class ExpertScheduler:
                 and (ls.engine is not None or ls.model_wanted())):
             return
         doc = ls.documents.get(uri)
-        if doc.hierarchy.fallback or len(doc.text) > EXPERTS_MAX_CHARS:
+        if doc.fallback or len(doc.text) > EXPERTS_MAX_CHARS:
             # Huge or binary documents are mapped by lines only: routing them through the model
             # would hold the worker for minutes for diagnostics nobody reads.
-            log.info("no expert diagnostics for %s (%s)", uri, doc.hierarchy.fallback or "too large")
+            log.info("no expert diagnostics for %s (%s)", uri, doc.fallback or "too large")
             ls.diagnostics.clear(uri, "experts")
             self.results.pop(uri, None)
             return
@@ -121,7 +122,7 @@ class ExpertScheduler:
         cancel = threading.Event()
         try:
             results, _ = await asyncio.get_running_loop().run_in_executor(
-                self.pool, functools.partial(emap.refresh, snap, None, engine, cancel=cancel))
+                self.pool, functools.partial(after_lists, emap.refresh, snap, None, engine, cancel=cancel))
         except asyncio.CancelledError:
             cancel.set()
             raise

@@ -107,3 +107,46 @@ def test_details_found_once_serve_the_next_keystrokes(monkeypatch):
     again = complete(typed, LINE, len("    shelf.a"), None,
                      context=AnalysisContext(path="/budget/details.py", budget_s=0.0))
     assert next(i for i in again.items if i.label == "add").detail.split(" · ")[0] == "add(title)"
+
+
+def _big_module(n_methods: int = 12) -> str:
+    body = "".join(f"        amount = amount + {k}  # a long method: jedi's first parse takes a while\n" for k in range(20))
+    methods = "".join(f"    def step_{i}(self, amount):\n{body}        return amount\n\n" for i in range(n_methods))
+    return f"class Ledger:\n    def __init__(self):\n        self.entries = []\n\n{methods}    def close(self):\n        self.step_0(1)\n        self.\n"
+
+
+def test_a_file_jedi_never_parsed_is_not_waited_for_then_its_answer_comes():
+    """The first list of a large file just opened does not spend its budget waiting for jedi's
+    first parse (longer than the budget): the file's names now, jedi's answer at the next request."""
+    source = _big_module()
+    assert pyanalysis.first_parse_s(source) > 0.04
+    doc = StructuredDocument(source, "python")
+    line, col = source.count("\n") - 1, len("        self.")
+    ctx = AnalysisContext(path="/budget/never_parsed.py", budget_s=0.04)
+    first = complete(doc, line, col, None, context=ctx)
+    assert first.is_incomplete
+    assert {"entries", "step_0"} <= set(_labels(first))               # the class's own members, from the file
+    # jedi goes on with it: once it has answered, the same place gets jedi's list
+    assert pyanalysis.completions_within(source, line, col, path="/budget/never_parsed.py", deadline=None).resolved
+    settled = complete(doc, line, col, None, context=ctx)
+    assert not settled.is_incomplete
+    assert {"entries", "close", "step_0", "step_11"} <= set(_labels(settled))
+
+
+def test_an_expected_type_found_late_serves_the_next_keystroke():
+    source = "def area(width: int, unit: str) -> int:\n    return width\n\n\nprint(area(\n"
+    line, col = 4, len("print(area(")
+    where = {"path": "/budget/expected.py"}
+    pyanalysis.expected_type_within(source, line, col, deadline=0.0, **where)    # no time to wait
+    assert pyanalysis.expected_type_within(source, line, col, deadline=None, **where) == "int"
+    typed = source.replace("print(area(\n", "print(area(wi\n")                  # a letter typed there
+    assert pyanalysis.expected_type_within(typed, line, col, deadline=0.0, **where) == "int"
+
+
+def test_prewarm_keeps_the_most_recently_opened_files():
+    for name in ("a", "b", "c", "d"):
+        pyanalysis.prewarm(f"{name} = 1\n", path=f"/budget/recent/{name}.py")
+    pyanalysis.prewarm("a = 2\n", path="/budget/recent/a.py")                  # a is edited again
+    pyanalysis.prewarm("e = 1\n", path="/budget/recent/e.py")
+    kept = [p for p in pyanalysis._PREWARM if p.startswith("/budget/recent/")]
+    assert "/budget/recent/a.py" in kept and "/budget/recent/b.py" not in kept

@@ -116,3 +116,42 @@ def test_huge_and_binary_documents_are_mapped_by_lines():
     doc = StructuredDocument(lone, "python")
     doc.apply_change("y", (0, 0), (0, 1))
     assert doc.hierarchy == map_structure(doc.text, "python")
+
+
+def test_the_hierarchy_is_mapped_once_on_first_use_and_shared_with_snapshots():
+    """Opening a document parses it; its hierarchy is mapped when first asked for (a completion
+    list does not need it), once, by whichever thread asks first, for the snapshots too."""
+    import threading
+    text = fixture("shop.py")
+    doc = StructuredDocument(text, "python")
+    snaps = [doc.snapshot() for _ in range(4)]
+    got, start = [], threading.Barrier(len(snaps))
+
+    def ask(snap):
+        start.wait()
+        got.append(snap.hierarchy)
+
+    threads = [threading.Thread(target=ask, args=(s,)) for s in snaps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == len(snaps) and all(h is doc.hierarchy for h in got)
+    assert doc.hierarchy == map_structure(text, "python")
+    assert doc.fallback is None
+
+
+def test_an_edit_before_the_hierarchy_was_asked_for_equals_a_fresh_map():
+    doc = StructuredDocument(fixture("Shop.java"), "java")
+    doc.apply_change("int added = 1;\n", (3, 0), (3, 0))            # nobody asked for the hierarchy yet
+    assert doc.hierarchy == map_structure(doc.text, "java")
+    edited = StructuredDocument(fixture("shop.py"), "python")
+    edited.apply_change("x", (2, 0), (2, 0))
+    edited.apply_change("", (2, 0), (2, 1))
+    assert edited.hierarchy == map_structure(fixture("shop.py"), "python")
+
+
+def test_fallback_is_known_without_mapping():
+    assert StructuredDocument("a\x00b", "python").fallback == "document looks binary (NUL byte)"
+    assert StructuredDocument("just words", "plaintext").fallback is None
+    assert StructuredDocument("x = 1\n", "python").fallback is None

@@ -10,6 +10,7 @@ is remapped. Either way the result equals a fresh `map_structure` of the new tex
 from __future__ import annotations
 
 import copy
+import threading
 
 import numpy as np
 
@@ -45,7 +46,26 @@ class StructuredDocument:
             self.hierarchy = map_plaintext(self._data, self._index, self.language, reason)
         else:
             self.tree = self._parser.parse(self._data)
-            self.hierarchy = map_tree(self.tree, self._index, self.language, self._support)
+            # mapped on first use (the hierarchy of a 2,900-line file costs ~30 ms of CPU; an
+            # opened document's first completion list does not need it), on a copy of the tree
+            # (edits mutate self.tree)
+            tree, index, language, support = self.tree.copy(), self._index, self.language, self._support
+            self._hierarchy = _Lazy(lambda: map_tree(tree, index, language, support))
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        """The four-level hierarchy of the current text (mapped once, by whichever thread asks
+        first; a snapshot shares it with the document it was taken from)."""
+        return self._hierarchy.get()
+
+    @hierarchy.setter
+    def hierarchy(self, value: Hierarchy) -> None:
+        self._hierarchy = _Lazy(value=value)
+
+    @property
+    def fallback(self) -> str | None:
+        """Why the document is mapped as plain text (None: by its grammar), without mapping it."""
+        return self.hierarchy.fallback if self.tree is None else None
 
     @property
     def data(self) -> bytes:
@@ -168,6 +188,23 @@ class StructuredDocument:
         region = group_tokens(collect_tokens(node, masks, names), self._index)
         tables = splice(old.tables, region, x_start, old_end, s, e, delta, old_index, self._index)
         return Hierarchy(old.language, tables, root.has_error, None)
+
+
+class _Lazy:
+    """A value made on first use, once (a second thread asking meanwhile waits for it)."""
+    __slots__ = ("_make", "_value", "_lock")
+
+    def __init__(self, make=None, value=None):
+        self._make, self._value = make, value
+        self._lock = threading.Lock() if make is not None else None
+
+    def get(self):
+        if self._make is not None:
+            with self._lock:
+                if self._make is not None:
+                    self._value = self._make()
+                    self._make = None
+        return self._value
 
 
 def _touches_error(tree, start: int, end: int) -> bool:

@@ -1,0 +1,70 @@
+"""Completion lists first: while a list is being made, background Python work waits at its next
+safe point (`yield_to_lists`).
+
+Why: the server is one process, and pure-Python work holds the GIL whatever thread runs it.
+A list needs ~10-40 ms of CPU; with three other threads running Python (jedi parsing a file just
+opened, expert routing, the engine's per-op overhead, a ghost-text prompt being built) a 38 ms
+loop took 330 ms of wall time on the 2 loaded cores this project runs on, and server logs showed
+lists waiting 0.4-1.1 s for the GIL between two of their own steps. Background work that nobody
+is waiting for (first parse of a document, routing, prompt warm-ups) therefore checks here
+before it starts a chunk, and waits while a list is in flight (bounded: a list is tens of ms,
+and a stuck one must not stop the rest). Work a list itself waits for must not call this.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+_cond = threading.Condition()
+_in_flight = 0
+_waiting = 0                   # background jobs waiting in `yield_to_lists`
+
+MAX_WAIT_S = 0.5               # the longest a background chunk waits for lists to finish
+
+
+@contextlib.contextmanager
+def list_in_flight():
+    """Mark a completion list as being made (from its request's arrival to its answer)."""
+    global _in_flight
+    with _cond:
+        _in_flight += 1
+    try:
+        yield
+    finally:
+        with _cond:
+            _in_flight -= 1
+            if _in_flight == 0:
+                _cond.notify_all()
+
+
+def waiting() -> int:
+    """How many background jobs are waiting for lists now."""
+    return _waiting
+
+
+def yield_to_lists(max_wait: float = MAX_WAIT_S) -> float:
+    """Wait until no completion list is in flight (at most `max_wait` s); the seconds waited."""
+    global _waiting
+    if _in_flight == 0:                                                 # the common case: no lock
+        return 0.0
+    start = time.monotonic()
+    deadline = start + max_wait
+    with _cond:
+        _waiting += 1
+        _cond.notify_all()
+        try:
+            while _in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                _cond.wait(left)
+        finally:
+            _waiting -= 1
+    return time.monotonic() - start
+
+
+def after_lists(fn, *args, **kwargs):
+    """fn(*args, **kwargs) once the lists in flight are answered (a background job's first step)."""
+    yield_to_lists()
+    return fn(*args, **kwargs)

@@ -1,0 +1,68 @@
+"""End to end: the first list on a large Python file, asked right after it is opened (before jedi
+has parsed it; the server answers from the file's own names without waiting for jedi), already
+offers the class's own members; as the user types on, jedi's answer comes."""
+
+from __future__ import annotations
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from lsp_support import CONFIG, change_document, edit, initialize, open_document
+
+CLASS = """\
+class Inventory:
+    def __init__(self):
+        self.items = {}
+
+    def receive(self, name, count):
+        self.items[name] = self.items.get(name, 0) + count
+
+    def ship(self, name, count):
+        self.items[name] -= count
+
+    def level(self, name):
+        return self.items.get(name, 0)
+
+
+"""
+FILLER = "".join(f"def helper_{i}(values):\n    total = 0\n    for v in values:\n        total += v * {i}\n"
+                 f"    return total\n\n\n" for i in range(400))
+TEXT = CLASS + FILLER + "def main():\n    inv = Inventory()\n    inv.receive('bolt', 3)\n    inv.\n"
+LINE = TEXT.split("\n").index("    inv.")
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def client(lsp_client: LanguageClient):
+    # the default analysis budget (r1lsp.python.analysisBudgetMs), no model: static ranking
+    await initialize(lsp_client, "visual-studio-code", {"features": {"inlineCompletion": False,
+                                                                     "expertDiagnostics": False},
+                                                        "model": {"path": "/nonexistent-checkpoint"}})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _complete(client: LanguageClient, uri: str, line: int, character: int) -> types.CompletionList:
+    return await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character)))
+
+
+async def test_the_first_list_after_opening_a_large_file_has_the_class_members(client: LanguageClient, tmp_path):
+    uri = (tmp_path / "stock.py").as_uri()
+    assert TEXT.count("\n") > 2000
+    open_document(client, uri, "python", TEXT)
+    first = await _complete(client, uri, LINE, len("    inv."))           # right after didOpen
+    labels = [item.label for item in first.items]
+    assert {"receive", "ship", "level", "items"} <= set(labels[:6]), labels[:8]
+    # the user types on (the client asks again while the list is incomplete): jedi's answer comes
+    version, typed = 1, ""
+    result = first
+    for ch in "level"[:3]:
+        if not result.is_incomplete:
+            break
+        version += 1
+        change_document(client, uri, version, [edit((LINE, len("    inv.") + len(typed)),
+                                                    (LINE, len("    inv.") + len(typed)), ch)])
+        typed += ch
+        result = await _complete(client, uri, LINE, len("    inv.") + len(typed))
+    assert "level" in [item.label for item in result.items][:3]
