@@ -382,7 +382,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        min_confidence: float | None = None, monitor: bool = False,
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
-                       snippets: tuple = ()) -> list[InlineSuggestion]:
+                       snippets: tuple = (), pause=None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
@@ -391,7 +391,10 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     edits each step's logits (model.generate.generate; applied before the monitor).
     `typed_ahead`: the suggestions shown before under `key`; typing their start answers with
     their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens.
-    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`)."""
+    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`).
+    `pause()`: called before the prompt is built, before the model is asked and before each
+    token (the server's run started ahead of a request waits there while a completion list is
+    being made)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -406,6 +409,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 log.debug("ghost text typed ahead: %r", ahead.text)
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
+    if pause is not None:
+        pause()
     (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     line_has_code = bool(typed.strip())
@@ -413,6 +418,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                      indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code,
                      line_rest=bool(_line_rest(doc.data, cur.offset).strip()))
     processor = logits_processor
+    if pause is not None:
+        step = lambda ids, logits: pause() and None                      # noqa: E731 (edits nothing)
+        processor = step if processor is None else _chain(step, processor)
     if monitor:
         guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
         processor = guide if logits_processor is None else _chain(logits_processor, guide)
@@ -422,6 +430,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
         processor = watch if processor is None else _chain(watch, processor)
         stop_early = watch.stopper(cancel)
     n_tokens = min(max_tokens, LINE_TOKENS) if line_has_code else max_tokens
+    if pause is not None:
+        pause()
     fut = engine.submit_generate(key, ids, levels, n_tokens, stop_fn=stop, cancel=stop_early,
                                  logits_processor=processor, prefix_key=key + "#prefix",
                                  cold_prompt=(*cold, key + "#cold"))
