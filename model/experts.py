@@ -54,6 +54,9 @@ class Expert(nn.Module):
     # inference runs w1 | w3 as one matmul (`joined_w13`) for 2+ rows (a batch, a prefill); one row
     # (batch-1 decode) measured no faster joined (the weight-only int8 GEMV costs the same in halves)
     join_w13: bool = True
+    # True: int8 experts whose decode kernel is int8pack call it directly (`packed`); False: through
+    # their modules (the benchmark's before / after)
+    direct_int8pack: bool = True
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
@@ -73,6 +76,8 @@ class Expert(nn.Module):
         are bias-free Int8Linears whose decode kernel is "int8pack" (`torch._weight_int8pack_mm`),
         else None: `dispatch` then calls that kernel directly (no module calls, the input cast to
         bf16 once for all experts: the values each Int8Linear call would compute)."""
+        if not self.direct_int8pack:
+            return None
         w13 = self.joined_w13()
         key2 = linear_key(self.w2)
         cached = self.__dict__.get("_packed")

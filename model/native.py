@@ -39,9 +39,15 @@ def _cpu_id() -> str:
         return platform.machine() + platform.processor()
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "r1lsp" / "kernels"
+def _folders() -> list[Path]:
+    """Where the built kernel is kept: the user's cache, else a per-user temporary folder."""
+    out = []
+    try:
+        out.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "r1lsp" / "kernels")
+    except RuntimeError:                                     # no home folder
+        pass
+    uid = getattr(os, "getuid", lambda: "user")()
+    return out + [Path(tempfile.gettempdir()) / f"r1lsp-kernels-{uid}"]
 
 
 def _build() -> tuple[object, str]:
@@ -52,20 +58,21 @@ def _build() -> tuple[object, str]:
         return None, "eager (no C compiler found)"
     src = SOURCE.read_bytes()
     key = hashlib.sha256(src + " ".join([cc, *FLAGS]).encode() + _cpu_id().encode()).hexdigest()[:16]
-    lib = None
-    for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"r1lsp-kernels-{os.getuid()}"):
+    lib, why = None, "eager (no writable folder for the built kernel)"
+    for folder in _folders():
         so = folder / f"attend_kept-{key}.so"
+        tmp = folder / f".{so.name}.{os.getpid()}.tmp"
         try:
             if not so.exists():
                 folder.mkdir(parents=True, exist_ok=True)
-                tmp = folder / f".{so.name}.{os.getpid()}.tmp"
                 subprocess.run([cc, *FLAGS, "-o", str(tmp), str(SOURCE), "-lm"], check=True,
                                capture_output=True, timeout=120)
                 os.replace(tmp, so)                          # atomic: another process sees all or none
             lib = ctypes.CDLL(str(so))
             break
         except (OSError, subprocess.SubprocessError) as e:
-            why = f"eager (building {SOURCE.name} failed: {str(e).splitlines()[0][:120]})"
+            why = f"eager (building {SOURCE.name} failed: {(str(e).splitlines() or [''])[0][:120]})"
+            tmp.unlink(missing_ok=True)
     if lib is None:
         return None, why
     fn = lib.attend_kept

@@ -175,12 +175,11 @@ def test_int8pack_experts_called_directly_equal_the_module_path(rows):
     x = torch.randn(rows, 1, m.cfg.d_model)
     assert moe.experts[0].packed() is not None
     direct = moe(x, want_balance=False)[0]
-    packed = Expert.packed
-    Expert.packed = lambda self: None                      # the module path
+    Expert.direct_int8pack = False                         # the module path
     try:
         modules = moe(x, want_balance=False)[0]
     finally:
-        Expert.packed = packed
+        Expert.direct_int8pack = True
     assert torch.equal(direct, modules)
     set_kernels(m, "dequant-fp32", "dequant-fp32")          # another kernel: the module path
     assert moe.experts[0].packed() is None
