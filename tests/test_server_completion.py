@@ -122,7 +122,7 @@ async def test_inline_completion_answers_with_valid_ghost_text(client: LanguageC
 async def test_ghost_text_with_context_from_another_edited_file_while_typing(client: LanguageClient):
     """Two Java files open, one edited (its snippet and the other's class signatures go into the
     prompt), then typing in the other with a ghost-text request per keystroke (each keystroke's
-    prompt is prefilled on didChange): every answer is a valid list at the cursor."""
+    ghost text is started on didChange): every answer is a valid list at the cursor."""
     item_uri, uri = "file:///workspace/Item.java", "file:///workspace/Counter.java"
     open_document(client, item_uri, "java", "public class Item {\n    int stockLevel() { return 1; }\n}\n")
     open_document(client, uri, "java", JAVA)
