@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+GIL_SWITCH_S = 0.0005      # the server's thread switch interval (see cmd_serve)
+
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
@@ -42,6 +44,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError("choose one of --stdio and --tcp")
     from r1lsp.memory import limit_arenas
     limit_arenas()  # before the model's threads allocate (see r1lsp.memory)
+    # The model's worker thread needs the GIL between its torch ops (hundreds per forward):
+    # with jedi busy on a list's thread it waited up to the default 5 ms switch interval each
+    # time (a ghost-text prefill took 2-3x as long while a list ran; bench/lsp_latency.py
+    # inline p50 175/214 -> 127/111 ms side by side with 0.5 ms, cold lists 505/536 -> 219/241 ms)
+    sys.setswitchinterval(GIL_SWITCH_S)
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
@@ -99,7 +106,7 @@ def _start_engine(args: argparse.Namespace, required: bool):
     """Load the model; without one, a warning (structural results) or an error when required."""
     from r1lsp.engine import Engine, EngineState
 
-    engine = Engine(_model_settings(args)).start()
+    engine = Engine(_model_settings(args), cold_tokens=None).start()   # one request: the full prompt
     engine.wait_ready(None)
     for notice in engine.notices:
         print(f"r1lsp: {notice}", file=sys.stderr)

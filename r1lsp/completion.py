@@ -124,7 +124,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     if cur is None:
         return CompletionResult([], False)
     ctx = (context or AnalysisContext()).started()
-    weights = weights_for(doc.language) if weights is None else weights
+    weights = weights_for(doc.language, cur.before_word.endswith(".")) if weights is None else weights
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
     stage("candidates")

@@ -32,12 +32,14 @@ class _Cand:
     value_type: str = ""               # the type its value has, where the ranking asked
     detail: str = ""                   # signature / declared type (providers without a symbol: Java)
     depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
-    object_member: bool = False        # a member java.lang.Object declares (toString, wait, …)
+    object_member: bool = False        # a member the root class declares (Java: java.lang.Object's toString, wait, …;
+                                       # Python: object's __class__, __eq__, …), inherited
     same_receiver: int = 0             # uses of `receiver.name` in the document, same receiver text (Java)
     expected_type: str = ""            # the type the position expects, as a provider knew it (Java)
     shape: float = 0.0                 # +1 fits the call written after the word (arity), -1 does not (Java)
     receiver_type: str = ""            # members: the receiver's type as the analysis resolved it (Java: binary name)
     owner: str = ""                    # members: the type declaring it (Java: binary name)
+    workspace_uses: int = 0            # members: uses of `.name` in the workspace's files (Java index)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,10 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
         if res.member and sym.kind == "keyword":
             continue                                                    # `x.` then a line starting `if`
         out.append(_Cand(sym.name, sym.kind, "member" if res.member else _JEDI_SOURCE.get(sym.kind, "jedi"),
-                         0.0, sym.in_file, sym.line, sym.builtin, sym))
+                         0.0, sym.in_file, sym.line, sym.builtin, sym,
+                         # until the declaring class is known (_owners, within the budget): a dunder
+                         # from outside the workspace (object's __class__, __annotations__, …)
+                         object_member=res.member and sym.builtin and not sym.in_file and _dunder(sym.name)))
     if res.member:
         _owners(out, ctx)
         have = {c.label for c in out}
@@ -191,6 +196,10 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
     return out
 
 
+def _dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
 def _owners(cands: list[_Cand], ctx: AnalysisContext) -> None:
     """Each member's declaring class (`owner`) and, as every candidate's `receiver_type`, the class
     declaring most of them (object's own aside): what the usage prior is looked up by."""
@@ -198,6 +207,7 @@ def _owners(cands: list[_Cand], ctx: AnalysisContext) -> None:
     owners = pyanalysis.owners_within([c.symbol for c in cands], ctx.deadline)
     for i, name in owners.items():
         cands[i].owner = name
+        cands[i].object_member = name == "object"                       # object's own (__class__, __eq__, …)
     common = collections.Counter(o for o in owners.values() if o and o != "object").most_common(1)
     if common:
         for c in cands:
@@ -280,6 +290,7 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
     recv = _java_receiver_text(cur.before_word) if member else ""
     same = collections.Counter(re.findall(r"(?<![\w$.])" + re.escape(recv) + r"\s*\.\s*([\w$]+)", doc.text)) \
         if recv else collections.Counter()
+    uses = ctx.java_index.member_uses if ctx.java_index is not None else {}
     for m in got.members:
         value_type = m.type.show().split("<")[0] if m.type is not None else ""
         if member:
@@ -289,7 +300,7 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
                              same_receiver=same.get(m.name, 0), expected_type=expected,
                              shape=0.0 if got.call_arguments is None else
                              (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0),
-                             receiver_type=got.receiver, owner=m.owner))
+                             receiver_type=got.receiver, owner=m.owner, workspace_uses=uses.get(m.name, 0)))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,

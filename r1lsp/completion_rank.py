@@ -3,9 +3,13 @@ structure, nearness, frequency, expected type, …), weights tuned on the dev se
 from __future__ import annotations
 
 import bisect
+import collections
+import functools
+import json
 import math
 import re
 from dataclasses import dataclass
+from importlib import resources
 
 from model.structure import StructuredDocument
 from model.structure.text_index import decode
@@ -28,7 +32,8 @@ RANK_WEIGHTS = {
     "builtin": -0.5,
     "type": 2.0,               # its value has the type the position expects (not varied by the fit)
     "inherited": 0.25,         # member declared by a supertype (x depth, at most 2)
-    "object_member": -30.0,    # java.lang.Object's own members (toString, wait, …) after the type's
+    "object_member": -30.0,    # the root class's own members (Java Object's toString, wait, …; Python object's
+                               # __class__, __eq__, …) after the type's (a rule: not varied by the fits)
     "same_receiver": 0.25,      # log(1 + uses of `receiver.name` in the document)
     "member_frequency": 0.0,   # log(1 + occurrences of `.name` in the document) (after a dot)
     "private_on_self": -0.5,    # a _name after self. / this.
@@ -44,6 +49,20 @@ RANK_WEIGHTS = {
     "void_statement": 0.0,     # a void method where the statement starts
     "bool_condition": 0.0,     # a boolean member in a condition (`if (x.`, `!x.`, `&&`)
     "on_line": 0.0,            # the name is written elsewhere on the line (`this. = name;`, `a.x == b.`)
+    # uses around the cursor (RankContext.uses: WINDOW_LINES before and after it, either side counts):
+    "near_use": 0.0,           # 1/(1+log(1+lines to the nearest `.name`, before or after the cursor))
+    "near_same": 0.0,          # the same for `receiver.name` (the receiver's last name, as written here)
+    "in_function": 0.0,        # log(1 + uses of `.name` in the enclosing function / method)
+    "in_class": 0.0,           # log(1 + uses of `receiver.name` in the enclosing class)
+    "function_name": 0.0,      # the name is the enclosing function's own (`super().__eq__` in `__eq__`)
+    "own_class": 0.0,          # after self. / this.: defined in the enclosing class (not inherited)
+    "declared": 0.0,           # declared by the receiver's own type (not a base class / object)
+    "workspace_uses": 0.0,     # log(1 + uses of `.name` in the workspace's files) (Java: its index)
+    "follow_match": 0.0,       # log(1 + uses of `.name` followed by the character that follows the word here)
+    "follow_same": 0.0,        # the same, on the same receiver
+    "prev_match": 0.0,         # log(1 + uses of `receiver.name` after the same token as here (`if`, `=`, `(`))
+    "line_subtokens": 0.0,     # share of the name's words (camelCase / snake_case) in the line's other names
+    "function_subtokens": 0.0,  # share of the name's words in the enclosing function's name
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
     "kind_class": 0.0, "kind_variable": 0.0, "kind_parameter": 0.5, "kind_module": 0.0, "kind_model": 0.0,
 }
@@ -64,6 +83,7 @@ class RankContext:
     prior: UsagePrior
     line: int
     line_names: frozenset[str]             # identifiers elsewhere on the cursor's line (`this. = name;`)
+    uses: "WindowUses | None" = None       # member uses around the cursor (after a dot)
 
     @classmethod
     def of(cls, doc: StructuredDocument, cur: Cursor) -> "RankContext":
@@ -86,11 +106,142 @@ class RankContext:
                 last_use = {k: first + bisect.bisect_left(nl, v) for k, v in last_use.items()}
         rtype = _python_receiver_type(doc.text, recv) if doc.language == "python" and recv else ""
         line_names = frozenset(_IDENT.findall(cur.before_word) + _IDENT.findall(cur.after[len(cur.tail):]))
+        uses = WindowUses.of(doc, cur, recv) if member else None
         return cls(NameCounts.of(doc.text), recv, rtype, place, cur.after.lstrip().startswith("("),
-                   last_use, usage_prior(doc.language), cur.line, line_names)
+                   last_use, usage_prior(doc.language), cur.line, line_names, uses)
+
+
+WINDOW_LINES = 200
+_PAIR_USE = re.compile(r"(?:(?<![\w$])([\w$]+)|\))?\s*\.\s*([A-Za-z_$][\w$]*)")
+_SUBTOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def subtokens(name: str) -> frozenset[str]:
+    """The words of an identifier (camelCase, snake_case, ACRONYMS), lower case, 2+ letters."""
+    return frozenset(t.lower() for t in _SUBTOKEN.findall(name) if len(t) > 1)
+
+
+def _prev_token(text: str, i: int) -> str:
+    """The token before text[i] on its line: a name (`return`, `if`), else its last non-blank
+    character ('' at the line's start)."""
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    j = i
+    while j > 0 and (text[j - 1].isalnum() or text[j - 1] in "_$"):
+        j -= 1
+    return text[j:i] if j < i else text[i - 1] if i > 0 and text[i - 1] not in "\r\n" else ""
+
+
+def _next_token(text: str, i: int) -> str:
+    """The first non-blank character from text[i] on its line ('' at the line's end)."""
+    n = len(text)
+    while i < n and text[i] in " \t":
+        i += 1
+    return text[i] if i < n and text[i] not in "\r\n" else ""
+
+
+@dataclass
+class WindowUses:
+    """The member uses (`receiver.name`) within WINDOW_LINES lines before and after the cursor
+    (bounded work per request: no pass over the whole document), with the enclosing function's
+    and class's line ranges and the function's name."""
+    lines: dict[str, list[int]]            # name -> lines of `.name`, the cursor's word excluded
+    same: dict[str, list[int]]             # name -> lines of `receiver.name`
+    function: tuple[int, int] | None       # lines of the enclosing function / method
+    function_name: str
+    klass: tuple[int, int] | None          # lines of the enclosing class
+    self_receiver: bool                    # the receiver is self / cls / this
+    follow: collections.Counter            # name -> uses followed by the character after the word here
+    follow_same: collections.Counter       # the same on the same receiver
+    prev: collections.Counter              # name -> uses of `receiver.name` after the token before it here
+    line_words: frozenset[str]             # the words of the line's other names
+
+    @classmethod
+    def of(cls, doc: StructuredDocument, cur: Cursor, recv: str | None) -> "WindowUses":
+        first = max(0, cur.line - WINDOW_LINES)
+        start = doc.offset_at(first, 0)
+        end = max(doc.offset_at(cur.line + WINDOW_LINES, 0), cur.word_end)       # clamped at the end
+        before = decode(doc.data[start:cur.word_start])
+        text, cut = before + decode(doc.data[cur.word_end:end]), len(before)
+        nl = [i for i, ch in enumerate(text) if ch == "\n"]
+        lines: dict[str, list[int]] = {}
+        same: dict[str, list[int]] = {}
+        follow, follow_same, prev = collections.Counter(), collections.Counter(), collections.Counter()
+        after = _next_token(text, cut)                                  # '' (nothing after the word): unused
+        chain = _RECEIVER_END.search(before)
+        before_recv = _prev_token(before, chain.start()) if chain else None
+        for m in _PAIR_USE.finditer(text):
+            at = m.start(2)
+            if m.start() < cut <= at:
+                continue                        # the cursor's own dot (its word, or the next line's first name)
+            ln = first + bisect.bisect_left(nl, at)
+            name = m.group(2)
+            lines.setdefault(name, []).append(ln)
+            on_recv = bool(recv) and m.group(1) == recv
+            if on_recv:
+                same.setdefault(name, []).append(ln)
+                if before_recv is not None and _prev_token(text, m.start()) == before_recv:
+                    prev[name] += 1
+            if after and _next_token(text, m.end()) == after:
+                follow[name] += 1
+                follow_same[name] += on_recv
+        function, fname, klass = _enclosing(doc, max(cur.word_start - 1, 0))
+        line = cur.before_word[:max(0, chain.start() - len(before) + len(cur.before_word))] if chain else cur.before_word
+        words = frozenset().union(*map(subtokens, _IDENT.findall(line + " " + cur.after[len(cur.tail):])))
+        return cls(lines, same, function, fname, klass, bool(recv) and recv in _self_names(),
+                   follow, follow_same, prev, words)
+
+    def features(self, c: _Cand, line: int) -> dict[str, float]:
+        f = {}
+        near = lambda ls: min(abs(x - line) for x in ls) if ls else None
+        d = near(self.lines.get(c.label))
+        f["near_use"] = 1.0 / (1.0 + math.log1p(d)) if d is not None else 0.0
+        d = near(self.same.get(c.label))
+        f["near_same"] = 1.0 / (1.0 + math.log1p(d)) if d is not None else 0.0
+        if self.function is not None:
+            a, b = self.function
+            f["in_function"] = math.log1p(sum(a <= x <= b for x in self.lines.get(c.label, ())))
+        if self.klass is not None:
+            a, b = self.klass
+            f["in_class"] = math.log1p(sum(a <= x <= b for x in self.same.get(c.label, ())))
+            if self.self_receiver:
+                f["own_class"] = float(c.in_file and c.line is not None and a <= c.line <= b
+                                       if c.symbol is not None else c.depth == 0 and bool(c.receiver_type))
+        f["function_name"] = float(c.label == self.function_name)
+        f["follow_match"] = math.log1p(self.follow.get(c.label, 0))
+        f["follow_same"] = math.log1p(self.follow_same.get(c.label, 0))
+        f["prev_match"] = math.log1p(self.prev.get(c.label, 0))
+        words = subtokens(c.label)
+        if words:
+            f["line_subtokens"] = len(words & self.line_words) / len(words)
+            f["function_subtokens"] = len(words & subtokens(self.function_name)) / len(words)
+        return f
+
+
+def _enclosing(doc: StructuredDocument, offset: int):
+    """The enclosing function's (lines, name) and the enclosing class's lines: the innermost
+    named non-class scope and class scope of the language's locals query."""
+    if doc.tree is None:
+        return None, "", None
+    from model.structure.languages import language_support
+    support = language_support(doc.language)
+    node = doc.tree.root_node.descendant_for_byte_range(offset, offset)
+    function = klass = None
+    name = ""
+    while node is not None and klass is None:
+        if node.type in support.class_scopes:
+            klass = node
+        elif function is None and node.type in support.scopes:
+            n = node.child_by_field_name("name")
+            if n is not None:
+                function, name = node, decode(doc.data[n.start_byte:n.end_byte])
+        node = node.parent
+    lines = lambda n: (n.start_point[0], n.end_point[0]) if n is not None else None
+    return lines(function), name, lines(klass)
 
 
 RECENT_LINES = 200
+_RECEIVER_END = re.compile(r"(?:(?<![\w$])[\w$]+|\))\s*\.$")       # the receiver's last part and its dot
 _CHAIN_END = re.compile(r"(?<![\w$.])[\w$]+(?:\s*(?:\.\s*[\w$]+|\([^()]*\)|\[[^\[\]]*\]))*\s*\.$")
 _CONDITION = re.compile(r"(?:\b(?:if|while|elif|assert|not)\s*\(?|&&|\|\||!|\b(?:and|or)\s+)\s*$")
 _MEMBER_USE = re.compile(r"\.\s*([A-Za-z_$][\w$]*)")
@@ -142,6 +293,9 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         if c.owner and c.owner != rtype:                                # the declaring class's counts
             used, share = max((used, share), rc.prior.of_type(c.owner, c.label))
         f["usage"], f["usage_share"] = used, share
+        f["workspace_uses"] = math.log1p(c.workspace_uses)
+        f["declared"] = float(bool(c.owner) and c.owner == rtype if c.symbol is not None
+                              else bool(c.receiver_type) and c.depth == 0)
         f["usage_known"] = float(bool(rtype) and rtype in rc.prior.types)
         f["usage_name"] = rc.prior.of_name(c.label)
         callable_ = c.kind in ("method", "function", "class")
@@ -151,6 +305,8 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         f["void_statement"] = float(void and rc.place == "statement")
         f["bool_condition"] = float(rc.place == "condition" and c.value_type == "boolean")
         f["on_line"] = float(c.label in rc.line_names)
+        if rc.uses is not None:
+            f.update(rc.uses.features(c, rc.line))
     return f
 
 
@@ -167,8 +323,25 @@ LANGUAGE_WEIGHTS: dict[str, dict[str, float]] = {
 }
 
 
-def weights_for(language: str) -> dict[str, float]:
-    return {**RANK_WEIGHTS, **LANGUAGE_WEIGHTS.get(language, {})}
+MEMBER_WEIGHTS_FILE = "rank-weights.json"
+
+
+@functools.cache
+def member_weights() -> dict[str, dict[str, float]]:
+    """Per language, the weights of a list after `receiver.`: a linear ranker trained pairwise on
+    the dev split's member positions (bench/tune_completion.py --ranking --write writes the file,
+    with how it was fitted and what it scored)."""
+    try:
+        raw = resources.files("r1lsp").joinpath(MEMBER_WEIGHTS_FILE).read_text("utf-8")
+    except (FileNotFoundError, OSError):
+        return {}
+    return {lang: got["weights"] for lang, got in json.loads(raw).get("languages", {}).items()}
+
+
+def weights_for(language: str, member: bool = False) -> dict[str, float]:
+    """The weights of a list in `language`; `member`: after `receiver.` (the fitted member ranker)."""
+    base = {**RANK_WEIGHTS, **LANGUAGE_WEIGHTS.get(language, {})}
+    return {**base, **member_weights().get(language, {})} if member else base
 
 
 def rank_score(features: dict[str, float], weights: dict[str, float] | None = None) -> float:

@@ -9,7 +9,10 @@
   as left-padded batches of similar length, each score request on its own.
 - Prefix cache: per `prefix_key` ("<uri>#completion#prefix", ...) the model cache of the last
   prompt; the next request computes only the tokens after the common prefix. Prompt windows
-  start where they stay put while the user types (`encode_window`).
+  start where they stay put while the user types (`encode_window`). A generate request may
+  carry a shorter `cold_prompt`: run instead where its own cache would leave more than
+  `cold_tokens` tokens to compute (None: never; one-shot callers such as the CLI), while the full prompt's cache is filled in the pauses of
+  typing (a background "fill" request, `fill_chunk` tokens per take, yielding to typing).
 - Cancellation: a cancel flag per request, set by `future.cancel()`, `cancel(key)`, a newer
   request with the same key, the caller's `cancel` event (checked before every token) and
   `close()`; a cancelled future's `result()` raises CancelledError.
@@ -37,6 +40,7 @@ from r1lsp.model_loading import LoadError, ProgressFn, checkpoint_path, cpu_thre
 from r1lsp.result_cache import ResultCache, digest
 from r1lsp.route_trace import RouteTrace
 from r1lsp.settings import ModelSettings
+from r1lsp.token_window import encode_window
 
 log = logging.getLogger("r1lsp.engine")
 
@@ -96,7 +100,7 @@ class Engine:
     def __init__(self, settings: ModelSettings | None = None, *, on_progress: ProgressFn | None = None,
                  max_batch: int = 8, batch_wait_ms: float = 3.0, cache_size: int = 4096,
                  prefix_cache_bytes: int | None = None, result_cache_bytes: int | None = None,
-                 route_quiet_ms: float = 500.0):
+                 route_quiet_ms: float = 500.0, cold_tokens: int | None = 256, fill_chunk: int = 256):
         self.settings = settings or ModelSettings()
         self.on_progress = on_progress
         self.max_batch = max_batch
@@ -105,6 +109,7 @@ class Engine:
         # forward cannot be interrupted (up to ROUTE_BATCH_TOKENS positions, seconds on a CPU), so
         # it runs in the pauses of typing, not between two keystrokes' requests
         self.route_quiet_s = route_quiet_ms / 1000.0
+        self.cold_tokens, self.fill_chunk = cold_tokens, fill_chunk     # see the module docstring
         self._last_interactive = float("-inf")
         self.state = EngineState.LOADING
         self.error: str | None = None
@@ -204,17 +209,22 @@ class Engine:
     def submit_generate(self, key: str | None, prompt_ids: Sequence[int], level_ids=None,
                         max_new_tokens: int = 16, stop_strings: Sequence[str] = (), *,
                         stop_fn: StopFn | None = None, temperature: float = 0.0,
-                        cancel=None, logits_processor=None, prefix_key: str | None = None) -> Future:
+                        cancel=None, logits_processor=None, prefix_key: str | None = None,
+                        cold_prompt: tuple | None = None) -> Future:
         """Continue `prompt_ids` ((T, 3) `level_ids` or None). Future[GenerationResult] with
         `text` set; finish_reason "eos" | "stop" | "length". `stop_fn(text)` returns the index
         to cut the text at (generation stops) or None; make it hashable to allow caching.
         `logits_processor(generated_ids, logits (V,))` edits each step's next-token logits
         (model.generate.generate); results with one are not cached. `prefix_key` (e.g. the
         document URI and the prompt kind) keeps this prompt's cache for the next request with
-        the same key: only the tokens after the common prefix are computed then."""
+        the same key: only the tokens after the common prefix are computed then. `cold_prompt`
+        (ids, levels, prefix key): a shorter prompt for the same request, run instead while
+        `prefix_key`'s cache holds too little of this one (see the module docstring); the
+        result's `stages["cold"]` says so."""
         params = {"max_new_tokens": int(max_new_tokens), "stop_strings": tuple(stop_strings),
                   "stop_fn": stop_fn, "temperature": float(temperature),
-                  "logits_processor": logits_processor, "prefix_key": prefix_key}
+                  "logits_processor": logits_processor, "prefix_key": prefix_key,
+                  "cold_prompt": cold_prompt if prefix_key is not None else None}
         try:
             hash(stop_fn)
             cacheable = temperature <= 0 and logits_processor is None
@@ -266,12 +276,18 @@ class Engine:
             return None
 
     def encode_window(self, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:
-        """See the module-level `encode_window`."""
+        """See `r1lsp.token_window.encode_window`."""
         return encode_window(self, data, end, budget)
 
     def submit_route(self, key: str | None, ids: Sequence[int], level_ids=None, *, cancel=None) -> Future:
         """Future[RouteTrace]: the experts (L, T, k) and weights (L, T, k) of every token."""
         return self._submit("route", key, ids, level_ids, {}, cancel, cache_parts=())
+
+    def touch(self) -> None:
+        """The user is at work (a document opened): background work (expert routing, prompt
+        fills) waits for the next pause, as after a typing request."""
+        with self._cond:
+            self._last_interactive = time.monotonic()
 
     def cancel(self, key: str) -> bool:
         """Cancel the queued or running request with this key; True if there was one."""
@@ -308,7 +324,7 @@ class Engine:
             if self.state in (EngineState.CLOSED, EngineState.FAILED):
                 fut.set_exception(RuntimeError(self.error or f"the engine is {self.state}"))
                 return fut
-            if kind != "route":
+            if kind not in _BACKGROUND:
                 self._last_interactive = time.monotonic()
             if key is not None:
                 old = self._by_key.get(key)
@@ -360,9 +376,9 @@ class Engine:
                     self._cond.wait()
                     continue
                 quiet = self._last_interactive + self.route_quiet_s - time.monotonic()
-                if quiet <= 0 or any(r.kind != "route" for r in self._queue):
+                if quiet <= 0 or any(r.kind not in _BACKGROUND for r in self._queue):
                     break
-                self._cond.wait(quiet)                  # only routes queued, and someone is typing
+                self._cond.wait(quiet)                  # only background work queued, and someone is typing
             if self.state is not EngineState.READY:
                 return None
             deadline = time.monotonic() + self.batch_wait_s
@@ -384,12 +400,14 @@ class Engine:
                 gens.append(r)
             elif r.kind == "score":
                 _resolve(r, self._score(r))
+            elif r.kind == "fill":
+                self._fill(r)
             else:
                 routes.append(r)
         for temp in sorted({r.params["temperature"] for r in gens}):      # one batch per sampling mode
             for wave in _prefix_waves([r for r in gens if r.params["temperature"] == temp]):
                 self._generate_rows(wave)
-        if len(routes) < len(batch):
+        if any(r.kind not in _BACKGROUND for r in batch):
             with self._cond:                    # the quiet period runs from the end of typing work
                 self._last_interactive = time.monotonic()
         groups = _length_groups(routes)
@@ -405,7 +423,7 @@ class Engine:
 
     def _interactive_waiting(self) -> bool:
         with self._cond:
-            return any(r.kind != "route" for r in self._queue)
+            return any(r.kind not in _BACKGROUND for r in self._queue)
 
     # -- loading (r1lsp.model_loading) ----------------------------------------------------
     def _load(self) -> None:
@@ -440,32 +458,78 @@ class Engine:
             prefilled[0] = time.monotonic()
             self._count_batch(rows)
 
+        prompts = [self._prompt_for(r) for r in reqs]                        # (ids, levels, prefix key, cold)
         stats0 = dict(self.prefix_cache.stats)
         results = generate(
-            self.model, [r.ids for r in reqs],
-            level_ids=[None if r.levels is None else r.levels for r in reqs],
+            self.model, [p[0] for p in prompts], level_ids=[p[1] for p in prompts],
             max_new_tokens=[r.params["max_new_tokens"] for r in reqs],
             temperature=reqs[0].params["temperature"], eos_id=sorted(self.prompts.eos_ids),
             stop_strings=(), stop_fns=[_RowStop(r.params) for r in reqs], decode=self.decode,
             cancel=[r.cancelled for r in reqs], logits_processor=[r.params.get("logits_processor") for r in reqs],
-            banned_ids=banned, prefix_cache=self.prefix_cache, prefix_keys=[r.params.get("prefix_key") for r in reqs],
+            banned_ids=banned, prefix_cache=self.prefix_cache, prefix_keys=[p[2] for p in prompts],
             on_batch=on_batch)
         done = time.monotonic()
         stats = self.prefix_cache.stats
-        for r, res in zip(reqs, results):
+        for r, res, (_, _, _, cold) in zip(reqs, results, prompts):
             # where a request's time went (logged by callers, read by bench/completion_bench.py)
             res.stages = {"queued_ms": 1000 * (taken - r.submitted), "prefill_ms": 1000 * (prefilled[0] - taken),
                           "decode_ms": 1000 * (done - prefilled[0]), "rows": len(reqs), "tokens": len(res.tokens),
                           "reused_tokens": stats["reused_tokens"] - stats0["reused_tokens"],
-                          "computed_tokens": stats["computed_tokens"] - stats0["computed_tokens"]}
+                          "computed_tokens": stats["computed_tokens"] - stats0["computed_tokens"], "cold": cold}
             if res.finish_reason == "cancelled" or r.cancelled():
                 r.future.cancel()
                 continue
             if res.text is None:
                 res.text = self.decode(res.tokens)
-            if r.cache_key is not None:
+            if r.cache_key is not None and not cold:                     # kept for the full prompt only
                 self._cache.put(r.cache_key, res)
             _resolve(r, res)
+
+    def _prompt_for(self, r: _Request) -> tuple:
+        """(ids, levels, prefix key, cold) a generate request runs: its cold prompt where its own
+        prefix cache would leave more than `cold_tokens` tokens to compute; the full prompt's
+        cache is then filled in the background (`_fill`)."""
+        key, cold = r.params.get("prefix_key"), r.params.get("cold_prompt")
+        if cold is None or self.cold_tokens is None or len(r.ids) <= self.cold_tokens:
+            return r.ids, r.levels, key, False
+        from model.generate import common_prefix
+        state = self.prefix_cache.peek(key)
+        levels = np.zeros((len(r.ids), 3), np.int64) if r.levels is None else r.levels
+        ids = np.asarray(r.ids, dtype=np.int64)
+        reuse = 0 if state is None else common_prefix(state.ids, state.levels, ids, levels)
+        if len(ids) - reuse <= self.cold_tokens:
+            return r.ids, r.levels, key, False
+        self._submit("fill", key + "#fill", r.ids, r.levels, {"prefix_key": key}, None, None)
+        c_ids, c_levels, c_key = cold
+        return [int(i) for i in c_ids], None if c_levels is None else np.asarray(c_levels, np.int64), c_key, True
+
+    def filling(self, prefix_key: str) -> Future | None:
+        """The background fill of `prefix_key`'s prompt cache still to run (its future resolves
+        once the prompt is in), or None."""
+        with self._cond:
+            req = self._by_key.get(prefix_key + "#fill")
+        return None if req is None else req.future
+
+    def _fill(self, r: _Request) -> None:
+        """One chunk (`fill_chunk` tokens) of a background prefill of `r`'s prompt into its
+        prefix cache; queued again until the prompt is in (a newer fill of the key replaces it)."""
+        from model.generate import common_prefix, prefill_row
+        yield_to_lists()                        # a fill is background work (r1lsp.foreground)
+        key = r.params["prefix_key"]
+        levels = np.zeros((len(r.ids), 3), np.int64) if r.levels is None else r.levels
+        state = self.prefix_cache.get(key)
+        reuse = 0 if state is None else common_prefix(state.ids, state.levels, np.asarray(r.ids, np.int64), levels)
+        upto = min(len(r.ids), reuse + self.fill_chunk)
+        if upto > reuse or state is None or len(state.ids) != upto:
+            self._count_batch(1)
+            state, _, reused = prefill_row(self.model, r.ids[:upto], levels[:upto], state=state)
+            self.prefix_cache.note(reused, upto - reused)
+        self.prefix_cache.put(key, state)
+        if upto < len(r.ids) and not r.cancelled():
+            with self._cond:
+                self._queue.append(r)                   # the next chunk, after what is queued
+            return
+        _resolve(r, upto)
 
     def _count_batch(self, rows: int) -> None:
         self.batches_run += 1
@@ -575,30 +639,10 @@ def _route_forward(model, ids, levels, pad_len):
     return out.routing, nll.numpy()
 
 
-def encode_window(engine, data: bytes, end: int, budget: int) -> tuple[list[int], list[int]]:
-    """Token ids and UTF-8 start offsets of data[start:end]: at most `budget` tokens, from a
-    `start` that stays put while text is appended at `end` (so a prefix cache keeps
-    hitting): start lies on a grid of `budget` bytes, moved one grid step on while the
-    window holds too many tokens, then to the next line start within that step."""
-    step = max(64, budget)
-    start = max(0, (end - budget * 3) // step * step)
-    while True:
-        a = start
-        if a > 0:
-            nl = data.find(b"\n", a, min(end, a + step))
-            a = nl + 1 if nl >= 0 else a
-        while a < end and (data[a] & 0xC0) == 0x80:                 # a character boundary
-            a += 1
-        ids, offsets = engine.encode_with_offsets(data[a:end].decode("utf-8", "surrogatepass"), a)
-        if len(ids) <= budget or start + step >= end:
-            return list(ids)[-budget:], list(offsets)[-budget:]
-        start += step
-
-
 def _prefix_waves(reqs: list[_Request]) -> list[list[_Request]]:
     """Generate requests in batches whose prefix-cache keys differ: two rows of one batch cannot
     share one key's cache (the second would start cold), so a later request with the same key
-    (a ghost-text request after the warm-up of its prompt) runs after the first, reusing it."""
+    (a ghost-text request after an earlier one for the same document) runs after the first, reusing it."""
     waves: list[list[_Request]] = []
     for r in reqs:
         key = r.params.get("prefix_key")
@@ -611,12 +655,16 @@ def _prefix_waves(reqs: list[_Request]) -> list[list[_Request]]:
     return waves
 
 
+_BACKGROUND = ("fill", "route")     # work the engine runs only after a pause in typing
+
+
 def _take_interactive_first(queue: collections.deque, n: int) -> list:
     """Up to n requests off the queue: generate and score requests (someone is typing), else
-    route requests (expert diagnostics, which re-route whole paragraphs), each kind in order."""
-    interactive = [r for r in queue if r.kind != "route"][:n]
-    # routes only in a take of their own (the engine starts them after a pause in typing)
-    taken = interactive or [r for r in queue if r.kind == "route"][:n]
+    one prompt fill's chunk, else route requests (expert diagnostics, which re-route whole
+    paragraphs), each kind in order."""
+    interactive = [r for r in queue if r.kind not in _BACKGROUND][:n]
+    # background work only in a take of its own (the engine starts it after a pause in typing)
+    taken = interactive or [r for r in queue if r.kind == "fill"][:1] or [r for r in queue if r.kind == "route"][:n]
     ids = {id(r) for r in taken}
     rest = [r for r in queue if id(r) not in ids]
     queue.clear()

@@ -4,8 +4,9 @@ safe point (`yield_to_lists`).
 Why: the server is one process, and pure-Python work holds the GIL whatever thread runs it.
 A list needs ~10-40 ms of CPU; with three other threads running Python (jedi parsing a file just
 opened, expert routing, the engine's per-op overhead, a ghost-text prompt being built) a 38 ms
-loop took 330 ms of wall time on the 2 loaded cores this project runs on, and server logs showed
-lists waiting 0.4-1.1 s for the GIL between two of their own steps. Background work that nobody
+loop took 330 ms of wall time on the 2 loaded cores this project runs on, and the server's log
+with a stack sampler showed lists stalled 0.4-1.2 s while other threads ran (jedi's first parse,
+tree-sitter queries, the model's Python between its ops). Background work that nobody
 is waiting for (first parse of a document, routing, prompt warm-ups) therefore checks here
 before it starts a chunk, and waits while a list is in flight (bounded: a list is tens of ms,
 and a stuck one must not stop the rest). Work a list itself waits for must not call this.

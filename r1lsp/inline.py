@@ -12,7 +12,8 @@ Generation stops at the end of the enclosing unit, not after a line count (`Bloc
     suggestion opened (one statement, or one declaration with its body);
   - Python at statement level: the newline that ends the logical line, unless the line is a
     block header (`:`), in which case the block ends at the first line indented no deeper
-    than the header.
+    than the header;
+  - text after the cursor on its line: the first newline (a suggestion inside a line ends there).
 Then the text already following the cursor is not repeated (`dedupe_suffix`), and the
 suggestion is dropped when inserting it adds tree-sitter error nodes or grows an existing
 error (`adds_syntax_error`), or when the model's mean token log-probability over the kept text
@@ -23,13 +24,17 @@ the model may only write one of the names the language's analysis offers there.
 
 Latency (a keystroke's request should only decode): the suffix is short (`SUFFIX_TOKENS`: it
 follows the prefix in the prompt, so it is computed again after every keystroke); the server
-prefills the prompt at the end of each edit (`warm_prompt`, on didChange) into the prefix cache
-the request then finds; with code before the cursor on its line the suggestion is at most
+starts the ghost text at the end of each edit (on didChange) and the request that follows for
+that version and position joins it (r1lsp.session `ghost_text`); with code before the cursor on its line the suggestion is at most
 `LINE_TOKENS` long; typing the start of the suggestion shown is answered with its rest
-(`TypedAhead`), without the model.
+(`TypedAhead`), without the model. Where the document's prompt cache holds too little of the
+prompt (right after opening it or jumping elsewhere), the engine runs the cold prompt, the same
+with a prefix of `COLD_PREFIX_TOKENS` (`ghost_prompts`), and fills the full prompt's cache in
+the next pause of typing.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -37,7 +42,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
-from r1lsp.engine import encode_window
+from r1lsp.token_window import encode_window
 from r1lsp.monitor import MemberMonitor
 from model.structure import StructuredDocument
 from model.structure.languages import language_support
@@ -59,10 +64,12 @@ _COMMENT = {"python": "#", "java": "//"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 
 
-def _scan(text: str, language: str, on_char=None) -> list[str]:
-    """Walk code text skipping strings and comments; return the open-bracket stack at the end.
-    `on_char(i, c, stack)` is called for every code character and may return a stop index."""
-    stack: list[str] = []
+def _scan(text: str, language: str, on_char=None, stack: list[str] | None = None,
+          open_end: list | None = None) -> list[str]:
+    """Walk code text skipping strings and comments; return the open-bracket stack at the end
+    (starting from `stack`). `on_char(i, c, stack)` is called for every code character and may
+    return a stop index. `open_end` gets an entry when the text ends inside a string or comment."""
+    stack = [] if stack is None else stack
     comment = _COMMENT.get(language, "#")
     i, n = 0, len(text)
     while i < n:
@@ -70,13 +77,13 @@ def _scan(text: str, language: str, on_char=None) -> list[str]:
         if language == "java" and text.startswith("/*", i):
             end = text.find("*/", i + 2)
             if end < 0:
-                return stack
+                return _open(stack, open_end)
             i = end + 2
             continue
         if text.startswith(comment, i):
             end = text.find("\n", i)
             if end < 0:
-                return stack
+                return _open(stack, open_end)
             i = end                                                    # the newline still counts
             continue
         if c in "\"'":
@@ -89,7 +96,7 @@ def _scan(text: str, language: str, on_char=None) -> list[str]:
                     break                                              # unterminated one-line string
                 j += 1
             if j >= n:
-                return stack
+                return _open(stack, open_end)
             i = j + len(q) if text.startswith(q, j) else j
             continue
         if on_char is not None:
@@ -104,6 +111,12 @@ def _scan(text: str, language: str, on_char=None) -> list[str]:
     return stack
 
 
+def _open(stack: list[str], open_end: list | None) -> list[str]:
+    if open_end is not None:
+        open_end.append(True)
+    return stack
+
+
 class _Stop(Exception):
     def __init__(self, index: int):
         self.index = index
@@ -112,14 +125,17 @@ class _Stop(Exception):
 class BlockStop:
     """Stop rule for ghost text (see the module docstring). Hashable, so the engine can cache
     generations that used it. `indent` is the indentation of the cursor's line (Python);
-    `line_has_code` whether code precedes the cursor on its line."""
+    `line_has_code` whether code precedes the cursor on its line; `line_rest` whether text
+    follows it there (the cursor is inside the line: a suggestion ends with that line, at its
+    first newline outside strings and comments, since inserting one would split the line)."""
 
-    def __init__(self, language: str, at_statement: bool, indent: int = 0, line_has_code: bool = False):
+    def __init__(self, language: str, at_statement: bool, indent: int = 0, line_has_code: bool = False,
+                 line_rest: bool = False):
         self.language, self.at_statement = language, at_statement
-        self.indent, self.line_has_code = indent, line_has_code
+        self.indent, self.line_has_code, self.line_rest = indent, line_has_code, line_rest
 
     def _key(self):
-        return (self.language, self.at_statement, self.indent, self.line_has_code)
+        return (self.language, self.at_statement, self.indent, self.line_has_code, self.line_rest)
 
     def __eq__(self, other):
         return isinstance(other, BlockStop) and other._key() == self._key()
@@ -135,6 +151,8 @@ class BlockStop:
 
         def on_char(i, c, stack):
             d = len(stack)
+            if c == "\n" and self.line_rest:
+                return i                                               # the line the cursor is inside ends
             if c in _CLOSE:
                 if not stack:                                          # closes the enclosing bracket:
                     return i if self.at_statement else i + 1           # a block's end is not ours
@@ -187,11 +205,40 @@ def bracket_context(doc: StructuredDocument, offset: int) -> bool:
             node = node.parent
         if node is not None and node.start_byte <= offset:
             start = node.start_byte
-    data = doc.data
-    stack = _scan(decode(data[start:offset]), doc.language)
+    stack = _stack_at(doc.data, start, offset, doc.language)
     if not stack:
         return True
     return doc.language == "java" and stack[-1] == "{"
+
+
+_HEADS: collections.OrderedDict = collections.OrderedDict()    # (language, start, head bytes) -> stack
+_HEADS_LOCK = threading.Lock()
+
+
+def _stack_at(data: bytes, start: int, offset: int, language: str) -> list[str]:
+    """`_scan`'s bracket stack over data[start:offset], from the stack at the start of the
+    cursor's line kept from an earlier keystroke (a top-level Java class is the whole file:
+    scanning it from its start cost ~10 ms a request). Scanning on from a line start with the
+    stack there is the same walk when that start lies outside strings and comments."""
+    line_start = data.rfind(b"\n", start, offset) + 1
+    if line_start <= start:
+        return _scan(decode(data[start:offset]), language)
+    key = (language, start, data[start:line_start])
+    with _HEADS_LOCK:
+        head = _HEADS.get(key)
+        if head is not None:
+            _HEADS.move_to_end(key)
+    if head is None:
+        open_end: list = []
+        scanned = _scan(decode(key[2]), language, open_end=open_end)
+        if open_end:                                       # the line starts inside a string or comment
+            return _scan(decode(data[start:offset]), language)
+        head = tuple(scanned)
+        with _HEADS_LOCK:
+            _HEADS[key] = head
+            while len(_HEADS) > 8:
+                _HEADS.popitem(last=False)
+    return _scan(decode(data[line_start:offset]), language, stack=list(head))
 
 
 # ---------------------------------------------------------------------------- post-processing
@@ -253,18 +300,21 @@ def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
 # ---------------------------------------------------------------------------- prompt
 
 SUFFIX_TOKENS = 64     # the suffix follows the prefix in the prompt: recomputed on every keystroke
+COLD_PREFIX_TOKENS = 384   # the prefix (context block included) of the cold prompt (`ghost_prompts`)
 
 
 def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int, *,
-                suffix_tokens: int = SUFFIX_TOKENS, context_text: str = ""):
+                suffix_tokens: int = SUFFIX_TOKENS, context_text: str = "", prefix_tokens: int | None = None):
     """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context.
     The suffix is kept short (`suffix_tokens`): it comes after the prefix, so every token of it is
     computed again on each keystroke (a quarter of the context, ~500 tokens, cost ~90 % of a
     typing request's prefill); its first lines are what the middle has to meet. `context_text`
     (r1lsp.inline_context: other files' signatures and snippets) opens the prefix, in its budget,
-    with the units of the prefix's first token."""
+    with the units of the prefix's first token. `prefix_tokens`: the prefix's budget (context
+    block at most a quarter of it) instead of what the context leaves after the suffix."""
     budget = max(32, engine.context_tokens - max_tokens - 8)
     suffix_tokens = min(suffix_tokens, budget // 4)
+    prefix_budget = budget - budget // 4 if prefix_tokens is None else min(prefix_tokens, budget - budget // 4)
     data = doc.data
     end = min(len(data), offset + suffix_tokens * 8)
     while end > offset and end < len(data) and (data[end] & 0xC0) == 0x80:
@@ -272,8 +322,8 @@ def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int, *
     s_ids, s_off = engine.encode_with_offsets(decode(data[offset:end]), offset)
     s_ids, s_off = list(s_ids)[:suffix_tokens], list(s_off)[:suffix_tokens]
     # the prefix window's start stays put while the user types (the prefix cache keeps hitting)
-    c_ids = engine.encode(context_text)[:budget // 4] if context_text else []
-    p_ids, p_off = encode_window(engine, data, offset, budget - budget // 4 - len(c_ids))
+    c_ids = engine.encode(context_text)[:(budget if prefix_tokens is None else prefix_budget) // 4] if context_text else []
+    p_ids, p_off = encode_window(engine, data, offset, prefix_budget - len(c_ids))
     h = doc.hierarchy
     cursor_units = tuple(h.unit_ids([offset])[0])
     p_lev = [tuple(u) for u in h.unit_ids(p_off)] if p_off else []
@@ -338,37 +388,30 @@ class TypedAhead:
 
 # ---------------------------------------------------------------------------- entry point
 
+def _line_rest(data: bytes, offset: int) -> str:
+    """The text after byte `offset` up to the end of its line."""
+    end = data.find(b"\n", offset)
+    return decode(data[offset:end if end >= 0 else len(data)])
+
+
 def ghost_prompt(engine, doc: StructuredDocument, offset: int, max_tokens: int, cross_file=None, context=None,
                  snippets: tuple = ()):
-    """The ghost-text prompt (ids, level ids) at byte `offset`: what `inline_suggestions` sends
-    and `warm_prompt` prefills ahead of it (the two must be the same tokens). `cross_file`
-    (r1lsp.inline_context.CrossFileContext) adds other files' signatures and `snippets`."""
+    """The ghost-text prompt (ids, level ids) at byte `offset` that `inline_suggestions` sends.
+    `cross_file` (r1lsp.inline_context.CrossFileContext) adds other files' signatures and
+    `snippets`."""
+    return ghost_prompts(engine, doc, offset, max_tokens, cross_file, context, snippets)[0]
+
+
+def ghost_prompts(engine, doc: StructuredDocument, offset: int, max_tokens: int, cross_file=None, context=None,
+                  snippets: tuple = ()):
+    """((ids, levels) of the prompt, (ids, levels) of the cold prompt): the same with a prefix of
+    `COLD_PREFIX_TOKENS` (its window start also stays put while the user types). The engine runs
+    the cold one where the document's prompt cache holds too little of the full one (a request
+    right after opening or jumping elsewhere: ~1,400 prompt tokens to compute, ~0.5-1.3 s here),
+    and fills the full prompt's cache in the pauses of typing (`Engine.submit_generate`)."""
     text = cross_file.text_for(doc, offset, context, snippets) if cross_file is not None else ""
-    return fim_request(engine, doc, offset, max_tokens, context_text=text)
-
-
-def warm_prompt(doc: StructuredDocument, offset: int, engine, *, max_tokens: int = 48, key: str,
-                cross_file=None, context: AnalysisContext | None = None, snippets: tuple = ()) -> object | None:
-    """Prefill the ghost-text prompt at byte `offset` into the prefix cache of `key` while the
-    user types (sent on didChange at the edit's end), so the ghost-text request that follows
-    finds the prompt computed and only decodes. Returns the engine future (None when the
-    engine is not ready). A ghost-text request cancels a warm-up still queued
-    (`inline_suggestions` does: two rows of one batch cannot share one prefix cache)."""
-    if engine is None or getattr(engine, "state", None) != "ready" or offset > len(doc.data):
-        return None
-    ids, levels = ghost_prompt(engine, doc, offset, max_tokens, cross_file, context, snippets)
-    fut = engine.submit_generate(key + "#warm", ids, levels, 1, prefix_key=key + "#prefix")
-    fut.add_done_callback(_log_warm)
-    return fut
-
-
-def _log_warm(fut) -> None:
-    if fut.cancelled() or fut.exception() is not None:
-        log.debug("ghost prompt warm-up cancelled")
-        return
-    st = getattr(fut.result(), "stages", None) or {}
-    log.debug("ghost prompt warmed: queued %.0f ms, prefill %.0f ms (%d reused, %d computed)", st.get("queued_ms", 0),
-              st.get("prefill_ms", 0), st.get("reused_tokens", 0), st.get("computed_tokens", 0))
+    full = fim_request(engine, doc, offset, max_tokens, context_text=text)
+    return full, fim_request(engine, doc, offset, max_tokens, context_text=text, prefix_tokens=COLD_PREFIX_TOKENS)
 
 
 def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
@@ -377,7 +420,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        min_confidence: float | None = None, monitor: bool = False,
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
-                       snippets: tuple = ()) -> list[InlineSuggestion]:
+                       snippets: tuple = (), pause=None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
@@ -386,7 +429,10 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     edits each step's logits (model.generate.generate; applied before the monitor).
     `typed_ahead`: the suggestions shown before under `key`; typing their start answers with
     their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens.
-    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`)."""
+    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`).
+    `pause()`: called before the prompt is built, before the model is asked and before each
+    token (the server's run started ahead of a request waits there while a completion list is
+    being made)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -401,13 +447,18 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 log.debug("ghost text typed ahead: %r", ahead.text)
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
-    engine.cancel(key + "#warm")                                          # a warm-up not started yet
-    ids, levels = ghost_prompt(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
+    if pause is not None:
+        pause()
+    (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     line_has_code = bool(typed.strip())
     stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,
-                     indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code)
+                     indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code,
+                     line_rest=bool(_line_rest(doc.data, cur.offset).strip()))
     processor = logits_processor
+    if pause is not None:
+        step = lambda ids, logits: pause() and None                      # noqa: E731 (edits nothing)
+        processor = step if processor is None else _chain(step, processor)
     if monitor:
         guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
         processor = guide if logits_processor is None else _chain(logits_processor, guide)
@@ -417,8 +468,11 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
         processor = watch if processor is None else _chain(watch, processor)
         stop_early = watch.stopper(cancel)
     n_tokens = min(max_tokens, LINE_TOKENS) if line_has_code else max_tokens
+    if pause is not None:
+        pause()
     fut = engine.submit_generate(key, ids, levels, n_tokens, stop_fn=stop, cancel=stop_early,
-                                 logits_processor=processor, prefix_key=key + "#prefix")
+                                 logits_processor=processor, prefix_key=key + "#prefix",
+                                 cold_prompt=(*cold, key + "#cold"))
     t1 = time.perf_counter()
     res = _wait(fut, timeout, cancel)
     t2 = time.perf_counter()
@@ -431,8 +485,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                   1000 * (t2 - t1))
         return []
     stages = getattr(res, "stages", None) or {}
-    log.debug("ghost stages: prompt %.0f ms (%d tokens), engine %.0f ms: queued %.0f, prefill %.0f (%d reused, %d "
-              "computed), decode %.0f (%d tokens, %d rows)", 1000 * (t1 - t0), len(ids), 1000 * (t2 - t1),
+    log.debug("ghost stages: prompt %.0f ms (%d tokens%s), engine %.0f ms: queued %.0f, prefill %.0f (%d reused, %d "
+              "computed), decode %.0f (%d tokens, %d rows)", 1000 * (t1 - t0), len(ids),
+              f"; ran the cold prompt, {len(cold[0])} tokens" if stages.get("cold") else "", 1000 * (t2 - t1),
               stages.get("queued_ms", 0), stages.get("prefill_ms", 0), stages.get("reused_tokens", 0),
               stages.get("computed_tokens", 0), stages.get("decode_ms", 0), len(res.tokens), stages.get("rows", 0))
     text = res.text if res.text is not None else engine.decode(res.tokens)
@@ -440,11 +495,14 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     suffix = data[cur.offset:cur.offset + 4 * len(text.encode()) + 64].decode("utf-8", "ignore")
     text = dedupe_suffix(text, suffix)
     if not text.strip():
+        log.debug("ghost text dropped: %r is what follows the cursor", res.text)
         return []
     confidence = mean_logprob(engine, res.tokens, getattr(res, "logprobs", None), text)
     if min_confidence is not None and confidence < min_confidence:
+        log.debug("ghost text dropped: %r mean log-probability %.2f (gate %.2f)", text, confidence, min_confidence)
         return []
     if adds_syntax_error(doc, cur.offset, text):
+        log.debug("ghost text dropped: %r adds a syntax error", text)
         return []
     if typed_ahead is not None:
         typed_ahead.remember(key, data, cur.offset, text, confidence)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import time
 
 M_ARENA_MAX = -8
@@ -56,3 +57,16 @@ def trim(min_interval: float = 5.0) -> None:
     lib = _lib()
     if lib and hasattr(lib, "malloc_trim"):
         lib.malloc_trim(0)
+
+
+def freeze_startup_heap() -> int:
+    """Collect, then put every object alive now (imported modules, jedi's builtins and stubs,
+    the usage prior, ...) out of the cyclic collector's reach (`gc.freeze`); how many. A full
+    collection walks the whole heap holding the GIL: with jedi and the model loaded it took
+    0.9-1.2 s on the loaded 2 cores (540 K objects), a stall of every thread, lists included, at a
+    random moment; with the start-up heap frozen, 0.4 s. Objects that exist at start-up live as
+    long as the server (a frozen cycle that became garbage would stay: there are none of size)."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+

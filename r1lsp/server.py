@@ -8,10 +8,8 @@ feature logic lives here; the session state behind the handlers is `r1lsp.sessio
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
-import threading
 import time
 from typing import Any
 
@@ -23,7 +21,6 @@ from r1lsp.completion import CompletionCandidate, complete, warm_up as warm_up_l
 from r1lsp.documents import TextChange, UnknownDocument
 from r1lsp.foreground import list_in_flight
 from r1lsp.expert_labels import experts_json
-from r1lsp.inline import inline_suggestions
 from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
 from r1lsp.requests import (EXPERTS_REQUEST, LEVELS_REQUEST, SETTINGS_REQUEST, TRANSLATE_COMMAND, ExpertsParams,
@@ -99,8 +96,9 @@ def create_server() -> R1LanguageServer:
         await ls.pull_configuration()
         ls.ensure_engine()
         # jedi's first answer loads the builtins (~2 s): pay that before the first completion
-        ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment)
-        ls.loop.run_in_executor(None, warm_up_lists)
+        warmed = [ls.loop.run_in_executor(None, warm_up, ls.settings.python.environment),
+                  ls.loop.run_in_executor(None, warm_up_lists)]
+        asyncio.ensure_future(ls.freeze_after(warmed))
         ls.java_scan = asyncio.ensure_future(ls.scan_java_workspace())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -128,6 +126,8 @@ def create_server() -> R1LanguageServer:
         item = params.text_document
         started = time.perf_counter()
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
+        if ls.engine is not None:
+            ls.engine.touch()                   # requests at the cursor follow: routing waits for a pause
         ls.java_document_changed(item.uri, now=True)
         # routed after the debounce, as after an edit: the editor's first requests on a document
         # just opened (its list, its ghost text) come first
@@ -225,18 +225,13 @@ def create_server() -> R1LanguageServer:
         doc = ls.documents.get(uri)
         snap = doc.snapshot()
         line, char = ls.to_utf16(doc, params.position)
-        cancel = threading.Event()
         started = time.perf_counter()
         ls.inline_asked.add(uri)
+        run = ls.ghost_text(uri, snap, line, char)         # or the run its didChange started
         try:
-            suggestions = await asyncio.get_running_loop().run_in_executor(ls.inline_pool, functools.partial(
-                inline_suggestions, snap, line, char, ls.engine,
-                max_tokens=ls.settings.model.max_tokens, cancel=cancel, key=f"{uri}#inline",
-                min_confidence=ls.settings.inline.min_confidence, monitor=ls.settings.inline.monitor,
-                typed_ahead=ls.typed_ahead, **ls.ghost_context(uri),
-            ))
+            suggestions = await asyncio.wrap_future(run.future)
         except asyncio.CancelledError:  # the client cancelled or typed on
-            cancel.set()
+            run.cancel.set()
             log.debug("ghost text at %s:%d:%d cancelled after %.0f ms", uri, line, char, 1000 * (time.perf_counter() - started))
             raise
         log.debug("ghost text at %s:%d:%d (v%d): %d suggestion(s) in %.0f ms", uri, line, char, snap.version,

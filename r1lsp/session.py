@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from r1lsp import __version__
+from r1lsp import __version__, memory
 from r1lsp.completion import AnalysisContext
 from r1lsp.completion_candidates import prepare
 from r1lsp.diagnostics_hub import DiagnosticsHub
@@ -30,8 +32,8 @@ from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
-from r1lsp.foreground import after_lists
-from r1lsp.inline import TypedAhead, warm_prompt
+from r1lsp.foreground import after_lists, yield_to_lists
+from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
@@ -44,6 +46,22 @@ from model.structure import StructuredDocument
 from model.structure.text_index import utf16_len
 
 log = logging.getLogger("r1lsp.server")
+
+
+@dataclasses.dataclass
+class GhostRun:
+    """Ghost text being computed for one document version and position (`ghost_text`)."""
+    version: int
+    position: tuple[int, int]                # (line, UTF-16 column)
+    future: Future                           # Future[list[InlineSuggestion]]
+    cancel: threading.Event
+    asked: threading.Event                   # a request joined it: lists no longer go first
+
+    def pause(self) -> None:
+        """Before the model and each token of a run nobody asked for yet: wait while a
+        completion list is being made (r1lsp.foreground)."""
+        if not self.asked.is_set():
+            yield_to_lists()
 
 
 class R1LanguageServer(LanguageServer):
@@ -72,6 +90,8 @@ class R1LanguageServer(LanguageServer):
         self.inline_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-inline")
         self.typed_ahead = TypedAhead()          # the ghost text shown per document (typing its start)
         self.inline_asked: set[str] = set()      # documents whose ghost text the client asked for
+        self.ghost_runs: dict[str, GhostRun] = {}  # the ghost text being computed, per document
+        self._ghost_lock = threading.Lock()
         self.cross_file = CrossFileContext()      # other files' signatures in the ghost-text prompt
         self.recent_edits = RecentEdits()         # where each document was edited last
         # set once the first engine exists: a document opened while `initialized` still pulls the
@@ -253,6 +273,12 @@ class R1LanguageServer(LanguageServer):
         self.prepare_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
                                      typed is None)
 
+    async def freeze_after(self, warm_ups: list) -> None:
+        """Once the warm-ups are done, freeze the start-up heap (`memory.freeze_startup_heap`)."""
+        await asyncio.gather(*warm_ups, return_exceptions=True)
+        frozen = await asyncio.get_running_loop().run_in_executor(None, memory.freeze_startup_heap)
+        log.info("start-up heap frozen: %d objects out of the cyclic collector's reach", frozen)
+
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:
         f = self.settings.features
@@ -325,9 +351,14 @@ class R1LanguageServer(LanguageServer):
     def forget_document_state(self, uri: str) -> None:
         """A closed document's model state: its prefix caches (keys '<uri>#...') go."""
         if self.engine is not None:
+            self.engine.cancel(f"{uri}#inline#prefix#fill")               # a prompt fill not run yet
             self.engine.prefix_cache.invalidate(uri + "#")
         self.typed_ahead.forget(f"{uri}#inline")
         self.inline_asked.discard(uri)
+        with self._ghost_lock:
+            run = self.ghost_runs.pop(uri, None)
+        if run is not None:
+            run.cancel.set()
         self.cross_file.forget(uri)
         self.recent_edits.forget(uri)
 
@@ -339,16 +370,46 @@ class R1LanguageServer(LanguageServer):
         return {"context": self.analysis_context(uri), "cross_file": self.cross_file,
                 "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
 
+    def ghost_text(self, uri: str, snap: StructuredDocument, line: int, character: int,
+                   background: bool = False) -> GhostRun:
+        """The ghost text at (line, UTF-16 character) of `snap` (a snapshot of the open document
+        `uri`) being computed on the ghost-text threads: the run started on the edit that made
+        this version, when it is for this position (`warm_ghost_text`), else a new one. Either
+        way the runs of other positions and documents stop (the user is here now). A
+        `background` run (nobody asked yet) starts once no completion list is in flight
+        (r1lsp.foreground)."""
+        with self._ghost_lock:
+            run = self.ghost_runs.get(uri)
+            if run is not None and run.version == snap.version and run.position == (line, character) \
+                    and not run.cancel.is_set():
+                if not background:
+                    run.asked.set()
+                return run
+            for other in self.ghost_runs.values():
+                other.cancel.set()
+            self.ghost_runs.clear()
+            run = GhostRun(snap.version, (line, character), None, threading.Event(), threading.Event())
+            if not background:
+                run.asked.set()
+            inline = self.settings.inline
+            start = functools.partial(after_lists, inline_suggestions) if background else inline_suggestions
+            run.future = self.inline_pool.submit(functools.partial(
+                start, snap, line, character, self.engine, max_tokens=self.settings.model.max_tokens,
+                cancel=run.cancel, key=f"{uri}#inline", min_confidence=inline.min_confidence, monitor=inline.monitor,
+                typed_ahead=self.typed_ahead, pause=run.pause, **self.ghost_context(uri)))
+            self.ghost_runs[uri] = run
+            return run
+
     def warm_ghost_text(self, uri: str, offset: int) -> None:
-        """After an edit ending at byte `offset`: prefill the ghost-text prompt there while the
-        client gets ready to ask (only for documents whose ghost text the client asked for)."""
+        """After an edit ending at byte `offset` (where the cursor then is): start the ghost text
+        there while the client gets ready to ask, so that its request joins the run (only for
+        documents whose ghost text the client asked for)."""
         engine = self.engine
         if (uri not in self.inline_asked or not self.settings.features.inline_completion or engine is None
                 or engine.state != EngineState.READY or uri not in self.documents):
             return
         snap = self.documents.get(uri).snapshot()
-        self.inline_pool.submit(after_lists, warm_prompt, snap, offset, engine, max_tokens=self.settings.model.max_tokens,
-                                key=f"{uri}#inline", **self.ghost_context(uri))
+        self.ghost_text(uri, snap, *snap.position_at(offset), background=True)
 
     def shutdown_engine(self) -> None:
         if self.engine is not None:

@@ -84,10 +84,11 @@ class StubEngine:
         return f
 
     def submit_generate(self, key, prompt_ids, level_ids=None, max_new_tokens=16, stop_strings=(), *,
-                        stop_fn=None, temperature=0.0, cancel=None, logits_processor=None, prefix_key=None):
+                        stop_fn=None, temperature=0.0, cancel=None, logits_processor=None, prefix_key=None,
+                        cold_prompt=None):
         from model.generate import GenerationResult
         self.requests.append(("generate", key, list(prompt_ids), level_ids))
-        self.logits_processor = logits_processor
+        self.logits_processor, self.cold_prompt = logits_processor, cold_prompt
         out, reason = "", "length"
         for c in self.text:
             out += c

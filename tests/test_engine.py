@@ -239,23 +239,121 @@ def test_ghost_text_after_typing_processes_only_the_new_tokens(engine):
     assert engine.prefix_cache.last[0] == 0 and [s.text for s in got] == [s.text for s in fresh]
 
 
-def test_ghost_prompt_warmed_on_typing_leaves_the_request_only_decoding(engine):
-    from r1lsp.inline import inline_suggestions, warm_prompt
-    from model.structure import StructuredDocument
+def test_ghost_text_started_on_an_edit_is_joined_by_the_request_for_that_version_and_position(engine):
+    """The server starts the ghost text when an edit ends (didChange, for a document whose ghost
+    text the client asks for); the request that follows for that version and position gets that
+    run's answer, equal to a fresh one; a request elsewhere starts its own and stops the other."""
+    from r1lsp.inline import inline_suggestions
+    from r1lsp.session import R1LanguageServer
+    from r1lsp.documents import TextChange
 
-    src = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40)) + "def g(items):\n    total = s\n"
-    doc = StructuredDocument(src, "python")
+    ls = R1LanguageServer()
+    ls.engine = engine
+    uri = "file:///w.py"
+    src = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40)) + "def g(items):\n    total = \n"
+    ls.documents.open(uri, "python", src, 1)
+    ls.inline_asked.add(uri)
     line, col = src.count("\n") - 1, len("    total = s")
-    key = "file:///w.py#inline"
-    engine.clear_cache()
-    warm_prompt(doc, doc.offset_at(line, col), engine, max_tokens=4, key=key).result(60)
-    got = inline_suggestions(doc, line, col, engine, max_tokens=4, timeout=30, key=key)
-    reused, computed = engine.prefix_cache.last
-    assert reused > 200 and computed == 0                          # the whole prompt was warm
+    ls.documents.change(uri, 2, [TextChange("s", (line, col - 1), (line, col - 1))])
+    doc = ls.documents.get(uri)
+    ls.warm_ghost_text(uri, doc.offset_at(line, col))
+    started = ls.ghost_runs[uri]
+    assert not started.asked.is_set()                                    # lists go first until asked
+    run = ls.ghost_text(uri, doc.snapshot(), line, col)
+    assert run is started and run.version == 2 and run.asked.is_set()
+    got = run.future.result(60)
     engine.prefix_cache.invalidate("file:///w.py")
     engine.clear_cache()
-    fresh = inline_suggestions(doc, line, col, engine, max_tokens=4, timeout=30, key=key)
+    fresh = inline_suggestions(doc.snapshot(), line, col, engine, max_tokens=ls.settings.model.max_tokens, timeout=30,
+                               key="fresh", min_confidence=ls.settings.inline.min_confidence,
+                               monitor=ls.settings.inline.monitor, **ls.ghost_context(uri))
     assert [s.text for s in got] == [s.text for s in fresh]
+    elsewhere = ls.ghost_text(uri, doc.snapshot(), line - 3, 4)
+    assert elsewhere is not run and run.cancel.is_set() and ls.ghost_runs[uri] is elsewhere
+    elsewhere.future.result(60)
+    ls.inline_pool.shutdown()
+
+
+def test_a_cold_prompt_runs_until_the_full_prompt_is_filled_in_a_pause(tiny_checkpoint, reference):
+    """A request whose prompt cache holds too little of its prompt runs its shorter cold prompt;
+    the full prompt's cache is filled in chunks in the background, after which the same request
+    runs the full prompt, computing only what is new, with the tokens of a fresh prefill."""
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none"),
+                 cold_tokens=8, fill_chunk=16, route_quiet_ms=0).start()
+    try:
+        assert eng.wait_ready(60)
+        full, short = list(range(5, 45)), list(range(30, 45))
+        first = eng.submit_generate("g", full, None, 3, prefix_key="doc#p", cold_prompt=(short, None, "doc#c")).result(60)
+        assert first.stages["cold"] and first.stages["computed_tokens"] == len(short)
+        assert first.tokens == generate(reference, [short], max_new_tokens=3)[0].tokens
+        fill = eng.filling("doc#p")
+        if fill is not None:
+            assert fill.result(60) == len(full)
+        assert list(eng.prefix_cache.peek("doc#p").ids) == full
+        assert eng.batches_run >= 1 + 3                                        # 16 + 16 + 8 tokens
+        typed = full + [7]
+        again = eng.submit_generate("g", typed, None, 3, prefix_key="doc#p", cold_prompt=(short + [7], None, "doc#c")).result(60)
+        assert not again.stages["cold"] and eng.prefix_cache.last == (len(full), 1)
+        assert again.tokens == generate(reference, [typed], max_new_tokens=3)[0].tokens
+        eng.cold_tokens = None                                                  # one-shot callers (the CLI)
+        whole = eng.submit_generate("g", full, None, 3, prefix_key="other#p", cold_prompt=(short, None, "other#c")).result(60)
+        assert not whole.stages["cold"] and whole.stages["computed_tokens"] == len(full)
+    finally:
+        eng.close()
+
+
+def test_window_tokens_reused_while_typing_equal_a_fresh_tokenization(tiny_checkpoint, monkeypatch):
+    """encode_window keeps the tokens of a window's head and tokenizes only the last lines again:
+    whatever is typed (newlines, blanks at line ends, tabs, CRLF, non-ASCII spaces, jumps), the
+    ids and offsets are those of tokenizing the whole window."""
+    import random
+    from pathlib import Path
+    from tokenizers import Tokenizer
+    from model.tokenizer import encode_with_byte_offsets, token_byte_lengths
+    from r1lsp import token_window as engine_module
+    from r1lsp.token_window import encode_window
+
+    tok = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
+    lengths = token_byte_lengths(tok)
+
+    class Tokens:
+        tokenized = 0                                                      # characters
+
+        def encode_with_offsets(self, text, start=0):
+            self.tokenized += len(text)
+            ids, offsets = encode_with_byte_offsets(tok, text, lengths, start)
+            return list(ids), list(offsets)
+
+    fresh = Tokens()
+    whole = lambda eng, data, a, end: fresh.encode_with_offsets(data[a:end].decode("utf-8", "surrogatepass"), a)
+
+    fixtures = Path(__file__).parent / "fixtures"
+    text = "".join(p.read_text("utf-8", "replace") for p in sorted(fixtures.rglob("*.py"))[:6])
+    text = text.replace("return", "return  \r").replace("    x", "\tx\u00a0").replace("def", "déf")
+    data, rng, kept = bytearray(text.encode()), random.Random(0), Tokens()
+    cursor = len(data) // 2
+    for step in range(300):
+        if step % 60 == 0:
+            cursor = rng.randrange(len(data) // 4, len(data))          # a jump
+            while (data[cursor] & 0xC0) == 0x80:
+                cursor += 1
+        piece = rng.choice(["a", "b", " ", "\n", "\n    ", "(", "é", "\u00a0", "  \n", "\t", "\r\n", "x1"]).encode()
+        data[cursor:cursor] = piece
+        cursor += len(piece)
+        for budget in (64, 300):
+            got = encode_window(kept, bytes(data), cursor, budget)
+            with monkeypatch.context() as m:                                   # the window tokenized whole
+                m.setattr(engine_module, "_encode_span", whole)
+                assert got == encode_window(None, bytes(data), cursor, budget)
+    kept.tokenized = fresh.tokenized = 0
+    for ch in "total = compute(items, limit)":                             # typing on one line
+        data[cursor:cursor] = ch.encode()
+        cursor += 1
+        got = encode_window(kept, bytes(data), cursor, 300)
+        with monkeypatch.context() as m:
+            m.setattr(engine_module, "_encode_span", whole)
+            assert got == encode_window(None, bytes(data), cursor, 300)
+    assert kept.tokenized < fresh.tokenized / 5
 
 
 def test_rows_sharing_a_prefix_key_run_one_after_the_other(engine):
@@ -283,6 +381,11 @@ def test_typing_requests_are_served_before_expert_routing():
     assert [r.n for r in q] == [0, 1, 3]
     assert [r.n for r in _take_interactive_first(q, 2)] == [0, 1]          # routes in a take of their own
     assert [r.n for r in q] == [3]
+    q = collections.deque(types.SimpleNamespace(kind=k, n=i) for i, k in enumerate(["route", "fill", "fill", "generate"]))
+    assert [r.n for r in _take_interactive_first(q, 4)] == [3]
+    assert [r.n for r in _take_interactive_first(q, 4)] == [1]                 # then one prompt fill's chunk
+    assert [r.n for r in _take_interactive_first(q, 4)] == [2]
+    assert [r.n for r in _take_interactive_first(q, 4)] == [0]
 
 
 def test_routing_waits_for_a_pause_in_typing(tiny_checkpoint):
@@ -299,6 +402,24 @@ def test_routing_waits_for_a_pause_in_typing(tiny_checkpoint):
         assert not route.done()                                          # still within the pause
         eng.route_quiet_s = 0.0
         eng.submit_generate("typing", [5, 6], max_new_tokens=1).result(60)   # wakes the worker
+        assert route.result(60).experts.shape[1] == 4
+    finally:
+        eng.close()
+
+
+def test_routing_after_a_document_opens_waits_for_a_pause(tiny_checkpoint):
+    """`touch` (the server calls it on didOpen: requests at the cursor follow) starts the pause
+    that routing waits for, as a typing request does."""
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none"),
+                 route_quiet_ms=60_000).start()
+    try:
+        assert eng.wait_ready(60)
+        eng.touch()
+        route = eng.submit_route(None, [5, 6, 7, 8])
+        eng.submit_generate("ghost", [5, 6, 7, 9], max_new_tokens=1).result(60)
+        assert not route.done()
+        eng.route_quiet_s = 0.0
+        eng.submit_generate("ghost", [5, 6], max_new_tokens=1).result(60)
         assert route.result(60).experts.shape[1] == 4
     finally:
         eng.close()

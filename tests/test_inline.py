@@ -70,11 +70,48 @@ def test_mid_line_suggestion_is_short(stub_engine):
     assert asked == [LINE_TOKENS, 48]                               # the line's rest; a new line: all
 
 
+def test_suggestion_inside_a_line_ends_with_that_line(stub_engine):
+    # text follows the cursor on its line: a newline would split it, so the suggestion ends there
+    src = "def f(a, b):\n    return g(a|, b)\n"
+    assert ghost(src, "python", "bc\n    x = 1", stub_engine) == ["bc"]
+    java = "class A {\n    int f(int x) {\n        return g(x|, 2);\n    }\n}\n"
+    assert ghost(java, "java", " + 1\n        y++;", stub_engine) == [" + 1"]
+    # a generation that starts on a new line has nothing for this line
+    assert ghost(src, "python", "\n    if a:\n        b", stub_engine) == []
+    # even inside brackets the suggestion opened (cut there, it is a syntax error: dropped)
+    assert ghost(src, "python", "bc(1,\n      2)\n    x = 1", stub_engine) == []
+    assert ghost(src, "python", "bc(1)\n", stub_engine) == ["bc(1)"]
+    # at a line's end the statement and bracket rules hold
+    assert ghost("def f(a, b):\n    return g(a,|\n", "python", "\n             b)\n", stub_engine) == ["\n             b)"]
+
+
 def test_java_stops_before_the_enclosing_blocks_end():
     rule = BlockStop("java", at_statement=True)
     text = "x++;"
     assert rule(text) == 4
     assert rule("\n    }\n}") == 5                                  # the method's own `}` is not ours
+
+
+def test_bracket_stack_from_the_kept_line_start_equals_a_scan_from_the_start():
+    """bracket_context scans on from the stack kept at the start of the cursor's line: at every
+    offset of files with strings, comments and brackets over many lines, while typing, the stack
+    is the one scanned from the start."""
+    from pathlib import Path
+    from r1lsp.inline import _scan, _stack_at
+    from model.structure.text_index import decode
+    fixtures = Path(__file__).parent / "fixtures"
+    for path, language in [(p, "python") for p in sorted(fixtures.rglob("*.py"))[:4]] + \
+                          [(p, "java") for p in sorted(fixtures.rglob("*.java"))[:4]]:
+        data = path.read_text("utf-8", "replace").encode()
+        data = data[:len(data) // 2] + b'x = f(a, """b\n(c""", /* d\n */ [e, // f\n' + data[len(data) // 2:]
+        for offset in range(0, len(data), 7):
+            while offset < len(data) and (data[offset] & 0xC0) == 0x80:
+                offset += 1
+            after = min(len(data), offset + 1)
+            while after < len(data) and (data[after] & 0xC0) == 0x80:
+                after += 1
+            for end in (offset, after):                                       # and one more character typed
+                assert _stack_at(data, 0, end, language) == _scan(decode(data[:end]), language), (path, end)
 
 
 def test_stop_rule_ignores_brackets_in_strings_and_comments():
@@ -126,6 +163,36 @@ def test_fim_prompt_layout_and_levels(stub_engine):
     s = ids.index(sp.fim_suffix)
     assert eng.decode(ids[2:s]) == "def f(a, b):\n    " and eng.decode(ids[s + 1:-1]) == "\n    return a\n"
     assert len(levels) == len(ids) and all(len(u) == 3 for u in levels)
+
+
+def test_the_cold_prompt_is_the_prompt_with_a_short_prefix_that_stays_put_while_typing(stub_engine):
+    from r1lsp.inline import COLD_PREFIX_TOKENS
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(80))
+    src = body + "def g(items):\n    total = |\n    return total\n"
+    doc, line, col = doc_with_cursor(src, "python")
+    eng = stub_engine("sum(items)")
+    assert ghost(src, "python", "sum(items)", lambda text: eng) == ["sum(items)"]
+    (_, _, full, _), (cold, _, key) = eng.requests[-1], eng.cold_prompt
+    sp = eng.special
+    part = lambda ids: (ids[2:ids.index(sp.fim_suffix)], ids[ids.index(sp.fim_suffix):])
+    (p_full, s_full), (p_cold, s_cold) = part(full), part(cold)
+    assert s_cold == s_full and key.endswith("#cold")                       # the same suffix and middle
+    assert len(p_full) > 2 * COLD_PREFIX_TOKENS >= 2 * len(p_cold) and p_full[-len(p_cold):] == p_cold
+    typed = src.replace("total = |", "total = s|")                          # one more character
+    ghost(typed, "python", "um(items)", lambda text: eng)
+    assert eng.cold_prompt[0][:len(p_cold) + 2] == cold[:len(p_cold) + 2]   # the cold prefix only grew
+
+
+def test_pause_is_called_before_the_model_and_each_token(tiny_checkpoint):
+    doc, line, col = doc_with_cursor("def f(items):\n    total = |\n", "python")
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none")).start()
+    try:
+        assert eng.wait_ready(60)
+        calls = []
+        inline_suggestions(doc, line, col, eng, max_tokens=5, timeout=30, key="p", pause=lambda: calls.append(1))
+        assert 3 <= len(calls) <= 2 + 5                        # before the prompt, the model, then per token
+    finally:
+        eng.close()
 
 
 def test_past_the_end_no_engine_and_cancelled_give_nothing(stub_engine):

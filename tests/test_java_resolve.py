@@ -188,6 +188,18 @@ def test_workspace_index_follows_updates_and_same_package_classes():
     assert members("s.", index=index, source=src) == {}
 
 
+def test_workspace_index_counts_the_members_its_files_use():
+    """How often the workspace's code writes `.name`: kept current as files change and go."""
+    index = JavaIndex()
+    index.update("file:///ws/a/A.java", "class A { void m(Stock s) { s.level(); s.level(); s.reset(); } }")
+    index.update("file:///ws/a/B.java", "class B { void m(Stock s) { s.level(); } }")
+    assert index.member_uses["level"] == 3 and index.member_uses["reset"] == 1
+    index.update("file:///ws/a/A.java", "class A { void m(Stock s) { s.reset(); } }")
+    assert index.member_uses["level"] == 1 and index.member_uses["reset"] == 1
+    index.remove("file:///ws/a/B.java")
+    assert "level" not in index.member_uses and index.member_uses["reset"] == 1
+
+
 def test_workspace_scan_reads_java_files(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "Thing.java").write_text("package a; public class Thing { public void go() {} }")
@@ -266,6 +278,10 @@ def test_the_usage_prior_ranks_the_members_code_uses_most_first():
     ("local.|().trim();", None),                                  # the start of a chain: unknown
     ("Object o2 = local.", "Object"),
     ("if (local.|() > 4) {}", "int"),                             # compared with a number
+    ("of(local.|);", "String"),                                   # an argument: the parameter's type
+    ("words.add(local.|);", "String"),                            # List<String>.add(E): E substituted
+    ("Math.max(local.|, 1);", None),                              # overloads that disagree: unknown
+    ("String t = o == null ? null : local.", "String"),           # a branch of ?: expects the whole's type
 ])
 def test_expected_type_at_the_cursor(line, expected):
     before, _, after = line.partition("|")

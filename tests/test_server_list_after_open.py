@@ -1,6 +1,7 @@
 """End to end: the first list on a large Python file, asked right after it is opened (before jedi
-has parsed it; the server answers from the file's own names without waiting for jedi), already
-offers the class's own members; as the user types on, jedi's answer comes."""
+has parsed it: the server answers from the file's own names without waiting for jedi's first
+parse), already offers the class's own members, and the member typed stays on top as the user
+types on."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ async def test_the_first_list_after_opening_a_large_file_has_the_class_members(c
     first = await _complete(client, uri, LINE, len("    inv."))           # right after didOpen
     labels = [item.label for item in first.items]
     assert {"receive", "ship", "level", "items"} <= set(labels[:6]), labels[:8]
-    # the user types on (the client asks again while the list is incomplete): jedi's answer comes
+    # the user types on (the client asks again while the list is incomplete)
     version, typed = 1, ""
     result = first
     for ch in "level"[:3]:

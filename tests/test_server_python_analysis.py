@@ -132,3 +132,43 @@ async def test_a_list_that_cannot_wait_for_jedi_is_incomplete_then_gets_its_answ
     labels = [item.label for item in result.items]
     assert set(labels[:4]) == {"add", "count", "name", "books"}, labels[:8]
     assert first.items, "the first answer is the file's names, not empty"
+
+
+LEDGER = """\
+class Ledger:
+    def __init__(self, owner):
+        self.owner = owner
+        self.balance = 0
+        self.entries = []
+        self.currency = "EUR"
+
+    def deposit(self, amount):
+        self.entries.append(amount)
+        self.balance += amount
+        if self.balance > 1000:
+            print(self.balance, self.currency)
+        return self.
+
+    def describe(self):
+        text = self.owner.title()
+        text += " of " + self.owner
+        return self.
+"""
+
+
+async def test_self_members_used_most_in_the_method_come_first(client: LanguageClient, tmp_path):
+    """After `self.` the list puts first the attribute the method around the cursor works with,
+    so the same `return self.` in two methods is answered differently."""
+    _, uri = _workspace(tmp_path)
+    open_document(client, uri, "python", LEDGER)
+    lines = LEDGER.split("\n")
+    for method in ("deposit", "describe"):
+        start = lines.index(f"    def {method}(self" + ("):" if method == "describe" else ", amount):"))
+        end = next(i for i in range(start + 1, len(lines)) if lines[i] == "        return self.")
+        body = "\n".join(lines[start:end])
+        used = {name: body.count(f"self.{name}") for name in ("owner", "balance", "entries", "currency")}
+        most = max(used, key=used.get)
+        result = await _complete(client, uri, end, len("        return self."))
+        labels = [item.label for item in result.items]
+        assert labels[0] == most, (method, used, labels[:6])
+        assert set(labels[:5]) >= {"owner", "balance", "entries"}                 # the class's own attributes

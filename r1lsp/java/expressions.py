@@ -375,38 +375,47 @@ class ExpressionTypes:
             tn = decl.child_by_field_name("type") if decl is not None else None
             return self.type_of_text(_text(tn), decl) if tn is not None and _text(tn) != "var" else None
         if p.type == "argument_list" and p.parent is not None and p.parent.type == "method_invocation":
-            call = p.parent
-            args = [a for a in p.named_children if a.type not in ("line_comment", "block_comment")]
-            idx = next((k for k, a in enumerate(args) if a.id == node.id), None)
-            if idx is None:
-                return None
-            name = _text(call.child_by_field_name("name"))
-            obj_node = call.child_by_field_name("object")
-            if obj_node is not None:
-                obj = self.eval(obj_node, allow_type=True)
-                if obj is None or obj.type is None or obj.kind == "package":
-                    return None
-                cands = self.find_methods(obj.type, name, len(args))
-            else:
-                cands = []
-                for cls in self._enclosing_classes(call) or self.classes:
-                    cands = self.find_methods(JType(cls), name, len(args))
-                    if cands:
-                        break
-            for m, info, subst in cands:
-                subst = _shadow(m, subst)
-                if not m.params:
-                    continue
-                mtv = [tparam_split(t)[0] for t in m.tparams]
-                pt = self._member_type(info, m.params[min(idx, len(m.params) - 1)], mtv)
-                if pt is None:
-                    continue
-                pt = substitute(pt, subst)
-                if m.varargs and idx >= len(m.params) - 1 and pt.dims:
-                    pt = pt.element()
+            for pt in self.parameter_types(node):
                 if not pt.tvar and self.functional_method(pt) is not None:
                     return pt
         return None
+
+    def parameter_types(self, node) -> list[JType]:
+        """The parameter types the methods a call may be to declare for the argument `node`
+        (of a method_invocation's argument_list), most derived first; [] when unknown."""
+        p = node.parent
+        call = p.parent
+        args = [a for a in p.named_children if a.type not in ("line_comment", "block_comment")]
+        idx = next((k for k, a in enumerate(args) if a.id == node.id), None)
+        if idx is None:
+            return []
+        name = _text(call.child_by_field_name("name"))
+        obj_node = call.child_by_field_name("object")
+        if obj_node is not None:
+            obj = self.eval(obj_node, allow_type=True)
+            if obj is None or obj.type is None or obj.kind == "package":
+                return []
+            cands = self.find_methods(obj.type, name, len(args))
+        else:
+            cands = []
+            for cls in self._enclosing_classes(call) or self.classes:
+                cands = self.find_methods(JType(cls), name, len(args))
+                if cands:
+                    break
+        out = []
+        for m, info, subst in cands:
+            subst = _shadow(m, subst)
+            if not m.params:
+                continue
+            mtv = [tparam_split(t)[0] for t in m.tparams]
+            pt = self._member_type(info, m.params[min(idx, len(m.params) - 1)], mtv)
+            if pt is None:
+                continue
+            pt = substitute(pt, subst)
+            if m.varargs and idx >= len(m.params) - 1 and pt.dims:
+                pt = pt.element()
+            out.append(pt)
+        return out
 
     def functional_method(self, t: JType):
         """The single abstract method of a functional interface type (with its substitution)."""
@@ -442,10 +451,14 @@ class ExpressionTypes:
                 and n in (p.child_by_field_name("field"), p.child_by_field_name("name")):
             n = p                                                  # receiver.WORD(...): the whole access
         p = n.parent
-        while p is not None and p.type == "parenthesized_expression":
-            n, p = p, p.parent
+        while p is not None and (p.type == "parenthesized_expression" or p.type == "ternary_expression"
+                                 and p.child_by_field_name("condition") != n):
+            n, p = p, p.parent                                     # `c ? a : WORD` expects what the whole does
         if p is None:
             return None
+        if p.type == "argument_list" and p.parent is not None and p.parent.type == "method_invocation":
+            found = {t.show(): t for t in self.parameter_types(n) if not t.tvar}
+            return next(iter(found.values())) if len(found) == 1 else None    # the overloads agree
         if p.type == "variable_declarator" and p.child_by_field_name("value") == n:
             decl = p.parent
             tn = decl.child_by_field_name("type") if decl is not None else None

@@ -8,7 +8,9 @@ Member and supertype types stay as written and are resolved on demand through `T
 """
 from __future__ import annotations
 
+import collections
 import os
+import re
 import zipfile
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from r1lsp.java.types import OBJECT, ClassInfo, FieldInfo, MethodInfo
 
 CLASS_NODES = {"class_declaration": "class", "interface_declaration": "interface", "enum_declaration": "enum",
                "record_declaration": "record", "annotation_type_declaration": "annotation"}
+_MEMBER_USE = re.compile(rb"\.\s*([A-Za-z_$][\w$]*)")        # `.name`: what the workspace's code uses
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", "build", "target", "out", ".gradle"}
 MAX_FILES = 20000
 MAX_CLASS_DEPTH = 14                                       # member declarations of classes nested 5 deep
@@ -57,6 +60,7 @@ class FileEntry:
     static_imports: list[tuple[str, str]]          # (qualified class, member or "*")
     classes: list[ClassInfo] = field(default_factory=list)
     class_nodes: dict[int, str] = field(default_factory=dict)   # declaration node id -> binary name
+    member_uses: collections.Counter = field(default_factory=collections.Counter)  # name -> uses of `.name`
 
 
 def _modifiers(node) -> str:
@@ -228,6 +232,7 @@ class JavaIndex:
         self.classes: dict[str, ClassInfo] = {}
         self.packages: dict[str, dict[str, str]] = {}        # package -> simple -> binary (top level)
         self.member_cache: dict = {}                         # resolve.JavaScope._declared's
+        self.member_uses: collections.Counter = collections.Counter()   # name -> uses of `.name` in all files
         self._lock = threading.RLock()
 
     @property
@@ -239,11 +244,14 @@ class JavaIndex:
     # ----------------------------------------------------------------- keeping it current
     def update(self, uri: str, text: str | None = None, tree=None) -> FileEntry:
         """(Re)index one file from its text or an already parsed tree."""
-        entry = file_entry(uri, tree if tree is not None else parse(text or ""))
+        tree = tree if tree is not None else parse(text or "")
+        entry = file_entry(uri, tree)
+        entry.member_uses = collections.Counter(m.decode() for m in _MEMBER_USE.findall(tree.root_node.text or b""))
         self._bind(entry)
         with self._lock:
             self._drop(uri)
             self.files[uri] = entry
+            self.member_uses.update(entry.member_uses)
             for c in entry.classes:
                 self.classes[c.name] = c
                 if "$" not in c.name[len(entry.package) + 1 if entry.package else 0:]:
@@ -258,6 +266,10 @@ class JavaIndex:
         old = self.files.pop(uri, None)
         if old is None:
             return
+        self.member_uses.subtract(old.member_uses)
+        for name in old.member_uses:
+            if self.member_uses[name] <= 0:
+                del self.member_uses[name]
         for c in old.classes:
             if self.classes.get(c.name) is c:
                 del self.classes[c.name]

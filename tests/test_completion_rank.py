@@ -1,0 +1,104 @@
+"""The completion ranking's features around the cursor (r1lsp/completion_rank.py): uses of members
+before and after the cursor, the enclosing function and class, the tokens around the word, the
+words of the names on the line."""
+from __future__ import annotations
+
+from model.structure import StructuredDocument
+from r1lsp.completion_candidates import _Cand
+from r1lsp.completion_names import cursor_at
+from r1lsp.completion_rank import RankContext, rank_features, subtokens
+
+ACCOUNT = """\
+class Account:
+    def __init__(self, owner):
+        self.owner = owner
+        self.balance = 0
+        self.history = []
+
+    def deposit(self, amount):
+        if self.balance < 0:
+            self.history.append(amount)
+        self.balance += amount
+        total_balance = self.
+        return self.history
+"""
+
+
+def _context(text: str, line: int, language: str = "python") -> tuple[RankContext, object]:
+    """The ranking's context after the last `.` of `line`."""
+    doc = StructuredDocument(text, language)
+    cur = cursor_at(doc, line, text.split("\n")[line].rindex(".") + 1)
+    return RankContext.of(doc, cur), cur
+
+
+def _features(rc, cur, label: str, **kw) -> dict[str, float]:
+    return rank_features(_Cand(label, kw.pop("kind", "field"), "member", 0.0, **kw), cur, rc, None, False)
+
+
+def test_uses_before_and_after_the_cursor_and_the_enclosing_scopes():
+    line = ACCOUNT.split("\n").index("        total_balance = self.")
+    rc, cur = _context(ACCOUNT, line)
+    uses = rc.uses
+    assert uses.function_name == "deposit" and uses.function == (6, 11) and uses.klass == (0, 11)
+    assert uses.self_receiver
+    # `self.` then a line starting `return`: the cursor's own dot is no use of `return`
+    assert "return" not in uses.lines and uses.same["history"] == [4, 8, 11]
+    history = _features(rc, cur, "history")
+    owner = _features(rc, cur, "owner")
+    assert history["near_same"] == 1.0 / (1.0 + __import__("math").log1p(1))    # used on the next line
+    assert history["near_same"] > owner["near_same"] > 0.0
+    assert history["in_function"] > 0.0 and owner["in_function"] == 0.0
+    assert history["in_class"] > owner["in_class"] > 0.0
+
+
+def test_the_tokens_around_the_word_and_the_words_of_the_line():
+    text = ("class A:\n    def size_of(self):\n        if self.empty:\n            return 0\n"
+            "        if self.\n        n = self.count(1)\n        return self.total_size\n")
+    rc, cur = _context(text, 4)
+    empty = _features(rc, cur, "empty")
+    count = _features(rc, cur, "count")
+    assert empty["prev_match"] > 0.0 and count["prev_match"] == 0.0        # `if self.` before, as here
+    total = _features(rc, cur, "total_size")
+    assert total["function_subtokens"] == 0.5 and empty["function_subtokens"] == 0.0   # size_of: "size"
+    # after `n = self.(`, the names written with a call after them
+    rc, cur = _context(text.replace("        if self.\n", "        n = self.(2)\n"), 4)
+    cur_count = rank_features(_Cand("count", "method", "member", 0.0), cur, rc, None, False)
+    assert cur_count["follow_match"] > 0.0 and _features(rc, cur, "empty")["follow_match"] == 0.0
+    rc, cur = _context("def f(a, b):\n    total_count = a.\n", 1)
+    assert _features(rc, cur, "count_total")["line_subtokens"] == 1.0
+    assert _features(rc, cur, "counter")["line_subtokens"] == 0.0
+
+
+def test_subtokens_split_camel_and_snake_case():
+    assert subtokens("getSchemeSpecificPart") == {"get", "scheme", "specific", "part"}
+    assert subtokens("_total_size") == {"total", "size"}
+    assert subtokens("HTTPServer2") == {"http", "server"}
+    assert subtokens("x") == frozenset()
+
+
+def test_java_own_class_members_and_the_enclosing_method():
+    text = ("class Stock {\n    int count;\n    String name;\n    int count() {\n"
+            "        int n = this.\n        return n;\n    }\n}\n")
+    rc, cur = _context(text, 4, "java")
+    assert rc.uses.function_name == "count" and rc.uses.self_receiver
+    own = _features(rc, cur, "count", depth=0, receiver_type="Stock")
+    inherited = _features(rc, cur, "hashCode", kind="method", depth=1, receiver_type="Stock")
+    assert own["own_class"] == 1.0 and inherited["own_class"] == 0.0
+    assert own["function_name"] == 1.0 and inherited["function_name"] == 0.0
+
+
+def test_java_members_the_workspace_uses_elsewhere_count():
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.java.workspace import JavaIndex
+    index = JavaIndex()
+    index.update("file:///ws/shop/Stock.java", "package shop; public class Stock { public void reset() {} "
+                 "public int level() { return 0; } public void audit() {} }")
+    index.update("file:///ws/shop/Use.java", "package shop; class Use { void m(Stock s) { s.reset(); s.reset(); } }")
+    text = "package shop;\nclass A {\n    void m(Stock s) {\n        s.\n    }\n}\n"
+    index.update("file:///ws/shop/A.java", text)
+    feats: list = []
+    complete(StructuredDocument(text, "java"), 3, len("        s."), None, features_out=feats,
+             context=AnalysisContext(java_index=index, uri="file:///ws/shop/A.java"))
+    got = dict(feats)
+    assert got["reset"]["workspace_uses"] > 0.0 and got["audit"]["workspace_uses"] == 0.0
+    assert got["reset"]["declared"] == 1.0 and got["hashCode"]["declared"] == 0.0
