@@ -11,7 +11,10 @@ Figures (the last stdout line with --json is one JSON object holding them all):
   decode_tokens_per_s           decode steps batch 1 (int8); *_batch8: tokens/s of 8 rows at once
                                 (each row on its own cache, as model.generate.generate does)
   decode_overhead_ratio         one int8 decode step / the same step's Linear calls replayed alone
-                                (CPU time of the thread; the steps decode successive positions)
+                                (CPU time of the thread; the steps decode successive positions);
+                                *_eager_ops: the same, interleaved in the same loop, with the
+                                compiled sparse decode attention and the direct int8pack expert
+                                calls off (the code before them), on a cache of its own
   int8_vs_bf16_speed_{prefill,decode}  bf16-Linear model time / int8 model time, timed alternately
   prefill_mfu                   prefill Linear FLOPs / s over the best GEMM peak of any dtype on
                                 this CPU (bench/gemm_probe.py, same run)
@@ -235,24 +238,57 @@ def _prompts(tok, vocab: int, n: int, length: int) -> list[list[int]]:
     return [torch.randint(0, vocab, (length,), generator=g).tolist() for _ in range(n)]
 
 
+class _KernelCall:
+    """A matmul kernel called directly (int8 experts' `torch._weight_int8pack_mm`, no module):
+    replayed as an int8pack Int8Linear call does it (input to bf16, the kernel, output to fp32),
+    so the replayed matmuls cost the same with or without the direct calls."""
+
+    def __init__(self, kernel, w, scale):
+        self.kernel, self.w, self.scale = kernel, w, scale
+        self.out_features, self.in_features = w.shape
+
+    def __call__(self, x):
+        return self.kernel(x.to(torch.bfloat16), self.w, self.scale).float()
+
+
 def _linear_calls(model, fn):
-    """Run fn() and record every Linear call: [(module, input shape)]."""
+    """Run fn() and record every Linear call and every int8pack kernel called outside one (the int8
+    experts' direct calls, `Expert.packed`): [(module or _KernelCall, input shape)]."""
     from model.quantize import Int8Linear
-    calls, hooks = [], []
+    calls, hooks, depth = [], [], [0]
     mods = list(model.modules())
     # inference joins each attention's q/k/v (+ indexer) Linears into one (`fused_projection`)
     fused = [m.fused_projection() for m in mods if isinstance(m, SparseAttention) and hasattr(m, "fused_projection")]
     # ... and each expert's w1 and w3 (`Expert.joined_w13`)
     fused += [m.joined_w13() for m in mods if hasattr(m, "joined_w13")]
     mods += [f for f in fused if f is not None]
+
+    def enter(m, args):
+        calls.append((m, tuple(args[0].shape)))
+        depth[0] += 1
+
+    def leave(m, args, out):
+        depth[0] -= 1
+
     for mod in mods:
         if isinstance(mod, (torch.nn.Linear, Int8Linear, Bf16Linear)):
-            hooks.append(mod.register_forward_pre_hook(lambda m, args: calls.append((m, tuple(args[0].shape)))))
+            hooks += [mod.register_forward_pre_hook(enter), mod.register_forward_hook(leave)]
+    kernel = getattr(torch, "_weight_int8pack_mm", None)
+
+    def direct(x, w, scale):
+        if not depth[0]:
+            calls.append((_KernelCall(kernel, w, scale), tuple(x.shape)))
+        return kernel(x, w, scale)
+
+    if kernel is not None:
+        torch._weight_int8pack_mm = direct
     try:
         fn()
     finally:
         for h in hooks:
             h.remove()
+        if kernel is not None:
+            torch._weight_int8pack_mm = kernel
     return calls
 
 
@@ -299,18 +335,39 @@ def bench_loop(reps: int, new_tokens: int) -> dict:
         # machine other jobs stall the thread, which wall time counts and CPU time does not), each
         # timed step decoding the next position as generation does (so what a step keeps for the
         # next one, the hierarchy's running sums and the pooled block keys, is used as in use)
+        # ... and the same beside it in the same loop with the compiled pieces off (the sparse
+        # decode attention as eager ops, int8 experts through their modules: the code before them),
+        # each on its own cache
+        from model.attention import SparseAttention
+        from model.experts import Expert
+
+        def compiled(on: bool) -> None:
+            SparseAttention.native = Expert.direct_int8pack = on
+
         pos = 512 + new_tokens
-        calls = _linear_calls(int8, lambda: decode_one(int8, states["int8"].cache, tok1, pos, lv))
-        xs = [(m, torch.randn(shape)) for m, shape in calls]
-        step_t, mm_t = [], []
+        own = {True: states["int8"].cache, False: prefill_row(int8, p0)[0].cache}
+        step_t, mm_t, calls = {}, {}, {}
+        compiled(False)
+        for i in range(new_tokens):                           # the slots the first cache holds
+            decode_one(int8, own[False], tok1, 512 + i, lv)
+        for on in (True, False):
+            compiled(on)
+            calls[on] = _linear_calls(int8, lambda: decode_one(int8, own[on], tok1, pos, lv))
+            step_t[on], mm_t[on] = [], []
+        xs = {on: [(m, torch.randn(shape)) for m, shape in calls[on]] for on in calls}
         for i in range(reps * 8):
-            t = time.thread_time()
-            decode_one(int8, states["int8"].cache, tok1, pos + 1 + i, lv)
-            step_t.append(time.thread_time() - t)
-            t = time.thread_time()
-            for m, x in xs:
-                m(x)
-            mm_t.append(time.thread_time() - t)
+            for on in (True, False):
+                compiled(on)
+                t = time.thread_time()
+                decode_one(int8, own[on], tok1, pos + 1 + i, lv)
+                step_t[on].append(time.thread_time() - t)
+                t = time.thread_time()
+                for m, x in xs[on]:
+                    m(x)
+                mm_t[on].append(time.thread_time() - t)
+        compiled(True)
+        calls, step_eager, mm_eager = calls[True], step_t[False], mm_t[False]
+        step_t, mm_t = step_t[True], mm_t[True]
         prefill_calls = _linear_calls(int8, lambda: prefill_row(int8, p0))
     flops = sum(2 * shape[0] * m.in_features * m.out_features for m, shape in prefill_calls)
     med = {k: statistics.median(v) for k, v in pre.items()}
@@ -326,6 +383,8 @@ def bench_loop(reps: int, new_tokens: int) -> dict:
         "decode_step_ms": round(statistics.median(step_t) * 1e3, 3),
         "decode_step_matmuls_ms": round(statistics.median(mm_t) * 1e3, 3),
         "decode_step_linear_calls": len(calls),
+        "decode_overhead_ratio_eager_ops": round(statistics.median(step_eager) / statistics.median(mm_eager), 2),
+        "decode_step_ms_eager_ops": round(statistics.median(step_eager) * 1e3, 3),
         "int8_vs_bf16_speed_prefill": round(med["bf16"] / med["int8"], 2),
         "int8_vs_bf16_speed_decode": round(dmed["bf16"] / dmed["int8"], 2),
         "int8_vs_fp32_speed_prefill": round(med["fp32"] / med["int8"], 2),
@@ -379,7 +438,8 @@ def main(argv=None):
             f"fp32 {loop['decode_tokens_per_s_fp32']}; batch 8: int8 {loop['decode_tokens_per_s_batch8']} tok/s, "
             f"bf16 {loop['decode_tokens_per_s_batch8_bf16']}")
         say(f"  decode step {loop['decode_step_ms']} ms CPU vs its {loop['decode_step_linear_calls']} matmuls alone "
-            f"{loop['decode_step_matmuls_ms']} ms -> overhead ratio {loop['decode_overhead_ratio']}")
+            f"{loop['decode_step_matmuls_ms']} ms -> overhead ratio {loop['decode_overhead_ratio']} "
+            f"(eager ops: {loop['decode_step_ms_eager_ops']} ms, {loop['decode_overhead_ratio_eager_ops']})")
         say(f"  int8 vs bf16 speed: prefill {loop['int8_vs_bf16_speed_prefill']}x, decode "
             f"{loop['int8_vs_bf16_speed_decode']}x (vs fp32: {loop['int8_vs_fp32_speed_prefill']}x, "
             f"{loop['int8_vs_fp32_speed_decode']}x)")

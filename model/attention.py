@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from model import native
 from model.config import R1Config
 from model.key_selection import (block_sparse_chunk, compact, index_score, key_masks,
                                  pooled_block_keys, select_keys, uses_blocks)
@@ -183,6 +184,9 @@ class SparseAttention(nn.Module):
     # keys as decode steps do; more run `block_sparse_chunk` over the union of a chunk's candidates
     # (which, across the rows of a batch, covers most of a long context)
     few_queries: int = 8
+    # True: a one-row decode step's selection and attention run as one compiled call where the
+    # kernel builds here (`model.native`; the eager ops otherwise, and with False)
+    native: bool = True
 
     def __init__(self, cfg: R1Config):
         super().__init__()
@@ -467,6 +471,10 @@ class SparseAttention(nn.Module):
         near0 = min(max(0, t - W + 1) // Bk * Bk, t)
         nb = min(blocks.size(1), near0 // Bk)                # every complete old block is eligible
         n_sel = min(max(1, (c.attn_topk - W) // Bk), nb)
+        if self.native and not torch.is_grad_enabled():      # the same step as one compiled call
+            y = native.run(q, iq, iw, k, v, ik, blocks, t, near0, nb, n_sel, Bk, W, c.attn_topk - W, c.gate_threshold)
+            if y is not None:
+                return y
         ar = self._arange(t + 1, q.device)
         iq2, iw2 = iq.view(Hi, Di), iw.view(1, Hi)
         J = iw2 @ F.leaky_relu_(iq2 @ blocks[0, :nb].T, 0.01)                         # (1, nb)

@@ -6,7 +6,10 @@ Two equal ways to run the experts on their tokens:
     to the largest group, and all experts run as two batched matmuls (`torch.bmm`) over their
     stacked weights (w1|w3 fused) -- large matrices instead of 16 x 3 small ones;
   - `dispatch` (few tokens: decode, or experts that are not plain float `nn.Linear`s, e.g.
-    quantized ones): a Python loop over the experts that got tokens.
+    quantized ones): a Python loop over the experts that got tokens. Int8 experts whose decode
+    kernel is int8pack (`Expert.packed`) run that kernel directly for up to SMALL_M tokens: 2
+    kernel calls and 5 small ops an expert instead of 3 module calls of ~5 ops each (the same
+    values: `_packed_dispatch`).
 
 The seed's sketch ran all 16 experts on every token and masked the results: 4x the work for top-4.
 `MoE.dense_reference` keeps that formulation for tests and the benchmark only.
@@ -18,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from model.config import R1Config
-from model.quantize import concat_linears, linear_key
+from model.quantize import SMALL_M, concat_linears, linear_key
 
 
 class Gate(nn.Module):
@@ -51,6 +54,9 @@ class Expert(nn.Module):
     # inference runs w1 | w3 as one matmul (`joined_w13`) for 2+ rows (a batch, a prefill); one row
     # (batch-1 decode) measured no faster joined (the weight-only int8 GEMV costs the same in halves)
     join_w13: bool = True
+    # True: int8 experts whose decode kernel is int8pack call it directly (`packed`); False: through
+    # their modules (the benchmark's before / after)
+    direct_int8pack: bool = True
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
@@ -64,6 +70,24 @@ class Expert(nn.Module):
             a, b = joined(x).chunk(2, dim=-1)
             return self.w2(F.silu(a) * b)
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+    def packed(self):
+        """(w1|w3 int8 (2h, d), its scales bf16, w2 int8 (d, h), its scales bf16) where w1, w2, w3
+        are bias-free Int8Linears whose decode kernel is "int8pack" (`torch._weight_int8pack_mm`),
+        else None: `dispatch` then calls that kernel directly (no module calls, the input cast to
+        bf16 once for all experts: the values each Int8Linear call would compute)."""
+        if not self.direct_int8pack:
+            return None
+        w13 = self.joined_w13()
+        key2 = linear_key(self.w2)
+        cached = self.__dict__.get("_packed")
+        if cached is None or cached[0] is not w13 or cached[1] != key2:
+            ok = (w13 is not None and key2 is not None and key2[0] == "int8"
+                  and w13.__dict__.get("kernels", ("",))[0] == "int8pack"
+                  and self.w2.__dict__.get("kernels", ("",))[0] == "int8pack")
+            packed = (w13.weight_int8, w13._scale_bf16(), self.w2.weight_int8, self.w2._scale_bf16()) if ok else None
+            cached = self.__dict__["_packed"] = (w13, key2, packed)
+        return cached[2]
 
     def joined_w13(self) -> nn.Module | None:
         """w1 | w3 as one Linear for inference (`concat_linears`), rebuilt when a weight changes
@@ -132,6 +156,10 @@ def dispatch(experts, x, weights, indices):
     x (N, d), weights/indices (N, k) -> (N, d). Slots are sorted by expert, counted, and each
     expert's rows gathered once (index_add back), so the work is k/E of running every expert."""
     N, k = indices.shape
+    if N <= SMALL_M and not torch.is_grad_enabled():
+        packs = _packs(experts, indices)
+        if packs is not None:
+            return _packed_dispatch(packs, x, weights, indices)
     if N == 1 and not torch.is_grad_enabled():      # one token (batch-1 decode): its k experts directly,
         out, mods = None, list(experts)              # summed in expert order as index_add would
         for e, w in sorted(zip(indices[0].tolist(), weights[0].tolist())):
@@ -150,6 +178,48 @@ def dispatch(experts, x, weights, indices):
             start += n
     y = (torch.cat(ys) if len(ys) > 1 else ys[0]) * weights.reshape(-1, 1)[order].to(x.dtype)
     return torch.zeros_like(x).index_add_(0, tokens, y)                           # in expert order per token
+
+
+def _packs(experts, indices):
+    """{expert: `Expert.packed`} of the experts `indices` routes to, or None if any has none."""
+    out, mods = {}, list(experts)                   # (a ModuleList's [] costs as much as the check)
+    for e in sorted(set(indices.flatten().tolist())):
+        p = mods[e].packed() if isinstance(mods[e], Expert) else None
+        if p is None:
+            return None
+        out[e] = p
+    return out
+
+
+def _packed_dispatch(packs, x, weights, indices):
+    """`dispatch` for a few rows where every routed expert is `Expert.packed` (int8 weights, the
+    int8pack kernel): per expert 2 kernel calls and 5 small ops. The same values as the module
+    path (bf16 inputs to each kernel, SwiGLU in fp32, outputs summed in fp32 in expert order)."""
+    bf16, mm = torch.bfloat16, torch._weight_int8pack_mm
+    N, k = indices.shape
+
+    def swiglu(p, xe):
+        a, b = mm(xe, p[0], p[1]).float().chunk(2, dim=-1)
+        return mm((F.silu(a) * b).to(bf16), p[2], p[3])                          # (n, d) bf16
+
+    xb = x.to(bf16)
+    if N == 1:                                                                    # the token's k experts
+        out = torch.zeros_like(x)
+        for e, w in sorted(zip(indices[0].tolist(), weights[0].tolist())):
+            out.add_(swiglu(packs[e], xb), alpha=w)
+        return out
+    flat_idx = indices.flatten()
+    order = flat_idx.argsort()
+    counts = torch.bincount(flat_idx, minlength=max(packs) + 1).tolist()
+    tokens = order // k
+    xs = xb[tokens]
+    ys, start = [], 0
+    for e, n in enumerate(counts):
+        if n:
+            ys.append(swiglu(packs[e], xs[start:start + n]))
+            start += n
+    y = torch.cat(ys).float() * weights.reshape(-1, 1)[order].to(x.dtype)
+    return torch.zeros_like(x).index_add_(0, tokens, y)
 
 
 def stacked_weights(experts):

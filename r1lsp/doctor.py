@@ -296,10 +296,14 @@ def check_int8_kernels(checkpoint: Check | None = None) -> Check:
         chosen = select_kernels(model)
     finally:
         torch.set_num_threads(threads)
+    from model.generate import decode_step_mode
     features = _cpu_features()
-    data = {**chosen, "cpu_features": features, "shapes": "checkpoint" if cfg_dict else "r1-tiny"}
+    mode = decode_step_mode(model)
+    data = {**chosen, "cpu_features": features, "shapes": "checkpoint" if cfg_dict else "r1-tiny",
+            "decode_step": mode}
     return Check("int8 kernels", OK, f"CPU int8 runs decode: {chosen['decode']}, prefill: {chosen['prefill']} "
-                 f"(fastest measured here, 1 thread; CPU: {', '.join(features) or 'no AVX2'})", data)
+                 f"(fastest measured here, 1 thread; CPU: {', '.join(features) or 'no AVX2'}); decode step: {mode}",
+                 data)
 
 
 CHECKS: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes, check_grammars, check_checkpoint]

@@ -34,6 +34,7 @@ the next pause of typing.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -63,10 +64,12 @@ _COMMENT = {"python": "#", "java": "//"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 
 
-def _scan(text: str, language: str, on_char=None) -> list[str]:
-    """Walk code text skipping strings and comments; return the open-bracket stack at the end.
-    `on_char(i, c, stack)` is called for every code character and may return a stop index."""
-    stack: list[str] = []
+def _scan(text: str, language: str, on_char=None, stack: list[str] | None = None,
+          open_end: list | None = None) -> list[str]:
+    """Walk code text skipping strings and comments; return the open-bracket stack at the end
+    (starting from `stack`). `on_char(i, c, stack)` is called for every code character and may
+    return a stop index. `open_end` gets an entry when the text ends inside a string or comment."""
+    stack = [] if stack is None else stack
     comment = _COMMENT.get(language, "#")
     i, n = 0, len(text)
     while i < n:
@@ -74,13 +77,13 @@ def _scan(text: str, language: str, on_char=None) -> list[str]:
         if language == "java" and text.startswith("/*", i):
             end = text.find("*/", i + 2)
             if end < 0:
-                return stack
+                return _open(stack, open_end)
             i = end + 2
             continue
         if text.startswith(comment, i):
             end = text.find("\n", i)
             if end < 0:
-                return stack
+                return _open(stack, open_end)
             i = end                                                    # the newline still counts
             continue
         if c in "\"'":
@@ -93,7 +96,7 @@ def _scan(text: str, language: str, on_char=None) -> list[str]:
                     break                                              # unterminated one-line string
                 j += 1
             if j >= n:
-                return stack
+                return _open(stack, open_end)
             i = j + len(q) if text.startswith(q, j) else j
             continue
         if on_char is not None:
@@ -105,6 +108,12 @@ def _scan(text: str, language: str, on_char=None) -> list[str]:
         elif c in _CLOSE and stack and stack[-1] == _CLOSE[c]:
             stack.pop()
         i += 1
+    return stack
+
+
+def _open(stack: list[str], open_end: list | None) -> list[str]:
+    if open_end is not None:
+        open_end.append(True)
     return stack
 
 
@@ -196,11 +205,40 @@ def bracket_context(doc: StructuredDocument, offset: int) -> bool:
             node = node.parent
         if node is not None and node.start_byte <= offset:
             start = node.start_byte
-    data = doc.data
-    stack = _scan(decode(data[start:offset]), doc.language)
+    stack = _stack_at(doc.data, start, offset, doc.language)
     if not stack:
         return True
     return doc.language == "java" and stack[-1] == "{"
+
+
+_HEADS: collections.OrderedDict = collections.OrderedDict()    # (language, start, head bytes) -> stack
+_HEADS_LOCK = threading.Lock()
+
+
+def _stack_at(data: bytes, start: int, offset: int, language: str) -> list[str]:
+    """`_scan`'s bracket stack over data[start:offset], from the stack at the start of the
+    cursor's line kept from an earlier keystroke (a top-level Java class is the whole file:
+    scanning it from its start cost ~10 ms a request). Scanning on from a line start with the
+    stack there is the same walk when that start lies outside strings and comments."""
+    line_start = data.rfind(b"\n", start, offset) + 1
+    if line_start <= start:
+        return _scan(decode(data[start:offset]), language)
+    key = (language, start, data[start:line_start])
+    with _HEADS_LOCK:
+        head = _HEADS.get(key)
+        if head is not None:
+            _HEADS.move_to_end(key)
+    if head is None:
+        open_end: list = []
+        scanned = _scan(decode(key[2]), language, open_end=open_end)
+        if open_end:                                       # the line starts inside a string or comment
+            return _scan(decode(data[start:offset]), language)
+        head = tuple(scanned)
+        with _HEADS_LOCK:
+            _HEADS[key] = head
+            while len(_HEADS) > 8:
+                _HEADS.popitem(last=False)
+    return _scan(decode(data[line_start:offset]), language, stack=list(head))
 
 
 # ---------------------------------------------------------------------------- post-processing
@@ -382,7 +420,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        min_confidence: float | None = None, monitor: bool = False,
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
-                       snippets: tuple = ()) -> list[InlineSuggestion]:
+                       snippets: tuple = (), pause=None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
@@ -391,7 +429,10 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     edits each step's logits (model.generate.generate; applied before the monitor).
     `typed_ahead`: the suggestions shown before under `key`; typing their start answers with
     their rest at once. Code before the cursor on its line: at most `LINE_TOKENS` tokens.
-    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`)."""
+    `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`).
+    `pause()`: called before the prompt is built, before the model is asked and before each
+    token (the server's run started ahead of a request waits there while a completion list is
+    being made)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -406,6 +447,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 log.debug("ghost text typed ahead: %r", ahead.text)
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
+    if pause is not None:
+        pause()
     (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     line_has_code = bool(typed.strip())
@@ -413,6 +456,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                      indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code,
                      line_rest=bool(_line_rest(doc.data, cur.offset).strip()))
     processor = logits_processor
+    if pause is not None:
+        step = lambda ids, logits: pause() and None                      # noqa: E731 (edits nothing)
+        processor = step if processor is None else _chain(step, processor)
     if monitor:
         guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
         processor = guide if logits_processor is None else _chain(logits_processor, guide)
@@ -422,6 +468,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
         processor = watch if processor is None else _chain(watch, processor)
         stop_early = watch.stopper(cancel)
     n_tokens = min(max_tokens, LINE_TOKENS) if line_has_code else max_tokens
+    if pause is not None:
+        pause()
     fut = engine.submit_generate(key, ids, levels, n_tokens, stop_fn=stop, cancel=stop_early,
                                  logits_processor=processor, prefix_key=key + "#prefix",
                                  cold_prompt=(*cold, key + "#cold"))

@@ -32,7 +32,7 @@ from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
-from r1lsp.foreground import after_lists
+from r1lsp.foreground import after_lists, yield_to_lists
 from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.java.provider import warm_up as java_warm_up
@@ -55,6 +55,13 @@ class GhostRun:
     position: tuple[int, int]                # (line, UTF-16 column)
     future: Future                           # Future[list[InlineSuggestion]]
     cancel: threading.Event
+    asked: threading.Event                   # a request joined it: lists no longer go first
+
+    def pause(self) -> None:
+        """Before the model and each token of a run nobody asked for yet: wait while a
+        completion list is being made (r1lsp.foreground)."""
+        if not self.asked.is_set():
+            yield_to_lists()
 
 
 class R1LanguageServer(LanguageServer):
@@ -388,18 +395,22 @@ class R1LanguageServer(LanguageServer):
             run = self.ghost_runs.get(uri)
             if run is not None and run.version == snap.version and run.position == (line, character) \
                     and not run.cancel.is_set():
+                if not background:
+                    run.asked.set()
                 return run
             for other in self.ghost_runs.values():
                 other.cancel.set()
             self.ghost_runs.clear()
-            cancel = threading.Event()
+            run = GhostRun(snap.version, (line, character), None, threading.Event(), threading.Event())
+            if not background:
+                run.asked.set()
             inline = self.settings.inline
             start = functools.partial(after_lists, inline_suggestions) if background else inline_suggestions
-            future = self.inline_pool.submit(functools.partial(
+            run.future = self.inline_pool.submit(functools.partial(
                 start, snap, line, character, self.engine, max_tokens=self.settings.model.max_tokens,
-                cancel=cancel, key=f"{uri}#inline", min_confidence=inline.min_confidence, monitor=inline.monitor,
-                typed_ahead=self.typed_ahead, **self.ghost_context(uri)))
-            run = self.ghost_runs[uri] = GhostRun(snap.version, (line, character), future, cancel)
+                cancel=run.cancel, key=f"{uri}#inline", min_confidence=inline.min_confidence, monitor=inline.monitor,
+                typed_ahead=self.typed_ahead, pause=run.pause, **self.ghost_context(uri)))
+            self.ghost_runs[uri] = run
             return run
 
     def warm_ghost_text(self, uri: str, offset: int) -> None:

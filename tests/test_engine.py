@@ -258,8 +258,9 @@ def test_ghost_text_started_on_an_edit_is_joined_by_the_request_for_that_version
     doc = ls.documents.get(uri)
     ls.warm_ghost_text(uri, doc.offset_at(line, col))
     started = ls.ghost_runs[uri]
+    assert not started.asked.is_set()                                    # lists go first until asked
     run = ls.ghost_text(uri, doc.snapshot(), line, col)
-    assert run is started and run.version == 2
+    assert run is started and run.version == 2 and run.asked.is_set()
     got = run.future.result(60)
     engine.prefix_cache.invalidate("file:///w.py")
     engine.clear_cache()

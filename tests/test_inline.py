@@ -92,6 +92,28 @@ def test_java_stops_before_the_enclosing_blocks_end():
     assert rule("\n    }\n}") == 5                                  # the method's own `}` is not ours
 
 
+def test_bracket_stack_from_the_kept_line_start_equals_a_scan_from_the_start():
+    """bracket_context scans on from the stack kept at the start of the cursor's line: at every
+    offset of files with strings, comments and brackets over many lines, while typing, the stack
+    is the one scanned from the start."""
+    from pathlib import Path
+    from r1lsp.inline import _scan, _stack_at
+    from model.structure.text_index import decode
+    fixtures = Path(__file__).parent / "fixtures"
+    for path, language in [(p, "python") for p in sorted(fixtures.rglob("*.py"))[:4]] + \
+                          [(p, "java") for p in sorted(fixtures.rglob("*.java"))[:4]]:
+        data = path.read_text("utf-8", "replace").encode()
+        data = data[:len(data) // 2] + b'x = f(a, """b\n(c""", /* d\n */ [e, // f\n' + data[len(data) // 2:]
+        for offset in range(0, len(data), 7):
+            while offset < len(data) and (data[offset] & 0xC0) == 0x80:
+                offset += 1
+            after = min(len(data), offset + 1)
+            while after < len(data) and (data[after] & 0xC0) == 0x80:
+                after += 1
+            for end in (offset, after):                                       # and one more character typed
+                assert _stack_at(data, 0, end, language) == _scan(decode(data[:end]), language), (path, end)
+
+
 def test_stop_rule_ignores_brackets_in_strings_and_comments():
     assert BlockStop("python", True)("s = ')' # (\nt = 1") == len("s = ')' # (")
     assert BlockStop("java", True)('String s = "};";  ') == len('String s = "};";')
@@ -159,6 +181,18 @@ def test_the_cold_prompt_is_the_prompt_with_a_short_prefix_that_stays_put_while_
     typed = src.replace("total = |", "total = s|")                          # one more character
     ghost(typed, "python", "um(items)", lambda text: eng)
     assert eng.cold_prompt[0][:len(p_cold) + 2] == cold[:len(p_cold) + 2]   # the cold prefix only grew
+
+
+def test_pause_is_called_before_the_model_and_each_token(tiny_checkpoint):
+    doc, line, col = doc_with_cursor("def f(items):\n    total = |\n", "python")
+    eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none")).start()
+    try:
+        assert eng.wait_ready(60)
+        calls = []
+        inline_suggestions(doc, line, col, eng, max_tokens=5, timeout=30, key="p", pause=lambda: calls.append(1))
+        assert 3 <= len(calls) <= 2 + 5                        # before the prompt, the model, then per token
+    finally:
+        eng.close()
 
 
 def test_past_the_end_no_engine_and_cancelled_give_nothing(stub_engine):

@@ -221,3 +221,27 @@ def test_logits_processor_sees_generated_ids_and_edits_logits(model):
     assert seen[0] == [] and seen[1] == res.tokens[:1] and len(seen) == 6
     per_row = generate(model, [[1, 2, 3], [1, 2, 3]], max_new_tokens=6, logits_processor=[ban_first, None])
     assert per_row[0].tokens == res.tokens and per_row[1].tokens == free
+
+
+@torch.no_grad()
+def test_compiled_decode_attention_gives_the_eager_tokens(model):
+    """The one-row block-sparse decode attention as one compiled call (`model.native`, where it
+    builds) decodes the tokens and log-probs the eager ops decode."""
+    from model import native
+    from model.attention import SparseAttention
+    from model.generate import decode_step_mode
+    if not native.status().startswith("compiled"):
+        pytest.skip(native.status())
+    assert "compiled" in decode_step_mode(model)
+    g = torch.Generator().manual_seed(10)
+    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (70, 45)]
+    compiled = generate(model, prompts, max_new_tokens=20)
+    SparseAttention.native = False
+    try:
+        eager = generate(model, prompts, max_new_tokens=20)
+        assert "switched off" in decode_step_mode(model)
+    finally:
+        SparseAttention.native = True
+    for a, b in zip(compiled, eager):
+        assert a.tokens == b.tokens
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-4

@@ -159,3 +159,27 @@ def test_int8_heldout_loss_within_one_percent_of_fp32_with_every_kernel_choice()
         set_kernels(q, name, name)
         got = _mean_loss(q, short)
         assert all(abs(got[k] - v) / v < 0.01 for k, v in ref_short.items()), (name, got, ref_short)
+
+
+@pytest.mark.skipif("int8pack" not in available_kernels(), reason="no int8pack kernel in this torch build")
+@pytest.mark.parametrize("rows", [1, 5])
+@torch.no_grad()
+def test_int8pack_experts_called_directly_equal_the_module_path(rows):
+    """`Expert.packed`: a decode batch's experts run torch._weight_int8pack_mm directly (no module
+    calls); the MoE output equals the Int8Linear modules' bit for bit."""
+    from model.experts import Expert
+    m = small_model(3)
+    quantize_model(m, "cpu")
+    set_kernels(m, "int8pack", "dequant-fp32")
+    moe = m.blocks[0].moe
+    x = torch.randn(rows, 1, m.cfg.d_model)
+    assert moe.experts[0].packed() is not None
+    direct = moe(x, want_balance=False)[0]
+    Expert.direct_int8pack = False                         # the module path
+    try:
+        modules = moe(x, want_balance=False)[0]
+    finally:
+        Expert.direct_int8pack = True
+    assert torch.equal(direct, modules)
+    set_kernels(m, "dequant-fp32", "dequant-fp32")          # another kernel: the module path
+    assert moe.experts[0].packed() is None

@@ -53,8 +53,10 @@ async def wait_for_message(client: LanguageClient, needle: str) -> types.ShowMes
 
 
 @pytest.fixture
-def model_options(tiny_checkpoint):
-    return {"model": {"path": str(tiny_checkpoint), "quantization": "none", "maxTokens": 24}}
+def model_options(tiny_checkpoint, request):
+    """The server's options: the small model, plus a test's own (indirect parametrization)."""
+    return {"model": {"path": str(tiny_checkpoint), "quantization": "none", "maxTokens": 24},
+            **getattr(request, "param", {})}
 
 
 @pytest_lsp.fixture(config=CONFIG)
@@ -120,7 +122,7 @@ async def test_inline_completion_answers_with_valid_ghost_text(client: LanguageC
 async def test_ghost_text_with_context_from_another_edited_file_while_typing(client: LanguageClient):
     """Two Java files open, one edited (its snippet and the other's class signatures go into the
     prompt), then typing in the other with a ghost-text request per keystroke (each keystroke's
-    prompt is prefilled on didChange): every answer is a valid list at the cursor."""
+    ghost text is started on didChange): every answer is a valid list at the cursor."""
     item_uri, uri = "file:///workspace/Item.java", "file:///workspace/Counter.java"
     open_document(client, item_uri, "java", "public class Item {\n    int stockLevel() { return 1; }\n}\n")
     open_document(client, uri, "java", JAVA)
@@ -133,6 +135,28 @@ async def test_ghost_text_with_context_from_another_edited_file_while_typing(cli
         assert isinstance(result, types.InlineCompletionList)
         for item in result.items:
             assert item.range.start == item.range.end == types.Position(6, 12 + k) and item.insert_text.strip()
+
+
+@pytest.mark.parametrize("model_options", [{"inline": {"minConfidence": -100}}], indirect=True)
+async def test_ghost_text_typed_inside_a_line_stays_on_that_line(client: LanguageClient, model_options):
+    """Typing inside a line (here a comment, where any words parse): each keystroke's ghost text,
+    started on its didChange and joined by the request (the first on a cold prompt), is at the
+    cursor and ends before the line does."""
+    uri = "file:///workspace/walk.py"
+    open_document(client, uri, "python", PYTHON.replace("    total = 0\n", "    # count the entries of root here\n"))
+    ask = lambda col, kind: client.text_document_inline_completion_async(types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=kind), text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(4, col)))
+    answers = [(12, await ask(12, types.InlineCompletionTriggerKind.Invoked))]    # "    # count |the entries"
+    for k, ch in enumerate("all "):
+        change_document(client, uri, 2 + k, [edit((4, 12 + k), (4, 12 + k), ch)])
+        answers.append((13 + k, await ask(13 + k, types.InlineCompletionTriggerKind.Automatic)))
+    for col, result in answers:
+        assert isinstance(result, types.InlineCompletionList)
+        for item in result.items:
+            assert item.range.start == item.range.end == types.Position(4, col)
+            assert item.insert_text.strip() and "\n" not in item.insert_text
+    assert any(result.items for _, result in answers)
 
 
 async def test_cancelled_inline_request_returns_and_the_next_is_served(client: LanguageClient):

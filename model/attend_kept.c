@@ -1,0 +1,102 @@
+/* One decode query of block-sparse attention (model.attention.SparseAttention._decode_blocks_one)
+   in one call: pick key blocks by their pooled indexer keys, score the candidates, gate them, and
+   attend to the kept keys, reading the cached rows in place (no gathered copies, no intermediate
+   tensors). Float32, one row, no padding. Compiled at first use by model/native.py. */
+#include <math.h>
+#include <float.h>
+
+/* a . b in 8 interleaved partial sums (vectorizable without reassociating a sum) */
+static inline float dot(const float *a, const float *b, int n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) acc[l] += a[j + l] * b[j + l];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
+static float index_score(const float *iq, const float *iw, const float *key, int Hi, int Di) {
+    float s = 0.0f;
+    for (int h = 0; h < Hi; h++) {
+        float d = dot(iq + h * Di, key, Di);
+        s += iw[h] * (d >= 0.0f ? d : 0.01f * d);
+    }
+    return s;
+}
+
+/* Returns the number of kept keys; -1 if a work buffer is too small. */
+int attend_kept(const float *q, const float *iq, const float *iw,
+                const float *k, long k_stride, const float *v, long v_stride,
+                const float *ik, long ik_stride, const float *blocks, long nb,
+                long t, long near0, long n_sel, long Bk, long W, long budget, float log_thr, int use_thr,
+                int H, int D, int Hi, int Di, float *out,
+                float *scores, long *cand, int cap) {
+    /* 1. the n_sel best complete old blocks (descending; the first of equal scores first) */
+    long top[64];
+    float topv[64];
+    if (n_sel > 64) return -1;
+    long n_top = 0;
+    for (long j = 0; n_sel > 0 && j < nb; j++) {
+        float s = index_score(iq, iw, blocks + j * Di, Hi, Di);
+        if (n_top < n_sel || s > topv[n_top - 1]) {
+            long p = n_top < n_sel ? n_top++ : n_sel - 1;
+            while (p > 0 && topv[p - 1] < s) { topv[p] = topv[p - 1]; top[p] = top[p - 1]; p--; }
+            topv[p] = s; top[p] = j;
+        }
+    }
+    /* 2. candidates: the picked blocks, then the near range near0..t (its last W: the window) */
+    long K = n_top * Bk + (t - near0 + 1);
+    if (K > cap) return -1;
+    long c = 0;
+    for (long i = 0; i < n_top; i++)
+        for (long j = 0; j < Bk; j++) cand[c++] = top[i] * Bk + j;
+    for (long s = near0; s <= t; s++) cand[c++] = s;
+    float best = -INFINITY;
+    for (long i = 0; i < K; i++) {
+        scores[i] = index_score(iq, iw, ik + cand[i] * ik_stride, Hi, Di);
+        if (scores[i] > best) best = scores[i];
+    }
+    /* 3. the gate on the old candidates, then the budget (best scores first) */
+    long n_old = K - W, kept = 0;
+    for (long i = 0; i < n_old; i++) {
+        if (!use_thr || scores[i] >= best + log_thr) { cand[kept] = cand[i]; scores[kept] = scores[i]; kept++; }
+    }
+    if (kept > budget) {                       /* keep the `budget` best: partial selection sort */
+        for (long i = 0; i < budget; i++) {
+            long m = i;
+            for (long j = i + 1; j < kept; j++) if (scores[j] > scores[m]) m = j;
+            float ts = scores[i]; scores[i] = scores[m]; scores[m] = ts;
+            long tc = cand[i]; cand[i] = cand[m]; cand[m] = tc;
+        }
+        kept = budget;
+    }
+    for (long s = t + 1 - W; s <= t; s++) cand[kept++] = s;
+    /* 4. attention over the kept rows, every head in one pass (online softmax) */
+    float scale = 1.0f / sqrtf((float)D);
+    float mx[64], den[64];
+    if (H > 64) return -1;
+    for (int h = 0; h < H; h++) { mx[h] = -INFINITY; den[h] = 0.0f; }
+    for (int i = 0; i < H * D; i++) out[i] = 0.0f;
+    for (long i = 0; i < kept; i++) {
+        const float *kr = k + cand[i] * k_stride, *vr = v + cand[i] * v_stride;
+        for (int h = 0; h < H; h++) {
+            float d = dot(q + h * D, kr + h * D, D) * scale;
+            float *o = out + h * D;
+            const float *vh = vr + h * D;
+            if (d > mx[h]) {
+                float a = expf(mx[h] - d);
+                den[h] = den[h] * a + 1.0f;
+                for (int j = 0; j < D; j++) o[j] = o[j] * a + vh[j];
+                mx[h] = d;
+            } else {
+                float p = expf(d - mx[h]);
+                den[h] += p;
+                for (int j = 0; j < D; j++) o[j] += p * vh[j];
+            }
+        }
+    }
+    for (int h = 0; h < H; h++)
+        for (int j = 0; j < D; j++) out[h * D + j] /= den[h];
+    return (int)kept;
+}

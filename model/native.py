@@ -1,0 +1,130 @@
+"""A compiled kernel for the one-row block-sparse decode step (`model/attend_kept.c`): the key
+selection and the attention over the kept keys in one call, reading the cached rows in place.
+
+Eager PyTorch runs that step as ~45 small ops (a few us each on these cores, a third of a
+decode step); the C function does the same rule in one pass. It is compiled at first use with the
+system C compiler (`cc`, -O3 for this CPU) into a per-user cache keyed by the source, the flags and
+the CPU, so a process after the first only loads it. Without a compiler, or where the build or its
+self-check fails, `attend_kept()` is None and the eager ops run (`status()` says which, and why).
+Float32, one row without padding; the kept keys are the eager rule's (the same selection up to
+float rounding of the scores), the attention sums them in another order (differences ~1e-7).
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("attend_kept.c")
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC"]
+_lock = threading.Lock()
+_state: dict = {}                         # "fn": the ctypes function or None, "why": status text
+_local = threading.local()                # per-thread work buffers
+
+
+def _cpu_id() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        return next((l for l in text.splitlines() if l.startswith("flags")), "") + platform.processor()
+    except OSError:
+        return platform.machine() + platform.processor()
+
+
+def _folders() -> list[Path]:
+    """Where the built kernel is kept: the user's cache, else a per-user temporary folder."""
+    out = []
+    try:
+        out.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "r1lsp" / "kernels")
+    except RuntimeError:                                     # no home folder
+        pass
+    uid = getattr(os, "getuid", lambda: "user")()
+    return out + [Path(tempfile.gettempdir()) / f"r1lsp-kernels-{uid}"]
+
+
+def _build() -> tuple[object, str]:
+    if os.environ.get("R1LSP_NO_NATIVE"):
+        return None, "eager (R1LSP_NO_NATIVE set)"
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        return None, "eager (no C compiler found)"
+    src = SOURCE.read_bytes()
+    key = hashlib.sha256(src + " ".join([cc, *FLAGS]).encode() + _cpu_id().encode()).hexdigest()[:16]
+    lib, why = None, "eager (no writable folder for the built kernel)"
+    for folder in _folders():
+        so = folder / f"attend_kept-{key}.so"
+        tmp = folder / f".{so.name}.{os.getpid()}.tmp"
+        try:
+            if not so.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                subprocess.run([cc, *FLAGS, "-o", str(tmp), str(SOURCE), "-lm"], check=True,
+                               capture_output=True, timeout=120)
+                os.replace(tmp, so)                          # atomic: another process sees all or none
+            lib = ctypes.CDLL(str(so))
+            break
+        except (OSError, subprocess.SubprocessError) as e:
+            why = f"eager (building {SOURCE.name} failed: {(str(e).splitlines() or [''])[0][:120]})"
+            tmp.unlink(missing_ok=True)
+    if lib is None:
+        return None, why
+    fn = lib.attend_kept
+    P, L, I, F = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float
+    fn.argtypes = [P, P, P, P, L, P, L, P, L, P, L, L, L, L, L, L, L, F, I, I, I, I, I, P, P, P, I]
+    fn.restype = I
+    return fn, f"compiled ({Path(cc).name}, {SOURCE.name})"
+
+
+def attend_kept():
+    """The compiled function, or None (eager). Built once per process, under a lock."""
+    if "fn" not in _state:
+        with _lock:
+            if "fn" not in _state:
+                _state["fn"], _state["why"] = _build()
+    return _state["fn"]
+
+
+def status() -> str:
+    """How the one-row block-sparse decode step runs: "compiled (...)" or "eager (why)"."""
+    attend_kept()
+    return _state["why"]
+
+
+def work_buffers(cap: int):
+    """(scores float32[cap], candidate slots int64[cap]) of this thread, reused between calls."""
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None or bufs[0] < cap:
+        bufs = _local.bufs = (cap, (ctypes.c_float * cap)(), (ctypes.c_long * cap)())
+    return bufs[1], bufs[2]
+
+
+def run(q, iq, iw, k, v, ik, blocks, t: int, near0: int, nb: int, n_sel: int, Bk: int, W: int,
+        budget: int, gate_threshold: float) -> torch.Tensor | None:
+    """`attend_kept` on tensors (see SparseAttention._decode_blocks_one): q (1, 1, H, D), iq (1, 1, Hi,
+    Di), iw (1, 1, Hi), k, v (1, S, H, D), ik (1, S, Di) cache views, blocks (1, >=nb, Di).
+    -> (1, 1, H*D), or None where it does not apply (no kernel, another dtype or layout)."""
+    fn = attend_kept()
+    H, D = q.shape[2:]
+    Hi, Di = iq.shape[2:]
+    if (fn is None or q.dtype != torch.float32 or k.dtype != torch.float32 or v.dtype != torch.float32
+            or ik.dtype != torch.float32 or blocks.dtype != torch.float32 or q.device.type != "cpu"
+            or k.stride()[1:] != (H * D, D, 1) or v.stride()[1:] != (H * D, D, 1) or ik.stride(2) != 1
+            or blocks.stride(2) != 1 or blocks.stride(1) != Di or H > 64):
+        return None
+    q, iq, iw = q.contiguous(), iq.contiguous(), iw.contiguous()
+    cap = n_sel * Bk + t - near0 + 1
+    scores, cand = work_buffers(cap)
+    out = q.new_empty(1, 1, H * D)
+    kept = fn(q.data_ptr(), iq.data_ptr(), iw.data_ptr(), k.data_ptr(), H * D, v.data_ptr(), H * D,
+              ik.data_ptr(), ik.stride(1), blocks.data_ptr(), nb, t, near0, n_sel, Bk, W, budget,
+              float("-inf") if gate_threshold <= 0 else math.log(gate_threshold),
+              int(gate_threshold > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores),
+              ctypes.addressof(cand), cap)
+    return out if kept > 0 else None
