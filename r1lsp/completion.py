@@ -50,6 +50,7 @@ class CompletionResult:
     items: list[CompletionCandidate]
     is_incomplete: bool
     stages: dict[str, float] = dataclasses.field(default_factory=dict)   # stage -> seconds (the server logs them)
+    from_names: bool = False           # the analysis had not answered: the items are the file's names
 
 
 # ---------------------------------------------------------------------------- model
@@ -185,7 +186,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         detail = f"{what} · {c.source} · {how}" if what else f"{c.source} · {how}"
         out.append(CompletionCandidate(c.label, c.kind, detail, total, c.label, start, end, f"{rank:04d}"))
     model_pending = engine is not None and getattr(engine, "state", None) == "loading"
-    return CompletionResult(out, len(items) > max_items or model_pending or pending, stages)
+    return CompletionResult(out, len(items) > max_items or model_pending or pending, stages, pending)
 
 
 def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: str) -> str | None:

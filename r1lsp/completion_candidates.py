@@ -376,3 +376,9 @@ def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, in
     if names:
         document_names(doc)
         NameCounts.of(doc.text)
+
+
+def prepare_names(doc: StructuredDocument) -> None:
+    """Make the structure's names of an edited text ahead of the list that may fall back on them."""
+    document_names(doc)
+

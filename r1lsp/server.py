@@ -208,6 +208,7 @@ def create_server() -> R1LanguageServer:
             if ls.engine is not None:
                 ls.engine.cancel(key)
             raise
+        ls.completion_answered(uri, result.from_names)
         items = [_completion_item(ls, snap, c) for c in result.items]
         memory.trim()
         if log.isEnabledFor(logging.DEBUG):

@@ -26,7 +26,7 @@ from pygls.uris import to_fs_path
 
 from r1lsp import __version__, memory
 from r1lsp.completion import AnalysisContext
-from r1lsp.completion_candidates import prepare
+from r1lsp.completion_candidates import prepare, prepare_names
 from r1lsp.diagnostics_hub import DiagnosticsHub
 from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
@@ -106,6 +106,7 @@ class R1LanguageServer(LanguageServer):
         self.list_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1lsp-list")
         # work started ahead of a list (on open, after a typed `.`) never takes a list's thread
         self.prepare_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="r1lsp-prepare")
+        self._lists_from_names: set[str] = set()    # documents whose last list was the file's names
 
     # -- transport (see r1lsp.protocol) -------------------------------------------------
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -267,11 +268,22 @@ class R1LanguageServer(LanguageServer):
             return
         cursor = None
         if typed is not None:
+            if uri in self._lists_from_names:
+                # the last list here was the file's names (its analysis still pending): the edited
+                # text's names are made now, while the next list waits out its analysis budget
+                self.prepare_executor.submit(prepare_names, self.documents.get(uri).snapshot())
             if typed.start is None or not typed.text.endswith(".") or "\n" in typed.text:
                 return
             cursor = (typed.start[0], typed.start[1] + utf16_len(typed.text))
         self.prepare_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
                                      typed is None)
+
+    def completion_answered(self, uri: str, from_names: bool) -> None:
+        """Note whether a list at `uri` had to answer with the file's names (see `prepare_completion`)."""
+        if from_names:
+            self._lists_from_names.add(uri)
+        else:
+            self._lists_from_names.discard(uri)
 
     async def freeze_after(self, warm_ups: list) -> None:
         """Once the warm-ups are done, freeze the start-up heap (`memory.freeze_startup_heap`)."""
@@ -355,6 +367,7 @@ class R1LanguageServer(LanguageServer):
             self.engine.prefix_cache.invalidate(uri + "#")
         self.typed_ahead.forget(f"{uri}#inline")
         self.inline_asked.discard(uri)
+        self._lists_from_names.discard(uri)
         with self._ghost_lock:
             run = self.ghost_runs.pop(uri, None)
         if run is not None:

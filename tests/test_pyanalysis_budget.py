@@ -51,14 +51,14 @@ def test_a_late_analysis_gives_the_files_names_then_its_own_answer(blocked_jedi)
     doc = StructuredDocument(SOURCE, "python")
     quick = AnalysisContext(path="/budget/shelf.py", budget_s=0.0)
     first = complete(doc, LINE, len("    shelf."), None, context=quick)
-    assert first.is_incomplete
+    assert first.is_incomplete and first.from_names
     assert "add" in _labels(first)[:5]                                  # the file's own use of shelf.add
     release.set()
     # the same place while the user types a letter: jedi's kept answer, no second analysis
     typed = StructuredDocument(SOURCE.replace("    shelf.\n", "    shelf.b\n"), "python")
     settled = complete(typed, LINE, len("    shelf.b"), None,
                        context=AnalysisContext(path="/budget/shelf.py", budget_s=None))
-    assert not settled.is_incomplete
+    assert not settled.is_incomplete and not settled.from_names
     assert _labels(settled)[0] == "books"
     assert len(calls) == 1
 

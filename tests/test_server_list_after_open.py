@@ -67,3 +67,17 @@ async def test_the_first_list_after_opening_a_large_file_has_the_class_members(c
         typed += ch
         result = await _complete(client, uri, LINE, len("    inv.") + len(typed))
     assert "level" in [item.label for item in result.items][:3]
+
+
+async def test_lists_while_jedi_is_pending_keep_offering_the_files_names(client: LanguageClient, tmp_path):
+    """Typing on while the analysis is still pending: each list is the edited text's names (made
+    ahead, on didChange, once a list had to fall back on them), never an empty or stale list."""
+    uri = (tmp_path / "typing.py").as_uri()
+    open_document(client, uri, "python", TEXT)
+    col = len("    inv.")
+    await _complete(client, uri, LINE, col)
+    for version, ch in enumerate("rec", start=2):
+        change_document(client, uri, version, [edit((LINE, col), (LINE, col), ch)])
+        col += 1
+        result = await _complete(client, uri, LINE, col)
+        assert [item.label for item in result.items][:1] == ["receive"]
