@@ -42,6 +42,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
+from r1lsp.completion_rank import RankContext, rank_features, rank_score, weights_for
 from r1lsp.token_window import encode_window
 from r1lsp.monitor import MemberMonitor
 from model.structure import StructuredDocument
@@ -573,12 +574,16 @@ def member_monitor(doc: StructuredDocument, offset: int, engine, context: Analys
         cur = cursor_at(probe, line, column)
         if cur is None:
             return None
-        cands = resolved_candidates(probe, cur, context)
         # dunders (__class__, __dir__ …) are valid but almost never what comes next
-        names = [c.label for c in cands or () if not c.label.startswith("__")]
-        return names or None
+        cands = [c for c in resolved_candidates(probe, cur, context) or () if not c.label.startswith("__")]
+        if not cands:
+            return None
+        # best first by the list's static member ranking: the monitor's prior follows it
+        rc, weights = RankContext.of(probe, cur), weights_for(probe.language, member=True)
+        cands.sort(key=lambda c: (-rank_score(rank_features(c, cur, rc, None, False), weights), c.label))
+        return [c.label for c in cands]
 
-    return MemberMonitor(before[-400:], names_at, _vocabulary(engine), engine.decode)
+    return MemberMonitor(before[-400:], names_at, _vocabulary(engine), engine.decode, engine.encode)
 
 
 def _vocabulary(engine) -> list[str]:
