@@ -462,7 +462,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
         processor = step if processor is None else _chain(step, processor)
     if monitor:
         guide = member_monitor(doc, cur.offset, engine, context or AnalysisContext())
-        processor = guide if logits_processor is None else _chain(logits_processor, guide)
+        processor = guide if processor is None else _chain(processor, guide)
     stop_early = cancel
     if min_confidence is not None:
         watch = ConfidenceWatch(min_confidence)

@@ -183,13 +183,15 @@ def test_the_cold_prompt_is_the_prompt_with_a_short_prefix_that_stays_put_while_
     assert eng.cold_prompt[0][:len(p_cold) + 2] == cold[:len(p_cold) + 2]   # the cold prefix only grew
 
 
-def test_pause_is_called_before_the_model_and_each_token(tiny_checkpoint):
+@pytest.mark.parametrize("monitor", [False, True])
+def test_pause_is_called_before_the_model_and_each_token(tiny_checkpoint, monitor):
     doc, line, col = doc_with_cursor("def f(items):\n    total = |\n", "python")
     eng = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none")).start()
     try:
         assert eng.wait_ready(60)
         calls = []
-        inline_suggestions(doc, line, col, eng, max_tokens=5, timeout=30, key="p", pause=lambda: calls.append(1))
+        inline_suggestions(doc, line, col, eng, max_tokens=5, timeout=30, key="p", pause=lambda: calls.append(1),
+                           monitor=monitor)                 # the server's default: the monitor on
         assert 3 <= len(calls) <= 2 + 5                        # before the prompt, the model, then per token
     finally:
         eng.close()
