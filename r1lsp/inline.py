@@ -42,6 +42,7 @@ from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
+from r1lsp.completion_names import _is_ident_char
 from r1lsp.completion_rank import RankContext, rank_features, rank_score, weights_for
 from r1lsp.token_window import encode_window
 from r1lsp.monitor import MemberMonitor
@@ -502,9 +503,17 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     if min_confidence is not None and confidence < min_confidence:
         log.debug("ghost text dropped: %r mean log-probability %.2f (gate %.2f)", text, confidence, min_confidence)
         return []
-    if adds_syntax_error(doc, cur.offset, text):
-        log.debug("ghost text dropped: %r adds a syntax error", text)
+    whole = text
+    text = syntactic_prefix(doc, cur.offset, text)
+    if text is None:
+        log.debug("ghost text dropped: %r adds a syntax error", whole)
         return []
+    if text != whole:
+        log.debug("ghost text cut to %r: the rest of %r adds a syntax error", text, whole)
+        confidence = mean_logprob(engine, res.tokens, getattr(res, "logprobs", None), text)
+        if min_confidence is not None and confidence < min_confidence:
+            log.debug("ghost text dropped: %r mean log-probability %.2f (gate %.2f)", text, confidence, min_confidence)
+            return []
     if typed_ahead is not None:
         typed_ahead.remember(key, data, cur.offset, text, confidence)
     return [InlineSuggestion(text, pos, pos, confidence)]
@@ -543,6 +552,31 @@ def _chain(first, second):
         again = second(ids, logits)
         return logits if again is None else again
     return both
+
+
+def syntactic_prefix(doc: StructuredDocument, offset: int, text: str) -> str | None:
+    """`text` when inserting it at byte `offset` adds no syntax error, else its longest start
+    that ends a name or a bracket and adds none, else None. A small model often writes the
+    right member name and then junk: the name alone is still worth showing. The starts are
+    searched by bisection (a start that breaks the syntax mostly stays broken as it grows):
+    a few parses, not one per start."""
+    if not adds_syntax_error(doc, offset, text):
+        return text
+    cuts, depth = [], 0
+    for i in range(1, len(text)):
+        c = text[i - 1]
+        depth += (c in "([{") - (c in ")]}")
+        # a start that leaves a bracket of its own open is broken whatever follows: not a cut
+        if depth <= 0 and (_is_ident_char(c) or c in ")]}") and not _is_ident_char(text[i]) and text[:i].strip():
+            cuts.append(i)
+    lo, hi = -1, len(cuts)                                              # cuts[lo] fits, cuts[hi] breaks
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if adds_syntax_error(doc, offset, text[:cuts[mid]]):
+            hi = mid
+        else:
+            lo = mid
+    return text[:cuts[lo]] if lo >= 0 else None
 
 
 def mean_logprob(engine, tokens: list[int], logprobs: list[float] | None, text: str) -> float:

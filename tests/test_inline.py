@@ -7,7 +7,7 @@ import torch
 
 from r1lsp.engine import Engine
 from r1lsp.inline import (LINE_TOKENS, BlockStop, TypedAhead, adds_syntax_error, dedupe_suffix, fim_request,
-                          inline_suggestions)
+                          inline_suggestions, syntactic_prefix)
 from r1lsp.settings import ModelSettings
 from model.structure import StructuredDocument
 
@@ -78,8 +78,9 @@ def test_suggestion_inside_a_line_ends_with_that_line(stub_engine):
     assert ghost(java, "java", " + 1\n        y++;", stub_engine) == [" + 1"]
     # a generation that starts on a new line has nothing for this line
     assert ghost(src, "python", "\n    if a:\n        b", stub_engine) == []
-    # even inside brackets the suggestion opened (cut there, it is a syntax error: dropped)
-    assert ghost(src, "python", "bc(1,\n      2)\n    x = 1", stub_engine) == []
+    # even inside brackets the suggestion opened: cut there it is a syntax error, so it is cut
+    # back to its last sound start (the name before the bracket)
+    assert ghost(src, "python", "bc(1,\n      2)\n    x = 1", stub_engine) == ["bc"]
     assert ghost(src, "python", "bc(1)\n", stub_engine) == ["bc(1)"]
     # at a line's end the statement and bracket rules hold
     assert ghost("def f(a, b):\n    return g(a,|\n", "python", "\n             b)\n", stub_engine) == ["\n             b)"]
@@ -135,8 +136,8 @@ def test_dedupe_suffix():
 
 # ---------------------------------------------------------------------------- syntax filter
 
-def test_suggestion_that_adds_a_syntax_error_is_dropped(stub_engine):
-    assert ghost(PY, "python", "c = = a\n", stub_engine) == []
+def test_suggestion_that_adds_a_syntax_error_is_cut_to_a_sound_start_or_dropped(stub_engine):
+    assert ghost(PY, "python", "c = = a\n", stub_engine) == ["c"]
     assert ghost(JAVA, "java", "int = ;", stub_engine) == []
     assert ghost(JAVA, "java", "int y = 1;", stub_engine) == ["int y = 1;"]
 
@@ -276,3 +277,11 @@ def test_a_generation_the_gate_would_hide_is_given_up_early():
     assert not confident.hopeless and not confident.stopper(cancel)()
     cancel.set()
     assert confident.stopper(cancel)()                                   # the caller's cancel still counts
+
+
+def test_a_suggestion_that_breaks_the_syntax_keeps_its_longest_sound_start():
+    doc, _, _ = doc_with_cursor("def f(items):\n    return |\n", "python")
+    offset = doc.data.index(b"return ") + len(b"return ")
+    assert syntactic_prefix(doc, offset, "len(items)") == "len(items)"          # sound: kept whole
+    assert syntactic_prefix(doc, offset, "len(items)) + (") == "len(items)"     # the junk after it goes
+    assert syntactic_prefix(doc, offset, ")") is None                           # no sound start at all
