@@ -55,6 +55,12 @@ def edit(start: tuple[int, int], end: tuple[int, int], text: str) -> types.TextD
     )
 
 
+async def complete_at(client: LanguageClient, uri: str, line: int, character: int) -> types.CompletionList:
+    """textDocument/completion at (line, character), both 0-based."""
+    return await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character)))
+
+
 async def custom_request(client: LanguageClient, method: str, params: Any) -> Any:
     return await client.protocol.send_request_async(method, params)
 

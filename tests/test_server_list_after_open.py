@@ -6,10 +6,9 @@ types on."""
 from __future__ import annotations
 
 import pytest_lsp
-from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_support import CONFIG, change_document, edit, initialize, open_document
+from lsp_support import CONFIG, change_document, complete_at, edit, initialize, open_document
 
 CLASS = """\
 class Inventory:
@@ -43,16 +42,11 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-async def _complete(client: LanguageClient, uri: str, line: int, character: int) -> types.CompletionList:
-    return await client.text_document_completion_async(types.CompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character)))
-
-
 async def test_the_first_list_after_opening_a_large_file_has_the_class_members(client: LanguageClient, tmp_path):
     uri = (tmp_path / "stock.py").as_uri()
     assert TEXT.count("\n") > 2000
     open_document(client, uri, "python", TEXT)
-    first = await _complete(client, uri, LINE, len("    inv."))           # right after didOpen
+    first = await complete_at(client, uri, LINE, len("    inv."))           # right after didOpen
     labels = [item.label for item in first.items]
     assert {"receive", "ship", "level", "items"} <= set(labels[:6]), labels[:8]
     # the user types on (the client asks again while the list is incomplete)
@@ -65,7 +59,7 @@ async def test_the_first_list_after_opening_a_large_file_has_the_class_members(c
         change_document(client, uri, version, [edit((LINE, len("    inv.") + len(typed)),
                                                     (LINE, len("    inv.") + len(typed)), ch)])
         typed += ch
-        result = await _complete(client, uri, LINE, len("    inv.") + len(typed))
+        result = await complete_at(client, uri, LINE, len("    inv.") + len(typed))
     assert "level" in [item.label for item in result.items][:3]
 
 
@@ -75,9 +69,9 @@ async def test_lists_while_jedi_is_pending_keep_offering_the_files_names(client:
     uri = (tmp_path / "typing.py").as_uri()
     open_document(client, uri, "python", TEXT)
     col = len("    inv.")
-    await _complete(client, uri, LINE, col)
+    await complete_at(client, uri, LINE, col)
     for version, ch in enumerate("rec", start=2):
         change_document(client, uri, version, [edit((LINE, col), (LINE, col), ch)])
         col += 1
-        result = await _complete(client, uri, LINE, col)
+        result = await complete_at(client, uri, LINE, col)
         assert [item.label for item in result.items][:1] == ["receive"]

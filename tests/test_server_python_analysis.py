@@ -9,7 +9,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_support import CONFIG, as_plain, custom_request, initialize, open_document
+from lsp_support import CONFIG, as_plain, complete_at, custom_request, initialize, open_document
 from test_server_completion import wait_for_message
 
 SOURCE = """\
@@ -54,16 +54,11 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-async def _complete(client: LanguageClient, uri: str, line: int, character: int) -> types.CompletionList:
-    return await client.text_document_completion_async(types.CompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character)))
-
-
 async def test_members_of_a_local_class_instance_come_first_with_signatures(client: LanguageClient, tmp_path):
     _, uri = _workspace(tmp_path)
     open_document(client, uri, "python", SOURCE)
     line = SOURCE.split("\n").index("    s.")
-    result = await _complete(client, uri, line, len("    s."))
+    result = await complete_at(client, uri, line, len("    s."))
     labels = [item.label for item in result.items]
     assert set(labels[:4]) == {"add", "count", "name", "books"}, labels[:8]
     assert not {"print", "return", "stock"} & set(labels)           # only the receiver's members
@@ -77,7 +72,7 @@ async def test_names_from_another_workspace_module_resolve(client: LanguageClien
     _, uri = _workspace(tmp_path)
     text = "import helpers\nhelpers.\n"
     open_document(client, uri, "python", text)
-    result = await _complete(client, uri, 1, len("helpers."))
+    result = await complete_at(client, uri, 1, len("helpers."))
     shout = next(item for item in result.items if item.label == "shout")
     assert shout.kind == types.CompletionItemKind.Method and "-> str" in shout.detail
 
@@ -87,11 +82,11 @@ async def test_statement_start_offers_locals_parameters_and_keywords(client: Lan
     text = SOURCE.replace("    s.\n", "    re\n")
     open_document(client, uri, "python", text)
     line = text.split("\n").index("    re")
-    result = await _complete(client, uri, line, len("    re"))
+    result = await complete_at(client, uri, line, len("    re"))
     labels = [item.label for item in result.items]
     assert "return" in labels and "repr" in labels
     assert next(i for i in result.items if i.label == "return").kind == types.CompletionItemKind.Keyword
-    result = await _complete(client, uri, line, len("    "))
+    result = await complete_at(client, uri, line, len("    "))
     labels = [item.label for item in result.items]
     assert {"shelf", "s", "Shelf", "collections"} <= set(labels[:12]), labels[:12]
 
@@ -123,10 +118,10 @@ async def test_a_list_that_cannot_wait_for_jedi_is_incomplete_then_gets_its_answ
     text = SOURCE.replace("class Shelf", "class Shelf2").replace("Shelf(", "Shelf2(")   # a text jedi has not seen
     open_document(client, uri, "python", text)
     line = text.split("\n").index("    s.")
-    first = await _complete(client, uri, line, len("    s."))
+    first = await complete_at(client, uri, line, len("    s."))
     # the client asks again as the user types (isIncomplete); jedi's answer comes once it is ready
     for _ in range(100_000):
-        result = await _complete(client, uri, line, len("    s."))
+        result = await complete_at(client, uri, line, len("    s."))
         if not result.is_incomplete:
             break
     labels = [item.label for item in result.items]
@@ -168,7 +163,7 @@ async def test_self_members_used_most_in_the_method_come_first(client: LanguageC
         body = "\n".join(lines[start:end])
         used = {name: body.count(f"self.{name}") for name in ("owner", "balance", "entries", "currency")}
         most = max(used, key=used.get)
-        result = await _complete(client, uri, end, len("        return self."))
+        result = await complete_at(client, uri, end, len("        return self."))
         labels = [item.label for item in result.items]
         assert labels[0] == most, (method, used, labels[:6])
         assert set(labels[:5]) >= {"owner", "balance", "entries"}                 # the class's own attributes
