@@ -15,9 +15,10 @@ Generation stops at the end of the enclosing unit, not after a line count (`Bloc
     than the header;
   - text after the cursor on its line: the first newline (a suggestion inside a line ends there).
 Then the text already following the cursor is not repeated (`dedupe_suffix`), and the
-suggestion is dropped when inserting it adds tree-sitter error nodes or grows an existing
-error (`adds_syntax_error`), or when the model's mean token log-probability over the kept text
-is below `min_confidence` (precision before recall).
+suggestion is cut to its longest start that adds no tree-sitter error nodes and grows no
+existing error (`syntactic_prefix`, `adds_syntax_error`; dropped when there is none), and dropped
+when the model's mean token log-probability over the kept text is below `min_confidence`
+(precision before recall).
 
 With `monitor`, decoding is guided by the static analysis (r1lsp.monitor): after `receiver.`
 the model may only write one of the names the language's analysis offers there.
@@ -499,20 +500,27 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     if not text.strip():
         log.debug("ghost text dropped: %r is what follows the cursor", res.text)
         return []
-    confidence = mean_logprob(engine, res.tokens, getattr(res, "logprobs", None), text)
-    if min_confidence is not None and confidence < min_confidence:
-        log.debug("ghost text dropped: %r mean log-probability %.2f (gate %.2f)", text, confidence, min_confidence)
-        return []
+
+    def gated(kept: str) -> float | None:
+        """The confidence of `kept`, None when the gate hides it."""
+        confidence = mean_logprob(engine, res.tokens, getattr(res, "logprobs", None), kept)
+        if min_confidence is not None and confidence < min_confidence:
+            log.debug("ghost text dropped: %r mean log-probability %.2f (gate %.2f)", kept, confidence, min_confidence)
+            return None
+        return confidence
+
     whole = text
-    text = syntactic_prefix(doc, cur.offset, text)
+    confidence = gated(whole)
+    if confidence is None:
+        return []
+    text = syntactic_prefix(doc, cur.offset, whole)
     if text is None:
         log.debug("ghost text dropped: %r adds a syntax error", whole)
         return []
     if text != whole:
         log.debug("ghost text cut to %r: the rest of %r adds a syntax error", text, whole)
-        confidence = mean_logprob(engine, res.tokens, getattr(res, "logprobs", None), text)
-        if min_confidence is not None and confidence < min_confidence:
-            log.debug("ghost text dropped: %r mean log-probability %.2f (gate %.2f)", text, confidence, min_confidence)
+        confidence = gated(text)
+        if confidence is None:
             return []
     if typed_ahead is not None:
         typed_ahead.remember(key, data, cur.offset, text, confidence)
