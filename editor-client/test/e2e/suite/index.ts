@@ -73,6 +73,26 @@ async function uiCheckpoint(name: string, data: Record<string, unknown> = {}): P
   return answered ? fs.readFileSync(done, 'utf8') : undefined;
 }
 
+/** The completion list at `position` of `uri`: its labels in the list's order (sortText) and
+ * whether it is incomplete. */
+async function listAt(uri: vscode.Uri, position: vscode.Position): Promise<{ labels: string[]; incomplete: boolean }> {
+  const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', uri, position);
+  const items = [...list.items].sort((a, b) => (a.sortText ?? '').localeCompare(b.sortText ?? ''));
+  return { labels: items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label)), incomplete: !!list.isIncomplete };
+}
+
+/** Cut the first line of `editor`'s document that matches `pattern` right after `marker`, as if
+ * the user were typing there: that line and the column after `marker`. */
+async function cutAfter(editor: vscode.TextEditor, pattern: RegExp, marker: string): Promise<{ lineNo: number; col: number }> {
+  const doc = editor.document;
+  const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => pattern.test(doc.lineAt(i).text));
+  assert(lineNo !== undefined, `${path.basename(doc.fileName)} has no line matching ${pattern}`);
+  const original = doc.lineAt(lineNo).text;
+  const col = original.indexOf(marker) + marker.length;
+  assert(await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, original.length))), 'the edit was refused');
+  return { lineNo, col };
+}
+
 function experts(uri: vscode.Uri): vscode.Diagnostic[] {
   return vscode.languages.getDiagnostics(uri).filter((d) => {
     const code = typeof d.code === 'object' && d.code !== null ? d.code.value : d.code;
@@ -123,8 +143,7 @@ export async function run(): Promise<void> {
     const col = line.indexOf('this.tot') + 'this.tot'.length;
     assert(col > 10, `unexpected line 14: ${line}`);
     const position = new vscode.Position(13, col);
-    const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', javaUri, position);
-    const labels = list.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+    const { labels } = await listAt(javaUri, position);
     assert(labels.includes('total'), `no "total" among ${labels.slice(0, 20).join(', ')}`);
     editor.selection = new vscode.Selection(position, position);
     await vscode.commands.executeCommand('editor.action.triggerSuggest');
@@ -138,15 +157,8 @@ export async function run(): Promise<void> {
     // the Inventory instance's own members come first (its type is resolved, not guessed).
     const uri = vscode.Uri.file(path.join(root, 'Inventory.java'));
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
-    const doc = editor.document;
-    const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => /^\s*inventory\.add\("hammer"/.test(doc.lineAt(i).text));
-    assert(lineNo !== undefined, 'no inventory.add("hammer", ...) line in Inventory.java');
-    const text = doc.lineAt(lineNo).text;
-    const col = text.indexOf('inventory.') + 'inventory.'.length;
-    await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, text.length)));
-    const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', uri, new vscode.Position(lineNo, col));
-    const items = [...list.items].sort((a, b) => (a.sortText ?? '').localeCompare(b.sortText ?? ''));
-    const labels = items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+    const { lineNo, col } = await cutAfter(editor, /^\s*inventory\.add\("hammer"/, 'inventory.');
+    const { labels } = await listAt(uri, new vscode.Position(lineNo, col));
     await vscode.commands.executeCommand('workbench.action.files.revert');
     const own = ['add', 'extremes', 'items', 'select', 'valueByCategory'];
     assert(JSON.stringify(labels.slice(0, own.length).sort()) === JSON.stringify(own),
@@ -159,18 +171,12 @@ export async function run(): Promise<void> {
     // `inv` is an Inventory, so that class's own members come first. A list answered before jedi
     // (r1lsp.python.analysisBudgetMs) is incomplete: asked again, as the next keystroke would.
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
-    const doc = editor.document;
-    const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => /^\s*inv\.add\("apples"/.test(doc.lineAt(i).text));
-    assert(lineNo !== undefined, 'no inv.add("apples", ...) line in inventory.py');
-    const text = doc.lineAt(lineNo).text;
-    const col = text.indexOf('inv.') + 'inv.'.length;
-    await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, text.length)));
+    const { lineNo, col } = await cutAfter(editor, /^\s*inv\.add\("apples"/, 'inv.');
     let labels: string[] = [];
     const settled = await waitFor(async () => {
-      const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', pyUri, new vscode.Position(lineNo, col));
-      const items = [...list.items].sort((a, b) => (a.sortText ?? '').localeCompare(b.sortText ?? ''));
-      labels = items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
-      return !list.isIncomplete;
+      const list = await listAt(pyUri, new vscode.Position(lineNo, col));
+      labels = list.labels;
+      return !list.incomplete;
     }, 30_000, 500);
     await vscode.commands.executeCommand('workbench.action.files.revert');
     assert(settled, `the list at inv. stayed incomplete: ${labels.slice(0, 10).join(', ')}`);
@@ -188,9 +194,9 @@ export async function run(): Promise<void> {
     // the clear answer). With the member monitor the model may only write a name the analysis
     // offers there, so the ghost text must start with a name the completion list offers at the
     // same place, never junk such as the `(f.name)` the shipped r1-tiny proposed after `inv = `.
-    // A small model's continuation after the name is often dropped by the syntax filter (no
-    // ghost text): the step goes to the next position then, and needs one that proposes; which
-    // member the model picks (often not `add`) is named in the detail line.
+    // A small model may propose nothing at a position (its continuation under the confidence
+    // gate, or no sound start of it): the step goes to the next position then, and needs one
+    // that proposes; which member the model picks (often not `add`) is named in the detail line.
     const places: Array<[RegExp, string]> = [[/^\s*inv\.add\("hammer"/, 'inv.'], [/^\s*inv\.add\("apples"/, 'inv.'],
       [/^\s*inv\.add\("kite"/, 'inv.'], [/^\s*self\.items\.append\(/, 'self.']];
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
@@ -201,12 +207,8 @@ export async function run(): Promise<void> {
     assert(routed, 'inventory.py never got its expert diagnostics');
     const empty: string[] = [];
     for (const [pattern, cut] of places) {
-      const lineNo = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => pattern.test(doc.lineAt(i).text));
-      assert(lineNo !== undefined, `inventory.py has no line matching ${pattern}`);
-      const original = doc.lineAt(lineNo).text;
       const seen = r1.requests.inlineAnswers; // every answer after the edit counts
-      const col = original.indexOf(cut) + cut.length;
-      assert(await editor.edit((b) => b.delete(new vscode.Range(lineNo, col, lineNo, original.length))), 'the edit was refused');
+      const { lineNo, col } = await cutAfter(editor, pattern, cut);
       const cursor = new vscode.Position(lineNo, col);
       const typed = doc.lineAt(lineNo).text;
       editor.selection = new vscode.Selection(cursor, cursor);
@@ -232,9 +234,9 @@ export async function run(): Promise<void> {
       }
       let offered: string[] = []; // the list at the cursor, once jedi has answered (as in python-members)
       const settled = await waitFor(async () => {
-        const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', pyUri, cursor);
-        offered = list.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
-        return !list.isIncomplete;
+        const list = await listAt(pyUri, cursor);
+        offered = list.labels;
+        return !list.incomplete;
       }, 30_000, 500);
       assert(settled, `the list at ${typed.trim()} stayed incomplete: ${offered.slice(0, 10).join(', ')}`);
       const member = /^[A-Za-z_]\w*/.exec(expected)?.[0];
