@@ -36,7 +36,7 @@ demo: install
 	$(VENV)/bin/r1lsp translate samples/Inventory.java -o $(VENV)/Inventory_demo.py --force
 	$(PY) $(VENV)/Inventory_demo.py
 
-BENCHES := structure model completion translate experts deepseek train attention fuzz ablation
+BENCHES := structure model completion translate experts deepseek train attention fuzz ablation ghost_members
 # A hostile client (bench/fuzz_bench.py): 10,000 seeded messages with the shipped model on
 fuzz: install
 	$(PY) bench/fuzz_bench.py --messages 10000 --model --json
