@@ -132,6 +132,14 @@ def test_members_of_a_value_are_instance_members_with_signatures_and_depth():
     assert own["hashCode"].depth > 0                              # inherited (Record / Object)
 
 
+def test_a_method_overloaded_across_supertypes_accepts_every_overload():
+    # ByteBuffer declares position(int) (a covariant return); Buffer has position() too
+    src = "import java.nio.ByteBuffer;\nclass A { int f(ByteBuffer buf) { return CURSOR; } }"
+    s = scope_at("buf.", source=src)
+    position = {m.name: m for m in s.members(s.receiver())}["position"]
+    assert position.accepts(0) and position.accepts(1)
+
+
 def test_inherited_members_from_workspace_and_jdk_supertypes():
     got = members("this.")
     assert {"first", "describe", "sku", "price", "lines"} <= set(got)
