@@ -100,3 +100,39 @@ int attend_kept(const float *q, const float *iq, const float *iw,
         for (int j = 0; j < D; j++) out[h * D + j] /= den[h];
     return (int)kept;
 }
+
+/* One decode token for each of B rows, each row on its own batch-1 cache (model.attention.
+   SparseAttention._native_rows): from the row's joined projection p = [q | k | v | iq | ik | iw]
+   (H, H, H, Hi heads, one index key, Hi weights), RoPE and the indexer's scales as
+   y = (p * cos + p[perm] * sin) * scale (`rotate_joined`), write its k, v and index key at slot
+   t of its cache, then `attend_kept` with the block-sparse rule of that slot. k / v / ik: the
+   rows' cache buffers (slot s of row b at kp[b] + s * H * D, ikp[b] + s * Di); blk: the rows'
+   pooled block keys (nb_avail[b] of them, Di each). out (B, H * D). Returns the smallest kept
+   count of any row (<= 0: a work buffer was too small, out is incomplete). */
+int attend_rows(int B, const float *p, long Wp, const float *cosj, const float *sinj,
+                const long *perm, const float *scale,
+                const long *kp, const long *vp, const long *ikp, const long *blkp, const long *nb_avail,
+                const long *tpos, long Bk, long W, long topk, float log_thr, int use_thr,
+                int H, int D, int Hi, int Di, float *out, float *scores, long *cand, int cap) {
+    long HD = (long)H * D;
+    float y[Wp];
+    int least = 1 << 30;
+    for (int b = 0; b < B; b++) {
+        const float *pb = p + b * Wp, *cb = cosj + b * Wp, *sb = sinj + b * Wp;
+        for (long j = 0; j < Wp; j++) y[j] = (pb[j] * cb[j] + pb[perm[j]] * sb[j]) * scale[j];
+        long t = tpos[b];
+        float *k = (float *)kp[b], *v = (float *)vp[b], *ik = (float *)ikp[b];
+        for (long j = 0; j < HD; j++) { k[t * HD + j] = y[HD + j]; v[t * HD + j] = y[2 * HD + j]; }
+        const float *iq = y + 3 * HD, *ikn = iq + (long)Hi * Di, *iw = ikn + Di;
+        for (long j = 0; j < Di; j++) ik[t * Di + j] = ikn[j];
+        long near0 = (t - W + 1 > 0 ? t - W + 1 : 0) / Bk * Bk;
+        if (near0 > t) near0 = t;
+        long nb = near0 / Bk < nb_avail[b] ? near0 / Bk : nb_avail[b];
+        long n_sel = (topk - W) / Bk > 1 ? (topk - W) / Bk : 1;
+        if (n_sel > nb) n_sel = nb;
+        int kept = attend_kept(y, iq, iw, k, HD, v, HD, ik, Di, (const float *)blkp[b], nb, t, near0, n_sel,
+                               Bk, W, topk - W, log_thr, use_thr, H, D, Hi, Di, out + b * HD, scores, cand, cap);
+        if (kept < least) least = kept;
+    }
+    return least;
+}
