@@ -75,20 +75,20 @@ class LineCandidate:
 
 # ---------------------------------------------------------------------------- caches
 
-_LINES: collections.OrderedDict = collections.OrderedDict()      # text -> (stripped lines, names)
+_LINES: collections.OrderedDict = collections.OrderedDict()      # text -> its stripped lines
 _LOCK = threading.Lock()
 
 
-def _lines(text: str) -> tuple[list[str], frozenset]:
-    """The text's lines without indentation or trailing blanks, and the names it uses (kept for
-    the last few texts: a keystroke's requests share them)."""
+def _lines(text: str) -> list[str]:
+    """The text's lines without indentation or trailing blanks (kept for the last few texts: a
+    keystroke's requests share them)."""
     with _LOCK:
         hit = _LINES.get(text)
         if hit is not None:
             _LINES.move_to_end(text)
             return hit
     stripped = [ln.strip() for ln in text.split("\n")]
-    hit = (stripped, frozenset(_NAME.findall(text)))
+    hit = stripped
     with _LOCK:
         _LINES[text] = hit
         while len(_LINES) > 12:
@@ -147,11 +147,11 @@ def line_candidates(text: str, row: int, typed: str, language: str,
         return []
     keywords = _keywords(language)
     t_toks = _tokens(typed)
-    lines, names = _lines(text)
+    lines = _lines(text)
     last = t_toks[-1]
     # a name still being typed is not renamed: only a whole name of the document (found
     # elsewhere than at the cursor) may be
-    rename_ok = not _NAME.fullmatch(last) or (last in names and _counted(text, last) > 1)
+    rename_ok = not _NAME.fullmatch(last) or _occurs_twice(text, last)
     votes: dict[str, list] = {}                                          # rest -> [votes, distance, renamed]
 
     def vote(rest: str, weight: float, distance: int, renamed: bool):
@@ -163,7 +163,7 @@ def line_candidates(text: str, row: int, typed: str, language: str,
         if distance < v[1]:
             v[1], v[2] = distance, renamed
 
-    sources = [(lines, row, 1.0)] + [(_lines(o)[0], None, OTHER_FILE_FACTOR) for o in others]
+    sources = [(lines, row, 1.0)] + [(_lines(o), None, OTHER_FILE_FACTOR) for o in others]
     for src, own_row, factor in sources:
         for i, s in enumerate(src):
             if i == own_row or not s or len(s) > MAX_LINE_CHARS:
@@ -183,9 +183,11 @@ def line_candidates(text: str, row: int, typed: str, language: str,
     return out
 
 
-def _counted(text: str, name: str) -> int:
-    """How often `name` occurs in `text` as a whole word (the cursor's own occurrence included)."""
-    return len(re.findall(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text))
+def _occurs_twice(text: str, name: str) -> bool:
+    """Whether `name` occurs in `text` at least twice as a whole word (the cursor's own
+    occurrence is one)."""
+    found = re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text)
+    return next(found, None) is not None and next(found, None) is not None
 
 
 def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence: float = MIN_EVIDENCE) -> LineCandidate | None:
