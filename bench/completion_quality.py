@@ -241,6 +241,8 @@ def main() -> int:
     ap.add_argument("--with-model", action="store_true", help="--tune: also score with the model and fit its weight")
     ap.add_argument("--min-confidence", type=float, default=None, help="override r1lsp.inline.minConfidence")
     ap.add_argument("--members-only", action="store_true", help="the member positions only (no ghost text)")
+    ap.add_argument("--lines-only", action="store_true", help="the line positions only (ghost text, no lists)")
+    ap.add_argument("--no-retrieval", action="store_true", help="r1lsp.inline.retrieval off (the model alone)")
     args = ap.parse_args()
     if not any((ROOT / "cache" / "devset" / l).exists() for l in LANGS):
         print("no dev set: run `make devset` first", file=sys.stderr)
@@ -251,10 +253,14 @@ def main() -> int:
     n_member, n_line = (40, 12) if args.quick else (200, 60)
     if args.members_only:
         n_line = 0
+    if args.lines_only:
+        n_member = 0
     pos = positions(args.split, n_member, n_line)
     options = {"model": {"threads": 1}, "features": {"expertDiagnostics": False}}
     if args.min_confidence is not None:
-        options["inline"] = {"minConfidence": args.min_confidence}
+        options.setdefault("inline", {})["minConfidence"] = args.min_confidence
+    if args.no_retrieval:
+        options.setdefault("inline", {})["retrieval"] = False
     t = time.perf_counter()
     res = asyncio.run(measure_lsp(pos, options))
     out = figures(res)
