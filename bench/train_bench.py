@@ -42,6 +42,7 @@ from bench.gemm_probe import _operands, model_shapes, probe             # noqa: 
 from model import train as T                                            # noqa: E402
 from model.config import R1Config                                       # noqa: E402
 from model.network import R1Model                                       # noqa: E402
+from model.train_fast import use_fp32_attention_core                    # noqa: E402
 
 
 def train_flops_per_token(model: R1Model, seq_len: int) -> float:
@@ -53,13 +54,14 @@ def train_flops_per_token(model: R1Model, seq_len: int) -> float:
 class Setup:
     """One trainer's step on a fixed model init: amp, experts implementation, loss head, optimizer."""
 
-    def __init__(self, name, amp, moe, compile_mode, fused, seed=0):
+    def __init__(self, name, amp, moe, compile_mode, fused, seed=0, fast_attention=False):
         torch.manual_seed(seed)
         self.name = name
         self.cpu: list[float] = []
         self.model = R1Model(R1Config.preset("r1-tiny")).train()
         self.amp = amp
         self.moe = T.set_moe_impl(self.model, moe, amp, compile_mode)
+        self.attn = use_fp32_attention_core(self.model) if fast_attention and amp == "bf16" else amp
         self.compiled = T.compile_loss_head(self.model, compile_mode, torch.device("cpu"))
         groups = T.param_groups(self.model, 0.1)
         self.opt = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, fused=fused or None)
@@ -155,7 +157,7 @@ def main(argv=None) -> int:
     best_shape = max((v or 0, k) for k, v in pr["gflops"][best_dt].items())[1]
     best_mkn = tuple(pr["shapes"][best_shape])
 
-    new = Setup("new", T.amp_dtype(T.TrainConfig(), torch.device("cpu")), "auto", "auto", True)
+    new = Setup("new", T.amp_dtype(T.TrainConfig(), torch.device("cpu")), "auto", "auto", True, fast_attention=True)
     old32 = Setup("old fp32", "fp32", "loop", "off", False)
     g = torch.Generator().manual_seed(0)
     V = new.model.cfg.vocab_size
@@ -206,12 +208,13 @@ def main(argv=None) -> int:
         "train_model_gflops_per_s": round(flops_s / 1e9, 1),
         "peak_gflops_bf16": peaks["bf16"], "peak_gflops_fp32": peaks["fp32"], "peak_dtype": best_dt,
         "flops_per_token_m": round(fpt / 1e6, 2), "batch": f"{B}x{a.seq_len}", "threads": a.threads,
-        "new_setup": {"amp": new.amp, "experts": new.moe, "loss_head": new.compiled, "adamw": "fused"},
+        "new_setup": {"amp": new.amp, "experts": new.moe, "attention_core": new.attn, "loss_head": new.compiled,
+                      "adamw": "fused"},
         "old_default_setup": {"amp": old_amp, "experts": "loop", "loss_head": "eager", "adamw": "unfused",
                               "tokens_per_step": oB * oT},
     }
     print(f"probe ({a.threads} thread): bf16 {peaks['bf16']} GFLOPS, fp32 {peaks['fp32']} GFLOPS -> ceiling {best_dt}")
-    print(f"new trainer ({new.amp}, experts {new.moe}, loss head {new.compiled}, fused AdamW), {B}x{a.seq_len}: "
+    print(f"new trainer ({new.amp}, experts {new.moe}, attention core {new.attn}, loss head {new.compiled}, fused AdamW), {B}x{a.seq_len}: "
           f"{rate['new']:,.0f} tok/s = {flops_s / 1e9:.1f} model GFLOPS -> MFU {fig['train_mfu']} "
           f"(by thread CPU time {fig['train_mfu_cpu_time']}, load-matched {fig['train_mfu_load_matched']})")
     print(f"old trainer fp32: {rate['old fp32']:,.0f} tok/s -> new is {fig['train_speedup_vs_old_fp32']}x")

@@ -315,6 +315,8 @@ class Trainer:
         self.model.to(self.d.device).train()
         self.amp = amp_dtype(cfg, self.d.device)
         self.moe_impl = set_moe_impl(self.model, cfg.moe, self.amp, cfg.compile, self.d.device)
+        from model.train_fast import use_fp32_attention_core   # (CPU, bf16: flash attention runs faster in fp32)
+        self.attn_impl = use_fp32_attention_core(self.model) if (self.amp, self.d.device.type) == ("bf16", "cpu") else self.amp
         self.compiled = compile_loss_head(self.model, cfg.compile, self.d.device)
         # fused AdamW (one kernel over all parameters; CPU too since torch 2.4)
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,
@@ -579,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         m = tr.model
         tr.log(f"model {m.cfg.n_layers} layers d{m.cfg.d_model}: {m.num_params() / 1e6:.1f}M params "
                f"({m.num_params(active=True) / 1e6:.1f}M active); amp {tr.amp}; experts {tr.moe_impl}; "
+               f"attention core {tr.attn_impl}; "
                f"loss head {tr.compiled}; world {d.world}; "
                f"threads {torch.get_num_threads()}; {cfg.batch_size}x{cfg.seq_len} per step")
     res = tr.train()

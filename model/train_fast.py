@@ -18,12 +18,19 @@ bf16 operands, fp32 accumulation); the expert sum per token runs in expert order
 
 `TrainMoE` swaps in for `MoE` (same parameters and state dict) and takes this path only while
 gradients are on; evaluation and generation run `MoE.forward` unchanged.
+
+`TrainAttention` does the same for `SparseAttention`: the training forward's attention core
+(`_blocks` with the gate loss: masked SDPA per query chunk) runs on fp32 q, k, v. On these cores
+torch's CPU flash-attention kernel measured 38 ms in fp32 against 52 ms in bf16 for one layer's
+forward + backward at 16 x 256 tokens (thread CPU time), and the whole step 1.15x faster; the
+gate loss takes q and k in fp32 anyway. The projections around it stay bf16.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from model.attention import SparseAttention
 from model.experts import MoE
 
 
@@ -110,3 +117,20 @@ def _smoke(fn, device):
     for got, want in zip(*outs):
         if not torch.allclose(got, want, rtol=2e-2, atol=2e-2):
             raise RuntimeError("compiled expert layer differs from eager")
+
+
+class TrainAttention(SparseAttention):
+    """`SparseAttention` whose training attention core (`_blocks` with the gate loss) runs in fp32."""
+
+    def _blocks(self, q, k, v, iq, iw, ik, start_pos, pad_len, want_gate_loss, chunk_elems: int = 1 << 22):
+        if want_gate_loss and q.dtype == torch.bfloat16:
+            q, k, v = q.float(), k.float(), v.float()
+        return super()._blocks(q, k, v, iq, iw, ik, start_pos, pad_len, want_gate_loss, chunk_elems)
+
+
+def use_fp32_attention_core(model: torch.nn.Module) -> str:
+    """Swap every `SparseAttention` of `model` for `TrainAttention`. Returns the log's words."""
+    for m in model.modules():
+        if type(m) is SparseAttention:
+            m.__class__ = TrainAttention
+    return "fp32"

@@ -195,8 +195,8 @@ def _old_trainer(corpus, cfg_file, out, **kw):
 
 
 def test_fast_trainer_follows_the_old_loss_curve(tiny_corpus, tiny_config_file, tmp_path):
-    """Same seed, same batches: grouped experts + compiled loss head + fused AdamW give the old
-    trainer's loss curve. fp32: to rounding (1e-3 relative over 8 steps). bf16 compute: within
+    """Same seed, same batches: grouped experts (padded bmm, or jagged grouped matmuls with the
+    attention core in fp32) + compiled loss head + fused AdamW give the old trainer's loss curve. fp32: to rounding (1e-3 relative over 8 steps). bf16 compute: within
     3 % -- bf16 keeps 8 mantissa bits (relative rounding 2^-9 ~ 0.2 % per stored operand; the
     GEMMs accumulate in fp32), and 8 steps of AdamW on a 32-wide model let those differences
     move the weights by a fraction of a learning-rate step, well inside 3 % of the loss."""
@@ -212,6 +212,7 @@ def test_fast_trainer_follows_the_old_loss_curve(tiny_corpus, tiny_config_file, 
     gmm_tr = T.Trainer(_cfg(tiny_corpus, tiny_config_file, tmp_path / "gmm", moe="gmm", compile="auto", amp="bf16",
                             **kw), log=_quiet)
     assert gmm_tr.moe_impl in ("grouped mm, inductor",) or gmm_tr.moe_impl.startswith("grouped mm, eager (")
+    assert gmm_tr.attn_impl == "fp32" and new_tr.attn_impl == "fp32"    # the attention core (CPU, bf16 run)
     gmm = _lm_curve(gmm_tr)
     assert len(old) == len(new) == len(bf) == len(gmm) == 8
     assert old[-1] < old[0]                                               # it learns
