@@ -283,6 +283,8 @@ def main() -> int:
                          "where the server's settled top 5 differs")
     ap.add_argument("--server-dir", default=None,
                     help="run the server from this checkout (a baseline: `git archive REV | tar -x -C DIR`)")
+    ap.add_argument("--lines-only", action="store_true", help="the line positions only (ghost text, no lists)")
+    ap.add_argument("--no-retrieval", action="store_true", help="r1lsp.inline.retrieval off (the model alone)")
     args = ap.parse_args()
     global SERVER_DIR
     SERVER_DIR = args.server_dir
@@ -295,10 +297,14 @@ def main() -> int:
     n_member, n_line = (40, 12) if args.quick else (200, 60)
     if args.members_only:
         n_line = 0
+    if args.lines_only:
+        n_member = 0
     pos = positions(args.split, n_member, n_line)
     options = {"model": {"threads": 1}, "features": {"expertDiagnostics": False}}
     if args.min_confidence is not None:
-        options["inline"] = {"minConfidence": args.min_confidence}
+        options.setdefault("inline", {})["minConfidence"] = args.min_confidence
+    if args.no_retrieval:
+        options.setdefault("inline", {})["retrieval"] = False
     t = time.perf_counter()
     res = asyncio.run(measure_lsp(pos, options))
     settle(pos, res, options)

@@ -25,6 +25,66 @@ static float index_score(const float *iq, const float *iw, const float *key, int
     return s;
 }
 
+/* exp(x) for x <= 0, as code the compiler vectorizes: 2^n * p(r), x = n ln2 + r, |r| <= ln2 / 2,
+   p of degree 7 (relative error ~1e-7, about expf's own rounding); exp(x < -87) is 2^-126 * p */
+static inline float exp_neg(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float n = __builtin_rintf(x * 1.44269504088896341f);
+    float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f
+              + r * (1.38888892e-3f + r * 1.98412701e-4f))))));
+    union { float f; int i; } u = { .f = p };
+    u.i += (int)n << 23;
+    return u.f;
+}
+
+/* Softmax attention of one query (H heads of D) over the rows cand[0..n) of k and v: every head's
+   logits (each row read once), the softmax, then the weighted values (H * D a constant where this
+   is inlined: the output stays in registers). */
+static inline __attribute__((always_inline)) void attend_heads(
+        const float *q, const float *k, long k_stride, const float *v, long v_stride,
+        const long *cand, long n, int H, int D, float *out) {
+    float scale = 1.0f / sqrtf((float)D), lg[H * n], den[H], o[H * D];
+    for (long i = 0; i < n; i++) {
+        const float *kr = k + cand[i] * k_stride;
+        for (int h = 0; h < H; h++) lg[h * n + i] = dot(q + h * D, kr + h * D, D) * scale;
+    }
+    for (int h = 0; h < H; h++) {
+        float *l = lg + h * n, m = -INFINITY, s = 0.0f;
+        for (long i = 0; i < n; i++) m = l[i] > m ? l[i] : m;
+        for (long i = 0; i < n; i++) { l[i] = exp_neg(l[i] - m); s += l[i]; }
+        den[h] = s;
+    }
+    for (int j = 0; j < H * D; j++) o[j] = 0.0f;
+    for (long i = 0; i < n; i++) {
+        const float *vr = v + cand[i] * v_stride;
+        for (int h = 0; h < H; h++) {
+            float p = lg[h * n + i];
+            for (int j = 0; j < D; j++) o[h * D + j] += p * vr[h * D + j];
+        }
+    }
+    for (int h = 0; h < H; h++)
+        for (int j = 0; j < D; j++) out[h * D + j] = o[h * D + j] / den[h];
+}
+
+/* The k-th largest of a[0..n) (1 <= k <= n; a is reordered): quickselect, O(n) on average. */
+static float kth_largest(float *a, long n, long k) {
+    long lo = 0, hi = n - 1, want = k - 1;                  /* index in descending order */
+    while (lo < hi) {
+        float pivot = a[lo + (hi - lo) / 2];
+        long i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] > pivot) i++;
+            while (a[j] < pivot) j--;
+            if (i <= j) { float t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else break;
+    }
+    return a[want];
+}
+
 /* Returns the number of kept keys; -1 if a work buffer is too small. */
 int attend_kept(const float *q, const float *iq, const float *iw,
                 const float *k, long k_stride, const float *v, long v_stride,
@@ -62,41 +122,56 @@ int attend_kept(const float *q, const float *iq, const float *iw,
     for (long i = 0; i < n_old; i++) {
         if (!use_thr || scores[i] >= best + log_thr) { cand[kept] = cand[i]; scores[kept] = scores[i]; kept++; }
     }
-    if (kept > budget) {                       /* keep the `budget` best: partial selection sort */
-        for (long i = 0; i < budget; i++) {
-            long m = i;
-            for (long j = i + 1; j < kept; j++) if (scores[j] > scores[m]) m = j;
-            float ts = scores[i]; scores[i] = scores[m]; scores[m] = ts;
-            long tc = cand[i]; cand[i] = cand[m]; cand[m] = tc;
+    if (kept > budget && budget > 0) {         /* keep the `budget` best (of equal scores the first) */
+        float work[kept];
+        for (long i = 0; i < kept; i++) work[i] = scores[i];
+        float thr = kth_largest(work, kept, budget);
+        long above = 0, n = 0;
+        for (long i = 0; i < kept; i++) above += scores[i] > thr;
+        for (long i = 0, ties = budget - above; i < kept; i++) {
+            if (scores[i] > thr || (scores[i] == thr && ties-- > 0)) { cand[n] = cand[i]; scores[n] = scores[i]; n++; }
         }
-        kept = budget;
-    }
+        kept = n;
+    } else if (kept > budget) kept = 0;
     for (long s = t + 1 - W; s <= t; s++) cand[kept++] = s;
-    /* 4. attention over the kept rows, every head in one pass (online softmax) */
-    float scale = 1.0f / sqrtf((float)D);
-    float mx[64], den[64];
-    if (H > 64) return -1;
-    for (int h = 0; h < H; h++) { mx[h] = -INFINITY; den[h] = 0.0f; }
-    for (int i = 0; i < H * D; i++) out[i] = 0.0f;
-    for (long i = 0; i < kept; i++) {
-        const float *kr = k + cand[i] * k_stride, *vr = v + cand[i] * v_stride;
-        for (int h = 0; h < H; h++) {
-            float d = dot(q + h * D, kr + h * D, D) * scale;
-            float *o = out + h * D;
-            const float *vh = vr + h * D;
-            if (d > mx[h]) {
-                float a = expf(mx[h] - d);
-                den[h] = den[h] * a + 1.0f;
-                for (int j = 0; j < D; j++) o[j] = o[j] * a + vh[j];
-                mx[h] = d;
-            } else {
-                float p = expf(d - mx[h]);
-                den[h] += p;
-                for (int j = 0; j < D; j++) o[j] += p * vh[j];
-            }
-        }
-    }
-    for (int h = 0; h < H; h++)
-        for (int j = 0; j < D; j++) out[h * D + j] /= den[h];
+    /* 4. attention over the kept rows */
+    if (H == 4 && D == 64) attend_heads(q, k, k_stride, v, v_stride, cand, kept, 4, 64, out);
+    else attend_heads(q, k, k_stride, v, v_stride, cand, kept, H, D, out);
     return (int)kept;
+}
+
+/* One decode token for each of B rows, each row on its own batch-1 cache (model.attention.
+   SparseAttention._native_rows): from the row's joined projection p = [q | k | v | iq | ik | iw]
+   (H, H, H, Hi heads, one index key, Hi weights), RoPE and the indexer's scales as
+   y = (p * cos + p[perm] * sin) * scale (`rotate_joined`), write its k, v and index key at slot
+   t of its cache, then `attend_kept` with the block-sparse rule of that slot. k / v / ik: the
+   rows' cache buffers (slot s of row b at kp[b] + s * H * D, ikp[b] + s * Di); blk: the rows'
+   pooled block keys (nb_avail[b] of them, Di each). out (B, H * D). Returns the smallest kept
+   count of any row (<= 0: a work buffer was too small, out is incomplete). */
+int attend_rows(int B, const float *p, long Wp, const float *cosj, const float *sinj,
+                const long *perm, const float *scale,
+                const long *kp, const long *vp, const long *ikp, const long *blkp, const long *nb_avail,
+                const long *tpos, long Bk, long W, long topk, float log_thr, int use_thr,
+                int H, int D, int Hi, int Di, float *out, float *scores, long *cand, int cap) {
+    long HD = (long)H * D;
+    float y[Wp];
+    int least = 1 << 30;
+    for (int b = 0; b < B; b++) {
+        const float *pb = p + b * Wp, *cb = cosj + b * Wp, *sb = sinj + b * Wp;
+        for (long j = 0; j < Wp; j++) y[j] = (pb[j] * cb[j] + pb[perm[j]] * sb[j]) * scale[j];
+        long t = tpos[b];
+        float *k = (float *)kp[b], *v = (float *)vp[b], *ik = (float *)ikp[b];
+        for (long j = 0; j < HD; j++) { k[t * HD + j] = y[HD + j]; v[t * HD + j] = y[2 * HD + j]; }
+        const float *iq = y + 3 * HD, *ikn = iq + (long)Hi * Di, *iw = ikn + Di;
+        for (long j = 0; j < Di; j++) ik[t * Di + j] = ikn[j];
+        long near0 = (t - W + 1 > 0 ? t - W + 1 : 0) / Bk * Bk;
+        if (near0 > t) near0 = t;
+        long nb = near0 / Bk < nb_avail[b] ? near0 / Bk : nb_avail[b];
+        long n_sel = (topk - W) / Bk > 1 ? (topk - W) / Bk : 1;
+        if (n_sel > nb) n_sel = nb;
+        int kept = attend_kept(y, iq, iw, k, HD, v, HD, ik, Di, (const float *)blkp[b], nb, t, near0, n_sel,
+                               Bk, W, topk - W, log_thr, use_thr, H, D, Hi, Di, out + b * HD, scores, cand, cap);
+        if (kept < least) least = kept;
+    }
+    return least;
 }

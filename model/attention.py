@@ -208,7 +208,12 @@ class SparseAttention(nn.Module):
         H, HD = self.n_heads, self.n_heads * self.head_dim
         fused = None if torch.is_grad_enabled() else self.fused_projection()
         if fused is not None:                                # inference: one matmul for q, k, v (+ indexer)
-            q, k, v, index = self.rotate_joined(x, fused(x), rope, index_rope)
+            p = self.joined(x, fused(x))
+            if T == 1 and pad_len is None and self.native and self.block_sparse and self.indexer is not None:
+                y = self._native_rows(p, rope, index_rope, cache, start_pos)
+                if y is not None:                            # every row's step in one compiled call
+                    return self.wo(y), None
+            q, k, v, index = self.rotate_joined(x, p, rope, index_rope)
         else:
             qk = torch.cat([self.wq(x).view(B, T, H, self.head_dim), self.wk(x).view(B, T, H, self.head_dim)], 2)
             q, k = apply_rope(qk, *rope).split(H, dim=2)                           # (B, T, H, D) each
@@ -254,20 +259,8 @@ class SparseAttention(nn.Module):
         B, T, _ = x.shape
         H, D = self.n_heads, self.head_dim
         HD = H * D
-        if self.indexer is not None and p.size(-1) == 3 * HD:
-            p = torch.cat([p, self.indexer.proj(x)], -1)      # (the same dtype: both float Linears, or int8 ones' float out)
-        W, dev = p.size(-1), p.device
-        layout = self.__dict__.get("_rope_layout")
-        if layout is None or layout[0] != (W, dev):
-            Hi, Di = self.cfg.index_heads, self.cfg.index_dim
-            tabs = joined_rope_layout(H, D, Hi, Di, W > 3 * HD)
-            layout = self.__dict__["_rope_layout"] = ((W, dev), *(t.to(dev) for t in tabs))
-        _, perm, cols, scale = layout
-        memo = getattr(rope, "memo", {})
-        key = (W, id(index_rope))
-        if key not in memo:
-            memo[key] = joined_angles(rope, index_rope, cols)
-        cos, sin = memo[key]
+        p = self.joined(x, p)
+        perm, cos, sin, scale = self._joined_tables(p, rope, index_rope)
         y = (p * cos + p.index_select(-1, perm) * sin) * scale                    # (B, T, W)
         y = y if y.dtype == p.dtype else y.to(p.dtype)
         q, k, v = (y[..., i * HD:(i + 1) * HD].view(B, T, H, D) for i in range(3))
@@ -277,6 +270,57 @@ class SparseAttention(nn.Module):
         iq = y[..., 3 * HD:3 * HD + Hi * Di].view(B, T, Hi, Di)
         ik = y[..., 3 * HD + Hi * Di:3 * HD + (Hi + 1) * Di]
         return q, k, v, (iq, y[..., 3 * HD + (Hi + 1) * Di:], ik)
+
+    def joined(self, x, p):
+        """`fused_projection`(x) with the indexer's own projection appended when it is another kind
+        of Linear (the same dtype: both float Linears, or int8 ones' float out); p as it is else."""
+        if self.indexer is not None and p.size(-1) == 3 * self.n_heads * self.head_dim:
+            p = torch.cat([p, self.indexer.proj(x)], -1)
+        return p
+
+    def _joined_tables(self, p, rope, index_rope):
+        """perm (W,), cos, sin (B, T, W), scale (W,) of `joined_rope_layout` for the joined projection
+        p (B, T, W); the angles built once per forward (kept in the angles' memo, which layers share)."""
+        H, D = self.n_heads, self.head_dim
+        W, dev = p.size(-1), p.device
+        layout = self.__dict__.get("_rope_layout")
+        if layout is None or layout[0] != (W, dev):
+            Hi, Di = self.cfg.index_heads, self.cfg.index_dim
+            tabs = joined_rope_layout(H, D, Hi, Di, W > 3 * H * D)
+            layout = self.__dict__["_rope_layout"] = ((W, dev), *(t.to(dev) for t in tabs))
+        _, perm, cols, scale = layout
+        memo = getattr(rope, "memo", {})
+        key = (W, id(index_rope))
+        if key not in memo:
+            memo[key] = joined_angles(rope, index_rope, cols)
+        return perm, *memo[key], scale
+
+    def _native_rows(self, p, rope, index_rope, cache, positions):
+        """A decode step (one token per row, no padding) of rows that each have a batch-1 cache
+        (`cache` one KVCache and `positions` its slot, or a list of each: `_row_steps`), all of
+        them long enough for block-sparse selection, as one compiled call (`native.run_rows`:
+        RoPE, the cache writes and `_decode_blocks_one` of every row). None where it does not
+        apply (the eager ops then run; nothing was written). p (B, 1, W) -> (B, 1, H*D)."""
+        caches, slots = (cache, positions) if isinstance(cache, list) else ([cache], [positions])
+        B, c = p.size(0), self.cfg
+        if (native.attend_rows() is None or len(caches) != B or p.dtype != torch.float32 or p.device.type != "cpu"
+                or p.size(-1) != 3 * self.n_heads * self.head_dim + c.index_heads * (c.index_dim + 1) + c.index_dim):
+            return None
+        for kv, t in zip(caches, slots):
+            bufs = kv.buffers if kv is not None else None
+            if (bufs is None or len(bufs) != 3 or kv.batch_size != 1 or t >= kv.max_len or not uses_blocks(c, t)
+                    or any(b.dtype != torch.float32 for b in bufs)):
+                return None
+        perm, cos, sin, scale = self._joined_tables(p, rope, index_rope)
+        blocks, counts = [], []
+        for kv, t in zip(caches, slots):
+            if kv.memo and any(m[0] > t for m in kv.memo.values()):     # as `KVCache.update` at slot t
+                kv.memo = {k: m for k, m in kv.memo.items() if m[0] <= t}
+            blk = self._pooled(kv.buffers[2].narrow(1, 0, t), t, None, kv)[0]  # blocks before slot t
+            blocks.append(blk)
+            counts.append(blk.size(1))
+        return native.run_rows(p.view(B, -1), cos.reshape(B, -1), sin.reshape(B, -1), perm, scale, caches, slots,
+                               blocks, counts, c, self.n_heads, self.head_dim, c.index_heads, c.index_dim)
 
     def fused_projection(self) -> nn.Module | None:
         """wq | wk | wv (| the indexer's projection, when it is the same kind of Linear) joined into

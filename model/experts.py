@@ -213,12 +213,17 @@ def _packed_dispatch(packs, x, weights, indices):
     counts = torch.bincount(flat_idx, minlength=max(packs) + 1).tolist()
     tokens = order // k
     xs = xb[tokens]
-    ys, start = [], 0
+    # each expert's two kernel calls on its slice of the slots; the SwiGLU between them once for
+    # all slots (elementwise: the values each expert's own would give, in 4 ops instead of 4 each)
+    spans, start = [], 0
     for e, n in enumerate(counts):
         if n:
-            ys.append(swiglu(packs[e], xs[start:start + n]))
+            spans.append((packs[e], start, start + n))
             start += n
-    y = torch.cat(ys).float() * weights.reshape(-1, 1)[order].to(x.dtype)
+    h = torch.cat([mm(xs[a:b], p[0], p[1]) for p, a, b in spans]).float()
+    g = h[:, :h.size(1) // 2]
+    g = (F.silu(g) * h[:, h.size(1) // 2:]).to(bf16)
+    y = torch.cat([mm(g[a:b], p[2], p[3]) for p, a, b in spans]).float() * weights.reshape(-1, 1)[order].to(x.dtype)
     return torch.zeros_like(x).index_add_(0, tokens, y)
 
 

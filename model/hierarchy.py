@@ -68,6 +68,44 @@ def cached_unit_mean(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor)
     return (total / count).to(y_all.dtype)[:, None]
 
 
+def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """`cached_unit_mean` of rows that each have their own batch-1 cache, one token each: y (B, 1, d),
+    ids (B, 1), row b written at slot slots[b] of caches[b] -> (B, 1, d), each row's value as alone.
+    Rows that continue their previous step's unit (the running sum in the memo: every generated
+    token) add their token in a few ops for all of them; another row sums its unit alone."""
+    writes = [c.buffers is not None and c.batch_size == 1 and t < c.max_len for c, t in zip(caches, slots)]
+    if not all(writes):
+        return torch.cat([cached_unit_mean(c, *c.update(t, yb, ib)) for c, t, yb, ib in zip(caches, slots, y.split(1), ids.split(1))])
+    dst, src = [], []
+    for c, t, yb, ib in zip(caches, slots, y.split(1), ids.split(1)):
+        dst += [c.buffers[0].narrow(1, t, 1), c.buffers[1].narrow(1, t, 1)]
+        src += [yb, ib]
+    torch._foreach_copy_(dst, src)                         # as `KVCache.update` of each row
+    uids = ids[:, 0].tolist()
+    cont, memos = [], []
+    for b, (c, t) in enumerate(zip(caches, slots)):
+        if c.memo and any(m[0] > t for m in c.memo.values()):
+            c.memo = {k: m for k, m in c.memo.items() if m[0] <= t}
+        m = c.memo.get("unit_sum")
+        if m is not None and m[0] == t and m[1][0].numel() == 1 and int(m[1][0]) == uids[b]:
+            cont.append(b)
+            memos.append(m[1])
+    out = [None] * len(caches)
+    if cont:
+        total = torch.cat([m[1] for m in memos]) + y[cont, 0].double()                  # (n, d) float64
+        count = torch.cat([m[2] for m in memos]) + 1                                     # (n, 1)
+        mean = (total / count).to(y.dtype)[:, None]                                      # (n, 1, d)
+        for j, (b, m) in enumerate(zip(cont, memos)):
+            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], total[j:j + 1], count[j:j + 1]))
+            out[b] = mean[j:j + 1]
+        if len(cont) == len(caches):
+            return mean
+    for b, (c, t) in enumerate(zip(caches, slots)):
+        if out[b] is None:
+            out[b] = cached_unit_mean(c, c.buffers[0].narrow(1, 0, t + 1), c.buffers[1].narrow(1, 0, t + 1))
+    return torch.cat(out)
+
+
 def cached_unit_means(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor, T: int) -> torch.Tensor:
     """The unit means of the last T tokens (a few new tokens after a cached prefix: a keystroke's
     prefill), (B, S, d), (B, S) -> (B, T, d): one masked product over the S cached rows instead of
@@ -114,8 +152,7 @@ class Hierarchy(nn.Module):
             if caches is None:
                 pooled = causal_unit_mean(y, ids)
             elif isinstance(start_pos, (list, tuple)):      # rows with their own caches, one token each
-                pooled = torch.cat([cached_unit_mean(c[lvl], *c[lvl].update(t, yb, ib))
-                                    for c, t, yb, ib in zip(caches, start_pos, y.split(1), ids.split(1))])
+                pooled = row_unit_means([c[lvl] for c in caches], start_pos, y, ids)
             else:
                 y_all, ids_all = caches[lvl].update(start_pos, y, ids)
                 if T == 1:

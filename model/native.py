@@ -75,10 +75,12 @@ def _build() -> tuple[object, str]:
             tmp.unlink(missing_ok=True)
     if lib is None:
         return None, why
-    fn = lib.attend_kept
+    fn, rows = lib.attend_kept, lib.attend_rows
     P, L, I, F = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float
     fn.argtypes = [P, P, P, P, L, P, L, P, L, P, L, L, L, L, L, L, L, F, I, I, I, I, I, P, P, P, I]
-    fn.restype = I
+    rows.argtypes = [I, P, L, P, P, P, P, P, P, P, P, P, P, L, L, L, F, I, I, I, I, I, P, P, P, I]
+    fn.restype = rows.restype = I
+    _state["rows"] = rows
     return fn, f"compiled ({Path(cc).name}, {SOURCE.name})"
 
 
@@ -95,6 +97,11 @@ def status() -> str:
     """How the one-row block-sparse decode step runs: "compiled (...)" or "eager (why)"."""
     attend_kept()
     return _state["why"]
+
+
+def attend_rows():
+    """The compiled `attend_rows` (every row's RoPE, cache write and one-row step in one call), or None."""
+    return _state.get("rows") if attend_kept() is not None else None
 
 
 def work_buffers(cap: int):
@@ -127,4 +134,31 @@ def run(q, iq, iw, k, v, ik, blocks, t: int, near0: int, nb: int, n_sel: int, Bk
               float("-inf") if gate_threshold <= 0 else math.log(gate_threshold),
               int(gate_threshold > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores),
               ctypes.addressof(cand), cap)
+    return out if kept > 0 else None
+
+
+def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg, H: int, D: int, Hi: int, Di: int):
+    """`attend_rows` on tensors (see SparseAttention._native_rows): p, cos, sin (B, W) float32
+    contiguous, perm (W,) int64, scale (W,) float32; caches: B KVCaches (float32 buffers k, v, ik,
+    batch size 1), positions: B slots, blocks: B pooled block keys (>= n_blocks[b], Di) contiguous.
+    Writes each row's k, v, ik at its slot; returns the attention outputs (B, 1, H*D), or None where
+    the kernel is missing or a work buffer was too small (nothing to redo: the caches are written)."""
+    fn = attend_rows()
+    if fn is None:
+        return None
+    B, W = p.shape
+    ptrs = (ctypes.c_long * (6 * B))()
+    for b, (c, blk) in enumerate(zip(caches, blocks)):
+        k, v, ik = c.buffers
+        ptrs[b], ptrs[B + b], ptrs[2 * B + b], ptrs[3 * B + b] = k.data_ptr(), v.data_ptr(), ik.data_ptr(), blk.data_ptr()
+        ptrs[4 * B + b], ptrs[5 * B + b] = n_blocks[b], positions[b]
+    cap = cfg.attn_topk + cfg.key_block + cfg.local_window
+    scores, cand = work_buffers(cap)
+    out = p.new_empty(B, 1, H * D)
+    base, step = ctypes.addressof(ptrs), ctypes.sizeof(ctypes.c_long) * B
+    thr = cfg.gate_threshold
+    kept = fn(B, p.data_ptr(), W, cos.data_ptr(), sin.data_ptr(), perm.data_ptr(), scale.data_ptr(),
+              base, base + step, base + 2 * step, base + 3 * step, base + 4 * step, base + 5 * step,
+              cfg.key_block, cfg.local_window, cfg.attn_topk, float("-inf") if thr <= 0 else math.log(thr),
+              int(thr > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores), ctypes.addressof(cand), cap)
     return out if kept > 0 else None

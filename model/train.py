@@ -78,7 +78,7 @@ class TrainConfig:
     clip: float = 1.0
     amp: str = "auto"                    # bf16 | fp32 | auto (bf16 on bf16 GPUs; on CPU where it measures faster)
     compile: str = "auto"                # auto | on | off: torch.compile (inductor) the loss head, eager fallback
-    moe: str = "auto"                    # auto | grouped | loop: expert FFNs as batched matmuls or a loop
+    moe: str = "auto"                    # auto | gmm | grouped | loop: expert FFNs (see set_moe_impl)
     threads: int = 0                     # torch threads per process; 0 = auto
     eval_every: int = 250
     eval_tokens: int = 8192              # held-out targets per language per periodic eval
@@ -244,16 +244,23 @@ def compile_loss_head(model: R1Model, mode: str, device: torch.device) -> str:
     return "inductor"
 
 
-def set_moe_impl(model: nn.Module, mode: str, amp: str) -> str:
-    """Expert FFNs: "grouped" (torch.bmm over padded groups) or "loop" (one matmul per expert);
-    auto: grouped when computing in bf16 (1.6x the loop on AMX), the loop in fp32 (AVX2 cores
-    ran it as fast as bmm). Returns the choice, for the log."""
+def set_moe_impl(model: nn.Module, mode: str, amp: str, compile_mode: str = "off",
+                 device: torch.device = torch.device("cpu")) -> str:
+    """Expert FFNs: "gmm" (`model.train_fast`: jagged grouped matmuls in bf16, routing and SwiGLU
+    compiled with inductor where it builds), "grouped" (torch.bmm over padded groups) or "loop"
+    (one matmul per expert); auto: gmm when computing in bf16 on CPU (the step's experts 2x the
+    padded bmm on AVX512-BF16 cores, bench/train_bench.py), grouped bmm in bf16 on GPU, the loop in
+    fp32 (AVX2 cores ran it as fast as bmm). Returns the choice, for the log."""
     from model.experts import MoE
-    grouped = {"grouped": True, "loop": False}.get(mode, amp == "bf16")
+    from model.train_fast import gmm_available, use_train_moe
+    if mode == "auto":
+        mode = "loop" if amp != "bf16" else "gmm" if device.type == "cpu" and gmm_available() else "grouped"
+    if mode == "gmm":
+        return "grouped mm, " + use_train_moe(model, compile_mode, device)
     for m in model.modules():
         if isinstance(m, MoE):
-            m.grouped = grouped
-    return "grouped bmm" if grouped else "loop"
+            m.grouped = mode == "grouped"
+    return "grouped bmm" if mode == "grouped" else "loop"
 
 
 def autocast(kind: str, device: torch.device):
@@ -307,7 +314,10 @@ class Trainer:
                              f"{self.tokenizer.get_vocab_size()} ({cfg.corpus}/tokenizer.json)")
         self.model.to(self.d.device).train()
         self.amp = amp_dtype(cfg, self.d.device)
-        self.moe_impl = set_moe_impl(self.model, cfg.moe, self.amp)
+        self.moe_impl = set_moe_impl(self.model, cfg.moe, self.amp, cfg.compile, self.d.device)
+        from model.train_fast import use_train_attention   # (CPU, bf16: faster than the flash kernel)
+        self.attn_impl = (use_train_attention(self.model, cfg.compile, self.d.device)
+                          if (self.amp, self.d.device.type) == ("bf16", "cpu") else "flash " + self.amp)
         self.compiled = compile_loss_head(self.model, cfg.compile, self.d.device)
         # fused AdamW (one kernel over all parameters; CPU too since torch 2.4)
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,
@@ -541,8 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto: bf16 on bf16 GPUs, and on CPUs where a bf16 matmul measures faster than fp32")
     ap.add_argument("--compile", choices=["auto", "on", "off"], default=d.compile,
                     help="torch.compile (inductor) the loss head; auto falls back to eager (logged)")
-    ap.add_argument("--moe", choices=["auto", "grouped", "loop"], default=d.moe,
-                    help="expert FFNs as batched matmuls (grouped) or a loop; auto: grouped in bf16")
+    ap.add_argument("--moe", choices=["auto", "gmm", "grouped", "loop"], default=d.moe,
+                    help="expert FFNs as jagged grouped matmuls (gmm, bf16), padded batched matmuls (grouped) "
+                         "or a loop; auto: gmm in bf16 on CPU, grouped on GPU, the loop in fp32")
     ap.add_argument("--threads", type=int, default=d.threads, help="torch threads per process (0 = auto)")
     ap.add_argument("--eval-every", type=int, default=d.eval_every)
     ap.add_argument("--eval-tokens", type=int, default=d.eval_tokens)
@@ -571,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         m = tr.model
         tr.log(f"model {m.cfg.n_layers} layers d{m.cfg.d_model}: {m.num_params() / 1e6:.1f}M params "
                f"({m.num_params(active=True) / 1e6:.1f}M active); amp {tr.amp}; experts {tr.moe_impl}; "
+               f"attention core {tr.attn_impl}; "
                f"loss head {tr.compiled}; world {d.world}; "
                f"threads {torch.get_num_threads()}; {cfg.batch_size}x{cfg.seq_len} per step")
     res = tr.train()

@@ -135,13 +135,14 @@ def cmd_complete(args: argparse.Namespace) -> int:
     engine = _start_engine(args, required=args.inline)
     try:
         if args.inline:
-            # the server's gate and monitor (r1lsp.inline.minConfidence / monitor defaults)
+            # the server's gate, monitor and retrieval (r1lsp.inline.minConfidence / monitor / retrieval defaults)
             from r1lsp.completion import AnalysisContext
             from r1lsp.settings import InlineSettings
             gate = InlineSettings().min_confidence if args.min_confidence is None else args.min_confidence
             context = AnalysisContext(path=str(Path(path).resolve())) if path != "-" else None
             found = inline_suggestions(doc, line0, char16, engine, max_tokens=args.max_tokens, timeout=60,
-                                       monitor=InlineSettings().monitor, context=context)
+                                       monitor=InlineSettings().monitor, context=context,
+                                       retrieval=InlineSettings().retrieval)
             suggestions = [s for s in found if s.confidence >= gate]
             if args.json:
                 print(json.dumps({"file": path, "line": line, "column": col, "min_confidence": gate,

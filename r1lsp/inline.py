@@ -46,6 +46,7 @@ from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
 from r1lsp.completion_names import _is_ident_char
 from r1lsp.completion_rank import RankContext, rank_features, rank_score, weights_for
 from r1lsp.token_window import encode_window
+from r1lsp.line_retrieval import retrieved_line
 from r1lsp.monitor import MemberMonitor
 from model.structure import StructuredDocument
 from model.structure.languages import language_support
@@ -423,7 +424,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        min_confidence: float | None = None, monitor: bool = False,
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
-                       snippets: tuple = (), pause=None) -> list[InlineSuggestion]:
+                       snippets: tuple = (), pause=None, retrieval: bool = False,
+                       other_texts: tuple[str, ...] = ()) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
@@ -435,7 +437,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`).
     `pause()`: called before the prompt is built, before the model is asked and before each
     token (the server's run started ahead of a request waits there while a completion list is
-    being made)."""
+    being made). `retrieval`: where lines of the document (and of `other_texts`) that start
+    like the cursor's line agree on its rest, that rest is the suggestion, without the model
+    (r1lsp.line_retrieval)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -450,6 +454,14 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 log.debug("ghost text typed ahead: %r", ahead.text)
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
+    if retrieval:
+        found = retrieved_line(doc, cur.offset, other_texts)
+        if found is not None and (min_confidence is None or found.confidence >= min_confidence) \
+                and not adds_syntax_error(doc, cur.offset, found.text):
+            log.debug("ghost text retrieved: %r (share %.2f)", found.text, found.share)
+            if typed_ahead is not None:
+                typed_ahead.remember(key, doc.data, cur.offset, found.text, found.confidence)
+            return [InlineSuggestion(found.text, pos, pos, found.confidence)]
     if pause is not None:
         pause()
     (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)

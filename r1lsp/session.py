@@ -47,6 +47,8 @@ from model.structure.text_index import utf16_len
 
 log = logging.getLogger("r1lsp.server")
 
+RETRIEVAL_FILES = 4       # other open documents whose lines ghost text may copy (`retrieval_sources`)
+
 
 @dataclasses.dataclass
 class GhostRun:
@@ -383,6 +385,17 @@ class R1LanguageServer(LanguageServer):
         return {"context": self.analysis_context(uri), "cross_file": self.cross_file,
                 "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
 
+    def retrieval_sources(self, uri: str, language: str) -> tuple[str, ...]:
+        """The texts of the other open documents of `language` that were edited last (at most
+        `RETRIEVAL_FILES`): ghost text copies from their lines too (r1lsp.line_retrieval)."""
+        out = []
+        for other, _ in self.recent_edits.others(uri):
+            if other in self.documents and self.documents.get(other).language == language:
+                out.append(self.documents.get(other).text)
+                if len(out) == RETRIEVAL_FILES:
+                    break
+        return tuple(out)
+
     def ghost_text(self, uri: str, snap: StructuredDocument, line: int, character: int,
                    background: bool = False) -> GhostRun:
         """The ghost text at (line, UTF-16 character) of `snap` (a snapshot of the open document
@@ -409,7 +422,9 @@ class R1LanguageServer(LanguageServer):
             run.future = self.inline_pool.submit(functools.partial(
                 start, snap, line, character, self.engine, max_tokens=self.settings.model.max_tokens,
                 cancel=run.cancel, key=f"{uri}#inline", min_confidence=inline.min_confidence, monitor=inline.monitor,
-                typed_ahead=self.typed_ahead, pause=run.pause, **self.ghost_context(uri)))
+                typed_ahead=self.typed_ahead, pause=run.pause, retrieval=inline.retrieval,
+                other_texts=self.retrieval_sources(uri, snap.language) if inline.retrieval else (),
+                **self.ghost_context(uri)))
             self.ghost_runs[uri] = run
             return run
 

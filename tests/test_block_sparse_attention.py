@@ -146,3 +146,51 @@ def test_the_compiled_one_row_decode_step_equals_the_eager_ops(threshold):
     assert torch.allclose(compiled, eager, atol=1e-5)
     full = attn._blocks(q, k, v, iq, iw, ik, 0, None, False)[0]
     assert torch.allclose(full[:, 100:], compiled, atol=1e-5)
+
+
+@native_built
+@torch.no_grad()
+def test_rows_on_their_own_caches_in_one_compiled_call_equal_the_eager_steps():
+    """A decode step of rows that each have their own cache (`_row_steps`) runs as one C call
+    (`SparseAttention._native_rows`: RoPE, the cache writes and every row's block-sparse step):
+    the eager ops' outputs, the same cache slots written, and the next steps still agree."""
+    from model.attention import KVCache, rope_angles
+    from model import native
+    c = cfg(d_model=64, level_dims=(64, 24, 16, 8))
+    attn = SparseAttention(c).eval()
+    with torch.no_grad():
+        attn.indexer.proj.weight.mul_(20)                                  # a sharp gate: keys dropped
+    lengths = [150, 97, 201]
+    g = torch.Generator().manual_seed(4)
+
+    def caches():
+        out = []
+        for n in lengths:
+            kv = KVCache(1, 256)
+            kv.update(0, *(torch.randn(1, n, *s, generator=torch.Generator().manual_seed(n)) for s in ((2, 32), (2, 32), (8,))))
+            out.append(kv)
+        return out
+
+    mine, ref = caches(), caches()
+    called = []
+    run = native.run_rows
+    native.run_rows = lambda *a, **k: called.append(1) or run(*a, **k)
+    try:
+        for step in range(3):
+            x = torch.randn(3, 1, 64, generator=g)
+            slots = [n + step for n in lengths]
+            pos = torch.tensor(slots)[:, None]
+            rope, irope = rope_angles(pos, 32, c.rope_theta), rope_angles(pos, 8, c.rope_theta)
+            got = attn(x, rope, irope, slots, None, mine)[0]
+            SparseAttention.native = False
+            try:
+                want = attn(x, rope, irope, slots, None, ref)[0]
+            finally:
+                SparseAttention.native = True
+            assert torch.allclose(got, want, atol=1e-5)
+            for a, b in zip(mine, ref):
+                for x_a, x_b in zip(a.buffers, b.buffers):
+                    assert torch.allclose(x_a, x_b, atol=1e-6)
+    finally:
+        native.run_rows = run
+    assert len(called) == 3

@@ -137,6 +137,28 @@ async def test_ghost_text_with_context_from_another_edited_file_while_typing(cli
             assert item.range.start == item.range.end == types.Position(6, 12 + k) and item.insert_text.strip()
 
 
+async def test_ghost_text_where_the_answer_is_clear_is_the_right_line(client: LanguageClient):
+    """samples/Inventory.java with `Item dearest = items.stream().max(byPrice).orElseThrow();` cut
+    after `max(`, as if typed: the line above (`Item cheapest = items.stream().min(byPrice)...`)
+    says how it goes on, so the ghost text is the line's rest (copied with the names renamed,
+    r1lsp.line_retrieval), under the server's default confidence gate. The same position is the
+    code-server e2e's ghost-line step."""
+    from pathlib import Path
+    text = (Path(__file__).parent.parent / "samples" / "Inventory.java").read_text(encoding="utf-8")
+    lines = text.split("\n")
+    row = next(i for i, ln in enumerate(lines) if ln.strip().startswith("Item dearest = "))
+    cut = lines[row].index("max(") + len("max(")
+    want = lines[row][cut:]
+    lines[row] = lines[row][:cut]
+    uri = "file:///workspace/Inventory.java"
+    open_document(client, uri, "java", "\n".join(lines))
+    result = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(row, cut)))
+    assert [item.insert_text for item in result.items] == [want] == ["byPrice).orElseThrow();"]
+    assert result.items[0].range.start == result.items[0].range.end == types.Position(row, cut)
+
+
 @pytest.mark.parametrize("model_options", [{"inline": {"minConfidence": -100}}], indirect=True)
 async def test_ghost_text_typed_inside_a_line_stays_on_that_line(client: LanguageClient, model_options):
     """Typing inside a line (here a comment, where any words parse): each keystroke's ghost text,

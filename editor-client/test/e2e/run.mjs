@@ -181,6 +181,30 @@ try {
   log('workbench loaded; the suite runs in the extension host');
 
   const normalise = (s) => (s || '').replace(/\u00a0/g, ' ');
+  // Ghost text on screen: waits until VS Code draws what the provider proposed (`expected`),
+  // takes `shot`, presses Tab (the suite then checks the document).
+  const ghostText = async (expected, shot) => {
+    // Ghost text on the cursor's line is injected text (.ghost-text-decoration spans, one per
+    // token) in the editor's view lines; further lines of it are a view zone (.ghost-text).
+    // Monaco writes spaces as U+00A0.
+    if (!expected?.trim()) throw new Error('the suite handed over no expected ghost text');
+    const inline = '.view-lines .ghost-text-decoration, .view-lines .ghost-text-decoration-preview';
+    await page.locator(inline).first().waitFor({ state: 'visible', timeout: 30_000 });
+    // Self-contained (it runs in the page): the ghost text drawn now, lines right-trimmed.
+    const onScreen = (sel) => [Array.from(document.querySelectorAll(sel.inline), (e) => e.textContent).join(''),
+      ...Array.from(document.querySelectorAll(sel.zone), (e) => e.textContent)]
+      .join('\n').replace(/\u00a0/g, ' ').split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
+    const sel = { inline, zone: '.ghost-text .view-line' };
+    const want = expected.split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
+    // Until all of it is drawn (Monaco may draw it in parts).
+    await page.waitForFunction(`(${onScreen})(${JSON.stringify(sel)}) === ${JSON.stringify(want)}`, null, { timeout: 15_000 })
+      .catch(() => undefined);
+    const shown = await page.evaluate(onScreen, sel);
+    if (shown !== want) throw new Error(`ghost text on screen ${JSON.stringify(shown)}, the provider proposed ${JSON.stringify(want)}`);
+    await page.screenshot({ path: path.join(out, shot) });
+    await page.keyboard.press('Tab'); // accept it; the suite checks the document
+    return `ghost text on screen ${JSON.stringify(shown)} = the provider's answer; ${shot}; Tab pressed`;
+  };
   // UI checks per checkpoint: what a user would see. Each gets what the suite handed over
   // (e.g. the text the provider proposed) and returns a detail string or throws.
   const uiChecks = {
@@ -200,28 +224,8 @@ try {
       if (!rows.map(normalise).some((r) => r.trim() === 'total')) throw new Error(`suggest widget rows: ${rows.join(', ')}`);
       return `suggest widget shows: ${rows.slice(0, 6).map(normalise).join(', ')}`;
     },
-    'ghost-text': async ({ expected }) => {
-      // Ghost text on the cursor's line is injected text (.ghost-text-decoration spans, one per
-      // token) in the editor's view lines; further lines of it are a view zone (.ghost-text).
-      // Monaco writes spaces as U+00A0.
-      if (!expected?.trim()) throw new Error('the suite handed over no expected ghost text');
-      const inline = '.view-lines .ghost-text-decoration, .view-lines .ghost-text-decoration-preview';
-      await page.locator(inline).first().waitFor({ state: 'visible', timeout: 30_000 });
-      // Self-contained (it runs in the page): the ghost text drawn now, lines right-trimmed.
-      const onScreen = (sel) => [Array.from(document.querySelectorAll(sel.inline), (e) => e.textContent).join(''),
-        ...Array.from(document.querySelectorAll(sel.zone), (e) => e.textContent)]
-        .join('\n').replace(/\u00a0/g, ' ').split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
-      const sel = { inline, zone: '.ghost-text .view-line' };
-      const want = expected.split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
-      // Until all of it is drawn (Monaco may draw it in parts).
-      await page.waitForFunction(`(${onScreen})(${JSON.stringify(sel)}) === ${JSON.stringify(want)}`, null, { timeout: 15_000 })
-        .catch(() => undefined);
-      const shown = await page.evaluate(onScreen, sel);
-      if (shown !== want) throw new Error(`ghost text on screen ${JSON.stringify(shown)}, the provider proposed ${JSON.stringify(want)}`);
-      await page.screenshot({ path: path.join(out, 'ghost-text.png') });
-      await page.keyboard.press('Tab'); // accept it; the suite checks the document
-      return `ghost text on screen ${JSON.stringify(shown)} = the provider's answer; ghost-text.png; Tab pressed`;
-    },
+    'ghost-text': async ({ expected }) => ghostText(expected, 'ghost-text.png'),
+    'ghost-line': async ({ expected }) => ghostText(expected, 'ghost-line.png'),
     translate: async () => {
       const tab = page.locator('.tabs-container .tab', { hasText: 'Counter.py' });
       await tab.first().waitFor({ timeout: 15_000 });

@@ -258,6 +258,47 @@ export async function run(): Promise<void> {
       + 'continuation; the server gives a ghost-text request 5 s: its time is in r1lsp-output.log)');
   });
 
+  await check('ghost-line', async () => {
+    // Inventory.java is samples/Inventory.java. Where the answer is clear a ghost text appears
+    // and is the right line: `Item dearest = items.stream().max(byPrice).orElseThrow();` cut after
+    // `max(`, as if typed there; the line above (`Item cheapest = items.stream().min(byPrice)...`)
+    // says how it goes on, and the server copies its rest with the names renamed
+    // (r1lsp.line_retrieval; tests/test_server_completion.py asks the same over LSP).
+    const uri = vscode.Uri.file(path.join(root, 'Inventory.java'));
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+    const doc = editor.document;
+    const pattern = /^\s*Item dearest = items\.stream\(\)\.max\(/;
+    const original = doc.getText();
+    const lineNo0 = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => pattern.test(doc.lineAt(i).text));
+    assert(lineNo0 !== undefined, 'Inventory.java has no `Item dearest = ...max(` line');
+    const whole = doc.lineAt(lineNo0).text;
+    const { lineNo, col } = await cutAfter(editor, pattern, 'max(');
+    const want = whole.slice(col);
+    const cursor = new vscode.Position(lineNo, col);
+    editor.selection = new vscode.Selection(cursor, cursor);
+    editor.revealRange(new vscode.Range(cursor, cursor), vscode.TextEditorRevealType.InCenter);
+    await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
+    const seen = r1.requests.inlineAnswers;
+    const version = doc.version;
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    const answer = await waitFor(() => {
+      const a = r1.requests.lastInline;
+      return r1.requests.inlinePending === 0 && a && a.seq > seen && a.uri === uri.toString() && a.version === version
+        && a.line === cursor.line && a.character === cursor.character ? a : undefined;
+    }, 90_000);
+    assert(answer, `the inline completion provider never answered at ${lineNo + 1}:${col + 1} (v${version})`);
+    const expected = answer.texts[0];
+    assert(expected === want, `after "${whole.slice(0, col).trim()}" the ghost text is ${JSON.stringify(expected)}, `
+      + `the line goes on ${JSON.stringify(want)}`);
+    const ui = await uiCheckpoint('ghost-line', { expected });
+    assert(ui !== undefined, 'the runner never answered the ghost-line checkpoint');
+    const accepted = await waitFor(() => doc.version > version && doc.getText() === original, 30_000);
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+    assert(accepted, `after Tab line ${lineNo + 1} is ${JSON.stringify(doc.lineAt(lineNo).text)}, expected ${JSON.stringify(whole)}`);
+    return `ghost text ${JSON.stringify(expected)} after "${whole.slice(0, col).trim()}" (line ${lineNo + 1}): the line's rest; `
+      + `Tab restored the line (${ui})`;
+  });
+
   await check('translate', async () => {
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(javaUri));
     editor.selection = new vscode.Selection(0, 0, 0, 0);

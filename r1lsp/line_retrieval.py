@@ -1,0 +1,248 @@
+"""Ghost text retrieved from the code around: the rest of a line that another line already wrote.
+
+Code repeats itself. When the line being typed starts the way other lines of the document (or of
+the other open documents of its language) start, their rests are the candidates for its rest:
+
+  - exact: a line whose text after its indentation starts with what the cursor's line holds
+    after its indentation (`self.assertEqual(` -> `result, expected)`);
+  - renamed: a line whose first tokens equal the typed ones except for at most `MAX_RENAMES`
+    identifiers, each renamed consistently; the rest is copied with the same renames
+    (`self.y = ` after `self.x = x` -> `y`, `elif kind == "b":` arms, parallel calls). A renamed
+    last name must be a whole name of the document (a word still being typed is completed by
+    the exact matches instead).
+
+Each source line votes for its rest (an exact match `EXACT_WEIGHT`, a renamed one
+`RENAME_WEIGHT`, a line of another document `OTHER_FILE_FACTOR` of that); the rest with the
+most votes wins, the nearest source line breaking ties. Its confidence is the log of its share
+of all votes. It is shown where the evidence is strong enough (`evidence`: that log-share, plus
+`TYPED_WEIGHT` per typed token (a longer typed start matches more specifically) and
+`VOTES_WEIGHT` x log(votes), at least `MIN_EVIDENCE`); where the lines that start alike
+disagree it is not. Source lines inside strings and comments (a docstring's prose) do not vote.
+
+The weights and the threshold were fitted on the dev split of bench/devset.json (300 line
+positions per language): the most line edit similarity with the shown ones' at >= 75. A votes
+weight of 1.0 with the threshold at -0.25 (fewer single-source guesses) measured nearly the same
+in-process (dev: shown 191 vs 206, shown edit similarity 74.9 vs 74.2, line edit similarity
+Python 20.4 / 20.4, Java 27.3 vs 30.5) and worse over LSP (60 positions per language: Java line
+edit similarity 38.7 -> 30.5, shown edit similarity 79.6 -> 79.4), though it shows far fewer
+wrong lines in the small files of samples/ (every cut of every line: 116 -> 53 wrong, 20 right
+either way): not kept, the dev split decides. Copying a renamed line
+only where the rest uses a renamed name (`self.y = y`) showed less and no better (dev: shown
+edit similarity 70.2 vs 70.8, line edit similarity Python 17.5 vs 22.1).
+`bench/completion_quality.py --split dev --lines-only` measures it over LSP.
+
+The model's own log-probability of the candidates was measured as a ranker and as a gate on the
+dev split and did not pay (r1-tiny's mean token log-probability ranks right and wrong
+candidates alike, AUC 0.49): the choice is static, and needs no forward pass.
+
+Cheap per keystroke: a document's lines are split once per version (`_lines`, kept for the
+last few texts), a line's tokens once per distinct line text (`_tokens`, shared by versions).
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import math
+import re
+import threading
+from dataclasses import dataclass
+
+MAX_RENAMES = 2
+EXACT_WEIGHT = 1.0
+RENAME_WEIGHT = 0.5
+OTHER_FILE_FACTOR = 0.5
+TYPED_WEIGHT = 0.1         # evidence per token typed on the line (at most TYPED_CAP of them)
+TYPED_CAP = 12
+VOTES_WEIGHT = 0.5         # evidence per log(votes)
+MIN_EVIDENCE = -0.5        # below it nothing is shown
+MAX_LINE_CHARS = 240
+_STRING_NODES = frozenset(("string", "concatenated_string"))       # longer lines (data, minified code) are not sources
+
+_TOKEN = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*|\d+(?:\.\d+)?|\s+|.")
+_NAME = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
+
+
+@dataclass(frozen=True)
+class LineCandidate:
+    text: str              # the rest of the line after the cursor
+    votes: float           # weighted number of source lines
+    share: float           # votes / all votes at this position
+    distance: int          # lines between the cursor's and the nearest source line (other files: large)
+    renamed: bool          # the best source line needed renames
+    typed_tokens: int = 0  # tokens typed on the line (its indentation excluded)
+
+    @property
+    def confidence(self) -> float:
+        """log(share): an estimate of the probability that this is the line's rest."""
+        return math.log(self.share)
+
+    @property
+    def evidence(self) -> float:
+        """What the gate compares with MIN_EVIDENCE (see the module docstring)."""
+        return self.confidence + TYPED_WEIGHT * min(self.typed_tokens, TYPED_CAP) + VOTES_WEIGHT * math.log(self.votes)
+
+
+# ---------------------------------------------------------------------------- caches
+
+_LINES: collections.OrderedDict = collections.OrderedDict()      # text -> its stripped lines
+_LOCK = threading.Lock()
+
+
+def _lines(text: str) -> list[str]:
+    """The text's lines without indentation or trailing blanks (kept for the last few texts: a
+    keystroke's requests share them)."""
+    with _LOCK:
+        hit = _LINES.get(text)
+        if hit is not None:
+            _LINES.move_to_end(text)
+            return hit
+    stripped = [ln.strip() for ln in text.split("\n")]
+    hit = stripped
+    with _LOCK:
+        _LINES[text] = hit
+        while len(_LINES) > 12:
+            _LINES.popitem(last=False)
+    return hit
+
+
+@functools.cache
+def _keywords(language: str) -> frozenset:
+    """Names never renamed: the grammar's keywords (r1lsp.completion_names)."""
+    from r1lsp.completion_names import grammar_keywords
+    return frozenset(grammar_keywords(language))
+
+
+@functools.lru_cache(maxsize=32768)
+def _tokens(line: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(line))
+
+
+# ---------------------------------------------------------------------------- matching
+
+def _renamed_rest(typed: tuple[str, ...], line: str, keywords: frozenset) -> tuple[str, int] | None:
+    """(the rest of `line` after the tokens aligned with `typed`, with the renames applied; the
+    number of renames) when `line` starts like `typed` up to at most MAX_RENAMES consistently
+    renamed identifiers and at least as many equal tokens; else None."""
+    toks = _tokens(line)
+    if len(toks) <= len(typed):
+        return None
+    renames: dict[str, str] = {}
+    same = 0
+    for a, b in zip(typed, toks):
+        if a == b:
+            same += not a.isspace()
+            continue
+        if a.isspace() and b.isspace():
+            continue                                                    # spacing may differ
+        if not (_NAME.fullmatch(a) and _NAME.fullmatch(b)) or a in keywords or b in keywords:
+            return None
+        if renames.setdefault(b, a) != a:
+            return None
+    if not renames or len(renames) > MAX_RENAMES or same < len(renames):
+        return None
+    if len(set(renames.values())) != len(renames):
+        return None                                                     # two names onto one
+    tail = toks[len(typed):]
+    rest = "".join(renames.get(t, t) for t in tail)
+    return rest, len(renames)
+
+
+def line_candidates(text: str, row: int, typed: str, language: str,
+                    others: tuple[str, ...] = (), in_code=None) -> list[LineCandidate]:
+    """Candidates for the rest of line `row` of `text`, whose start (cursor's indentation
+    excluded) is `typed`, best first. `others`: the texts of other documents of the language.
+    `in_code(row)`: whether a line of `text` is code (not inside a string or comment; a docstring's
+    prose is no source), asked only of the lines that match."""
+    typed = typed.lstrip()
+    if not typed.strip():
+        return []
+    keywords = _keywords(language)
+    t_toks = _tokens(typed)
+    lines = _lines(text)
+    last = t_toks[-1]
+    # a name still being typed is not renamed: only a whole name of the document (found
+    # elsewhere than at the cursor) may be
+    rename_ok = not _NAME.fullmatch(last) or _occurs_twice(text, last)
+    votes: dict[str, list] = {}                                          # rest -> [votes, distance, renamed]
+
+    def vote(rest: str, weight: float, distance: int, renamed: bool):
+        rest = rest.rstrip()
+        if not rest.strip():
+            return
+        v = votes.setdefault(rest, [0.0, distance, renamed])
+        v[0] += weight
+        if distance < v[1]:
+            v[1], v[2] = distance, renamed
+
+    sources = [(lines, row, 1.0)] + [(_lines(o), None, OTHER_FILE_FACTOR) for o in others]
+    for src, own_row, factor in sources:
+        for i, s in enumerate(src):
+            if i == own_row or not s or len(s) > MAX_LINE_CHARS:
+                continue
+            distance = abs(i - own_row) if own_row is not None else 10 ** 6
+            code = in_code if own_row is not None else None
+            if s.startswith(typed):
+                if len(s) > len(typed) and (code is None or code(i)):
+                    vote(s[len(typed):], EXACT_WEIGHT * factor, distance, False)
+            elif rename_ok:
+                got = _renamed_rest(t_toks, s, keywords)
+                if got is not None and (code is None or code(i)):
+                    vote(got[0], RENAME_WEIGHT * factor, distance, True)
+    total = sum(v[0] for v in votes.values())
+    n_typed = sum(not t.isspace() for t in t_toks)
+    out = [LineCandidate(rest, v[0], v[0] / total, v[1], v[2], n_typed) for rest, v in votes.items()]
+    out.sort(key=lambda c: (-c.votes, c.distance, c.text))
+    return out
+
+
+def _in_code(doc, row: int) -> bool:
+    """Whether line `row` of `doc` starts outside strings and comments (a string that starts
+    there, a dict entry's key, is code; the inside of a docstring or a block comment is not)."""
+    from r1lsp.completion_names import NO_COMPLETION_NODES
+
+    if doc.tree is None:
+        return True
+    raw = doc.line_text(row)
+    col = len(raw.encode("utf-8")) - len(raw.lstrip().encode("utf-8"))
+    node = doc.tree.root_node.descendant_for_point_range((row, col), (row, col))
+    while node is not None and node.start_point[0] == row and node.parent is not None \
+            and node.parent.start_point[0] == row:
+        node = node.parent
+    while node is not None:
+        if node.type in NO_COMPLETION_NODES or node.type in _STRING_NODES:
+            return node.start_point[0] == row and "comment" not in node.type
+        node = node.parent
+    return True
+
+
+def _occurs_twice(text: str, name: str) -> bool:
+    """Whether `name` occurs in `text` at least twice as a whole word (the cursor's own
+    occurrence is one)."""
+    found = re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text)
+    return next(found, None) is not None and next(found, None) is not None
+
+
+def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence: float = MIN_EVIDENCE) -> LineCandidate | None:
+    """The line rest to show at byte `offset` of `doc` (a StructuredDocument), or None: the cursor
+    must end its line's code (nothing but blanks after it), follow code on its line, and not be
+    in a string or comment; the best candidate's evidence must reach `min_evidence`."""
+    from r1lsp.completion_names import NO_COMPLETION_NODES
+    from model.structure.text_index import decode
+
+    data = doc.data
+    line_end = data.find(b"\n", offset)
+    if data[offset:line_end if line_end >= 0 else len(data)].strip():
+        return None
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    typed = decode(data[line_start:offset])
+    if not typed.strip():
+        return None
+    if doc.tree is not None:
+        node = doc.tree.root_node.descendant_for_byte_range(max(offset - 1, 0), offset)
+        if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < offset:
+            return None
+    row = data.count(b"\n", 0, offset)
+    cands = line_candidates(doc.text, row, typed, doc.language, others, functools.partial(_in_code, doc))
+    if not cands or cands[0].evidence < min_evidence:
+        return None
+    return cands[0]

@@ -1,0 +1,79 @@
+"""Ghost text copied from the lines around (r1lsp.line_retrieval): what a user typing a line
+that other lines already wrote sees, with and without the model."""
+from r1lsp.inline import inline_suggestions
+from r1lsp.line_retrieval import line_candidates, retrieved_line
+from model.structure import StructuredDocument
+
+
+def doc_with_cursor(text: str, language: str):
+    i = text.index("|")
+    before = text[:i]
+    col = len(before.split("\n")[-1].encode("utf-16-le")) // 2
+    doc = StructuredDocument(text[:i] + text[i + 1:], language)
+    return doc, before.count("\n"), col, doc.offset_at(before.count("\n"), col)
+
+
+INIT = "class P:\n    def __init__(self, w, x, y):\n        self.w = w\n        self.x = x\n        self.y = |\n"
+
+
+def test_a_parallel_assignment_is_copied_with_its_names_renamed(stub_engine):
+    doc, line, col, _ = doc_with_cursor(INIT, "python")
+    eng = stub_engine("junk(")
+    got = inline_suggestions(doc, line, col, eng, retrieval=True, min_confidence=-1.83)
+    assert [s.text for s in got] == ["y"] and eng.requests == []                # no model request
+    assert got[0].confidence == 0.0                                             # both lines agree: log(1)
+
+
+def test_the_model_answers_where_retrieval_is_off_or_has_nothing(stub_engine):
+    doc, line, col, _ = doc_with_cursor(INIT, "python")
+    assert [s.text for s in inline_suggestions(doc, line, col, stub_engine("y"), retrieval=False)] == ["y"]
+    doc, line, col, _ = doc_with_cursor("def f(items):\n    return |\n", "python")
+    assert [s.text for s in inline_suggestions(doc, line, col, stub_engine("len(items)"), retrieval=True)] \
+        == ["len(items)"]
+
+
+def test_java_lines_that_start_alike_give_their_rest():
+    src = ("class A {\n    void f(StringBuilder sb, int a, int b) {\n        sb.append(a).append(',');\n"
+           "        sb.append(b).append(',');\n        sb.append(|\n    }\n}\n")
+    doc, _, _, offset = doc_with_cursor(src, "java")
+    cands = line_candidates(doc.text, 4, "        sb.append(", "java")
+    assert [c.text for c in cands] == ["b).append(',');", "a).append(',');"]    # a tie: the nearest first
+    assert retrieved_line(doc, offset).text == "b).append(',');"               # 4 tokens typed, half the votes
+    assert retrieved_line(doc, offset, min_evidence=0.5) is None                # a stricter gate: nothing
+    three = src.replace("        sb.append(|", "        sb.append(a + b).append(';');\n        sb.|")
+    doc, _, _, offset = doc_with_cursor(three, "java")
+    assert retrieved_line(doc, offset) is None                                  # 3 ways, 2 tokens typed: too little
+
+
+def test_a_word_being_typed_is_completed_not_renamed():
+    src = "def f(a):\n    total = a + 1\n    count = a + 2\n    tot|\n"
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset).text == "al = a + 1"
+    src = "def f(a):\n    total = a + 1\n    cou|\n"                            # `cou` is no whole name
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset) is None
+
+
+def test_nothing_is_copied_into_strings_comments_or_before_text():
+    src = 'def f():\n    """total = 1\n    total = 2\n    tot|\n    """\n'
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset) is None
+    src = "def f(a):\n    total = a + 1\n    total| + 3\n"
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset) is None
+
+
+def test_other_open_files_are_sources_too():
+    other = "def g(conn):\n    conn.execute(QUERY, params)\n    conn.execute(QUERY, params)\n"
+    doc, _, _, offset = doc_with_cursor("def f(conn):\n    conn.execute(|\n", "python")
+    assert retrieved_line(doc, offset) is None
+    assert retrieved_line(doc, offset, (other,)).text == "QUERY, params)"
+
+
+def test_a_docstring_s_prose_is_no_source():
+    prose = '    """Join.\n\n    conjunction (optional): the word\n    conjunction (optional): the word\n    """\n'
+    doc, _, _, offset = doc_with_cursor(f"def f(conjunction):\n{prose}    conj|\n", "python")
+    assert retrieved_line(doc, offset) is None
+    code = "    conjunction = conjunction.strip()\n    conjunction = conjunction.strip()\n"
+    doc, _, _, offset = doc_with_cursor(f"def f(conjunction):\n{prose}{code}    conj|\n", "python")
+    assert retrieved_line(doc, offset).text == "unction = conjunction.strip()"
