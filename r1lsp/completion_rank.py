@@ -63,8 +63,6 @@ RANK_WEIGHTS = {
     "follow_same": 0.0,        # the same, on the same receiver
     "prev_match": 0.0,         # log(1 + uses of `receiver.name` after the same token as here (`if`, `=`, `(`))
     "follow_chain": 0.0,       # log(1 + uses of `.name.next` where `.next` follows the word here)
-    "getter_value": 0.0,       # get* / is* / has* / to* where the value is used (not a statement start)
-    "setter_statement": 0.0,   # set* / add* / put* / remove* / … where the statement starts
     "iterable_for": 0.0,       # an array / collection (Java types) where a for-each loop iterates
     "line_subtokens": 0.0,     # share of the name's words (camelCase / snake_case) in the line's other names
     "function_subtokens": 0.0,  # share of the name's words in the enclosing function's name
@@ -262,8 +260,6 @@ _CONDITION = re.compile(r"(?:\b(?:if|while|elif|assert|not)\s*\(?|&&|\|\||!|\b(?
 _MEMBER_USE = re.compile(r"\.\s*([A-Za-z_$][\w$]*)")
 _NEXT_MEMBER = re.compile(r"[ \t]*\.[ \t]*([A-Za-z_$][\w$]*)")           # `.next` right after the word
 _FOR_EACH = re.compile(r"\bfor\s*\([^;()]*:\s*$|\bfor\s+[\w\s,()]+\bin\s+$")    # Java `for (T x :`, Python `for x in`
-_GETTER = re.compile(r"(?:get|is|has|to|as)(?:[A-Z_]|$)")
-_SETTER = re.compile(r"(?:set|add|put|remove|clear|append|insert|update|write|close)(?:[A-Z_]|$)")
 ITERABLE_TYPES = frozenset({"List", "Set", "Collection", "Iterable", "ArrayList", "LinkedList", "HashSet",
                             "TreeSet", "SortedSet", "NavigableSet", "Queue", "Deque", "ArrayDeque",
                             "LinkedHashSet", "EnumSet", "Stream"})
@@ -327,9 +323,6 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         f["void_statement"] = float(void and rc.place == "statement")
         f["bool_condition"] = float(rc.place == "condition" and c.value_type == "boolean")
         f["on_line"] = float(c.label in rc.line_names)
-        # a getter where the value is used, a setter / mutator where the statement starts
-        f["getter_value"] = float(rc.place != "statement" and _GETTER.match(c.label.lstrip("_")) is not None)
-        f["setter_statement"] = float(rc.place == "statement" and _SETTER.match(c.label.lstrip("_")) is not None)
         f["iterable_for"] = float(rc.for_each and (c.value_type.endswith("]") or c.value_type in ITERABLE_TYPES))
         if rc.uses is not None:
             f.update(rc.uses.features(c, rc.line))

@@ -104,7 +104,7 @@ def test_java_members_the_workspace_uses_elsewhere_count():
     assert got["reset"]["declared"] == 1.0 and got["hashCode"]["declared"] == 0.0
 
 
-def test_the_member_written_before_the_same_next_member_and_getters_setters_by_place():
+def test_the_member_written_before_the_same_next_member_and_a_for_each_loop():
     text = ("def f(self, o):\n    a = o.__class__.__name__\n    b = self..__name__\n"
             "    self.\n    n = o.\n    for x in o.\n")
     doc = StructuredDocument(text, "python")
@@ -112,10 +112,6 @@ def test_the_member_written_before_the_same_next_member_and_getters_setters_by_p
     rc = RankContext.of(doc, cur)
     assert _features(rc, cur, "__class__")["follow_chain"] > 0.0
     assert _features(rc, cur, "__name__")["follow_chain"] == 0.0
-    assert _features(rc, cur, "get_name", kind="method")["getter_value"] == 1.0
-    rc, cur = _context(text, 3)
-    assert _features(rc, cur, "set_name", kind="method")["setter_statement"] == 1.0
-    assert _features(rc, cur, "get_name", kind="method")["getter_value"] == 0.0
     rc, cur = _context(text, 5)
     assert rc.for_each
     java = "class A {\n  void m(Class<?> c) {\n    for (Method m : c.\n  }\n}\n"
