@@ -7,8 +7,11 @@ Two equal ways to run the experts on their tokens:
     stacked weights (w1|w3 fused) -- large matrices instead of 16 x 3 small ones;
   - `dispatch` (few tokens: decode, or experts that are not plain float `nn.Linear`s, e.g.
     quantized ones): a Python loop over the experts that got tokens. Int8 experts whose decode
-    kernel is int8pack (`Expert.packed`) run that kernel directly for up to SMALL_M tokens: 2
-    kernel calls and 5 small ops an expert instead of 3 module calls of ~5 ops each (the same
+    kernel is int8pack (`Expert.packed`) run, for up to SMALL_M tokens, as one compiled call for
+    all of them where `model.native` builds (model/experts_rows.c: float32 SwiGLU over the int8
+    weights, the rows routed to an expert sharing its weight loads, each row's bits the same
+    alone or batched; closer to the dequantized fp32 weights than int8pack's bf16), else that
+    kernel directly: 2 kernel calls an expert and the SwiGLU once for all (the module path's
     values: `_packed_dispatch`).
 
 The seed's sketch ran all 16 experts on every token and masked the results: 4x the work for top-4.

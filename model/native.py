@@ -1,13 +1,16 @@
-"""A compiled kernel for the one-row block-sparse decode step (`model/attend_kept.c`): the key
-selection and the attention over the kept keys in one call, reading the cached rows in place.
+"""Compiled kernels for decode steps, built from C at first use: `model/attend_kept.c` (the
+block-sparse decode attention of one row, and of every row of a batch with its own cache: RoPE,
+cache writes, key selection and the attention over the kept keys, reading the cached rows in
+place) and `model/experts_rows.c` (the int8 experts of a few rows in float32, weights shared by
+the rows routed to an expert).
 
-Eager PyTorch runs that step as ~45 small ops (a few us each on these cores, a third of a
-decode step); the C function does the same rule in one pass. It is compiled at first use with the
-system C compiler (`cc`, -O3 for this CPU) into a per-user cache keyed by the source, the flags and
-the CPU, so a process after the first only loads it. Without a compiler, or where the build or its
-self-check fails, `attend_kept()` is None and the eager ops run (`status()` says which, and why).
-Float32, one row without padding; the kept keys are the eager rule's (the same selection up to
-float rounding of the scores), the attention sums them in another order (differences ~1e-7).
+Eager PyTorch runs that attention as ~45 small ops a row and layer (a few us each on these cores)
+and the experts as ~8 ops an expert; each C function does the same in one call. They are compiled
+with the system C compiler (`cc`, -O3 for this CPU) into a per-user cache keyed by the sources,
+the flags and the CPU, so a process after the first only loads them. Without a compiler, or where
+the build fails, `attend_kept()` is None and the eager ops run (`status()` says which, and why).
+Float32; the kept keys are the eager rule's (the same selection up to float rounding of the
+scores), the attention and the experts sum in another order (differences ~1e-7).
 """
 from __future__ import annotations
 
