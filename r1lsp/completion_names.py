@@ -4,6 +4,7 @@ definitions with their scopes, members used per receiver and declared types (fro
 occur. Both kinds of names are kept per document text (the requests of one version share them)."""
 from __future__ import annotations
 
+import bisect
 import collections
 import concurrent.futures
 import functools
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from model.structure import StructuredDocument
 from model.structure.languages import GRAMMARS, language_support
-from model.structure.text_index import decode, utf8_bytes
+from model.structure.text_index import decode, ts_point, utf8_bytes
 
 KINDS = ("keyword", "variable", "parameter", "field", "method", "function", "class", "module", "model")
 
@@ -74,14 +75,23 @@ def cursor_at(doc: StructuredDocument, line: int, character: int) -> Cursor | No
 
 # ---------------------------------------------------------------------------- structure
 
+@dataclass(frozen=True)
+class Span:
+    """A node's extent and kind in one text: what the names keep of a scope (no tree node, so
+    that the names of an unchanged region carry over to the next text, shifted)."""
+    start_byte: int
+    end_byte: int
+    type: str
+
+
 @dataclass
 class Definition:
     name: str
     kind: str                          # variable | parameter | field | method | function | class | module
     start: int                         # byte offset of the name
-    scope: object                      # tree-sitter Node whose extent the name is visible in
+    scope: Span | None                 # the node whose extent the name is visible in
     depth: int                         # nesting depth of the scope (module 0)
-    owner: object = None               # classes: the class definition node
+    members: Span | None = None        # classes: the scope of their members (Python: the class; Java: its body)
 
 
 @dataclass
@@ -141,10 +151,21 @@ def _text(node) -> str:
 
 def document_names(doc: StructuredDocument) -> DocumentNames | None:
     """Definitions with their scopes, members used per receiver and declared types (kept for
-    the last texts: the requests of one document version share them)."""
+    the last texts: the requests of one document version share them; a new text's names are
+    made from the last texts' where its tree shares their subtrees: `_document_names`)."""
     if doc.tree is None or language_support(doc.language) is None:
         return None
-    return _remember(_NAMES, (doc.language, doc.text), lambda: _document_names(doc))
+    return _remember(_NAMES, (doc.language, doc.text), lambda: _names_from_last(doc))
+
+
+def _names_from_last(doc: StructuredDocument) -> DocumentNames:
+    with _REMEMBER_LOCK:
+        last = next((c for c in reversed(_CHUNKS) if c.language == doc.language), None)
+    names, chunks = _document_names(doc, last, CHUNK_BYTES)
+    if chunks:
+        with _REMEMBER_LOCK:            # a copy of the tree: edits mutate a document's own
+            _CHUNKS.append(_Named(doc.language, doc.data, doc.tree.copy(), chunks))
+    return names
 
 
 _NAMES: collections.OrderedDict = collections.OrderedDict()
@@ -183,32 +204,218 @@ def _remember(table: collections.OrderedDict, key, make, size: int = 2):
     return value
 
 
-def _document_names(doc: StructuredDocument) -> DocumentNames:
+# ---------------------------------------------------------------------------- names by chunk
+#
+# A document's names are those of the locals query's matches over its tree, in the order the
+# query gives them. They are kept by chunk: the walk from the root enters nodes larger than
+# CHUNK_BYTES (but not those of a kind whose patterns capture more than one node: such a match
+# could span two chunks) and every child of an entered node that it does not enter is a chunk.
+# A match belongs to the chunk holding its captures, and the query meets the chunks in document
+# order, so the names are the chunks' names one after another (a typed 2,900-line file: ~500
+# chunks). The next text (a keystroke later) keeps the chunks that lie outside the region where
+# the two texts differ and outside tree-sitter's changed ranges between the two trees, at the
+# same extent (shifted) and kind under the same kinds of entered nodes (positions are relative
+# to the chunk, a scope outside it is an index into the entered nodes above it), and queries
+# the others only: ~2-6 ms of CPU a keystroke instead of 20-50 ms (tests/test_completion_names.py
+# checks the names against one query over the whole tree after random edits).
+
+CHUNK_BYTES = 2048
+_CHUNKS: collections.deque = collections.deque(maxlen=3)    # _Named of the last texts named
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The names in one chunk, as the query met them."""
+    sig: tuple        # (kinds of the entered nodes above it, its field name): what its names depend on outside it
+    defs: tuple       # (name, kind, start, scope, depth, members) with starts relative to the chunk and scopes as `_ref`s
+    uses: tuple       # (receiver, member, "method" | "field")
+    types: tuple      # (declared name, type name)
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A text whose names were made, kept for making the next text's."""
+    language: str
+    data: bytes
+    tree: object                       # a copy of its tree (keeps the chunks' nodes and ids valid)
+    chunks: dict                       # (start, end, kind) -> (node, _Chunk)
+
+
+@functools.cache
+def _unsplittable(language: str) -> frozenset[str]:
+    """Node kinds the walk does not enter: the roots of locals.scm's patterns with two or more captures."""
+    from model.structure.languages import query_source
+    query, data = language_support(language).locals, query_source(language, "locals").encode("utf-8")
+    kinds = set()
+    for i in range(query.pattern_count):
+        text = data[query.start_byte_for_pattern(i):query.end_byte_for_pattern(i)].decode("utf-8")
+        if len(set(re.findall(r"@([\w.]+)", text))) > 1:
+            kinds.add(re.match(r"[\s(\[]*(\w+)", text).group(1))
+    return frozenset(kinds)
+
+
+def _walk(root, unsplittable: frozenset[str], chunk_bytes: int | None) -> list[tuple]:
+    """The chunks in document order: (node, entered nodes above it, (their kinds, its field name))."""
+    out = []
+
+    def enter(node, path, kinds):
+        path, kinds = path + (node,), kinds + (node.type,)
+        cursor = node.walk()
+        more = cursor.goto_first_child()
+        while more:
+            child = cursor.node
+            if child.is_named:                                          # anonymous tokens hold no captures
+                if child.end_byte - child.start_byte > chunk_bytes and child.type not in unsplittable \
+                        and child.child_count:
+                    enter(child, path, kinds)
+                else:
+                    out.append((child, path, (kinds, cursor.field_name)))
+            more = cursor.goto_next_sibling()
+
+    if chunk_bytes is None or root.end_byte - root.start_byte <= chunk_bytes or root.type in unsplittable:
+        return [(root, (), ((), None))]
+    enter(root, (), ())
+    return out
+
+
+class _Unchunked(Exception):
+    """A match that does not sit in one chunk (or came out of chunk order): name the whole tree as one."""
+
+
+def _document_names(doc: StructuredDocument, last: _Named | None = None,
+                    chunk_bytes: int | None = CHUNK_BYTES) -> tuple[DocumentNames, dict]:
+    """The names of `doc`, and its chunks by (start, end, kind) (with their nodes). `last`: an
+    earlier text's, whose chunks outside the region where the texts differ and outside the
+    ranges where tree-sitter finds the trees' structure different are kept (shifted) instead
+    of queried again. chunk_bytes None: one chunk, the whole tree."""
+    root = doc.tree.root_node
+    chunks = _walk(root, _unsplittable(doc.language), chunk_bytes)
+    kept: list = [None] * len(chunks)
+    unchanged = _unchanged(last, doc) if last is not None and len(chunks) > 1 else None
+    # tree-sitter's changed ranges say where the structure differs by comparing nodes' kinds,
+    # extents and parse states, not their insides: where a tree has errors, a parse may resolve
+    # an ambiguity (`a < b > c = d`) the other way in a node that compares equal, so there a
+    # chunk is kept only when it is the same subtree (the same slot: its node id) or has the
+    # same structure (its S-expression: the text is the same)
+    trusted = unchanged is not None and not doc.tree.root_node.has_error and not last.tree.root_node.has_error
+    for i, (node, _, sig) in enumerate(chunks):
+        old = unchanged(node.start_byte, node.end_byte) if unchanged is not None else None
+        was, c = last.chunks.get((*old, node.type), (None, None)) if old is not None else (None, None)
+        if c is not None and c.sig == sig and (trusted or was.id == node.id or str(was) == str(node)):
+            kept[i] = c
+    todo = [i for i, c in enumerate(kept) if c is None]
+    try:
+        _query_chunks(doc, chunks, todo, kept)
+    except _Unchunked:
+        if chunk_bytes is None:
+            raise
+        names, _ = _document_names(doc, None, None)
+        return names, {}
+    return _assemble(doc, chunks, kept), {(n.start_byte, n.end_byte, n.type): (n, c) for (n, _, _), c in zip(chunks, kept)}
+
+
+def _unchanged(last: _Named, doc: StructuredDocument):
+    """A function (start, end) -> the same extent in `last`'s text where the new tree's
+    structure there is the old one's (same text, no changed range of tree-sitter's), else None."""
+    old, new = last.data, doc.data
+    prefix, suffix = _common_ends(old, new)
+    old_end, new_end = len(old) - suffix, len(new) - suffix
+    if old_end - prefix + new_end - prefix > len(new) // 2:
+        return None                                                     # mostly new: query it all
+    tree = last.tree.copy()
+    tree.edit(start_byte=prefix, old_end_byte=old_end, new_end_byte=new_end,
+              start_point=ts_point(old, prefix), old_end_point=ts_point(old, old_end),
+              new_end_point=ts_point(new, new_end))
+    changed = [(prefix, new_end)] + [(r.start_byte, r.end_byte) for r in tree.changed_ranges(doc.tree)]
+    delta = new_end - old_end
+
+    def unchanged(start: int, end: int):
+        if any(start <= b and a <= end for a, b in changed):
+            return None
+        return (start, end) if end <= prefix else (start - delta, end - delta)
+    return unchanged
+
+
+def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: list) -> None:
+    """kept[i] for each i in `todo`: the query over each run of consecutive chunks to do."""
     from tree_sitter import QueryCursor
-    lang, root = doc.language, doc.tree.root_node
-    scopes = language_support(lang).scopes
-    defs: list[Definition] = []
-    uses: dict[str, dict[str, str]] = collections.defaultdict(dict)
-    types: dict[str, str] = {}
+    support = language_support(doc.language)
+    starts = [node.start_byte for node, _, _ in chunks]
+    runs = []
+    for i in todo:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
     memo: dict = {}
-    for _, caps in QueryCursor(language_support(lang).locals).matches(root):
-        for cap, nodes in caps.items():
-            for node in nodes:
-                if cap.startswith("def."):
-                    defs.append(_definition(cap[4:], node, scopes, memo))
-        if "use.receiver" in caps:
-            recv = _text(caps["use.receiver"][0])
-            for cap in ("use.method", "use.member"):
-                for node in caps.get(cap, ()):
-                    uses[recv].setdefault(_text(node), "method" if cap == "use.method" else "field")
-        if "decl.name" in caps and "decl.type" in caps:
-            t = re.split(r"[<\[]", _text(caps["decl.type"][0]))[0].strip()
-            types.setdefault(_text(caps["decl.name"][0]), t)
-    return DocumentNames(defs, dict(uses), types, NameCounts.of(doc.text).names)
+    for first, last in runs:
+        found = {i: ([], [], []) for i in range(first, last + 1)}
+        cursor = QueryCursor(support.locals)
+        cursor.set_byte_range(chunks[first][0].start_byte, chunks[last][0].end_byte)
+        at = first
+        for _, caps in cursor.matches(doc.tree.root_node):
+            i = _chunk_of(caps, chunks, starts)
+            if i not in found:
+                continue                                                # scopes only, or a neighbour's
+            if i < at:
+                raise _Unchunked
+            at = i
+            defs, uses, types = found[i]
+            node, path, _ = chunks[i]
+            for cap, nodes in caps.items():
+                for n in nodes:
+                    if cap.startswith("def."):
+                        defs.append(_definition(cap[4:], n, support.scopes, memo, node, path))
+            if "use.receiver" in caps:
+                recv = _text(caps["use.receiver"][0])
+                for cap in ("use.method", "use.member"):
+                    for n in caps.get(cap, ()):
+                        uses.append((recv, _text(n), "method" if cap == "use.method" else "field"))
+            if "decl.name" in caps and "decl.type" in caps:
+                t = re.split(r"[<\[]", _text(caps["decl.type"][0]))[0].strip()
+                types.append((_text(caps["decl.name"][0]), t))
+        for i, (defs, uses, types) in found.items():
+            kept[i] = _Chunk(chunks[i][2], tuple(defs), tuple(uses), tuple(types))
 
 
-def _definition(what: str, node, scopes: set[str], memo: dict) -> Definition:
+def _chunk_of(caps: dict, chunks: list, starts: list[int]) -> int | None:
+    """The chunk holding a match's captures (None: it captures scopes only)."""
+    at = None
+    for cap, nodes in caps.items():
+        if cap.startswith("local."):
+            continue
+        for n in nodes:
+            i = bisect.bisect_right(starts, n.start_byte) - 1
+            chunk = chunks[i][0] if i >= 0 else None
+            if chunk is None or n.end_byte > chunk.end_byte or (at is not None and i != at) \
+                    or (n.start_byte == n.end_byte and not _inside(n, chunk)):
+                raise _Unchunked
+            at = i
+    return at
+
+
+def _inside(node, chunk) -> bool:
+    while node is not None and node.id != chunk.id:
+        node = node.parent
+    return node is not None
+
+
+def _ref(node, chunk, path):
+    """A scope node as a chunk keeps it: None, the index of an entered node above the chunk, or
+    (start, end, kind) relative to the chunk."""
+    if node is None:
+        return None
+    for k, above in enumerate(path):
+        if above.id == node.id:
+            return k
+    if not chunk.start_byte <= node.start_byte <= node.end_byte <= chunk.end_byte:
+        raise _Unchunked
+    return (node.start_byte - chunk.start_byte, node.end_byte - chunk.start_byte, node.type)
+
+
+def _definition(what: str, node, scopes: set[str], memo: dict, chunk, path) -> tuple:
     name = _text(node)
+    owner = members = None
     if what in ("class", "function", "method"):
         owner = node.parent                                             # the definition itself
         scope, depth = _scope_of(owner.parent, scopes, memo)
@@ -223,7 +430,44 @@ def _definition(what: str, node, scopes: set[str], memo: dict) -> Definition:
     kind = {"function": "method" if in_class else "function",
             "variable": "field" if in_class else "variable",
             "self_field": "field", "import": "module"}.get(what, what)
-    return Definition(name, kind, node.start_byte, scope, depth, node.parent if what == "class" else None)
+    if what == "class":
+        if owner.type in _class_scopes():
+            members = _ref(owner, chunk, path)
+        else:                                                           # Java: the class's body
+            k = next((k for k, above in enumerate(path) if above.id == owner.id), None)
+            members = ("body", k) if k is not None else _ref(owner.child_by_field_name("body"), chunk, path)
+    return (name, kind, node.start_byte - chunk.start_byte, _ref(scope, chunk, path), depth, members)
+
+
+def _assemble(doc: StructuredDocument, chunks: list, kept: list) -> DocumentNames:
+    """The document's names from its chunks' (positions made absolute, scopes made spans)."""
+    defs: list[Definition] = []
+    uses: dict[str, dict[str, str]] = {}
+    types: dict[str, str] = {}
+    spans: dict = {}                                                    # (entered node id, body?) -> Span
+
+    def span(ref, base: int, path):
+        if ref is None:
+            return None
+        if type(ref) is int or ref[0] == "body":
+            body = type(ref) is not int
+            above = path[ref[1] if body else ref]
+            key = (above.id, body)
+            if key not in spans:
+                n = above.child_by_field_name("body") if body else above
+                spans[key] = None if n is None else Span(n.start_byte, n.end_byte, n.type)
+            return spans[key]
+        return Span(base + ref[0], base + ref[1], ref[2])
+
+    for (node, path, _), c in zip(chunks, kept):
+        base = node.start_byte
+        for name, kind, start, scope, depth, members in c.defs:
+            defs.append(Definition(name, kind, base + start, span(scope, base, path), depth, span(members, base, path)))
+        for recv, member, kind in c.uses:
+            uses.setdefault(recv, {}).setdefault(member, kind)
+        for name, t in c.types:
+            types.setdefault(name, t)
+    return DocumentNames(defs, uses, types, NameCounts.of(doc.text).names)
 
 
 def _contains(node, offset: int) -> bool:
@@ -242,11 +486,9 @@ def _same(a, b) -> bool:
     return a is not None and b is not None and (a.start_byte, a.end_byte, a.type) == (b.start_byte, b.end_byte, b.type)
 
 
-def _class_body(d: Definition):
-    """The scope node of a class's members (Python: the class itself; Java: its body)."""
-    if d.owner is None or d.owner.type in _class_scopes():
-        return d.owner
-    return d.owner.child_by_field_name("body")
+def _class_body(d: Definition) -> Span | None:
+    """The scope of a class's members (Python: the class itself; Java: its body)."""
+    return d.members
 
 
 def _receiver(text: str) -> str:
@@ -315,6 +557,21 @@ def _changed_region(old: str, new: str, margin_lines: int = 3) -> tuple[tuple[in
     """(start, end) in `old` and in `new` of the region where they differ, widened to whole
     lines and `margin_lines` more on each side (a `recv . name` pair can span lines: one that
     crosses the region's edge lies in text both have alike, so it is counted alike in both)."""
+    prefix, suffix = _common_ends(old, new)
+    start = prefix
+    for _ in range(margin_lines + 1):
+        start = max(0, new.rfind("\n", 0, max(start - 1, 0)) + 1) if start > 0 else 0
+    end = len(new) - suffix
+    for _ in range(margin_lines + 1):
+        nl = new.find("\n", end)
+        end = len(new) if nl < 0 else nl + 1
+    tail = len(new) - end                                               # inside the common suffix
+    return (start, len(old) - tail), (start, end)
+
+
+def _common_ends(old, new) -> tuple[int, int]:
+    """The lengths of the longest common prefix of two strings (or byte strings) and of their
+    longest common suffix after it."""
     lo, hi = 0, min(len(old), len(new))
     while lo < hi:                                                      # common prefix
         mid = (lo + hi + 1) // 2
@@ -330,13 +587,4 @@ def _changed_region(old: str, new: str, margin_lines: int = 3) -> tuple[tuple[in
             lo = mid
         else:
             hi = mid - 1
-    suffix = lo
-    start = prefix
-    for _ in range(margin_lines + 1):
-        start = max(0, new.rfind("\n", 0, max(start - 1, 0)) + 1) if start > 0 else 0
-    end = len(new) - suffix
-    for _ in range(margin_lines + 1):
-        nl = new.find("\n", end)
-        end = len(new) if nl < 0 else nl + 1
-    tail = len(new) - end                                               # inside the common suffix
-    return (start, len(old) - tail), (start, end)
+    return prefix, lo

@@ -64,7 +64,16 @@ def test_nothing_is_copied_into_strings_comments_or_before_text():
 
 
 def test_other_open_files_are_sources_too():
-    other = "def g(conn):\n    conn.execute(QUERY, params)\n"
+    other = "def g(conn):\n    conn.execute(QUERY, params)\n    conn.execute(QUERY, params)\n"
     doc, _, _, offset = doc_with_cursor("def f(conn):\n    conn.execute(|\n", "python")
     assert retrieved_line(doc, offset) is None
     assert retrieved_line(doc, offset, (other,)).text == "QUERY, params)"
+
+
+def test_a_docstring_s_prose_is_no_source():
+    prose = '    """Join.\n\n    conjunction (optional): the word\n    conjunction (optional): the word\n    """\n'
+    doc, _, _, offset = doc_with_cursor(f"def f(conjunction):\n{prose}    conj|\n", "python")
+    assert retrieved_line(doc, offset) is None
+    code = "    conjunction = conjunction.strip()\n    conjunction = conjunction.strip()\n"
+    doc, _, _, offset = doc_with_cursor(f"def f(conjunction):\n{prose}{code}    conj|\n", "python")
+    assert retrieved_line(doc, offset).text == "unction = conjunction.strip()"

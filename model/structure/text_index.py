@@ -39,6 +39,11 @@ def without_lone_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
 
 
+def ts_point(data: bytes, offset: int) -> tuple[int, int]:
+    """tree-sitter's point of a byte offset: (row, counting only \\n; column in bytes)."""
+    return data.count(b"\n", 0, offset), offset - (data.rfind(b"\n", 0, offset) + 1)
+
+
 class LineIndex:
     """Line starts of a UTF-8 document and byte <-> (line, UTF-16 column) conversion."""
 
@@ -136,5 +141,4 @@ class LineIndex:
 
     # -- tree-sitter points (rows count only \n, columns are bytes) ---------------------
     def ts_point(self, offset: int) -> tuple[int, int]:
-        data = self.data
-        return data.count(b"\n", 0, offset), offset - (data.rfind(b"\n", 0, offset) + 1)
+        return ts_point(self.data, offset)
