@@ -152,7 +152,7 @@ def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg,
     contiguous, perm (W,) int64, scale (W,) float32; caches: B KVCaches (float32 buffers k, v, ik,
     batch size 1), positions: B slots, blocks: B pooled block keys (>= n_blocks[b], Di) contiguous.
     Writes each row's k, v, ik at its slot; returns the attention outputs (B, 1, H*D), or None where
-    the kernel is missing or a work buffer was too small (nothing to redo: the caches are written)."""
+    the kernel is missing or a work buffer was too small (the eager ops then write the same slots again)."""
     fn = attend_rows()
     if fn is None:
         return None
