@@ -246,3 +246,65 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
     if not cands or cands[0].evidence < min_evidence:
         return None
     return cands[0]
+
+
+# ---------------------------------------------------------------------------- sibling files
+
+SIBLING_FILES = 4          # files of the document's folder, most recently modified first
+MAX_SIBLING_BYTES = 200_000
+
+_SIBLINGS: collections.OrderedDict = collections.OrderedDict()   # (path, mtime_ns, size) -> text
+_FOLDERS: dict = {}                                              # (folder, mtime_ns) -> [paths, newest first]
+
+
+def sibling_texts(path: str, language: str, skip: frozenset = frozenset(), limit: int = SIBLING_FILES) -> tuple[str, ...]:
+    """The texts of up to `limit` other files of `language` in `path`'s folder (not in `skip`:
+    the open ones, whose editor text the caller has), the most recently modified first. Code of
+    the same package repeats itself across files too (dev split: Java line edit similarity
+    30.5 -> 33.7 with 4 of them). Read once per file version (path, mtime, size)."""
+    import os
+
+    from model.structure.languages import normalize_language
+
+    folder = os.path.dirname(path)
+    try:
+        stamp = os.stat(folder).st_mtime_ns
+    except OSError:
+        return ()
+    with _LOCK:
+        names = _FOLDERS.get((folder, stamp))
+    if names is None:
+        try:
+            entries = [e for e in os.scandir(folder) if e.is_file() and normalize_language(e.name) == language]
+            entries.sort(key=lambda e: -e.stat().st_mtime_ns)
+        except OSError:
+            return ()
+        names = [e.path for e in entries]
+        with _LOCK:
+            if len(_FOLDERS) > 64:
+                _FOLDERS.clear()
+            _FOLDERS[(folder, stamp)] = names
+    out = []
+    for other in names:
+        if len(out) == limit:
+            break
+        if other == path or other in skip:
+            continue
+        try:
+            st = os.stat(other)
+            if st.st_size > MAX_SIBLING_BYTES:
+                continue
+            key = (other, st.st_mtime_ns, st.st_size)
+            with _LOCK:
+                text = _SIBLINGS.get(key)
+            if text is None:
+                with open(other, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+                with _LOCK:
+                    _SIBLINGS[key] = text
+                    while len(_SIBLINGS) > 32:
+                        _SIBLINGS.popitem(last=False)
+        except OSError:
+            continue
+        out.append(text)
+    return tuple(out)
