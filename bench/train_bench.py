@@ -42,7 +42,7 @@ from bench.gemm_probe import _operands, model_shapes, probe             # noqa: 
 from model import train as T                                            # noqa: E402
 from model.config import R1Config                                       # noqa: E402
 from model.network import R1Model                                       # noqa: E402
-from model.train_fast import use_fp32_attention_core                    # noqa: E402
+from model.train_fast import use_train_attention                        # noqa: E402
 
 
 def train_flops_per_token(model: R1Model, seq_len: int) -> float:
@@ -61,7 +61,8 @@ class Setup:
         self.model = R1Model(R1Config.preset("r1-tiny")).train()
         self.amp = amp
         self.moe = T.set_moe_impl(self.model, moe, amp, compile_mode)
-        self.attn = use_fp32_attention_core(self.model) if fast_attention and amp == "bf16" else amp
+        self.attn = (use_train_attention(self.model, compile_mode, torch.device("cpu"))
+                     if fast_attention and amp == "bf16" else "flash " + amp)
         self.compiled = T.compile_loss_head(self.model, compile_mode, torch.device("cpu"))
         groups = T.param_groups(self.model, 0.1)
         self.opt = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, fused=fused or None)

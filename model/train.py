@@ -315,8 +315,9 @@ class Trainer:
         self.model.to(self.d.device).train()
         self.amp = amp_dtype(cfg, self.d.device)
         self.moe_impl = set_moe_impl(self.model, cfg.moe, self.amp, cfg.compile, self.d.device)
-        from model.train_fast import use_fp32_attention_core   # (CPU, bf16: flash attention runs faster in fp32)
-        self.attn_impl = use_fp32_attention_core(self.model) if (self.amp, self.d.device.type) == ("bf16", "cpu") else self.amp
+        from model.train_fast import use_train_attention   # (CPU, bf16: faster than the flash kernel)
+        self.attn_impl = (use_train_attention(self.model, cfg.compile, self.d.device)
+                          if (self.amp, self.d.device.type) == ("bf16", "cpu") else "flash " + self.amp)
         self.compiled = compile_loss_head(self.model, cfg.compile, self.d.device)
         # fused AdamW (one kernel over all parameters; CPU too since torch 2.4)
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,

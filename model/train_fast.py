@@ -20,17 +20,20 @@ bf16 operands, fp32 accumulation); the expert sum per token runs in expert order
 gradients are on; evaluation and generation run `MoE.forward` unchanged.
 
 `TrainAttention` does the same for `SparseAttention`: the training forward's attention core
-(`_blocks` with the gate loss: masked SDPA per query chunk) runs on fp32 q, k, v. On these cores
-torch's CPU flash-attention kernel measured 38 ms in fp32 against 52 ms in bf16 for one layer's
-forward + backward at 16 x 256 tokens (thread CPU time), and the whole step 1.15x faster; the
-gate loss takes q and k in fp32 anyway. The projections around it stay bf16.
+(`_blocks` with the gate loss: masked SDPA per query chunk, then the gate loss recomputing q.k in
+fp32) runs as `attend_chunk`: the fp32 scores q.k computed once serve the masked softmax and the
+gate loss's dense target, the softmaxes and the KL fused by inductor. On these cores torch's CPU
+flash-attention kernel took 52 ms in bf16 (38 in fp32) for one layer's forward + backward at
+16 x 256 tokens; the whole step, alternated (thread CPU time): bf16 flash -> fp32 flash 1.05-1.07x,
+fp32 flash -> `attend_chunk` compiled 1.14x. The projections around it stay bf16.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from model.attention import SparseAttention
+from model.attention import Indexer, SparseAttention
+from model.key_selection import key_masks, select_keys
 from model.experts import MoE
 
 
@@ -78,22 +81,26 @@ def gmm_available() -> bool:
     return hasattr(F, "grouped_mm")
 
 
+def compile_checked(fn, smoke, compile_mode: str, device: torch.device):
+    """(fn compiled with inductor, "inductor") when `compile_mode` allows and `smoke`(compiled,
+    eager, device) passes (forward + backward match eager), else (fn, "eager (<why>)")."""
+    if compile_mode == "off":
+        return fn, "eager (--compile off)"
+    try:
+        cf = torch.compile(fn, dynamic=False)
+        smoke(cf, fn, device)
+        return cf, "inductor"
+    except Exception as e:                                     # no compiler, unsupported op, ...
+        if compile_mode == "on":
+            raise
+        return fn, f"eager ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''})"
+
+
 def use_train_moe(model: torch.nn.Module, compile_mode: str, device: torch.device) -> str:
     """Swap every `MoE` of `model` for `TrainMoE` and pick its function: inductor-compiled where
     `compile_mode` allows and a forward + backward smoke test matches eager, else eager.
     Returns what runs, for the log."""
-    fn, how = moe_train, "eager"
-    if compile_mode != "off":
-        try:
-            fn = torch.compile(moe_train, dynamic=False)
-            _smoke(fn, device)
-            how = "inductor"
-        except Exception as e:                                     # no compiler, unsupported op, ...
-            if compile_mode == "on":
-                raise
-            fn, how = moe_train, f"eager ({type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''})"
-    else:
-        how = "eager (--compile off)"
+    fn, how = compile_checked(moe_train, _smoke, compile_mode, device)
     for m in model.modules():
         if isinstance(m, MoE):
             m.__class__ = TrainMoE
@@ -101,8 +108,8 @@ def use_train_moe(model: torch.nn.Module, compile_mode: str, device: torch.devic
     return how
 
 
-def _smoke(fn, device):
-    """fn on a tiny layer (8 experts of 16 -> 32, top-2) matches eager moe_train, forward and backward."""
+def _smoke(fn, eager, device):
+    """fn on a tiny layer (8 experts of 16 -> 32, top-2) matches eager, forward and backward."""
     g = torch.Generator().manual_seed(0)
     E, d, h, N = 8, 16, 32, 24
     x = torch.randn(N, d, generator=g).to(device)
@@ -110,7 +117,7 @@ def _smoke(fn, device):
           for s in ((h, d), (h, d), (d, h))]
     gw = (torch.randn(E, d, generator=g) * 0.5).to(device).requires_grad_()
     outs = []
-    for f in (fn, moe_train):
+    for f in (fn, eager):
         y, bal, _, _ = f(x, gw, *ws, 2)
         grads = torch.autograd.grad(y.float().square().sum() + bal, [ws[0][0], ws[2][1], gw])
         outs.append((y.float(), *grads))
@@ -119,18 +126,76 @@ def _smoke(fn, device):
             raise RuntimeError("compiled expert layer differs from eager")
 
 
+def attend_chunk(q, k, v, keep, visible, index_scores):
+    """One query chunk's attention and gate loss, as `SparseAttention._blocks` and `_gate_loss`
+    compute them, in 4 GEMMs: q (B, C, H, D), k / v (B, S, H, D) bf16 or fp32, keep / visible
+    (B|1, C, S) bool, index_scores (B, C, S) -> y (B, C, H*D) in v's dtype, KL (scalar).
+    The scores q.k are fp32 (fp32 operands, as the gate loss's target always took them) and
+    serve both the masked softmax of the attention and the gate loss's dense target; the
+    probabilities meet v in fp32 too (as the fp32 flash kernel did: with them in bf16 the
+    gradients of a peaked layer strayed further from an fp32 step's)."""
+    B, C, H, D = q.shape
+    with torch.autocast(q.device.type, enabled=False):
+        s = torch.einsum("bthd,bshd->bhts", q.float(), k.float()) * D ** -0.5        # (B, H, C, S)
+        a = s.masked_fill(~keep[:, None], float("-inf")).softmax(-1)
+        y = torch.einsum("bhts,bshd->bthd", a, v.float()).reshape(B, C, H * D).to(v.dtype)
+        with torch.no_grad():
+            p = s.masked_fill(~visible[:, None], float("-inf")).softmax(-1).mean(1)   # (B, C, S)
+        log_g = index_scores.float().masked_fill(~visible, float("-inf")).log_softmax(-1)
+        kl = (p * (p.clamp_min(1e-30).log() - log_g)).masked_fill(~visible, 0.0).sum(-1).mean()
+    return y, kl
+
+
 class TrainAttention(SparseAttention):
-    """`SparseAttention` whose training attention core (`_blocks` with the gate loss) runs in fp32."""
+    """`SparseAttention` whose training forward (`_blocks` with the gate loss over a whole window:
+    no cache, no padding) runs `attend_chunk` per query chunk (the same chunks and key selection
+    as `SparseAttention._blocks`); every other call is `SparseAttention`'s."""
+    chunk_fn = staticmethod(attend_chunk)
 
     def _blocks(self, q, k, v, iq, iw, ik, start_pos, pad_len, want_gate_loss, chunk_elems: int = 1 << 22):
-        if want_gate_loss and q.dtype == torch.bfloat16:
-            q, k, v = q.float(), k.float(), v.float()
-        return super()._blocks(q, k, v, iq, iw, ik, start_pos, pad_len, want_gate_loss, chunk_elems)
+        B, T, H, D = q.shape
+        if not (want_gate_loss and start_pos == 0 and pad_len is None and k.size(1) == T):
+            return super()._blocks(q, k, v, iq, iw, ik, start_pos, pad_len, want_gate_loss, chunk_elems)
+        c = self.cfg
+        C = min(max(1, min(T, chunk_elems // (T * iq.size(2)))), max(128, -(-T // 4)))
+        out, kl = [], 0.0
+        for c0 in range(0, T, C):
+            c1 = min(T, c0 + C)
+            scores = Indexer.score(iq[:, c0:c1], iw[:, c0:c1], ik[:, :c1])                # (B, C, c1)
+            visible, local = key_masks(c0, c1 - c0, c1, c.local_window, None, q.device)
+            idx, keep = select_keys(scores, visible, local, c.gate_threshold, c.attn_topk)
+            mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, idx, keep)
+            y, g = self.chunk_fn(q[:, c0:c1], k[:, :c1], v[:, :c1], mask, visible, scores)
+            out.append(y)
+            kl = kl + g * (c1 - c0) / T
+        return (torch.cat(out, dim=1) if len(out) > 1 else out[0]), kl
 
 
-def use_fp32_attention_core(model: torch.nn.Module) -> str:
-    """Swap every `SparseAttention` of `model` for `TrainAttention`. Returns the log's words."""
+def use_train_attention(model: torch.nn.Module, compile_mode: str, device: torch.device) -> str:
+    """Swap every `SparseAttention` of `model` for `TrainAttention` (its chunk function compiled
+    as `use_train_moe`'s). Returns the log's words."""
+    fn, how = compile_checked(attend_chunk, _smoke_attention, compile_mode, device)
     for m in model.modules():
         if type(m) is SparseAttention:
             m.__class__ = TrainAttention
-    return "fp32"
+            m.chunk_fn = fn
+    return "fp32 scores, " + how
+
+
+def _smoke_attention(fn, eager, device):
+    g = torch.Generator().manual_seed(0)
+    B, C, S, H, D = 2, 4, 8, 2, 8
+    q, k, v = ((torch.randn(B, n, H, D, generator=g)).to(device).to(torch.bfloat16).requires_grad_()
+               for n in (C, S, S))
+    sc = torch.randn(B, C, S, generator=g).to(device).requires_grad_()
+    visible = torch.ones(C, S, dtype=torch.bool, device=device).tril(S - C)[None]
+    own = torch.zeros(C, S, dtype=torch.bool, device=device)
+    own[torch.arange(C), torch.arange(C) + S - C] = True                        # each query keeps itself
+    keep = visible & (torch.rand(B, C, S, generator=g).to(device) < 0.7) | own
+    outs = []
+    for f in (fn, eager):
+        y, kl = f(q, k, v, keep, visible, sc)
+        outs.append((y.float(), kl, *torch.autograd.grad(y.float().square().sum() + kl, [q, v, sc])))
+    for got, want in zip(*outs):
+        if not torch.allclose(got.float(), want.float(), rtol=2e-2, atol=2e-2):
+            raise RuntimeError("compiled attention chunk differs from eager")

@@ -17,11 +17,19 @@ most votes wins, the nearest source line breaking ties. Its confidence is the lo
 of all votes. It is shown where the evidence is strong enough (`evidence`: that log-share, plus
 `TYPED_WEIGHT` per typed token (a longer typed start matches more specifically) and
 `VOTES_WEIGHT` x log(votes), at least `MIN_EVIDENCE`); where the lines that start alike
-disagree it is not. The weights and the threshold were fitted on the dev split of
-bench/devset.json (300 line positions per language; the most line edit similarity with the
-shown ones' at >= 75), and `bench/completion_quality.py --split dev` confirms them over LSP. Copying a renamed line only
-where the rest uses a renamed name (`self.y = y`) showed less and no better (dev: shown edit
-similarity 70.2 vs 70.8, line edit similarity Python 17.5 vs 22.1).
+disagree it is not. Source lines inside strings and comments (a docstring's prose) do not vote.
+
+The weights and the threshold were fitted on the dev split of bench/devset.json (300 line
+positions per language): the most line edit similarity with the shown ones' at >= 75. A votes
+weight of 1.0 with the threshold at -0.25 (fewer single-source guesses) measured nearly the same
+in-process (dev: shown 191 vs 206, shown edit similarity 74.9 vs 74.2, line edit similarity
+Python 20.4 / 20.4, Java 27.3 vs 30.5) and worse over LSP (60 positions per language: Java line
+edit similarity 38.7 -> 30.5, shown edit similarity 79.6 -> 79.4), though it shows far fewer
+wrong lines in the small files of samples/ (every cut of every line: 116 -> 53 wrong, 20 right
+either way): not kept, the dev split decides. Copying a renamed line
+only where the rest uses a renamed name (`self.y = y`) showed less and no better (dev: shown
+edit similarity 70.2 vs 70.8, line edit similarity Python 17.5 vs 22.1).
+`bench/completion_quality.py --split dev --lines-only` measures it over LSP.
 
 The model's own log-probability of the candidates was measured as a ranker and as a gate on the
 dev split and did not pay (r1-tiny's mean token log-probability ranks right and wrong
@@ -47,7 +55,8 @@ TYPED_WEIGHT = 0.1         # evidence per token typed on the line (at most TYPED
 TYPED_CAP = 12
 VOTES_WEIGHT = 0.5         # evidence per log(votes)
 MIN_EVIDENCE = -0.5        # below it nothing is shown
-MAX_LINE_CHARS = 240       # longer lines (data, minified code) are not sources
+MAX_LINE_CHARS = 240
+_STRING_NODES = frozenset(("string", "concatenated_string"))       # longer lines (data, minified code) are not sources
 
 _TOKEN = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*|\d+(?:\.\d+)?|\s+|.")
 _NAME = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
@@ -75,20 +84,20 @@ class LineCandidate:
 
 # ---------------------------------------------------------------------------- caches
 
-_LINES: collections.OrderedDict = collections.OrderedDict()      # text -> (stripped lines, names)
+_LINES: collections.OrderedDict = collections.OrderedDict()      # text -> its stripped lines
 _LOCK = threading.Lock()
 
 
-def _lines(text: str) -> tuple[list[str], frozenset]:
-    """The text's lines without indentation or trailing blanks, and the names it uses (kept for
-    the last few texts: a keystroke's requests share them)."""
+def _lines(text: str) -> list[str]:
+    """The text's lines without indentation or trailing blanks (kept for the last few texts: a
+    keystroke's requests share them)."""
     with _LOCK:
         hit = _LINES.get(text)
         if hit is not None:
             _LINES.move_to_end(text)
             return hit
     stripped = [ln.strip() for ln in text.split("\n")]
-    hit = (stripped, frozenset(_NAME.findall(text)))
+    hit = stripped
     with _LOCK:
         _LINES[text] = hit
         while len(_LINES) > 12:
@@ -139,19 +148,21 @@ def _renamed_rest(typed: tuple[str, ...], line: str, keywords: frozenset) -> tup
 
 
 def line_candidates(text: str, row: int, typed: str, language: str,
-                    others: tuple[str, ...] = ()) -> list[LineCandidate]:
+                    others: tuple[str, ...] = (), in_code=None) -> list[LineCandidate]:
     """Candidates for the rest of line `row` of `text`, whose start (cursor's indentation
-    excluded) is `typed`, best first. `others`: the texts of other documents of the language."""
+    excluded) is `typed`, best first. `others`: the texts of other documents of the language.
+    `in_code(row)`: whether a line of `text` is code (not inside a string or comment; a docstring's
+    prose is no source), asked only of the lines that match."""
     typed = typed.lstrip()
     if not typed.strip():
         return []
     keywords = _keywords(language)
     t_toks = _tokens(typed)
-    lines, names = _lines(text)
+    lines = _lines(text)
     last = t_toks[-1]
     # a name still being typed is not renamed: only a whole name of the document (found
     # elsewhere than at the cursor) may be
-    rename_ok = not _NAME.fullmatch(last) or (last in names and _counted(text, last) > 1)
+    rename_ok = not _NAME.fullmatch(last) or _occurs_twice(text, last)
     votes: dict[str, list] = {}                                          # rest -> [votes, distance, renamed]
 
     def vote(rest: str, weight: float, distance: int, renamed: bool):
@@ -163,18 +174,19 @@ def line_candidates(text: str, row: int, typed: str, language: str,
         if distance < v[1]:
             v[1], v[2] = distance, renamed
 
-    sources = [(lines, row, 1.0)] + [(_lines(o)[0], None, OTHER_FILE_FACTOR) for o in others]
+    sources = [(lines, row, 1.0)] + [(_lines(o), None, OTHER_FILE_FACTOR) for o in others]
     for src, own_row, factor in sources:
         for i, s in enumerate(src):
             if i == own_row or not s or len(s) > MAX_LINE_CHARS:
                 continue
             distance = abs(i - own_row) if own_row is not None else 10 ** 6
+            code = in_code if own_row is not None else None
             if s.startswith(typed):
-                if len(s) > len(typed):
+                if len(s) > len(typed) and (code is None or code(i)):
                     vote(s[len(typed):], EXACT_WEIGHT * factor, distance, False)
             elif rename_ok:
                 got = _renamed_rest(t_toks, s, keywords)
-                if got is not None:
+                if got is not None and (code is None or code(i)):
                     vote(got[0], RENAME_WEIGHT * factor, distance, True)
     total = sum(v[0] for v in votes.values())
     n_typed = sum(not t.isspace() for t in t_toks)
@@ -183,9 +195,31 @@ def line_candidates(text: str, row: int, typed: str, language: str,
     return out
 
 
-def _counted(text: str, name: str) -> int:
-    """How often `name` occurs in `text` as a whole word (the cursor's own occurrence included)."""
-    return len(re.findall(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text))
+def _in_code(doc, row: int) -> bool:
+    """Whether line `row` of `doc` starts outside strings and comments (a string that starts
+    there, a dict entry's key, is code; the inside of a docstring or a block comment is not)."""
+    from r1lsp.completion_names import NO_COMPLETION_NODES
+
+    if doc.tree is None:
+        return True
+    raw = doc.line_text(row)
+    col = len(raw.encode("utf-8")) - len(raw.lstrip().encode("utf-8"))
+    node = doc.tree.root_node.descendant_for_point_range((row, col), (row, col))
+    while node is not None and node.start_point[0] == row and node.parent is not None \
+            and node.parent.start_point[0] == row:
+        node = node.parent
+    while node is not None:
+        if node.type in NO_COMPLETION_NODES or node.type in _STRING_NODES:
+            return node.start_point[0] == row and "comment" not in node.type
+        node = node.parent
+    return True
+
+
+def _occurs_twice(text: str, name: str) -> bool:
+    """Whether `name` occurs in `text` at least twice as a whole word (the cursor's own
+    occurrence is one)."""
+    found = re.finditer(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text)
+    return next(found, None) is not None and next(found, None) is not None
 
 
 def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence: float = MIN_EVIDENCE) -> LineCandidate | None:
@@ -208,7 +242,69 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
         if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < offset:
             return None
     row = data.count(b"\n", 0, offset)
-    cands = line_candidates(doc.text, row, typed, doc.language, others)
+    cands = line_candidates(doc.text, row, typed, doc.language, others, functools.partial(_in_code, doc))
     if not cands or cands[0].evidence < min_evidence:
         return None
     return cands[0]
+
+
+# ---------------------------------------------------------------------------- sibling files
+
+SIBLING_FILES = 4          # files of the document's folder, most recently modified first
+MAX_SIBLING_BYTES = 200_000
+
+_SIBLINGS: collections.OrderedDict = collections.OrderedDict()   # (path, mtime_ns, size) -> text
+_FOLDERS: dict = {}                                              # (folder, mtime_ns) -> [paths, newest first]
+
+
+def sibling_texts(path: str, language: str, skip: frozenset = frozenset(), limit: int = SIBLING_FILES) -> tuple[str, ...]:
+    """The texts of up to `limit` other files of `language` in `path`'s folder (not in `skip`:
+    the open ones, whose editor text the caller has), the most recently modified first. Code of
+    the same package repeats itself across files too (dev split: Java line edit similarity
+    30.5 -> 33.7 with 4 of them). Read once per file version (path, mtime, size)."""
+    import os
+
+    from model.structure.languages import normalize_language
+
+    folder = os.path.dirname(path)
+    try:
+        stamp = os.stat(folder).st_mtime_ns
+    except OSError:
+        return ()
+    with _LOCK:
+        names = _FOLDERS.get((folder, stamp))
+    if names is None:
+        try:
+            entries = [e for e in os.scandir(folder) if e.is_file() and normalize_language(e.name) == language]
+            entries.sort(key=lambda e: -e.stat().st_mtime_ns)
+        except OSError:
+            return ()
+        names = [e.path for e in entries]
+        with _LOCK:
+            if len(_FOLDERS) > 64:
+                _FOLDERS.clear()
+            _FOLDERS[(folder, stamp)] = names
+    out = []
+    for other in names:
+        if len(out) == limit:
+            break
+        if other == path or other in skip:
+            continue
+        try:
+            st = os.stat(other)
+            if st.st_size > MAX_SIBLING_BYTES:
+                continue
+            key = (other, st.st_mtime_ns, st.st_size)
+            with _LOCK:
+                text = _SIBLINGS.get(key)
+            if text is None:
+                with open(other, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+                with _LOCK:
+                    _SIBLINGS[key] = text
+                    while len(_SIBLINGS) > 32:
+                        _SIBLINGS.popitem(last=False)
+        except OSError:
+            continue
+        out.append(text)
+    return tuple(out)

@@ -64,7 +64,30 @@ def test_nothing_is_copied_into_strings_comments_or_before_text():
 
 
 def test_other_open_files_are_sources_too():
-    other = "def g(conn):\n    conn.execute(QUERY, params)\n"
+    other = "def g(conn):\n    conn.execute(QUERY, params)\n    conn.execute(QUERY, params)\n"
     doc, _, _, offset = doc_with_cursor("def f(conn):\n    conn.execute(|\n", "python")
     assert retrieved_line(doc, offset) is None
     assert retrieved_line(doc, offset, (other,)).text == "QUERY, params)"
+
+
+def test_a_docstring_s_prose_is_no_source():
+    prose = '    """Join.\n\n    conjunction (optional): the word\n    conjunction (optional): the word\n    """\n'
+    doc, _, _, offset = doc_with_cursor(f"def f(conjunction):\n{prose}    conj|\n", "python")
+    assert retrieved_line(doc, offset) is None
+    code = "    conjunction = conjunction.strip()\n    conjunction = conjunction.strip()\n"
+    doc, _, _, offset = doc_with_cursor(f"def f(conjunction):\n{prose}{code}    conj|\n", "python")
+    assert retrieved_line(doc, offset).text == "unction = conjunction.strip()"
+
+
+def test_the_other_files_of_the_folder_are_sources(tmp_path):
+    from r1lsp.line_retrieval import sibling_texts
+    (tmp_path / "a.py").write_text("def a(conn):\n    conn.execute(QUERY, params)\n", encoding="utf-8")
+    (tmp_path / "b.py").write_text("def b(conn):\n    conn.execute(QUERY, params)\n", encoding="utf-8")
+    (tmp_path / "C.java").write_text("class C {}\n", encoding="utf-8")
+    me = tmp_path / "me.py"
+    me.write_text("def f(conn):\n    conn.execute(OLD, text)\n", encoding="utf-8")     # the file on disk
+    texts = sibling_texts(str(me), "python")
+    assert sorted(texts) == sorted([(tmp_path / n).read_text(encoding="utf-8") for n in ("a.py", "b.py")])
+    assert sibling_texts(str(me), "python", frozenset({str(tmp_path / "a.py")})) == ((tmp_path / "b.py").read_text(),)
+    doc, _, _, offset = doc_with_cursor("def f(conn):\n    conn.execute(|\n", "python")
+    assert retrieved_line(doc, offset, texts).text == "QUERY, params)"

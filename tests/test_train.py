@@ -212,7 +212,7 @@ def test_fast_trainer_follows_the_old_loss_curve(tiny_corpus, tiny_config_file, 
     gmm_tr = T.Trainer(_cfg(tiny_corpus, tiny_config_file, tmp_path / "gmm", moe="gmm", compile="auto", amp="bf16",
                             **kw), log=_quiet)
     assert gmm_tr.moe_impl in ("grouped mm, inductor",) or gmm_tr.moe_impl.startswith("grouped mm, eager (")
-    assert gmm_tr.attn_impl == "fp32" and new_tr.attn_impl == "fp32"    # the attention core (CPU, bf16 run)
+    assert gmm_tr.attn_impl.startswith("fp32 scores, ") and new_tr.attn_impl == "flash fp32"
     gmm = _lm_curve(gmm_tr)
     assert len(old) == len(new) == len(bf) == len(gmm) == 8
     assert old[-1] < old[0]                                               # it learns
@@ -253,6 +253,45 @@ def test_grouped_mm_experts_equal_the_autocast_layer(compile_mode):
         assert torch.allclose(a, b, atol=3e-2 * float(a.abs().max()))
     with torch.no_grad():
         assert torch.equal(fast(x)[0], MoE.forward(fast, x)[0])
+
+
+@pytest.mark.parametrize("compile_mode", ["off", "auto"])
+def test_training_attention_core_equals_the_flash_path(compile_mode):
+    """The trainer's attention core (`model.train_fast.attend_chunk`: fp32 scores shared by the
+    masked softmax and the gate loss, eager or compiled) computes what `SparseAttention._blocks`
+    (the flash kernel) computes: the same losses and gradients in an fp32 step; in a bf16 step
+    the losses to rounding and gradients as close to the fp32 step's as the flash path's are.
+    A forward without gradients (evaluation) is the unchanged path."""
+    from model.train_fast import TrainAttention, use_train_attention
+    torch.manual_seed(0)
+    cfg = R1Config.preset("r1-tiny", **TINY)
+    ref, fast = R1Model(cfg).train(), R1Model(cfg).train()
+    with torch.no_grad():                      # peaked attention and indexer scores, as after training
+        for name, p in ref.named_parameters():
+            if name.endswith(("attn.wq.weight", "attn.wk.weight", "indexer.proj.weight")):
+                p.mul_(5.0)
+    fast.load_state_dict(ref.state_dict())
+    how = use_train_attention(fast, compile_mode, torch.device("cpu"))
+    assert isinstance(fast.blocks[0].attn, TrainAttention) and how.startswith("fp32 scores, ")
+    x = torch.randint(0, cfg.vocab_size, (3, 48))
+
+    def step(m, bf16):
+        m.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = m.loss(x[:, :-1], x[:, 1:])
+        loss.total.backward()
+        return float(loss.lm), float(loss.gate), [m.get_parameter(n).grad.clone() for n in (
+            "blocks.1.attn.wq.weight", "blocks.0.attn.wv.weight", "blocks.0.attn.indexer.proj.weight")]
+
+    truth, flash_bf, fast32, fast_bf = step(ref, False), step(ref, True), step(fast, False), step(fast, True)
+    assert truth[1] > 0.01 and float(truth[2][2].abs().max()) > 0     # the indexer learns from the gate loss
+    assert fast32[:2] == pytest.approx(truth[:2], rel=1e-5)
+    assert fast_bf[:2] == pytest.approx(truth[:2], rel=2e-3)
+    for t, a, b, c in zip(truth[2], flash_bf[2], fast32[2], fast_bf[2]):
+        assert torch.allclose(b, t, rtol=1e-4, atol=1e-4 * float(t.abs().max()))
+        assert float((c - t).norm()) <= max(1.5 * float((a - t).norm()), 0.02 * float(t.norm()))
+    with torch.no_grad():
+        assert torch.equal(fast(x).logits, ref(x).logits)
 
 
 def test_compiled_loss_head_equals_eager_or_falls_back_logged():
