@@ -303,7 +303,7 @@ class SparseAttention(nn.Module):
         apply (the eager ops then run; nothing was written). p (B, 1, W) -> (B, 1, H*D)."""
         caches, slots = (cache, positions) if isinstance(cache, list) else ([cache], [positions])
         B, c = p.size(0), self.cfg
-        if (native.attend_rows() is None or len(caches) != B or p.dtype != torch.float32 or p.device.type != "cpu"
+        if not uses_blocks(c, min(slots)) or (native.attend_rows() is None or len(caches) != B or p.dtype != torch.float32 or p.device.type != "cpu"
                 or p.size(-1) != 3 * self.n_heads * self.head_dim + c.index_heads * (c.index_dim + 1) + c.index_dim):
             return None
         for kv, t in zip(caches, slots):

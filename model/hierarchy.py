@@ -60,6 +60,10 @@ def cached_unit_mean(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor)
     if memo is not None and memo[0] == S - 1 and torch.equal(memo[1][0], uid):
         total = memo[1][1] + y_all[:, -1].double()                                # (B, d) float64
         count = memo[1][2] + 1
+    elif y_all.size(0) == 1:                        # one row: sum only its unit's rows, not all S
+        rows = (ids_all[0] == uid[0]).nonzero()[:, 0]
+        total = y_all[0, rows].double().sum(0, keepdim=True)                       # (1, d) float64
+        count = total.new_full((1, 1), rows.numel())
     else:
         same = (ids_all == uid[:, None]).double()                                  # (B, S)
         total = torch.bmm(same[:, None], y_all.double())[:, 0]
