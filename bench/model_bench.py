@@ -251,9 +251,24 @@ class _KernelCall:
         return self.kernel(x.to(torch.bfloat16), self.w, self.scale).float()
 
 
+class _ExpertsCall:
+    """The int8 experts of a decode step as one compiled call (`model.native.run_experts`, the
+    matmuls and the SwiGLU between them), replayed with the step's own routing."""
+
+    def __init__(self, weights, indices, packs, n_experts, d):
+        self.args = (weights, indices, packs, n_experts)
+        h = next(iter(packs.values()))[7].size(0)
+        self.in_features, self.out_features = d, 3 * h * indices.size(1)      # multiply-adds a row / d
+
+    def __call__(self, x):
+        from model import native
+        return native.run_experts(x, *self.args)
+
+
 def _linear_calls(model, fn):
-    """Run fn() and record every Linear call and every int8pack kernel called outside one (the int8
-    experts' direct calls, `Expert.packed`): [(module or _KernelCall, input shape)]."""
+    """Run fn() and record every Linear call, every int8pack kernel called outside one (the int8
+    experts' direct calls, `Expert.packed`) and every compiled experts call (`Expert.native`):
+    [(module, _KernelCall or _ExpertsCall, input shape)]."""
     from model.quantize import Int8Linear
     calls, hooks, depth = [], [], [0]
     mods = list(model.modules())
@@ -280,8 +295,18 @@ def _linear_calls(model, fn):
             calls.append((_KernelCall(kernel, w, scale), tuple(x.shape)))
         return kernel(x, w, scale)
 
+    from model import native
+    run_experts = native.run_experts
+
+    def experts(x, weights, indices, packs, n_experts):
+        y = run_experts(x, weights, indices, packs, n_experts)
+        if y is not None and not depth[0]:
+            calls.append((_ExpertsCall(weights.clone(), indices.clone(), packs, n_experts, x.size(1)), tuple(x.shape)))
+        return y
+
     if kernel is not None:
         torch._weight_int8pack_mm = direct
+    native.run_experts = experts
     try:
         fn()
     finally:
@@ -289,6 +314,7 @@ def _linear_calls(model, fn):
             h.remove()
         if kernel is not None:
             torch._weight_int8pack_mm = kernel
+        native.run_experts = run_experts
     return calls
 
 
@@ -342,7 +368,7 @@ def bench_loop(reps: int, new_tokens: int) -> dict:
         from model.experts import Expert
 
         def compiled(on: bool) -> None:
-            SparseAttention.native = Expert.direct_int8pack = on
+            SparseAttention.native = Expert.direct_int8pack = Expert.native = on
 
         pos = 512 + new_tokens
         own = {True: states["int8"].cache, False: prefill_row(int8, p0)[0].cache}

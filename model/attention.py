@@ -303,7 +303,7 @@ class SparseAttention(nn.Module):
         apply (the eager ops then run; nothing was written). p (B, 1, W) -> (B, 1, H*D)."""
         caches, slots = (cache, positions) if isinstance(cache, list) else ([cache], [positions])
         B, c = p.size(0), self.cfg
-        if (native.attend_rows() is None or len(caches) != B or p.dtype != torch.float32 or p.device.type != "cpu"
+        if not uses_blocks(c, min(slots)) or (native.attend_rows() is None or len(caches) != B or p.dtype != torch.float32 or p.device.type != "cpu"
                 or p.size(-1) != 3 * self.n_heads * self.head_dim + c.index_heads * (c.index_dim + 1) + c.index_dim):
             return None
         for kv, t in zip(caches, slots):
@@ -316,6 +316,11 @@ class SparseAttention(nn.Module):
         for kv, t in zip(caches, slots):
             if kv.memo and any(m[0] > t for m in kv.memo.values()):     # as `KVCache.update` at slot t
                 kv.memo = {k: m for k, m in kv.memo.items() if m[0] <= t}
+            m = kv.memo.get("pooled")
+            if m is not None and m[0] == t // c.key_block * c.key_block:        # no block completed since
+                blocks.append(m[1])
+                counts.append(t // c.key_block)
+                continue
             blk = self._pooled(kv.buffers[2].narrow(1, 0, t), t, None, kv)[0]  # blocks before slot t
             blocks.append(blk)
             counts.append(blk.size(1))

@@ -7,8 +7,11 @@ Two equal ways to run the experts on their tokens:
     stacked weights (w1|w3 fused) -- large matrices instead of 16 x 3 small ones;
   - `dispatch` (few tokens: decode, or experts that are not plain float `nn.Linear`s, e.g.
     quantized ones): a Python loop over the experts that got tokens. Int8 experts whose decode
-    kernel is int8pack (`Expert.packed`) run that kernel directly for up to SMALL_M tokens: 2
-    kernel calls and 5 small ops an expert instead of 3 module calls of ~5 ops each (the same
+    kernel is int8pack (`Expert.packed`) run, for up to SMALL_M tokens, as one compiled call for
+    all of them where `model.native` builds (model/experts_rows.c: float32 SwiGLU over the int8
+    weights, the rows routed to an expert sharing its weight loads, each row's bits the same
+    alone or batched; closer to the dequantized fp32 weights than int8pack's bf16), else that
+    kernel directly: 2 kernel calls an expert and the SwiGLU once for all (the module path's
     values: `_packed_dispatch`).
 
 The seed's sketch ran all 16 experts on every token and masked the results: 4x the work for top-4.
@@ -20,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from model import native
 from model.config import R1Config
 from model.quantize import SMALL_M, concat_linears, linear_key
 
@@ -57,6 +61,10 @@ class Expert(nn.Module):
     # True: int8 experts whose decode kernel is int8pack call it directly (`packed`); False: through
     # their modules (the benchmark's before / after)
     direct_int8pack: bool = True
+    # True: those experts of a decode step (up to SMALL_M rows) run as one compiled call where
+    # `model.native` builds (model/experts_rows.c: float32 SwiGLU over the int8 weights, each row
+    # the same alone or batched); False: the int8pack kernel calls
+    native: bool = True
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
@@ -85,7 +93,9 @@ class Expert(nn.Module):
             ok = (w13 is not None and key2 is not None and key2[0] == "int8"
                   and w13.__dict__.get("kernels", ("",))[0] == "int8pack"
                   and self.w2.__dict__.get("kernels", ("",))[0] == "int8pack")
-            packed = (w13.weight_int8, w13._scale_bf16(), self.w2.weight_int8, self.w2._scale_bf16()) if ok else None
+            packed = (w13.weight_int8, w13._scale_bf16(), self.w2.weight_int8, self.w2._scale_bf16(),
+                      w13.weight_scale.float().contiguous(), self.w2.weight_scale.float().contiguous(),
+                      w13.weight_int8.t().contiguous(), self.w2.weight_int8.t().contiguous()) if ok else None
             cached = self.__dict__["_packed"] = (w13, key2, packed)
         return cached[2]
 
@@ -159,6 +169,10 @@ def dispatch(experts, x, weights, indices):
     if N <= SMALL_M and not torch.is_grad_enabled():
         packs = _packs(experts, indices)
         if packs is not None:
+            if Expert.native:                            # every routed expert of every row: one C call
+                y = native.run_experts(x, weights, indices, packs, len(experts))
+                if y is not None:
+                    return y
             return _packed_dispatch(packs, x, weights, indices)
     if N == 1 and not torch.is_grad_enabled():      # one token (batch-1 decode): its k experts directly,
         out, mods = None, list(experts)              # summed in expert order as index_add would

@@ -28,9 +28,10 @@ Conventions:
     editing in place). One callable serves every row, or pass one per row (None: no edit).
   - `cancel` (a threading.Event or a callable returning bool, or one per row) is checked before
     every token.
-  - Decode step: eager ops, except the one-row block-sparse attention step (key selection and
-    attention over the kept keys), which runs as one C call where it compiles (`model.native`,
-    built at load; ~45 ops a layer otherwise). `torch.compile` does not pay here: the kept-key
+  - Decode step: eager ops, except the block-sparse attention of every row (RoPE, the cache
+    writes, key selection and attention over the kept keys) and the int8 experts of up to SMALL_M
+    rows, which run as one C call each where they compile (`model.native`, built at load; ~45 ops
+    a layer and ~8 an expert otherwise). `torch.compile` does not pay here: the kept-key
     count and the expert dispatch's per-expert counts are data-dependent (graph breaks every
     layer), the cache length grows each step (recompiles), and a fixed-shape inductor build of
     the selection alone took 38 s to compile and ran slower than the eager ops; see
@@ -94,15 +95,18 @@ def decode_one(model: R1Model, cache: ModelCache, tokens, pos: int, level_ids=No
 
 def decode_step_mode(model) -> str:
     """How decode steps run, logged by the engine at load and reported by `r1lsp doctor`: eager
-    ops, the one-row block-sparse attention step as one compiled call where `model.native` builds
-    here (built now, so a request never waits for it), else why not. See the module docstring."""
+    ops, the block-sparse attention of every row (RoPE, cache writes, key choice, attention) and
+    the int8 experts each as one compiled call where `model.native` builds here (built now, so a
+    request never waits for it), else why not. See the module docstring."""
     from model import native
     from model.attention import SparseAttention
+    from model.experts import Expert
     if not isinstance(model, R1Model) or not model.cfg.attn_sparse:
         return "eager"
     if not SparseAttention.native:
         return "eager (block-sparse decode attention: eager, switched off)"
-    return f"eager, block-sparse decode attention {native.status()}"
+    experts = "" if not Expert.native or native.experts_rows() is None else ", int8 experts compiled"
+    return f"eager, block-sparse decode attention {native.status()}{experts}"
 
 
 # ---------------------------------------------------------------------------- prefix caches

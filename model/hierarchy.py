@@ -60,6 +60,10 @@ def cached_unit_mean(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor)
     if memo is not None and memo[0] == S - 1 and torch.equal(memo[1][0], uid):
         total = memo[1][1] + y_all[:, -1].double()                                # (B, d) float64
         count = memo[1][2] + 1
+    elif y_all.size(0) == 1:                        # one row: sum only its unit's rows, not all S
+        rows = (ids_all[0] == uid[0]).nonzero()[:, 0]
+        total = y_all[0, rows].double().sum(0, keepdim=True)                       # (1, d) float64
+        count = total.new_full((1, 1), rows.numel())
     else:
         same = (ids_all == uid[:, None]).double()                                  # (B, S)
         total = torch.bmm(same[:, None], y_all.double())[:, 0]
@@ -87,7 +91,7 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
         if c.memo and any(m[0] > t for m in c.memo.values()):
             c.memo = {k: m for k, m in c.memo.items() if m[0] <= t}
         m = c.memo.get("unit_sum")
-        if m is not None and m[0] == t and m[1][0].numel() == 1 and int(m[1][0]) == uids[b]:
+        if m is not None and m[0] == t and (m[1][3] if len(m[1]) > 3 else int(m[1][0])) == uids[b]:
             cont.append(b)
             memos.append(m[1])
     out = [None] * len(caches)
@@ -96,7 +100,7 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
         count = torch.cat([m[2] for m in memos]) + 1                                     # (n, 1)
         mean = (total / count).to(y.dtype)[:, None]                                      # (n, 1, d)
         for j, (b, m) in enumerate(zip(cont, memos)):
-            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], total[j:j + 1], count[j:j + 1]))
+            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], total[j:j + 1], count[j:j + 1], uids[b]))
             out[b] = mean[j:j + 1]
         if len(cont) == len(caches):
             return mean

@@ -1,13 +1,16 @@
-"""A compiled kernel for the one-row block-sparse decode step (`model/attend_kept.c`): the key
-selection and the attention over the kept keys in one call, reading the cached rows in place.
+"""Compiled kernels for decode steps, built from C at first use: `model/attend_kept.c` (the
+block-sparse decode attention of one row, and of every row of a batch with its own cache: RoPE,
+cache writes, key selection and the attention over the kept keys, reading the cached rows in
+place) and `model/experts_rows.c` (the int8 experts of a few rows in float32, weights shared by
+the rows routed to an expert).
 
-Eager PyTorch runs that step as ~45 small ops (a few us each on these cores, a third of a
-decode step); the C function does the same rule in one pass. It is compiled at first use with the
-system C compiler (`cc`, -O3 for this CPU) into a per-user cache keyed by the source, the flags and
-the CPU, so a process after the first only loads it. Without a compiler, or where the build or its
-self-check fails, `attend_kept()` is None and the eager ops run (`status()` says which, and why).
-Float32, one row without padding; the kept keys are the eager rule's (the same selection up to
-float rounding of the scores), the attention sums them in another order (differences ~1e-7).
+Eager PyTorch runs that attention as ~45 small ops a row and layer (a few us each on these cores)
+and the experts as ~8 ops an expert; each C function does the same in one call. They are compiled
+with the system C compiler (`cc`, -O3 for this CPU) into a per-user cache keyed by the sources,
+the flags and the CPU, so a process after the first only loads them. Without a compiler, or where
+the build fails, `attend_kept()` is None and the eager ops run (`status()` says which, and why).
+Float32; the kept keys are the eager rule's (the same selection up to float rounding of the
+scores), the attention and the experts sum in another order (differences ~1e-7).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("attend_kept.c")
+SOURCES = [SOURCE, SOURCE.with_name("experts_rows.c")]          # built into one library
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC"]
 _lock = threading.Lock()
 _state: dict = {}                         # "fn": the ctypes function or None, "why": status text
@@ -56,7 +60,7 @@ def _build() -> tuple[object, str]:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         return None, "eager (no C compiler found)"
-    src = SOURCE.read_bytes()
+    src = b"".join(f.read_bytes() for f in SOURCES)
     key = hashlib.sha256(src + " ".join([cc, *FLAGS]).encode() + _cpu_id().encode()).hexdigest()[:16]
     lib, why = None, "eager (no writable folder for the built kernel)"
     for folder in _folders():
@@ -65,7 +69,7 @@ def _build() -> tuple[object, str]:
         try:
             if not so.exists():
                 folder.mkdir(parents=True, exist_ok=True)
-                subprocess.run([cc, *FLAGS, "-o", str(tmp), str(SOURCE), "-lm"], check=True,
+                subprocess.run([cc, *FLAGS, "-o", str(tmp), *map(str, SOURCES), "-lm"], check=True,
                                capture_output=True, timeout=120)
                 os.replace(tmp, so)                          # atomic: another process sees all or none
             lib = ctypes.CDLL(str(so))
@@ -75,12 +79,13 @@ def _build() -> tuple[object, str]:
             tmp.unlink(missing_ok=True)
     if lib is None:
         return None, why
-    fn, rows = lib.attend_kept, lib.attend_rows
+    fn, rows, experts = lib.attend_kept, lib.attend_rows, lib.experts_rows
     P, L, I, F = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float
     fn.argtypes = [P, P, P, P, L, P, L, P, L, P, L, L, L, L, L, L, L, F, I, I, I, I, I, P, P, P, I]
     rows.argtypes = [I, P, L, P, P, P, P, P, P, P, P, P, P, L, L, L, F, I, I, I, I, I, P, P, P, I]
-    fn.restype = rows.restype = I
-    _state["rows"] = rows
+    experts.argtypes = [I, I, I, I, I, P, P, P, P, P, P, P, P]
+    fn.restype = rows.restype = experts.restype = I
+    _state["rows"], _state["experts"] = rows, experts
     return fn, f"compiled ({Path(cc).name}, {SOURCE.name})"
 
 
@@ -97,6 +102,11 @@ def status() -> str:
     """How the one-row block-sparse decode step runs: "compiled (...)" or "eager (why)"."""
     attend_kept()
     return _state["why"]
+
+
+def experts_rows():
+    """The compiled `experts_rows` (model/experts_rows.c: int8 experts of a few rows), or None."""
+    return _state.get("experts") if attend_kept() is not None else None
 
 
 def attend_rows():
@@ -142,7 +152,7 @@ def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg,
     contiguous, perm (W,) int64, scale (W,) float32; caches: B KVCaches (float32 buffers k, v, ik,
     batch size 1), positions: B slots, blocks: B pooled block keys (>= n_blocks[b], Di) contiguous.
     Writes each row's k, v, ik at its slot; returns the attention outputs (B, 1, H*D), or None where
-    the kernel is missing or a work buffer was too small (nothing to redo: the caches are written)."""
+    the kernel is missing or a work buffer was too small (the eager ops then write the same slots again)."""
     fn = attend_rows()
     if fn is None:
         return None
@@ -162,3 +172,25 @@ def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg,
               cfg.key_block, cfg.local_window, cfg.attn_topk, float("-inf") if thr <= 0 else math.log(thr),
               int(thr > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores), ctypes.addressof(cand), cap)
     return out if kept > 0 else None
+
+
+def run_experts(x, weights, indices, packs: dict, n_experts: int):
+    """`experts_rows` on tensors: x (N, d) float32, weights (N, k) float32, indices (N, k) int64,
+    packs {expert: `Expert.packed`} of every routed expert -> y (N, d), or None where it does not
+    apply (no kernel, another dtype, widths not multiples of 16)."""
+    fn = experts_rows()
+    if fn is None or x.dtype != torch.float32 or weights.dtype != torch.float32 or x.device.type != "cpu":
+        return None
+    x, weights, indices = x.contiguous(), weights.contiguous(), indices.contiguous()
+    N, d = x.shape
+    ptrs = (ctypes.c_long * (4 * n_experts))()
+    h = 0
+    for e, p in packs.items():
+        ptrs[e], ptrs[n_experts + e], ptrs[2 * n_experts + e], ptrs[3 * n_experts + e] = (
+            p[6].data_ptr(), p[4].data_ptr(), p[7].data_ptr(), p[5].data_ptr())
+        h = p[7].size(0)
+    y = x.new_empty(N, d)
+    base, step = ctypes.addressof(ptrs), ctypes.sizeof(ctypes.c_long) * n_experts
+    ok = fn(N, d, h, indices.size(1), n_experts, x.data_ptr(), indices.data_ptr(), weights.data_ptr(),
+            base, base + step, base + 2 * step, base + 3 * step, y.data_ptr())
+    return y if ok == 0 else None

@@ -425,7 +425,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
                        snippets: tuple = (), pause=None, retrieval: bool = False,
-                       other_texts: tuple[str, ...] = ()) -> list[InlineSuggestion]:
+                       other_texts=()) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
@@ -437,9 +437,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`).
     `pause()`: called before the prompt is built, before the model is asked and before each
     token (the server's run started ahead of a request waits there while a completion list is
-    being made). `retrieval`: where lines of the document (and of `other_texts`) that start
-    like the cursor's line agree on its rest, that rest is the suggestion, without the model
-    (r1lsp.line_retrieval)."""
+    being made). `retrieval`: where lines of the document (and of `other_texts`: texts, or a
+    function giving them) that start like the cursor's line agree on its rest, that rest is the
+    suggestion, without the model (r1lsp.line_retrieval)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -455,7 +455,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
     if retrieval:
-        found = retrieved_line(doc, cur.offset, other_texts)
+        found = retrieved_line(doc, cur.offset, other_texts() if callable(other_texts) else tuple(other_texts))
         if found is not None and (min_confidence is None or found.confidence >= min_confidence) \
                 and not adds_syntax_error(doc, cur.offset, found.text):
             log.debug("ghost text retrieved: %r (share %.2f)", found.text, found.share)

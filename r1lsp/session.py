@@ -35,6 +35,7 @@ from r1lsp.expert_scheduler import ExpertScheduler
 from r1lsp.foreground import after_lists, yield_to_lists
 from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
+from r1lsp.line_retrieval import sibling_texts
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
@@ -385,16 +386,26 @@ class R1LanguageServer(LanguageServer):
         return {"context": self.analysis_context(uri), "cross_file": self.cross_file,
                 "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
 
-    def retrieval_sources(self, uri: str, language: str) -> tuple[str, ...]:
-        """The texts of the other open documents of `language` that were edited last (at most
-        `RETRIEVAL_FILES`): ghost text copies from their lines too (r1lsp.line_retrieval)."""
-        out = []
+    def retrieval_sources(self, uri: str, language: str):
+        """A function giving the texts ghost text may copy lines from besides the document's
+        (r1lsp.line_retrieval): the other open documents of `language` edited last (at most
+        `RETRIEVAL_FILES`, taken now) and the other files of its folder on disk (read when
+        called, on the ghost-text thread; the document's own file never: the editor's text is
+        the document)."""
+        out, taken_paths = [], set()
         for other, _ in self.recent_edits.others(uri):
             if other in self.documents and self.documents.get(other).language == language:
                 out.append(self.documents.get(other).text)
+                if other.startswith("file:"):
+                    taken_paths.add(to_fs_path(other))                  # its editor text, not the file's
                 if len(out) == RETRIEVAL_FILES:
                     break
-        return tuple(out)
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        taken = tuple(out)
+        if path is None:
+            return lambda: taken
+        skip = frozenset(taken_paths)
+        return lambda: taken + sibling_texts(path, language, skip)
 
     def ghost_text(self, uri: str, snap: StructuredDocument, line: int, character: int,
                    background: bool = False) -> GhostRun:
@@ -427,6 +438,15 @@ class R1LanguageServer(LanguageServer):
                 **self.ghost_context(uri)))
             self.ghost_runs[uri] = run
             return run
+
+    def stop_ghost_text_elsewhere(self, uri: str) -> None:
+        """A document was opened: ghost text that nobody asked for yet (`warm_ghost_text`) at
+        other documents stops, as a request here would stop it, instead of holding the CPU while
+        this document's first list is made (bench/lsp_latency.py: a warm run at the document
+        left, 240 ms of model work, overlapped the next document's first list: 198 ms)."""
+        with self._ghost_lock:
+            for other in [u for u, run in self.ghost_runs.items() if u != uri and not run.asked.is_set()]:
+                self.ghost_runs.pop(other).cancel.set()
 
     def warm_ghost_text(self, uri: str, offset: int) -> None:
         """After an edit ending at byte `offset` (where the cursor then is): start the ghost text

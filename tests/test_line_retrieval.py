@@ -77,3 +77,27 @@ def test_a_docstring_s_prose_is_no_source():
     code = "    conjunction = conjunction.strip()\n    conjunction = conjunction.strip()\n"
     doc, _, _, offset = doc_with_cursor(f"def f(conjunction):\n{prose}{code}    conj|\n", "python")
     assert retrieved_line(doc, offset).text == "unction = conjunction.strip()"
+
+
+def test_the_other_files_of_the_folder_are_sources(tmp_path):
+    from r1lsp.line_retrieval import sibling_texts
+    (tmp_path / "a.py").write_text("def a(conn):\n    conn.execute(QUERY, params)\n", encoding="utf-8")
+    (tmp_path / "b.py").write_text("def b(conn):\n    conn.execute(QUERY, params)\n", encoding="utf-8")
+    (tmp_path / "C.java").write_text("class C {}\n", encoding="utf-8")
+    me = tmp_path / "me.py"
+    me.write_text("def f(conn):\n    conn.execute(OLD, text)\n", encoding="utf-8")     # the file on disk
+    texts = sibling_texts(str(me), "python")
+    assert sorted(texts) == sorted([(tmp_path / n).read_text(encoding="utf-8") for n in ("a.py", "b.py")])
+    assert sibling_texts(str(me), "python", frozenset({str(tmp_path / "a.py")})) == ((tmp_path / "b.py").read_text(),)
+    doc, _, _, offset = doc_with_cursor("def f(conn):\n    conn.execute(|\n", "python")
+    assert retrieved_line(doc, offset, texts).text == "QUERY, params)"
+
+
+def test_lines_that_end_where_the_cursor_is_vote_for_nothing():
+    src = ("class A {\n    int f(int a) {\n        if (a > 0) {\n            a++;\n        } else {\n            a--;\n"
+           "        }\n        while (a > 9) {\n            a /= 2;\n        }\n        for (;;) {\n            break;\n"
+           "        }\n        }|\n    }\n}\n")
+    doc, _, _, offset = doc_with_cursor(src, "java")
+    assert retrieved_line(doc, offset) is None                                  # most `}` lines end there
+    doc, _, _, offset = doc_with_cursor(src.replace("        }|", "        } e|"), "java")
+    assert retrieved_line(doc, offset).text == "lse {"

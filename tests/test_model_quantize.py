@@ -174,12 +174,49 @@ def test_int8pack_experts_called_directly_equal_the_module_path(rows):
     moe = m.blocks[0].moe
     x = torch.randn(rows, 1, m.cfg.d_model)
     assert moe.experts[0].packed() is not None
-    direct = moe(x, want_balance=False)[0]
-    Expert.direct_int8pack = False                         # the module path
+    Expert.native = False                                  # the int8pack calls, not the compiled experts
     try:
+        direct = moe(x, want_balance=False)[0]
+        Expert.direct_int8pack = False                     # the module path
         modules = moe(x, want_balance=False)[0]
     finally:
-        Expert.direct_int8pack = True
+        Expert.direct_int8pack = Expert.native = True
     assert torch.equal(direct, modules)
     set_kernels(m, "dequant-fp32", "dequant-fp32")          # another kernel: the module path
     assert moe.experts[0].packed() is None
+
+
+@pytest.mark.skipif("int8pack" not in available_kernels(), reason="no int8pack kernel in this torch build")
+@pytest.mark.skipif(not __import__("model.native").native.status().startswith("compiled"),
+                    reason="no compiled kernel here (model.native.status())")
+@torch.no_grad()
+def test_compiled_experts_of_a_decode_step_equal_the_dequantized_weights_and_each_row_alone():
+    """`Expert.native`: the int8 experts of a decode step (up to SMALL_M rows) as one C call
+    (model/experts_rows.c) compute the float32 SwiGLU over the dequantized int8 weights (the
+    dequant-fp32 modules' values, closer to them than the bf16 int8pack kernel), and a row's output
+    is the same bits whether it runs alone or with the others (same routing)."""
+    from model import native
+    from model.experts import _packs
+    m = small_model(3)
+    quantize_model(m, "cpu")
+    set_kernels(m, "int8pack", "dequant-fp32")
+    moe = m.blocks[0].moe
+    x = torch.randn(6, m.cfg.d_model)
+    weights, indices = moe.gate.route(x)
+    packs = _packs(moe.experts, indices)
+    batch = native.run_experts(x, weights, indices, packs, len(moe.experts))
+    alone = torch.cat([native.run_experts(x[i:i + 1], weights[i:i + 1], indices[i:i + 1], packs, len(moe.experts))
+                       for i in range(6)])
+    assert torch.equal(batch, alone)
+    assert torch.equal(moe(x[:, None], want_balance=False)[0][:, 0], batch)   # what decoding runs
+    set_kernels(m, "dequant-fp32", "dequant-fp32")
+    fp32 = moe.dispatch(x, weights, indices)
+    set_kernels(m, "int8pack", "int8pack")
+    from model.experts import Expert
+    Expert.native = False
+    try:
+        int8pack = moe.dispatch(x, weights, indices)
+    finally:
+        Expert.native = True
+    assert torch.allclose(batch, fp32, atol=1e-5, rtol=1e-4)
+    assert (batch - fp32).abs().max() < (int8pack - fp32).abs().max()
