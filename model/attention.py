@@ -316,6 +316,11 @@ class SparseAttention(nn.Module):
         for kv, t in zip(caches, slots):
             if kv.memo and any(m[0] > t for m in kv.memo.values()):     # as `KVCache.update` at slot t
                 kv.memo = {k: m for k, m in kv.memo.items() if m[0] <= t}
+            m = kv.memo.get("pooled")
+            if m is not None and m[0] == t // c.key_block * c.key_block:        # no block completed since
+                blocks.append(m[1])
+                counts.append(t // c.key_block)
+                continue
             blk = self._pooled(kv.buffers[2].narrow(1, 0, t), t, None, kv)[0]  # blocks before slot t
             blocks.append(blk)
             counts.append(blk.size(1))

@@ -91,7 +91,7 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
         if c.memo and any(m[0] > t for m in c.memo.values()):
             c.memo = {k: m for k, m in c.memo.items() if m[0] <= t}
         m = c.memo.get("unit_sum")
-        if m is not None and m[0] == t and m[1][0].numel() == 1 and int(m[1][0]) == uids[b]:
+        if m is not None and m[0] == t and (m[1][3] if len(m[1]) > 3 else int(m[1][0])) == uids[b]:
             cont.append(b)
             memos.append(m[1])
     out = [None] * len(caches)
@@ -100,7 +100,7 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
         count = torch.cat([m[2] for m in memos]) + 1                                     # (n, 1)
         mean = (total / count).to(y.dtype)[:, None]                                      # (n, 1, d)
         for j, (b, m) in enumerate(zip(cont, memos)):
-            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], total[j:j + 1], count[j:j + 1]))
+            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], total[j:j + 1], count[j:j + 1], uids[b]))
             out[b] = mean[j:j + 1]
         if len(cont) == len(caches):
             return mean

@@ -213,7 +213,10 @@ def completions_within(source: str, line: int, column: int, *, path: str | None 
 
 def _each_within(fn, symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
     """fn(jedi name) of each symbol in order (index -> answer), as far as the worker gets by
-    `deadline` (answers found before, by any request, are kept on the symbol)."""
+    `deadline` (answers found before, by any request, are kept on the symbol). The worker
+    finishes the job after the deadline: the next keystroke's list (the same symbols: jedi's
+    answer is kept while a word is typed) finds them all, instead of each keystroke waiting
+    its budget out again behind the worker's other jobs and dropping the job unstarted."""
     what = fn.__name__
     out: dict[int, str] = {i: sym._found[what] for i, sym in enumerate(symbols) if what in sym._found}
     missing = [(i, sym) for i, sym in enumerate(symbols) if i not in out]
@@ -222,12 +225,15 @@ def _each_within(fn, symbols: list["PySymbol"], deadline: float | None) -> dict[
 
     def job():
         for i, sym in missing:
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            sym._found[what] = out[i] = fn(sym._jedi)
+            if what not in sym._found:
+                sym._found[what] = fn(sym._jedi)
+            out[i] = sym._found[what]
         return True
 
-    run_within(job, deadline)
+    if _on_worker():
+        job()
+    else:
+        _wait(_WORKER.submit(job), deadline)
     return dict(out)
 
 

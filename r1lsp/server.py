@@ -126,6 +126,7 @@ def create_server() -> R1LanguageServer:
         item = params.text_document
         started = time.perf_counter()
         ls.documents.open(item.uri, item.language_id, item.text, item.version)
+        ls.stop_ghost_text_elsewhere(item.uri)
         if ls.engine is not None:
             ls.engine.touch()                   # requests at the cursor follow: routing waits for a pause
         ls.java_document_changed(item.uri, now=True)

@@ -109,6 +109,26 @@ def test_details_found_once_serve_the_next_keystrokes(monkeypatch):
     assert next(i for i in again.items if i.label == "add").detail.split(" · ")[0] == "add(title)"
 
 
+def test_details_the_first_list_could_not_wait_for_serve_the_next_keystroke(monkeypatch):
+    """A list whose budget ran out before jedi described its items leaves the job running:
+    once the worker is done, the next keystroke's list shows the signatures without waiting
+    (before, the job was dropped unstarted and each keystroke waited its budget out again)."""
+    from r1lsp import completion
+    path = "/budget/details_later.py"
+    doc = StructuredDocument(SOURCE, "python")
+    pyanalysis.completions_within(SOURCE, LINE, len("    shelf."), path=path)                 # jedi's answer, kept
+    monkeypatch.setattr(completion, "DETAIL_MIN_S", 0.0)
+    release = threading.Event()
+    pyanalysis._WORKER.submit(release.wait)                             # the worker is busy with another job
+    first = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path=path, budget_s=0.0))
+    assert not next(i for i in first.items if i.label == "add").detail.startswith("add(")
+    release.set()
+    pyanalysis.run_within(lambda: None, None)                          # the worker is done with the jobs before
+    typed = StructuredDocument(SOURCE.replace("    shelf.\n", "    shelf.a\n"), "python")
+    again = complete(typed, LINE, len("    shelf.a"), None, context=AnalysisContext(path=path, budget_s=0.0))
+    assert next(i for i in again.items if i.label == "add").detail.split(" · ")[0] == "add(title)"
+
+
 def _big_module(n_methods: int = 12) -> str:
     body = "".join(f"        amount = amount + {k}  # a long method: jedi's first parse takes a while\n" for k in range(20))
     methods = "".join(f"    def step_{i}(self, amount):\n{body}        return amount\n\n" for i in range(n_methods))
