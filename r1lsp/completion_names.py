@@ -152,7 +152,7 @@ def _text(node) -> str:
 def document_names(doc: StructuredDocument) -> DocumentNames | None:
     """Definitions with their scopes, members used per receiver and declared types (kept for
     the last texts: the requests of one document version share them; a new text's names are
-    made from the last texts' where its tree shares their subtrees: `_document_names`)."""
+    made from the last text's, queried again only where the two differ: `_document_names`)."""
     if doc.tree is None or language_support(doc.language) is None:
         return None
     return _remember(_NAMES, (doc.language, doc.text), lambda: _names_from_last(doc))
