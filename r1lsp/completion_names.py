@@ -152,7 +152,7 @@ def _text(node) -> str:
 def document_names(doc: StructuredDocument) -> DocumentNames | None:
     """Definitions with their scopes, members used per receiver and declared types (kept for
     the last texts: the requests of one document version share them; a new text's names are
-    made from the last texts' where its tree shares their subtrees: `_document_names`)."""
+    made from the last text's, queried again only where the two differ: `_document_names`)."""
     if doc.tree is None or language_support(doc.language) is None:
         return None
     return _remember(_NAMES, (doc.language, doc.text), lambda: _names_from_last(doc))
@@ -255,27 +255,30 @@ def _unsplittable(language: str) -> frozenset[str]:
 
 
 def _walk(root, unsplittable: frozenset[str], chunk_bytes: int | None) -> list[tuple]:
-    """The chunks in document order: (node, entered nodes above it, (their kinds, its field name))."""
-    out = []
-
-    def enter(node, path, kinds):
-        path, kinds = path + (node,), kinds + (node.type,)
-        cursor = node.walk()
-        more = cursor.goto_first_child()
-        while more:
-            child = cursor.node
-            if child.is_named:                                          # anonymous tokens hold no captures
-                if child.end_byte - child.start_byte > chunk_bytes and child.type not in unsplittable \
-                        and child.child_count:
-                    enter(child, path, kinds)
-                else:
-                    out.append((child, path, (kinds, cursor.field_name)))
-            more = cursor.goto_next_sibling()
-
+    """The chunks in document order: (node, entered nodes above it, (their kinds, its field name)).
+    One cursor, no recursion (code nests thousands of brackets deep)."""
     if chunk_bytes is None or root.end_byte - root.start_byte <= chunk_bytes or root.type in unsplittable:
         return [(root, (), ((), None))]
-    enter(root, (), ())
-    return out
+    out, above = [], []                                                 # above: (path, kinds) of the levels entered
+    path, kinds = (root,), (root.type,)
+    cursor = root.walk()
+    if not cursor.goto_first_child():
+        return [(root, (), ((), None))]
+    while True:
+        child = cursor.node
+        if child.is_named:                                              # anonymous tokens hold no captures
+            field = cursor.field_name
+            if child.end_byte - child.start_byte > chunk_bytes and child.type not in unsplittable \
+                    and child.child_count and cursor.goto_first_child():
+                above.append((path, kinds))
+                path, kinds = path + (child,), kinds + (child.type,)
+                continue
+            out.append((child, path, (kinds, field)))
+        while not cursor.goto_next_sibling():
+            if not above:
+                return out
+            cursor.goto_parent()
+            path, kinds = above.pop()
 
 
 class _Unchunked(Exception):
