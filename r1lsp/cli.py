@@ -7,6 +7,7 @@ Every command that prints results takes ``--json`` for machine-readable output.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -137,12 +138,15 @@ def cmd_complete(args: argparse.Namespace) -> int:
         if args.inline:
             # the server's gate, monitor and retrieval (r1lsp.inline.minConfidence / monitor / retrieval defaults)
             from r1lsp.completion import AnalysisContext
+            from r1lsp.line_retrieval import sibling_texts
             from r1lsp.settings import InlineSettings
             gate = InlineSettings().min_confidence if args.min_confidence is None else args.min_confidence
             context = AnalysisContext(path=str(Path(path).resolve())) if path != "-" else None
             found = inline_suggestions(doc, line0, char16, engine, max_tokens=args.max_tokens, timeout=60,
                                        monitor=InlineSettings().monitor, context=context,
-                                       retrieval=InlineSettings().retrieval)
+                                       retrieval=InlineSettings().retrieval,
+                                       other_texts=functools.partial(sibling_texts, str(Path(path).resolve()), doc.language)
+                                       if path != "-" else ())
             suggestions = [s for s in found if s.confidence >= gate]
             if args.json:
                 print(json.dumps({"file": path, "line": line, "column": col, "min_confidence": gate,

@@ -17,7 +17,10 @@ most votes wins, the nearest source line breaking ties. Its confidence is the lo
 of all votes. It is shown where the evidence is strong enough (`evidence`: that log-share, plus
 `TYPED_WEIGHT` per typed token (a longer typed start matches more specifically) and
 `VOTES_WEIGHT` x log(votes), at least `MIN_EVIDENCE`); where the lines that start alike
-disagree it is not. Source lines inside strings and comments (a docstring's prose) do not vote.
+disagree it is not. Source lines inside strings and comments (a docstring's prose) do not vote;
+a line that is just the typed text votes for no rest (the line ends there: after `}` most
+lines do, so ` else {` is not offered on the strength of one `} else {`; no change on dev, whose
+cuts never end a line).
 
 The weights and the threshold were fitted on the dev split of bench/devset.json (300 line
 positions per language): the most line edit similarity with the shown ones' at >= 75. A votes
@@ -55,6 +58,7 @@ TYPED_WEIGHT = 0.1         # evidence per token typed on the line (at most TYPED
 TYPED_CAP = 12
 VOTES_WEIGHT = 0.5         # evidence per log(votes)
 MIN_EVIDENCE = -0.5        # below it nothing is shown
+ENDS_VOTE = True
 MAX_LINE_CHARS = 240
 _STRING_NODES = frozenset(("string", "concatenated_string"))       # longer lines (data, minified code) are not sources
 
@@ -168,7 +172,7 @@ def line_candidates(text: str, row: int, typed: str, language: str,
     def vote(rest: str, weight: float, distance: int, renamed: bool):
         rest = rest.rstrip()
         if not rest.strip():
-            return
+            rest = ""                                                   # the line ends here
         v = votes.setdefault(rest, [0.0, distance, renamed])
         v[0] += weight
         if distance < v[1]:
@@ -181,7 +185,9 @@ def line_candidates(text: str, row: int, typed: str, language: str,
                 continue
             distance = abs(i - own_row) if own_row is not None else 10 ** 6
             code = in_code if own_row is not None else None
-            if s.startswith(typed):
+            if s == typed.rstrip() and ENDS_VOTE and (code is None or code(i)):
+                vote("", EXACT_WEIGHT * factor, distance, False)                # a line that ends here
+            elif s.startswith(typed):
                 if len(s) > len(typed) and (code is None or code(i)):
                     vote(s[len(typed):], EXACT_WEIGHT * factor, distance, False)
             elif rename_ok:
@@ -190,7 +196,7 @@ def line_candidates(text: str, row: int, typed: str, language: str,
                     vote(got[0], RENAME_WEIGHT * factor, distance, True)
     total = sum(v[0] for v in votes.values())
     n_typed = sum(not t.isspace() for t in t_toks)
-    out = [LineCandidate(rest, v[0], v[0] / total, v[1], v[2], n_typed) for rest, v in votes.items()]
+    out = [LineCandidate(rest, v[0], v[0] / total, v[1], v[2], n_typed) for rest, v in votes.items() if rest]
     out.sort(key=lambda c: (-c.votes, c.distance, c.text))
     return out
 

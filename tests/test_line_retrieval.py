@@ -91,3 +91,13 @@ def test_the_other_files_of_the_folder_are_sources(tmp_path):
     assert sibling_texts(str(me), "python", frozenset({str(tmp_path / "a.py")})) == ((tmp_path / "b.py").read_text(),)
     doc, _, _, offset = doc_with_cursor("def f(conn):\n    conn.execute(|\n", "python")
     assert retrieved_line(doc, offset, texts).text == "QUERY, params)"
+
+
+def test_lines_that_end_where_the_cursor_is_vote_for_nothing():
+    src = ("class A {\n    int f(int a) {\n        if (a > 0) {\n            a++;\n        } else {\n            a--;\n"
+           "        }\n        while (a > 9) {\n            a /= 2;\n        }\n        for (;;) {\n            break;\n"
+           "        }\n        }|\n    }\n}\n")
+    doc, _, _, offset = doc_with_cursor(src, "java")
+    assert retrieved_line(doc, offset) is None                                  # most `}` lines end there
+    doc, _, _, offset = doc_with_cursor(src.replace("        }|", "        } e|"), "java")
+    assert retrieved_line(doc, offset).text == "lse {"
