@@ -29,10 +29,13 @@ fp32 flash -> `attend_chunk` compiled 1.14x. The projections around it stay bf16
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
-from model.attention import Indexer, SparseAttention
+from model.attention import Indexer, SparseAttention, apply_rope, rope_angles
+from model.hierarchy import Hierarchy
 from model.key_selection import key_masks, select_keys
 from model.experts import MoE
 
@@ -151,6 +154,16 @@ class TrainAttention(SparseAttention):
     no cache, no padding) runs `attend_chunk` per query chunk (the same chunks and key selection
     as `SparseAttention._blocks`); every other call is `SparseAttention`'s."""
     chunk_fn = staticmethod(attend_chunk)
+    proj_fn = None                      # `project` bound to this layer, compiled where it builds
+
+    def forward(self, x, rope, index_rope, start_pos: int = 0, pad_len=None, cache=None, want_gate_loss=False):
+        if not (want_gate_loss and cache is None and pad_len is None and start_pos == 0
+                and self.indexer is not None and self.proj_fn is not None):
+            return super().forward(x, rope, index_rope, start_pos, pad_len, cache, want_gate_loss)
+        q, k, v, iq, iw, ik = self.proj_fn(x, self.wq.weight, self.wk.weight, self.wv.weight, self.indexer.proj.weight,
+                                           *rope, *index_rope, self.n_heads, self.indexer.n_heads)
+        y, gate_loss = self._blocks(q, k, v, iq, iw, ik, 0, None, True)
+        return self.wo(y), gate_loss
 
     def _blocks(self, q, k, v, iq, iw, ik, start_pos, pad_len, want_gate_loss, chunk_elems: int = 1 << 22):
         B, T, H, D = q.shape
@@ -171,15 +184,81 @@ class TrainAttention(SparseAttention):
         return (torch.cat(out, dim=1) if len(out) > 1 else out[0]), kl
 
 
+def project(x, wq, wk, wv, wi, cos, sin, icos, isin, H: int, Hi: int):
+    """A training forward's q, k, v (RoPE'd) and the indexer's (iq, iw, ik) from the layer's
+    weights: what `SparseAttention.forward` (its unjoined branch, with gradients on) and
+    `Indexer.project` compute, as one function of tensors that inductor compiles once for every
+    layer (fusing the RoPE and the casts around the projections)."""
+    B, T, _ = x.shape
+    D, Di = cos.size(-1), icos.size(-1)
+    qk = torch.cat([F.linear(x, wq).view(B, T, H, D), F.linear(x, wk).view(B, T, H, D)], 2)
+    q, k = apply_rope(qk, cos, sin).split(H, dim=2)
+    v = F.linear(x, wv).view(B, T, H, D)
+    p = F.linear(x.detach(), wi)                                  # the indexer: q (Hi x Di), k (Di), w (Hi)
+    iqk = apply_rope(p[..., :(Hi + 1) * Di].view(B, T, Hi + 1, Di), icos, isin)
+    return q, k, v, iqk[:, :, :Hi] * Di ** -0.5, p[..., (Hi + 1) * Di:] * Hi ** -0.5, iqk[:, :, Hi]
+
+
+class TrainHierarchy(Hierarchy):
+    """`Hierarchy` whose training forward (no caches, gradients on) is `fn`: `Hierarchy.forward`
+    bound to this module, compiled where it builds."""
+    fn = None
+
+    def forward(self, h, level_ids, start_pos: int = 0, caches=None):
+        if caches is None and torch.is_grad_enabled() and self.fn is not None:
+            return self.fn(h, level_ids)
+        return super().forward(h, level_ids, start_pos, caches)
+
+
 def use_train_attention(model: torch.nn.Module, compile_mode: str, device: torch.device) -> str:
-    """Swap every `SparseAttention` of `model` for `TrainAttention` (its chunk function compiled
-    as `use_train_moe`'s). Returns the log's words."""
+    """Swap every `SparseAttention` of `model` for `TrainAttention` (its chunk function and its
+    projections compiled as `use_train_moe`'s) and every `Hierarchy` for `TrainHierarchy`
+    (compiled likewise). Returns the log's words."""
     fn, how = compile_checked(attend_chunk, _smoke_attention, compile_mode, device)
+    compiled = how == "inductor"
+    proj = None
     for m in model.modules():
         if type(m) is SparseAttention:
             m.__class__ = TrainAttention
             m.chunk_fn = fn
+            if compiled and m.indexer is not None:
+                if proj is None:
+                    proj, _ = compile_checked(project, _smoke_module(m, "attn", device), compile_mode, device)
+                m.proj_fn = proj
+        elif type(m) is Hierarchy and compiled:
+            hf, hier_how = compile_checked(functools.partial(Hierarchy.forward, m), _smoke_module(m, "hier", device),
+                                           compile_mode, device)
+            if hier_how == "inductor":
+                m.__class__ = TrainHierarchy
+                m.fn = hf
     return "fp32 scores, " + how
+
+
+def _smoke_module(m, kind: str, device):
+    """A smoke test for a compiled per-module function: its outputs and input gradient on a
+    2 x 8-token input match the eager function's."""
+    def smoke(fn, eager, device=device):
+        g = torch.Generator().manual_seed(0)
+        d = m.wq.in_features if kind == "attn" else m.norm_in.normalized_shape[0]
+        x = torch.randn(2, 8, d, generator=g).to(device).requires_grad_()
+        if kind == "attn":
+            pos = torch.arange(8, device=device).expand(2, 8)
+            args = (m.wq.weight, m.wk.weight, m.wv.weight, m.indexer.proj.weight,
+                    *rope_angles(pos, m.head_dim, m.cfg.rope_theta),
+                    *rope_angles(pos, m.indexer.head_dim, m.cfg.rope_theta), m.n_heads, m.indexer.n_heads)
+        else:
+            args = (torch.stack([torch.arange(8) // 2, torch.arange(8) // 4, torch.arange(8) // 8], -1)
+                    .expand(2, 8, 3).to(device),)
+        outs = []
+        for f in (fn, eager):
+            out = f(x, *args)
+            flat = [t.float() for t in (out if kind == "attn" else (out[0], *out[1]))]
+            loss = sum(t.square().sum() for t in flat if t.requires_grad)
+            outs.append(flat + list(torch.autograd.grad(loss, [x])))
+        for got, want in zip(*outs):
+            if not torch.allclose(got, want, rtol=2e-2, atol=2e-2):
+                raise RuntimeError(f"compiled {kind} differs from eager")
+    return smoke
 
 
 def _smoke_attention(fn, eager, device):

@@ -152,7 +152,7 @@ def _text(node) -> str:
 def document_names(doc: StructuredDocument) -> DocumentNames | None:
     """Definitions with their scopes, members used per receiver and declared types (kept for
     the last texts: the requests of one document version share them; a new text's names are
-    made from the last texts' where its tree shares their subtrees: `_document_names`)."""
+    made from the last text's, queried again only where the two differ: `_document_names`)."""
     if doc.tree is None or language_support(doc.language) is None:
         return None
     return _remember(_NAMES, (doc.language, doc.text), lambda: _names_from_last(doc))
@@ -255,27 +255,30 @@ def _unsplittable(language: str) -> frozenset[str]:
 
 
 def _walk(root, unsplittable: frozenset[str], chunk_bytes: int | None) -> list[tuple]:
-    """The chunks in document order: (node, entered nodes above it, (their kinds, its field name))."""
-    out = []
-
-    def enter(node, path, kinds):
-        path, kinds = path + (node,), kinds + (node.type,)
-        cursor = node.walk()
-        more = cursor.goto_first_child()
-        while more:
-            child = cursor.node
-            if child.is_named:                                          # anonymous tokens hold no captures
-                if child.end_byte - child.start_byte > chunk_bytes and child.type not in unsplittable \
-                        and child.child_count:
-                    enter(child, path, kinds)
-                else:
-                    out.append((child, path, (kinds, cursor.field_name)))
-            more = cursor.goto_next_sibling()
-
+    """The chunks in document order: (node, entered nodes above it, (their kinds, its field name)).
+    One cursor, no recursion (code nests thousands of brackets deep)."""
     if chunk_bytes is None or root.end_byte - root.start_byte <= chunk_bytes or root.type in unsplittable:
         return [(root, (), ((), None))]
-    enter(root, (), ())
-    return out
+    out, above = [], []                                                 # above: (path, kinds) of the levels entered
+    path, kinds = (root,), (root.type,)
+    cursor = root.walk()
+    if not cursor.goto_first_child():
+        return [(root, (), ((), None))]
+    while True:
+        child = cursor.node
+        if child.is_named:                                              # anonymous tokens hold no captures
+            field = cursor.field_name
+            if child.end_byte - child.start_byte > chunk_bytes and child.type not in unsplittable \
+                    and child.child_count and cursor.goto_first_child():
+                above.append((path, kinds))
+                path, kinds = path + (child,), kinds + (child.type,)
+                continue
+            out.append((child, path, (kinds, field)))
+        while not cursor.goto_next_sibling():
+            if not above:
+                return out
+            cursor.goto_parent()
+            path, kinds = above.pop()
 
 
 class _Unchunked(Exception):
@@ -341,6 +344,7 @@ def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: 
     from tree_sitter import QueryCursor
     support = language_support(doc.language)
     starts = [node.start_byte for node, _, _ in chunks]
+    ends = [node.end_byte for node, _, _ in chunks]
     runs = []
     for i in todo:
         if runs and runs[-1][1] == i - 1:
@@ -349,17 +353,19 @@ def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: 
             runs.append([i, i])
     memo: dict = {}
     for first, last in runs:
-        found = {i: ([], [], []) for i in range(first, last + 1)}
+        found: dict = {}
         cursor = QueryCursor(support.locals)
-        cursor.set_byte_range(chunks[first][0].start_byte, chunks[last][0].end_byte)
+        cursor.set_byte_range(starts[first], ends[last])
         at = first
         for _, caps in cursor.matches(doc.tree.root_node):
-            i = _chunk_of(caps, chunks, starts)
-            if i not in found:
+            i = _chunk_of(caps, chunks, starts, ends)
+            if i is None or not first <= i <= last:
                 continue                                                # scopes only, or a neighbour's
             if i < at:
                 raise _Unchunked
             at = i
+            if i not in found:
+                found[i] = ([], [], [])
             defs, uses, types = found[i]
             node, path, _ = chunks[i]
             for cap, nodes in caps.items():
@@ -374,23 +380,27 @@ def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: 
             if "decl.name" in caps and "decl.type" in caps:
                 t = re.split(r"[<\[]", _text(caps["decl.type"][0]))[0].strip()
                 types.append((_text(caps["decl.name"][0]), t))
-        for i, (defs, uses, types) in found.items():
+        for i in range(first, last + 1):
+            defs, uses, types = found.get(i, ((), (), ()))
             kept[i] = _Chunk(chunks[i][2], tuple(defs), tuple(uses), tuple(types))
 
 
-def _chunk_of(caps: dict, chunks: list, starts: list[int]) -> int | None:
+def _chunk_of(caps: dict, chunks: list, starts: list[int], ends: list[int]) -> int | None:
     """The chunk holding a match's captures (None: it captures scopes only)."""
     at = None
     for cap, nodes in caps.items():
         if cap.startswith("local."):
             continue
         for n in nodes:
-            i = bisect.bisect_right(starts, n.start_byte) - 1
-            chunk = chunks[i][0] if i >= 0 else None
-            if chunk is None or n.end_byte > chunk.end_byte or (at is not None and i != at) \
-                    or (n.start_byte == n.end_byte and not _inside(n, chunk)):
+            s, e = n.start_byte, n.end_byte
+            if at is None:
+                at = bisect.bisect_right(starts, s) - 1
+                if at < 0 or e > ends[at]:
+                    raise _Unchunked
+            elif not starts[at] <= s <= e <= ends[at]:
                 raise _Unchunked
-            at = i
+            if s == e and not _inside(n, chunks[at][0]):
+                raise _Unchunked
     return at
 
 

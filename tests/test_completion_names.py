@@ -93,3 +93,12 @@ def test_typing_queries_only_the_chunk_typed_in(monkeypatch):
         assert repr(names.document_names(snap)) == _whole(snap)
         chunks, todo = queried[-2]                                      # [-1]: the whole-tree reference
         assert chunks > 100 and todo == 1
+
+
+@pytest.mark.parametrize("text,language", [
+    ("[" * 3000 + "1" + "]" * 3000 + "\n" + "def f(a):\n    return a\n" * 200, "python"),
+    ("class A { void f() { " + "{" * 3000 + "}" * 3000 + " } }", "java")])
+def test_names_of_code_nested_thousands_deep(text, language):
+    """The walk over the chunks does not recurse: brackets nested 3,000 deep are named as one query names them."""
+    doc = StructuredDocument(text, language)
+    assert repr(names.document_names(doc)) == _whole(doc)
