@@ -118,3 +118,14 @@ def test_the_member_written_before_the_same_next_member_and_a_for_each_loop():
     rc, cur = _context(java, 2, "java")
     assert _features(rc, cur, "getMethods", kind="method", value_type="Method[]")["iterable_for"] == 1.0
     assert _features(rc, cur, "getName", kind="method", value_type="String")["iterable_for"] == 0.0
+
+
+def test_after_self_the_python_features_are_weighed_apart():
+    rc, cur = _context(ACCOUNT, ACCOUNT.split("\n").index("        total_balance = self."))
+    f = _features(rc, cur, "history")
+    assert f["near_same@self"] == f["near_same"] > 0.0 and "model@self" not in f
+    rc, cur = _context("def f(account):\n    account.history.append(1)\n    account.\n", 2)
+    assert not any(k.endswith("@self") for k in _features(rc, cur, "history"))
+    java = "class A {\n    int n;\n    void m() {\n        int k = this.\n    }\n}\n"
+    rc, cur = _context(java, 3, "java")
+    assert not any(k.endswith("@self") for k in _features(rc, cur, "n", depth=0, receiver_type="A"))
