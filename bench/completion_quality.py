@@ -19,8 +19,10 @@ Positions, drawn with a fixed seed:
 
 Figures (--json: the last stdout line is one JSON object):
   member_top5_python, member_top5_java     % of member positions with the name in the top 5 (once
-                                           jedi answered: an incomplete list is asked again)
-  member_top5_first_answer_*               the same in the first answer (jedi within its budget)
+                                           jedi answered: Python's asked of a second server whose
+                                           lists wait for jedi)
+  member_top5_first_answer_*               the same in the first answer (jedi within its budget,
+                                           else the file's names)
   line_es_python, line_es_java             mean edit similarity over all line positions
   line_em_python, line_em_java             % exact matches over all line positions
   ghost_shown_pct                          % of line positions with ghost text shown
@@ -149,11 +151,14 @@ def pct(xs: list[float], q: float) -> float:
 
 # ---------------------------------------------------------------------------- over LSP
 
+SERVER_DIR: str | None = None        # --server-dir: the server's code from another checkout (a baseline)
+
+
 async def measure_lsp(pos: list[Position], options: dict) -> dict:
     from lsprotocol import types
     from lsp_latency import start_server
 
-    client, ready = await start_server("completion-quality",
+    client, ready = await start_server("completion-quality", cwd=SERVER_DIR,
                                        show=lambda m: print("server:", m, file=sys.stderr))
     base = lambda p: ROOT / "cache" / "devset" / p.language / p.repo
     roots = sorted({base(p) / p.path.relative_to(base(p)).parts[0] for p in pos})
@@ -164,7 +169,7 @@ async def measure_lsp(pos: list[Position], options: dict) -> dict:
     client.initialized(types.InitializedParams())
     await asyncio.wait_for(ready.wait(), timeout=300)
     res = {"member": {l: [] for l in LANGS}, "member_first": {l: [] for l in LANGS}, "es": {l: [] for l in LANGS}, "em": {l: [] for l in LANGS},
-           "shown_es": [], "list_ms": [], "ghost_ms": []}
+           "shown_es": [], "list_ms": [], "ghost_ms": [], "member_top5": []}
     for n, p in enumerate(pos):
         uri = p.path.as_uri()
         client.text_document_did_open(types.DidOpenTextDocumentParams(
@@ -178,19 +183,8 @@ async def measure_lsp(pos: list[Position], options: dict) -> dict:
             top5 = lambda got: [i.label for i in sorted(got.items, key=lambda i: i.sort_text or i.label)[:5]] \
                 if got else []
             res["member_first"][p.language].append(p.expected in top5(got))
-            # an incomplete list (jedi past r1lsp.python.analysisBudgetMs) is asked again, as the
-            # editor does on the next keystroke, until jedi's kept answer arrives
-            # (a list is also incomplete when it holds more than 50 names: settled once the
-            # source of its items changes from the file's names to jedi's, at most 20 s)
-            settle_until = time.perf_counter() + 20.0
-            source = lambda got: [i.detail.split(" · ")[-2] if " · " in (i.detail or "") else "" for i in got.items[:5]]
-            first_source = source(got) if got else []
-            while got is not None and got.is_incomplete and p.language == "python" \
-                    and "used" in first_source and time.perf_counter() < settle_until:
-                got = await client.text_document_completion_async(types.CompletionParams(doc_id, where))
-                if source(got) != first_source:
-                    break
             res["member"][p.language].append(p.expected in top5(got))
+            res["member_top5"].append(top5(got))
         else:
             t = time.perf_counter()
             got = await client.text_document_inline_completion_async(types.InlineCompletionParams(
@@ -232,6 +226,49 @@ def figures(res: dict) -> dict:
     return out
 
 
+def settle(pos: list[Position], res: dict, options: dict) -> None:
+    """The settled Python lists (once jedi answered): the Python member positions asked again of
+    a second server whose lists wait for jedi (analysisBudgetMs 60000), what the editor's next
+    keystroke gets from jedi's kept answer. The server does not say which of its incomplete
+    lists are the file's names, so the first server cannot tell when to stop asking again.
+    Java has no pending analysis: its first answer is its settled one."""
+    members = [p for p in pos if p.kind == "member"]
+    python = [p for p in members if p.language == "python"]
+    if not python:
+        return
+    awaited = asyncio.run(measure_lsp(python, {**options, "python": {"analysisBudgetMs": 60000}}))
+    res["member"]["python"] = awaited["member"]["python"]
+    again = iter(awaited["member_top5"])
+    res["member_top5"] = [next(again) if p.language == "python" else top
+                          for p, top in zip(members, res["member_top5"])]
+
+
+def parity(pos: list[Position], res: dict, split: str) -> dict:
+    """The member positions ranked in-process as bench/tune_completion.py measures them (static
+    ranking, the server's weights, jedi without a deadline) beside the server's settled lists:
+    top-5 in-process per language and how many positions' top 5 differ from the server's."""
+    import tune_completion
+    from r1lsp.completion_rank import weights_for
+    members = [p for p in pos if p.kind == "member"]
+    got = tune_completion.member_samples(0, pos=members, names=False)
+    mine = {l: iter(got[l]) for l in LANGS}
+    out = {f"inprocess_member_top5_{l}": None for l in LANGS}
+    hits = {l: [] for l in LANGS}
+    differ = {l: 0 for l in LANGS}
+    for p, lsp in zip(members, res["member_top5"]):
+        sample = next(mine[p.language])             # ranked as the server ranks it (names: their own weights)
+        top = tune_completion.ranked_top5(sample, weights_for(p.language, member=True, names=not sample.resolved))
+        hits[p.language].append(p.expected in top)
+        differ[p.language] += top != lsp
+        if top != lsp and split == "dev":               # dev only: the test split's positions stay unseen
+            print(f"parity {p.repo}/{p.path.name}:{p.line + 1} want {p.expected}: server {lsp} "
+                  f"in-process {top}", file=sys.stderr)
+    for l in LANGS:
+        out[f"inprocess_member_top5_{l}"] = round(100.0 * sum(hits[l]) / len(hits[l]), 1) if hits[l] else None
+        out[f"top5_differs_{l}"] = differ[l]
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer positions (< 1 min on 2 cores)")
@@ -241,9 +278,16 @@ def main() -> int:
     ap.add_argument("--with-model", action="store_true", help="--tune: also score with the model and fit its weight")
     ap.add_argument("--min-confidence", type=float, default=None, help="override r1lsp.inline.minConfidence")
     ap.add_argument("--members-only", action="store_true", help="the member positions only (no ghost text)")
+    ap.add_argument("--parity", action="store_true",
+                    help="also rank the member positions in-process (bench/tune_completion.py's way) and count "
+                         "where the server's settled top 5 differs")
+    ap.add_argument("--server-dir", default=None,
+                    help="run the server from this checkout (a baseline: `git archive REV | tar -x -C DIR`)")
     ap.add_argument("--lines-only", action="store_true", help="the line positions only (ghost text, no lists)")
     ap.add_argument("--no-retrieval", action="store_true", help="r1lsp.inline.retrieval off (the model alone)")
     args = ap.parse_args()
+    global SERVER_DIR
+    SERVER_DIR = args.server_dir
     if not any((ROOT / "cache" / "devset" / l).exists() for l in LANGS):
         print("no dev set: run `make devset` first", file=sys.stderr)
         return 2
@@ -263,7 +307,10 @@ def main() -> int:
         options.setdefault("inline", {})["retrieval"] = False
     t = time.perf_counter()
     res = asyncio.run(measure_lsp(pos, options))
+    settle(pos, res, options)
     out = figures(res)
+    if args.parity:
+        out.update(parity(pos, res, args.split))
     out["split"] = args.split
     out["seconds"] = round(time.perf_counter() - t, 1)
     if not args.json:

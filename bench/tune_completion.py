@@ -1,24 +1,29 @@
 """Fit the completion list's ranking weights and the ghost-text confidence threshold on the DEV
-split of bench/devset.json (never the test split). Run through
-`python bench/completion_quality.py --tune [--quick]`; prints the fitted values (they are then
-written into r1lsp/completion_rank.py RANK_WEIGHTS and settings.InlineSettings.min_confidence by
-hand, with the figures in the README).
+split of bench/devset.json (never the test split).
 
-Ranking: complete() in-process (the shipped model, fp32) at the dev member positions, every
-candidate's features recorded once; then coordinate search over the weights (a grid per
-weight, a few sweeps) maximising top-5. Threshold: inline_suggestions() without a gate at the
-dev line positions; the threshold chosen maximises the mean edit similarity of the shown
-suggestions while keeping at least a quarter of them.
+    python bench/tune_completion.py --ranking [--positions N] [--reuse] [--write]
+    python bench/tune_completion.py --test            (report only: the test split's member top-5)
+    python bench/tune_completion.py --categories      (where the right member is lost, with examples)
+    python bench/tune_completion.py --ghost-only      (the ghost-text threshold)
+
+Ranking (`--ranking`): complete() in-process at the dev member positions, as the server calls it
+(jedi's project at the workspace folder, the server's weights), every candidate's features
+recorded once, for the analysis' list and for the list made of the file's names; then a linear
+ranker per language and list trained pairwise (`fit_pairwise`), its L2 penalty chosen leaving one
+repository out; `--write` puts them in r1lsp/rank-weights.json. Threshold: inline_suggestions()
+without a gate at the dev line positions; the threshold chosen maximises the mean edit
+similarity of the shown suggestions while keeping at least a quarter of them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
 from dataclasses import dataclass
 
 import completion_quality as cq
-from r1lsp.completion_rank import RANK_WEIGHTS
+from r1lsp.completion_rank import NAMES, RANK_WEIGHTS
 
 GRID = (-4.0, -2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -77,6 +82,13 @@ def fit(samples, start: dict[str, float], sweeps: int = 3) -> dict[str, float]:
     return w
 
 
+def workspace_folder(p):
+    """The workspace folder bench/completion_quality.py opens the server on for a position (the
+    repository's unpacked top folder): jedi's project root there."""
+    base = cq.ROOT / "cache" / "devset" / p.language / p.repo
+    return base / p.path.relative_to(base).parts[0]
+
+
 @dataclass
 class MemberSample:
     """One dev member position: what the list had, for fitting and for the failure categories."""
@@ -89,23 +101,38 @@ class MemberSample:
         return self.position.expected, self.feats
 
 
-def member_samples(n_member: int, seed: int = 1, split: str = "dev",
-                   languages=cq.LANGS) -> dict[str, list[MemberSample]]:
-    """complete() in-process (static features) at `n_member` member positions per language."""
-    from r1lsp.completion import RANK_WEIGHTS, AnalysisContext, complete
+@contextlib.contextmanager
+def names_only(language: str):
+    """complete() as the server answers while the analysis is pending (or does not resolve the
+    receiver): the structure's names of the file, ranked by their own weights."""
+    from r1lsp import completion_candidates
+    provider = completion_candidates.PROVIDERS.pop(language, None)
+    try:
+        yield
+    finally:
+        if provider is not None:
+            completion_candidates.PROVIDERS[language] = provider
+
+
+def member_samples(n_member: int, seed: int = 1, split: str = "dev", languages=cq.LANGS,
+                   names: bool = True, pos: list | None = None) -> dict[str, list[MemberSample]]:
+    """complete() in-process (static features) at `n_member` member positions per language (or
+    at the member positions `pos`); `names`: also the list made of the file's names at each
+    (keys `<language>/names`)."""
+    from r1lsp.completion import AnalysisContext, complete
     from r1lsp.completion_candidates import resolved_candidates
     from r1lsp.completion_names import cursor_at
     from model.structure import StructuredDocument
 
     from r1lsp.java.workspace import JavaIndex
 
-    out: dict[str, list[MemberSample]] = {l: [] for l in cq.LANGS}
+    out: dict[str, list[MemberSample]] = {k: [] for l in cq.LANGS for k in (l, l + NAMES)}
     indexes: dict[str, JavaIndex] = {}                                  # per Java repository, as the server's
-    for p in cq.positions(split, n_member, 0, seed=seed):
-        if p.language not in languages:
+    for p in cq.positions(split, n_member, 0, seed=seed) if pos is None else pos:
+        if p.language not in languages or p.kind != "member":
             continue
         doc = StructuredDocument(p.text, p.language)
-        ctx = AnalysisContext(str(p.path), None, None)
+        ctx = AnalysisContext(str(p.path), str(workspace_folder(p)), None)    # jedi's project: the server's
         if p.language == "java":                                        # workspace index + the open document
             if p.repo not in indexes:
                 indexes[p.repo] = JavaIndex()
@@ -114,13 +141,26 @@ def member_samples(n_member: int, seed: int = 1, split: str = "dev",
             index.update(uri, p.text)
             ctx = AnalysisContext(str(p.path), None, None, java_index=index, uri=uri)
         feats: list = []
+        # weights None: the server's (the list's order decides which candidates jedi types)
         complete(doc, p.line, p.character, None, max_items=1000, timeout=60, features_out=feats,
-                 model_continuations=False, context=ctx, weights={**RANK_WEIGHTS, "model": 0.0})
+                 model_continuations=False, context=ctx)
         resolved = resolved_candidates(doc, cursor_at(doc, p.line, p.character), ctx) is not None
         out[p.language].append(MemberSample(p, resolved, feats))
+        if names:                                                       # the same position, the file's names
+            feats = []
+            with names_only(p.language):
+                complete(doc, p.line, p.character, None, max_items=1000, timeout=60, features_out=feats,
+                         model_continuations=False, context=ctx)
+            out[p.language + NAMES].append(MemberSample(p, False, feats))
         if p.language == "java":
             index.update(uri, p.path.read_text("utf-8", "replace"))     # closed: the file on disk again
     return out
+
+
+def ranked_top5(sample: MemberSample, weights) -> list[str]:
+    """The five best labels of a sample's list under `weights` (ties by label, as complete())."""
+    from r1lsp.completion_rank import rank_score
+    return [l for l, _ in sorted(sample.feats, key=lambda lf: (-rank_score(lf[1], weights), lf[0]))[:5]]
 
 
 def categories(samples: list[MemberSample], weights, examples: int = 6) -> dict:
@@ -257,25 +297,16 @@ class Matrix:
         return 100.0 * hit[idx].mean() if len(idx) else 0.0
 
 
-def fit_matrix(m: Matrix, start: dict[str, float], subset=None, sweeps: int = 4, fixed=("model", "object_member"),
-               grid=GRID, min_gain: float = 0.0):
-    """Coordinate search from `start`; a change is kept when it gains more than `min_gain`
-    points of top-5 (a margin against fitting the dev set's noise)."""
-    w = dict(start)
-    best = m.top5(w, subset)
-    for _ in range(sweeps):
-        improved = False
-        for k in m.names:
-            if k in fixed:
-                continue
-            for v in grid:
-                trial = {**w, k: v}
-                score = m.top5(trial, subset)
-                if score > best + min_gain + 1e-9:
-                    best, w, improved = score, trial, True
-        if not improved:
-            break
-    return w, best
+def served_top5(samples: list[MemberSample], language: str, member: dict | None = None,
+                names: dict | None = None) -> float:
+    """Top-5 % of `samples` as the server ranks them: a list the analysis made with the member
+    weights, a list made of the file's names (the receiver unresolved) with the names weights
+    (the shipped ones unless given)."""
+    from r1lsp.completion_rank import weights_for
+    member = weights_for(language, member=True) if member is None else member
+    names = weights_for(language, member=True, names=True) if names is None else names
+    hits = [s.position.expected in ranked_top5(s, member if s.resolved else names) for s in samples]
+    return 100.0 * sum(hits) / max(1, len(hits))
 
 
 def fit_pairwise(m: Matrix, subset=None, fixed=("model", "object_member"), l2: float = 0.01, steps: int = 300,
@@ -308,21 +339,19 @@ def fit_pairwise(m: Matrix, subset=None, fixed=("model", "object_member"), l2: f
     return {m.names[i]: round(float(w[j] / sd[j]), 4) for j, i in enumerate(cols)}
 
 
-SMALL_GRID = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0)
-PAIRWISE_L2 = (0.01, 0.03, 0.1, 0.3, 1.0)
+PAIRWISE_L2 = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 # weights the pairwise fit keeps as RANK_WEIGHTS has them (rules), per language: Java's Object
 # members last (what the list promises); Python's object members are weighed by the fit (as a
 # rule they cost 2.5 points of dev top-5, 2-fold: `self.__class__`, `super().__eq__` are common)
 PAIRWISE_RULES = {"java": ("object_member",)}
-MIN_GAIN = 0.6                         # points: two positions of 300
 
 
 def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) -> int:
-    """Fit each language's member ranking on the dev split: the coordinate search from the shipped
-    weights and the pairwise ranker (fit_pairwise), each checked 2-fold (fit on one half of the
-    positions, measured on the other) so what a fit gains is not noise; the failure categories
-    before and after. `write`: the pairwise ranker fitted on all the dev positions goes into
-    r1lsp/rank-weights.json (what the server ranks member lists with)."""
+    """Fit each language's member ranking on the dev split, for the analysis' list and for the
+    list made of the file's names: the pairwise ranker (fit_pairwise), its L2 penalty chosen
+    leaving one repository out (fitted on the others, measured on it: held-out code), also
+    checked 2-fold; the failure categories before and after. `write`: the rankers fitted on all
+    the dev positions go into r1lsp/rank-weights.json (what the server ranks member lists with)."""
     import pickle
     import numpy as np
     from r1lsp.completion_rank import MEMBER_WEIGHTS_FILE, RANK_WEIGHTS, weights_for
@@ -333,7 +362,7 @@ def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) 
         got = pickle.loads(cache.read_bytes())
         if redo:
             new = member_samples(n_member, languages=redo)
-            got.update({l: new[l] for l in redo})
+            got.update({k: v for k, v in new.items() if k.split("/")[0] in redo})
     else:
         got = member_samples(n_member)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -341,50 +370,60 @@ def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) 
     out = {"seconds_collect": round(time.perf_counter() - t0, 1)}
     shipped_file = {"about": "Weights of the completion list after `receiver.` per language: a linear ranker "
                              "trained pairwise (RankNet loss, L2) on the dev split's member positions by "
-                             "`python bench/tune_completion.py --ranking --write`; never fitted on the test split.",
+                             "`python bench/tune_completion.py --ranking --write`; never fitted on the test split. "
+                             "`names`: the ranker of the list made of the file's names (jedi pending, a receiver "
+                             "the analysis does not resolve), fitted on that list at the same positions.",
                     "languages": {}}
-    for lang in cq.LANGS:
-        names = sorted({k for s in got[lang] for _, f in s.feats for k in f} | set(RANK_WEIGHTS))
-        m = Matrix(got[lang], names)
-        shipped = weights_for(lang, member=True)
+    for key in [k for l in cq.LANGS for k in (l, l + NAMES) if got.get(k)]:
+        lang, names_list = key.split("/")[0], key.endswith(NAMES)
+        # the member ranker is fitted on the lists the analysis made (the others get the names')
+        samples = [s for s in got[key] if names_list or s.resolved]
+        names = sorted({k for s in samples for _, f in s.feats for k in f} | set(RANK_WEIGHTS))
+        m = Matrix(samples, names)
+        shipped = weights_for(lang, member=True, names=names_list)
         start = {**{k: 0.0 for k in names}, **shipped, "model": 0.0}
         base = {**{k: 0.0 for k in names}, **weights_for(lang), "model": 0.0}   # what the fitted weights replace
         fixed = ("model",) + PAIRWISE_RULES.get(lang, ())
         rng = np.random.default_rng(0)
         order = rng.permutation(m.n)
         halves = (order[: m.n // 2], order[m.n // 2:])
-        cross = []
-        for a, b in (halves, halves[::-1]):
-            w, _ = fit_matrix(m, start, a, grid=SMALL_GRID, min_gain=2 * MIN_GAIN)
-            cross.append(m.top5(w, b))
-        # the L2 penalty: the one that scores best 2-fold over three splits of the positions
-        cv = {}
+        # the L2 penalty: the one that scores best fitted on all repositories but one, measured
+        # on that one (what held-out code asks of the ranker), weighted by positions
+        repos = np.array([s.position.repo for s in samples])
+        folds = [(np.nonzero(repos != r)[0], np.nonzero(repos == r)[0]) for r in sorted(set(repos))]
+        cv, per_repo = {}, {}
         for l2 in PAIRWISE_L2:
-            scores = []
-            for seed in range(3):
-                o = np.random.default_rng(seed).permutation(m.n)
-                for a, b in ((o[: m.n // 2], o[m.n // 2:]), (o[m.n // 2:], o[: m.n // 2])):
-                    scores.append(m.top5({**base, **fit_pairwise(m, a, l2=l2, fixed=fixed)}, b))
-            cv[l2] = sum(scores) / len(scores)
+            scores = [(len(b), m.top5({**base, **fit_pairwise(m, a, l2=l2, fixed=fixed)}, b)) for a, b in folds]
+            cv[l2] = sum(n * v for n, v in scores) / max(1, sum(n for n, _ in scores))
+            per_repo[l2] = {r: round(v, 1) for r, (_, v) in zip(sorted(set(repos)), scores)}
         l2 = max(cv, key=lambda k: (cv[k], k))
         pair_cross = [m.top5({**base, **fit_pairwise(m, a, l2=l2, fixed=fixed)}, b) for a, b in (halves, halves[::-1])]
         pairwise = fit_pairwise(m, l2=l2, fixed=fixed)
-        fitted, score = fit_matrix(m, start, grid=SMALL_GRID, min_gain=MIN_GAIN)
-        out[lang] = {"positions": m.n, "in_list_pct": round(100.0 * m.has.mean(), 1),
-                     "top5_shipped": round(m.top5(shipped), 1),
-                     "top5_fitted": round(score, 1),
-                     "top5_heldout_half": round(sum(cross) / 2, 1),
-                     "top5_pairwise": round(m.top5({**base, **pairwise}), 1),
-                     "top5_pairwise_heldout_half": round(sum(pair_cross) / 2, 1),
-                     "pairwise_l2_heldout": {k: round(v, 1) for k, v in cv.items()}, "pairwise_l2": l2,
-                     "changed": {k: v for k, v in fitted.items() if v != shipped.get(k, 0.0)},
-                     "categories_shipped": {k: v["pct"] for k, v in categories(got[lang], shipped).items()},
-                     "categories_pairwise": {k: v["pct"] for k, v in
-                                             categories(got[lang], {**base, **pairwise}).items()}}
-        shipped_file["languages"][lang] = {
-            "dev_positions": m.n, "dev_top5": out[lang]["top5_pairwise"],
-            "dev_top5_heldout_half": out[lang]["top5_pairwise_heldout_half"], "l2": l2,
-            "weights": dict(sorted(pairwise.items()))}
+        out[key] = {"positions": m.n, "in_list_pct": round(100.0 * m.has.mean(), 1),
+                    "top5_shipped": round(m.top5(shipped), 1),
+                    "top5_pairwise": round(m.top5({**base, **pairwise}), 1),
+                    "top5_pairwise_heldout_half": round(sum(pair_cross) / 2, 1),
+                    "top5_pairwise_heldout_repository": round(cv[l2], 1),
+                    "pairwise_l2_heldout_repository": {k: round(v, 1) for k, v in cv.items()},
+                    "per_repository": per_repo[l2], "pairwise_l2": l2,
+                    "categories_shipped": {k: v["pct"] for k, v in categories(samples, shipped).items()},
+                    "categories_pairwise": {k: v["pct"] for k, v in
+                                            categories(samples, {**base, **pairwise}).items()}}
+        fitted = {"dev_positions": m.n, "dev_top5": out[key]["top5_pairwise"],
+                  "dev_top5_heldout_half": out[key]["top5_pairwise_heldout_half"],
+                  "dev_top5_heldout_repository": out[key]["top5_pairwise_heldout_repository"], "l2": l2,
+                  "weights": dict(sorted(pairwise.items()))}
+        if names_list:
+            shipped_file["languages"].setdefault(lang, {})["names"] = fitted
+        else:
+            shipped_file["languages"][lang] = {**fitted, **shipped_file["languages"].get(lang, {})}
+    for lang in cq.LANGS:                               # as the server ranks: each list with its ranker
+        fitted = shipped_file["languages"].get(lang, {})
+        base = weights_for(lang)
+        out[f"served_top5_{lang}"] = {
+            "shipped": round(served_top5(got[lang], lang), 1),
+            "fitted": round(served_top5(got[lang], lang, {**base, **fitted.get("weights", {})},
+                                        {**base, **fitted.get("names", fitted).get("weights", {})}), 1)}
     if write:
         path = cq.ROOT / "r1lsp" / MEMBER_WEIGHTS_FILE
         path.write_text(json.dumps(shipped_file, indent=1) + "\n")
@@ -396,19 +435,32 @@ def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) 
 
 def main_test(n_member: int = 200) -> int:
     """The shipped ranking on the TEST split (report only, nothing is fitted here): member top-5
-    in-process, static ranking, `n_member` positions per language (seed 0)."""
+    in-process, static ranking, `n_member` positions per language (seed 0), each list ranked as
+    the server ranks it (`served_top5`); `member_top5_names_*`: the list made of the file's names
+    at the same positions (the server's first answer while jedi is pending)."""
     from r1lsp.completion_rank import weights_for
     t0 = time.perf_counter()
     got = member_samples(n_member, seed=0, split="test")
     out = {}
     for lang in cq.LANGS:
         m = Matrix(got[lang], sorted({k for s in got[lang] for _, f in s.feats for k in f}))
-        out[f"member_top5_{lang}"] = round(m.top5(weights_for(lang, member=True)), 1)
+        out[f"member_top5_{lang}"] = round(served_top5(got[lang], lang), 1)
+        # as this figure was measured before the names ranker: one ranker, ties against the right name
+        out[f"member_top5_ties_against_{lang}"] = round(m.top5(weights_for(lang, member=True)), 1)
         out[f"in_list_{lang}"] = round(100.0 * m.has.mean(), 1)
         out[f"positions_{lang}"] = m.n
+        names = Matrix(got[lang + NAMES], sorted({k for s in got[lang + NAMES] for _, f in s.feats for k in f}))
+        out[f"member_top5_names_{lang}"] = round(names.top5(weights_for(lang, member=True, names=True)), 1)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out))
     return 0
+
+
+def _positions(default: int) -> int:
+    """--positions N (member positions per language), else `default` (40 with --quick)."""
+    if "--positions" in sys.argv:
+        return int(sys.argv[sys.argv.index("--positions") + 1])
+    return 40 if "--quick" in sys.argv else default
 
 
 if __name__ == "__main__":
@@ -417,5 +469,5 @@ if __name__ == "__main__":
     if "--categories" in sys.argv:
         sys.exit(main_categories(40 if "--quick" in sys.argv else 200))
     if "--ranking" in sys.argv:
-        sys.exit(main_ranking(40 if "--quick" in sys.argv else 300, "--reuse" in sys.argv, "--write" in sys.argv))
+        sys.exit(main_ranking(_positions(300), "--reuse" in sys.argv, "--write" in sys.argv))
     sys.exit(main("--quick" in sys.argv, "--with-model" in sys.argv, "--ghost-only" in sys.argv))

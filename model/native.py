@@ -86,7 +86,7 @@ def _build() -> tuple[object, str]:
     experts.argtypes = [I, I, I, I, I, P, P, P, P, P, P, P, P]
     fn.restype = rows.restype = experts.restype = I
     _state["rows"], _state["experts"] = rows, experts
-    return fn, f"compiled ({Path(cc).name}, {SOURCE.name})"
+    return fn, f"compiled ({Path(cc).name}, {', '.join(f.name for f in SOURCES)})"
 
 
 def attend_kept():

@@ -125,9 +125,11 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     if cur is None:
         return CompletionResult([], False)
     ctx = (context or AnalysisContext()).started()
-    weights = weights_for(doc.language, cur.before_word.endswith(".")) if weights is None else weights
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
+    member = cur.before_word.endswith(".")
+    if weights is None:                 # after a dot made of the file's names (analysis pending / unresolved): their own
+        weights = weights_for(doc.language, member, names=member and (pending or not _analysed(found)))
     stage("candidates")
     for c in found:
         m = _match(c.label, cur.prefix)
@@ -146,7 +148,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     use_model = engine is not None and getattr(engine, "state", None) == "ready" and w.get("model", 0.0) != 0.0
     key = key or f"complete:{id(doc)}"
     scores: dict[str, float] = {}
-    resolved_member = cur.before_word.endswith(".") and any(c.symbol is not None or c.detail for c in cands)
+    resolved_member = member and _analysed(cands)
     if use_model:
         budget = max(16, min(512, engine.context_tokens - 64))
         deadline = time.monotonic() + timeout
@@ -187,6 +189,11 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
         out.append(CompletionCandidate(c.label, c.kind, detail, total, c.label, start, end, f"{rank:04d}"))
     model_pending = engine is not None and getattr(engine, "state", None) == "loading"
     return CompletionResult(out, len(items) > max_items or model_pending or pending, stages, pending)
+
+
+def _analysed(cands: list[_Cand]) -> bool:
+    """The candidates come from the language's analysis (jedi's symbols, Java's resolved members)."""
+    return any(c.symbol is not None or c.receiver_type or c.detail for c in cands)
 
 
 def _continuation(engine, doc, cur: Cursor, budget: int, deadline: float, key: str) -> str | None:

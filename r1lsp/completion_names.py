@@ -344,6 +344,7 @@ def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: 
     from tree_sitter import QueryCursor
     support = language_support(doc.language)
     starts = [node.start_byte for node, _, _ in chunks]
+    ends = [node.end_byte for node, _, _ in chunks]
     runs = []
     for i in todo:
         if runs and runs[-1][1] == i - 1:
@@ -352,17 +353,19 @@ def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: 
             runs.append([i, i])
     memo: dict = {}
     for first, last in runs:
-        found = {i: ([], [], []) for i in range(first, last + 1)}
+        found: dict = {}
         cursor = QueryCursor(support.locals)
-        cursor.set_byte_range(chunks[first][0].start_byte, chunks[last][0].end_byte)
+        cursor.set_byte_range(starts[first], ends[last])
         at = first
         for _, caps in cursor.matches(doc.tree.root_node):
-            i = _chunk_of(caps, chunks, starts)
-            if i not in found:
+            i = _chunk_of(caps, chunks, starts, ends)
+            if i is None or not first <= i <= last:
                 continue                                                # scopes only, or a neighbour's
             if i < at:
                 raise _Unchunked
             at = i
+            if i not in found:
+                found[i] = ([], [], [])
             defs, uses, types = found[i]
             node, path, _ = chunks[i]
             for cap, nodes in caps.items():
@@ -377,23 +380,27 @@ def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: 
             if "decl.name" in caps and "decl.type" in caps:
                 t = re.split(r"[<\[]", _text(caps["decl.type"][0]))[0].strip()
                 types.append((_text(caps["decl.name"][0]), t))
-        for i, (defs, uses, types) in found.items():
+        for i in range(first, last + 1):
+            defs, uses, types = found.get(i, ((), (), ()))
             kept[i] = _Chunk(chunks[i][2], tuple(defs), tuple(uses), tuple(types))
 
 
-def _chunk_of(caps: dict, chunks: list, starts: list[int]) -> int | None:
+def _chunk_of(caps: dict, chunks: list, starts: list[int], ends: list[int]) -> int | None:
     """The chunk holding a match's captures (None: it captures scopes only)."""
     at = None
     for cap, nodes in caps.items():
         if cap.startswith("local."):
             continue
         for n in nodes:
-            i = bisect.bisect_right(starts, n.start_byte) - 1
-            chunk = chunks[i][0] if i >= 0 else None
-            if chunk is None or n.end_byte > chunk.end_byte or (at is not None and i != at) \
-                    or (n.start_byte == n.end_byte and not _inside(n, chunk)):
+            s, e = n.start_byte, n.end_byte
+            if at is None:
+                at = bisect.bisect_right(starts, s) - 1
+                if at < 0 or e > ends[at]:
+                    raise _Unchunked
+            elif not starts[at] <= s <= e <= ends[at]:
                 raise _Unchunked
-            at = i
+            if s == e and not _inside(n, chunks[at][0]):
+                raise _Unchunked
     return at
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import dataclasses
 import functools
 import json
 import math
@@ -61,6 +62,8 @@ RANK_WEIGHTS = {
     "follow_match": 0.0,       # log(1 + uses of `.name` followed by the character that follows the word here)
     "follow_same": 0.0,        # the same, on the same receiver
     "prev_match": 0.0,         # log(1 + uses of `receiver.name` after the same token as here (`if`, `=`, `(`))
+    "follow_chain": 0.0,       # log(1 + uses of `.name.next` where `.next` follows the word here)
+    "iterable_for": 0.0,       # an array / collection (Java types) where a for-each loop iterates
     "line_subtokens": 0.0,     # share of the name's words (camelCase / snake_case) in the line's other names
     "function_subtokens": 0.0,  # share of the name's words in the enclosing function's name
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
@@ -84,6 +87,7 @@ class RankContext:
     line: int
     line_names: frozenset[str]             # identifiers elsewhere on the cursor's line (`this. = name;`)
     uses: "WindowUses | None" = None       # member uses around the cursor (after a dot)
+    for_each: bool = False                 # the expression is what a for-each loop iterates
 
     @classmethod
     def of(cls, doc: StructuredDocument, cur: Cursor) -> "RankContext":
@@ -108,7 +112,8 @@ class RankContext:
         line_names = frozenset(_IDENT.findall(cur.before_word) + _IDENT.findall(cur.after[len(cur.tail):]))
         uses = WindowUses.of(doc, cur, recv) if member else None
         return cls(NameCounts.of(doc.text), recv, rtype, place, cur.after.lstrip().startswith("("),
-                   last_use, usage_prior(doc.language), cur.line, line_names, uses)
+                   last_use, usage_prior(doc.language), cur.line, line_names, uses,
+                   _FOR_EACH.search(lead) is not None)
 
 
 WINDOW_LINES = 200
@@ -155,6 +160,8 @@ class WindowUses:
     follow_same: collections.Counter       # the same on the same receiver
     prev: collections.Counter              # name -> uses of `receiver.name` after the token before it here
     line_words: frozenset[str]             # the words of the line's other names
+    chain: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    # name -> uses of `.name.next` where `.next` follows the word here (`x..__name__`: `__class__`)
 
     @classmethod
     def of(cls, doc: StructuredDocument, cur: Cursor, recv: str | None) -> "WindowUses":
@@ -167,7 +174,10 @@ class WindowUses:
         lines: dict[str, list[int]] = {}
         same: dict[str, list[int]] = {}
         follow, follow_same, prev = collections.Counter(), collections.Counter(), collections.Counter()
+        chain_count = collections.Counter()
         after = _next_token(text, cut)                                  # '' (nothing after the word): unused
+        then = _NEXT_MEMBER.match(text, cut)
+        then = re.compile(r"\s*\.\s*" + re.escape(then.group(1)) + r"(?![\w$])") if then else None
         chain = _RECEIVER_END.search(before)
         before_recv = _prev_token(before, chain.start()) if chain else None
         for m in _PAIR_USE.finditer(text):
@@ -185,11 +195,13 @@ class WindowUses:
             if after and _next_token(text, m.end()) == after:
                 follow[name] += 1
                 follow_same[name] += on_recv
+                if then is not None and then.match(text, m.end()):
+                    chain_count[name] += 1
         function, fname, klass = _enclosing(doc, max(cur.word_start - 1, 0))
         line = cur.before_word[:max(0, chain.start() - len(before) + len(cur.before_word))] if chain else cur.before_word
         words = frozenset().union(*map(subtokens, _IDENT.findall(line + " " + cur.after[len(cur.tail):])))
         return cls(lines, same, function, fname, klass, bool(recv) and recv in _self_names(),
-                   follow, follow_same, prev, words)
+                   follow, follow_same, prev, words, chain_count)
 
     def features(self, c: _Cand, line: int) -> dict[str, float]:
         f = {}
@@ -211,6 +223,7 @@ class WindowUses:
         f["follow_match"] = math.log1p(self.follow.get(c.label, 0))
         f["follow_same"] = math.log1p(self.follow_same.get(c.label, 0))
         f["prev_match"] = math.log1p(self.prev.get(c.label, 0))
+        f["follow_chain"] = math.log1p(self.chain.get(c.label, 0))
         words = subtokens(c.label)
         if words:
             f["line_subtokens"] = len(words & self.line_words) / len(words)
@@ -245,6 +258,11 @@ _RECEIVER_END = re.compile(r"(?:(?<![\w$])[\w$]+|\))\s*\.$")       # the receive
 _CHAIN_END = re.compile(r"(?<![\w$.])[\w$]+(?:\s*(?:\.\s*[\w$]+|\([^()]*\)|\[[^\[\]]*\]))*\s*\.$")
 _CONDITION = re.compile(r"(?:\b(?:if|while|elif|assert|not)\s*\(?|&&|\|\||!|\b(?:and|or)\s+)\s*$")
 _MEMBER_USE = re.compile(r"\.\s*([A-Za-z_$][\w$]*)")
+_NEXT_MEMBER = re.compile(r"[ \t]*\.[ \t]*([A-Za-z_$][\w$]*)")           # `.next` right after the word
+_FOR_EACH = re.compile(r"\bfor\s*\([^;()]*:\s*$|\bfor\s+[\w\s,()]+\bin\s+$")    # Java `for (T x :`, Python `for x in`
+ITERABLE_TYPES = frozenset({"List", "Set", "Collection", "Iterable", "ArrayList", "LinkedList", "HashSet",
+                            "TreeSet", "SortedSet", "NavigableSet", "Queue", "Deque", "ArrayDeque",
+                            "LinkedHashSet", "EnumSet", "Stream"})
 
 
 def _python_receiver_type(text: str, recv: str) -> str:
@@ -305,6 +323,7 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         f["void_statement"] = float(void and rc.place == "statement")
         f["bool_condition"] = float(rc.place == "condition" and c.value_type == "boolean")
         f["on_line"] = float(c.label in rc.line_names)
+        f["iterable_for"] = float(rc.for_each and (c.value_type.endswith("]") or c.value_type in ITERABLE_TYPES))
         if rc.uses is not None:
             f.update(rc.uses.features(c, rc.line))
     return f
@@ -335,13 +354,26 @@ def member_weights() -> dict[str, dict[str, float]]:
         raw = resources.files("r1lsp").joinpath(MEMBER_WEIGHTS_FILE).read_text("utf-8")
     except (FileNotFoundError, OSError):
         return {}
-    return {lang: got["weights"] for lang, got in json.loads(raw).get("languages", {}).items()}
+    out = {}
+    for lang, got in json.loads(raw).get("languages", {}).items():
+        out[lang] = got["weights"]
+        if "names" in got:
+            out[lang + NAMES] = got["names"]["weights"]
+    return out
 
 
-def weights_for(language: str, member: bool = False) -> dict[str, float]:
-    """The weights of a list in `language`; `member`: after `receiver.` (the fitted member ranker)."""
+NAMES = "/names"                           # member_weights' key suffix of a list made of the file's names
+
+
+def weights_for(language: str, member: bool = False, names: bool = False) -> dict[str, float]:
+    """The weights of a list in `language`; `member`: after `receiver.` (the fitted member ranker);
+    `names`: that list is made of the file's names (the analysis pending or not resolving the
+    receiver), ranked by weights fitted on such lists where there are."""
     base = {**RANK_WEIGHTS, **LANGUAGE_WEIGHTS.get(language, {})}
-    return {**base, **member_weights().get(language, {})} if member else base
+    if not member:
+        return base
+    fitted = member_weights()
+    return {**base, **fitted.get(language + NAMES if names and language + NAMES in fitted else language, {})}
 
 
 def rank_score(features: dict[str, float], weights: dict[str, float] | None = None) -> float:

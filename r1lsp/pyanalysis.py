@@ -250,8 +250,26 @@ def value_types_within(symbols: list["PySymbol"], deadline: float | None) -> dic
 def owner(c) -> str:
     """The class (or module) declaring a completion's name, by its simple name ('' unknown):
     `builtins.str.count` -> `str`."""
-    parts = (c.full_name or "").split(".")
+    parts = _full_name(c).split(".")
     return parts[-2] if len(parts) >= 2 else ""
+
+
+def _owners_of(symbols: list[PySymbol]) -> None:
+    """Each member's declaring class, kept on the symbol (~5 us a name: jedi's full name, no
+    inference; found with the answer, a list that takes the kept answer has them within any
+    budget). An attribute set in a method (`x.Shelf.__init__.books`) is the class's."""
+    paths = [_full_name(s._jedi).split(".") for s in symbols]
+    classes = {".".join(p[:-1]) for s, p in zip(symbols, paths) if s._jedi.type != "statement" and len(p) >= 2}
+    for s, p in zip(symbols, paths):
+        in_method = s._jedi.type == "statement" and len(p) >= 3 and ".".join(p[:-2]) in classes
+        s._found[owner.__name__] = p[-3] if in_method else p[-2] if len(p) >= 2 else ""
+
+
+def _full_name(c) -> str:
+    try:
+        return c.full_name or ""
+    except Exception:                                                   # jedi on odd code: unknown
+        return ""
 
 
 def owners_within(symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
@@ -320,8 +338,11 @@ def completions(source: str, line: int, column: int, *, path: str | None = None,
             kind = _KIND.get(c.type, "variable")
             if member:
                 kind = {"function": "method", "variable": "field"}.get(kind, kind)
-            out.append(PySymbol(name, kind, bool(in_file), (c.line - 1) if in_file and c.line else None,
-                                builtin, name.startswith("_"), c))
+            sym = PySymbol(name, kind, bool(in_file), (c.line - 1) if in_file and c.line else None,
+                           builtin, name.startswith("_"), c)
+            out.append(sym)
+        if member:
+            _owners_of(out)
     return PyCompletions(out, member, bool(out))
 
 

@@ -102,3 +102,19 @@ def test_java_members_the_workspace_uses_elsewhere_count():
     got = dict(feats)
     assert got["reset"]["workspace_uses"] > 0.0 and got["audit"]["workspace_uses"] == 0.0
     assert got["reset"]["declared"] == 1.0 and got["hashCode"]["declared"] == 0.0
+
+
+def test_the_member_written_before_the_same_next_member_and_a_for_each_loop():
+    text = ("def f(self, o):\n    a = o.__class__.__name__\n    b = self..__name__\n"
+            "    self.\n    n = o.\n    for x in o.\n")
+    doc = StructuredDocument(text, "python")
+    cur = cursor_at(doc, 2, len("    b = self."))
+    rc = RankContext.of(doc, cur)
+    assert _features(rc, cur, "__class__")["follow_chain"] > 0.0
+    assert _features(rc, cur, "__name__")["follow_chain"] == 0.0
+    rc, cur = _context(text, 5)
+    assert rc.for_each
+    java = "class A {\n  void m(Class<?> c) {\n    for (Method m : c.\n  }\n}\n"
+    rc, cur = _context(java, 2, "java")
+    assert _features(rc, cur, "getMethods", kind="method", value_type="Method[]")["iterable_for"] == 1.0
+    assert _features(rc, cur, "getName", kind="method", value_type="String")["iterable_for"] == 0.0

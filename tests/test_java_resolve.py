@@ -132,6 +132,14 @@ def test_members_of_a_value_are_instance_members_with_signatures_and_depth():
     assert own["hashCode"].depth > 0                              # inherited (Record / Object)
 
 
+def test_a_method_overloaded_across_supertypes_accepts_every_overload():
+    # ByteBuffer declares position(int) (a covariant return); Buffer has position() too
+    src = "import java.nio.ByteBuffer;\nclass A { int f(ByteBuffer buf) { return CURSOR; } }"
+    s = scope_at("buf.", source=src)
+    position = {m.name: m for m in s.members(s.receiver())}["position"]
+    assert position.accepts(0) and position.accepts(1)
+
+
 def test_inherited_members_from_workspace_and_jdk_supertypes():
     got = members("this.")
     assert {"first", "describe", "sku", "price", "lines"} <= set(got)
@@ -249,9 +257,13 @@ def test_members_the_document_uses_on_the_same_receiver_rank_near_the_top():
     doc = StructuredDocument(text, "java")
     got = complete(doc, 5, len("        sb."), None, context=AnalysisContext(java_index=JavaIndex()))
     labels = [i.label for i in got.items]
-    # among StringBuilder's ~40 members: beside the ones code uses most (the usage prior: append)
-    assert labels.index("reverse") < 3
-    assert labels.index("reverse") < labels.index("ensureCapacity") and labels.index("reverse") < labels.index("setCharAt")
+    unused = "import java.util.*;\nclass A {\n    void m(StringBuilder sb) {\n        sb.\n    }\n}\n"
+    before = [i.label for i in complete(StructuredDocument(unused, "java"), 3, len("        sb."), None,
+                                        context=AnalysisContext(java_index=JavaIndex())).items]
+    # among StringBuilder's ~40 members: the document's uses move it up, into the first screen
+    # (beside what code uses most, the usage prior's append, and the void setters a statement makes)
+    assert labels.index("reverse") < before.index("reverse") and labels.index("reverse") < 8
+    assert labels.index("reverse") < labels.index("ensureCapacity")
     assert got.items[labels.index("reverse")].detail.startswith("StringBuilder reverse()")
     assert "append" in labels
 

@@ -93,6 +93,20 @@ def test_after_typing_a_dot_the_members_are_ready_for_the_list():
     assert {"add", "books"} <= set(_labels(got)[:3])
 
 
+def test_the_declaring_classes_come_with_the_analysis_answer():
+    """The ranking's features from each member's declaring class (its own type's vs object's)
+    are there in a list with no time to ask jedi anything beyond its kept answer."""
+    doc = StructuredDocument(SOURCE, "python")
+    complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/owners.py"))
+    feats: list = []
+    got = complete(doc, LINE, len("    shelf."), None, features_out=feats,
+                   context=AnalysisContext(path="/budget/owners.py", budget_s=0.0))
+    assert not got.is_incomplete
+    f = dict(feats)
+    assert f["add"]["declared"] == 1.0 and f["books"]["declared"] == 1.0
+    assert f["__eq__"]["object_member"] == 1.0 and f["__eq__"]["declared"] == 0.0
+
+
 def test_details_found_once_serve_the_next_keystrokes(monkeypatch):
     """Signatures jedi found for one list are kept on its answer: the next list at that place
     shows them without asking jedi (here: jedi would have no time at all)."""

@@ -3,6 +3,8 @@ instance members, a type's statics and nested types, a package's classes) and th
 scope at the cursor."""
 from __future__ import annotations
 
+import dataclasses
+
 from r1lsp.java.expressions import _shadow
 from r1lsp.java.types import PLACEHOLDER, PRIMITIVES, ClassInfo, JType, Member, MethodInfo, Receiver, substitute, tparam_split
 from r1lsp.java.workspace import CLASS_NODES, _text
@@ -31,8 +33,12 @@ class MemberOffers:
             out["clone"] = Member("clone", "method", f"{t.show()} clone()", 0, False, "", t, ((0, False),))
         for info, subst, depth in self.hierarchy(t):
             for m in self._declared(info, subst, static):
-                if m.name not in out:
+                old = out.get(m.name)
+                if old is None:
                     out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type, m.arities)
+                elif old.kind == m.kind == "method" and not set(m.arities) <= set(old.arities):
+                    # a supertype's other overloads (ByteBuffer's position(int) over Buffer's position())
+                    out[m.name] = dataclasses.replace(old, arities=tuple(sorted(set(old.arities) | set(m.arities))))
             if static:
                 for simple, binary in sorted(info.nested.items()):
                     out.setdefault(simple, Member(simple, "class", binary.replace("$", "."), depth, True, info.name))
