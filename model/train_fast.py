@@ -1,4 +1,5 @@
-"""The trainer's bf16 fast path for the routed experts (`model/train.py`, `--moe gmm`).
+"""The trainer's bf16 CPU fast paths (`model/train.py`): the routed experts (`--moe gmm`), the
+attention core, projections and hierarchy of a training window, compiled where inductor builds.
 
 `MoE.forward` under bf16 autocast runs the experts as `torch.bmm` over groups padded to the
 largest group (`model.experts.grouped_dispatch`), on weights stacked and cast every step by
@@ -25,7 +26,10 @@ fp32) runs as `attend_chunk`: the fp32 scores q.k computed once serve the masked
 gate loss's dense target, the softmaxes and the KL fused by inductor. On these cores torch's CPU
 flash-attention kernel took 52 ms in bf16 (38 in fp32) for one layer's forward + backward at
 16 x 256 tokens; the whole step, alternated (thread CPU time): bf16 flash -> fp32 flash 1.05-1.07x,
-fp32 flash -> `attend_chunk` compiled 1.14x. The projections around it stay bf16.
+fp32 flash -> `attend_chunk` compiled 1.14x. The projections around it stay bf16: `project`
+(q, k, v with RoPE and the indexer's projection, one function of tensors compiled once for all
+layers) and the hierarchy's forward (`TrainHierarchy`) are compiled too (1.07-1.12x the step).
+Every compiled function passed a forward + backward smoke test against its eager self first.
 """
 from __future__ import annotations
 
