@@ -25,18 +25,7 @@ static float index_score(const float *iq, const float *iw, const float *key, int
     return s;
 }
 
-/* exp(x) for x <= 0, as code the compiler vectorizes: 2^n * p(r), x = n ln2 + r, |r| <= ln2 / 2,
-   p of degree 7 (relative error ~1e-7, about expf's own rounding); exp(x < -87) is 2^-126 * p */
-static inline float exp_neg(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float n = __builtin_rintf(x * 1.44269504088896341f);
-    float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f
-              + r * (1.38888892e-3f + r * 1.98412701e-4f))))));
-    union { float f; int i; } u = { .f = p };
-    u.i += (int)n << 23;
-    return u.f;
-}
+#include "native_math.h"
 
 /* Softmax attention of one query (H heads of D) over the rows cand[0..n) of k and v: every head's
    logits (each row read once), the softmax, then the weighted values (H * D a constant where this
@@ -52,7 +41,7 @@ static inline __attribute__((always_inline)) void attend_heads(
     for (int h = 0; h < H; h++) {
         float *l = lg + h * n, m = -INFINITY, s = 0.0f;
         for (long i = 0; i < n; i++) m = l[i] > m ? l[i] : m;
-        for (long i = 0; i < n; i++) { l[i] = exp_neg(l[i] - m); s += l[i]; }
+        for (long i = 0; i < n; i++) { l[i] = exp_clamped(l[i] - m); s += l[i]; }
         den[h] = s;
     }
     for (int j = 0; j < H * D; j++) o[j] = 0.0f;

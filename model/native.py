@@ -29,6 +29,7 @@ import torch
 
 SOURCE = Path(__file__).with_name("attend_kept.c")
 SOURCES = [SOURCE, SOURCE.with_name("experts_rows.c")]          # built into one library
+HEADERS = [SOURCE.with_name("native_math.h")]                   # included by both (part of the cache key)
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC"]
 _lock = threading.Lock()
 _state: dict = {}                         # "fn": the ctypes function or None, "why": status text
@@ -60,7 +61,7 @@ def _build() -> tuple[object, str]:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         return None, "eager (no C compiler found)"
-    src = b"".join(f.read_bytes() for f in SOURCES)
+    src = b"".join(f.read_bytes() for f in SOURCES + HEADERS)
     key = hashlib.sha256(src + " ".join([cc, *FLAGS]).encode() + _cpu_id().encode()).hexdigest()[:16]
     lib, why = None, "eager (no writable folder for the built kernel)"
     for folder in _folders():
