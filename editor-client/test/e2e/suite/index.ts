@@ -327,8 +327,20 @@ export async function run(): Promise<void> {
     // (no squiggle under the code), and the hover on a name gives the breakdown.
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(inventoryUri));
     const doc = editor.document;
-    const found = await waitFor(() => experts(inventoryUri).length > 0 && experts(inventoryUri), 120_000);
-    assert(found, 'Inventory.java never got its expert diagnostics');
+    const published = await waitFor(() => experts(inventoryUri).length > 0 && experts(inventoryUri), 120_000);
+    assert(published, 'Inventory.java never got its expert diagnostics');
+    // the hints shown may be those of an earlier version (the ghost-line step edited and reverted
+    // this file): the server hovers only on current routing, so wait until a hover answers, as a
+    // user hovering again would, and read the hints published for the current version then
+    const longest = (list: vscode.Diagnostic[]) => list.reduce((a, b) => ((b.relatedInformation?.[0]?.location.range.end.line ?? 0) - b.range.start.line
+      > (a.relatedInformation?.[0]?.location.range.end.line ?? 0) - a.range.start.line ? b : a));
+    const hoverText = async (at: vscode.Position) => {
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', inventoryUri, at);
+      return (hovers ?? []).flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    };
+    const current = await waitFor(async () => /R1 experts/.test(await hoverText(longest(published).range.start.translate(0, 1))), 120_000, 500);
+    assert(current, `no hover on ${doc.getText(longest(published).range)}: the routing of Inventory.java never became current`);
+    const found = experts(inventoryUri);
     const symbols = await vscode.commands.executeCommand<vscode.DocumentSymbol[]>('vscode.executeDocumentSymbolProvider', inventoryUri);
     const flat: vscode.DocumentSymbol[] = [];
     const walk = (list: vscode.DocumentSymbol[]) => list.forEach((s) => { flat.push(s); walk(s.children); });
@@ -343,11 +355,9 @@ export async function run(): Promise<void> {
     }
     assert(found.length === flat.length, `${found.length} hints for ${flat.length} classes / methods`);
     // the hover on the header of the longest unit: the table of its experts, top one first
-    const target = found.reduce((a, b) => ((b.relatedInformation?.[0]?.location.range.end.line ?? 0) - b.range.start.line
-      > (a.relatedInformation?.[0]?.location.range.end.line ?? 0) - a.range.start.line ? b : a));
+    const target = longest(found);
     const at = target.range.start.translate(0, 1);
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', inventoryUri, at);
-    const text = (hovers ?? []).flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    const text = await hoverText(at);
     const top = /^experts (\d+)/.exec(target.message)?.[1];
     assert(/R1 experts/.test(text) && /share of code tokens/.test(text) && /nats\/token/.test(text), `hover: ${text.slice(0, 300)}`);
     assert(top !== undefined && text.split('\n').find((l) => /^\| \d+ \|/.test(l))?.startsWith(`| ${top} |`), `the hover's first expert is not ${top}: ${text.slice(0, 300)}`);
