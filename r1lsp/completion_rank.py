@@ -9,6 +9,7 @@ import functools
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 
@@ -396,11 +397,17 @@ def _expected_type(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext, c
     the `top` best candidates filled in when it is known; Java: as its provider found it)."""
     if doc.language == "java":
         return next((c.expected_type for c in cands if c.expected_type), "")
-    if doc.language != "python" or not any(c.symbol is not None for c in cands):
+    if doc.language != "python":
         return ""
     from r1lsp import pyanalysis
-    expected = pyanalysis.expected_type_within(doc.text, cur.line, len(cur.before_word), path=ctx.path,
-                                               root=ctx.root, env_path=ctx.python_environment, deadline=ctx.deadline)
+    ask = functools.partial(pyanalysis.expected_type_within, doc.text, cur.line, len(cur.before_word), path=ctx.path,
+                            root=ctx.root, env_path=ctx.python_environment)
+    if not any(c.symbol is not None for c in cands):
+        # jedi's names are still pending (this list is the file's names): start its answer for
+        # this position now, unwaited, so that the next keystroke of the word finds it ready
+        ask(deadline=time.monotonic())
+        return ""
+    expected = ask(deadline=ctx.deadline)
     if expected:
         typed = [c for c in cands[:top] if c.symbol is not None]
         for i, t in pyanalysis.value_types_within([c.symbol for c in typed], ctx.deadline).items():

@@ -177,6 +177,24 @@ def test_an_expected_type_found_late_serves_the_next_keystroke():
     assert pyanalysis.expected_type_within(typed, line, col, deadline=0.0, **where) == "int"
 
 
+def test_a_names_list_starts_the_expected_type_for_the_next_keystroke(blocked_jedi, monkeypatch):
+    release, _ = blocked_jedi
+    asked, real = [], pyanalysis.expected_type
+    monkeypatch.setattr(pyanalysis, "expected_type", lambda *a, **k: asked.append(a[1:3]) or real(*a, **k))
+    source = "def area(width: int, unit: str) -> int:\n    return width\n\n\nprint(area(\n"
+    line, col = 4, len("print(area(")
+    where = {"path": "/budget/prefetch.py"}
+    first = complete(StructuredDocument(source, "python"), line, col, None,
+                     context=AnalysisContext(budget_s=0.0, **where))
+    assert first.is_incomplete and first.from_names                    # jedi busy: the file's names
+    release.set()
+    pyanalysis.run_within(lambda: None, None)            # the worker's queue done (it runs jobs in order)
+    assert asked == [(line, col)]                        # the names list asked, unwaited
+    typed = source.replace("print(area(\n", "print(area(wi\n")            # the next keystroke there
+    assert pyanalysis.expected_type_within(typed, line, col, deadline=0.0, **where) == "int"
+    assert asked == [(line, col)]                        # its answer kept, not asked again
+
+
 def test_prewarm_keeps_the_most_recently_opened_files():
     for name in ("a", "b", "c", "d"):
         pyanalysis.prewarm(f"{name} = 1\n", path=f"/budget/recent/{name}.py")
