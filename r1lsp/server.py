@@ -180,7 +180,7 @@ def create_server() -> R1LanguageServer:
             ls.experts.drop(uri)
             ls.diagnostics.forget(uri)
             ls.forget_document_state(uri)
-            memory.trim()
+            memory.after_request()
 
     # -- features (later issues fill these) -------------------------------------------
     @server.feature(
@@ -211,7 +211,7 @@ def create_server() -> R1LanguageServer:
             raise
         ls.completion_answered(uri, result.from_names)
         items = [_completion_item(ls, snap, c) for c in result.items]
-        memory.trim()
+        memory.after_request()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("list at %s:%d:%d (v%d): %d items%s in %.0f ms (thread wait %.0f ms; %s)", uri, line, char,
                       snap.version, len(items), ", incomplete" if result.is_incomplete else "",
@@ -238,7 +238,7 @@ def create_server() -> R1LanguageServer:
             raise
         log.debug("ghost text at %s:%d:%d (v%d): %d suggestion(s) in %.0f ms", uri, line, char, snap.version,
                   len(suggestions), 1000 * (time.perf_counter() - started))
-        memory.trim()
+        memory.after_request()
         current = ls.documents.get(uri) if uri in ls.documents else None
         if current is None or current.version != snap.version:
             return types.InlineCompletionList(items=[])  # the document moved on meanwhile

@@ -292,7 +292,9 @@ class R1LanguageServer(LanguageServer):
         """Once the warm-ups are done, freeze the start-up heap (`memory.freeze_startup_heap`)."""
         await asyncio.gather(*warm_ups, return_exceptions=True)
         frozen = await asyncio.get_running_loop().run_in_executor(None, memory.freeze_startup_heap)
-        log.info("start-up heap frozen: %d objects out of the cyclic collector's reach", frozen)
+        memory.collect_when_idle()
+        log.info("start-up heap frozen: %d objects out of the cyclic collector's reach; full collections "
+                 "when idle %.0f s", frozen, memory.IDLE_COLLECT_S)
 
     # -- the model engine -----------------------------------------------------------
     def model_wanted(self) -> bool:

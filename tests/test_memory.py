@@ -4,6 +4,7 @@ collection (which stalls every thread of the server) walks only what was made si
 from __future__ import annotations
 
 import gc
+import threading
 
 from r1lsp import memory
 
@@ -19,3 +20,25 @@ def test_freezing_the_startup_heap_leaves_the_collector_less_to_walk():
         assert any(o is later for o in gc.get_objects())              # is still the collector's
     finally:
         gc.unfreeze()
+
+
+def test_full_collections_are_rare_and_run_when_the_server_is_idle(monkeypatch):
+    monkeypatch.setattr(memory, "IDLE_COLLECT_S", 0.05)
+    memory.collect_when_idle()
+    assert gc.get_threshold()[2] == memory.GEN2_THRESHOLD
+    freed = threading.Event()
+
+    class Node:
+        def __del__(self):
+            freed.set()
+
+    gc.disable()                     # the idle collector is then the only one that frees a cycle
+    try:
+        node = Node()
+        node.me = node
+        del node
+        assert not freed.is_set()
+        memory.after_request()       # a request answered; none follows
+        assert freed.wait(30), "the cycle was not collected once the server was idle"
+    finally:
+        gc.enable()
