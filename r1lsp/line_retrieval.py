@@ -58,7 +58,6 @@ TYPED_WEIGHT = 0.1         # evidence per token typed on the line (at most TYPED
 TYPED_CAP = 12
 VOTES_WEIGHT = 0.5         # evidence per log(votes)
 MIN_EVIDENCE = -0.5        # below it nothing is shown
-ENDS_VOTE = True
 MAX_LINE_CHARS = 240
 _STRING_NODES = frozenset(("string", "concatenated_string"))       # longer lines (data, minified code) are not sources
 
@@ -185,7 +184,7 @@ def line_candidates(text: str, row: int, typed: str, language: str,
                 continue
             distance = abs(i - own_row) if own_row is not None else 10 ** 6
             code = in_code if own_row is not None else None
-            if s == typed.rstrip() and ENDS_VOTE and (code is None or code(i)):
+            if s == typed.rstrip() and (code is None or code(i)):
                 vote("", EXACT_WEIGHT * factor, distance, False)                # a line that ends here
             elif s.startswith(typed):
                 if len(s) > len(typed) and (code is None or code(i)):

@@ -396,8 +396,9 @@ class R1LanguageServer(LanguageServer):
         the document)."""
         out, taken_paths = [], set()
         for other, _ in self.recent_edits.others(uri):
-            if other in self.documents and self.documents.get(other).language == language:
-                out.append(self.documents.get(other).text)
+            doc = self.documents.get(other) if other in self.documents else None
+            if doc is not None and doc.language == language:
+                out.append(doc.text)
                 if other.startswith("file:"):
                     taken_paths.add(to_fs_path(other))                  # its editor text, not the file's
                 if len(out) == RETRIEVAL_FILES:
