@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from model.structure import StructuredDocument
 from model.structure.languages import language_support
 from model.structure.text_index import decode
-from r1lsp.completion_names import (_IDENT, KINDS, NO_COMPLETION_NODES, Cursor, NameCounts, _class_body,
-                                    _class_scopes, _contains, _innermost_scope, _receiver, _same, cursor_at,
-                                    document_names, grammar_keywords)
+from r1lsp.completion_counts import _IDENT, NameCounts
+from r1lsp.completion_names import (KINDS, NO_COMPLETION_NODES, Cursor, _class_body, _class_scopes, _contains,
+                                    _innermost_scope, _receiver, _same, cursor_at, document_names, grammar_keywords)
 
 
 @dataclass

@@ -1,20 +1,20 @@
 """The cursor and the document's names, for the completion list: the word at an LSP position,
 definitions with their scopes, members used per receiver and declared types (from
-`model/structure/queries/<language>/locals.scm`), the grammar's keywords, and how often names
-occur. Both kinds of names are kept per document text (the requests of one version share them)."""
+`model/structure/queries/<language>/locals.scm`) and the grammar's keywords (how often names
+occur: `completion_counts`). The names are kept per document text (the requests of one version
+share them)."""
 from __future__ import annotations
 
 import bisect
 import collections
-import concurrent.futures
 import functools
 import re
-import threading
 from dataclasses import dataclass
 
 from model.structure import StructuredDocument
 from model.structure.languages import GRAMMARS, language_support
 from model.structure.text_index import decode, ts_point, utf8_bytes
+from r1lsp.completion_counts import _REMEMBER_LOCK, NameCounts, _common_ends, _remember
 
 KINDS = ("keyword", "variable", "parameter", "field", "method", "function", "class", "module", "model")
 
@@ -24,7 +24,6 @@ LITERAL_KEYWORDS = {"python": ("True", "False", "None"),
 NO_COMPLETION_NODES = {"comment", "line_comment", "block_comment", "string_content", "string_fragment",
                        "string_literal", "character_literal", "text_block"}
 
-_IDENT = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
 
 
 def _is_ident_char(c: str) -> bool:
@@ -169,41 +168,6 @@ def _names_from_last(doc: StructuredDocument) -> DocumentNames:
 
 
 _NAMES: collections.OrderedDict = collections.OrderedDict()
-_REMEMBER_LOCK = threading.Lock()
-
-
-_MAKING: dict = {}                 # (table id, key) -> Future of a value being made
-
-
-def _remember(table: collections.OrderedDict, key, make, size: int = 2):
-    """table[key], made by make() when missing (once: a second thread asking meanwhile waits
-    for the first's); the `size` most recent kept."""
-    with _REMEMBER_LOCK:
-        if key in table:
-            table.move_to_end(key)
-            return table[key]
-        making = _MAKING.get((id(table), key))
-        mine = making is None
-        if mine:
-            making = _MAKING[(id(table), key)] = concurrent.futures.Future()
-    if not mine:
-        return making.result()
-    try:
-        value = make()
-    except BaseException as exc:
-        with _REMEMBER_LOCK:
-            del _MAKING[(id(table), key)]
-        making.set_exception(exc)
-        raise
-    with _REMEMBER_LOCK:
-        table[key] = value
-        while len(table) > size:
-            table.popitem(last=False)
-        del _MAKING[(id(table), key)]
-    making.set_result(value)
-    return value
-
-
 # ---------------------------------------------------------------------------- names by chunk
 #
 # A document's names are those of the locals query's matches over its tree, in the order the
@@ -506,95 +470,3 @@ def _receiver(text: str) -> str:
     while i > 0 and _is_ident_char(text[i - 1]):
         i -= 1
     return text[i:]
-
-
-
-@dataclass
-class NameCounts:
-    """How often names occur in the document: anywhere, as a member (`.name`), and per
-    receiver (`recv.name`)."""
-    names: collections.Counter
-    members: collections.Counter
-    pairs: collections.Counter
-
-    @classmethod
-    def of(cls, text: str) -> "NameCounts":
-        """The counts of `text` (kept for the last texts; a text that differs from the last one
-        counted in a small region, as after a keystroke, is counted there only)."""
-        return _remember(_COUNTS, text, lambda: cls._from_last(text))
-
-    @classmethod
-    def _from_last(cls, text: str) -> "NameCounts":
-        with _REMEMBER_LOCK:
-            last = next(reversed(_COUNTS.items()), None)
-        if last is not None:
-            old_text, old = last
-            (a0, a1), (b0, b1) = _changed_region(old_text, text)
-            if (a1 - a0) + (b1 - b0) < len(text) // 4:
-                return old._replaced(cls._count(old_text[a0:a1]), cls._count(text[b0:b1]))
-        return cls._count(text)
-
-    def _replaced(self, removed: "NameCounts", added: "NameCounts") -> "NameCounts":
-        """These counts with a region's counts replaced by another's."""
-        out = []
-        for mine, minus, plus in ((self.names, removed.names, added.names),
-                                  (self.members, removed.members, added.members),
-                                  (self.pairs, removed.pairs, added.pairs)):
-            c = mine.copy()
-            c.subtract(minus)
-            c.update(plus)
-            for k in minus:
-                if c[k] <= 0:
-                    del c[k]
-            out.append(c)
-        return NameCounts(*out)
-
-    @classmethod
-    def _count(cls, text: str) -> "NameCounts":
-        # a pair starts where a name starts: without (?<![\w$]) the search backtracks through
-        # every suffix of a name not followed by a dot (a 2 MB name: a worker stuck for hours)
-        pairs = collections.Counter(re.findall(r"(?<![\w$])([\w$]+)\s*\.\s*([\w$]+)", text))
-        members = collections.Counter()
-        for (_, m), n in pairs.items():
-            members[m] += n
-        return cls(collections.Counter(_IDENT.findall(text)), members, pairs)
-
-
-_COUNTS: collections.OrderedDict = collections.OrderedDict()
-
-
-def _changed_region(old: str, new: str, margin_lines: int = 3) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(start, end) in `old` and in `new` of the region where they differ, widened to whole
-    lines and `margin_lines` more on each side (a `recv . name` pair can span lines: one that
-    crosses the region's edge lies in text both have alike, so it is counted alike in both)."""
-    prefix, suffix = _common_ends(old, new)
-    start = prefix
-    for _ in range(margin_lines + 1):
-        start = max(0, new.rfind("\n", 0, max(start - 1, 0)) + 1) if start > 0 else 0
-    end = len(new) - suffix
-    for _ in range(margin_lines + 1):
-        nl = new.find("\n", end)
-        end = len(new) if nl < 0 else nl + 1
-    tail = len(new) - end                                               # inside the common suffix
-    return (start, len(old) - tail), (start, end)
-
-
-def _common_ends(old, new) -> tuple[int, int]:
-    """The lengths of the longest common prefix of two strings (or byte strings) and of their
-    longest common suffix after it."""
-    lo, hi = 0, min(len(old), len(new))
-    while lo < hi:                                                      # common prefix
-        mid = (lo + hi + 1) // 2
-        if old[:mid] == new[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    prefix = lo
-    lo, hi = 0, min(len(old), len(new)) - prefix
-    while lo < hi:                                                      # common suffix (after the prefix)
-        mid = (lo + hi + 1) // 2
-        if old[len(old) - mid:] == new[len(new) - mid:]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return prefix, lo

@@ -32,7 +32,7 @@ from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
-from r1lsp.foreground import after_lists, yield_to_lists
+from r1lsp.foreground import after_lists, start_workers, yield_to_lists
 from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.line_retrieval import sibling_texts
@@ -287,6 +287,11 @@ class R1LanguageServer(LanguageServer):
             self._lists_from_names.add(uri)
         else:
             self._lists_from_names.discard(uri)
+
+    def start_workers(self) -> None:
+        """The threads of the session's executors, started before the first requests need them."""
+        for pool in (self.list_executor, self.prepare_executor, self.inline_pool, self.experts.pool):
+            start_workers(pool, pool._max_workers)
 
     async def freeze_after(self, warm_ups: list) -> None:
         """Once the warm-ups are done, freeze the start-up heap (`memory.freeze_startup_heap`)."""
