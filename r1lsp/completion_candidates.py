@@ -360,8 +360,9 @@ def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, in
             names: bool = False) -> None:
     """Start what the next list at this document needs before it is asked (an opened or edited
     document): the language's analysis parses the text; at a `cursor` (line, UTF-16 column)
-    right after a `.` it starts on the members there; `names`: the structure's names and
-    counts are made now (a document just opened)."""
+    right after a `.` it starts on the members there; `names`: the name counts (and where the
+    analysis may not answer in time, the structure's names) are made now (a document just
+    opened)."""
     if doc.language == "python":
         from r1lsp import pyanalysis
         pyanalysis.prewarm(doc.text, path=ctx.path, root=ctx.root, env_path=ctx.python_environment)
@@ -374,7 +375,8 @@ def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, in
             except pyanalysis.EnvironmentError_:
                 pass
     if names:
-        document_names(doc)
+        if doc.language == "python":       # its first list answers from them while jedi parses
+            document_names(doc)
         NameCounts.of(doc.text)
 
 

@@ -155,3 +155,18 @@ def test_fallback_is_known_without_mapping():
     assert StructuredDocument("a\x00b", "python").fallback == "document looks binary (NUL byte)"
     assert StructuredDocument("just words", "plaintext").fallback is None
     assert StructuredDocument("x = 1\n", "python").fallback is None
+
+
+def test_an_edit_that_leaves_an_error_elsewhere_equals_a_fresh_map():
+    """Deleting from `if (` up to the line after leaves a stray `}` that closes the method early:
+    the errors lie after the edit, where an incremental parse recovers from them differently
+    from a fresh parse (the hierarchy kept one method and a class body too few)."""
+    doc = StructuredDocument(fixture("Shop.java"), "java")
+    assert doc.text.split("\n")[18].strip() == "if (doubled > 10) {"
+    doc.apply_change("", (18, 5), (20, 3))
+    assert doc.text.split("\n")[18] == "          }"
+    assert doc.tree.root_node.has_error
+    assert doc.hierarchy == map_structure(doc.text, "java")
+    check_invariants(doc.hierarchy, doc.text)
+    doc.apply_change("x", (17, 8), (17, 8))                # typing on, away from the errors
+    assert doc.hierarchy == map_structure(doc.text, "java")

@@ -146,15 +146,18 @@ class StructuredDocument:
                       start_point=old_index.ts_point(s), old_end_point=old_index.ts_point(e),
                       new_end_point=index.ts_point(new_end))
         tree = self._parser.parse(data, old_tree)
+        if tree.root_node.has_error:
+            # tree-sitter's error recovery may differ between an incremental and a fresh parse
+            # (anywhere in the tree, not only at the edit): with errors, the tree is a fresh parse
+            tree = self._parser.parse(data)
         if _touches_error(tree, s, new_end) or _touches_error(old_tree, s, new_end):
-            # tree-sitter's error recovery may differ between an incremental and a fresh parse:
-            # where the edit meets broken code, parse afresh (the hierarchy equals a fresh one)
-            self.tree = self._parser.parse(data)
+            # where the edit meets broken code, map it all (the hierarchy equals a fresh one)
+            self.tree = tree
             self.hierarchy = map_tree(self.tree, index, self.language, self._support)
             return self.hierarchy.intersecting(ranges + [(0, len(data))])
         ranges += [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
         self.tree = tree
-        local = self._remap_locally(old_h, old_index, tree, ranges, s, e, new_end)
+        local = self._remap_locally(old_h, old_index, old_tree, tree, ranges, s, e, new_end)
         if local is None:
             local = map_tree(tree, index, self.language, self._support)
         else:
@@ -162,7 +165,7 @@ class StructuredDocument:
         self.hierarchy = local
         return local.intersecting(ranges)
 
-    def _remap_locally(self, old: Hierarchy, old_index: LineIndex, tree, ranges, s: int, e: int,
+    def _remap_locally(self, old: Hierarchy, old_index: LineIndex, old_tree, tree, ranges, s: int, e: int,
                        new_end: int) -> Hierarchy | None:
         lo = min(a for a, _ in ranges)
         hi = max(b for _, b in ranges)
@@ -176,6 +179,10 @@ class StructuredDocument:
         if node is None or node.id == root.id:
             return None
         x_start, x_end = node.start_byte, node.end_byte
+        if _errors_outside(tree, x_start, x_end) or _errors_outside(old_tree, x_start, x_end):
+            # tree-sitter's changed ranges compare nodes by kind, extent and parse state: where a
+            # tree has errors a re-parse may change a node's insides without a changed range
+            return None
         delta = new_end - e
         old_end = x_end - delta
         # the old hierarchy must have a paragraph owned by a node of this kind and range
@@ -205,6 +212,29 @@ class _Lazy:
                     self._value = self._make()
                     self._make = None
         return self._value
+
+
+def _errors_outside(tree, start: int, end: int) -> bool:
+    """Whether `tree` has an error or missing node outside the byte range [start, end) (a node
+    on the way down to that range included)."""
+    node = tree.root_node
+    if not node.has_error:
+        return False
+    while True:
+        if node.is_error or node.is_missing:
+            return True
+        inner = None
+        for child in node.children:
+            if child.end_byte <= start or child.start_byte >= end:
+                if child.has_error:
+                    return True
+            elif child.start_byte <= start and end <= child.end_byte and inner is None:
+                inner = child                                           # holds the range: go down
+            elif child.has_error:
+                return True                                             # overlaps the range's edge
+        if inner is None or (inner.start_byte == start and inner.end_byte == end):
+            return inner is not None and (inner.is_error or inner.is_missing)
+        node = inner
 
 
 def _touches_error(tree, start: int, end: int) -> bool:
