@@ -26,7 +26,7 @@ from pygls.uris import to_fs_path
 
 from r1lsp import __version__, memory
 from r1lsp.completion import AnalysisContext
-from r1lsp.completion_candidates import prepare, prepare_names
+from r1lsp.completion_candidates import prepare, prepare_names, start_analysis
 from r1lsp.diagnostics_hub import DiagnosticsHub
 from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
@@ -278,8 +278,9 @@ class R1LanguageServer(LanguageServer):
             if typed.start is None or not typed.text.endswith(".") or "\n" in typed.text:
                 return
             cursor = (typed.start[0], typed.start[1] + utf16_len(typed.text))
-        self.prepare_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
-                                     typed is None)
+        snap, ctx = self.documents.get(uri).snapshot(), self.analysis_context(uri)
+        start_analysis(snap, ctx)
+        self.prepare_executor.submit(prepare, snap, ctx, cursor, typed is None)
 
     def completion_answered(self, uri: str, from_names: bool) -> None:
         """Note whether a list at `uri` had to answer with the file's names (see `prepare_completion`)."""

@@ -83,9 +83,10 @@ def test_without_a_budget_the_analysis_is_awaited():
 def test_after_typing_a_dot_the_members_are_ready_for_the_list():
     """didChange that types `.` starts jedi on the members there (completion_candidates.prepare):
     the list that follows gets jedi's answer even with no time to wait for it."""
-    from r1lsp.completion_candidates import prepare
+    from r1lsp.completion_candidates import prepare, start_analysis
     doc = StructuredDocument(SOURCE, "python")
     ctx = AnalysisContext(path="/budget/typed.py", budget_s=0.0)
+    start_analysis(doc, ctx)
     prepare(doc, ctx, (LINE, len("    shelf.")))
     pyanalysis.run_within(lambda: None, None)                          # the worker is done with what came before
     got = complete(doc, LINE, len("    shelf."), None, context=ctx)
