@@ -40,7 +40,7 @@ from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, strict_converter
-from r1lsp.pyanalysis import check_environment
+from r1lsp.pyanalysis import check_environment, drop_queued_elsewhere
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.translation_writer import TranslationWriter
 from model.structure import StructuredDocument
@@ -452,10 +452,12 @@ class R1LanguageServer(LanguageServer):
         """A document was opened: ghost text that nobody asked for yet (`warm_ghost_text`) at
         other documents stops, as a request here would stop it, instead of holding the CPU while
         this document's first list is made (bench/lsp_latency.py: a warm run at the document
-        left, 240 ms of model work, overlapped the next document's first list: 198 ms)."""
+        left, 240 ms of model work, overlapped the next document's first list: 198 ms); so do
+        jedi's answers asked there and not started (`pyanalysis.drop_queued_elsewhere`)."""
         with self._ghost_lock:
             for other in [u for u, run in self.ghost_runs.items() if u != uri and not run.asked.is_set()]:
                 self.ghost_runs.pop(other).cancel.set()
+        drop_queued_elsewhere(self.analysis_context(uri).path)
 
     def warm_ghost_text(self, uri: str, offset: int) -> None:
         """After an edit ending at byte `offset` (where the cursor then is): start the ghost text
