@@ -2,7 +2,8 @@
 block-sparse decode attention of one row, and of every row of a batch with its own cache: RoPE,
 cache writes, key selection and the attention over the kept keys, reading the cached rows in
 place) and `model/experts_rows.c` (the int8 experts of a few rows in float32, weights shared by
-the rows routed to an expert).
+the rows routed to an expert); `model/w8a8_rows.c` (a prefill's W8A8 passes: model/w8a8.py) is
+built into the same library (`library()`).
 
 Eager PyTorch runs that attention as ~45 small ops a row and layer (a few us each on these cores)
 and the experts as ~8 ops an expert; each C function does the same in one call. They are compiled

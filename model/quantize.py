@@ -131,8 +131,8 @@ def concat_linears(mods) -> nn.Module | None:
 
 
 def _w8a8(self: Int8Linear, x2: torch.Tensor) -> torch.Tensor:
-    if not x2.is_cuda:                  # the same values, quantization and scaling one pass each
-        x_q, s_x = quant_rows(x2 if x2.dtype == torch.float32 else x2.float())
+    if not x2.is_cuda and x2.size(0) > SMALL_M:    # a prefill's rows: quantizing and scaling back
+        x_q, s_x = quant_rows(x2 if x2.dtype == torch.float32 else x2.float())   # 1 pass each, same values
         return int8_mm(x_q, s_x, self.weight_int8, self.weight_scale)
     s_x = x2.abs().amax(dim=1, keepdim=True).float().clamp_min(1e-12) / 127.0  # (M, 1)
     x_q = (x2.float() / s_x).round().clamp(-127, 127).to(torch.int8)
