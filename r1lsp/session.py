@@ -463,6 +463,7 @@ class R1LanguageServer(LanguageServer):
         self.ghost_text(uri, snap, *snap.position_at(offset), background=True)
 
     def shutdown_engine(self) -> None:
+        self.experts.stop()
         if self.engine is not None:
             self.engine.close()
             self.engine = None
