@@ -247,9 +247,14 @@ class R1LanguageServer(LanguageServer):
                 self.java_index.update(uri, tree=self.documents.get(uri).tree)
         return self.java_index
 
+    @staticmethod
+    def path_of(uri: str) -> str | None:
+        """The file path of a document ('file:' URIs), else None."""
+        return to_fs_path(uri) if uri.startswith("file:") else None
+
     def analysis_context(self, uri: str) -> AnalysisContext:
         """The document's path, its workspace folder and the Python interpreter for analysis."""
-        path = to_fs_path(uri) if uri.startswith("file:") else None
+        path = self.path_of(uri)
         root = None
         if path is not None:
             try:
@@ -457,7 +462,7 @@ class R1LanguageServer(LanguageServer):
         with self._ghost_lock:
             for other in [u for u, run in self.ghost_runs.items() if u != uri and not run.asked.is_set()]:
                 self.ghost_runs.pop(other).cancel.set()
-        drop_queued_elsewhere(self.analysis_context(uri).path)
+        drop_queued_elsewhere(self.path_of(uri))
 
     def warm_ghost_text(self, uri: str, offset: int) -> None:
         """After an edit ending at byte `offset` (where the cursor then is): start the ghost text
