@@ -381,7 +381,6 @@ def sibling_texts(path: str, language: str, skip: frozenset = frozenset(), limit
     30.5 -> 33.7 with 4 of them). Read once per file version (path, mtime, size)."""
     import os
 
-
     names = folder_files(path, language)
     out = []
     for other in names:
