@@ -93,6 +93,7 @@ def create_server() -> R1LanguageServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: R1LanguageServer, params: types.InitializedParams) -> None:
         ls.loop = asyncio.get_running_loop()
+        ls.start_workers()
         await ls.pull_configuration()
         ls.ensure_engine()
         # jedi's first answer loads the builtins (~2 s): pay that before the first completion

@@ -27,13 +27,13 @@ from pygls.uris import to_fs_path
 
 from r1lsp import __version__, memory
 from r1lsp.completion import AnalysisContext
-from r1lsp.completion_candidates import prepare, prepare_names
+from r1lsp.completion_candidates import prepare, prepare_names, start_analysis
 from r1lsp.diagnostics_hub import DiagnosticsHub
 from r1lsp.documents import DocumentStore, TextChange
 from r1lsp.engine import Engine, EngineState
 from r1lsp.expert_labels import load_expert_labels
 from r1lsp.expert_scheduler import ExpertScheduler
-from r1lsp.foreground import after_lists, yield_to_lists
+from r1lsp.foreground import after_lists, start_workers, yield_to_lists
 from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
 from r1lsp.line_retrieval import folder_files, sibling_texts
@@ -42,7 +42,7 @@ from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
 from r1lsp.protocol import MessageReader, R1Protocol, serve, stdin_chunks, strict_converter
-from r1lsp.pyanalysis import check_environment
+from r1lsp.pyanalysis import check_environment, drop_queued_elsewhere
 from r1lsp.settings import SECTION, Settings, merge_settings
 from r1lsp.translation_writer import TranslationWriter
 from model.structure import StructuredDocument
@@ -295,8 +295,9 @@ class R1LanguageServer(LanguageServer):
             if typed.start is None or not typed.text.endswith(".") or "\n" in typed.text:
                 return
             cursor = (typed.start[0], typed.start[1] + utf16_len(typed.text))
-        self.prepare_executor.submit(prepare, self.documents.get(uri).snapshot(), self.analysis_context(uri), cursor,
-                                     typed is None)
+        snap, ctx = self.documents.get(uri).snapshot(), self.analysis_context(uri)
+        start_analysis(snap, ctx)
+        self.prepare_executor.submit(prepare, snap, ctx, cursor, typed is None)
 
     def completion_answered(self, uri: str, from_names: bool) -> None:
         """Note whether a list at `uri` had to answer with the file's names (see `prepare_completion`)."""
@@ -304,6 +305,11 @@ class R1LanguageServer(LanguageServer):
             self._lists_from_names.add(uri)
         else:
             self._lists_from_names.discard(uri)
+
+    def start_workers(self) -> None:
+        """The threads of the session's executors, started before the first requests need them."""
+        for pool in (self.list_executor, self.prepare_executor, self.inline_pool, self.experts.pool):
+            start_workers(pool, pool._max_workers)
 
     async def freeze_after(self, warm_ups: list) -> None:
         """Once the warm-ups are done, freeze the start-up heap (`memory.freeze_startup_heap`)."""
@@ -479,10 +485,12 @@ class R1LanguageServer(LanguageServer):
         """A document was opened: ghost text that nobody asked for yet (`warm_ghost_text`) at
         other documents stops, as a request here would stop it, instead of holding the CPU while
         this document's first list is made (bench/lsp_latency.py: a warm run at the document
-        left, 240 ms of model work, overlapped the next document's first list: 198 ms)."""
+        left, 240 ms of model work, overlapped the next document's first list: 198 ms); so do
+        jedi's answers asked there and not started (`pyanalysis.drop_queued_elsewhere`)."""
         with self._ghost_lock:
             for other in [u for u, run in self.ghost_runs.items() if u != uri and not run.asked.is_set()]:
                 self.ghost_runs.pop(other).cancel.set()
+        drop_queued_elsewhere(self.analysis_context(uri).path)
 
     def warm_ghost_text(self, uri: str, offset: int) -> None:
         """After an edit ending at byte `offset` (where the cursor then is): start the ghost text
