@@ -99,6 +99,8 @@ class Expert(nn.Module):
             packed = (w13.weight_int8, w13._scale_bf16(), self.w2.weight_int8, self.w2._scale_bf16(),
                       w13.weight_scale.float().contiguous(), self.w2.weight_scale.float().contiguous(),
                       w13.weight_int8.t().contiguous(), self.w2.weight_int8.t().contiguous()) if ok else None
+            if packed is not None:                   # + the compiled call's 4 pointers (`native.run_experts`)
+                packed += (tuple(packed[i].data_ptr() for i in (6, 4, 7, 5)),)
             cached = self.__dict__["_packed"] = (w13, key2, packed)
         self.__dict__["_packed_state"] = (_linears_state(self._modules), cached[2])
         return cached[2]
