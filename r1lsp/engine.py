@@ -3,8 +3,8 @@
 - Threading: `start()` loads the checkpoint in the worker (r1lsp.model_loading; progress via
   `on_progress`), which then serves until `close()`. Callers on any thread get Futures;
   nothing raises into a caller except through a future.
-- Batching: the worker takes what is queued (up to `max_batch`, waiting `batch_wait_ms` for
-  more; generate and score before route, so typing never waits behind expert routing): all
+- Batching: the worker takes what is queued (up to `max_batch`, waiting until no request came
+  for `batch_wait_ms`, at most BATCH_WAIT_ROUNDS times that; generate and score before route, so typing never waits behind expert routing): all
   generate requests of a take through one `model.generate.generate` call, all route requests
   as left-padded batches of similar length, each score request on its own.
 - Prefix cache: per `prefix_key` ("<uri>#completion#prefix", ...) the model cache of the last
@@ -381,12 +381,19 @@ class Engine:
                 self._cond.wait(quiet)                  # only background work queued, and someone is typing
             if self.state is not EngineState.READY:
                 return None
-            deadline = time.monotonic() + self.batch_wait_s
+            # wait until batch_wait_s passed without a new request (clients sending at once reach the
+            # queue spread over a few ms when the cores are busy: a fixed window from the first
+            # split them into batches), at most BATCH_WAIT_ROUNDS windows; a lone request waits one
+            first = time.monotonic()
+            deadline, n = first + self.batch_wait_s, len(self._queue)
             while len(self._queue) < self.max_batch:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
+                if len(self._queue) > n:
+                    n = len(self._queue)
+                    deadline = min(time.monotonic() + self.batch_wait_s, first + BATCH_WAIT_ROUNDS * self.batch_wait_s)
             batch = _take_interactive_first(self._queue, self.max_batch)
         return [r for r in batch if not _drop_if_cancelled(r)]
 
@@ -590,6 +597,7 @@ class Engine:
             _resolve(r, trace)
 
 
+BATCH_WAIT_ROUNDS = 5          # the longest a take waits for more requests, in batch_wait_ms
 MAX_CANDIDATE_TOKENS = 64      # tokens of a completion candidate that are scored
 ROUTE_BATCH_TOKENS = 4096      # positions (rows x longest row) in one route forward
 
