@@ -168,6 +168,8 @@ class Hierarchy(nn.Module):
                     pooled = cached_unit_means(caches[lvl], y_all, ids_all, T)
                 else:
                     pooled = causal_unit_mean(y_all, ids_all)[:, -T:]
+                    if y_all.size(0) == 1:          # the last unit's running sum, for the decode steps
+                        cached_unit_mean(caches[lvl], y_all, ids_all)      # that follow (kept in the memo)
             z = rms_norm(norms[lvl], pooled)
             levels.append(z)
         return self.up(torch.cat(levels, dim=-1)), levels
