@@ -285,6 +285,8 @@ def main() -> int:
                     help="run the server from this checkout (a baseline: `git archive REV | tar -x -C DIR`)")
     ap.add_argument("--lines-only", action="store_true", help="the line positions only (ghost text, no lists)")
     ap.add_argument("--no-retrieval", action="store_true", help="r1lsp.inline.retrieval off (the model alone)")
+    ap.add_argument("--lines", type=int, default=None,
+                    help="line positions per language (default 60, --quick 12; the first 60 of 300 are the default's)")
     args = ap.parse_args()
     global SERVER_DIR
     SERVER_DIR = args.server_dir
@@ -299,6 +301,8 @@ def main() -> int:
         n_line = 0
     if args.lines_only:
         n_member = 0
+    if args.lines is not None:
+        n_line = args.lines
     pos = positions(args.split, n_member, n_line)
     options = {"model": {"threads": 1}, "features": {"expertDiagnostics": False}}
     if args.min_confidence is not None:

@@ -164,11 +164,11 @@ class Indexer(nn.Module):
         # one projection for q (Hi * Di), k (Di) and the head weights (Hi): one matmul per step
         self.proj = nn.Linear(cfg.d_model, cfg.index_heads * (cfg.index_dim + 1) + cfg.index_dim, bias=False)
 
-    def project(self, x, cos, sin):
-        """x (B, T, d) -> q (B, T, Hi, Di), w (B, T, Hi), k (B, T, Di)."""
+    def project(self, x, cos, sin, p=None):
+        """x (B, T, d) -> q (B, T, Hi, Di), w (B, T, Hi), k (B, T, Di); p: `proj`(x) when computed."""
         B, T, _ = x.shape
         H, D = self.n_heads, self.head_dim
-        p = self.proj(x)
+        p = self.proj(x) if p is None else p
         qk = apply_rope(p[..., :(H + 1) * D].view(B, T, H + 1, D), cos, sin)         # q's heads, then k
         q, k, w = qk[:, :, :H], qk[:, :, H], p[..., (H + 1) * D:]                     # (B, T, Hi, Di), (B, T, Di)
         return q * D ** -0.5, w * H ** -0.5, k                                        # w: (B, T, Hi)
@@ -208,12 +208,17 @@ class SparseAttention(nn.Module):
         H, HD = self.n_heads, self.n_heads * self.head_dim
         fused = None if torch.is_grad_enabled() else self.fused_projection()
         if fused is not None:                                # inference: one matmul for q, k, v (+ indexer)
-            p = self.joined(x, fused(x))
+            p = fused(x)
+            if T <= self.few_queries:
+                p = self.joined(x, p)
             if T == 1 and pad_len is None and self.native and self.block_sparse and self.indexer is not None:
                 y = self._native_rows(p, rope, index_rope, cache, start_pos)
                 if y is not None:                            # every row's step in one compiled call
                     return self.wo(y), None
-            q, k, v, index = self.rotate_joined(x, p, rope, index_rope)
+            if T > self.few_queries:
+                q, k, v, index = self.rotate_apart(x, p, rope, index_rope)
+            else:
+                q, k, v, index = self.rotate_joined(x, p, rope, index_rope)
         else:
             qk = torch.cat([self.wq(x).view(B, T, H, self.head_dim), self.wk(x).view(B, T, H, self.head_dim)], 2)
             q, k = apply_rope(qk, *rope).split(H, dim=2)                           # (B, T, H, D) each
@@ -273,6 +278,22 @@ class SparseAttention(nn.Module):
         iq = y[..., 3 * HD:3 * HD + Hi * Di].view(B, T, Hi, Di)
         ik = y[..., 3 * HD + Hi * Di:3 * HD + (Hi + 1) * Di]
         return q, k, v, (iq, y[..., 3 * HD + (Hi + 1) * Di:], ik)
+
+    def rotate_apart(self, x, p, rope, index_rope):
+        """`rotate_joined`'s values (bit for bit) for many rows (a prefill): q and k rotated
+        together, the indexer's projection on its own (its part of p where `fused_projection`
+        holds it, else its Linear on x). Measured on a 512-token prefill: the joined pass's
+        strided views of one wide (T, W) tensor slowed the chunked attention by ~10 %, and
+        appending a float indexer to int8 q/k/v cost a (T, W) concatenation."""
+        B, T, _ = x.shape
+        H, D = self.n_heads, self.head_dim
+        HD = H * D
+        q, k = apply_rope(p[..., :2 * HD].view(B, T, 2 * H, D), *rope).split(H, dim=2)
+        v = p[..., 2 * HD:3 * HD].view(B, T, H, D)
+        if self.indexer is None:
+            return q, k, v, None
+        ip = p[..., 3 * HD:] if p.size(-1) > 3 * HD else None
+        return q, k, v, self.indexer.project(x, *index_rope, p=ip)
 
     def joined(self, x, p):
         """`fused_projection`(x) with the indexer's own projection appended when it is another kind

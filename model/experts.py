@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model import native
+from model import native, w8a8
 from model.config import R1Config
 from model.quantize import SMALL_M, concat_linears, linear_key
 
@@ -65,6 +65,10 @@ class Expert(nn.Module):
     # `model.native` builds (model/experts_rows.c: float32 SwiGLU over the int8 weights, each row
     # the same alone or batched); False: the int8pack kernel calls
     native: bool = True
+    # True: int8 experts of more than SMALL_M rows whose prefill kernel is w8a8 run as
+    # `model.w8a8.experts_w8a8` (each token quantized once, the SwiGLU and the weighted sum
+    # compiled passes) where `model.native` builds; False: through their modules
+    w8a8_rows: bool = True
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
@@ -212,6 +216,12 @@ def dispatch(experts, x, weights, indices):
                 if y is not None:
                     return y
             return _packed_dispatch(packs, x, weights, indices)
+    if N > SMALL_M and Expert.w8a8_rows and not torch.is_grad_enabled():
+        packs = w8a8.expert_weights(experts)        # int8 experts of many rows (a prefill): one
+        if packs is not None:                       # quantization a token, 2 GEMMs an expert
+            y = w8a8.experts_w8a8(packs, x, weights, indices)
+            if y is not None:
+                return y
     if N == 1 and not torch.is_grad_enabled():      # one token (batch-1 decode): its k experts directly,
         out, mods = None, list(experts)              # summed in expert order as index_add would
         for e, w in sorted(zip(indices[0].tolist(), weights[0].tolist())):

@@ -2,7 +2,8 @@
 block-sparse decode attention of one row, and of every row of a batch with its own cache: RoPE,
 cache writes, key selection and the attention over the kept keys, reading the cached rows in
 place) and `model/experts_rows.c` (the int8 experts of a few rows in float32, weights shared by
-the rows routed to an expert).
+the rows routed to an expert); `model/w8a8_rows.c` (a prefill's W8A8 passes: model/w8a8.py) is
+built into the same library (`library()`).
 
 Eager PyTorch runs that attention as ~45 small ops a row and layer (a few us each on these cores)
 and the experts as ~8 ops an expert; each C function does the same in one call. They are compiled
@@ -28,7 +29,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("attend_kept.c")
-SOURCES = [SOURCE, SOURCE.with_name("experts_rows.c")]          # built into one library
+SOURCES = [SOURCE, SOURCE.with_name("experts_rows.c"), SOURCE.with_name("w8a8_rows.c")]   # one library
 HEADERS = [SOURCE.with_name("native_math.h")]                   # included by both (part of the cache key)
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC"]
 _lock = threading.Lock()
@@ -86,7 +87,7 @@ def _build() -> tuple[object, str]:
     rows.argtypes = [I, P, L, P, P, P, P, P, P, P, P, P, P, L, L, L, F, I, I, I, I, I, P, P, P, I]
     experts.argtypes = [I, I, I, I, I, P, P, P, P, P, P, P, P]
     fn.restype = rows.restype = experts.restype = I
-    _state["rows"], _state["experts"] = rows, experts
+    _state["rows"], _state["experts"], _state["lib"] = rows, experts, lib
     return fn, f"compiled ({Path(cc).name}, {', '.join(f.name for f in SOURCES)})"
 
 
@@ -108,6 +109,11 @@ def status() -> str:
 def experts_rows():
     """The compiled `experts_rows` (model/experts_rows.c: int8 experts of a few rows), or None."""
     return _state.get("experts") if attend_kept() is not None else None
+
+
+def library():
+    """The built library (ctypes.CDLL: every function of SOURCES, e.g. model/w8a8.py's), or None."""
+    return _state.get("lib") if attend_kept() is not None else None
 
 
 def attend_rows():

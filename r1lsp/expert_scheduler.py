@@ -73,6 +73,11 @@ class ExpertScheduler:
         self.results.pop(uri, None)
         self.units.pop(uri, None)
 
+    def stop(self) -> None:
+        """Cancel every pending refresh (the engine is about to close)."""
+        for uri in list(self.tasks):
+            self.tasks.pop(uri).cancel()
+
     def engine_replaced(self) -> None:
         """Another model routes differently: forget the old routing, route every document again."""
         for uri in list(self.maps):
@@ -127,7 +132,10 @@ class ExpertScheduler:
             cancel.set()
             raise
         except Exception as exc:  # a routing failure costs this refresh only
-            log.warning("expert routing failed for %s: %s", uri, exc)
+            if engine.state is EngineState.CLOSED:                    # shutdown or a model swap
+                log.debug("expert routing of %s stopped: the engine closed", uri)
+            else:
+                log.warning("expert routing failed for %s: %s", uri, exc)
             return
         finally:
             memory.trim()

@@ -35,24 +35,24 @@ the next pause of typing.
 """
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
-from r1lsp.completion_names import _is_ident_char
 from r1lsp.completion_rank import RankContext, rank_features, rank_score, weights_for
 from r1lsp.token_window import encode_window
 from r1lsp.line_retrieval import retrieved_line
 from r1lsp.monitor import MemberMonitor
+from r1lsp.inline_syntax import BlockStop, adds_syntax_error, bracket_context, dedupe_suffix, syntactic_prefix
 from model.structure import StructuredDocument
-from model.structure.languages import language_support
 from model.structure.text_index import decode, utf8_bytes
 
 log = logging.getLogger("r1lsp.inline")
+
 
 @dataclass
 class InlineSuggestion:
@@ -62,246 +62,6 @@ class InlineSuggestion:
     confidence: float = 0.0            # mean log-probability of the tokens of `text`
 
 
-# ---------------------------------------------------------------------------- scanning
-
-_COMMENT = {"python": "#", "java": "//"}
-_CLOSE = {")": "(", "]": "[", "}": "{"}
-
-
-def _scan(text: str, language: str, on_char=None, stack: list[str] | None = None,
-          open_end: list | None = None) -> list[str]:
-    """Walk code text skipping strings and comments; return the open-bracket stack at the end
-    (starting from `stack`). `on_char(i, c, stack)` is called for every code character and may
-    return a stop index. `open_end` gets an entry when the text ends inside a string or comment."""
-    stack = [] if stack is None else stack
-    comment = _COMMENT.get(language, "#")
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if language == "java" and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                return _open(stack, open_end)
-            i = end + 2
-            continue
-        if text.startswith(comment, i):
-            end = text.find("\n", i)
-            if end < 0:
-                return _open(stack, open_end)
-            i = end                                                    # the newline still counts
-            continue
-        if c in "\"'":
-            q = text[i:i + 3] if language == "python" and text[i:i + 3] in ('"""', "'''") else c
-            j = i + len(q)
-            while j < n and not text.startswith(q, j):
-                if text[j] == "\\":
-                    j += 1
-                elif text[j] == "\n" and len(q) == 1:
-                    break                                              # unterminated one-line string
-                j += 1
-            if j >= n:
-                return _open(stack, open_end)
-            i = j + len(q) if text.startswith(q, j) else j
-            continue
-        if on_char is not None:
-            stop = on_char(i, c, stack)
-            if stop is not None:
-                raise _Stop(stop)
-        if c in "([{":
-            stack.append(c)
-        elif c in _CLOSE and stack and stack[-1] == _CLOSE[c]:
-            stack.pop()
-        i += 1
-    return stack
-
-
-def _open(stack: list[str], open_end: list | None) -> list[str]:
-    if open_end is not None:
-        open_end.append(True)
-    return stack
-
-
-class _Stop(Exception):
-    def __init__(self, index: int):
-        self.index = index
-
-
-class BlockStop:
-    """Stop rule for ghost text (see the module docstring). Hashable, so the engine can cache
-    generations that used it. `indent` is the indentation of the cursor's line (Python);
-    `line_has_code` whether code precedes the cursor on its line; `line_rest` whether text
-    follows it there (the cursor is inside the line: a suggestion ends with that line, at its
-    first newline outside strings and comments, since inserting one would split the line)."""
-
-    def __init__(self, language: str, at_statement: bool, indent: int = 0, line_has_code: bool = False,
-                 line_rest: bool = False):
-        self.language, self.at_statement = language, at_statement
-        self.indent, self.line_has_code, self.line_rest = indent, line_has_code, line_rest
-
-    def _key(self):
-        return (self.language, self.at_statement, self.indent, self.line_has_code, self.line_rest)
-
-    def __eq__(self, other):
-        return isinstance(other, BlockStop) and other._key() == self._key()
-
-    def __hash__(self):
-        return hash(("BlockStop",) + self._key())
-
-    def __call__(self, text: str) -> int | None:
-        """The index to cut `text` at when the enclosing unit has ended, else None."""
-        lang = self.language
-        state = {"depth": 0, "opened_block": False, "header_indent": None,
-                 "line_start": 0, "line_code": self.line_has_code}
-
-        def on_char(i, c, stack):
-            d = len(stack)
-            if c == "\n" and self.line_rest:
-                return i                                               # the line the cursor is inside ends
-            if c in _CLOSE:
-                if not stack:                                          # closes the enclosing bracket:
-                    return i if self.at_statement else i + 1           # a block's end is not ours
-                if lang == "java" and c == "}" and d == 1 and self.at_statement:
-                    return i + 1                                       # a block we opened is complete
-            if lang == "java" and c == ";" and d == 0 and self.at_statement:
-                return i + 1
-            if lang == "python":
-                return self._python(i, c, d, text, state)
-            return None
-
-        try:
-            _scan(text, lang, on_char)
-        except _Stop as s:
-            return s.index
-        return None
-
-    def _python(self, i, c, depth, text, state):
-        if c == "\n":
-            if depth == 0 and state["line_code"]:
-                line = text[state["line_start"]:i].split("#")[0].rstrip()
-                first_line = state["line_start"] == 0
-                if line.endswith(":") and state["header_indent"] is None:
-                    ind = self.indent if first_line else len(line) - len(line.lstrip())
-                    state["header_indent"] = ind
-                elif state["header_indent"] is None and self.at_statement and not line.endswith("\\"):
-                    return i                                           # the statement ended
-            state["line_start"] = i + 1
-            state["line_code"] = False
-            return None
-        if not c.isspace() and not state["line_code"]:
-            state["line_code"] = True
-            if state["line_start"] > 0 and state["header_indent"] is not None and depth == 0:
-                line_indent = i - state["line_start"]
-                body_seen = state.get("body_seen", False)
-                if line_indent <= state["header_indent"] and body_seen:
-                    return state["line_start"] - 1                     # dedent: the block ended
-                state["body_seen"] = True
-        return None
-
-
-def bracket_context(doc: StructuredDocument, offset: int) -> bool:
-    """True when the cursor is at statement level (not inside `(` or `[`; for Python not
-    inside any bracket)."""
-    root = doc.tree.root_node if doc.tree is not None else None
-    start = 0
-    if root is not None:
-        node = root.descendant_for_byte_range(offset, offset)
-        while node is not None and node.parent is not None and node.parent.id != root.id:
-            node = node.parent
-        if node is not None and node.start_byte <= offset:
-            start = node.start_byte
-    stack = _stack_at(doc.data, start, offset, doc.language)
-    if not stack:
-        return True
-    return doc.language == "java" and stack[-1] == "{"
-
-
-_HEADS: collections.OrderedDict = collections.OrderedDict()    # (language, start, head bytes) -> stack
-_HEADS_LOCK = threading.Lock()
-
-
-def _stack_at(data: bytes, start: int, offset: int, language: str) -> list[str]:
-    """`_scan`'s bracket stack over data[start:offset], from the stack at the start of the
-    cursor's line kept from an earlier keystroke (a top-level Java class is the whole file:
-    scanning it from its start cost ~10 ms a request). Scanning on from a line start with the
-    stack there is the same walk when that start lies outside strings and comments."""
-    line_start = data.rfind(b"\n", start, offset) + 1
-    if line_start <= start:
-        return _scan(decode(data[start:offset]), language)
-    key = (language, start, data[start:line_start])
-    with _HEADS_LOCK:
-        head = _HEADS.get(key)
-        if head is not None:
-            _HEADS.move_to_end(key)
-    if head is None:
-        open_end: list = []
-        scanned = _scan(decode(key[2]), language, open_end=open_end)
-        if open_end:                                       # the line starts inside a string or comment
-            return _scan(decode(data[start:offset]), language)
-        head = tuple(scanned)
-        with _HEADS_LOCK:
-            _HEADS[key] = head
-            while len(_HEADS) > 8:
-                _HEADS.popitem(last=False)
-    return _scan(decode(data[line_start:offset]), language, stack=list(head))
-
-
-# ---------------------------------------------------------------------------- post-processing
-
-def dedupe_suffix(text: str, suffix: str) -> str:
-    """Drop a generated tail that equals the start of what already follows the cursor (first
-    exactly, then ignoring the whitespace between them)."""
-    for k in range(min(len(text), len(suffix)), 0, -1):
-        if text.endswith(suffix[:k]) and suffix[:k].strip():
-            return text[:-k]
-    head, rest = text.rstrip(), suffix.lstrip()
-    for k in range(min(len(head), len(rest)), 0, -1):
-        if head.endswith(rest[:k]) and rest[:k].strip():
-            return head[:-k].rstrip()
-    return text
-
-
-def syntax_error_extent(tree) -> tuple[int, int]:
-    """(number of ERROR and MISSING nodes, bytes covered by ERROR nodes) of a tree."""
-    if tree is None or not tree.root_node.has_error:
-        return 0, 0
-    n, size, stack = 0, 0, [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.is_error or node.is_missing:
-            n += 1
-            if node.is_error:
-                size += node.end_byte - node.start_byte
-                continue                                               # nested errors lie inside
-        stack.extend(ch for ch in node.children if ch.has_error or ch.is_missing)
-    return n, size
-
-
-def adds_syntax_error(doc: StructuredDocument, offset: int, text: str) -> bool:
-    """Whether inserting `text` at byte `offset` adds a syntax error: more ERROR/MISSING nodes
-    than the document has, or ERROR nodes covering more bytes (a suggestion typed into an
-    already broken line must not grow the broken part). Re-parsed incrementally from a copy of
-    the document's tree."""
-    support = language_support(doc.language)
-    if support is None or doc.tree is None:
-        return False
-    data = doc.data
-    ins = utf8_bytes(text)
-    new = data[:offset] + ins + data[offset:]
-    row = data.count(b"\n", 0, offset)
-    col = offset - (data.rfind(b"\n", 0, offset) + 1)
-    if b"\n" in ins:
-        end_point = (row + ins.count(b"\n"), len(ins) - ins.rfind(b"\n") - 1)
-    else:
-        end_point = (row, col + len(ins))
-    tree = doc.tree.copy()
-    tree.edit(start_byte=offset, old_end_byte=offset, new_end_byte=offset + len(ins),
-              start_point=(row, col), old_end_point=(row, col), new_end_point=end_point)
-    after = support.parser().parse(new, tree)
-    (n0, b0), (n1, b1) = syntax_error_extent(doc.tree), syntax_error_extent(after)
-    return n1 > n0 or b1 > b0
-
-
-# ---------------------------------------------------------------------------- prompt
 
 SUFFIX_TOKENS = 64     # the suffix follows the prefix in the prompt: recomputed on every keystroke
 COLD_PREFIX_TOKENS = 384   # the prefix (context block included) of the cold prompt (`ghost_prompts`)
@@ -425,11 +185,12 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
                        snippets: tuple = (), pause=None, retrieval: bool = False,
-                       other_texts=()) -> list[InlineSuggestion]:
+                       other_texts: Callable[[], tuple[str, ...]] | None = None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
-    or its confidence is below `min_confidence` (None: no gate). `monitor`: the member
+    or the model's confidence is below `min_confidence` (None: no gate; a retrieved line has
+    its own gate, r1lsp.line_retrieval.MIN_EVIDENCE). `monitor`: the member
     monitor constrains names after `receiver.`; `logits_processor(generated_ids, logits)`
     edits each step's logits (model.generate.generate; applied before the monitor).
     `typed_ahead`: the suggestions shown before under `key`; typing their start answers with
@@ -437,9 +198,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     `cross_file` / `snippets`: context from other files in the prompt (`ghost_prompt`).
     `pause()`: called before the prompt is built, before the model is asked and before each
     token (the server's run started ahead of a request waits there while a completion list is
-    being made). `retrieval`: where lines of the document (and of `other_texts`: texts, or a
-    function giving them) that start like the cursor's line agree on its rest, that rest is the
-    suggestion, without the model (r1lsp.line_retrieval)."""
+    being made). `retrieval`: where lines of the document (and of the texts the function
+    `other_texts()` gives, called only then) that start like the cursor's line agree on its rest,
+    that rest is the suggestion, without the model (r1lsp.line_retrieval)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -455,12 +216,12 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
     if retrieval:
-        found = retrieved_line(doc, cur.offset, other_texts() if callable(other_texts) else tuple(other_texts))
-        if found is not None and (min_confidence is None or found.confidence >= min_confidence) \
-                and not adds_syntax_error(doc, cur.offset, found.text):
-            log.debug("ghost text retrieved: %r (share %.2f)", found.text, found.share)
-            if typed_ahead is not None:
-                typed_ahead.remember(key, doc.data, cur.offset, found.text, found.confidence)
+        found = retrieved_line(doc, cur.offset, tuple(other_texts()) if other_texts is not None else ())
+        if found is not None and not adds_syntax_error(doc, cur.offset, found.text):
+            log.debug("ghost text %s: %r (share %.2f)", "closing the line" if found.closing else "retrieved",
+                      found.text, found.share)
+            if typed_ahead is not None:                                  # past retrieval's own gate: kept
+                typed_ahead.remember(key, doc.data, cur.offset, found.text, 0.0)
             return [InlineSuggestion(found.text, pos, pos, found.confidence)]
     if pause is not None:
         pause()
@@ -572,31 +333,6 @@ def _chain(first, second):
         again = second(ids, logits)
         return logits if again is None else again
     return both
-
-
-def syntactic_prefix(doc: StructuredDocument, offset: int, text: str) -> str | None:
-    """`text` when inserting it at byte `offset` adds no syntax error, else its longest start
-    that ends a name or a bracket and adds none, else None. A small model often writes the
-    right member name and then junk: the name alone is still worth showing. The starts are
-    searched by bisection (a start that breaks the syntax mostly stays broken as it grows):
-    a few parses, not one per start."""
-    if not adds_syntax_error(doc, offset, text):
-        return text
-    cuts, depth = [], 0
-    for i in range(1, len(text)):
-        c = text[i - 1]
-        depth += (c in "([{") - (c in ")]}")
-        # a start that leaves a bracket of its own open is broken whatever follows: not a cut
-        if depth <= 0 and (_is_ident_char(c) or c in ")]}") and not _is_ident_char(text[i]) and text[:i].strip():
-            cuts.append(i)
-    lo, hi = -1, len(cuts)                                              # cuts[lo] fits, cuts[hi] breaks
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if adds_syntax_error(doc, offset, text[:cuts[mid]]):
-            hi = mid
-        else:
-            lo = mid
-    return text[:cuts[lo]] if lo >= 0 else None
 
 
 def mean_logprob(engine, tokens: list[int], logprobs: list[float] | None, text: str) -> float:

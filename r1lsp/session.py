@@ -437,7 +437,7 @@ class R1LanguageServer(LanguageServer):
                 start, snap, line, character, self.engine, max_tokens=self.settings.model.max_tokens,
                 cancel=run.cancel, key=f"{uri}#inline", min_confidence=inline.min_confidence, monitor=inline.monitor,
                 typed_ahead=self.typed_ahead, pause=run.pause, retrieval=inline.retrieval,
-                other_texts=self.retrieval_sources(uri, snap.language) if inline.retrieval else (),
+                other_texts=self.retrieval_sources(uri, snap.language) if inline.retrieval else None,
                 **self.ghost_context(uri)))
             self.ghost_runs[uri] = run
             return run
@@ -463,6 +463,7 @@ class R1LanguageServer(LanguageServer):
         self.ghost_text(uri, snap, *snap.position_at(offset), background=True)
 
     def shutdown_engine(self) -> None:
+        self.experts.stop()
         if self.engine is not None:
             self.engine.close()
             self.engine = None

@@ -63,7 +63,7 @@ class PythonSettings:
 class InlineSettings:
     """Ghost text."""
 
-    min_confidence: float = -1.5  # (estimated) log-probability under which a suggestion is not shown (tuned on the dev set)
+    min_confidence: float = -1.0  # the model's mean token log-probability under which its suggestion is not shown (tuned on the dev set)
     monitor: bool = True  # constrain names after `receiver.` to the analysis' candidates
     cross_file_context: bool = True  # other files' signatures and recent edits in the prompt (r1lsp.inline_context)
     retrieval: bool = True  # a line's rest copied from the lines that start alike, where they agree (r1lsp.line_retrieval)

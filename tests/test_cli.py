@@ -86,9 +86,9 @@ def test_inline_applies_the_servers_confidence_gate(tiny_checkpoint, tmp_path):
     src.write_text("def walk(root, pattern):\n    total = 0\n    return \n", encoding="utf-8")
     default = json.loads(r1lsp("complete", f"{src}:3:12", "--inline", "--json",
                                "--model", str(tiny_checkpoint), "--no-int8").stdout)
-    assert default["min_confidence"] == -1.5                          # the server's default gate
-    assert all(s["confidence"] >= -1.5 for s in default["inline"])
-    assert all(w["confidence"] < -1.5 for w in default["withheld"])
+    assert default["min_confidence"] == -1.0                          # the server's default gate
+    assert all(s["confidence"] >= -1.0 for s in default["inline"])
+    assert all(w["confidence"] < -1.0 for w in default["withheld"])
     ungated = json.loads(r1lsp("complete", f"{src}:3:12", "--inline", "--json", "--min-confidence", "-100",
                                "--model", str(tiny_checkpoint), "--no-int8").stdout)
     shown = ungated["inline"] + ungated["withheld"]

@@ -1,4 +1,5 @@
 """Engine: loading and its errors, dynamic batching, per-row stops, cancellation, scores, routing, cache."""
+import asyncio
 import shutil
 import threading
 from concurrent.futures import CancelledError
@@ -484,3 +485,38 @@ def test_an_overlong_candidate_is_scored_on_its_first_tokens(engine):
     assert len(name) > engine.context_tokens
     long, head = engine.submit_score(None, ctx, None, [name, name[:MAX_CANDIDATE_TOKENS]]).result(60)
     assert long == pytest.approx(head, rel=1e-6) and long < 0
+
+
+async def test_routing_cut_off_by_shutdown_is_not_reported_as_a_failure(tiny_checkpoint, caplog, monkeypatch):
+    """Shutdown closes the engine while a document's expert routing may be inside the model: that
+    refresh ends quietly (no 'expert routing failed' warning), and a refresh still waiting for its
+    debounce is cancelled."""
+    import logging
+    from r1lsp.experts import ExpertMap
+    from r1lsp.session import R1LanguageServer
+
+    ls = R1LanguageServer()
+    ls.engine = Engine(ModelSettings(path=str(tiny_checkpoint), device="cpu", quantization="none")).start()
+    assert ls.engine.wait_ready(60)
+    ls.engine_started.set()
+    uri = "file:///w/Shop.java"
+    ls.documents.open(uri, "java", "class Shop {\n    int n() { return 1; }\n}\n", 1)
+    original = ExpertMap.refresh
+
+    def shut_down_then_refresh(self, *args, **kwargs):                # the exit arrives mid-routing
+        ls.shutdown_engine()
+        return original(self, *args, **kwargs)
+
+    caplog.set_level(logging.DEBUG, logger="r1lsp")
+    monkeypatch.setattr(ExpertMap, "refresh", shut_down_then_refresh)
+    await ls.experts._refresh(uri, debounce=False)
+    assert ls.engine is None and uri not in ls.experts.results
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert "stopped: the engine closed" in caplog.text
+
+    ls.experts.tasks[uri] = pending = asyncio.ensure_future(asyncio.sleep(60))   # a debounced refresh
+    ls.shutdown_engine()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    assert not ls.experts.tasks
+    ls.experts.pool.shutdown()

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from r1lsp.engine import Engine
-from r1lsp.inline import (LINE_TOKENS, BlockStop, TypedAhead, adds_syntax_error, dedupe_suffix, fim_request,
-                          inline_suggestions, syntactic_prefix)
+from r1lsp.inline import LINE_TOKENS, TypedAhead, fim_request, inline_suggestions
+from r1lsp.inline_syntax import BlockStop, adds_syntax_error, dedupe_suffix, syntactic_prefix
 from r1lsp.settings import ModelSettings
 from model.structure import StructuredDocument
 
@@ -98,7 +98,7 @@ def test_bracket_stack_from_the_kept_line_start_equals_a_scan_from_the_start():
     offset of files with strings, comments and brackets over many lines, while typing, the stack
     is the one scanned from the start."""
     from pathlib import Path
-    from r1lsp.inline import _scan, _stack_at
+    from r1lsp.inline_syntax import _scan, _stack_at
     from model.structure.text_index import decode
     fixtures = Path(__file__).parent / "fixtures"
     for path, language in [(p, "python") for p in sorted(fixtures.rglob("*.py"))[:4]] + \

@@ -1,7 +1,8 @@
 """Ghost text copied from the lines around (r1lsp.line_retrieval): what a user typing a line
 that other lines already wrote sees, with and without the model."""
 from r1lsp.inline import inline_suggestions
-from r1lsp.line_retrieval import line_candidates, retrieved_line
+from r1lsp.inline_syntax import closing_rest
+from r1lsp.line_retrieval import MIN_EVIDENCE, line_candidates, retrieved_line
 from model.structure import StructuredDocument
 
 
@@ -42,7 +43,9 @@ def test_java_lines_that_start_alike_give_their_rest():
     assert retrieved_line(doc, offset, min_evidence=0.5) is None                # a stricter gate: nothing
     three = src.replace("        sb.append(|", "        sb.append(a + b).append(';');\n        sb.|")
     doc, _, _, offset = doc_with_cursor(three, "java")
-    assert retrieved_line(doc, offset) is None                                  # 3 ways, 2 tokens typed: too little
+    # 3 ways, 2 tokens typed: evidence log(1/3) + 0.2 = -0.9, over Java's gate (-1.0), under Python's
+    assert retrieved_line(doc, offset).text == "append(a + b).append(';');"     # the nearest
+    assert retrieved_line(doc, offset, min_evidence=MIN_EVIDENCE["python"]) is None
 
 
 def test_a_word_being_typed_is_completed_not_renamed():
@@ -101,3 +104,54 @@ def test_lines_that_end_where_the_cursor_is_vote_for_nothing():
     assert retrieved_line(doc, offset) is None                                  # most `}` lines end there
     doc, _, _, offset = doc_with_cursor(src.replace("        }|", "        } e|"), "java")
     assert retrieved_line(doc, offset).text == "lse {"
+
+
+def test_a_doctest_line_is_code_its_examples_are_sources():
+    src = ('def pair(a, b):\n    """Two.\n\n    >>> pair(1, 2)\n    (1, 2)\n    >>> pair(3, 4)\n    (3, 4)\n'
+           '    >>> pair(|\n    """\n    return (a, b)\n')
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    cands = line_candidates(doc.text, 7, "pair(", "python")
+    assert [c.text for c in cands] == ["3, 4)", "1, 2)"]                       # the prompts dropped
+    assert retrieved_line(doc, offset).text == "3, 4)"                          # two ways: the nearest
+    doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|", "    >>> pair(1|"), "python")
+    assert retrieved_line(doc, offset).text == ", 2)"
+    # the prose of the docstring is still no place for a copied line
+    doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|", "    pair(1|"), "python")
+    assert retrieved_line(doc, offset) is None
+    # and the examples are sources for code too
+    doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|\n", "").replace("return (a, b)", "pair(1|"), "python")
+    assert retrieved_line(doc, offset).text == ", 2)"
+
+
+def test_closing_rest_closes_what_the_line_left_open():
+    assert closing_rest("    total = sum(values", "python") == ")"
+    assert closing_rest("if isinstance(seq, (tuple, list", "python") == ")):"
+    assert closing_rest("while check(x", "python") == "):"
+    assert closing_rest("thaw(v(1, m(a=3", "python") == ")))"
+    assert closing_rest("print('a(b'", "python") == ")"                         # a bracket in a string is no bracket
+    for line in ("total = sum(values, ", "f(a +", "x = [", "f(x) + g(y)", "f('abc", "values.append(v"):
+        assert closing_rest(line, "python") in (None, ")")
+    assert closing_rest("total = sum(values, ", "python") is None              # a comma: more follows
+    assert closing_rest("f(a +", "python") is None
+    assert closing_rest("f(x) + g(y)", "python") is None                        # nothing open
+    assert closing_rest("f('abc", "python") is None                             # inside a string
+    assert closing_rest("if (a > b", "java") is None                            # Python only
+
+
+def test_a_line_that_only_lacks_its_brackets_gets_them():
+    src = "def f(values):\n    total = sum(values|\n    return total\n"
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    got = retrieved_line(doc, offset)
+    assert got.text == ")" and got.closing
+    assert retrieved_line(doc, offset, closers=False) is None
+    # copied lines come first: another line that goes on differently wins
+    doc, _, _, offset = doc_with_cursor("def f(values):\n    n = sum(values, start)\n" + src.split("\n", 1)[1], "python")
+    assert retrieved_line(doc, offset).text == ", start)"
+
+
+def test_a_retrieved_line_has_its_own_gate_not_the_models(stub_engine):
+    doc, line, col, _ = doc_with_cursor(INIT, "python")
+    eng = stub_engine("junk(", logprob=-0.01)
+    # both lines agree (log-share 0): shown even under a gate no model suggestion passes
+    assert [s.text for s in inline_suggestions(doc, line, col, eng, retrieval=True, min_confidence=0.0)] == ["y"]
+    assert eng.requests == []

@@ -226,8 +226,11 @@ def test_joined_rope_equals_rope_per_projection_bit_for_bit(quantized):
         q, k, v, (iq, iw, ik) = attn.rotate_joined(x, p, rope, irope)
         q0, k0 = apply_rope(p[..., :2 * H * D].view(B, T, 2 * H, D), *rope).split(H, dim=2)
         iq0, iw0, ik0 = attn.indexer.project(x, *irope)
+        apart = attn.rotate_apart(x, p, rope, irope)                # a prefill's way: the same values
     for got, want in ((q, q0), (k, k0), (v, p[..., 2 * H * D:3 * H * D].view(B, T, H, D)),
                       (iq, iq0), (iw, iw0), (ik, ik0)):
+        assert got.shape == want.shape and torch.equal(got, want)
+    for got, want in zip(apart[:3] + apart[3], (q, k, v, iq, iw, ik)):
         assert got.shape == want.shape and torch.equal(got, want)
 
 

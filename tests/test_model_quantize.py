@@ -220,3 +220,45 @@ def test_compiled_experts_of_a_decode_step_equal_the_dequantized_weights_and_eac
         Expert.native = True
     assert torch.allclose(batch, fp32, atol=1e-5, rtol=1e-4)
     assert (batch - fp32).abs().max() < (int8pack - fp32).abs().max()
+
+
+@torch.no_grad()
+def test_w8a8_passes_equal_the_aten_ops_bit_for_bit():
+    """`model.w8a8`: a W8A8 Int8Linear's per-row quantization and scaling back (one compiled pass
+    each where model.native builds) give exactly the values of the ATen formulation."""
+    from model import w8a8
+    x = torch.randn(45, 96) * torch.rand(45, 1) * 10                 # rows of different ranges
+    x[3] = 0                                                          # an all-zero row: scale 1e-12 / 127
+    s = x.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127.0
+    q_ref = (x / s).round().clamp(-127, 127).to(torch.int8)
+    q, s_rows = w8a8.quant_rows(x)
+    assert torch.equal(q, q_ref) and torch.equal(s_rows, s[:, 0])
+    lin = Int8Linear(nn.Linear(96, 80, bias=False))
+    want = torch._int_mm(q_ref, lin.weight_int8.t()).float() * s * lin.weight_scale
+    lin.kernels = ("w8a8", "w8a8")
+    assert torch.equal(lin(x), want)
+
+
+@torch.no_grad()
+def test_int8_experts_of_a_prefill_equal_the_modules_and_each_row_alone():
+    """`Expert.w8a8_rows`: the int8 experts of many rows (each token quantized once, the SwiGLU
+    and the weighted sum as compiled passes) compute what the Int8Linear modules compute (up to
+    the SwiGLU's float rounding), and a token's output does not depend on the other rows."""
+    from model import w8a8
+    from model.experts import Expert
+    m = small_model(5)
+    quantize_model(m, "cpu")
+    set_kernels(m, "w8a8", "w8a8")           # (the modules run an expert's <= SMALL_M rows by the first)
+    moe = m.blocks[0].moe
+    assert w8a8.expert_weights(moe.experts) is not None
+    x = torch.randn(50, m.cfg.d_model)
+    weights, indices = moe.gate.route(x)
+    rows = moe.dispatch(x, weights, indices)
+    Expert.w8a8_rows = False
+    try:
+        modules = moe.dispatch(x, weights, indices)
+    finally:
+        Expert.w8a8_rows = True
+    assert torch.allclose(rows, modules, atol=1e-5, rtol=1e-4)
+    part = moe.dispatch(x[10:40], weights[10:40], indices[10:40])
+    assert torch.equal(part, rows[10:40])
