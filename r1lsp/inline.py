@@ -188,7 +188,7 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        other_texts: Callable[[], tuple[str, ...]] | None = None,
                        workspace_lines: Callable[[str], list] | None = None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
-    is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
+    is missing or not ready and no line is retrieved (retrieval needs no model), the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
     or the model's confidence is below `min_confidence` (None: no gate; a retrieved line has
     its own gate, r1lsp.line_retrieval.MIN_EVIDENCE). `monitor`: the member
@@ -205,8 +205,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     the model (r1lsp.line_retrieval)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
-    if cur is None or engine is None or getattr(engine, "state", None) != "ready":
+    if cur is None:
         return []
+    model_ready = engine is not None and getattr(engine, "state", None) == "ready"
     key = key or f"inline:{id(doc)}"
     pos = (cur.line, cur.character)
     if typed_ahead is not None:
@@ -226,6 +227,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
             if typed_ahead is not None:                                  # past retrieval's own gate: kept
                 typed_ahead.remember(key, doc.data, cur.offset, found.text, 0.0)
             return [InlineSuggestion(found.text, pos, pos, found.confidence)]
+    if not model_ready:                       # loading, failed or off: copied lines only
+        return []
     if pause is not None:
         pause()
     (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
