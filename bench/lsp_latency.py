@@ -6,7 +6,9 @@ src.zip when present: any JDK's under /usr/lib/jvm), the model on (the shipped c
 full context window. At each of a few positions deep inside a file (40-90 % of its lines) the
 cursor lands mid-identifier, the editor asks for the list and for ghost text there (cold), then
 the user types 3 more characters: after each one a didChange, the list and ghost text again
-(the requests a keystroke causes in VS Code). Every request's wall time counts.
+(the requests a keystroke causes in VS Code). Every request's wall time counts. Beside it, the
+CPU the server (all its threads) spends from a file's didOpen to its first list's answer
+(`list_cold_cpu_*`: what a cold list costs, less bound to the machine's load than wall time).
 The stdlib and the JDK are in the training corpus: fine for latency, not for quality.
 """
 from __future__ import annotations
@@ -100,6 +102,14 @@ async def _drain(stream, path: str | None) -> None:
             out.close()
 
 
+def _server_cpu_s(pid: int) -> float | None:
+    """CPU time (s) all threads of process `pid` have run so far (Linux: the tasks' schedstat, ns), else None."""
+    try:
+        return sum(int(Path(t, "schedstat").read_text().split()[0]) for t in Path(f"/proc/{pid}/task").iterdir()) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def _run(files, n_positions: int, timeout: float, options: dict | None = None, ghost: bool = True,
                cwd: str | None = None) -> dict:
     from lsprotocol import types
@@ -113,6 +123,8 @@ async def _run(files, n_positions: int, timeout: float, options: dict | None = N
     await asyncio.wait_for(ready.wait(), 300)
     load_s = time.perf_counter() - t0
     lists, ghosts, lists_cold, ghosts_cold, empty_lists = [], [], [], [], 0
+    cold_cpu = []                      # the server's CPU (every thread) from didOpen to the cold list's answer
+    pid = client._server.pid
 
     async def ask(uri, line, col, cold):
         nonlocal empty_lists
@@ -122,6 +134,8 @@ async def _run(files, n_positions: int, timeout: float, options: dict | None = N
         res = await asyncio.wait_for(client.text_document_completion_async(
             types.CompletionParams(doc, pos)), timeout)
         (lists_cold if cold else lists).append(time.perf_counter() - t)
+        if cold and opened_cpu is not None and (cpu := _server_cpu_s(pid)) is not None:
+            cold_cpu.append(cpu - opened_cpu)
         items = res.items if hasattr(res, "items") else (res or [])
         empty_lists += not items
         if not ghost:
@@ -134,6 +148,7 @@ async def _run(files, n_positions: int, timeout: float, options: dict | None = N
 
     for name, lang, text in files:
         uri = f"file:///bench/{name}"
+        opened_cpu = _server_cpu_s(pid)
         client.text_document_did_open(types.DidOpenTextDocumentParams(
             types.TextDocumentItem(uri=uri, language_id=lang, version=1, text=text)))
         version = 1
@@ -146,6 +161,7 @@ async def _run(files, n_positions: int, timeout: float, options: dict | None = N
                     [types.TextDocumentContentChangePartial(
                         range=types.Range(types.Position(line, col + k), types.Position(line, col + k)), text=ch)]))
                 await ask(uri, line, col + k + 1, False)
+            opened_cpu = None                                          # one cold list a file: the first
             # undo the typing (the next position sees the file as it was)
             version += 1
             client.text_document_did_change(types.DidChangeTextDocumentParams(
@@ -156,7 +172,7 @@ async def _run(files, n_positions: int, timeout: float, options: dict | None = N
     client.exit(None)
     await client.stop()
     return {"lists": lists, "ghosts": ghosts, "lists_cold": lists_cold, "ghosts_cold": ghosts_cold,
-            "empty_lists": empty_lists, "load_s": load_s}
+            "empty_lists": empty_lists, "load_s": load_s, "cold_cpu": cold_cpu}
 
 
 def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600.0, options: dict | None = None,
@@ -176,6 +192,8 @@ def editor_latency(n_positions: int = 3, java: bool = True, timeout: float = 600
         "list_p50_ms": pct(every_list, 0.5), "list_p95_ms": pct(every_list, 0.95),
         "inline_p50_ms": pct(every_ghost, 0.5), "inline_p95_ms": pct(every_ghost, 0.95),
         "list_typing_p95_ms": pct(raw["lists"], 0.95), "list_cold_p50_ms": pct(raw["lists_cold"], 0.5),
+        # CPU of every server thread from a file's didOpen to its first list's answer (less load-bound than wall time)
+        "list_cold_cpu_p50_ms": pct(raw["cold_cpu"], 0.5), "list_cold_cpu_max_ms": pct(raw["cold_cpu"], 1.0),
         "inline_typing_p50_ms": pct(raw["ghosts"], 0.5), "inline_cold_p50_ms": pct(raw["ghosts_cold"], 0.5),
         "editor_requests": len(every_list) + len(every_ghost), "editor_empty_lists": raw["empty_lists"],
         "editor_files": [f"{n} ({lang}, {t.count(chr(10)) + 1} lines)" for n, lang, t in files],

@@ -16,6 +16,7 @@ Figures (the last stdout line with --json is one JSON object holding them all):
                                 compiled sparse decode attention and the direct int8pack expert
                                 calls off (the code before them), on a cache of its own
   int8_vs_bf16_speed_{prefill,decode}  bf16-Linear model time / int8 model time, timed alternately
+                                (wall time, medians; the detail's `..._prefill_cpu`: thread CPU time)
   prefill_mfu                   prefill Linear FLOPs / s over the best GEMM peak of any dtype on
                                 this CPU (bench/gemm_probe.py, same run)
   moe_dispatch_speedup          sparse dispatch vs the seed's every-expert-on-every-token MoE
@@ -329,11 +330,13 @@ def bench_loop(reps: int, new_tokens: int) -> dict:
     out: dict = {"kernels": {k: chosen[k] for k in ("decode", "prefill")}, "kernel_timings_us": chosen["timings_us"]}
     with torch.inference_mode():
         pre = {k: [] for k in models}
-        for _ in range(reps):
+        pre_cpu = {k: [] for k in models}                # thread CPU time: what other jobs do not add
+        for _ in range(2 * reps + 1):                    # (a prefill is short: more samples, a steadier median)
             for k, m in models.items():
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.thread_time()
                 prefill_row(m, p0)
                 pre[k].append(time.perf_counter() - t)
+                pre_cpu[k].append(time.thread_time() - c)
         dec = {k: [] for k in models}
         states = {k: prefill_row(m, p0)[0] for k, m in models.items()}
         tok1 = torch.tensor([p0[-1]])
@@ -413,6 +416,9 @@ def bench_loop(reps: int, new_tokens: int) -> dict:
         "decode_step_ms_eager_ops": round(statistics.median(step_eager) * 1e3, 3),
         "int8_vs_bf16_speed_prefill": round(med["bf16"] / med["int8"], 2),
         "int8_vs_bf16_speed_decode": round(dmed["bf16"] / dmed["int8"], 2),
+        "int8_vs_bf16_speed_prefill_cpu": round(statistics.median(pre_cpu["bf16"]) / statistics.median(pre_cpu["int8"]), 2),
+        "prefill_512_cpu_ms": round(statistics.median(pre_cpu["int8"]) * 1e3, 1),
+        "prefill_512_cpu_ms_bf16": round(statistics.median(pre_cpu["bf16"]) * 1e3, 1),
         "int8_vs_fp32_speed_prefill": round(med["fp32"] / med["int8"], 2),
         "int8_vs_fp32_speed_decode": round(dmed["fp32"] / dmed["int8"], 2),
         "prefill_linear_gflop": round(flops / 1e9, 3),

@@ -37,6 +37,13 @@ def _fn(name: str):
     return _fns[name]
 
 
+def status() -> str:
+    """How a prefill's W8A8 runs here (`r1lsp doctor`): its passes compiled, or ATen ops."""
+    if all(_fn(n) is not None for n in _SIGS):
+        return "quantize / scale-back passes and int8 experts compiled"
+    return f"ATen ops ({native.status()})"
+
+
 def _native_ok(*ts: torch.Tensor) -> bool:
     return all(t.device.type == "cpu" for t in ts)
 

@@ -23,7 +23,8 @@ from r1lsp.engine import encode_window
 from model.structure import StructuredDocument
 from model.structure.text_index import utf16_len
 from r1lsp.completion_candidates import AnalysisContext, _Cand, _match, resolved_candidates, static_candidates
-from r1lsp.completion_names import _IDENT, Cursor, cursor_at, grammar_keywords
+from r1lsp.completion_counts import _IDENT
+from r1lsp.completion_names import Cursor, cursor_at, grammar_keywords
 from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, member_net, rank_features,
                                    rank_score, weights_for)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from model.structure import StructuredDocument
 from model.structure.languages import language_support
 from model.structure.text_index import decode
-from r1lsp.completion_names import (_IDENT, KINDS, NO_COMPLETION_NODES, Cursor, NameCounts, _class_body,
-                                    _class_scopes, _contains, _innermost_scope, _receiver, _same, cursor_at,
-                                    document_names, grammar_keywords)
+from r1lsp.completion_counts import _IDENT, NameCounts
+from r1lsp.completion_names import (KINDS, NO_COMPLETION_NODES, Cursor, _class_body, _class_scopes, _contains,
+                                    _innermost_scope, _receiver, _same, cursor_at, document_names, grammar_keywords)
 
 
 @dataclass
@@ -371,15 +371,24 @@ def static_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
     return (structure_candidates(doc, cur) if cands is None else cands), False
 
 
-def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, int] | None = None,
-            names: bool = False) -> None:
-    """Start what the next list at this document needs before it is asked (an opened or edited
-    document): the language's analysis parses the text; at a `cursor` (line, UTF-16 column)
-    right after a `.` it starts on the members there; `names`: the structure's names and
-    counts are made now (a document just opened)."""
+def start_analysis(doc: StructuredDocument, ctx: AnalysisContext) -> None:
+    """Queue the language's parse of an opened or edited text (cheap: called on the event loop,
+    so that it is queued before anything a list there asks the analysis: a file's first parse
+    waits for the lists that follow its opening, `pyanalysis.prewarm`, where the list's own
+    question would start it at once and share the GIL with that list)."""
     if doc.language == "python":
         from r1lsp import pyanalysis
         pyanalysis.prewarm(doc.text, path=ctx.path, root=ctx.root, env_path=ctx.python_environment)
+
+
+def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, int] | None = None,
+            names: bool = False) -> None:
+    """Start what the next list at this document needs before it is asked (an opened or edited
+    document, after `start_analysis`): at a `cursor` (line, UTF-16 column) right after a `.`
+    the analysis starts on the members there; `names`: the name counts (and where the analysis
+    may not answer in time, the structure's names) are made now (a document just opened)."""
+    if doc.language == "python":
+        from r1lsp import pyanalysis
         cur = cursor_at(doc, *cursor) if cursor is not None else None
         if cur is not None and cur.before_word.endswith("."):
             try:
@@ -389,7 +398,8 @@ def prepare(doc: StructuredDocument, ctx: AnalysisContext, cursor: tuple[int, in
             except pyanalysis.EnvironmentError_:
                 pass
     if names:
-        document_names(doc)
+        if doc.language == "python":       # its first list answers from them while jedi parses
+            document_names(doc)
         NameCounts.of(doc.text)
 
 

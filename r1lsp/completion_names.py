@@ -1,20 +1,20 @@
 """The cursor and the document's names, for the completion list: the word at an LSP position,
 definitions with their scopes, members used per receiver and declared types (from
-`model/structure/queries/<language>/locals.scm`), the grammar's keywords, and how often names
-occur. Both kinds of names are kept per document text (the requests of one version share them)."""
+`model/structure/queries/<language>/locals.scm`) and the grammar's keywords (how often names
+occur: `completion_counts`). The names are kept per document text (the requests of one version
+share them)."""
 from __future__ import annotations
 
 import bisect
 import collections
-import concurrent.futures
 import functools
 import re
-import threading
 from dataclasses import dataclass
 
 from model.structure import StructuredDocument
 from model.structure.languages import GRAMMARS, language_support
-from model.structure.text_index import decode, ts_point, utf8_bytes
+from model.structure.text_index import decode, utf8_bytes
+from r1lsp.completion_counts import _REMEMBER_LOCK, NameCounts, _remember
 
 KINDS = ("keyword", "variable", "parameter", "field", "method", "function", "class", "module", "model")
 
@@ -24,7 +24,6 @@ LITERAL_KEYWORDS = {"python": ("True", "False", "None"),
 NO_COMPLETION_NODES = {"comment", "line_comment", "block_comment", "string_content", "string_fragment",
                        "string_literal", "character_literal", "text_block"}
 
-_IDENT = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
 
 
 def _is_ident_char(c: str) -> bool:
@@ -159,51 +158,17 @@ def document_names(doc: StructuredDocument) -> DocumentNames | None:
 
 
 def _names_from_last(doc: StructuredDocument) -> DocumentNames:
-    with _REMEMBER_LOCK:
-        last = next((c for c in reversed(_CHUNKS) if c.language == doc.language), None)
+    with _REMEMBER_LOCK:                # an earlier text of this document, that its edits lead from
+        known = [c for c in _CHUNKS if doc.edits_since(c.lineage, c.revision) is not None]
+    last = max(known, key=lambda c: c.revision, default=None)
     names, chunks = _document_names(doc, last, CHUNK_BYTES)
     if chunks:
         with _REMEMBER_LOCK:            # a copy of the tree: edits mutate a document's own
-            _CHUNKS.append(_Named(doc.language, doc.data, doc.tree.copy(), chunks))
+            _CHUNKS.append(_Named(doc.lineage, doc.revision, doc.tree.copy(), chunks))
     return names
 
 
 _NAMES: collections.OrderedDict = collections.OrderedDict()
-_REMEMBER_LOCK = threading.Lock()
-
-
-_MAKING: dict = {}                 # (table id, key) -> Future of a value being made
-
-
-def _remember(table: collections.OrderedDict, key, make, size: int = 2):
-    """table[key], made by make() when missing (once: a second thread asking meanwhile waits
-    for the first's); the `size` most recent kept."""
-    with _REMEMBER_LOCK:
-        if key in table:
-            table.move_to_end(key)
-            return table[key]
-        making = _MAKING.get((id(table), key))
-        mine = making is None
-        if mine:
-            making = _MAKING[(id(table), key)] = concurrent.futures.Future()
-    if not mine:
-        return making.result()
-    try:
-        value = make()
-    except BaseException as exc:
-        with _REMEMBER_LOCK:
-            del _MAKING[(id(table), key)]
-        making.set_exception(exc)
-        raise
-    with _REMEMBER_LOCK:
-        table[key] = value
-        while len(table) > size:
-            table.popitem(last=False)
-        del _MAKING[(id(table), key)]
-    making.set_result(value)
-    return value
-
-
 # ---------------------------------------------------------------------------- names by chunk
 #
 # A document's names are those of the locals query's matches over its tree, in the order the
@@ -212,8 +177,9 @@ def _remember(table: collections.OrderedDict, key, make, size: int = 2):
 # could span two chunks) and every child of an entered node that it does not enter is a chunk.
 # A match belongs to the chunk holding its captures, and the query meets the chunks in document
 # order, so the names are the chunks' names one after another (a typed 2,900-line file: ~500
-# chunks). The next text (a keystroke later) keeps the chunks that lie outside the region where
-# the two texts differ and outside tree-sitter's changed ranges between the two trees, at the
+# chunks). The next text (a keystroke later) keeps the chunks that lie outside the document's
+# edits since and outside the changed ranges tree-sitter found between its trees (the document
+# hands both over: `StructuredDocument.edits`; nothing is compared again here), at the
 # same extent (shifted) and kind under the same kinds of entered nodes (positions are relative
 # to the chunk, a scope outside it is an index into the entered nodes above it), and queries
 # the others only: ~2-6 ms of CPU a keystroke instead of 20-50 ms (tests/test_completion_names.py
@@ -235,8 +201,8 @@ class _Chunk:
 @dataclass(frozen=True)
 class _Named:
     """A text whose names were made, kept for making the next text's."""
-    language: str
-    data: bytes
+    lineage: int                       # the document's (StructuredDocument.lineage)
+    revision: int                      # which of its texts
     tree: object                       # a copy of its tree (keeps the chunks' nodes and ids valid)
     chunks: dict                       # (start, end, kind) -> (node, _Chunk)
 
@@ -288,19 +254,19 @@ class _Unchunked(Exception):
 def _document_names(doc: StructuredDocument, last: _Named | None = None,
                     chunk_bytes: int | None = CHUNK_BYTES) -> tuple[DocumentNames, dict]:
     """The names of `doc`, and its chunks by (start, end, kind) (with their nodes). `last`: an
-    earlier text's, whose chunks outside the region where the texts differ and outside the
-    ranges where tree-sitter finds the trees' structure different are kept (shifted) instead
+    earlier text of the document's, whose chunks outside the document's edits since and the
+    ranges where tree-sitter found the trees' structure different are kept (shifted) instead
     of queried again. chunk_bytes None: one chunk, the whole tree."""
     root = doc.tree.root_node
     chunks = _walk(root, _unsplittable(doc.language), chunk_bytes)
     kept: list = [None] * len(chunks)
-    unchanged = _unchanged(last, doc) if last is not None and len(chunks) > 1 else None
+    unchanged, exact = _unchanged(last, doc) if last is not None and len(chunks) > 1 else (None, False)
     # tree-sitter's changed ranges say where the structure differs by comparing nodes' kinds,
     # extents and parse states, not their insides: where a tree has errors, a parse may resolve
     # an ambiguity (`a < b > c = d`) the other way in a node that compares equal, so there a
     # chunk is kept only when it is the same subtree (the same slot: its node id) or has the
     # same structure (its S-expression: the text is the same)
-    trusted = unchanged is not None and not doc.tree.root_node.has_error and not last.tree.root_node.has_error
+    trusted = unchanged is not None and exact
     for i, (node, _, sig) in enumerate(chunks):
         old = unchanged(node.start_byte, node.end_byte) if unchanged is not None else None
         was, c = last.chunks.get((*old, node.type), (None, None)) if old is not None else (None, None)
@@ -318,25 +284,23 @@ def _document_names(doc: StructuredDocument, last: _Named | None = None,
 
 
 def _unchanged(last: _Named, doc: StructuredDocument):
-    """A function (start, end) -> the same extent in `last`'s text where the new tree's
-    structure there is the old one's (same text, no changed range of tree-sitter's), else None."""
-    old, new = last.data, doc.data
-    prefix, suffix = _common_ends(old, new)
-    old_end, new_end = len(old) - suffix, len(new) - suffix
-    if old_end - prefix + new_end - prefix > len(new) // 2:
-        return None                                                     # mostly new: query it all
-    tree = last.tree.copy()
-    tree.edit(start_byte=prefix, old_end_byte=old_end, new_end_byte=new_end,
-              start_point=ts_point(old, prefix), old_end_point=ts_point(old, old_end),
-              new_end_point=ts_point(new, new_end))
-    changed = [(prefix, new_end)] + [(r.start_byte, r.end_byte) for r in tree.changed_ranges(doc.tree)]
-    delta = new_end - old_end
+    """From the edits the document made since `last`'s text (`StructuredDocument.edits`): a
+    function (start, end) -> the same extent in `last`'s text where neither an edit nor one of
+    tree-sitter's changed ranges meets it, else None; and whether those ranges are exact (no
+    tree on the way had errors). (None, False) when the edits are not known or replaced most
+    of the text."""
+    edits = doc.edits_since(last.lineage, last.revision)
+    if edits is None or sum(ed.new_end + ed.old_end - 2 * ed.start for ed in edits) > len(doc.data) // 2:
+        return None, False
 
     def unchanged(start: int, end: int):
-        if any(start <= b and a <= end for a, b in changed):
-            return None
-        return (start, end) if end <= prefix else (start - delta, end - delta)
-    return unchanged
+        for ed in reversed(edits):                                      # back to the older texts
+            if start <= ed.new_end and ed.start <= end or any(start <= b and a <= end for a, b in ed.changed):
+                return None
+            if start > ed.new_end:                                      # after the edit: shifted
+                start, end = start - (ed.new_end - ed.old_end), end - (ed.new_end - ed.old_end)
+        return (start, end)
+    return unchanged, all(ed.exact for ed in edits)
 
 
 def _query_chunks(doc: StructuredDocument, chunks: list, todo: list[int], kept: list) -> None:
@@ -506,95 +470,3 @@ def _receiver(text: str) -> str:
     while i > 0 and _is_ident_char(text[i - 1]):
         i -= 1
     return text[i:]
-
-
-
-@dataclass
-class NameCounts:
-    """How often names occur in the document: anywhere, as a member (`.name`), and per
-    receiver (`recv.name`)."""
-    names: collections.Counter
-    members: collections.Counter
-    pairs: collections.Counter
-
-    @classmethod
-    def of(cls, text: str) -> "NameCounts":
-        """The counts of `text` (kept for the last texts; a text that differs from the last one
-        counted in a small region, as after a keystroke, is counted there only)."""
-        return _remember(_COUNTS, text, lambda: cls._from_last(text))
-
-    @classmethod
-    def _from_last(cls, text: str) -> "NameCounts":
-        with _REMEMBER_LOCK:
-            last = next(reversed(_COUNTS.items()), None)
-        if last is not None:
-            old_text, old = last
-            (a0, a1), (b0, b1) = _changed_region(old_text, text)
-            if (a1 - a0) + (b1 - b0) < len(text) // 4:
-                return old._replaced(cls._count(old_text[a0:a1]), cls._count(text[b0:b1]))
-        return cls._count(text)
-
-    def _replaced(self, removed: "NameCounts", added: "NameCounts") -> "NameCounts":
-        """These counts with a region's counts replaced by another's."""
-        out = []
-        for mine, minus, plus in ((self.names, removed.names, added.names),
-                                  (self.members, removed.members, added.members),
-                                  (self.pairs, removed.pairs, added.pairs)):
-            c = mine.copy()
-            c.subtract(minus)
-            c.update(plus)
-            for k in minus:
-                if c[k] <= 0:
-                    del c[k]
-            out.append(c)
-        return NameCounts(*out)
-
-    @classmethod
-    def _count(cls, text: str) -> "NameCounts":
-        # a pair starts where a name starts: without (?<![\w$]) the search backtracks through
-        # every suffix of a name not followed by a dot (a 2 MB name: a worker stuck for hours)
-        pairs = collections.Counter(re.findall(r"(?<![\w$])([\w$]+)\s*\.\s*([\w$]+)", text))
-        members = collections.Counter()
-        for (_, m), n in pairs.items():
-            members[m] += n
-        return cls(collections.Counter(_IDENT.findall(text)), members, pairs)
-
-
-_COUNTS: collections.OrderedDict = collections.OrderedDict()
-
-
-def _changed_region(old: str, new: str, margin_lines: int = 3) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(start, end) in `old` and in `new` of the region where they differ, widened to whole
-    lines and `margin_lines` more on each side (a `recv . name` pair can span lines: one that
-    crosses the region's edge lies in text both have alike, so it is counted alike in both)."""
-    prefix, suffix = _common_ends(old, new)
-    start = prefix
-    for _ in range(margin_lines + 1):
-        start = max(0, new.rfind("\n", 0, max(start - 1, 0)) + 1) if start > 0 else 0
-    end = len(new) - suffix
-    for _ in range(margin_lines + 1):
-        nl = new.find("\n", end)
-        end = len(new) if nl < 0 else nl + 1
-    tail = len(new) - end                                               # inside the common suffix
-    return (start, len(old) - tail), (start, end)
-
-
-def _common_ends(old, new) -> tuple[int, int]:
-    """The lengths of the longest common prefix of two strings (or byte strings) and of their
-    longest common suffix after it."""
-    lo, hi = 0, min(len(old), len(new))
-    while lo < hi:                                                      # common prefix
-        mid = (lo + hi + 1) // 2
-        if old[:mid] == new[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    prefix = lo
-    lo, hi = 0, min(len(old), len(new)) - prefix
-    while lo < hi:                                                      # common suffix (after the prefix)
-        mid = (lo + hi + 1) // 2
-        if old[len(old) - mid:] == new[len(new) - mid:]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return prefix, lo

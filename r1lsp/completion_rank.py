@@ -17,7 +17,8 @@ from model.structure import StructuredDocument
 from model.structure.text_index import decode
 from r1lsp.usage_prior import UsagePrior, usage_prior
 from r1lsp.completion_candidates import AnalysisContext, _Cand, assigned_name
-from r1lsp.completion_names import _IDENT, Cursor, NameCounts, _receiver, _self_names
+from r1lsp.completion_counts import _IDENT, NameCounts
+from r1lsp.completion_names import Cursor, _receiver, _self_names
 
 # The list's order: score = sum of weight x feature (`rank_features`). Weights tuned on the dev
 # set (bench/completion_quality.py --tune, dev split only); the README gives the figures.

@@ -299,9 +299,11 @@ def check_int8_kernels(checkpoint: Check | None = None) -> Check:
     from model.generate import decode_step_mode
     features = _cpu_features()
     mode = decode_step_mode(model)
+    from model import w8a8
+    prefill = f" ({w8a8.status()})" if chosen["prefill"] == "w8a8" else ""
     data = {**chosen, "cpu_features": features, "shapes": "checkpoint" if cfg_dict else "r1-tiny",
-            "decode_step": mode}
-    return Check("int8 kernels", OK, f"CPU int8 runs decode: {chosen['decode']}, prefill: {chosen['prefill']} "
+            "decode_step": mode, "prefill_w8a8": w8a8.status()}
+    return Check("int8 kernels", OK, f"CPU int8 runs decode: {chosen['decode']}, prefill: {chosen['prefill']}{prefill} "
                  f"(fastest measured here, 1 thread; CPU: {', '.join(features) or 'no AVX2'}); decode step: {mode}",
                  data)
 

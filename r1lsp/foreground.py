@@ -69,3 +69,18 @@ def after_lists(fn, *args, **kwargs):
     """fn(*args, **kwargs) once the lists in flight are answered (a background job's first step)."""
     yield_to_lists()
     return fn(*args, **kwargs)
+
+
+def start_workers(executor, n: int, timeout: float = 5.0) -> None:
+    """Start `n` worker threads of a ThreadPoolExecutor now, at start-up: it starts one at a
+    submit that finds none idle, and `Thread.start` waits until the new thread runs, holding up
+    the caller (the event loop, in a document's first list) while other threads hold the GIL."""
+    barrier = threading.Barrier(n)
+
+    def meet():
+        try:
+            barrier.wait(timeout)             # every task waits for the others: n threads at once
+        except threading.BrokenBarrierError:
+            pass
+    for _ in range(n):
+        executor.submit(meet)

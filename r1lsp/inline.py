@@ -185,7 +185,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
                        snippets: tuple = (), pause=None, retrieval: bool = False,
-                       other_texts: Callable[[], tuple[str, ...]] | None = None) -> list[InlineSuggestion]:
+                       other_texts: Callable[[], tuple[str, ...]] | None = None,
+                       workspace_lines: Callable[[str], list] | None = None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
     is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
@@ -199,8 +200,9 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     `pause()`: called before the prompt is built, before the model is asked and before each
     token (the server's run started ahead of a request waits there while a completion list is
     being made). `retrieval`: where lines of the document (and of the texts the function
-    `other_texts()` gives, called only then) that start like the cursor's line agree on its rest,
-    that rest is the suggestion, without the model (r1lsp.line_retrieval)."""
+    `other_texts()` gives, called only then; then of the workspace's files, `workspace_lines`)
+    that start like the cursor's line agree on its rest, that rest is the suggestion, without
+    the model (r1lsp.line_retrieval)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None or engine is None or getattr(engine, "state", None) != "ready":
@@ -216,7 +218,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
     if retrieval:
-        found = retrieved_line(doc, cur.offset, tuple(other_texts()) if other_texts is not None else ())
+        found = retrieved_line(doc, cur.offset, tuple(other_texts()) if other_texts is not None else (),
+                               workspace=workspace_lines)
         if found is not None and not adds_syntax_error(doc, cur.offset, found.text):
             log.debug("ghost text %s: %r (share %.2f)", "closing the line" if found.closing else "retrieved",
                       found.text, found.share)

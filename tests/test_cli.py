@@ -57,6 +57,8 @@ def test_doctor_json_reports_each_check():
     kernels = out["int8 kernels"]
     assert kernels["decode"] in KERNELS and kernels["prefill"] in KERNELS
     assert kernels["decode"] in out["int8 kernels"]["detail"]
+    from model import w8a8
+    assert kernels["prefill_w8a8"] == w8a8.status()             # how a prefill's W8A8 runs here
     assert all(v["verdict"] in ("ok", "warn", "fail") for v in out.values())
     assert run.returncode == (1 if any(v["verdict"] == "fail" for v in out.values()) else 0)
 

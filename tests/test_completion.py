@@ -188,7 +188,7 @@ def test_name_statistics_and_receivers_on_a_line_with_a_huge_name():
     """Linear in the text: a 300 kB name (fuzzed traffic) held a completion worker for hours
     while the regexes retried at every character of it."""
     from r1lsp.completion_candidates import _java_receiver_text
-    from r1lsp.completion_names import NameCounts
+    from r1lsp.completion_counts import NameCounts
     big = "y" * 300_000
     counts = NameCounts.of(f"{big} = 1\nitems.add(x)\n")
     assert counts.pairs == {("items", "add"): 1} and counts.names[big] == 1
@@ -235,7 +235,7 @@ def test_a_member_list_does_not_offer_the_next_lines_first_name():
 def test_name_counts_after_an_edit_are_the_counts_of_the_new_text():
     """The counts the ranking reads are updated where the text changed (a keystroke), and equal
     a count of the whole new text."""
-    from r1lsp.completion_names import NameCounts
+    from r1lsp.completion_counts import NameCounts
     text = (Path(__file__).parent / "fixtures" / "structure" / "shop.py").read_text() * 20
     NameCounts.of(text)
     edits = [(len(text) // 2, "cart."), (len(text) // 3, "\n    .total"), (100, "")]

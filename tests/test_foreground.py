@@ -48,3 +48,19 @@ def test_nested_lists_release_the_work_when_the_last_ends():
         order.append("second answered")
     job.join(60)
     assert order == ["first answered", "second answered", "background"]
+
+
+def test_start_workers_starts_every_thread_of_an_executor_before_its_first_job():
+    """The session's executors have their threads before the first list or ghost text (a
+    thread started by the first job's submit held up the event loop in that list)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from r1lsp.foreground import start_workers
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="test-start-workers")
+    try:
+        start_workers(pool, 3)
+        names = {t.name for t in threading.enumerate() if t.name.startswith("test-start-workers")}
+        assert len(names) == 3
+        assert pool.submit(lambda: 7).result(timeout=5) == 7
+        assert len({t.name for t in threading.enumerate() if t.name.startswith("test-start-workers")}) == 3
+    finally:
+        pool.shutdown()

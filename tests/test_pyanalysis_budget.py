@@ -83,9 +83,10 @@ def test_without_a_budget_the_analysis_is_awaited():
 def test_after_typing_a_dot_the_members_are_ready_for_the_list():
     """didChange that types `.` starts jedi on the members there (completion_candidates.prepare):
     the list that follows gets jedi's answer even with no time to wait for it."""
-    from r1lsp.completion_candidates import prepare
+    from r1lsp.completion_candidates import prepare, start_analysis
     doc = StructuredDocument(SOURCE, "python")
     ctx = AnalysisContext(path="/budget/typed.py", budget_s=0.0)
+    start_analysis(doc, ctx)
     prepare(doc, ctx, (LINE, len("    shelf.")))
     pyanalysis.run_within(lambda: None, None)                          # the worker is done with what came before
     got = complete(doc, LINE, len("    shelf."), None, context=ctx)
@@ -202,3 +203,20 @@ def test_prewarm_keeps_the_most_recently_opened_files():
     pyanalysis.prewarm("e = 1\n", path="/budget/recent/e.py")
     kept = [p for p in pyanalysis._PREWARM if p.startswith("/budget/recent/")]
     assert "/budget/recent/a.py" in kept and "/budget/recent/b.py" not in kept
+
+
+def test_opening_a_document_drops_the_answers_other_files_left_queued(blocked_jedi):
+    """What another file left asked (and the worker had not started) is dropped when a document
+    is opened, not what the opened one asked; the dropped file is asked afresh when it is back."""
+    release, calls = blocked_jedi
+    busy = pyanalysis._WORKER.submit(release.wait)                    # the worker is busy meanwhile
+    doc = StructuredDocument(SOURCE, "python")
+    left = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/left.py", budget_s=0.0))
+    opened = complete(doc, LINE - 1, len("    "), None, context=AnalysisContext(path="/budget/opened.py", budget_s=0.0))
+    assert left.is_incomplete and opened.is_incomplete
+    assert pyanalysis.drop_queued_elsewhere("/budget/opened.py") == 1
+    release.set()
+    busy.result(timeout=60)
+    back = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/left.py", budget_s=None))
+    assert not back.is_incomplete and _labels(back)[0] in ("add", "books")
+    assert calls == [(LINE - 1, len("    ")), (LINE, len("    shelf."))]   # the opened file's, then left's again

@@ -155,3 +155,38 @@ def test_fallback_is_known_without_mapping():
     assert StructuredDocument("a\x00b", "python").fallback == "document looks binary (NUL byte)"
     assert StructuredDocument("just words", "plaintext").fallback is None
     assert StructuredDocument("x = 1\n", "python").fallback is None
+
+
+def test_an_edit_that_leaves_an_error_elsewhere_equals_a_fresh_map():
+    """Deleting from `if (` up to the line after leaves a stray `}` that closes the method early:
+    the errors lie after the edit, where an incremental parse recovers from them differently
+    from a fresh parse (the hierarchy kept one method and a class body too few)."""
+    doc = StructuredDocument(fixture("Shop.java"), "java")
+    assert doc.text.split("\n")[18].strip() == "if (doubled > 10) {"
+    doc.apply_change("", (18, 5), (20, 3))
+    assert doc.text.split("\n")[18] == "          }"
+    assert doc.tree.root_node.has_error
+    assert doc.hierarchy == map_structure(doc.text, "java")
+    check_invariants(doc.hierarchy, doc.text)
+    doc.apply_change("x", (17, 8), (17, 8))                # typing on, away from the errors
+    assert doc.hierarchy == map_structure(doc.text, "java")
+
+
+def test_the_edits_a_document_hands_over_lead_from_an_earlier_text_to_its_text():
+    """`edits_since` (what r1lsp.completion_names updates its names by): each edit turns one
+    text into the next; a snapshot knows them too; a whole new text, or another document, has
+    none that lead there."""
+    doc = StructuredDocument(fixture("shop.py"), "python")
+    rev, texts = doc.revision, [doc.data]
+    for new, start, end in [("xy", (3, 4), (3, 4)), ("", (5, 0), (6, 0)), ("zz\n", (1, 2), (1, 5))]:
+        doc.apply_change(new, start, end)
+        texts.append(doc.data)
+    edits = doc.snapshot().edits_since(doc.lineage, rev)
+    assert [ed.revision for ed in edits] == [rev + 1, rev + 2, rev + 3]
+    for ed, old, new in zip(edits, texts, texts[1:]):
+        assert new == old[:ed.start] + new[ed.start:ed.new_end] + old[ed.old_end:]
+        assert len(new) - len(old) == ed.new_end - ed.old_end
+    assert doc.edits_since(doc.lineage, doc.revision) == ()
+    assert StructuredDocument(doc.text, "python").edits_since(doc.lineage, rev) is None
+    doc.apply_change(doc.text + "\n")                                   # no range: a whole new text
+    assert doc.edits_since(doc.lineage, rev) is None

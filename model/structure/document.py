@@ -10,7 +10,9 @@ is remapped. Either way the result equals a fresh `map_structure` of the new tex
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,6 +26,24 @@ class PositionError(ValueError):
     """A position or range that cannot be applied to the document."""
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One change as the document applied it, for readers that keep their own results per text
+    and update them (r1lsp.completion_names): [start, old_end) of the old text became
+    [start, new_end) of the new one, and tree-sitter's changed ranges between the two trees
+    (new text's bytes) say where else the structure differs."""
+    revision: int                              # the document's revision this edit made
+    start: int
+    old_end: int
+    new_end: int
+    changed: tuple[tuple[int, int], ...]
+    exact: bool                                # neither tree has errors (else the changed ranges may miss some)
+
+
+MAX_EDITS = 32                  # the edits a document keeps (`edits_since`)
+_LINEAGES = itertools.count()
+
+
 class StructuredDocument:
     """An open document that re-parses and remaps incrementally."""
 
@@ -33,10 +53,15 @@ class StructuredDocument:
         self._support = language_support(self.language)
         self._parser = self._support.parser() if self._support else None
         self.local_remaps = 0       # how many edits were remapped locally (for tests/bench)
+        self.lineage = next(_LINEAGES)            # this document's texts (its snapshots share it)
+        self.revision = -1                        # +1 a change
+        self.edits: tuple[Edit, ...] = ()         # the last MAX_EDITS changes, oldest first
         self._reset(text)
 
     # -- full (re)build -----------------------------------------------------------------
     def _reset(self, text: str) -> None:
+        self.revision += 1
+        self.edits = ()                           # a new text as a whole: no edit leads to it
         self.text = text
         self._data = utf8_bytes(text)
         self._index = LineIndex(self._data)
@@ -66,6 +91,26 @@ class StructuredDocument:
     def fallback(self) -> str | None:
         """Why the document is mapped as plain text (None: by its grammar), without mapping it."""
         return self.hierarchy.fallback if self.tree is None else None
+
+    def edits_since(self, lineage: int, revision: int) -> tuple[Edit, ...] | None:
+        """The edits that made this text from the text of `revision` of document `lineage`
+        (oldest first; () when it is that text), None when they are not known (another
+        document, a whole new text since, or more edits than are kept)."""
+        if lineage != self.lineage or revision > self.revision:
+            return None
+        if revision == self.revision:
+            return ()
+        first = self.revision - revision                                # how many edits lead here
+        if first > len(self.edits) or self.edits[-first].revision != revision + 1:
+            return None
+        return self.edits[-first:]
+
+    def _edited(self, s: int, e: int, new_end: int, old_tree, tree) -> None:
+        """Keep the edit just applied (`edits`)."""
+        changed = tuple((r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree))
+        exact = not (old_tree.root_node.has_error or tree.root_node.has_error)
+        self.revision += 1
+        self.edits = self.edits[-(MAX_EDITS - 1):] + (Edit(self.revision, s, e, new_end, changed, exact),)
 
     @property
     def data(self) -> bytes:
@@ -145,16 +190,20 @@ class StructuredDocument:
         old_tree.edit(start_byte=s, old_end_byte=e, new_end_byte=new_end,
                       start_point=old_index.ts_point(s), old_end_point=old_index.ts_point(e),
                       new_end_point=index.ts_point(new_end))
-        tree = self._parser.parse(data, old_tree)
+        # tree-sitter's error recovery may differ between an incremental and a fresh parse
+        # (anywhere in the tree, not only at the edit): with errors, the tree is a fresh parse
+        # (typing on in broken code: parsed afresh at once)
+        tree = self._parser.parse(data, old_tree) if not old_tree.root_node.has_error else None
+        if tree is None or tree.root_node.has_error:
+            tree = self._parser.parse(data)
+        self._edited(s, e, new_end, old_tree, tree)
+        self.tree = tree
         if _touches_error(tree, s, new_end) or _touches_error(old_tree, s, new_end):
-            # tree-sitter's error recovery may differ between an incremental and a fresh parse:
-            # where the edit meets broken code, parse afresh (the hierarchy equals a fresh one)
-            self.tree = self._parser.parse(data)
+            # where the edit meets broken code, map it all (the hierarchy equals a fresh one)
             self.hierarchy = map_tree(self.tree, index, self.language, self._support)
             return self.hierarchy.intersecting(ranges + [(0, len(data))])
-        ranges += [(r.start_byte, r.end_byte) for r in old_tree.changed_ranges(tree)]
-        self.tree = tree
-        local = self._remap_locally(old_h, old_index, tree, ranges, s, e, new_end)
+        ranges += list(self.edits[-1].changed)
+        local = self._remap_locally(old_h, old_index, old_tree, tree, ranges, s, e, new_end)
         if local is None:
             local = map_tree(tree, index, self.language, self._support)
         else:
@@ -162,7 +211,7 @@ class StructuredDocument:
         self.hierarchy = local
         return local.intersecting(ranges)
 
-    def _remap_locally(self, old: Hierarchy, old_index: LineIndex, tree, ranges, s: int, e: int,
+    def _remap_locally(self, old: Hierarchy, old_index: LineIndex, old_tree, tree, ranges, s: int, e: int,
                        new_end: int) -> Hierarchy | None:
         lo = min(a for a, _ in ranges)
         hi = max(b for _, b in ranges)
@@ -176,6 +225,10 @@ class StructuredDocument:
         if node is None or node.id == root.id:
             return None
         x_start, x_end = node.start_byte, node.end_byte
+        if _errors_outside(tree, x_start, x_end) or _errors_outside(old_tree, x_start, x_end):
+            # tree-sitter's changed ranges compare nodes by kind, extent and parse state: where a
+            # tree has errors a re-parse may change a node's insides without a changed range
+            return None
         delta = new_end - e
         old_end = x_end - delta
         # the old hierarchy must have a paragraph owned by a node of this kind and range
@@ -205,6 +258,29 @@ class _Lazy:
                     self._value = self._make()
                     self._make = None
         return self._value
+
+
+def _errors_outside(tree, start: int, end: int) -> bool:
+    """Whether `tree` has an error or missing node outside the byte range [start, end) (a node
+    on the way down to that range included)."""
+    node = tree.root_node
+    if not node.has_error:
+        return False
+    while True:
+        if node.is_error or node.is_missing:
+            return True
+        inner = None
+        for child in node.children:
+            if child.end_byte <= start or child.start_byte >= end:
+                if child.has_error:
+                    return True
+            elif child.start_byte <= start and end <= child.end_byte and inner is None:
+                inner = child                                           # holds the range: go down
+            elif child.has_error:
+                return True                                             # overlaps the range's edge
+        if inner is None or (inner.start_byte == start and inner.end_byte == end):
+            return inner is not None and (inner.is_error or inner.is_missing)
+        node = inner
 
 
 def _touches_error(tree, start: int, end: int) -> bool:
