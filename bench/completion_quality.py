@@ -248,7 +248,7 @@ def parity(pos: list[Position], res: dict, split: str) -> dict:
     ranking, the server's weights, jedi without a deadline) beside the server's settled lists:
     top-5 in-process per language and how many positions' top 5 differ from the server's."""
     import tune_completion
-    from r1lsp.completion_rank import weights_for
+    from r1lsp.completion_rank import member_net, weights_for
     members = [p for p in pos if p.kind == "member"]
     got = tune_completion.member_samples(0, pos=members, names=False)
     mine = {l: iter(got[l]) for l in LANGS}
@@ -257,7 +257,8 @@ def parity(pos: list[Position], res: dict, split: str) -> dict:
     differ = {l: 0 for l in LANGS}
     for p, lsp in zip(members, res["member_top5"]):
         sample = next(mine[p.language])             # ranked as the server ranks it (names: their own weights)
-        top = tune_completion.ranked_top5(sample, weights_for(p.language, member=True, names=not sample.resolved))
+        top = tune_completion.ranked_top5(sample, weights_for(p.language, member=True, names=not sample.resolved),
+                                          member_net(p.language) if sample.resolved else None)
         hits[p.language].append(p.expected in top)
         differ[p.language] += top != lsp
         if top != lsp and split == "dev":               # dev only: the test split's positions stay unseen

@@ -10,9 +10,12 @@ Ranking (`--ranking`): complete() in-process at the dev member positions, as the
 (jedi's project at the workspace folder, the server's weights), every candidate's features
 recorded once, for the analysis' list and for the list made of the file's names; then a linear
 ranker per language and list trained pairwise (`fit_pairwise`), its L2 penalty chosen leaving one
-repository out; `--write` puts them in r1lsp/rank-weights.json. Threshold: inline_suggestions()
-without a gate at the dev line positions; the threshold chosen maximises the mean edit
-similarity of the shown suggestions while keeping at least a quarter of them.
+repository out; beside it, for the analysis' list, a small neural ranker over the linear one's
+first candidates (`fit_net`, r1lsp/completion_net.py), shipped where it gains NET_MARGIN points
+held out by repository (`--net python`: tried for Python only; `--no-net`: not tried); `--write`
+puts them in r1lsp/rank-weights.json. Threshold: inline_suggestions() without a gate at the dev
+line positions; the threshold chosen maximises the mean edit similarity of the shown suggestions
+while keeping at least a quarter of them.
 """
 from __future__ import annotations
 
@@ -157,10 +160,14 @@ def member_samples(n_member: int, seed: int = 1, split: str = "dev", languages=c
     return out
 
 
-def ranked_top5(sample: MemberSample, weights) -> list[str]:
-    """The five best labels of a sample's list under `weights` (ties by label, as complete())."""
+def ranked_top5(sample: MemberSample, weights, net=None) -> list[str]:
+    """The five best labels of a sample's list under `weights` (ties by label, as complete()),
+    the first ones then ordered by `net` (a RankNet) where given."""
     from r1lsp.completion_rank import rank_score
-    return [l for l, _ in sorted(sample.feats, key=lambda lf: (-rank_score(lf[1], weights), lf[0]))[:5]]
+    ranked = sorted(sample.feats, key=lambda lf: (-rank_score(lf[1], weights), lf[0]))
+    if net is not None:
+        ranked = [ranked[i] for i in net.order(ranked)]
+    return [l for l, _ in ranked[:5]]
 
 
 def categories(samples: list[MemberSample], weights, examples: int = 6) -> dict:
@@ -284,11 +291,31 @@ class Matrix:
         self.has[self.owner[right]] = True
         self.right = right
 
-    def top5(self, w: dict[str, float], subset=None) -> float:
+    def top5(self, w: dict[str, float], subset=None, net=None) -> float:
         """% of samples (of `subset`, an index array) with the right name among the five best
-        (ties broken against it: conservative)."""
+        (ties broken against it: conservative); `net`: the first candidates of the ranking by `w`
+        ordered by that RankNet (as complete() orders the analysis' list)."""
         import numpy as np
         score = self.x @ np.array([w.get(k, 0.0) for k in self.names])
+        if net is not None:
+            score = self.net_scores(net, score)
+        return self.top5_of(score, subset)
+
+    def net_scores(self, net, first):
+        """Scores that order each sample's `net.top` best candidates by `first` by the net, above
+        the rest (kept in `first`'s order)."""
+        import numpy as np
+        col = {k: i for i, k in enumerate(self.names)}
+        x = np.stack([self.x[:, col[k]] if k in col else np.zeros(len(self.x)) for k in net.features], 1)
+        by = np.lexsort((-first, self.owner))                          # per sample, best first
+        start = np.searchsorted(self.owner[by], np.arange(self.n))
+        rank = np.empty(len(first), dtype=np.int64)
+        rank[by] = np.arange(len(first)) - start[self.owner[by]]
+        mine = x @ net.linear + np.maximum(x @ net.hidden_in + net.hidden_bias, 0.0) @ net.hidden_out
+        return np.where(rank < net.top, 1e6 + mine, first)
+
+    def top5_of(self, score, subset=None) -> float:
+        import numpy as np
         right_score = np.full(self.n, -np.inf)
         right_score[self.owner[self.right]] = score[self.right]
         better = np.bincount(self.owner, weights=(score >= right_score[self.owner]) & ~self.right, minlength=self.n)
@@ -298,14 +325,17 @@ class Matrix:
 
 
 def served_top5(samples: list[MemberSample], language: str, member: dict | None = None,
-                names: dict | None = None) -> float:
+                names: dict | None = None, net=False) -> float:
     """Top-5 % of `samples` as the server ranks them: a list the analysis made with the member
-    weights, a list made of the file's names (the receiver unresolved) with the names weights
-    (the shipped ones unless given)."""
-    from r1lsp.completion_rank import weights_for
+    weights (its first candidates then ordered by the `net`, a RankNet or None), a list made of
+    the file's names (the receiver unresolved) with the names weights (the shipped ones unless
+    given)."""
+    from r1lsp.completion_rank import member_net, weights_for
     member = weights_for(language, member=True) if member is None else member
     names = weights_for(language, member=True, names=True) if names is None else names
-    hits = [s.position.expected in ranked_top5(s, member if s.resolved else names) for s in samples]
+    net = member_net(language) if net is False else net
+    hits = [s.position.expected in ranked_top5(s, member if s.resolved else names, net if s.resolved else None)
+            for s in samples]
     return 100.0 * sum(hits) / max(1, len(hits))
 
 
@@ -339,6 +369,87 @@ def fit_pairwise(m: Matrix, subset=None, fixed=("model", "object_member"), l2: f
     return {m.names[i]: round(float(w[j] / sd[j]), 4) for j, i in enumerate(cols)}
 
 
+def fit_net(m: Matrix, subset=None, fixed=("model",), l2: float = 0.03, hidden: int = 16, seeds=(0, 1, 2),
+            steps: int = 400, start: dict[str, float] | None = None, top: int = 40):
+    """A small neural ranker (r1lsp.completion_net.RankNet): a linear part and one hidden ReLU
+    layer over the standardised features, trained on each sample's whole list with a listwise
+    softmax loss (the right name's -log share of exp(score)), Adam, full batch, an L2 penalty
+    on every weight; one net per seed, averaged (shipped as one net: the hidden units side by
+    side). The `fixed` features keep their `start` weights in the linear part (rules)."""
+    import numpy as np
+    import torch
+    from r1lsp.completion_net import RankNet
+    idx = np.arange(m.n) if subset is None else np.asarray(subset)
+    keep = np.isin(m.owner, idx[m.has[idx]])
+    start = start or RANK_WEIGHTS
+    names = [k for k in m.names if k != "model"]
+    cols = [m.names.index(k) for k in names if k not in fixed]
+    x = m.x[:, cols]
+    mu, sd = x[keep].mean(0), x[keep].std(0) + 1e-6
+    rule = np.array([start.get(k, 0.0) if k in fixed else 0.0 for k in m.names])
+    xt = torch.tensor((x[keep] - mu) / sd, dtype=torch.float32)
+    ruled = torch.tensor((m.x @ rule)[keep], dtype=torch.float32)
+    _, group = np.unique(m.owner[keep], return_inverse=True)
+    g, ng = torch.tensor(group), int(group.max()) + 1 if len(group) else 0
+    right = torch.tensor(m.right[keep], dtype=torch.float32)
+    parts = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        wl = torch.zeros(len(cols), requires_grad=True)
+        w1 = (torch.randn(len(cols), hidden) * 0.1).requires_grad_()
+        b1 = torch.zeros(hidden, requires_grad=True)
+        w2 = (torch.randn(hidden) * 0.1).requires_grad_()
+        opt = torch.optim.Adam([wl, w1, b1, w2], lr=0.03)
+        for _ in range(steps):
+            opt.zero_grad()
+            score = xt @ wl + torch.relu(xt @ w1 + b1) @ w2 + ruled
+            top_ = torch.zeros(ng).scatter_reduce(0, g, score, "amax", include_self=False).detach()
+            lse = torch.log(torch.zeros(ng).index_add(0, g, torch.exp(score - top_[g]))) + top_
+            loss = (lse - torch.zeros(ng).index_add(0, g, score * right)).mean()
+            loss = loss + l2 * sum((p ** 2).sum() for p in (wl, w1, b1, w2))
+            loss.backward()
+            opt.step()
+        parts.append([t.detach().numpy().astype(np.float64) for t in (wl, w1, b1, w2)])
+    k = len(parts)
+    wl = sum(p[0] for p in parts) / k
+    w1, b1 = np.concatenate([p[1] for p in parts], 1), np.concatenate([p[2] for p in parts])
+    w2 = np.concatenate([p[3] for p in parts]) / k
+    at = {n: i for i, n in enumerate(names)}
+    lin, hin = np.zeros(len(names)), np.zeros((len(names), w1.shape[1]))
+    for j, c in enumerate(cols):                                        # standardisation folded in
+        lin[at[m.names[c]]] = wl[j] / sd[j]
+        hin[at[m.names[c]]] = w1[j] / sd[j]
+    for n in fixed:
+        if n in at:
+            lin[at[n]] = start.get(n, 0.0)
+    bias = b1 - (mu / sd) @ w1
+    return RankNet(tuple(names), lin, hin, bias, w2, top)
+
+
+def net_cost_ms(samples: list[MemberSample], weights: dict[str, float], net) -> dict[str, float]:
+    """What the net adds to a list's ranking (its `order` over the linear ranking, as complete()
+    calls it), ms per list over `samples`' lists, each the best of 5 runs (the work, not the
+    machine's other load): p50 / p95 / max, and the linear ranking's p50."""
+    from r1lsp.completion_rank import rank_score
+    lin, add = [], []
+    for s in samples:
+        a = b = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            ranked = sorted(s.feats, key=lambda lf: (-rank_score(lf[1], weights), lf[0]))
+            t1 = time.perf_counter()
+            net.order(ranked)
+            a, b = min(a, 1000 * (time.perf_counter() - t1)), min(b, 1000 * (t1 - t0))
+        add.append(a)
+        lin.append(b)
+    q = lambda xs, p: round(sorted(xs)[min(len(xs) - 1, int(p * len(xs)))], 3)
+    return {"p50": q(add, 0.5), "p95": q(add, 0.95), "max": q(add, 1.0), "linear_p50": q(lin, 0.5)}
+
+
+NET_L2 = (0.01, 0.03, 0.1)
+NET_MARGIN = 0.5            # points of dev top-5 (held out by repository) a net must gain over the linear ranker
+
+
 PAIRWISE_L2 = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 # weights the pairwise fit keeps as RANK_WEIGHTS has them (rules), per language: Java's Object
 # members last (what the list promises); Python's object members are weighed by the fit (as a
@@ -354,6 +465,7 @@ def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) 
     the dev positions go into r1lsp/rank-weights.json (what the server ranks member lists with)."""
     import pickle
     import numpy as np
+    from r1lsp.completion_net import RankNet
     from r1lsp.completion_rank import MEMBER_WEIGHTS_FILE, RANK_WEIGHTS, weights_for
     cache = cq.ROOT / "cache" / "tune" / f"member_samples_{n_member}.pkl"      # a local cache, never shipped
     t0 = time.perf_counter()
@@ -372,7 +484,10 @@ def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) 
                              "trained pairwise (RankNet loss, L2) on the dev split's member positions by "
                              "`python bench/tune_completion.py --ranking --write`; never fitted on the test split. "
                              "`names`: the ranker of the list made of the file's names (jedi pending, a receiver "
-                             "the analysis does not resolve), fitted on that list at the same positions.",
+                             "the analysis does not resolve), fitted on that list at the same positions. `net`: "
+                             "a small neural ranker (r1lsp/completion_net.py) that orders the first `top` "
+                             "candidates of the linear ranking of the analysis' list, shipped where it gained "
+                             "on dev code held out by repository.",
                     "languages": {}}
     for key in [k for l in cq.LANGS for k in (l, l + NAMES) if got.get(k)]:
         lang, names_list = key.split("/")[0], key.endswith(NAMES)
@@ -413,6 +528,26 @@ def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) 
                   "dev_top5_heldout_half": out[key]["top5_pairwise_heldout_half"],
                   "dev_top5_heldout_repository": out[key]["top5_pairwise_heldout_repository"], "l2": l2,
                   "weights": dict(sorted(pairwise.items()))}
+        if not names_list and lang in _net_languages():
+            # the neural ranker over the linear one's first candidates, held out by repository as
+            # the linear one (each fold's net after that fold's linear ranking); shipped where it
+            # gains NET_MARGIN points there
+            linear_folds = [{**base, **fit_pairwise(m, a, l2=l2, fixed=fixed)} for a, _ in folds]
+            net_cv, net_repo = {}, {}
+            for nl2 in NET_L2:
+                scores = [(len(b), m.top5(lw, b, net=fit_net(m, a, fixed=fixed, l2=nl2, start=start)))
+                          for (a, b), lw in zip(folds, linear_folds)]
+                net_cv[nl2] = sum(n * v for n, v in scores) / max(1, sum(n for n, _ in scores))
+                net_repo[nl2] = {r: round(v, 1) for r, (_, v) in zip(sorted(set(repos)), scores)}
+            nl2 = max(net_cv, key=lambda k: (net_cv[k], k))
+            out[key]["net_l2_heldout_repository"] = {k: round(v, 1) for k, v in net_cv.items()}
+            out[key]["net_per_repository"] = net_repo[nl2]
+            if net_cv[nl2] >= cv[l2] + NET_MARGIN:
+                net = fit_net(m, fixed=fixed, l2=nl2, start=start)
+                out[key]["top5_net"] = round(m.top5({**base, **pairwise}, net=net), 1)
+                fitted["net"] = {"dev_top5": out[key]["top5_net"], "dev_top5_heldout_repository": round(net_cv[nl2], 1),
+                                 "l2": nl2, **net.to_json()}
+                out[key]["net_ms_per_list"] = net_cost_ms(samples, {**base, **pairwise}, net)
         if names_list:
             shipped_file["languages"].setdefault(lang, {})["names"] = fitted
         else:
@@ -420,10 +555,11 @@ def main_ranking(n_member: int = 300, reuse: bool = False, write: bool = False) 
     for lang in cq.LANGS:                               # as the server ranks: each list with its ranker
         fitted = shipped_file["languages"].get(lang, {})
         base = weights_for(lang)
+        net = RankNet.from_json(fitted["net"]) if "net" in fitted else None
         out[f"served_top5_{lang}"] = {
             "shipped": round(served_top5(got[lang], lang), 1),
             "fitted": round(served_top5(got[lang], lang, {**base, **fitted.get("weights", {})},
-                                        {**base, **fitted.get("names", fitted).get("weights", {})}), 1)}
+                                        {**base, **fitted.get("names", fitted).get("weights", {})}, net), 1)}
     if write:
         path = cq.ROOT / "r1lsp" / MEMBER_WEIGHTS_FILE
         path.write_text(json.dumps(shipped_file, indent=1) + "\n")
@@ -454,6 +590,15 @@ def main_test(n_member: int = 200) -> int:
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out))
     return 0
+
+
+def _net_languages() -> tuple[str, ...]:
+    """--net LANG[,LANG] (the languages whose neural ranker is tried; default all), --no-net: none."""
+    if "--no-net" in sys.argv:
+        return ()
+    if "--net" in sys.argv:
+        return tuple(sys.argv[sys.argv.index("--net") + 1].split(","))
+    return cq.LANGS
 
 
 def _positions(default: int) -> int:

@@ -27,6 +27,11 @@ static float index_score(const float *iq, const float *iw, const float *key, int
 
 #include "native_math.h"
 
+/* the cache lines of n floats at p on their way to the cache */
+static inline void prefetch_row(const float *p, int n) {
+    for (int j = 0; j < n; j += 16) __builtin_prefetch(p + j, 0, 3);
+}
+
 /* Softmax attention of one query (H heads of D) over the rows cand[0..n) of k and v: every head's
    logits (each row read once), the softmax, then the weighted values (H * D a constant where this
    is inlined: the output stays in registers). */
@@ -36,6 +41,10 @@ static inline __attribute__((always_inline)) void attend_heads(
     float scale = 1.0f / sqrtf((float)D), lg[H * n], den[H], o[H * D];
     for (long i = 0; i < n; i++) {
         const float *kr = k + cand[i] * k_stride;
+        /* the rows read next on their way meanwhile: a later key, this key's value (the kept rows
+           are scattered blocks of a cache of several MB, mostly not in cache between steps) */
+        if (i + 8 < n) prefetch_row(k + cand[i + 8] * k_stride, H * D);
+        prefetch_row(v + cand[i] * v_stride, H * D);
         for (int h = 0; h < H; h++) lg[h * n + i] = dot(q + h * D, kr + h * D, D) * scale;
     }
     for (int h = 0; h < H; h++) {
@@ -103,6 +112,7 @@ int attend_kept(const float *q, const float *iq, const float *iw,
     for (long s = near0; s <= t; s++) cand[c++] = s;
     float best = -INFINITY;
     for (long i = 0; i < K; i++) {
+        if (i + 8 < K) prefetch_row(ik + cand[i + 8] * ik_stride, Di);
         scores[i] = index_score(iq, iw, ik + cand[i] * ik_stride, Hi, Di);
         if (scores[i] > best) best = scores[i];
     }

@@ -244,6 +244,9 @@ class SparseAttention(nn.Module):
         if T == 1:
             return self.wo(self._gathered(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, cache=cache)), None
         y, gate_loss = self._blocks(q, k_all, v_all, iq, iw, ik_all, start_pos, pad_len, want_gate_loss)
+        if (cache is not None and pad_len is None and B == 1 and self.block_sparse and not torch.is_grad_enabled()
+                and uses_blocks(self.cfg, k_all.size(1))):
+            self._pooled(ik_all, k_all.size(1), None, cache)     # kept for the decode steps that follow
         return self.wo(y), gate_loss
 
     def _row_steps(self, q, k, v, index, caches: list[KVCache], positions) -> torch.Tensor:

@@ -90,6 +90,9 @@ class Expert(nn.Module):
         bf16 once for all experts: the values each Int8Linear call would compute)."""
         if not self.direct_int8pack:
             return None
+        fast = self.__dict__.get("_packed_state")            # a decode step asks this of every routed
+        if fast is not None and _linears_unchanged(fast[0], self._modules):   # expert: a cheap check first
+            return fast[1]
         w13 = self.joined_w13()
         key2 = linear_key(self.w2)
         cached = self.__dict__.get("_packed")
@@ -100,7 +103,10 @@ class Expert(nn.Module):
             packed = (w13.weight_int8, w13._scale_bf16(), self.w2.weight_int8, self.w2._scale_bf16(),
                       w13.weight_scale.float().contiguous(), self.w2.weight_scale.float().contiguous(),
                       w13.weight_int8.t().contiguous(), self.w2.weight_int8.t().contiguous()) if ok else None
+            if packed is not None:                   # + the compiled call's 4 pointers (`native.run_experts`)
+                packed += (tuple(packed[i].data_ptr() for i in (6, 4, 7, 5)),)
             cached = self.__dict__["_packed"] = (w13, key2, packed)
+        self.__dict__["_packed_state"] = (_linears_state(self._modules), cached[2])
         return cached[2]
 
     def joined_w13(self) -> nn.Module | None:
@@ -111,6 +117,38 @@ class Expert(nn.Module):
         if cached is None or cached[0] != key:
             cached = self.__dict__["_w13"] = (key, None if None in key else concat_linears([self.w1, self.w3]))
         return cached[1]
+
+
+_LINEARS = ("w1", "w3", "w2")
+
+
+def _linears_state(mods) -> list:
+    """What `Expert.packed` depends on, held to compare by identity and version: per Linear the
+    module, its int8 weight and scale buffers (each with its in-place version), bias and kernels.
+    (The same changes `linear_key` notices, in fewer operations: identity instead of keys.)"""
+    out = []
+    for name in _LINEARS:
+        m = mods[name]
+        b = m._buffers
+        w, s = b.get("weight_int8"), b.get("weight_scale")
+        out.append((m, w, None if w is None else w._version, s, None if s is None else s._version,
+                    m._parameters.get("bias"), m.__dict__.get("kernels")))
+    return out
+
+
+def _linears_unchanged(state: list, mods) -> bool:
+    for name, (m, w, wv, s, sv, bias, kernels) in zip(_LINEARS, state):
+        cur = mods[name]
+        if cur is not m:
+            return False
+        b = cur._buffers
+        if b.get("weight_int8") is not w or b.get("weight_scale") is not s or cur._parameters.get("bias") is not bias:
+            return False
+        if (w is not None and w._version != wv) or (s is not None and s._version != sv):
+            return False
+        if cur.__dict__.get("kernels") != kernels:
+            return False
+    return True
 
 
 class MoE(nn.Module):

@@ -29,15 +29,27 @@ static inline v16f load_x(const float *p) {
 
 #include "native_math.h"
 
+/* Where the next expert's weights are fetched from while this one's are read: one cache line
+   per step of the inner loop (`matvec_rows`), so the next expert's weights reach L2 before they
+   are read instead of streaming from memory after this one's are done. */
+typedef struct { const char *p, *end, *p2, *end2; } prefetch_cursor;
+
+static inline void prefetch_next(prefetch_cursor *pf) {
+    if (pf->p < pf->end) { __builtin_prefetch(pf->p, 0, 2); pf->p += 64; }
+    else if (pf->p2 < pf->end2) { __builtin_prefetch(pf->p2, 0, 2); pf->p2 += 64; }
+}
+
 /* out[m][j] = scale[j] * sum_c x[m][c] * wt[c][j] for R rows (R a constant where this is inlined):
    wt (K, J) int8, the weight transposed, J % 16 == 0. Every output is one chain of multiply-adds
    over c in order, whatever R is: a row gets the same bits alone or with others. */
 static inline __attribute__((always_inline)) void matvec_rows(
-        int R, const float *const *x, const signed char *wt, const float *scale, int J, int K, float *const *out) {
+        int R, const float *const *x, const signed char *wt, const float *scale, int J, int K, float *const *out,
+        prefetch_cursor *pf) {
     int j0 = 0;
     for (; j0 + 64 <= J; j0 += 64) {
         v16f acc[4][4] = {{{0}}};
         for (int c = 0; c < K; c++) {
+            if (pf) prefetch_next(pf);
             const signed char *wr = wt + (long)c * J + j0;
             v16f w0 = load_w(wr), w1 = load_w(wr + 16), w2 = load_w(wr + 32), w3 = load_w(wr + 48);
             for (int m = 0; m < R; m++) {
@@ -65,12 +77,12 @@ static inline __attribute__((always_inline)) void matvec_rows(
 }
 
 static void matvec(int R, const float *const *x, const signed char *wt, const float *scale, int J, int K,
-                   float *const *out) {
+                   float *const *out, prefetch_cursor *pf) {
     switch (R) {
-        case 4: matvec_rows(4, x, wt, scale, J, K, out); break;
-        case 3: matvec_rows(3, x, wt, scale, J, K, out); break;
-        case 2: matvec_rows(2, x, wt, scale, J, K, out); break;
-        default: matvec_rows(1, x, wt, scale, J, K, out); break;
+        case 4: matvec_rows(4, x, wt, scale, J, K, out, pf); break;
+        case 3: matvec_rows(3, x, wt, scale, J, K, out, pf); break;
+        case 2: matvec_rows(2, x, wt, scale, J, K, out, pf); break;
+        default: matvec_rows(1, x, wt, scale, J, K, out, pf); break;
     }
 }
 
@@ -87,20 +99,34 @@ int experts_rows(int N, int d, int h, int k, int E, const float *x, const long *
     if (d % 16 || h % 16 || N > 64) return -1;
     memset(y, 0, sizeof(float) * N * d);
     float hid[4][2 * h], g[4][h], o[4][d];
+    int next[E + 1];                                 /* the next routed expert after e (E: none) */
+    next[E] = E;
+    for (int e = E - 1; e >= 0; e--) {
+        int used = 0;
+        for (int i = 0; i < N * k && !used; i++) used = idx[i] == e + 1;
+        next[e] = e + 1 < E && used ? e + 1 : next[e + 1];
+    }
     for (int e = 0; e < E; e++) {
         int rows[64], n = 0;
         float rw[64];
         for (int r = 0; r < N; r++)
             for (int i = 0; i < k; i++)
                 if (idx[r * k + i] == e) { rows[n] = r; rw[n] = wts[r * k + i]; n++; }
+        prefetch_cursor cur = {0, 0, 0, 0}, *pf = 0;
+        if (n && next[e] < E) {                      /* the next routed expert's weights on their way */
+            int f = next[e];
+            cur.p = (const char *)w13[f]; cur.end = cur.p + (long)d * 2 * h;
+            cur.p2 = (const char *)w2[f]; cur.end2 = cur.p2 + (long)h * d;
+            pf = &cur;
+        }
         for (int b = 0; b < n; b += 4) {
             int R = n - b < 4 ? n - b : 4;
             const float *xs[4];
             float *hs[4], *gs[4], *os[4];
             for (int m = 0; m < R; m++) { xs[m] = x + (long)rows[b + m] * d; hs[m] = hid[m]; gs[m] = g[m]; os[m] = o[m]; }
-            matvec(R, xs, (const signed char *)w13[e], (const float *)s13[e], 2 * h, d, hs);
+            matvec(R, xs, (const signed char *)w13[e], (const float *)s13[e], 2 * h, d, hs, b ? 0 : pf);
             for (int m = 0; m < R; m++) silu_mul(hid[m], hid[m] + h, g[m], h);
-            matvec(R, (const float *const *)gs, (const signed char *)w2[e], (const float *)s2[e], d, h, os);
+            matvec(R, (const float *const *)gs, (const signed char *)w2[e], (const float *)s2[e], d, h, os, b ? 0 : pf);
             for (int m = 0; m < R; m++) {
                 float *yr = y + (long)rows[b + m] * d, wr = rw[b + m];
                 for (int j = 0; j < d; j++) yr[j] += wr * o[m][j];

@@ -340,14 +340,20 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
              cancel=None, seed: int | None = None,
              logits_processor=None, banned_ids: Sequence[int] = (),
              prefix_cache: PrefixCache | None = None, prefix_keys: Sequence[str | None] | None = None,
-             on_batch: Callable[[int], None] | None = None) -> list[GenerationResult]:
+             on_batch: Callable[[int], None] | None = None,
+             admit: Callable[[int], list[dict]] | None = None) -> list[GenerationResult]:
     """Generate for a batch of token-id prompts; one GenerationResult per prompt, in order.
 
     max_new_tokens, cancel, logits_processor: one value for all rows or one per row.
     stop_fns: per row, text -> index to cut at (the row stops) or None (needs `decode`).
     banned_ids: never sampled (their logits set to -inf before the processor runs).
     prefix_cache / prefix_keys: reuse and keep each row's prompt cache under its key.
-    on_batch(B) is called once the prompts are prefilled, before decoding."""
+    on_batch(B) is called once the prompts are prefilled, before decoding.
+    admit(rows decoding) is asked before every later token for rows that join the batch there
+    (requests that came while it decodes; models whose rows keep their own caches only): a list
+    of dicts with "prompt", "levels", "max_new_tokens", "cancel", "logits_processor", "stop_fn",
+    "prefix_key". Each is prefilled then and decodes with the others from the next step on, as it
+    would alone; their results follow the prompts' in the order admitted."""
     B = len(prompts)
     if (stop_strings or stop_fns) and decode is None:
         raise ValueError("stop_strings and stop_fns need a decode callback")
@@ -372,7 +378,7 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
 
     def check_cancel():
         seen: dict = {}                                            # a shared flag is asked once
-        for b in range(B):
+        for b in range(len(reasons)):
             if reasons[b] is None:
                 c = cancels[b]
                 if id(c) not in seen:
@@ -383,25 +389,31 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
 
     if check_cancel():                                             # the check before token 0
         return [GenerationResult([], "cancelled") for _ in range(B)]
-    olds = [prefix_cache.get(k) if prefix_cache is not None and k is not None else None for k in keys]
     own_rows = B == 1 or row_caches(model)                         # each row decodes on its own cache
-    done = prefill_tails(model, prompts, level_ids, olds) if own_rows and B > 1 else {}
-    states, firsts = [None] * B, [None] * B
-    for b, p in enumerate(prompts):
-        if b in done:                                              # typed clients: their tails together
-            states[b], firsts[b], reused = done[b]
-        else:
-            states[b], firsts[b], reused = prefill_row(model, p, level_ids[b], state=olds[b])
-        if prefix_cache is not None:
-            prefix_cache.note(reused, len(p) - reused)
-    if own_rows:
-        pos = [len(p) for p in prompts]                            # row b's next slot in its own cache
-    else:
+    states: list = [None] * B
+    firsts: list = [None] * B
+    pos = [len(p) for p in prompts]                                # row b's next slot in its own cache
+
+    def prefill_rows(rows: list[int]) -> None:
+        """Prefill the prompts `rows` (their typed tails together where they have prefix states)."""
+        olds = [prefix_cache.get(keys[b]) if prefix_cache is not None and keys[b] is not None else None for b in rows]
+        done = prefill_tails(model, [prompts[b] for b in rows], [level_ids[b] for b in rows], olds) \
+            if own_rows and len(rows) > 1 else {}
+        for j, b in enumerate(rows):
+            if j in done:                                          # typed clients: their tails together
+                states[b], firsts[b], reused = done[j]
+            else:
+                states[b], firsts[b], reused = prefill_row(model, prompts[b], level_ids[b], state=olds[j])
+            if prefix_cache is not None:
+                prefix_cache.note(reused, len(prompts[b]) - reused)
+        if prefix_cache is not None:                               # B == 1 decodes past the prompt:
+            for b in rows:                                         # those slots are not in `ids`
+                if keys[b] is not None:
+                    prefix_cache.put(keys[b], states[b])
+
+    prefill_rows(list(range(B)))
+    if not own_rows:
         cache, T, pad_len = stack_left_padded(model, states, n_steps)
-    if prefix_cache is not None:                                   # B == 1 decodes past the prompt:
-        for b in range(B):                                         # those slots are not in `ids`
-            if keys[b] is not None:
-                prefix_cache.put(keys[b], states[b])
     if on_batch is not None:
         on_batch(B)
     new_lvl = torch.stack([torch.as_tensor(s.levels[-1:], device=dev) for s in states])   # (B, 1, 3)
@@ -409,9 +421,37 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
     banned = torch.tensor(sorted(i for i in banned_ids if i < logits.size(-1)), dtype=torch.long, device=dev)
     generator = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
     active = list(range(B))                                        # cache row j holds prompt active[j]
-    for step in range(n_steps):
+    if admit is not None and not row_caches(model):
+        admit = None                                               # a stacked cache takes no new rows
+    step = -1
+    while True:
+        step += 1
         if step and check_cancel():
             break
+        joined = admit(len(active)) if admit is not None and step else []
+        if joined:                                                 # requests that came meanwhile join here
+            rows = list(range(len(prompts), len(prompts) + len(joined)))
+            for spec in joined:
+                m = max(1, min(int(spec["max_new_tokens"]), cfg.max_seq_len - 1))
+                prompts.append(list(spec["prompt"])[-(cfg.max_seq_len - m):])
+                level_ids.append(spec.get("levels"))
+                keys.append(spec.get("prefix_key"))
+                max_new.append(m)
+                cancels.append(spec.get("cancel"))
+                processors.append(spec.get("logits_processor"))
+                stop_fns.append(spec.get("stop_fn"))
+                out.append([])
+                logps.append([])
+                reasons.append(None)
+                texts.append(None)
+                states.append(None)
+                firsts.append(None)
+                pos.append(len(prompts[-1]) - step)                # its first token goes to slot len(prompt)
+            prefill_rows(rows)
+            active = active + rows
+            logits = torch.cat([logits, torch.stack([firsts[b] for b in rows]).to(logits.dtype)])
+            new_lvl = torch.cat([new_lvl, torch.stack([torch.as_tensor(states[b].levels[-1:], device=dev)
+                                                       for b in rows])])
         if len(banned):
             logits[:, banned] = float("-inf")
         own = logits.float().log_softmax(-1)                       # (rows, V) before any processor
@@ -427,7 +467,7 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
                 reasons[b], texts[b] = _step_row(out[b], t, eos, stop_sequences, stop_strings, stop_fns[b], decode)
                 if reasons[b] is None and len(out[b]) >= max_new[b]:
                     reasons[b] = "length"
-        if all(r is not None for r in reasons) or step == n_steps - 1:
+        if all(r is not None for r in reasons):
             break
         still = [j for j, b in enumerate(active) if reasons[b] is None]
         # finished rows leave the batch: at once where rows keep their own caches; in a stacked
@@ -448,7 +488,7 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
             logits = decode_rows(model, [states[b].cache for b in active], tok, [pos[b] + step for b in active],
                                  new_lvl).float()
     results = []
-    for b in range(B):
+    for b in range(len(prompts)):
         if reasons[b] == "cancelled":
             results.append(GenerationResult(out[b], "cancelled"))
             continue

@@ -96,13 +96,16 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
             memos.append(m[1])
     out = [None] * len(caches)
     if cont:
-        total = torch.cat([m[1] for m in memos]) + y[cont, 0].double()                  # (n, d) float64
+        rows = y[:, 0] if len(cont) == len(caches) else y[cont, 0]
+        total = torch.cat([m[1] for m in memos]) + rows.double()                          # (n, d) float64
         count = torch.cat([m[2] for m in memos]) + 1                                     # (n, 1)
         mean = (total / count).to(y.dtype)[:, None]                                      # (n, 1, d)
-        for j, (b, m) in enumerate(zip(cont, memos)):
-            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], total[j:j + 1], count[j:j + 1], uids[b]))
-            out[b] = mean[j:j + 1]
-        if len(cont) == len(caches):
+        whole = len(cont) == len(caches)
+        # each row's (1, d) / (1, 1) / (1, 1, d) views: one split call each, not one slice a row
+        for b, m, tot, cnt, mb in zip(cont, memos, total.split(1), count.split(1), (cont if whole else mean.split(1))):
+            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], tot, cnt, uids[b]))
+            out[b] = mb
+        if whole:
             return mean
     for b, (c, t) in enumerate(zip(caches, slots)):
         if out[b] is None:
@@ -165,6 +168,8 @@ class Hierarchy(nn.Module):
                     pooled = cached_unit_means(caches[lvl], y_all, ids_all, T)
                 else:
                     pooled = causal_unit_mean(y_all, ids_all)[:, -T:]
+                    if y_all.size(0) == 1:          # the last unit's running sum, for the decode steps
+                        cached_unit_mean(caches[lvl], y_all, ids_all)      # that follow (kept in the memo)
             z = rms_norm(norms[lvl], pooled)
             levels.append(z)
         return self.up(torch.cat(levels, dim=-1)), levels

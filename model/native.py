@@ -166,8 +166,7 @@ def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg,
     B, W = p.shape
     ptrs = (ctypes.c_long * (6 * B))()
     for b, (c, blk) in enumerate(zip(caches, blocks)):
-        k, v, ik = c.buffers
-        ptrs[b], ptrs[B + b], ptrs[2 * B + b], ptrs[3 * B + b] = k.data_ptr(), v.data_ptr(), ik.data_ptr(), blk.data_ptr()
+        ptrs[b], ptrs[B + b], ptrs[2 * B + b], ptrs[3 * B + b] = _cache_pointers(c, blk)
         ptrs[4 * B + b], ptrs[5 * B + b] = n_blocks[b], positions[b]
     cap = cfg.attn_topk + cfg.key_block + cfg.local_window
     scores, cand = work_buffers(cap)
@@ -179,6 +178,16 @@ def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg,
               cfg.key_block, cfg.local_window, cfg.attn_topk, float("-inf") if thr <= 0 else math.log(thr),
               int(thr > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores), ctypes.addressof(cand), cap)
     return out if kept > 0 else None
+
+
+def _cache_pointers(c, blk) -> tuple:
+    """(k, v, ik, blocks) data pointers of a KVCache's buffers and its pooled block keys, kept on
+    the cache while those tensors are the same objects (a decode step asks every row's, every layer)."""
+    kept = c.__dict__.get("_pointers")
+    if kept is None or kept[0] is not c.buffers or kept[1] is not blk:
+        k, v, ik = c.buffers
+        kept = c.__dict__["_pointers"] = (c.buffers, blk, (k.data_ptr(), v.data_ptr(), ik.data_ptr(), blk.data_ptr()))
+    return kept[2]
 
 
 def run_experts(x, weights, indices, packs: dict, n_experts: int):
@@ -194,7 +203,7 @@ def run_experts(x, weights, indices, packs: dict, n_experts: int):
     h = 0
     for e, p in packs.items():
         ptrs[e], ptrs[n_experts + e], ptrs[2 * n_experts + e], ptrs[3 * n_experts + e] = (
-            p[6].data_ptr(), p[4].data_ptr(), p[7].data_ptr(), p[5].data_ptr())
+            p[8] if len(p) > 8 else (p[6].data_ptr(), p[4].data_ptr(), p[7].data_ptr(), p[5].data_ptr()))
         h = p[7].size(0)
     y = x.new_empty(N, d)
     base, step = ctypes.addressof(ptrs), ctypes.sizeof(ctypes.c_long) * n_experts

@@ -25,8 +25,8 @@ from model.structure.text_index import utf16_len
 from r1lsp.completion_candidates import AnalysisContext, _Cand, _match, resolved_candidates, static_candidates
 from r1lsp.completion_counts import _IDENT
 from r1lsp.completion_names import Cursor, cursor_at, grammar_keywords
-from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, rank_features, rank_score,
-                                   weights_for)
+from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, member_net, rank_features,
+                                   rank_score, weights_for)
 
 # what other modules take from here (the list's entry point and the concepts it is made of)
 __all__ = ["AnalysisContext", "CompletionCandidate", "CompletionResult", "Cursor", "IdentifierStop", "RANK_WEIGHTS",
@@ -129,8 +129,12 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     cands = []
     found, pending = static_candidates(doc, cur, ctx)
     member = cur.before_word.endswith(".")
+    net = None
     if weights is None:                 # after a dot made of the file's names (analysis pending / unresolved): their own
-        weights = weights_for(doc.language, member, names=member and (pending or not _analysed(found)))
+        names_list = member and (pending or not _analysed(found))
+        weights = weights_for(doc.language, member, names=names_list)
+        # the analysis' list after a dot: its first candidates ordered by the neural ranker, where one is shipped
+        net = member_net(doc.language) if member and not names_list else None
     stage("candidates")
     for c in found:
         m = _match(c.label, cur.prefix)
@@ -161,13 +165,17 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     stage("model")
     floor = min(scores.values()) - 1.0 if scores else None                 # unscored: below every scored
     items = []
+    feats: dict[int, dict[str, float]] = {}
     for c in cands:
         s = scores.get(c.label, floor)
         f = rank_features(c, cur, rc, s, bool(expected) and expected == c.value_type and expected != "void")
         if features_out is not None:
             features_out.append((c.label, f))
+        feats[id(c)] = f
         items.append((rank_score(f, weights), c, scores.get(c.label)))
     items.sort(key=lambda t: (-t[0], t[1].label))
+    if net is not None:
+        items = [items[i] for i in net.order([(c.label, feats[id(c)]) for _, c, _ in items])]
     start = (cur.line, cur.character - utf16_len(cur.prefix))
     end = (cur.line, cur.character + utf16_len(cur.tail))
     out = []

@@ -30,6 +30,7 @@ class _Cand:
     builtin: bool = False
     symbol: object = None              # pyanalysis.PySymbol (details and types on demand)
     value_type: str = ""               # the type its value has, where the ranking asked
+    iterable: bool = False             # a for-each loop can iterate its value (Java: an array, an Iterable)
     detail: str = ""                   # signature / declared type (providers without a symbol: Java)
     depth: int = 0                     # members: 0 declared by the receiver's type, 1 its supertype, …
     object_member: bool = False        # a member the root class declares (Java: java.lang.Object's toString, wait, …;
@@ -193,7 +194,20 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
             out += [_Cand(n, "field", "member", 0.0, builtin=True) for n in CLASS_ATTRIBUTES if n not in have]
             have.update(CLASS_ATTRIBUTES)
         out += _used_on_receiver(doc, cur, have)
+        have = {c.label for c in out}
+        name = assigned_name(cur)                                       # `self. = size`: a new attribute
+        out += [_Cand(n, "field", "used", USED_ON_RECEIVER_SCORE) for n in (name, "_" + name) if name and n not in have]
     return out
+
+
+_ASSIGNED = re.compile(r"\s*=(?!=)\s*([A-Za-z_]\w*)\s*(?:#.*)?$")
+
+
+def assigned_name(cur: Cursor) -> str:
+    """The name assigned to the member being written (`self. = size` -> `size`: the attribute is
+    often named after it, `size` or `_size`), else ''."""
+    m = _ASSIGNED.match(cur.after[len(cur.tail):])
+    return m.group(1) if m and cur.before_word.endswith(".") else ""
 
 
 def _dunder(name: str) -> bool:
@@ -300,7 +314,8 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
                              same_receiver=same.get(m.name, 0), expected_type=expected,
                              shape=0.0 if got.call_arguments is None else
                              (1.0 if m.kind == "method" and m.accepts(got.call_arguments) else -1.0),
-                             receiver_type=got.receiver, owner=m.owner, workspace_uses=uses.get(m.name, 0)))
+                             receiver_type=got.receiver, owner=m.owner, workspace_uses=uses.get(m.name, 0),
+                             iterable=m.name in got.iterable))
         else:
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "variable", _JAVA_SOURCE.get(m.kind, "member"),
                              JAVA_SCOPE_SCORE.get(m.kind, 1.0) - 0.3 * min(m.depth, 3), value_type=value_type,

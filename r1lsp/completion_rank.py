@@ -16,7 +16,7 @@ from importlib import resources
 from model.structure import StructuredDocument
 from model.structure.text_index import decode
 from r1lsp.usage_prior import UsagePrior, usage_prior
-from r1lsp.completion_candidates import AnalysisContext, _Cand
+from r1lsp.completion_candidates import AnalysisContext, _Cand, assigned_name
 from r1lsp.completion_counts import _IDENT, NameCounts
 from r1lsp.completion_names import Cursor, _receiver, _self_names
 
@@ -52,6 +52,7 @@ RANK_WEIGHTS = {
     "void_statement": 0.0,     # a void method where the statement starts
     "bool_condition": 0.0,     # a boolean member in a condition (`if (x.`, `!x.`, `&&`)
     "on_line": 0.0,            # the name is written elsewhere on the line (`this. = name;`, `a.x == b.`)
+    "assigned_name": 0.0,      # the member is assigned a name spelled as it, leading _ aside (`self. = size`: _size)
     # uses around the cursor (RankContext.uses: WINDOW_LINES before and after it, either side counts):
     "near_use": 0.0,           # 1/(1+log(1+lines to the nearest `.name`, before or after the cursor))
     "near_same": 0.0,          # the same for `receiver.name` (the receiver's last name, as written here)
@@ -65,7 +66,7 @@ RANK_WEIGHTS = {
     "follow_same": 0.0,        # the same, on the same receiver
     "prev_match": 0.0,         # log(1 + uses of `receiver.name` after the same token as here (`if`, `=`, `(`))
     "follow_chain": 0.0,       # log(1 + uses of `.name.next` where `.next` follows the word here)
-    "iterable_for": 0.0,       # an array / collection (Java types) where a for-each loop iterates
+    "iterable_for": 0.0,       # an array / Iterable (Java: the resolver's types) where a for-each loop iterates
     "line_subtokens": 0.0,     # share of the name's words (camelCase / snake_case) in the line's other names
     "function_subtokens": 0.0,  # share of the name's words in the enclosing function's name
     "kind_keyword": -0.5, "kind_method": 0.0, "kind_field": 0.0, "kind_function": 0.0,
@@ -91,6 +92,7 @@ class RankContext:
     uses: "WindowUses | None" = None       # member uses around the cursor (after a dot)
     for_each: bool = False                 # the expression is what a for-each loop iterates
     language: str = ""
+    assigned: str = ""                     # the name assigned to the member (`self. = size`), else ''
 
     @classmethod
     def of(cls, doc: StructuredDocument, cur: Cursor) -> "RankContext":
@@ -116,7 +118,7 @@ class RankContext:
         uses = WindowUses.of(doc, cur, recv) if member else None
         return cls(NameCounts.of(doc.text), recv, rtype, place, cur.after.lstrip().startswith("("),
                    last_use, usage_prior(doc.language), cur.line, line_names, uses,
-                   _FOR_EACH.search(lead) is not None, doc.language)
+                   _FOR_EACH.search(lead) is not None, doc.language, assigned_name(cur) if member else "")
 
 
 WINDOW_LINES = 200
@@ -263,20 +265,24 @@ _CONDITION = re.compile(r"(?:\b(?:if|while|elif|assert|not)\s*\(?|&&|\|\||!|\b(?
 _MEMBER_USE = re.compile(r"\.\s*([A-Za-z_$][\w$]*)")
 _NEXT_MEMBER = re.compile(r"[ \t]*\.[ \t]*([A-Za-z_$][\w$]*)")           # `.next` right after the word
 _FOR_EACH = re.compile(r"\bfor\s*\([^;()]*:\s*$|\bfor\s+[\w\s,()]+\bin\s+$")    # Java `for (T x :`, Python `for x in`
-ITERABLE_TYPES = frozenset({"List", "Set", "Collection", "Iterable", "ArrayList", "LinkedList", "HashSet",
-                            "TreeSet", "SortedSet", "NavigableSet", "Queue", "Deque", "ArrayDeque",
-                            "LinkedHashSet", "EnumSet", "Stream"})
 
 
 def _python_receiver_type(text: str, recv: str) -> str:
     """The usage prior's name for a Python receiver where a cheap rule knows it: an imported
-    module (`module:os`), a name the module assigns a literal / a builtin's or class's call."""
+    module (`module:os`), a name the module assigns a literal / a builtin's or class's call.
+    Both searches start at a literal (`import`, the receiver's name), which the regex engine
+    finds at C speed; the line start / the name's start are checked after."""
     esc = re.escape(recv)
-    m = re.search(rf"^\s*import\s+([\w.]+)\s+as\s+{esc}\s*$|^\s*import\s+({esc})(?:\.[\w.]+)?\s*$", text, re.M)
-    if m:
-        return "module:" + (m.group(1) or m.group(2))
+    for m in re.finditer(rf"import[ \t]+([\w.]+)(?:[ \t]+as[ \t]+({esc}))?[ \t]*$", text, re.M):
+        if text[text.rfind("\n", 0, m.start()) + 1:m.start()].strip():
+            continue                                                    # `from x import`, not at the line start
+        name = m.group(1)
+        if m.group(2) or name == recv or name.startswith(recv + "."):
+            return "module:" + (name if m.group(2) else recv)
     kinds = set()
-    for m in re.finditer(rf"(?<![\w.]){esc}\s*=(?!=)\s*(\[|\{{|[rbf]?[\"']|\d|([A-Za-z_]\w*)\()", text):
+    for m in re.finditer(rf"{esc}\s*=(?!=)\s*(\[|\{{|[rbf]?[\"']|\d|([A-Za-z_]\w*)\()", text):
+        if m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_."):
+            continue                                                    # a longer name / an attribute
         k = m.group(1)
         kinds.add("list" if k == "[" else "dict" if k == "{" else "int" if k.isdigit() else
                   "bytes" if k.startswith("b") else "str" if m.group(2) is None else m.group(2))
@@ -326,7 +332,8 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         f["void_statement"] = float(void and rc.place == "statement")
         f["bool_condition"] = float(rc.place == "condition" and c.value_type == "boolean")
         f["on_line"] = float(c.label in rc.line_names)
-        f["iterable_for"] = float(rc.for_each and (c.value_type.endswith("]") or c.value_type in ITERABLE_TYPES))
+        f["assigned_name"] = float(bool(rc.assigned) and c.label.lstrip("_") == rc.assigned.lstrip("_"))
+        f["iterable_for"] = float(rc.for_each and c.iterable)
         if rc.uses is not None:
             f.update(rc.uses.features(c, rc.line))
         if rc.language in SELF_APART and recv in _self_names():   # after self.: every feature again, weighed apart
@@ -374,6 +381,22 @@ def member_weights() -> dict[str, dict[str, float]]:
 
 
 NAMES = "/names"                           # member_weights' key suffix of a list made of the file's names
+
+
+@functools.cache
+def member_net(language: str):
+    """The language's neural ranker of a list after `receiver.` that the analysis made (a
+    RankNet: r1lsp/completion_net.py), where rank-weights.json has one (the tuner ships it only
+    where it beat the linear ranker on dev code held out by repository); else None."""
+    try:
+        raw = json.loads(resources.files("r1lsp").joinpath(MEMBER_WEIGHTS_FILE).read_text("utf-8"))
+    except (FileNotFoundError, OSError):
+        return None
+    net = raw.get("languages", {}).get(language, {}).get("net")
+    if net is None:
+        return None
+    from r1lsp.completion_net import RankNet
+    return RankNet.from_json(net)
 
 
 def weights_for(language: str, member: bool = False, names: bool = False) -> dict[str, float]:

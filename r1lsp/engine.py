@@ -3,9 +3,10 @@
 - Threading: `start()` loads the checkpoint in the worker (r1lsp.model_loading; progress via
   `on_progress`), which then serves until `close()`. Callers on any thread get Futures;
   nothing raises into a caller except through a future.
-- Batching: the worker takes what is queued (up to `max_batch`, waiting `batch_wait_ms` for
-  more; generate and score before route, so typing never waits behind expert routing): all
-  generate requests of a take through one `model.generate.generate` call, all route requests
+- Batching: the worker takes what is queued (up to `max_batch`, waiting until no request came
+  for `batch_wait_ms`, at most BATCH_WAIT_ROUNDS times that; generate and score before route, so typing never waits behind expert routing): all
+  generate requests of a take through one `model.generate.generate` call (generate requests
+  queued while it decodes join it at its next token, up to `max_batch` rows), all route requests
   as left-padded batches of similar length, each score request on its own.
 - Prefix cache: per `prefix_key` ("<uri>#completion#prefix", ...) the model cache of the last
   prompt; the next request computes only the tokens after the common prefix. Prompt windows
@@ -381,12 +382,19 @@ class Engine:
                 self._cond.wait(quiet)                  # only background work queued, and someone is typing
             if self.state is not EngineState.READY:
                 return None
-            deadline = time.monotonic() + self.batch_wait_s
+            # wait until batch_wait_s passed without a new request (clients sending at once reach the
+            # queue spread over a few ms when the cores are busy: a fixed window from the first
+            # split them into batches), at most BATCH_WAIT_ROUNDS windows; a lone request waits one
+            first = time.monotonic()
+            deadline, n = first + self.batch_wait_s, len(self._queue)
             while len(self._queue) < self.max_batch:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
+                if len(self._queue) > n:
+                    n = len(self._queue)
+                    deadline = min(time.monotonic() + self.batch_wait_s, first + BATCH_WAIT_ROUNDS * self.batch_wait_s)
             batch = _take_interactive_first(self._queue, self.max_batch)
         return [r for r in batch if not _drop_if_cancelled(r)]
 
@@ -467,12 +475,12 @@ class Engine:
             stop_strings=(), stop_fns=[_RowStop(r.params) for r in reqs], decode=self.decode,
             cancel=[r.cancelled for r in reqs], logits_processor=[r.params.get("logits_processor") for r in reqs],
             banned_ids=banned, prefix_cache=self.prefix_cache, prefix_keys=[p[2] for p in prompts],
-            on_batch=on_batch)
+            on_batch=on_batch, admit=lambda rows: self._admit(reqs, prompts, rows))
         done = time.monotonic()
         stats = self.prefix_cache.stats
         for r, res, (_, _, _, cold) in zip(reqs, results, prompts):
             # where a request's time went (logged by callers, read by bench/completion_bench.py)
-            res.stages = {"queued_ms": 1000 * (taken - r.submitted), "prefill_ms": 1000 * (prefilled[0] - taken),
+            res.stages = {"queued_ms": 1000 * max(0.0, taken - r.submitted),       # 0: joined the batch "prefill_ms": 1000 * (prefilled[0] - taken),
                           "decode_ms": 1000 * (done - prefilled[0]), "rows": len(reqs), "tokens": len(res.tokens),
                           "reused_tokens": stats["reused_tokens"] - stats0["reused_tokens"],
                           "computed_tokens": stats["computed_tokens"] - stats0["computed_tokens"], "cold": cold}
@@ -484,6 +492,43 @@ class Engine:
             if r.cache_key is not None and not cold:                     # kept for the full prompt only
                 self._cache.put(r.cache_key, res)
             _resolve(r, res)
+
+    def _admit(self, reqs: list[_Request], prompts: list[tuple], rows: int) -> list[dict]:
+        """Generate requests queued while a batch decodes (`rows` rows now) that join it at its next
+        token (model.generate's `admit`): the same sampling mode, another prefix key than every row
+        of the batch, up to max_batch rows. Appends them to `reqs` and their prompts to `prompts`."""
+        room = self.max_batch - rows
+        if room <= 0 or not self._queue:
+            return []
+        temp = reqs[0].params["temperature"]
+        keys = {r.params.get("prefix_key") for r in reqs} - {None}
+        with self._cond:
+            taken = []
+            for r in self._queue:
+                key = r.params.get("prefix_key")
+                if len(taken) < room and r.kind == "generate" and r.params["temperature"] == temp and key not in keys:
+                    taken.append(r)
+                    if key is not None:
+                        keys.add(key)
+            for r in taken:
+                self._queue.remove(r)
+        specs = []
+        for r in taken:
+            if _drop_if_cancelled(r):
+                continue
+            cached = self._cache.get(r.cache_key) if r.cache_key is not None else None
+            if cached is not None:
+                _resolve(r, cached)
+                continue
+            p = self._prompt_for(r)
+            reqs.append(r)
+            prompts.append(p)
+            specs.append({"prompt": p[0], "levels": p[1], "max_new_tokens": r.params["max_new_tokens"],
+                          "cancel": r.cancelled, "logits_processor": r.params.get("logits_processor"),
+                          "stop_fn": _RowStop(r.params), "prefix_key": p[2]})
+        if specs:
+            self.rows_run += len(specs)
+        return specs
 
     def _prompt_for(self, r: _Request) -> tuple:
         """(ids, levels, prefix key, cold) a generate request runs: its cold prompt where its own
@@ -590,6 +635,7 @@ class Engine:
             _resolve(r, trace)
 
 
+BATCH_WAIT_ROUNDS = 5          # the longest a take waits for more requests, in batch_wait_ms
 MAX_CANDIDATE_TOKENS = 64      # tokens of a completion candidate that are scored
 ROUTE_BATCH_TOKENS = 4096      # positions (rows x longest row) in one route forward
 

@@ -185,9 +185,10 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                        context: AnalysisContext | None = None, logits_processor=None,
                        typed_ahead: TypedAhead | None = None, cross_file=None,
                        snippets: tuple = (), pause=None, retrieval: bool = False,
-                       other_texts: Callable[[], tuple[str, ...]] | None = None) -> list[InlineSuggestion]:
+                       other_texts: Callable[[], tuple[str, ...]] | None = None,
+                       workspace_lines: Callable[[str], list] | None = None) -> list[InlineSuggestion]:
     """Ghost text at (line, UTF-16 character): [] when the position is past the end, the engine
-    is missing or not ready, the request was cancelled (`cancel` set, or superseded by a newer
+    is missing or not ready and no line is retrieved (retrieval needs no model), the request was cancelled (`cancel` set, or superseded by a newer
     request with the same `key`) or timed out, the only suggestion would add a syntax error,
     or the model's confidence is below `min_confidence` (None: no gate; a retrieved line has
     its own gate, r1lsp.line_retrieval.MIN_EVIDENCE). `monitor`: the member
@@ -199,12 +200,14 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     `pause()`: called before the prompt is built, before the model is asked and before each
     token (the server's run started ahead of a request waits there while a completion list is
     being made). `retrieval`: where lines of the document (and of the texts the function
-    `other_texts()` gives, called only then) that start like the cursor's line agree on its rest,
-    that rest is the suggestion, without the model (r1lsp.line_retrieval)."""
+    `other_texts()` gives, called only then; then of the workspace's files, `workspace_lines`)
+    that start like the cursor's line agree on its rest, that rest is the suggestion, without
+    the model (r1lsp.line_retrieval)."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
-    if cur is None or engine is None or getattr(engine, "state", None) != "ready":
+    if cur is None:
         return []
+    model_ready = engine is not None and getattr(engine, "state", None) == "ready"
     key = key or f"inline:{id(doc)}"
     pos = (cur.line, cur.character)
     if typed_ahead is not None:
@@ -216,13 +219,16 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
     if retrieval:
-        found = retrieved_line(doc, cur.offset, tuple(other_texts()) if other_texts is not None else ())
+        found = retrieved_line(doc, cur.offset, tuple(other_texts()) if other_texts is not None else (),
+                               workspace=workspace_lines)
         if found is not None and not adds_syntax_error(doc, cur.offset, found.text):
             log.debug("ghost text %s: %r (share %.2f)", "closing the line" if found.closing else "retrieved",
                       found.text, found.share)
             if typed_ahead is not None:                                  # past retrieval's own gate: kept
                 typed_ahead.remember(key, doc.data, cur.offset, found.text, 0.0)
             return [InlineSuggestion(found.text, pos, pos, found.confidence)]
+    if not model_ready:                       # loading, failed or off: copied lines only
+        return []
     if pause is not None:
         pause()
     (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)

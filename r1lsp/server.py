@@ -101,6 +101,7 @@ def create_server() -> R1LanguageServer:
                   ls.loop.run_in_executor(None, warm_up_lists)]
         asyncio.ensure_future(ls.freeze_after(warmed))
         ls.java_scan = asyncio.ensure_future(ls.scan_java_workspace())
+        ls.lines_scan = asyncio.ensure_future(ls.scan_workspace_lines())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: R1LanguageServer, params: types.DidChangeConfigurationParams) -> None:
@@ -170,6 +171,7 @@ def create_server() -> R1LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: R1LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         ls.java_document_changed(params.text_document.uri, now=True)
+        ls.workspace_file_changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: R1LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -178,6 +180,7 @@ def create_server() -> R1LanguageServer:
             log.info("didClose for a document that is not open: %s (ignored)", uri)
             return
         if ls.documents.close(uri):
+            ls.workspace_file_changed(uri)
             ls.experts.drop(uri)
             ls.diagnostics.forget(uri)
             ls.forget_document_state(uri)

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import itertools
 import logging
+import os
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +36,8 @@ from r1lsp.expert_scheduler import ExpertScheduler
 from r1lsp.foreground import after_lists, start_workers, yield_to_lists
 from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
-from r1lsp.line_retrieval import sibling_texts
+from r1lsp.line_retrieval import folder_files, sibling_texts
+from r1lsp.workspace_lines import WorkspaceLines
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
 from r1lsp.positions import UTF16, convert_column
@@ -103,6 +105,9 @@ class R1LanguageServer(LanguageServer):
         # Java completion: the workspace's classes (+ the JDK's), open documents re-indexed
         # lazily (`java_index_current`) after edits, immediately on open and save.
         self.java_index = JavaIndex()
+        # ghost text's retrieval: the code lines of the workspace's files (scanned on initialized,
+        # files re-read on save and close)
+        self.workspace_lines = WorkspaceLines()
         self._java_dirty: set[str] = set()
         # completion lists run on threads of their own: the default executor's threads can all be
         # held by ghost text and expert routing waiting on the model (a list then waited seconds)
@@ -216,6 +221,18 @@ class R1LanguageServer(LanguageServer):
         return roots
 
     # -- Java workspace index ------------------------------------------------------------
+    async def scan_workspace_lines(self) -> int:
+        """Index the code lines of the workspace folders' files for ghost text (a worker thread)."""
+        roots = [str(r) for r in dict.fromkeys(self.workspace_roots()) if r.is_dir()]
+        n = await asyncio.to_thread(self.workspace_lines.scan, roots)
+        self.window_log_message(types.LogMessageParams(types.MessageType.Log, f"r1lsp: workspace lines: {n} files"))
+        return n
+
+    def workspace_file_changed(self, uri: str) -> None:
+        """Re-read a workspace file's lines from disk (saved, or closed with its edits dropped)."""
+        if uri.startswith("file:") and len(self.workspace_lines):
+            self.workspace_lines.update(os.path.realpath(to_fs_path(uri)))
+
     async def scan_java_workspace(self) -> int:
         """Index every .java file of the workspace folders (in a worker thread); logs the count."""
         roots = [r for r in dict.fromkeys(self.workspace_roots()) if r.is_dir()]
@@ -400,11 +417,12 @@ class R1LanguageServer(LanguageServer):
                 "snippets": edit_snippets(self.documents, uri, doc.language, self.recent_edits)}
 
     def retrieval_sources(self, uri: str, language: str):
-        """A function giving the texts ghost text may copy lines from besides the document's
-        (r1lsp.line_retrieval): the other open documents of `language` edited last (at most
-        `RETRIEVAL_FILES`, taken now) and the other files of its folder on disk (read when
-        called, on the ghost-text thread; the document's own file never: the editor's text is
-        the document)."""
+        """(A function giving the texts ghost text may copy lines from besides the document's,
+        a function giving the workspace's lines by first token or None) (r1lsp.line_retrieval):
+        the other open documents of `language` edited last (at most `RETRIEVAL_FILES`, taken
+        now) and the other files of its folder on disk (read when called, on the ghost-text
+        thread; the document's own file never: the editor's text is the document); then the
+        workspace's other files (r1lsp.workspace_lines) without those."""
         out, taken_paths = [], set()
         for other, _ in self.recent_edits.others(uri):
             doc = self.documents.get(other) if other in self.documents else None
@@ -417,9 +435,24 @@ class R1LanguageServer(LanguageServer):
         path = to_fs_path(uri) if uri.startswith("file:") else None
         taken = tuple(out)
         if path is None:
-            return lambda: taken
+            return (lambda: taken), None
         skip = frozenset(taken_paths)
-        return lambda: taken + sibling_texts(path, language, skip)
+        lines = self.workspace_lines
+
+        def workspace(token: str):
+            # the folder's files are sources of their own (`sibling_texts`), the open ones' editor texts too
+            folder = os.path.realpath(os.path.dirname(path))
+            known = frozenset((os.path.realpath(path), *(os.path.realpath(p) for p in skip),
+                               *(os.path.join(folder, os.path.basename(f)) for f in folder_files(path, language))))
+            return lines.lines(language, token, known)
+        return (lambda: taken + sibling_texts(path, language, skip)), workspace
+
+    def retrieval_arguments(self, uri: str, language: str, on: bool) -> dict:
+        """`inline_suggestions`' other_texts / workspace_lines for a document (`retrieval_sources`)."""
+        if not on:
+            return {}
+        texts, workspace = self.retrieval_sources(uri, language)
+        return {"other_texts": texts, "workspace_lines": workspace}
 
     def ghost_text(self, uri: str, snap: StructuredDocument, line: int, character: int,
                    background: bool = False) -> GhostRun:
@@ -448,7 +481,7 @@ class R1LanguageServer(LanguageServer):
                 start, snap, line, character, self.engine, max_tokens=self.settings.model.max_tokens,
                 cancel=run.cancel, key=f"{uri}#inline", min_confidence=inline.min_confidence, monitor=inline.monitor,
                 typed_ahead=self.typed_ahead, pause=run.pause, retrieval=inline.retrieval,
-                other_texts=self.retrieval_sources(uri, snap.language) if inline.retrieval else None,
+                **self.retrieval_arguments(uri, snap.language, inline.retrieval),
                 **self.ghost_context(uri)))
             self.ghost_runs[uri] = run
             return run

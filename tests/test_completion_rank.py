@@ -116,8 +116,31 @@ def test_the_member_written_before_the_same_next_member_and_a_for_each_loop():
     assert rc.for_each
     java = "class A {\n  void m(Class<?> c) {\n    for (Method m : c.\n  }\n}\n"
     rc, cur = _context(java, 2, "java")
-    assert _features(rc, cur, "getMethods", kind="method", value_type="Method[]")["iterable_for"] == 1.0
-    assert _features(rc, cur, "getName", kind="method", value_type="String")["iterable_for"] == 0.0
+    assert _features(rc, cur, "getMethods", kind="method", iterable=True)["iterable_for"] == 1.0
+    assert _features(rc, cur, "getName", kind="method")["iterable_for"] == 0.0
+
+
+def test_java_members_a_for_each_loop_can_iterate():
+    """Arrays and subtypes of java.lang.Iterable, the JDK's and the workspace's own (through
+    their supertypes), as the resolver knows them; a Stream or a Map is not iterable."""
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.java.workspace import JavaIndex
+    index = JavaIndex()
+    index.update("file:///ws/shop/Shelf.java", "package shop; import java.util.*; "
+                 "public class Shelf extends ArrayList<String> {}")
+    index.update("file:///ws/shop/Crate.java", "package shop; import java.util.*; import java.util.stream.*; "
+                 "import java.nio.file.Path; public class Crate implements Iterable<String> { "
+                 "public List<String> names; public String[] tags; public Shelf shelf; public Path home; "
+                 "public Stream<String> stream() { return null; } public Map<String, String> byName; "
+                 "public String label; public int size; public Iterator<String> iterator() { return null; } }")
+    text = "package shop;\nclass A {\n    void m(Crate c) {\n        for (String s : c.\n    }\n}\n"
+    index.update("file:///ws/shop/A.java", text)
+    feats: list = []
+    complete(StructuredDocument(text, "java"), 3, len("        for (String s : c."), None, features_out=feats,
+             context=AnalysisContext(java_index=index, uri="file:///ws/shop/A.java"))
+    got = {k: f["iterable_for"] for k, f in feats}
+    assert {k for k, v in got.items() if v} == {"names", "tags", "shelf", "home"}
+    assert got["stream"] == got["byName"] == got["label"] == got["size"] == got["iterator"] == 0.0
 
 
 def test_after_self_the_python_features_are_weighed_apart():
@@ -129,3 +152,24 @@ def test_after_self_the_python_features_are_weighed_apart():
     java = "class A {\n    int n;\n    void m() {\n        int k = this.\n    }\n}\n"
     rc, cur = _context(java, 3, "java")
     assert not any(k.endswith("@self") for k in _features(rc, cur, "n", depth=0, receiver_type="A"))
+
+
+def test_a_member_assigned_a_name_is_offered_as_that_name(tmp_path):
+    """`self. = size` in __init__ (the attribute not written anywhere yet): jedi cannot list it;
+    the list offers `size` and `_size`, which the ranking knows are spelled as the assigned name."""
+    from r1lsp.completion import AnalysisContext, complete
+    text = "class Box:\n    def __init__(self, size):\n        self. = size\n        self.items = []\n"
+    path = tmp_path / "box.py"
+    path.write_text(text)
+    feats: list = []
+    got = complete(StructuredDocument(text, "python"), 2, len("        self."), None, features_out=feats,
+                   context=AnalysisContext(str(path), str(tmp_path)))
+    labels = [c.label for c in got.items]
+    assert {"size", "_size", "items"} <= set(labels)
+    f = dict(feats)
+    assert f["size"]["assigned_name"] == f["_size"]["assigned_name"] == 1.0 and f["items"]["assigned_name"] == 0.0
+    # no assignment after the word: no such names
+    text = text.replace("self. = size", "self.")
+    labels = [c.label for c in complete(StructuredDocument(text, "python"), 2, len("        self."), None,
+                                        context=AnalysisContext(str(path), str(tmp_path))).items]
+    assert "_size" not in labels

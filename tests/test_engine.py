@@ -97,6 +97,30 @@ def test_concurrent_requests_are_batched_and_match_one_by_one(engine, reference)
         assert g.finish_reason in ("length", "eos")
 
 
+def test_a_request_sent_while_a_batch_decodes_joins_it_and_equals_one_by_one(engine, reference):
+    """A generate request queued while another's tokens are being generated joins that batch at its
+    next token (no batch of its own after it), and both get the tokens they get alone."""
+    first, second = engine.encode("def f(x):\n"), engine.encode("class A:\n    def")
+    sent: list = []
+
+    def send_second(generated, logits):                           # runs in the batch, at its 2nd token
+        if len(generated) == 1 and not sent:
+            sent.append(engine.submit_generate("late", second, None, 6))
+        return None
+
+    before, rows_before = engine.batches_run, engine.rows_run
+    a = engine.submit_generate("early", first, None, 10, logits_processor=send_second).result(30)
+    b = sent[0].result(30)
+    assert engine.batches_run - before == 1 and engine.rows_run - rows_before == 2
+    assert b.stages["rows"] == 2                                  # it ran in the first request's batch
+    specials = engine.special.all_ids()
+    for p, n, got in ((first, 10, a), (second, 6, b)):
+        alone = generate(reference, [p], max_new_tokens=n, eos_id=engine.special.endoftext)[0].tokens
+        if not specials & set(alone):
+            assert got.tokens == alone
+        assert engine.submit_generate(None, p, None, n).result(30).tokens == got.tokens
+
+
 def test_per_row_stop_rule_and_stop_strings(engine):
     p = engine.encode("def f(x):\n    return ")
     free = engine.submit_generate(None, p, None, 12).result(30)

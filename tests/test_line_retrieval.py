@@ -155,3 +155,16 @@ def test_a_retrieved_line_has_its_own_gate_not_the_models(stub_engine):
     # both lines agree (log-share 0): shown even under a gate no model suggestion passes
     assert [s.text for s in inline_suggestions(doc, line, col, eng, retrieval=True, min_confidence=0.0)] == ["y"]
     assert eng.requests == []
+
+
+def test_copied_lines_need_no_model(stub_engine):
+    """No engine, or one still loading: the retrieved line is offered all the same; where nothing
+    is retrieved the answer is empty (the model would have been asked)."""
+    doc, line, col, _ = doc_with_cursor(INIT, "python")
+    loading = stub_engine("junk(")
+    loading.state = "loading"
+    for engine in (None, loading):
+        assert [s.text for s in inline_suggestions(doc, line, col, engine, retrieval=True)] == ["y"]
+    assert loading.requests == []
+    doc, line, col, _ = doc_with_cursor("def f(items):\n    return |\n", "python")
+    assert inline_suggestions(doc, line, col, None, retrieval=True) == []

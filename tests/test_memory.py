@@ -13,7 +13,9 @@ def test_freezing_the_startup_heap_leaves_the_collector_less_to_walk():
     before = len(gc.get_objects())
     try:
         frozen = memory.freeze_startup_heap()
-        assert frozen == gc.get_freeze_count() > 0
+        # frozen objects that die later leave the permanent generation (threads of earlier
+        # tests may free some meanwhile): the count can only fall from what was frozen
+        assert 0 < gc.get_freeze_count() <= frozen
         assert len(gc.get_objects()) < before
         later = [[]]
         later[0].append(later)                                        # a cycle made afterwards

@@ -264,7 +264,8 @@ async def test_bad_checkpoint_gives_an_error_message_and_structural_results(prob
         ghost = await client.text_document_inline_completion_async(types.InlineCompletionParams(
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
             text_document=types.TextDocumentIdentifier(uri), position=types.Position(6, 11)))
-        assert list(ghost.items) == []
+        # no model text: only what retrieval copies (the rest of `count += step;` above)
+        assert [item.insert_text for item in ghost.items] == ["nt += step;"]
     finally:
         await client.shutdown_session()
         await client.stop()

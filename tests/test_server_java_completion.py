@@ -13,6 +13,7 @@ from lsp_support import CONFIG, initialize, open_document
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = (ROOT / "samples" / "Inventory.java").read_text("utf-8")
 CALL = '        inventory.add("hammer", Category.TOOLS, 12, 9.5);\n'
+REQUIRE = '        Objects.requireNonNull(name, "name");\n'
 
 
 async def wait_for_log(client: LanguageClient, needle: str) -> None:
@@ -27,10 +28,15 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
     (ws / "shop" / "Stock.java").write_text(
         "package shop;\npublic class Stock {\n    public int level() { return 0; }\n"
         "    public void restock(int amount) { }\n}\n")
+    (ws / "util").mkdir()
+    (ws / "util" / "Checks.java").write_text(
+        "package util;\nclass Checks {\n    static void name(String name) {\n" + REQUIRE + "    }\n"
+        "    static void label(String name, String label) {\n" + REQUIRE + "    }\n}\n")
     lsp_client.ws = ws
     await initialize(lsp_client, "visual-studio-code", {}, root_uri=ws.as_uri())
     await wait_for_log(lsp_client, "R1 model ready")
     await wait_for_log(lsp_client, "java index:")
+    await wait_for_log(lsp_client, "workspace lines:")
     yield
     await lsp_client.shutdown_session()
 
@@ -73,3 +79,17 @@ async def test_jdk_generic_members_and_workspace_classes(client: LanguageClient)
     by_label = {i.label: i for i in result.items}
     assert {"get", "put", "entrySet", "keySet"} <= set(by_label)
     assert by_label["get"].detail.startswith("List<Stock> get(Object)")
+
+
+async def test_ghost_text_copies_a_line_of_another_folder_of_the_workspace(client: LanguageClient):
+    """A line no open document and no file of the document's folder writes, but two lines of a
+    file elsewhere in the workspace do: its rest is the ghost text (r1lsp.workspace_lines)."""
+    text = "package app;\nclass Main {\n    void f(String name) {\n        Objects.requireNonNull(\n    }\n}\n"
+    uri = (client.ws / "app" / "Main.java").as_uri()
+    open_document(client, uri, "java", text)
+    at = types.Position(3, len("        Objects.requireNonNull("))
+    result = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        text_document=types.TextDocumentIdentifier(uri), position=at))
+    assert [item.insert_text for item in result.items] == ['name, "name");']
+    assert result.items[0].range.start == result.items[0].range.end == at

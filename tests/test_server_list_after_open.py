@@ -75,3 +75,24 @@ async def test_lists_while_jedi_is_pending_keep_offering_the_files_names(client:
         col += 1
         result = await complete_at(client, uri, LINE, col)
         assert [item.label for item in result.items][:1] == ["receive"]
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def no_model(lsp_client: LanguageClient):
+    await initialize(lsp_client, "visual-studio-code", {"features": {"expertDiagnostics": False},
+                                                        "model": {"path": "/nonexistent-checkpoint"}})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_ghost_text_copies_a_line_without_a_model(no_model: LanguageClient, tmp_path):
+    """The checkpoint cannot be loaded: ghost text still offers the rest of a line that the file's
+    parallel lines agree on (copied, no model needed)."""
+    from lsprotocol import types
+    uri = (tmp_path / "point.py").as_uri()
+    text = "class P:\n    def __init__(self, w, x, y):\n        self.w = w\n        self.x = x\n        self.y = \n"
+    open_document(no_model, uri, "python", text)
+    result = await no_model.text_document_inline_completion_async(types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(4, len("        self.y = "))))
+    assert [item.insert_text for item in result.items] == ["y"]

@@ -2,11 +2,13 @@
 members when its type resolves; elsewhere the names in scope. Pure logic over `JavaScope`."""
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
+from r1lsp.java.jdk import jdk_index
 from r1lsp.java.resolve import JavaScope, Member
-from r1lsp.java.types import JType
+from r1lsp.java.types import PRIMITIVES, JType
 from r1lsp.java.workspace import JavaIndex
 
 _default: JavaIndex | None = None
@@ -28,6 +30,45 @@ class JavaNames:
     expected: JType | None             # the type the position expects (None: unknown)
     call_arguments: int | None = None  # arguments already written after the word (a call), else None
     receiver: str = ""                 # the receiver's type (binary name; '' for a package or an array)
+    iterable: frozenset[str] = frozenset()  # the members whose value a for-each loop can iterate (arrays, Iterables)
+
+
+ITERABLE = "java.lang.Iterable"
+
+
+def iterable_members(scope: JavaScope, members: list[Member]) -> frozenset[str]:
+    """The members whose type is an array or a subtype of java.lang.Iterable: a JDK class by its
+    supertypes in the JDK index (kept per process), a workspace class through the resolver's
+    hierarchy (once per type and list)."""
+    jdk = jdk_index()
+    known: dict[str, bool] = {}
+    out = set()
+    for m in members:
+        t = m.type
+        if t is None or t.tvar or not t.dims and t.name in PRIMITIVES:
+            continue
+        if not t.dims and t.name not in known:
+            known[t.name] = jdk_iterable(t.name) if t.name in jdk else scope.is_subtype(t, ITERABLE)
+        if t.dims or known[t.name]:
+            out.add(m.name)
+    return frozenset(out)
+
+
+@functools.cache
+def jdk_iterable(name: str) -> bool:
+    """The JDK class `name` (binary) is java.lang.Iterable or a subtype of it (its supertypes in
+    the JDK index)."""
+    jdk, seen, todo = jdk_index(), set(), [name]
+    while todo:
+        n = todo.pop()
+        if n == ITERABLE:
+            return True
+        if n in seen:
+            continue
+        seen.add(n)
+        info = jdk.get(n)
+        todo += [s.split("<", 1)[0] for s in info.supers] if info is not None else []
+    return False
 
 
 def java_members(index: JavaIndex | None, data: bytes, word_start: int, word_end: int, member: bool,
@@ -41,7 +82,8 @@ def java_members(index: JavaIndex | None, data: bytes, word_start: int, word_end
         r = scope.receiver()
         got = scope.members(r) if r is not None else None
         recv = r.type.name if got and r.type is not None and not r.type.dims else ""
-        return JavaNames(got, scope.expected_here(), scope.call_arguments(), recv) if got else None
+        return JavaNames(got, scope.expected_here(), scope.call_arguments(), recv,
+                         iterable_members(scope, got)) if got else None
     if scope.node is None:
         return None
     return JavaNames(scope.scope_names(), scope.expected_here())

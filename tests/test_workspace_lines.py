@@ -1,0 +1,55 @@
+"""The workspace's code lines (r1lsp.workspace_lines) and ghost text copied from them
+(r1lsp.line_retrieval's second tier)."""
+import os
+
+from r1lsp.line_retrieval import retrieved_line
+from r1lsp.workspace_lines import WorkspaceLines, file_lines, first_token
+from test_line_retrieval import doc_with_cursor
+
+CHECK = '        Objects.requireNonNull(name, "name");\n'
+
+
+def test_first_token_and_file_lines():
+    assert [first_token(s) for s in ("return x;", "self.x = 1", "@Override", "42 + 1", "")] == \
+        ["return", "self", "@", "42", ""]
+    lines = file_lines("x = 1\n\n    x = 1\n# note\n// note\n  * doc\ny = 2\n" + "z" * 300 + "\n")
+    assert lines == {"x": {"x = 1": 2}, "y": {"y = 2": 1}}                  # comments and long lines left out
+
+
+def test_scan_counts_lines_by_first_token_and_skips_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a" / "A.java").write_text("class A {\n" + CHECK + "}\n")
+    (tmp_path / "b" / "B.java").write_text("class B {\n" + CHECK + CHECK + "}\n")
+    (tmp_path / ".git" / "C.java").write_text("class C {\n" + CHECK + "}\n")   # hidden: not read
+    (tmp_path / "b" / "notes.txt").write_text(CHECK)                              # no source file
+    w = WorkspaceLines()
+    assert w.scan([str(tmp_path)]) == 2
+    line = CHECK.strip()
+    assert w.lines("java", "Objects") == [(line, 3)]
+    assert w.lines("python", "Objects") == []
+    b = os.path.realpath(tmp_path / "b" / "B.java")
+    assert w.lines("java", "Objects", frozenset({b})) == [(line, 1)]      # the files given otherwise
+    (tmp_path / "b" / "B.java").write_text("class B {\n}\n")
+    w.update(b)                                                             # saved: read again
+    assert w.lines("java", "Objects") == [(line, 1)]
+    w.remove(os.path.realpath(tmp_path / "a" / "A.java"))
+    assert w.lines("java", "Objects") == [] and len(w) == 1
+
+
+def test_the_workspace_answers_where_the_lines_around_do_not():
+    w = WorkspaceLines()
+    w.update("/ws/a/A.java", "class A {\n" + CHECK + "}\n")
+    w.update("/ws/b/B.java", "class B {\n" + CHECK + "}\n")
+    src = "class Main {\n    void f(String name) {\n        Objects.requireNonNull(|\n    }\n}\n"
+    doc, _, _, offset = doc_with_cursor(src, "java")
+    assert retrieved_line(doc, offset) is None
+    got = retrieved_line(doc, offset, workspace=w.source("java"))
+    assert got.text == 'name, "name");'
+    assert retrieved_line(doc, offset, workspace=w.source("java", frozenset({"/ws/a/A.java", "/ws/b/B.java"}))) is None
+    # the document's own lines come first: one of them that agrees with itself wins
+    own = src.replace("        Objects.requireNonNull(|", '        Objects.requireNonNull(name, "first");\n'
+                      '        Objects.requireNonNull(|')
+    doc, _, _, offset = doc_with_cursor(own, "java")
+    assert retrieved_line(doc, offset, workspace=w.source("java")).text == 'name, "first");'
