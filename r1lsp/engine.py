@@ -480,7 +480,8 @@ class Engine:
         stats = self.prefix_cache.stats
         for r, res, (_, _, _, cold) in zip(reqs, results, prompts):
             # where a request's time went (logged by callers, read by bench/completion_bench.py)
-            res.stages = {"queued_ms": 1000 * max(0.0, taken - r.submitted),       # 0: joined the batch "prefill_ms": 1000 * (prefilled[0] - taken),
+            res.stages = {"queued_ms": 1000 * max(0.0, taken - r.submitted),       # 0: joined the batch
+                          "prefill_ms": 1000 * (prefilled[0] - taken),
                           "decode_ms": 1000 * (done - prefilled[0]), "rows": len(reqs), "tokens": len(res.tokens),
                           "reused_tokens": stats["reused_tokens"] - stats0["reused_tokens"],
                           "computed_tokens": stats["computed_tokens"] - stats0["computed_tokens"], "cold": cold}

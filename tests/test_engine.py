@@ -310,6 +310,7 @@ def test_a_cold_prompt_runs_until_the_full_prompt_is_filled_in_a_pause(tiny_chec
         full, short = list(range(5, 45)), list(range(30, 45))
         first = eng.submit_generate("g", full, None, 3, prefix_key="doc#p", cold_prompt=(short, None, "doc#c")).result(60)
         assert first.stages["cold"] and first.stages["computed_tokens"] == len(short)
+        assert {"queued_ms", "prefill_ms", "decode_ms"} <= set(first.stages)      # where its time went
         assert first.tokens == generate(reference, [short], max_new_tokens=3)[0].tokens
         fill = eng.filling("doc#p")
         if fill is not None:
