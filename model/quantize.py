@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.w8a8 import int8_mm, quant_rows
+from model.w8a8 import int8_mm, quant_rows, quant_rows_aten
 
 
 class Int8Linear(nn.Module):
@@ -134,8 +134,8 @@ def _w8a8(self: Int8Linear, x2: torch.Tensor) -> torch.Tensor:
     if not x2.is_cuda and x2.size(0) > SMALL_M:    # a prefill's rows: quantizing and scaling back
         x_q, s_x = quant_rows(x2 if x2.dtype == torch.float32 else x2.float())   # 1 pass each, same values
         return int8_mm(x_q, s_x, self.weight_int8, self.weight_scale)
-    s_x = x2.abs().amax(dim=1, keepdim=True).float().clamp_min(1e-12) / 127.0  # (M, 1)
-    x_q = (x2.float() / s_x).round().clamp(-127, 127).to(torch.int8)
+    x_q, s_x = quant_rows_aten(x2)
+    s_x = s_x[:, None]                                                         # (M, 1)
     M = x_q.size(0)
     if x_q.is_cuda and (M <= 16 or M % 8):                                     # CUDA _int_mm shape rule
         x_q = F.pad(x_q, (0, 0, 0, max(17, M + 7) // 8 * 8 - M))

@@ -57,6 +57,11 @@ def quant_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = torch.empty(M, dtype=torch.float32)
         f(M, K, x.data_ptr(), x.stride(0), q.data_ptr(), s.data_ptr())
         return q, s
+    return quant_rows_aten(x)
+
+
+def quant_rows_aten(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`quant_rows` as ATen ops (any device and dtype; the same values)."""
     s = x.abs().amax(dim=1, keepdim=True).float().clamp_min(1e-12) / 127.0
     return (x.float() / s).round().clamp(-127, 127).to(torch.int8), s[:, 0]
 

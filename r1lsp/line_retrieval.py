@@ -75,7 +75,7 @@ import threading
 from dataclasses import dataclass
 
 from r1lsp.inline_syntax import closing_rest
-from r1lsp.workspace_lines import first_token
+from r1lsp.workspace_lines import MAX_LINE_CHARS, first_token  # longer lines (data, minified code) are no sources
 
 MAX_RENAMES = 2
 EXACT_WEIGHT = 1.0
@@ -90,9 +90,8 @@ VOTES_WEIGHT = 0.5         # evidence per log(votes)
 DEFAULT_MIN_EVIDENCE = -0.5            # below it nothing is shown
 MIN_EVIDENCE = {"python": -0.5, "java": -1.0}  # per language, fitted on the dev split (module docstring)
 WORKSPACE_MIN_EVIDENCE = {"python": 0.5, "java": -0.5}   # the second tier's gate (with the workspace's lines)
-MAX_LINE_CHARS = 240
 DOCTEST_PROMPTS = (">>> ", "... ")  # Python: a docstring's example lines are code (their prompt dropped)
-_STRING_NODES = frozenset(("string", "concatenated_string"))       # longer lines (data, minified code) are not sources
+_STRING_NODES = frozenset(("string", "concatenated_string"))
 
 _TOKEN = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*|\d+(?:\.\d+)?|\s+|.")
 _NAME = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")

@@ -230,8 +230,9 @@ class R1LanguageServer(LanguageServer):
 
     def workspace_file_changed(self, uri: str) -> None:
         """Re-read a workspace file's lines from disk (saved, or closed with its edits dropped)."""
-        if uri.startswith("file:") and len(self.workspace_lines):
-            self.workspace_lines.update(os.path.realpath(to_fs_path(uri)))
+        path = self.path_of(uri)
+        if path is not None and len(self.workspace_lines):
+            self.workspace_lines.update(os.path.realpath(path))
 
     async def scan_java_workspace(self) -> int:
         """Index every .java file of the workspace folders (in a worker thread); logs the count."""
@@ -428,11 +429,11 @@ class R1LanguageServer(LanguageServer):
             doc = self.documents.get(other) if other in self.documents else None
             if doc is not None and doc.language == language:
                 out.append(doc.text)
-                if other.startswith("file:"):
-                    taken_paths.add(to_fs_path(other))                  # its editor text, not the file's
+                if (other_path := self.path_of(other)) is not None:
+                    taken_paths.add(other_path)                         # its editor text, not the file's
                 if len(out) == RETRIEVAL_FILES:
                     break
-        path = to_fs_path(uri) if uri.startswith("file:") else None
+        path = self.path_of(uri)
         taken = tuple(out)
         if path is None:
             return (lambda: taken), None
