@@ -15,6 +15,8 @@ z_l at a unit's last token is the summary of the whole unit (`unit_summaries`).
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -102,7 +104,9 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
         mean = (total / count).to(y.dtype)[:, None]                                      # (n, 1, d)
         whole = len(cont) == len(caches)
         # each row's (1, d) / (1, 1) / (1, 1, d) views: one split call each, not one slice a row
-        for b, m, tot, cnt, mb in zip(cont, memos, total.split(1), count.split(1), (cont if whole else mean.split(1))):
+        # (every row continues its unit: `mean` itself is the answer, its rows are not needed)
+        means = itertools.repeat(None) if whole else mean.split(1)
+        for b, m, tot, cnt, mb in zip(cont, memos, total.split(1), count.split(1), means):
             caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], tot, cnt, uids[b]))
             out[b] = mb
         if whole:
