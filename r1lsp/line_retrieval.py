@@ -373,6 +373,22 @@ def folder_files(path: str, language: str) -> list[str]:
     return names
 
 
+def workspace_source(lines, path: str, language: str, skip: frozenset = frozenset()):
+    """The function of a first token that the retrieval asks for the workspace's lines
+    (`lines`, an r1lsp.workspace_lines.WorkspaceLines) around the document at `path`: all
+    of `language`'s indexed files but the document's own (the editor's text is the document),
+    the files in `skip` (given as texts already) and the other files of its folder, which are
+    sources of their own (`sibling_texts`)."""
+    import os
+
+    def workspace(token: str):
+        folder = os.path.realpath(os.path.dirname(path))
+        known = frozenset((os.path.realpath(path), *(os.path.realpath(p) for p in skip),
+                           *(os.path.join(folder, os.path.basename(f)) for f in folder_files(path, language))))
+        return lines.lines(language, token, known)
+    return workspace
+
+
 def sibling_texts(path: str, language: str, skip: frozenset = frozenset(), limit: int = SIBLING_FILES) -> tuple[str, ...]:
     """The texts of up to `limit` other files of `language` in `path`'s folder (not in `skip`:
     the open ones, whose editor text the caller has), the most recently modified first. Code of
