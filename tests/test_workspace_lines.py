@@ -2,7 +2,7 @@
 (r1lsp.line_retrieval's second tier)."""
 import os
 
-from r1lsp.line_retrieval import retrieved_line, workspace_source
+from r1lsp.line_retrieval import SIBLING_FILES, retrieved_line, sibling_paths, workspace_source
 from r1lsp.workspace_lines import WorkspaceLines, file_lines, first_token
 from test_line_retrieval import doc_with_cursor
 
@@ -70,3 +70,13 @@ def test_the_workspace_source_leaves_out_the_document_and_its_folder(tmp_path):
     given = frozenset({str(tmp_path / "c" / "C.java")})
     assert workspace_source(w, main, "java", given)("Objects") == [(line, 1)]         # B
     assert workspace_source(w, main, "python")("Objects") == []
+    # a folder of more files than ghost text reads as texts: the others are workspace files like any
+    for i in range(SIBLING_FILES + 1):
+        extra = tmp_path / "a" / f"X{i}.java"
+        extra.write_text(f"class X{i} {{\n" + CHECK + "}\n")
+        os.utime(extra, (1000 + i, 1000 + i))                                # X0 the oldest
+    os.utime(tmp_path / "a" / "A.java", (10, 10))                           # older still
+    w.scan([str(tmp_path)])
+    read = sibling_paths(main, "java")
+    assert len(read) == SIBLING_FILES and str(tmp_path / "a" / "X0.java") not in read
+    assert workspace_source(w, main, "java")("Objects") == [(line, 4)]                 # A, X0, B, C
