@@ -495,6 +495,7 @@ def parameter_range(signature: str) -> tuple[int, float] | None:
     return low, high
 
 
+CALL_TEXT_BYTES = 2000      # how far after the word the call's closing bracket is looked for
 CALL_SHAPE_TOP = 12         # Python: the first candidates whose signatures say whether they fit the call after the word
 
 
@@ -507,7 +508,8 @@ def _call_shape(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext, cand
     symbols for the next keystroke's list."""
     if doc.language != "python" or not cur.before_word.endswith("."):
         return
-    n = python_call_arguments(decode(doc.data[cur.word_end:cur.word_end + 2000]))
+    # (the cut may split a character: "ignore" drops its bytes)
+    n = python_call_arguments(doc.data[cur.word_end:cur.word_end + CALL_TEXT_BYTES].decode("utf-8", "ignore"))
     if n is None:
         return
     from r1lsp import pyanalysis

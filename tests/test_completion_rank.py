@@ -218,3 +218,18 @@ def test_python_methods_that_fit_the_call_after_the_word(tmp_path):
     complete(StructuredDocument(text, "python"), line, len("        self."), None, features_out=feats,
              context=AnalysisContext(str(path), str(tmp_path)))
     assert all(f["shape"] == 0.0 for _, f in feats)
+
+
+def test_a_call_cut_inside_a_character_is_still_read(tmp_path):
+    """The text after the word is read up to a byte limit: a character split there is dropped
+    (a list whose cut fell inside `é` failed before)."""
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.completion_rank import CALL_TEXT_BYTES
+    head = "class T:\n    def put(self, key):\n        pass\n\n    def go(self):\n        self.('k')\n"
+    pad = CALL_TEXT_BYTES - len("('k')\n") - 1                      # `é` (2 bytes) across the limit
+    text = head + "#" * pad + "é\n"
+    path = tmp_path / "t.py"
+    path.write_text(text, "utf-8")
+    got = complete(StructuredDocument(text, "python"), 5, len("        self."), None,
+                   context=AnalysisContext(str(path), str(tmp_path)))
+    assert got.items[0].label == "put"
