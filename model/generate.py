@@ -12,8 +12,8 @@ Conventions:
     (`decode_rows`: the token-wise work -- projections, experts, head -- runs on all rows at once,
     attention and the hierarchy per row at its own slot), so no cache is copied into a batch
     cache and a row's result is exactly what it gets alone. When rows have prefix states short
-    of a few tokens (clients who typed), those tails run as a few such steps on the rows' own
-    caches (`prefill_tails`). The DeepSeek network keeps the previous way: the rows' caches
+    of a few tokens (clients who typed), those tails run together on the rows' own caches, every
+    tail token a row of one such forward (`prefill_tails`). The DeepSeek network keeps the previous way: the rows' caches
     copied into one left-padded batch cache (`stack_left_padded`; `pad_len` (B,) tells the model
     which slots are padding, RoPE positions start at 0 at each row's first real token).
   - Level ids: each prompt may carry its own (T, 3) ids; generated tokens inherit the units of
@@ -274,11 +274,15 @@ def row_caches(model) -> bool:
 @torch.no_grad()
 def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], max_tail: int = 64):
     """Prompts whose prefix states (`olds`, batch-1 caches) hold all but a short tail (clients who
-    typed), prefilled together without copying any cache: m = the longest tail; every row feeds
-    its last m prompt tokens as m `decode_rows` steps into its own cache (a shorter tail's row
-    recomputes a few cached tokens, to the same values). Returns {row index: (state, last logits
-    (V,), reused)} for the rows this applies to: a state whose cache holds max_seq_len slots, a
-    tail of at most `max_tail` tokens, a prompt longer than m; {} for fewer than 2 such rows."""
+    typed), prefilled together without copying any cache: every row's tail tokens are rows of one
+    `decode_rows`-style forward (`_tail_forward`), each at its own slot of its row's cache, a
+    row's tokens in order (its cache written slot by slot as its own steps would: each sees the
+    ones before it), so a forward takes several tokens of every row and tails of any lengths
+    together. A forward takes at most `SMALL_M` tokens (the decode kernels' rows) and, of a row,
+    only tokens within one key block (`_tail_pieces`): more run as further forwards. Returns
+    {row index: (state, last logits (V,), reused)} for the rows this applies to: a state whose
+    cache holds max_seq_len slots, a tail of at most `max_tail` tokens after at least one
+    reused; {} for fewer than 2 such rows."""
     rows = {}
     for b, (p, lv, old) in enumerate(zip(prompts, levels, olds)):
         if old is None or old.cache.batch_size != 1 or old.cache.max_len < model.cfg.max_seq_len:
@@ -288,20 +292,57 @@ def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], ma
         reuse = min(common_prefix(old.ids, old.levels, ids_np, lev_np), len(ids_np) - 1)
         if reuse >= 1 and len(ids_np) - reuse <= max_tail:
             rows[b] = (ids_np, lev_np, reuse)
-    m = max((len(r[0]) - r[2] for r in rows.values()), default=0)
-    rows = {b: r for b, r in rows.items() if len(r[0]) > m}
     if len(rows) < 2:
         return {}
+    from model.quantize import SMALL_M
     dev = next(model.parameters()).device
-    caches = [olds[b].cache for b in rows]
-    x = torch.as_tensor(np.stack([r[0][-m:] for r in rows.values()]), device=dev)         # (B, m)
-    lv = torch.as_tensor(np.stack([r[1][-m:] for r in rows.values()]), device=dev)        # (B, m, 3)
-    starts = [len(r[0]) - m for r in rows.values()]
-    for i in range(m):
-        logits = decode_rows(model, caches, x[:, i], [s + i for s in starts], lv[:, i:i + 1], logits=i == m - 1)
-    logits = logits.float()
-    return {b: (PrefixState(ids_np, lev_np, olds[b].cache, logits[j]), logits[j], reuse)
-            for j, (b, (ids_np, lev_np, reuse)) in enumerate(rows.items())}
+    pieces = {b: _tail_pieces(r[2], len(r[0]), model.cfg.key_block, SMALL_M) for b, r in rows.items()}
+    last: dict = {}
+    while any(pieces.values()):
+        taken, n = [], 0                                  # (row, slots) of this forward, rows in order
+        for b, todo in pieces.items():
+            if todo and n + len(todo[0]) <= SMALL_M:
+                taken.append((b, todo.pop(0)))
+                n += len(taken[-1][1])
+        ids = np.concatenate([rows[b][0][sl] for b, sl in taken])
+        lev = np.concatenate([rows[b][1][sl] for b, sl in taken])
+        slots = [t for _, sl in taken for t in sl]
+        caches = [olds[b].cache for b, sl in taken for _ in sl]
+        ends, at = [], -1                                 # rows whose last token is in this forward
+        for b, sl in taken:
+            at += len(sl)
+            if not pieces[b]:
+                ends.append((b, at))
+        logits = _tail_forward(model, caches, torch.as_tensor(ids, device=dev), slots,
+                               torch.as_tensor(lev, device=dev)[:, None], [i for _, i in ends])
+        for j, (b, _) in enumerate(ends):
+            last[b] = logits[j]
+    return {b: (PrefixState(ids_np, lev_np, olds[b].cache, last[b]), last[b], reuse)
+            for b, (ids_np, lev_np, reuse) in rows.items()}
+
+
+def _tail_pieces(start: int, end: int, block: int, most: int) -> list[list[int]]:
+    """Slots start..end-1 of one row's tail in pieces for `prefill_tails`' forwards: at most `most`
+    slots each and each within one key block (a step's pooled block keys cover the complete
+    blocks before its block: those of a later piece's slots must be written before it runs)."""
+    out, t = [], start
+    while t < end:
+        stop = min(end, (t // block + 1) * block, t + most)
+        out.append(list(range(t, stop)))
+        t = stop
+    return out
+
+
+def _tail_forward(model: R1Model, caches, tokens, slots: Sequence[int], level_ids, ends: Sequence[int]):
+    """One forward of tail tokens (N,) at `slots` of their rows' own batch-1 `caches` (a row's
+    cache listed once per token, its tokens in slot order), level ids (N, 1, 3) -> the logits
+    (len(ends), V) float32 of the tokens `ends` only (the head runs on those rows alone)."""
+    from model.hierarchy import rms_norm
+    h, _ = model.trunk(tokens[:, None], level_ids, cache=list(caches), start_pos=list(slots))
+    if not ends:
+        return None
+    h = h[torch.as_tensor(ends, device=h.device)] if len(ends) < h.size(0) else h
+    return model.head(rms_norm(model.norm, h))[:, -1].float()
 
 
 # ---------------------------------------------------------------------------- the loop

@@ -119,6 +119,30 @@ def _start_engine(args: argparse.Namespace, required: bool):
     return engine
 
 
+def _workspace_context(path: str, language: str, workspace: str | None):
+    """The analysis context of FILE as the server makes it for a document of a workspace folder
+    (`workspace`, else FILE's own folder): jedi's project root, the folder's Java classes as
+    known types. None for standard input."""
+    from r1lsp.completion import AnalysisContext
+
+    if path == "-":
+        if workspace is not None:
+            raise CliError("--workspace needs a FILE, not standard input")
+        return None
+    file = Path(path).resolve()
+    root = Path(workspace).resolve() if workspace is not None else file.parent
+    if not root.is_dir():
+        raise CliError(f"--workspace {workspace}: not a folder")
+    if not file.is_relative_to(root):
+        raise CliError(f"{path} is not inside the workspace {workspace}")
+    index = None
+    if language == "java":
+        from r1lsp.java.workspace import JavaIndex
+        index = JavaIndex()
+        index.scan([root], limit=2000)
+    return AnalysisContext(path=str(file), root=str(root), java_index=index)
+
+
 def cmd_complete(args: argparse.Namespace) -> int:
     from r1lsp.completion import complete, format_completions
     from r1lsp.inline import inline_suggestions
@@ -133,20 +157,28 @@ def cmd_complete(args: argparse.Namespace) -> int:
     if line0 >= doc.text.count("\n") + 1:
         raise CliError(f"{path} has no line {line}")
     char16 = convert_column(doc.line_text(line0), col - 1, UTF32, UTF16)
+    context = _workspace_context(path, language, args.workspace)
     engine = _start_engine(args, required=args.inline)
     try:
         if args.inline:
-            # the server's gate, monitor and retrieval (r1lsp.inline.minConfidence / monitor / retrieval defaults)
-            from r1lsp.completion import AnalysisContext
-            from r1lsp.line_retrieval import sibling_texts
+            # the server's gate, monitor, retrieval and other files' context (r1lsp.inline.* defaults)
+            from r1lsp.inline_context import CrossFileContext
+            from r1lsp.line_retrieval import sibling_texts, workspace_source
             from r1lsp.settings import InlineSettings
-            gate = InlineSettings().min_confidence if args.min_confidence is None else args.min_confidence
-            context = AnalysisContext(path=str(Path(path).resolve())) if path != "-" else None
+            from r1lsp.workspace_lines import WorkspaceLines
+            settings = InlineSettings()
+            gate = settings.min_confidence if args.min_confidence is None else args.min_confidence
+            sources = {}
+            if context is not None and settings.retrieval:
+                sources["other_texts"] = functools.partial(sibling_texts, context.path, doc.language)
+                if args.workspace is not None:          # beyond FILE's folder, which the line above reads
+                    lines = WorkspaceLines()
+                    lines.scan([context.root])
+                    sources["workspace_lines"] = workspace_source(lines, context.path, doc.language)
             found = inline_suggestions(doc, line0, char16, engine, max_tokens=args.max_tokens, timeout=60,
-                                       monitor=InlineSettings().monitor, context=context,
-                                       retrieval=InlineSettings().retrieval,
-                                       other_texts=functools.partial(sibling_texts, str(Path(path).resolve()), doc.language)
-                                       if path != "-" else ())
+                                       monitor=settings.monitor, context=context, retrieval=settings.retrieval,
+                                       cross_file=CrossFileContext() if settings.cross_file_context else None,
+                                       **sources)
             suggestions = [s for s in found if s.confidence >= gate]
             if args.json:
                 print(json.dumps({"file": path, "line": line, "column": col, "min_confidence": gate,
@@ -162,14 +194,6 @@ def cmd_complete(args: argparse.Namespace) -> int:
             else:
                 print("(no ghost text: the model's continuation was empty or would add a syntax error)", file=sys.stderr)
             return 0
-        context = None
-        if language == "java" and path != "-":
-            # the file's own folder as the workspace: its other classes are known types
-            from r1lsp.completion import AnalysisContext
-            from r1lsp.java.workspace import JavaIndex
-            index = JavaIndex()
-            index.scan([Path(path).resolve().parent], limit=2000)
-            context = AnalysisContext(path=str(Path(path).resolve()), java_index=index)
         result = complete(doc, line0, char16, engine, timeout=30, context=context)
         if args.json:
             print(json.dumps({"file": path, "line": line, "column": col, "is_incomplete": result.is_incomplete,
@@ -301,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=None, metavar="LOGP",
                    help="--inline: withhold ghost text whose mean token log-probability is under this "
                         "(default: the server's r1lsp.inline.minConfidence; -100 shows everything)")
+    p.add_argument("--workspace", metavar="DIR",
+                   help="the workspace folder holding FILE, as an editor's (default: FILE's folder): its Java "
+                        "classes are known types, its files' lines and signatures feed ghost text")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_model_options(p)
     p.set_defaults(func=cmd_complete)

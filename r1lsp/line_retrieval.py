@@ -388,6 +388,42 @@ def folder_files(path: str, language: str) -> list[str]:
     return names
 
 
+def workspace_source(lines, path: str, language: str, skip: frozenset = frozenset()):
+    """The function of a first token that the retrieval asks for the workspace's lines
+    (`lines`, an r1lsp.workspace_lines.WorkspaceLines) around the document at `path`: all
+    of `language`'s indexed files but the document's own (the editor's text is the document),
+    the files in `skip` (given as texts already) and the files of its folder that are sources
+    of their own (`sibling_paths`; the folder's other files are workspace files like any: dev
+    split, retrieval alone, Java shown 176 -> 177 of 300, exact 89 -> 91, when they were left
+    out of both; Python unchanged)."""
+    import os
+
+    def workspace(token: str):
+        known = frozenset(os.path.realpath(p) for p in (path, *skip, *sibling_paths(path, language, skip)))
+        return lines.lines(language, token, known)
+    return workspace
+
+
+def sibling_paths(path: str, language: str, skip: frozenset = frozenset(), limit: int = SIBLING_FILES) -> list[str]:
+    """The files `sibling_texts` reads: up to `limit` other files of `language` in `path`'s
+    folder, not in `skip`, of at most `MAX_SIBLING_BYTES`, the most recently modified first."""
+    import os
+
+    out = []
+    for other in folder_files(path, language):
+        if len(out) == limit:
+            break
+        if other == path or other in skip:
+            continue
+        try:
+            if os.stat(other).st_size > MAX_SIBLING_BYTES:
+                continue
+        except OSError:
+            continue
+        out.append(other)
+    return out
+
+
 def sibling_texts(path: str, language: str, skip: frozenset = frozenset(), limit: int = SIBLING_FILES) -> tuple[str, ...]:
     """The texts of up to `limit` other files of `language` in `path`'s folder (not in `skip`:
     the open ones, whose editor text the caller has), the most recently modified first. Code of
@@ -395,17 +431,10 @@ def sibling_texts(path: str, language: str, skip: frozenset = frozenset(), limit
     30.5 -> 33.7 with 4 of them). Read once per file version (path, mtime, size)."""
     import os
 
-    names = folder_files(path, language)
     out = []
-    for other in names:
-        if len(out) == limit:
-            break
-        if other == path or other in skip:
-            continue
+    for other in sibling_paths(path, language, skip, limit):
         try:
             st = os.stat(other)
-            if st.st_size > MAX_SIBLING_BYTES:
-                continue
             key = (other, st.st_mtime_ns, st.st_size)
             with _LOCK:
                 text = _SIBLINGS.get(key)

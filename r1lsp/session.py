@@ -36,7 +36,7 @@ from r1lsp.expert_scheduler import ExpertScheduler
 from r1lsp.foreground import after_lists, start_workers, yield_to_lists
 from r1lsp.inline import TypedAhead, inline_suggestions
 from r1lsp.inline_context import CrossFileContext, RecentEdits, edit_snippets
-from r1lsp.line_retrieval import folder_files, sibling_texts
+from r1lsp.line_retrieval import sibling_texts, workspace_source
 from r1lsp.workspace_lines import WorkspaceLines
 from r1lsp.java.provider import warm_up as java_warm_up
 from r1lsp.java.workspace import JavaIndex, declarations_unchanged
@@ -438,15 +438,8 @@ class R1LanguageServer(LanguageServer):
         if path is None:
             return (lambda: taken), None
         skip = frozenset(taken_paths)
-        lines = self.workspace_lines
-
-        def workspace(token: str):
-            # the folder's files are sources of their own (`sibling_texts`), the open ones' editor texts too
-            folder = os.path.realpath(os.path.dirname(path))
-            known = frozenset((os.path.realpath(path), *(os.path.realpath(p) for p in skip),
-                               *(os.path.join(folder, os.path.basename(f)) for f in folder_files(path, language))))
-            return lines.lines(language, token, known)
-        return (lambda: taken + sibling_texts(path, language, skip)), workspace
+        return ((lambda: taken + sibling_texts(path, language, skip)),
+                workspace_source(self.workspace_lines, path, language, skip))
 
     def retrieval_arguments(self, uri: str, language: str, on: bool) -> dict:
         """`inline_suggestions`' other_texts / workspace_lines for a document (`retrieval_sources`)."""

@@ -8,9 +8,10 @@ occurrences}, so a keystroke looks only at the lines that start with the same to
 line (a renamed first token is not searched for here). `scan` reads the workspace folders once (on a
 worker thread at initialization; hidden and build folders skipped, at most `MAX_FILES` files of
 at most `MAX_FILE_BYTES`); `update` re-reads a file (the server calls it on save and on close),
-`remove` forgets one. `source(language, skip)` is what a request hands to the retrieval: a
-function of the first token giving (line, count) pairs without the files in `skip` (the document's
-own file, whose editor text is the document, and the files given as texts already).
+`remove` forgets one. What a request hands to the retrieval is
+r1lsp.line_retrieval.workspace_source: a function of the first token giving (line, count) pairs
+without the document's own file (whose editor text is the document) and the files given as texts
+already.
 """
 from __future__ import annotations
 
@@ -134,7 +135,3 @@ class WorkspaceLines:
                 if entry is not None and entry[0] == language and token in entry[1]:
                     counts.subtract(entry[1][token])
         return [(s, n) for s, n in counts.items() if n > 0]
-
-    def source(self, language: str, skip: frozenset = frozenset()):
-        """The function of a first token the retrieval asks (`lines` of `language` without `skip`)."""
-        return lambda token: self.lines(language, token, skip)

@@ -103,6 +103,46 @@ def test_inline_applies_the_servers_confidence_gate(tiny_checkpoint, tmp_path):
     assert strict["inline"] == [] and [w["text"] for w in strict["withheld"]] == [s["text"] for s in shown]
 
 
+def test_complete_takes_the_workspace_as_an_editor_gives_it(tiny_checkpoint, tmp_path):
+    # FILE's folder alone knows neither another folder's class nor the line its files all write
+    (tmp_path / "app").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "Item.java").write_text(
+        "package model;\npublic class Item {\n    public int restock(int n) { return n; }\n}\n", encoding="utf-8")
+    main = tmp_path / "app" / "Main.java"
+    main.write_text("package app;\nimport model.Item;\nclass Main {\n    void f(Item it) {\n        it.\n    }\n}\n",
+                    encoding="utf-8")
+    model = ("--model", str(tiny_checkpoint), "--no-int8")
+
+    def labels(*extra):
+        run = r1lsp("complete", f"{main}:5:12", "--json", *model, *extra)
+        assert run.returncode == 0, run.stderr
+        return [i["label"] for i in json.loads(run.stdout)["items"]]
+    assert "restock" not in labels()
+    assert labels("--workspace", str(tmp_path))[0] == "restock"
+
+    line = 'logger.warning("retrying %s after %d s", name, delay)'
+    (tmp_path / "lib").mkdir()
+    for name in "abcdef":
+        (tmp_path / "lib" / f"{name}.py").write_text(
+            f"import logging\nlogger = logging.getLogger(__name__)\n\ndef {name}(name, delay):\n    {line}\n",
+            encoding="utf-8")
+    src = tmp_path / "app" / "main.py"
+    src.write_text("import logging\nlogger = logging.getLogger(__name__)\n\ndef run(name, delay):\n    logger.warning(\n",
+                   encoding="utf-8")
+
+    def ghost(*extra):
+        run = r1lsp("complete", f"{src}:5:20", "--inline", "--json", *model, *extra)
+        assert run.returncode == 0, run.stderr
+        return [s["text"] for s in json.loads(run.stdout)["inline"]]
+    rest = line[len("logger.warning("):]
+    assert rest not in ghost()
+    assert ghost("--workspace", str(tmp_path)) == [rest]
+
+    run = r1lsp("complete", f"{src}:5:20", "--workspace", str(tmp_path / "lib"), *model)
+    assert run.returncode != 0 and "not inside the workspace" in run.stderr
+
+
 @pytest.mark.skipif(subprocess.run(["which", "javac"], capture_output=True).returncode != 0, reason="no javac")
 def test_translate_prints_python_that_runs_like_the_java(tmp_path):
     src = tmp_path / "Mean.java"

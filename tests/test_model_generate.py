@@ -146,7 +146,7 @@ def test_batched_tail_prefill_equals_one_prefill_per_row(model):
     cut = [3, 1, 5, 1]                                             # tokens typed since the state
     olds = [prefill_row(model, p[:-c])[0] for p, c in zip(prompts, cut)]
     done = prefill_tails(model, prompts, [None] * 4, olds)
-    assert sorted(done) == [0, 1, 2]                               # 4 tokens: no longer than the 5-token tail
+    assert sorted(done) == [0, 1, 2, 3]                            # each row feeds its own tail
     for b, (state, got, reused) in done.items():
         p = prompts[b]
         assert reused == len(p) - cut[b] and state.cache is olds[b].cache
@@ -154,6 +154,36 @@ def test_batched_tail_prefill_equals_one_prefill_per_row(model):
         assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
         for mine, ref in zip(state.cache.layers, fresh_state.cache.layers):
             assert torch.allclose(mine.buffers[0][0, :len(p)], ref.buffers[0][0, :len(p)], atol=1e-5)
+
+
+def test_tails_longer_than_one_forward_equal_one_prefill_per_row(model):
+    """Tails of more tokens than one forward takes (SMALL_M) and across key blocks run as several
+    forwards, each row's tokens in order; the logits, the caches and the decoding that follows
+    (hierarchy running sums, pooled block keys) equal a prefill per row."""
+    from model.generate import PrefixCache, prefill_tails
+    from model.quantize import SMALL_M
+    g = torch.Generator().manual_seed(11)
+    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (100, 90, 70)]
+    levels = [torch.arange(len(p))[:, None].expand(len(p), 3) // torch.tensor([3, 9, 30]) for p in prompts]
+    cut = [20, 7, 13]
+    assert sum(cut) > SMALL_M
+    olds = [prefill_row(model, p[:-c], lv[:-c])[0] for p, lv, c in zip(prompts, levels, cut)]
+    done = prefill_tails(model, prompts, levels, olds)
+    assert sorted(done) == [0, 1, 2]
+    cache = PrefixCache()
+    for b, (state, got, reused) in done.items():
+        assert reused == len(prompts[b]) - cut[b]
+        fresh_state, want, _ = prefill_row(model, prompts[b], levels[b])
+        assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+        for mine, ref in zip(state.cache.layers, fresh_state.cache.layers):
+            for a, r in zip(mine.buffers, ref.buffers):
+                assert torch.allclose(a[0, :len(prompts[b])], r[0, :len(prompts[b])], atol=1e-5)
+        cache.put(str(b), state)
+    after = generate(model, prompts, level_ids=levels, max_new_tokens=8, prefix_cache=cache,
+                     prefix_keys=["0", "1", "2"])
+    assert cache.last == (len(prompts[2]) - 1, 1)                  # the states reused (their last token again)
+    for p, lv, got in zip(prompts, levels, after):
+        assert got.tokens == generate(model, [p], level_ids=[lv], max_new_tokens=8)[0].tokens
 
 
 @torch.no_grad()

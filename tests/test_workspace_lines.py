@@ -2,7 +2,7 @@
 (r1lsp.line_retrieval's second tier)."""
 import os
 
-from r1lsp.line_retrieval import retrieved_line
+from r1lsp.line_retrieval import SIBLING_FILES, retrieved_line, sibling_paths, workspace_source
 from r1lsp.workspace_lines import WorkspaceLines, file_lines, first_token
 from test_line_retrieval import doc_with_cursor
 
@@ -45,11 +45,38 @@ def test_the_workspace_answers_where_the_lines_around_do_not():
     src = "class Main {\n    void f(String name) {\n        Objects.requireNonNull(|\n    }\n}\n"
     doc, _, _, offset = doc_with_cursor(src, "java")
     assert retrieved_line(doc, offset) is None
-    got = retrieved_line(doc, offset, workspace=w.source("java"))
+    here = "/ws/c/Main.java"                              # not on disk: its folder has no files to read
+    got = retrieved_line(doc, offset, workspace=workspace_source(w, here, "java"))
     assert got.text == 'name, "name");'
-    assert retrieved_line(doc, offset, workspace=w.source("java", frozenset({"/ws/a/A.java", "/ws/b/B.java"}))) is None
+    given = frozenset({"/ws/a/A.java", "/ws/b/B.java"})  # the files given as texts already
+    assert retrieved_line(doc, offset, workspace=workspace_source(w, here, "java", given)) is None
     # the document's own lines come first: one of them that agrees with itself wins
     own = src.replace("        Objects.requireNonNull(|", '        Objects.requireNonNull(name, "first");\n'
                       '        Objects.requireNonNull(|')
     doc, _, _, offset = doc_with_cursor(own, "java")
-    assert retrieved_line(doc, offset, workspace=w.source("java")).text == 'name, "first");'
+    assert retrieved_line(doc, offset, workspace=workspace_source(w, here, "java")).text == 'name, "first");'
+
+
+def test_the_workspace_source_leaves_out_the_document_and_its_folder(tmp_path):
+    # the document's own file is the editor's text, its folder's files are read as texts of their own
+    for folder, name in (("a", "A"), ("a", "Main"), ("b", "B"), ("c", "C")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / f"{name}.java").write_text(f"class {name} {{\n" + CHECK + "}\n")
+    w = WorkspaceLines()
+    assert w.scan([str(tmp_path)]) == 4
+    line = CHECK.strip()
+    main = str(tmp_path / "a" / "Main.java")
+    assert workspace_source(w, main, "java")("Objects") == [(line, 2)]                 # B and C
+    given = frozenset({str(tmp_path / "c" / "C.java")})
+    assert workspace_source(w, main, "java", given)("Objects") == [(line, 1)]         # B
+    assert workspace_source(w, main, "python")("Objects") == []
+    # a folder of more files than ghost text reads as texts: the others are workspace files like any
+    for i in range(SIBLING_FILES + 1):
+        extra = tmp_path / "a" / f"X{i}.java"
+        extra.write_text(f"class X{i} {{\n" + CHECK + "}\n")
+        os.utime(extra, (1000 + i, 1000 + i))                                # X0 the oldest
+    os.utime(tmp_path / "a" / "A.java", (10, 10))                           # older still
+    w.scan([str(tmp_path)])
+    read = sibling_paths(main, "java")
+    assert len(read) == SIBLING_FILES and str(tmp_path / "a" / "X0.java") not in read
+    assert workspace_source(w, main, "java")("Objects") == [(line, 4)]                 # A, X0, B, C
