@@ -330,17 +330,19 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
     return None
 
 
-def in_prose(doc, offset: int) -> bool:
-    """Whether byte `offset` of `doc` is inside a comment or a string that starts before it (a
-    docstring's prose, a message), not on a docstring's doctest line (`>>> f(x`: code). Neither
-    copied lines nor the model's text are shown there (dev split: the model's suggestions inside
-    them scored edit similarity 29 where shown, 4 of 600 positions)."""
+def in_prose(doc, offset: int, comments: bool = True) -> bool:
+    """Whether byte `offset` of `doc` is inside a string that starts before it (a docstring's
+    prose, a message) or, with `comments`, a comment, not on a docstring's doctest line (`>>> f(x`:
+    code). No copied line is shown there, and no model text inside a string (dev split: the
+    model's suggestions inside strings and docstrings scored edit similarity 29 where shown, 4 of
+    600 positions; comments keep it: the dev set has no line positions in them)."""
     from r1lsp.completion_names import NO_COMPLETION_NODES
 
     if doc.tree is None:
         return False
     node = doc.tree.root_node.descendant_for_byte_range(max(offset - 1, 0), offset)
-    if node is None or node.type not in NO_COMPLETION_NODES or node.start_byte >= offset:
+    if node is None or node.type not in NO_COMPLETION_NODES or node.start_byte >= offset \
+            or (not comments and "comment" in node.type):
         return False
     line_start = doc.data.rfind(b"\n", 0, offset) + 1
     return not (doc.language == "python" and "comment" not in node.type and _is_doctest(doc.data, line_start))
