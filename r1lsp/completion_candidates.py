@@ -54,6 +54,8 @@ class AnalysisContext:
     budget_s: float | None = None      # how long a request waits for jedi (then the structure's names,
                                        # incomplete; jedi's answer is kept for the next request); None: unbounded
     deadline: float | None = None      # time.monotonic() by which the analysis answers (set per request)
+    keep_late: bool = True             # an answer that misses the deadline is still made (for the next
+                                       # request there); False: dropped unless the analysis started it
 
     def started(self) -> "AnalysisContext":
         """This context with the request's deadline set from its budget (once)."""
@@ -167,7 +169,7 @@ def python_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext
         deadline = min(deadline, time.monotonic())
     try:
         res = pyanalysis.completions_within(doc.text, cur.line, len(cur.before_word), path=ctx.path, root=ctx.root,
-                                            env_path=ctx.python_environment, deadline=deadline)
+                                            env_path=ctx.python_environment, deadline=deadline, keep=ctx.keep_late)
     except pyanalysis.EnvironmentError_:
         return None
     if res is None:
@@ -343,10 +345,13 @@ PROVIDERS = {"python": python_candidates, "java": java_candidates}
 
 def resolved_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) -> list[_Cand] | None:
     """The language's analysis' candidates at the cursor, None where it has no answer (or not
-    within the context's budget)."""
+    within the context's budget: the analysis then drops the question unless it started it.
+    Ghost text asks here about its own generated text, whose answer serves again only if the
+    user types exactly that text; a jedi job started after the ghost text gave up on it held
+    jedi's worker for 150-600 ms while the next keystroke's list waited)."""
     provider = PROVIDERS.get(doc.language)
     try:
-        return provider(doc, cur, ctx.started()) if provider is not None else None
+        return provider(doc, cur, dataclasses.replace(ctx.started(), keep_late=False)) if provider is not None else None
     except AnalysisPending:
         return None
 

@@ -8,7 +8,8 @@ folder), by default the server's own. Positions here are 0-based lines and colum
 points (Python str indices).
 
 Jedi is not thread-safe and its inference on a large file can take seconds: every jedi call
-runs on one worker thread (`_WORKER`). A request waits for an answer until its deadline
+runs on one worker thread (`_WORKER`), the jobs a completion list waits for first
+(`r1lsp.foreground.ListFirstWorker`). A request waits for an answer until its deadline
 (`completions_within`, `describe_within`); a completion that misses it goes on in the worker
 and its answer is kept, keyed by the text without the word being typed and the position, so
 the client's next request there (the next keystroke) gets it. One `jedi.Script` per document
@@ -24,12 +25,12 @@ import re
 import sys
 import threading
 import time
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import CancelledError, Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import jedi
 
-from r1lsp.foreground import yield_to_lists
+from r1lsp.foreground import ListFirstWorker, making_a_list, yield_to_lists
 
 _LOCK = threading.RLock()          # held by every jedi call (they run on the worker; the lock guards direct callers)
 _STATE = threading.Lock()          # the worker's answer table
@@ -71,6 +72,36 @@ class PyCompletions:
     symbols: list[PySymbol]
     member: bool                       # the position follows `receiver.`
     resolved: bool                     # jedi offered names there (members: it inferred the receiver)
+
+
+def _unsure_inside_functions() -> None:
+    """Jedi decides whether a name assigned in an `if` branch can be reached by inferring the
+    branch's condition, also inside functions, where the condition depends on the arguments:
+    it infers them from the parameters' defaults and every call in the module (subprocess.py's
+    `if self.text_mode and encoding is None:`, inside the function around the cursor, took
+    295 ms of a 340 ms completion there; each edited text's Script infers it again) and then
+    hides the names of a branch it guesses dead (`if size is None:` with `size=-1` as the
+    default). Conditions inside a function (or lambda) are taken as unsure instead: both
+    branches' names are offered and inferred; module- and class-level conditions
+    (`sys.version_info`, `sys.platform`, `TYPE_CHECKING`) are still decided."""
+    from jedi.inference import flow_analysis
+    from jedi.parser_utils import get_parent_scope
+
+    decide = getattr(flow_analysis, "_check_if", None)
+    if decide is None or getattr(decide, "r1lsp_unsure_in_functions", False):
+        return
+
+    def _check_if(context, node):
+        scope = get_parent_scope(node)
+        if scope is not None and scope.type in ("funcdef", "lambdef"):
+            return flow_analysis.UNSURE
+        return decide(context, node)
+
+    _check_if.r1lsp_unsure_in_functions = True
+    flow_analysis._check_if = _check_if
+
+
+_unsure_inside_functions()
 
 
 @functools.lru_cache(maxsize=8)
@@ -142,13 +173,23 @@ def _script(source: str, path: str | None, root: str | None, env_path: str | Non
 
 # ---------------------------------------------------------------------------- the worker
 
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jedi")
+_WORKER = ListFirstWorker("jedi")
 _ANSWERS: collections.OrderedDict = collections.OrderedDict()     # completion key -> Future[PyCompletions]
 _MAX_ANSWERS = 8                  # each holds jedi's inference state of its text
 
 
 def _on_worker() -> bool:
     return threading.current_thread().name.startswith("jedi")
+
+
+def _submit(fn, *args, waited: bool = True, **kwargs) -> Future:
+    """fn(*args, **kwargs) on the worker: before the other queued jobs when a completion list
+    waits for it (`waited`, asked on the list's thread), else after the lists in flight."""
+    return _WORKER.submit(fn, *args, urgent=waited and making_a_list(), **kwargs)
+
+
+def _waited(deadline: float | None) -> bool:
+    return deadline is None or deadline > time.monotonic()
 
 
 def _wait(fut: Future, deadline: float | None):
@@ -162,12 +203,29 @@ def _wait(fut: Future, deadline: float | None):
         return None
 
 
+def _missed(fut: Future) -> bool:
+    """A request waited its whole budget for this job, which is not done yet: the next request
+    asking for it takes its answer once it is there instead of waiting again (a jedi job that
+    misses a 40 ms budget is one of the long ones, 100-300 ms of CPU; each keystroke of the
+    word waited its budget out behind it)."""
+    return getattr(fut, "r1lsp_missed", False) and not fut.done()
+
+
+def _wait_noting_miss(fut: Future, deadline: float | None):
+    """`_wait`, noting on the future when a waited request missed it (`_missed`)."""
+    waited = _waited(deadline)
+    got = _wait(fut, deadline)
+    if got is None and waited and not fut.done():
+        fut.r1lsp_missed = True
+    return got
+
+
 def run_within(fn, deadline: float | None, default=None):
     """fn() on the jedi worker, waited for until `deadline`; `default` when it misses it (a
     call that has not started by then is dropped)."""
     if _on_worker():
         return fn()
-    fut = _WORKER.submit(fn)
+    fut = _submit(fn, waited=_waited(deadline))
     got = _wait(fut, deadline)
     if got is None and not fut.done():
         fut.cancel()
@@ -188,12 +246,15 @@ def _completion_key(source: str, line: int, column: int, path, root, env_path):
 
 
 def completions_within(source: str, line: int, column: int, *, path: str | None = None, root: str | None = None,
-                       env_path: str | None = None, deadline: float | None = None) -> PyCompletions | None:
+                       env_path: str | None = None, deadline: float | None = None,
+                       keep: bool = True) -> PyCompletions | None:
     """`completions` from the worker, waited for until `deadline`; None when it is not ready by
     then (it goes on, and a later call at the same place with the same text around the word
-    gets its answer)."""
+    gets its answer; `keep` False: a job not started by then is dropped, for a text nobody
+    asks about again, e.g. ghost text's own generated code)."""
     key = _completion_key(source, line, column, path, root, env_path)
     environment(env_path)                               # a bad interpreter raises here, not in the worker
+    waited = _waited(deadline)
     with _STATE:
         fut = _ANSWERS.get(key)
         if fut is not None and fut.cancelled():
@@ -202,13 +263,20 @@ def completions_within(source: str, line: int, column: int, *, path: str | None 
             for other_key, other in list(_ANSWERS.items()):
                 if other_key[3] == path and other_key[1] != line and not other.done():
                     other.cancel()                      # the user moved to another line: drop work not yet started
-            fut = _WORKER.submit(completions, source, line, column, path=path, root=root, env_path=env_path)
+            fut = _submit(completions, source, line, column, path=path, root=root, env_path=env_path, waited=waited)
             _ANSWERS[key] = fut
             while len(_ANSWERS) > _MAX_ANSWERS:
                 _ANSWERS.popitem(last=False)
         else:
             _ANSWERS.move_to_end(key)
-    return _wait(fut, deadline)
+            if waited and making_a_list():
+                _WORKER.hurry(fut)                      # asked unwaited before (on open, at a typed dot)
+            if _missed(fut):
+                deadline = time.monotonic()             # taken when it is there (`_missed`)
+    got = _wait_noting_miss(fut, deadline)
+    if got is None and not keep:
+        fut.cancel()
+    return got
 
 
 def _each_within(fn, symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
@@ -216,12 +284,21 @@ def _each_within(fn, symbols: list["PySymbol"], deadline: float | None) -> dict[
     `deadline` (answers found before, by any request, are kept on the symbol). The worker
     finishes the job after the deadline: the next keystroke's list (the same symbols: jedi's
     answer is kept while a word is typed) finds them all, instead of each keystroke waiting
-    its budget out again behind the worker's other jobs and dropping the job unstarted."""
+    its budget out again behind the worker's other jobs and dropping the job unstarted; while
+    a job that a request waited out its budget for is still at it, the next request takes what
+    is found and does not wait again (`_missed`)."""
     what = fn.__name__
     out: dict[int, str] = {i: sym._found[what] for i, sym in enumerate(symbols) if what in sym._found}
     missing = [(i, sym) for i, sym in enumerate(symbols) if i not in out]
     if not missing:
         return out
+    if _on_worker():
+        for i, sym in missing:
+            sym._found[what] = out[i] = fn(sym._jedi)
+        return out
+    jobs = {id(j): j for j in (sym._found.get(what + ":job") for _, sym in missing)}
+    if all(j is not None and _missed(j) for j in jobs.values()):
+        return out                                  # the worker is still at them (for an earlier list)
 
     def job():
         for i, sym in missing:
@@ -230,11 +307,11 @@ def _each_within(fn, symbols: list["PySymbol"], deadline: float | None) -> dict[
             out[i] = sym._found[what]
         return True
 
-    if _on_worker():
-        job()
-    else:
-        _wait(_WORKER.submit(job), deadline)
-    return dict(out)
+    fut = _submit(job, waited=_waited(deadline))
+    for _, sym in missing:
+        sym._found[what + ":job"] = fut
+    _wait_noting_miss(fut, deadline)
+    return {i: sym._found[what] for i, sym in enumerate(symbols) if what in sym._found}
 
 
 def describe_within(symbols: list["PySymbol"], deadline: float | None) -> dict[int, str]:
@@ -294,11 +371,13 @@ def expected_type_within(source: str, line: int, column: int, *, deadline: float
             for other_key, other in _EXPECTED.items():
                 if other_key[3] == key[3] and other_key[1] != line and not other.done():
                     other.cancel()                      # the user moved to another line: drop work not yet started
-            fut = _EXPECTED[key] = _WORKER.submit(expected_type, source, line, column, **where)
+            fut = _EXPECTED[key] = _submit(expected_type, source, line, column, waited=_waited(deadline), **where)
             while len(_EXPECTED) > _MAX_ANSWERS:
                 _EXPECTED.popitem(last=False)
         else:
             _EXPECTED.move_to_end(key)
+            if _waited(deadline) and making_a_list():
+                _WORKER.hurry(fut)
     return _wait(fut, deadline) or ""
 
 

@@ -19,7 +19,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from r1lsp import memory
 from r1lsp.completion import CompletionCandidate, complete, warm_up as warm_up_lists
 from r1lsp.documents import TextChange, UnknownDocument
-from r1lsp.foreground import list_in_flight
+from r1lsp.foreground import list_in_flight, making_list
 from r1lsp.expert_labels import experts_json
 from r1lsp.pyanalysis import warm_up
 from r1lsp.outline import OutlineEntry, outline
@@ -205,7 +205,8 @@ def create_server() -> R1LanguageServer:
 
         def run():
             started.append(time.perf_counter())
-            return complete(snap, line, char, ls.engine, key=key, context=context)
+            with making_list():             # the analysis jobs it waits for go first
+                return complete(snap, line, char, ls.engine, key=key, context=context)
         try:
             with list_in_flight():          # background Python work waits meanwhile (r1lsp.foreground)
                 result = await asyncio.get_running_loop().run_in_executor(ls.list_executor, run)

@@ -69,6 +69,22 @@ def test_python_typed_receiver_gets_its_class_members():
     assert res.items[0].replace_end == (line, col + len("total"))
 
 
+def test_python_branches_inside_a_function_are_never_judged_dead_from_the_defaults():
+    # jedi guessed `size is None` false from the default -1 and hid the branch's names
+    doc, line, col = doc_with_cursor("def read(size=-1):\n    if size is None:\n        default_size = 10\n"
+                                     "    return defa|\n", "python")
+    assert "default_size" in labels(complete(doc, line, col, None))
+    # and `x` only None from `flag=False`: A's members were missing after `x.`
+    doc, line, col = doc_with_cursor("class A:\n    def mend(self):\n        pass\n\n\ndef fix(flag=False):\n"
+                                     "    x = None\n    if flag:\n        x = A()\n    x.|\n", "python")
+    assert "mend" in labels(complete(doc, line, col, None))
+    # a module-level condition is still decided: the branch this Python never takes is left out
+    doc, line, col = doc_with_cursor("import sys\nif sys.version_info >= (3, 99):\n    new_api = 1\nelse:\n"
+                                     "    old_api = 2\nx = |\n", "python")
+    got = labels(complete(doc, line, col, None, max_items=500))
+    assert "old_api" in got and "new_api" not in got
+
+
 def test_prefix_filters_and_typed_word_is_not_offered_as_its_own_definition():
     doc, line, col = doc_with_cursor("count = 1\ncounter = 2\ncolor = 3\nprint(cou|)\n", "python")
     got = labels(complete(doc, line, col, None))
@@ -225,8 +241,16 @@ def test_a_member_list_does_not_offer_the_next_lines_first_name():
     doc = StructuredDocument("\n".join(lines), "python")
     jedi = [c.label for c in complete(doc, i, col, None, context=AnalysisContext(str(sample))).items]
     assert sorted(jedi[:5]) == ["add", "extremes", "items", "select", "value_by_category"]
-    # before jedi answers: the file's names (a path of its own: no answer kept for it yet)
-    early = complete(doc, i, col, None, context=AnalysisContext(str(sample) + ".early", budget_s=0.0))
+    # before jedi answers: the file's names (a path of its own: no answer kept for it yet; jedi's
+    # worker busy meanwhile, else it may answer so small a file before the list asks again)
+    import threading
+    from r1lsp import pyanalysis
+    release = threading.Event()
+    pyanalysis._WORKER.submit(release.wait)
+    try:
+        early = complete(doc, i, col, None, context=AnalysisContext(str(sample) + ".early", budget_s=0.0))
+    finally:
+        release.set()
     assert early.is_incomplete
     assert "inv" not in [c.label for c in early.items]
     assert "inv" not in jedi

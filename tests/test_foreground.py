@@ -64,3 +64,50 @@ def test_start_workers_starts_every_thread_of_an_executor_before_its_first_job()
         assert len({t.name for t in threading.enumerate() if t.name.startswith("test-start-workers")}) == 3
     finally:
         pool.shutdown()
+
+
+def test_a_lists_job_runs_before_the_queued_others_which_wait_for_the_list(monkeypatch):
+    """The jedi worker's order: a job a list waits for first, the others after the list."""
+    monkeypatch.setattr(foreground, "MAX_WAIT_S", 60.0)               # however slow this machine is
+    worker = foreground.ListFirstWorker("test-list-first")
+    release, order = threading.Event(), []
+    busy = worker.submit(release.wait)                                 # running: never interrupted
+    ghost = worker.submit(order.append, "ghost text's analysis")
+    with foreground.list_in_flight():
+        with foreground.making_list():
+            listed = worker.submit(order.append, "the list's details", urgent=foreground.making_a_list())
+        release.set()
+        listed.result(timeout=60)
+        assert order == ["the list's details"] and not ghost.done()   # held while the list is made
+    ghost.result(timeout=60)
+    assert busy.result(timeout=60) and order == ["the list's details", "ghost text's analysis"]
+    assert not foreground.making_a_list()
+
+
+def test_a_job_queued_unwaited_goes_first_once_a_list_waits_for_it():
+    worker = foreground.ListFirstWorker("test-hurry")
+    release, order = threading.Event(), []
+    worker.submit(release.wait)
+    other = worker.submit(order.append, "other")
+    asked = worker.submit(order.append, "asked on open")               # e.g. jedi's answer asked at didOpen
+    worker.hurry(asked)
+    release.set()
+    asked.result(timeout=60)
+    other.result(timeout=60)
+    assert order == ["asked on open", "other"]
+
+
+def test_a_cancelled_job_never_runs_and_a_failing_one_reports_its_error():
+    worker = foreground.ListFirstWorker("test-cancel")
+    release, order = threading.Event(), []
+    worker.submit(release.wait)
+    dropped = worker.submit(order.append, "dropped")
+    assert dropped.cancel()
+    failing = worker.submit(lambda: 1 / 0)
+    release.set()
+    try:
+        failing.result(timeout=60)
+        raise AssertionError("no error")
+    except ZeroDivisionError:
+        pass
+    assert worker.submit(lambda: 7).result(timeout=60) == 7 and order == []

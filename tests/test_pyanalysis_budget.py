@@ -220,3 +220,77 @@ def test_opening_a_document_drops_the_answers_other_files_left_queued(blocked_je
     back = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path="/budget/left.py", budget_s=None))
     assert not back.is_incomplete and _labels(back)[0] in ("add", "books")
     assert calls == [(LINE - 1, len("    ")), (LINE, len("    shelf."))]   # the opened file's, then left's again
+
+
+def test_ghost_texts_question_jedi_did_not_start_in_its_budget_is_dropped(monkeypatch):
+    """Ghost text asks the analysis about its own generated text (`resolved_candidates`): a
+    question the worker did not start within the budget is dropped, not run after the ghost
+    text gave up (it held the worker while the next keystroke's list waited); a list's
+    question is kept for the next keystroke."""
+    from r1lsp.completion import cursor_at, resolved_candidates
+    calls, real = [], pyanalysis.completions
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("path"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyanalysis, "completions", counted)
+    release = threading.Event()
+    pyanalysis._WORKER.submit(release.wait)                             # the worker is busy with another job
+    doc = StructuredDocument(SOURCE, "python")
+    cur = cursor_at(doc, LINE, len("    shelf."))
+    try:
+        assert resolved_candidates(doc, cur, AnalysisContext(path="/budget/ghost.py", budget_s=0.0)) is None
+        listed = complete(doc, LINE, len("    shelf."), None,
+                          context=AnalysisContext(path="/budget/listed.py", budget_s=0.0))
+        assert listed.is_incomplete
+    finally:
+        release.set()
+    pyanalysis._WORKER.submit(lambda: None).result(timeout=60)         # the worker ran what it kept
+    assert calls == ["/budget/listed.py"]
+
+
+def test_an_answer_a_list_waited_out_is_not_waited_for_again_while_jedi_is_at_it(blocked_jedi):
+    """A jedi job that missed one list's budget is a long one: the next keystroke's list at
+    that place answers with the file's names at once instead of waiting its budget out again,
+    and takes jedi's answer once it is there."""
+    release, calls = blocked_jedi
+    path = "/budget/missed.py"
+    doc = StructuredDocument(SOURCE, "python")
+    first = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path=path, budget_s=0.2))
+    assert first.is_incomplete
+    typed = StructuredDocument(SOURCE.replace("    shelf.\n", "    shelf.a\n"), "python")
+    got = []
+    again = threading.Thread(target=lambda: got.append(complete(
+        typed, LINE, len("    shelf.a"), None, context=AnalysisContext(path=path, budget_s=600.0))))
+    again.start()
+    again.join(60)
+    assert not again.is_alive() and got[0].is_incomplete and "add" in _labels(got[0])   # jedi still blocked
+    release.set()
+    pyanalysis.run_within(lambda: None, None)                          # jedi's answer is there now
+    settled = complete(typed, LINE, len("    shelf.a"), None, context=AnalysisContext(path=path, budget_s=600.0))
+    assert not settled.is_incomplete and _labels(settled)[0] == "add" and len(calls) == 1
+
+
+def test_details_a_list_waited_out_are_not_waited_for_again_while_jedi_is_at_them(monkeypatch):
+    from r1lsp import completion
+    path = "/budget/details_missed.py"
+    doc = StructuredDocument(SOURCE, "python")
+    pyanalysis.completions_within(SOURCE, LINE, len("    shelf."), path=path)                 # jedi's answer, kept
+    release = threading.Event()
+    pyanalysis._WORKER.submit(release.wait)                             # the worker is busy with another job
+    monkeypatch.setattr(completion, "DETAIL_BUDGET_S", 0.05)
+    first = complete(doc, LINE, len("    shelf."), None, context=AnalysisContext(path=path))
+    assert not next(i for i in first.items if i.label == "add").detail.startswith("add(")
+    monkeypatch.setattr(completion, "DETAIL_BUDGET_S", 600.0)
+    typed = StructuredDocument(SOURCE.replace("    shelf.\n", "    shelf.a\n"), "python")
+    got = []
+    again = threading.Thread(target=lambda: got.append(complete(typed, LINE, len("    shelf.a"), None,
+                                                                context=AnalysisContext(path=path))))
+    again.start()
+    again.join(60)
+    assert not again.is_alive() and not got[0].items[0].detail.startswith("add(")   # the worker still busy
+    release.set()
+    pyanalysis.run_within(lambda: None, None)                          # the details are found now
+    settled = complete(typed, LINE, len("    shelf.a"), None, context=AnalysisContext(path=path))
+    assert settled.items[0].detail.split(" · ")[0] == "add(title)"
