@@ -172,7 +172,7 @@ async def measure_lsp(pos: list[Position], options: dict) -> dict:
     client.initialized(types.InitializedParams())
     await asyncio.wait_for(ready.wait(), timeout=300)
     res = {"member": {l: [] for l in LANGS}, "member_first": {l: [] for l in LANGS}, "es": {l: [] for l in LANGS}, "em": {l: [] for l in LANGS},
-           "shown_es": [], "list_ms": [], "ghost_ms": [], "member_top5": []}
+           "shown_es": [], "list_ms": [], "ghost_ms": [], "member_top5": [], "lines": []}
     for n, p in enumerate(pos):
         uri = p.path.as_uri()
         client.text_document_did_open(types.DidOpenTextDocumentParams(
@@ -203,6 +203,9 @@ async def measure_lsp(pos: list[Position], options: dict) -> dict:
             res["em"][p.language].append(bool(first.strip()) and first.strip() == p.expected.strip())
             if first.strip():
                 res["shown_es"].append(es)
+            res["lines"].append({"language": p.language, "repo": p.repo, "path": str(p.path.relative_to(ROOT)),
+                                 "line": p.line, "character": p.character, "expected": p.expected,
+                                 "got": first, "es": round(es, 1)})
         client.text_document_did_close(types.DidCloseTextDocumentParams(doc_id))
     await client.shutdown_async(None)
     client.exit(None)
@@ -292,6 +295,7 @@ def main() -> int:
     ap.add_argument("--checkpoint", default=None, metavar="DIR",
                     help="the server's model from this checkpoint folder (r1lsp.model.path; default: the shipped "
                          "model/checkpoints/r1-tiny), e.g. a training run's candidate beside the shipped one")
+    ap.add_argument("--dump", default=None, help="write each line position's answer (JSON lines) to this file")
     ap.add_argument("--lines", type=int, default=None,
                     help="line positions per language (default 60, --quick 12; the first 60 of 300 are the default's)")
     args = ap.parse_args()
@@ -321,6 +325,8 @@ def main() -> int:
     t = time.perf_counter()
     res = asyncio.run(measure_lsp(pos, options))
     settle(pos, res, options)
+    if args.dump:
+        Path(args.dump).write_text("".join(json.dumps(r) + "\n" for r in res["lines"]))
     out = figures(res)
     if args.parity:
         out.update(parity(pos, res, args.split))

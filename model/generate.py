@@ -198,12 +198,20 @@ def _levels_array(levels, n: int) -> np.ndarray:
     return arr[-n:]
 
 
+TAIL_AS_ROWS = 16   # a reused prefix's tail of 2..this many tokens (typing) runs as `prefill_tails`' rows:
+                    # one row's tail after 1,400 cached tokens, shipped int8 r1-tiny, thread CPU, min of 7,
+                    # two alternated runs (load ~4.4): 2 tokens 6.3 / 8.1 -> 4.4 / 5.1 ms, 3: 8.0 / 8.5 ->
+                    # 5.2 / 5.1, 8: 14.2 / 12.4 -> 7.6 / 7.8, 16: 14.7 / 14.4 -> 9.1 / 9.9; 32: mixed
+                    # (21.2 / 15.0 vs 16.2 / 22.6); 1 token: the prefill's own 1-row path (3.6-4.2 either way)
+
+
 @torch.no_grad()
 def prefill_row(model, ids: Sequence[int], levels=None, *, state: PrefixState | None = None,
                 max_len: int | None = None) -> tuple[PrefixState, torch.Tensor, int]:
     """Prefill one prompt (batch 1) into a static cache of `max_len` slots (default the model's
     max_seq_len), reusing `state` for the common prefix. Returns (new state, last logits (V,),
-    reused token count). `state`'s cache is written to (it becomes the new state's)."""
+    reused token count). `state`'s cache is written to (it becomes the new state's). A short
+    tail after the reused prefix (typing) runs through the decode kernels (`TAIL_AS_ROWS`)."""
     dev = next(model.parameters()).device
     max_len = max_len or model.cfg.max_seq_len
     ids_np = np.asarray(list(ids), dtype=np.int64)
@@ -215,6 +223,10 @@ def prefill_row(model, ids: Sequence[int], levels=None, *, state: PrefixState | 
         if reuse == n and state.last_logits is not None and len(state.ids) == n:
             return PrefixState(ids_np, lev_np, state.cache, state.last_logits), state.last_logits, n
         reuse = min(reuse, n - 1)
+    if reuse > 0 and 2 <= n - reuse <= TAIL_AS_ROWS and row_caches(model):
+        done = prefill_tails(model, [ids_np], [lev_np], [state], max_tail=TAIL_AS_ROWS)
+        if done:
+            return done[0]
     cache = state.cache if reuse > 0 else model.new_cache(1, max_len)
     x = torch.as_tensor(ids_np[reuse:], device=dev)[None]
     lv = torch.as_tensor(lev_np[reuse:], device=dev)[None]
@@ -282,7 +294,7 @@ def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], ma
     only tokens within one key block (`_tail_pieces`): more run as further forwards. Returns
     {row index: (state, last logits (V,), reused)} for the rows this applies to: a state whose
     cache holds max_seq_len slots, a tail of at most `max_tail` tokens after at least one
-    reused; {} for fewer than 2 such rows."""
+    reused; {} for none."""
     rows = {}
     for b, (p, lv, old) in enumerate(zip(prompts, levels, olds)):
         if old is None or old.cache.batch_size != 1 or old.cache.max_len < model.cfg.max_seq_len:
@@ -292,7 +304,7 @@ def prefill_tails(model, prompts, levels, olds: Sequence[PrefixState | None], ma
         reuse = min(common_prefix(old.ids, old.levels, ids_np, lev_np), len(ids_np) - 1)
         if reuse >= 1 and len(ids_np) - reuse <= max_tail:
             rows[b] = (ids_np, lev_np, reuse)
-    if len(rows) < 2:
+    if not rows:
         return {}
     from model.quantize import SMALL_M
     dev = next(model.parameters()).device

@@ -25,7 +25,7 @@ from model.structure.text_index import utf16_len
 from r1lsp.completion_candidates import AnalysisContext, _Cand, _match, resolved_candidates, static_candidates
 from r1lsp.completion_counts import _IDENT
 from r1lsp.completion_names import Cursor, cursor_at, grammar_keywords
-from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, member_net, rank_features,
+from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _call_shape, _expected_type, member_net, rank_features,
                                    rank_score, weights_for)
 
 # what other modules take from here (the list's entry point and the concepts it is made of)
@@ -146,6 +146,7 @@ def complete(doc: StructuredDocument, line: int, character: int, engine=None, *,
     cands.sort(key=lambda c: (-rank_score(static[c.label], weights), c.label))
     stage("static_rank")
     expected = _expected_type(doc, cur, ctx, cands)
+    _call_shape(doc, cur, ctx, cands)
     stage("expected_type")
     w = weights
     # the model is asked only when its score counts (its tuned weight may be 0: then the list

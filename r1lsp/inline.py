@@ -1,9 +1,10 @@
-"""Inline ghost text: a fill-in-the-middle continuation at the cursor.
+"""Inline ghost text: a continuation at the cursor.
 
 The prompt is the training format (model/data.py): <|lang|> <|fim_prefix|> prefix <|fim_suffix|>
 suffix <|fim_middle|>, the text around the cursor trimmed to the model's context (most of it
 for the prefix), with level ids from the document's hierarchy (special tokens take their right
-neighbour's units; <|fim_middle|> the cursor's).
+neighbour's units; <|fim_middle|> the cursor's); at the end of a line of code, the plain format
+<|lang|> prefix instead (`PLAIN_AT_LINE_END`), and the suggestion is the rest of that line.
 
 Generation stops at the end of the enclosing unit, not after a line count (`BlockStop`):
   - a closing bracket that closes the bracket the cursor is in (kept: it ends the phrase; at
@@ -13,7 +14,9 @@ Generation stops at the end of the enclosing unit, not after a line count (`Bloc
   - Python at statement level: the newline that ends the logical line, unless the line is a
     block header (`:`), in which case the block ends at the first line indented no deeper
     than the header;
-  - text after the cursor on its line: the first newline (a suggestion inside a line ends there).
+  - text after the cursor on its line: the first newline (a suggestion inside a line ends there);
+    code before the cursor and none after it: the first newline after code of its own (the rest
+    of the line, its closing brackets and `{` / `:` included: `BlockStop.line_end`).
 Then the text already following the cursor is not repeated (`dedupe_suffix`), and the
 suggestion is cut to its longest start that adds no tree-sitter error nodes and grows no
 existing error (`syntactic_prefix`, `adds_syntax_error`; dropped when there is none), and dropped
@@ -45,7 +48,8 @@ from dataclasses import dataclass
 from r1lsp.completion import AnalysisContext, cursor_at, resolved_candidates
 from r1lsp.completion_rank import RankContext, rank_features, rank_score, weights_for
 from r1lsp.token_window import encode_window
-from r1lsp.line_retrieval import retrieved_line
+from r1lsp.java.import_line import import_rest
+from r1lsp.line_retrieval import in_prose, retrieved_line
 from r1lsp.monitor import MemberMonitor
 from r1lsp.inline_syntax import BlockStop, adds_syntax_error, bracket_context, dedupe_suffix, syntactic_prefix
 from model.structure import StructuredDocument
@@ -64,18 +68,26 @@ class InlineSuggestion:
 
 
 SUFFIX_TOKENS = 64     # the suffix follows the prefix in the prompt: recomputed on every keystroke
+# At the end of a line of code (code before the cursor, none after it on its line) the prompt is the
+# prefix alone, continued as text, not fill-in-the-middle: r1-tiny writes that line's rest far better
+# so (dev split, the 320 line positions retrieval leaves, 24 tokens to the newline, ungated: edit
+# similarity Python 7.0 -> 25.0, Java 6.0 -> 31.3; with the FIM prompt and no suffix 12.6, so it
+# is the FIM format, not the suffix). Inside a line the suffix on its line still matters: FIM there.
+PLAIN_AT_LINE_END = True
 COLD_PREFIX_TOKENS = 384   # the prefix (context block included) of the cold prompt (`ghost_prompts`)
 
 
 def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int, *,
-                suffix_tokens: int = SUFFIX_TOKENS, context_text: str = "", prefix_tokens: int | None = None):
+                suffix_tokens: int = SUFFIX_TOKENS, context_text: str = "", prefix_tokens: int | None = None,
+                plain: bool = False):
     """FIM prompt ids and (T, 3) level ids around byte `offset`, fitting the model's context.
     The suffix is kept short (`suffix_tokens`): it comes after the prefix, so every token of it is
     computed again on each keystroke (a quarter of the context, ~500 tokens, cost ~90 % of a
     typing request's prefill); its first lines are what the middle has to meet. `context_text`
     (r1lsp.inline_context: other files' signatures and snippets) opens the prefix, in its budget,
     with the units of the prefix's first token. `prefix_tokens`: the prefix's budget (context
-    block at most a quarter of it) instead of what the context leaves after the suffix."""
+    block at most a quarter of it) instead of what the context leaves after the suffix. `plain`:
+    no suffix and no FIM tokens, the prefix continued as text (`PLAIN_AT_LINE_END`)."""
     budget = max(32, engine.context_tokens - max_tokens - 8)
     suffix_tokens = min(suffix_tokens, budget // 4)
     prefix_budget = budget - budget // 4 if prefix_tokens is None else min(prefix_tokens, budget - budget // 4)
@@ -95,6 +107,9 @@ def fim_request(engine, doc: StructuredDocument, offset: int, max_tokens: int, *
         first = p_lev[0] if p_lev else cursor_units
         p_ids, p_lev = list(c_ids) + list(p_ids), [first] * len(c_ids) + p_lev
     s_lev = [tuple(u) for u in h.unit_ids(s_off)] if s_off else []
+    if plain:
+        start = list(engine.prompts.start(doc.language))
+        return start + list(p_ids), [p_lev[0] if p_lev else cursor_units] * len(start) + list(p_lev)
     if not engine.prompts.has_fim:                                      # a base model: prefix only
         s_ids, s_lev = [], []
     return engine.prompts.fim(doc.language, p_ids, s_ids, p_lev, s_lev, cursor_units)
@@ -163,19 +178,28 @@ def ghost_prompt(engine, doc: StructuredDocument, offset: int, max_tokens: int, 
     """The ghost-text prompt (ids, level ids) at byte `offset` that `inline_suggestions` sends.
     `cross_file` (r1lsp.inline_context.CrossFileContext) adds other files' signatures and
     `snippets`."""
-    return ghost_prompts(engine, doc, offset, max_tokens, cross_file, context, snippets)[0]
+    return ghost_prompts(engine, doc, offset, max_tokens, cross_file, context, snippets,
+                         plain=plain_prompt_at(doc.data, offset))[0]
+
+
+def plain_prompt_at(data: bytes, offset: int) -> bool:
+    """Whether ghost text at byte `offset` is asked with the plain prompt (`PLAIN_AT_LINE_END`):
+    code before the cursor on its line, nothing after it."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    return PLAIN_AT_LINE_END and bool(data[start:offset].strip()) and not _line_rest(data, offset).strip()
 
 
 def ghost_prompts(engine, doc: StructuredDocument, offset: int, max_tokens: int, cross_file=None, context=None,
-                  snippets: tuple = ()):
+                  snippets: tuple = (), plain: bool = False):
     """((ids, levels) of the prompt, (ids, levels) of the cold prompt): the same with a prefix of
     `COLD_PREFIX_TOKENS` (its window start also stays put while the user types). The engine runs
     the cold one where the document's prompt cache holds too little of the full one (a request
     right after opening or jumping elsewhere: ~1,400 prompt tokens to compute, ~0.5-1.3 s here),
     and fills the full prompt's cache in the pauses of typing (`Engine.submit_generate`)."""
     text = cross_file.text_for(doc, offset, context, snippets) if cross_file is not None else ""
-    full = fim_request(engine, doc, offset, max_tokens, context_text=text)
-    return full, fim_request(engine, doc, offset, max_tokens, context_text=text, prefix_tokens=COLD_PREFIX_TOKENS)
+    full = fim_request(engine, doc, offset, max_tokens, context_text=text, plain=plain)
+    return full, fim_request(engine, doc, offset, max_tokens, context_text=text, prefix_tokens=COLD_PREFIX_TOKENS,
+                             plain=plain)
 
 
 def inline_suggestions(doc: StructuredDocument, line: int, character: int, engine, *,
@@ -202,7 +226,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     being made). `retrieval`: where lines of the document (and of the texts the function
     `other_texts()` gives, called only then; then of the workspace's files, `workspace_lines`)
     that start like the cursor's line agree on its rest, that rest is the suggestion, without
-    the model (r1lsp.line_retrieval)."""
+    the model (r1lsp.line_retrieval). On a Java import line, the import the file still needs
+    (r1lsp.java.import_line, with `context`'s Java index) comes first."""
     t0 = time.perf_counter()
     cur = cursor_at(doc, line, character)
     if cur is None:
@@ -218,6 +243,13 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
                 log.debug("ghost text typed ahead: %r", ahead.text)
                 return [InlineSuggestion(ahead.text, pos, pos, ahead.confidence)]
         typed_ahead.forget(key)
+    if context is not None and context.java_index is not None and doc.language == "java":
+        needed = import_rest(doc, cur.offset, context.java_index)        # `import java.util.` -> `List;`
+        if needed is not None and not adds_syntax_error(doc, cur.offset, needed):
+            log.debug("ghost text: the import the file needs %r", needed)
+            if typed_ahead is not None:
+                typed_ahead.remember(key, doc.data, cur.offset, needed, 0.0)
+            return [InlineSuggestion(needed, pos, pos, 0.0)]
     if retrieval:
         found = retrieved_line(doc, cur.offset, tuple(other_texts()) if other_texts is not None else (),
                                workspace=workspace_lines)
@@ -227,16 +259,18 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
             if typed_ahead is not None:                                  # past retrieval's own gate: kept
                 typed_ahead.remember(key, doc.data, cur.offset, found.text, 0.0)
             return [InlineSuggestion(found.text, pos, pos, found.confidence)]
-    if not model_ready:                       # loading, failed or off: copied lines only
-        return []
+    if not model_ready or in_prose(doc, cur.offset, comments=False):   # loading, failed or off: copied
+        return []                                 # lines only; not inside strings: the model's there scored 29
     if pause is not None:
         pause()
-    (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets)
+    (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets,
+                                        plain=plain_prompt_at(doc.data, cur.offset))
     typed = cur.before_word + cur.prefix                                  # the line up to the cursor
     line_has_code = bool(typed.strip())
     stop = BlockStop(doc.language, bracket_context(doc, cur.offset) if doc.tree is not None else True,
                      indent=len(typed) - len(typed.lstrip()), line_has_code=line_has_code,
-                     line_rest=bool(_line_rest(doc.data, cur.offset).strip()))
+                     line_rest=bool(_line_rest(doc.data, cur.offset).strip()),
+                     line_end=line_has_code and not _line_rest(doc.data, cur.offset).strip())
     processor = logits_processor
     if pause is not None:
         step = lambda ids, logits: pause() and None                      # noqa: E731 (edits nothing)

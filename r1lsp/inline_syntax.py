@@ -86,15 +86,21 @@ class BlockStop:
     generations that used it. `indent` is the indentation of the cursor's line (Python);
     `line_has_code` whether code precedes the cursor on its line; `line_rest` whether text
     follows it there (the cursor is inside the line: a suggestion ends with that line, at its
-    first newline outside strings and comments, since inserting one would split the line)."""
+    first newline outside strings and comments, since inserting one would split the line).
+    `line_end`: the cursor ends a line of code (code before it, nothing after it): the suggestion
+    is the rest of that line, as full-line completion offers it: it ends at its first newline
+    after code of its own (`if (n > 0` -> `) {`, not `)`: the bracket the cursor is in closing does
+    not end it there); a start on a new line (`g(a,` -> `\n      b)`) keeps the rules above. Dev
+    split (Java, the model's plain prompt): `) {` / `() {` were cut to `)` / `()` before."""
 
     def __init__(self, language: str, at_statement: bool, indent: int = 0, line_has_code: bool = False,
-                 line_rest: bool = False):
+                 line_rest: bool = False, line_end: bool = False):
         self.language, self.at_statement = language, at_statement
         self.indent, self.line_has_code, self.line_rest = indent, line_has_code, line_rest
+        self.line_end = line_end
 
     def _key(self):
-        return (self.language, self.at_statement, self.indent, self.line_has_code, self.line_rest)
+        return (self.language, self.at_statement, self.indent, self.line_has_code, self.line_rest, self.line_end)
 
     def __eq__(self, other):
         return isinstance(other, BlockStop) and other._key() == self._key()
@@ -107,12 +113,16 @@ class BlockStop:
         lang = self.language
         state = {"depth": 0, "opened_block": False, "header_indent": None,
                  "line_start": 0, "line_code": self.line_has_code}
+        # the cursor ends a line of code and the suggestion starts on it: the line's rest
+        rest_of_line = self.line_end and text[:1] not in ("\n", "\r")
 
         def on_char(i, c, stack):
             d = len(stack)
-            if c == "\n" and self.line_rest:
+            if c == "\n" and (self.line_rest or rest_of_line):
                 return i                                               # the line the cursor is inside ends
             if c in _CLOSE:
+                if not stack and rest_of_line and not self.at_statement:
+                    return None                                        # `)` of the cursor's bracket: the line goes on
                 if not stack:                                          # closes the enclosing bracket:
                     return i if self.at_statement else i + 1           # a block's end is not ours
                 if lang == "java" and c == "}" and d == 1 and self.at_statement:

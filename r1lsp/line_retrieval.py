@@ -90,6 +90,8 @@ VOTES_WEIGHT = 0.5         # evidence per log(votes)
 DEFAULT_MIN_EVIDENCE = -0.5            # below it nothing is shown
 MIN_EVIDENCE = {"python": -0.5, "java": -1.0}  # per language, fitted on the dev split (module docstring)
 WORKSPACE_MIN_EVIDENCE = {"python": 0.5, "java": -0.5}   # the second tier's gate (with the workspace's lines)
+# a renamed line's rest in Java: renamed Java rests under -0.75 scored edit similarity 51 (dev, 26 shown)
+RENAMED_MIN_EVIDENCE = {"java": -0.75}
 DOCTEST_PROMPTS = (">>> ", "... ")  # Python: a docstring's example lines are code (their prompt dropped)
 _STRING_NODES = frozenset(("string", "concatenated_string"))
 
@@ -287,8 +289,8 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
     in a string or comment (a docstring's doctest line, `>>> f(x`, is code); the best candidate's
     evidence must reach `min_evidence` (None: the language's `MIN_EVIDENCE`). Where it does not,
     the lines of the workspace's other files (`workspace`, see `line_candidates`) vote too, under
-    the language's `WORKSPACE_MIN_EVIDENCE`; then `closers`: `closing_rest`."""
-    from r1lsp.completion_names import NO_COMPLETION_NODES
+    the language's `WORKSPACE_MIN_EVIDENCE`; then `closers`: `closing_rest`. A renamed line's
+    rest needs at least the language's `RENAMED_MIN_EVIDENCE` too."""
     from model.structure.text_index import decode
 
     data = doc.data
@@ -300,13 +302,8 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
     python = doc.language == "python"
     if python:
         typed = _without_prompt(typed.strip()) + typed[len(typed.rstrip()):]
-    if not typed.strip():
+    if not typed.strip() or in_prose(doc, offset):
         return None
-    if doc.tree is not None:
-        node = doc.tree.root_node.descendant_for_byte_range(max(offset - 1, 0), offset)
-        if node is not None and node.type in NO_COMPLETION_NODES and node.start_byte < offset \
-                and not (python and "comment" not in node.type and _is_doctest(data, line_start)):
-            return None
     row = data.count(b"\n", 0, offset)
     raw = _lines(doc.text)
 
@@ -315,6 +312,8 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
 
     cands = line_candidates(doc.text, row, typed, doc.language, others, in_code)
     threshold = MIN_EVIDENCE.get(doc.language, DEFAULT_MIN_EVIDENCE) if min_evidence is None else min_evidence
+    if cands and cands[0].renamed and min_evidence is None:
+        threshold = max(threshold, RENAMED_MIN_EVIDENCE.get(doc.language, threshold))
     if cands and cands[0].evidence >= threshold:
         return cands[0]
     if workspace is not None and typed.strip() != first_token(typed.strip()):
@@ -329,6 +328,24 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
         if rest:
             return LineCandidate(rest, 1.0, 1.0, 0, False, len(_tokens(typed.strip())), closing=True)
     return None
+
+
+def in_prose(doc, offset: int, comments: bool = True) -> bool:
+    """Whether byte `offset` of `doc` is inside a string that starts before it (a docstring's
+    prose, a message) or, with `comments`, a comment, not on a docstring's doctest line (`>>> f(x`:
+    code). No copied line is shown there, and no model text inside a string (dev split: the
+    model's suggestions inside strings and docstrings scored edit similarity 29 where shown, 4 of
+    600 positions; comments keep it: the dev set has no line positions in them)."""
+    from r1lsp.completion_names import NO_COMPLETION_NODES
+
+    if doc.tree is None:
+        return False
+    node = doc.tree.root_node.descendant_for_byte_range(max(offset - 1, 0), offset)
+    if node is None or node.type not in NO_COMPLETION_NODES or node.start_byte >= offset \
+            or (not comments and "comment" in node.type):
+        return False
+    line_start = doc.data.rfind(b"\n", 0, offset) + 1
+    return not (doc.language == "python" and "comment" not in node.type and _is_doctest(doc.data, line_start))
 
 
 def _is_doctest(data: bytes, line_start: int) -> bool:

@@ -173,3 +173,63 @@ def test_a_member_assigned_a_name_is_offered_as_that_name(tmp_path):
     labels = [c.label for c in complete(StructuredDocument(text, "python"), 2, len("        self."), None,
                                         context=AnalysisContext(str(path), str(tmp_path))).items]
     assert "_size" not in labels
+
+
+def test_the_arguments_of_the_call_after_the_word_are_counted():
+    from r1lsp.completion_rank import python_call_arguments
+    assert python_call_arguments("(key, val)") == 2
+    assert python_call_arguments("()") == 0
+    assert python_call_arguments(" (a, b=f(1, 2), c=[3, 4], d='x,y')") == 4
+    assert python_call_arguments("(x for x in xs)") == 1
+    assert python_call_arguments("(a,\n    b,  # two, of them\n)") == 2               # across lines, a trailing comma
+    assert python_call_arguments("(*args)") is None                                  # any count
+    assert python_call_arguments("(a, b") is None                                    # not closed
+    assert python_call_arguments(".name") is None and python_call_arguments("") is None   # no call
+
+
+def test_what_a_signature_accepts():
+    from r1lsp.completion_rank import parameter_range
+    assert parameter_range("split(sep: str | None=None, maxsplit: SupportsIndex=-1) -> list[str]") == (0, 2)
+    assert parameter_range("join(iterable: Iterable[str], /) -> str") == (1, 1)
+    assert parameter_range("_do_set(level, node, i, val)") == (4, 4)
+    assert parameter_range("format(*args: str, **kwargs: str) -> str") == (0, float("inf"))
+    assert parameter_range("f(a: dict[str, int]={'a': 1}, *, b)") == (1, 2)
+    assert parameter_range("") is None and parameter_range("int") is None
+
+
+def test_python_methods_that_fit_the_call_after_the_word(tmp_path):
+    """`self.(key, val)`: the methods taking two arguments (or any number) get shape +1, the others
+    -1 (jedi's signatures, as the list's details show them); no call after the word: no shape."""
+    from r1lsp.completion import AnalysisContext, complete
+    text = ("class Table:\n    def put(self, key, val):\n        pass\n\n    def drop(self, key):\n        pass\n\n"
+            "    def load(self, path, *args):\n        pass\n\n    def move(self, key, val):\n"
+            "        self.(key, val)\n")
+    path = tmp_path / "table.py"
+    path.write_text(text)
+    line = text.split("\n").index("        self.(key, val)")
+    feats: list = []
+    got = complete(StructuredDocument(text, "python"), line, len("        self."), None, features_out=feats,
+                   context=AnalysisContext(str(path), str(tmp_path)))
+    f = dict(feats)
+    assert f["put"]["shape"] == f["move"]["shape"] == f["load"]["shape"] == 1.0 and f["drop"]["shape"] == -1.0
+    assert [c.label for c in got.items][0] in ("put", "move")
+    feats = []
+    text = text.replace("self.(key, val)", "self.")
+    complete(StructuredDocument(text, "python"), line, len("        self."), None, features_out=feats,
+             context=AnalysisContext(str(path), str(tmp_path)))
+    assert all(f["shape"] == 0.0 for _, f in feats)
+
+
+def test_a_call_cut_inside_a_character_is_still_read(tmp_path):
+    """The text after the word is read up to a byte limit: a character split there is dropped
+    (a list whose cut fell inside `é` failed before)."""
+    from r1lsp.completion import AnalysisContext, complete
+    from r1lsp.completion_rank import CALL_TEXT_BYTES
+    head = "class T:\n    def put(self, key):\n        pass\n\n    def go(self):\n        self.('k')\n"
+    pad = CALL_TEXT_BYTES - len("('k')\n") - 1                      # `é` (2 bytes) across the limit
+    text = head + "#" * pad + "é\n"
+    path = tmp_path / "t.py"
+    path.write_text(text, "utf-8")
+    got = complete(StructuredDocument(text, "python"), 5, len("        self."), None,
+                   context=AnalysisContext(str(path), str(tmp_path)))
+    assert got.items[0].label == "put"

@@ -49,6 +49,26 @@ def test_python_inside_brackets_runs_to_the_closing_bracket(stub_engine):
     assert ghost(src, "python", "\n             b)\n    x = 1", stub_engine) == ["\n             b)"]
 
 
+def test_at_a_line_end_the_suggestion_is_the_rest_of_the_line(stub_engine):
+    src = "class A {\n    void f(int n) {\n        if (n > 0|\n            n--;\n        }\n    }\n}\n"
+    assert ghost(src, "java", ") {\n            n++;\n        }\n", stub_engine) == [") {"]
+    src = "def f(a, b):\n    total = g(a|\n    return total\n"
+    assert ghost(src, "python", ", b) + 1\n    total += 2\n", stub_engine) == [", b) + 1"]
+    src = "def f(a, b):\n    if a|\n        return b\n"
+    assert ghost(src, "python", " > b:\n        return a\n", stub_engine) == [" > b:"]
+
+
+def test_no_model_text_inside_strings_but_on_a_doctest_line_and_in_comments(stub_engine):
+    doc = 'def f(a):\n    """Add one to|\n\n    >>> y = f(1) +|\n    """\n    return a + 1\n'
+    prose = doc.replace("+|", "+")
+    assert ghost(prose, "python", " a number.", stub_engine) == []
+    java = "class A {\n    void f() {\n        %s\n    }\n}\n"
+    assert ghost(java % 'String s = "the first|";', "java", " value", stub_engine) == []
+    assert ghost(java % "int x = 1; // the first|", "java", " value", stub_engine) == [" value"]
+    doctest = doc.replace("to|", "to")
+    assert ghost(doctest, "python", " 2\n", stub_engine) == [" 2"]
+
+
 def test_java_statement_ends_at_the_semicolon(stub_engine):
     assert ghost(JAVA, "java", "int y = x * 2;\n        y++;", stub_engine) == ["int y = x * 2;"]
 
@@ -166,22 +186,44 @@ def test_fim_prompt_layout_and_levels(stub_engine):
     assert len(levels) == len(ids) and all(len(u) == 3 for u in levels)
 
 
-def test_the_cold_prompt_is_the_prompt_with_a_short_prefix_that_stays_put_while_typing(stub_engine):
+@pytest.mark.parametrize("at, then, plain", [("total = |", "total = s|", True),
+                                              ("total = |  # sum", "total = s|  # sum", False)])
+def test_the_cold_prompt_is_the_prompt_with_a_short_prefix_that_stays_put_while_typing(stub_engine, at, then,
+                                                                                        plain):
     from r1lsp.inline import COLD_PREFIX_TOKENS
     body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(80))
-    src = body + "def g(items):\n    total = |\n    return total\n"
-    doc, line, col = doc_with_cursor(src, "python")
+    src = body + f"def g(items):\n    {at}\n    return total\n"
     eng = stub_engine("sum(items)")
     assert ghost(src, "python", "sum(items)", lambda text: eng) == ["sum(items)"]
     (_, _, full, _), (cold, _, key) = eng.requests[-1], eng.cold_prompt
     sp = eng.special
-    part = lambda ids: (ids[2:ids.index(sp.fim_suffix)], ids[ids.index(sp.fim_suffix):])
+    if plain:                                                           # the line's end: the prefix alone
+        part = lambda ids: (ids[1:], [])
+        assert sp.fim_suffix not in full and sp.fim_suffix not in cold
+    else:
+        part = lambda ids: (ids[2:ids.index(sp.fim_suffix)], ids[ids.index(sp.fim_suffix):])
     (p_full, s_full), (p_cold, s_cold) = part(full), part(cold)
     assert s_cold == s_full and key.endswith("#cold")                       # the same suffix and middle
     assert len(p_full) > 2 * COLD_PREFIX_TOKENS >= 2 * len(p_cold) and p_full[-len(p_cold):] == p_cold
-    typed = src.replace("total = |", "total = s|")                          # one more character
+    typed = src.replace(at, then)                                           # one more character
     ghost(typed, "python", "um(items)", lambda text: eng)
-    assert eng.cold_prompt[0][:len(p_cold) + 2] == cold[:len(p_cold) + 2]   # the cold prefix only grew
+    head = 1 if plain else 2
+    assert eng.cold_prompt[0][:len(p_cold) + head] == cold[:len(p_cold) + head]   # the cold prefix only grew
+
+
+def test_at_a_line_end_the_prompt_is_the_prefix_alone(stub_engine):
+    from r1lsp.inline import plain_prompt_at
+    eng = stub_engine("")
+    doc, line, col = doc_with_cursor("def f(a, b):\n    total = a +|\n    return total\n", "python")
+    offset = doc.offset_at(line, col)
+    assert plain_prompt_at(doc.data, offset)
+    ids, levels = fim_request(eng, doc, offset, 16, plain=True)
+    assert ids[0] == eng.special.lang("python") and eng.decode(ids[1:]) == "def f(a, b):\n    total = a +"
+    assert len(levels) == len(ids)
+    inside, line, col = doc_with_cursor("def f(a, b):\n    total = g(|)\n", "python")
+    assert not plain_prompt_at(inside.data, inside.offset_at(line, col))          # text after it: FIM
+    empty, line, col = doc_with_cursor("def f(a, b):\n    |\n", "python")
+    assert not plain_prompt_at(empty.data, empty.offset_at(line, col))            # no code before it: FIM
 
 
 @pytest.mark.parametrize("monitor", [False, True])

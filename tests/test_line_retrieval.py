@@ -2,7 +2,7 @@
 that other lines already wrote sees, with and without the model."""
 from r1lsp.inline import inline_suggestions
 from r1lsp.inline_syntax import closing_rest
-from r1lsp.line_retrieval import MIN_EVIDENCE, line_candidates, retrieved_line
+from r1lsp.line_retrieval import MIN_EVIDENCE, RENAMED_MIN_EVIDENCE, line_candidates, retrieved_line
 from model.structure import StructuredDocument
 
 
@@ -46,6 +46,16 @@ def test_java_lines_that_start_alike_give_their_rest():
     # 3 ways, 2 tokens typed: evidence log(1/3) + 0.2 = -0.9, over Java's gate (-1.0), under Python's
     assert retrieved_line(doc, offset).text == "append(a + b).append(';');"     # the nearest
     assert retrieved_line(doc, offset, min_evidence=MIN_EVIDENCE["python"]) is None
+
+
+def test_a_renamed_java_line_needs_more_evidence():
+    src = ("class A {\n    void f(int a, int b, int c) {\n        a(x);\n        b(y, 1);\n        c(|\n    }\n}\n")
+    doc, _, _, offset = doc_with_cursor(src, "java")
+    best = line_candidates(doc.text, 4, "        c(", "java")[0]
+    # two renamed rivals, 2 tokens typed: log(1/2) + 0.2 + 0.5 log(0.5) = -0.84, over Java's gate (-1.0)
+    assert best.renamed and MIN_EVIDENCE["java"] <= best.evidence < RENAMED_MIN_EVIDENCE["java"]
+    assert retrieved_line(doc, offset) is None
+    assert retrieved_line(doc, offset, min_evidence=MIN_EVIDENCE["java"]).text == best.text
 
 
 def test_a_word_being_typed_is_completed_not_renamed():

@@ -115,6 +115,25 @@ def test_cached_prefill_equals_fresh_and_computes_only_new_tokens(model):
     assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
+def test_a_typed_tail_on_a_prefix_state_equals_a_fresh_prefill(model):
+    """prefill_row on a state: tails of 2..TAIL_AS_ROWS tokens run through the decode kernels
+    (prefill_tails' rows), longer ones as a prefill; either way the logits and the cache equal a
+    fresh prefill's."""
+    from model.generate import TAIL_AS_ROWS
+    g = torch.Generator().manual_seed(12)
+    p = torch.randint(0, 64, (90,), generator=g).tolist()
+    levels = torch.arange(90)[:, None].expand(90, 3) // torch.tensor([3, 9, 30])
+    fresh_state, want, _ = prefill_row(model, p, levels)
+    for k in (2, TAIL_AS_ROWS, TAIL_AS_ROWS + 1):
+        old = prefill_row(model, p[:-k], levels[:-k])[0]
+        state, got, reused = prefill_row(model, p, levels, state=old)
+        assert reused == len(p) - k and state.cache is old.cache
+        assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+        for mine, ref in zip(state.cache.layers, fresh_state.cache.layers):
+            for a, r in zip(mine.buffers, ref.buffers):
+                assert torch.allclose(a[0, :len(p)], r[0, :len(p)], atol=1e-5)
+
+
 def test_batched_rows_from_prefix_caches_equal_one_by_one(model):
     g = torch.Generator().manual_seed(6)
     prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (30, 9, 21)]

@@ -167,3 +167,21 @@ async def test_self_members_used_most_in_the_method_come_first(client: LanguageC
         labels = [item.label for item in result.items]
         assert labels[0] == most, (method, used, labels[:6])
         assert set(labels[:5]) >= {"owner", "balance", "entries"}                 # the class's own attributes
+
+
+async def test_the_methods_taking_the_arguments_written_after_the_word_come_first(client: LanguageClient, tmp_path):
+    """`s.('c', 3)` with the name deleted: `add(title, copies=1)` takes two arguments and comes
+    first; `count(title)` does not and comes after the attributes, while with one argument
+    written (`s.('c')`) both fit and `count` ranks higher."""
+    _, uri = _workspace(tmp_path)
+    ranked = {}
+    for n, call in enumerate(("('c', 3)", "('c')")):
+        text = SOURCE.replace("    s.\n", f"    s.{call}\n")
+        doc = (tmp_path / f"call{n}.py").as_uri()
+        open_document(client, doc, "python", text)
+        line = text.split("\n").index(f"    s.{call}")
+        ranked[call] = [item.label for item in (await complete_at(client, doc, line, len("    s."))).items]
+    two, one = ranked["('c', 3)"], ranked["('c')"]
+    assert two[0] == "add", two[:6]
+    assert two.index("count") > max(two.index("name"), two.index("books")), two[:6]
+    assert one.index("count") < two.index("count"), (one[:6], two[:6])

@@ -59,6 +59,7 @@ VOCABULARY = {
     # language-specific analyses (Java's type resolver, r1lsp/java): loaded by `language_query`
     "declarations": frozenset({"decl", "decl.varargs", "decl.pattern", "name", "type", "value", "iterable", "lambda"}),
     "classes": frozenset({"package", "import", "class", "field", "enum_constant", "method"}),
+    "type_uses": frozenset({"type"}),
 }
 
 
