@@ -31,6 +31,9 @@ Figures (--json: the last stdout line is one JSON object):
   ghost_p50_ms, ghost_p95_ms               inlineCompletion latency seen by the client
 Latencies depend on the machine's load (2 shared cores here): compare within one run.
 
+`--checkpoint DIR` runs the server on another model (the setting r1lsp.model.path), e.g. a training
+run's candidate measured beside the shipped model/checkpoints/r1-tiny without copying it over.
+
 `--tune` (dev split only): runs complete() / inline_suggestions() in-process on the dev split,
 fits the list ranking weights (coordinate search on member top-5) and the ghost-text threshold
 (the mean log-probability that maximises shown edit similarity x coverage), and prints them.
@@ -289,6 +292,9 @@ def main() -> int:
                     help="run the server from this checkout (a baseline: `git archive REV | tar -x -C DIR`)")
     ap.add_argument("--lines-only", action="store_true", help="the line positions only (ghost text, no lists)")
     ap.add_argument("--no-retrieval", action="store_true", help="r1lsp.inline.retrieval off (the model alone)")
+    ap.add_argument("--checkpoint", default=None, metavar="DIR",
+                    help="the server's model from this checkpoint folder (r1lsp.model.path; default: the shipped "
+                         "model/checkpoints/r1-tiny), e.g. a training run's candidate beside the shipped one")
     ap.add_argument("--dump", default=None, help="write each line position's answer (JSON lines) to this file")
     ap.add_argument("--lines", type=int, default=None,
                     help="line positions per language (default 60, --quick 12; the first 60 of 300 are the default's)")
@@ -310,6 +316,8 @@ def main() -> int:
         n_line = args.lines
     pos = positions(args.split, n_member, n_line)
     options = {"model": {"threads": 1}, "features": {"expertDiagnostics": False}}
+    if args.checkpoint:
+        options["model"]["path"] = str(Path(args.checkpoint).resolve())
     if args.min_confidence is not None:
         options.setdefault("inline", {})["minConfidence"] = args.min_confidence
     if args.no_retrieval:
