@@ -8,10 +8,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.attention import KVCache, RopeTable, SparseAttention, rope_angles
+from model.attention import KVCache, SparseAttention
 from model.config import R1Config
 from model.experts import MoE
 from model.hierarchy import Hierarchy, rms_norm
+from model.rope import RopeTable, rope_angles
 
 
 @dataclass

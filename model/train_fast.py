@@ -38,10 +38,11 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from model.attention import Indexer, SparseAttention, apply_rope, rope_angles
+from model.attention import Indexer, SparseAttention
 from model.hierarchy import Hierarchy
 from model.key_selection import key_masks, select_keys
 from model.experts import MoE
+from model.rope import apply_rope, rope_angles
 
 
 def moe_train(x, gate_w, w1s: list, w3s: list, w2s: list, k: int):
