@@ -317,6 +317,8 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         f["recent"] = 1.0 / (1.0 + math.log1p(rc.line - last)) if last is not None else 0.0
         rtype = rc.receiver_type or c.receiver_type
         used, share = rc.prior.of_type(rtype, c.label) if rtype else (0.0, 0.0)
+        if c.object_member and rc.language in OBJECT_USED_APART and share >= OBJECT_USED_SHARE:
+            f["object_member"] = 0.0                                    # `Class.equals`: this type's code uses it
         if c.owner and c.owner != rtype:                                # the declaring class's counts
             used, share = max((used, share), rc.prior.of_type(c.owner, c.label))
         f["usage"], f["usage_share"] = used, share
@@ -339,6 +341,13 @@ def rank_features(c: _Cand, cur: Cursor, rc: RankContext, model: float | None, t
         if rc.language in SELF_APART and recv in _self_names():   # after self.: every feature again, weighed apart
             f.update({k + ON_SELF: v for k, v in f.items() if k != "model"})
     return f
+
+
+# Java's rule "Object's own members last" spares one that the usage prior counts at this share
+# or more of the receiver type's own member uses (`Class.equals` 4 %, `Exception.getClass` 12 %;
+# `wait`, `notify`, `hashCode` stay last on nearly every type); dev-chosen
+OBJECT_USED_SHARE = 0.02
+OBJECT_USED_APART = frozenset({"java"})
 
 
 ON_SELF = "@self"           # suffix of the features' copies after self. / cls. (their weights fitted apart)
