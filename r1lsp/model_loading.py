@@ -124,7 +124,8 @@ def _load_r1(path: Path, device: str, quantization: str, progress: ProgressFn) -
             progress("Measuring the int8 kernels", 75)
             chosen = select_kernels(model)
             kernels = {"decode": chosen["decode"], "prefill": chosen["prefill"]}
-            label = f"int8 (decode {chosen['decode']}, prefill {chosen['prefill']})"
+            shapes = "".join(f", {s} decode {k}" for s, k in chosen.get("decode_by_shape", {}).items())
+            label = f"int8 (decode {chosen['decode']}, prefill {chosen['prefill']}{shapes})"
     else:
         model.to(device)
         label = "none"

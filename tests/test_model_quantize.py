@@ -130,6 +130,10 @@ def test_select_kernels_sets_the_fastest_per_phase():
     for phase in ("decode", "prefill"):
         t = chosen["timings_us"][phase]
         assert chosen[phase] == min(t, key=t.get)
+    for name, mod in m.named_modules():                 # a shape that decodes faster with w8a8 gets it
+        if isinstance(mod, Int8Linear):
+            want = chosen["decode_by_shape"].get(f"{mod.out_features}x{mod.in_features}", chosen["decode"])
+            assert mod.kernels == (chosen["decode"] if "experts" in name.split(".") else want, chosen["prefill"])
     set_kernels(m, "dequant-fp32", "dequant-fp32")
     assert kernel_names(m) == {"decode": "dequant-fp32", "prefill": "dequant-fp32"}
     with pytest.raises(ValueError):
