@@ -211,7 +211,7 @@ class Engine:
                         max_new_tokens: int = 16, stop_strings: Sequence[str] = (), *,
                         stop_fn: StopFn | None = None, temperature: float = 0.0,
                         cancel=None, logits_processor=None, prefix_key: str | None = None,
-                        cold_prompt: tuple | None = None) -> Future:
+                        cold_prompt: tuple | None = None, best_of: int = 1, length_penalty: float = 1.0) -> Future:
         """Continue `prompt_ids` ((T, 3) `level_ids` or None). Future[GenerationResult] with
         `text` set; finish_reason "eos" | "stop" | "length". `stop_fn(text)` returns the index
         to cut the text at (generation stops) or None; make it hashable to allow caching.
@@ -221,18 +221,21 @@ class Engine:
         the same key: only the tokens after the common prefix are computed then. `cold_prompt`
         (ids, levels, prefix key): a shorter prompt for the same request, run instead while
         `prefix_key`'s cache holds too little of this one (see the module docstring); the
-        result's `stages["cold"]` says so."""
+        result's `stages["cold"]` says so. `best_of` / `length_penalty`: model.generate's (the
+        likeliest of the `best_of` likeliest first tokens' greedy continuations)."""
         params = {"max_new_tokens": int(max_new_tokens), "stop_strings": tuple(stop_strings),
                   "stop_fn": stop_fn, "temperature": float(temperature),
                   "logits_processor": logits_processor, "prefix_key": prefix_key,
-                  "cold_prompt": cold_prompt if prefix_key is not None else None}
+                  "cold_prompt": cold_prompt if prefix_key is not None else None,
+                  "best_of": int(best_of), "length_penalty": float(length_penalty)}
         try:
             hash(stop_fn)
             cacheable = temperature <= 0 and logits_processor is None
         except TypeError:
             cacheable = False
         return self._submit("generate", key, prompt_ids, level_ids, params, cancel,
-                            cache_parts=(tuple(params["stop_strings"]), stop_fn, params["max_new_tokens"])
+                            cache_parts=(tuple(params["stop_strings"]), stop_fn, params["max_new_tokens"], int(best_of),
+                                         float(length_penalty))
                             if cacheable else None)
 
     def submit_score(self, key: str | None, context_ids: Sequence[int], level_ids,
@@ -475,7 +478,9 @@ class Engine:
             stop_strings=(), stop_fns=[_RowStop(r.params) for r in reqs], decode=self.decode,
             cancel=[r.cancelled for r in reqs], logits_processor=[r.params.get("logits_processor") for r in reqs],
             banned_ids=banned, prefix_cache=self.prefix_cache, prefix_keys=[p[2] for p in prompts],
-            on_batch=on_batch, admit=lambda rows: self._admit(reqs, prompts, rows))
+            on_batch=on_batch, admit=lambda rows: self._admit(reqs, prompts, rows),
+            best_of=[r.params.get("best_of", 1) for r in reqs],
+            length_penalty=[r.params.get("length_penalty", 1.0) for r in reqs])
         done = time.monotonic()
         stats = self.prefix_cache.stats
         for r, res, (_, _, _, cold) in zip(reqs, results, prompts):
@@ -526,7 +531,8 @@ class Engine:
             prompts.append(p)
             specs.append({"prompt": p[0], "levels": p[1], "max_new_tokens": r.params["max_new_tokens"],
                           "cancel": r.cancelled, "logits_processor": r.params.get("logits_processor"),
-                          "stop_fn": _RowStop(r.params), "prefix_key": p[2]})
+                          "stop_fn": _RowStop(r.params), "prefix_key": p[2], "best_of": r.params.get("best_of", 1),
+                          "length_penalty": r.params.get("length_penalty", 1.0)})
         if specs:
             self.rows_run += len(specs)
         return specs
