@@ -378,9 +378,11 @@ def sample_mask(offsets: np.ndarray, header_bytes: int) -> np.ndarray:
 
 
 def encode(out: Path, tokenizer: Path = DEFAULT_TOKENIZER, max_minutes: float = 0.0, fim_rate: float = 0.5,
-           fim_window_kb: float = 4.0, seed: int = 0, map_structure=None, log=print) -> dict:
+           fim_window_kb: float = 4.0, seed: int = 0, map_structure=None, log=print,
+           only: Iterable[str] | None = None) -> dict:
     """Stage 2: ``shards/<package>.npz`` for each gathered package without one (train packages
-    after val ones, small before large, so a bounded run ends with usable splits)."""
+    after val ones, small before large, so a bounded run ends with usable splits); ``only``: just
+    these package names."""
     from model.data import SampleBuilder, _doc_seed_key
     from model.tokenizer import load_tokenizer
     out = Path(out)
@@ -390,7 +392,8 @@ def encode(out: Path, tokenizer: Path = DEFAULT_TOKENIZER, max_minutes: float = 
     builder = SampleBuilder(tok, fim_rate=fim_rate, fim_window_bytes=int(fim_window_kb * 1024), **kw)
     shard_dir = out / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
-    todo = [r for r in g["packages"] if r.get("text") and not (shard_dir / f"{_safe(r['name'])}.npz").exists()]
+    todo = [r for r in g["packages"] if r.get("text") and not (shard_dir / f"{_safe(r['name'])}.npz").exists()
+            and (only is None or r["name"] in set(only))]
     todo.sort(key=lambda r: (r["split"] != "val", r["bytes"]))
     t0, done = time.time(), 0
     for r in todo:
@@ -544,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jdk-cache", type=Path, default=Path("cache/jdk"))
     ap.add_argument("--max-minutes", type=float, default=0.0, help="encode budget (0 = all)")
     ap.add_argument("--regather", action="store_true", help="gather again although gather.json exists")
+    ap.add_argument("--packages", nargs="+", default=None, help="encode only these packages")
     a = ap.parse_args(argv)
     if a.stage in ("gather", "all") and (a.regather or a.stage == "gather" or not (a.out / "gather.json").exists()):
         notes: list[str] = []
@@ -554,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gathered {sum(r['files'] for r in g['packages'])} files, "
               f"{sum(r['bytes'] for r in g['packages']) / 1e6:.1f} MB in {g['gather_seconds']} s")
     if a.stage in ("encode", "all"):
-        print(json.dumps(encode(a.out, a.tokenizer, a.max_minutes)))
+        print(json.dumps(encode(a.out, a.tokenizer, a.max_minutes, only=a.packages)))
     if a.stage in ("pack", "all"):
         m = pack(a.out, a.tokenizer)
         print(json.dumps({k: m[k] for k in ("gathered", "pending_packages")})[:2000])

@@ -5,7 +5,8 @@ folder the trainer reads (:class:`CorpusDataset`), and the small corpus v1 build
     python -m model.data info cache/corpus
 
 Sources, licences, filters and dedup: :mod:`model.corpus`; the large package-split corpus
-(``make corpus``): :mod:`model.corpus_shards`. Figures: docs/MODEL_CARD.md.
+(``make corpus``): :mod:`model.corpus_shards`; where FIM middles are cut: :mod:`model.fim_cuts`.
+:meth:`CorpusDataset.batch` takes per-language weights (``model.train --java-share``). Figures: docs/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from model import corpus as C
+from model.fim_cuts import (FIM_CUT_KINDS, LINE_CUT_ENDS, LINE_CUT_RATE, choose_fim_cut,  # noqa: F401
+                            choose_fim_cuts, choose_line_cut)
 from model.structure import map_structure, renumber_first_appearance
 from model.tokenizer import (DEFAULT_VOCAB_SIZE, SpecialTokens, load_tokenizer, save_tokenizer,
                              token_byte_lengths, token_byte_offsets, train_tokenizer)
@@ -68,33 +71,7 @@ class Sample:
     cuts: tuple[int, int] | None = None   # (middle start, middle end) in UTF-8 bytes
     region: tuple[int, int] | None = None  # FIM region [r0, r1) in UTF-8 bytes
     offsets: np.ndarray | None = None      # int64 [n] file byte offset of each token, -1 special
-
-
-def _char_boundary(data: bytes, b: int) -> bool:
-    return b <= 0 or b >= len(data) or (data[b] & 0xC0) != 0x80
-
-
-def choose_fim_cuts(data: bytes, starts: np.ndarray, units: np.ndarray,
-                    rng: np.random.Generator, max_units: int = 4) -> tuple[int, int] | None:
-    """Pick (a, b) byte offsets, 0 < a < b <= len(data), at starts of sentence units
-    (probability 0.5, else phrase units); the middle spans 1..max_units units. ``starts``
-    and ``units`` are the token start offsets and unit ids of the whole file."""
-    if len(starts) < 4:
-        return None
-    order = [1, 0] if rng.random() < 0.5 else [0, 1]      # column 1 = sentence, 0 = phrase
-    for col in order:
-        change = np.flatnonzero(np.diff(units[:, col]) != 0) + 1
-        cands = [int(starts[i]) for i in change if _char_boundary(data, int(starts[i]))]
-        cands = sorted(set(c for c in cands if 0 < c < len(data)))
-        if len(cands) < 2:
-            continue
-        i = int(rng.integers(0, len(cands)))
-        k = int(rng.integers(1, max_units + 1))
-        a = cands[i]
-        b = cands[i + k] if i + k < len(cands) else len(data)
-        if b > a:
-            return a, b
-    return None
+    cut_kind: str | None = None            # FIM samples: one of FIM_CUT_KINDS
 
 
 def assemble(pieces: list[tuple[int | None, np.ndarray | None, np.ndarray | None]]) -> tuple[
@@ -133,8 +110,10 @@ class SampleBuilder:
     plain (1 - fim_rate):  <|lang:X|> text <|endoftext|>
     FIM   (fim_rate, PSM): <|lang:X|> <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle <|endoftext|>
 
-    FIM cuts fall on UTF-8 offsets that start a sentence (or phrase) unit of the structure mapping
-    (the middle spans 1-4 units); each piece is tokenised on its own, as the server does. A file
+    FIM cuts (:mod:`model.fim_cuts`): half of the middles start at a token boundary inside a line
+    and end at its end, inside it or 1-2 lines further (the editor's cursor); the others start at
+    a sentence (or phrase) unit of the structure mapping and span 1-4 units. Each piece is
+    tokenised on its own, as the server does. A file
     longer than ``fim_window_bytes`` gets FIM only in a region of that size around the middle (cut
     at line starts); the text before / after it become plain samples. The pieces always add up to
     the file's text exactly. Level ids: each text token takes the (phrase, sentence, paragraph)
@@ -165,12 +144,12 @@ class SampleBuilder:
         units = unit_array(handle, starts)
         lang_id = self.sp.lang(lang)
         want_fim = (rng.random() < self.fim_rate) if force_fim is None else force_fim
-        cuts = choose_fim_cuts(data, starts, units, rng) if want_fim else None
-        if cuts is None:
+        cut = choose_fim_cut(data, starts, units, rng) if want_fim else None
+        if cut is None:
             out_ids, out_lev = assemble([(lang_id, None, None), (None, ids, units),
                                          (self.sp.endoftext, None, None)])
             return Sample(out_ids, out_lev, False, offsets=np.concatenate([[-1], starts, [-1]]))
-        a, b = cuts
+        a, b, kind = cut
         r0, r1 = 0, len(data)
         if self.fim_window_bytes and len(data) > self.fim_window_bytes:
             r0, r1 = fim_region(data, a, b, self.fim_window_bytes)
@@ -201,7 +180,8 @@ class SampleBuilder:
         sp1 = np.array([-1])                         # byte offsets in the order of the pieces
         order = (([sp1, o_b, sp1] if before else []) + [sp1, sp1, o_p, sp1, o_s, sp1, o_m, sp1]
                  + ([sp1, o_a, sp1] if after else []))
-        return Sample(out_ids, out_lev, True, cuts, (r0, r1), np.concatenate(order).astype(np.int64))
+        return Sample(out_ids, out_lev, True, (a, b), (r0, r1), np.concatenate(order).astype(np.int64),
+                      kind)
 
 
 def fim_region(data: bytes, a: int, b: int, window: int) -> tuple[int, int]:
@@ -453,12 +433,56 @@ class CorpusDataset:
             self._tokens[key] = np.load(p, mmap_mode="r") if p.exists() else None
         return self._tokens[key]
 
-    def batch(self, split: str, batch_size: int, seq_len: int, rng=None):
+    def lang_spans(self, split: str) -> dict[str, np.ndarray]:
+        """``{lang: int64 [k, 2]}``: the token ranges ``[start, end)`` of each language's samples
+        in ``split`` (from ``files.jsonl`` and ``{split}.docs.npy``)."""
+        key = f"spans:{split}"
+        if key not in self._tokens:
+            docs = self.docs(split)
+            langs = [""] * (len(docs) - 1)
+            with open(self.root / "files.jsonl", encoding="utf-8") as f:
+                for line in f:
+                    row = json.loads(line)
+                    if row.get("split") == split:
+                        langs[row["sample"]] = row["lang"]
+            arr = np.asarray(langs)
+            self._tokens[key] = {l: np.stack([docs[:-1][arr == l], docs[1:][arr == l]], axis=1)
+                                 for l in sorted(set(langs)) if l}
+        return self._tokens[key]
+
+    def window_starts(self, split: str, count: int, seq_len: int, rng: np.random.Generator,
+                      lang_weights: dict[str, float] | None = None) -> np.ndarray:
+        """``count`` window starts, uniform over the split's tokens, or with ``lang_weights``
+        (e.g. ``{"java": 0.5, "python": 0.5}``) each window's language drawn with those weights
+        (languages the split lacks are left out) and its start uniform over that language's
+        tokens: a way to train on a mix other than the corpus's without re-encoding it. A window
+        runs on past its sample's end like an unweighted one."""
+        n = len(self.tokens(split))
+        if not lang_weights:
+            return np.sort(rng.integers(0, n - seq_len, size=count))
+        spans = self.lang_spans(split)
+        langs = [l for l in sorted(lang_weights) if l in spans and lang_weights[l] > 0]
+        if not langs:
+            raise ValueError(f"none of {sorted(lang_weights)} in split {split!r}")
+        p = np.asarray([lang_weights[l] for l in langs], dtype=np.float64)
+        pick = rng.choice(len(langs), size=count, p=p / p.sum())
+        out = np.empty(count, dtype=np.int64)
+        for j, l in enumerate(langs):
+            sp = spans[l]
+            cum = np.cumsum(sp[:, 1] - sp[:, 0])
+            pos = rng.integers(0, cum[-1], size=int((pick == j).sum()))
+            k = np.searchsorted(cum, pos, side="right")
+            out[pick == j] = sp[k, 0] + pos - (cum[k] - (sp[k, 1] - sp[k, 0]))
+        return np.sort(np.minimum(out, n - seq_len - 1))
+
+    def batch(self, split: str, batch_size: int, seq_len: int, rng=None,
+              lang_weights: dict[str, float] | None = None):
         """One batch of random windows: ``(input_ids, targets, level_ids)`` as torch int64
         tensors of shapes ``[B, L]``, ``[B, L]`` (inputs shifted by one) and ``[B, L, 3]``
         (phrase, sentence, paragraph ids of the inputs, renumbered per window and level from
         0 in order of first appearance); targets the corpus masks (licence headers) are -100.
-        ``rng``: ``numpy.random.Generator``, int seed or None."""
+        ``rng``: ``numpy.random.Generator``, int seed or None; ``lang_weights``: see
+        :meth:`window_starts`."""
         import torch
         if not isinstance(rng, np.random.Generator):
             rng = np.random.default_rng(rng)
@@ -466,7 +490,7 @@ class CorpusDataset:
         n = len(toks)
         if n < seq_len + 1:
             raise ValueError(f"split {split!r} has {n} tokens, fewer than seq_len + 1")
-        starts = np.sort(rng.integers(0, n - seq_len, size=batch_size))
+        starts = self.window_starts(split, batch_size, seq_len, rng, lang_weights)
         idx = starts[:, None] + np.arange(seq_len + 1)[None, :]
         win = np.asarray(toks[idx], dtype=np.int64)
         lev = np.asarray(levs[idx[:, :-1]], dtype=np.int64)

@@ -336,15 +336,17 @@ def _kept_stats(attn, x, index_rope, cfg, key_masks, select_keys):
 # ------------------------------------------------------------------ full report
 
 def evaluate(model, ds: CorpusDataset, seq_len: int = 256, max_tokens: int = 60000,
-             ident_sites: int = 200, amp: str | None = None, log=print, long_len: int = 1024) -> dict:
-    """The full report (see the module doc); ``long_len``: a second length for the kept fraction."""
+             ident_sites: int = 200, amp: str | None = None, log=print, long_len: int = 1024,
+             skip_first: bool = False) -> dict:
+    """The full report (see the module doc); ``long_len``: a second length for the kept fraction;
+    ``skip_first``: score windows after each file's first one (see :func:`heldout_windows`)."""
     t0 = time.time()
     bl = token_byte_lengths(ds.tokenizer())
-    rep = {"seq_len": seq_len, "max_tokens_per_lang": max_tokens}
+    rep = {"seq_len": seq_len, "max_tokens_per_lang": max_tokens, "skip_first": skip_first}
     all_s = {"nats": 0.0, "tokens": 0, "bytes": 0, "top1": 0, "top5": 0}  # sums over languages
     wins = {}
     for lang in ("python", "java"):
-        win = heldout_windows(ds, lang, seq_len, max_tokens, byte_lengths=bl)
+        win = heldout_windows(ds, lang, seq_len, max_tokens, byte_lengths=bl, skip_first=skip_first)
         wins[lang] = win
         s = loss_sums(model, win, amp=amp, topk=True)
         for k in all_s:
@@ -381,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ident-sites", type=int, default=200, help="identifier sites per language")
     ap.add_argument("--amp", choices=["bf16", "fp32"], default="fp32")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--skip-first", action="store_true",
+                    help="leave out each file's first window (the code after the licence header: package, imports)")
     ap.add_argument("--json", default=None, help="write the report here")
     ap.add_argument("--ship", default=None, metavar="DIR",
                     help="save the checkpoint into DIR in bf16 (the evaluated weights are the bf16-"
@@ -396,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     model = ck.model.to(torch.bfloat16).float() if a.ship else ck.model.float()
     ds = CorpusDataset(a.corpus)
     rep = evaluate(model, ds, a.seq_len, a.max_tokens, a.ident_sites,
-                   None if a.amp == "fp32" else a.amp, log=lambda s: print(s, file=sys.stderr))
+                   None if a.amp == "fp32" else a.amp, log=lambda s: print(s, file=sys.stderr),
+                   skip_first=a.skip_first)
     text = json.dumps(rep, indent=1)
     if a.json:
         Path(a.json).write_text(text)

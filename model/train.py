@@ -85,6 +85,7 @@ class TrainConfig:
     save_every: int = 250
     log_every: int = 10
     seed: int = 0
+    java_share: float = 0.0              # share of training windows drawn from Java samples (0: the corpus's mix)
     resume: bool = True
     ship: str | None = None              # ship the best checkpoint here when it beats the one there
     ship_eval_tokens: int = 30000        # held-out targets per language of the shipped card's figures
@@ -165,7 +166,8 @@ def step_batch(ds: CorpusDataset, cfg: TrainConfig, step: int, d: Dist, micro: i
     """Micro-batch ``micro`` of this rank at ``step``: a slice of the step's global batch."""
     per_rank = cfg.batch_size // d.world
     per_micro = per_rank // cfg.grad_accum
-    x, y, lv = ds.batch("train", cfg.batch_size, cfg.seq_len, np.random.default_rng([cfg.seed, step]))
+    mix = {"java": cfg.java_share, "python": 1.0 - cfg.java_share} if cfg.java_share > 0 else None
+    x, y, lv = ds.batch("train", cfg.batch_size, cfg.seq_len, np.random.default_rng([cfg.seed, step]), mix)
     a = d.rank * per_rank + micro * per_micro
     return x[a:a + per_micro], y[a:a + per_micro], lv[a:a + per_micro]
 
@@ -560,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--save-every", type=int, default=d.save_every)
     ap.add_argument("--log-every", type=int, default=d.log_every)
     ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--java-share", type=float, default=d.java_share, help="share of Java windows (0 = the corpus's mix)")
     ap.add_argument("--no-resume", dest="resume", action="store_false")
     ap.add_argument("--final", default=None, help="where to write the final checkpoint (default OUT/final)")
     ap.add_argument("--ship", default=None, metavar="DIR",

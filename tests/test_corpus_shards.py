@@ -156,6 +156,20 @@ def test_encode_is_bounded_and_resumes(built):
     assert built["manifest"]["pending_packages"] == []
 
 
+def test_encode_only_the_named_packages(built, tmp_path):
+    """``only`` (``--packages``) encodes just those packages: a training mix can be re-encoded
+    (new FIM cuts, more Java) while the held-out packages' shards stay as they are."""
+    import shutil
+    out = tmp_path / "corpus"
+    shutil.copytree(built["out"], out)
+    names = sorted(r["name"] for r in built["gather"]["packages"] if r.get("text"))
+    for n in names:
+        (out / "shards" / f"{S._safe(n)}.npz").unlink()
+    res = S.encode(out, built["out"].parent / "tokenizer.json", only=[names[0]], log=lambda *a: None)
+    assert res["encoded_now"] == 1 and res["pending"] == 0
+    assert sorted(p.stem for p in (out / "shards").glob("*.npz")) == [S._safe(names[0])]
+
+
 def test_devset_and_pinned_list_agree():
     devset = json.loads((ROOT / "bench" / "devset.json").read_text())
     names = {e["name"] for lang in ("python", "java") for e in devset[lang]}

@@ -231,7 +231,11 @@ def test_fim_round_trip_and_levels(tok, path, lang):
         assert tok.decode(pre) + tok.decode(mid) + tok.decode(suf) == text
         assert mid, "middle is never empty"
         a, e = s.cuts
-        assert a in boundaries and (e in boundaries or e == len(data))
+        if s.cut_kind in ("sentence", "phrase"):
+            assert a in boundaries and (e in boundaries or e == len(data))
+        else:                                   # mid-line: a token start inside a line
+            assert a in set(full_offs.tolist()) and data[a - 1:a] != b"\n"
+            assert e == len(data) or data[e:e + 1] == b"\n" or e in set(full_offs.tolist())
         assert tok.decode(pre) == data[:a].decode()
         # each text token keeps the ids of where it came from
         offs = np.concatenate([token_byte_offsets(pre, b.byte_lengths, 0),
@@ -249,6 +253,60 @@ def test_fim_round_trip_and_levels(tok, path, lang):
         assert (s.levels[-1] == s.levels[-2]).all()
         i_mid = list(s.ids).index(sp.fim_middle)
         assert (s.levels[i_mid] == h.unit_ids([a])[0]).all()
+
+
+def _line_cut_inputs(tok, path):
+    data = path.read_bytes()
+    ids = D.encode_texts(tok, [data.decode()])[0]
+    return data, token_byte_offsets(ids, D.token_byte_lengths(tok))
+
+
+@pytest.mark.parametrize("path", [CART, INVENTORY, FIX / "python/shop/unicode_names.py"])
+def test_line_cuts_start_inside_a_line_and_end_at_its_end(tok, path):
+    """The mid-line middles the editor asks for: from a token start inside a line (not its first
+    byte, not a multi-byte character's inside) to that line's end, a later token start on the
+    same line, or the end of one or two lines further; the middle is never blank."""
+    data, starts = _line_cut_inputs(tok, path)
+    token_starts = set(starts.tolist())
+    rng = np.random.default_rng(0)
+    kinds = {}
+    for _ in range(300):
+        a, b, kind = D.choose_line_cut(data, starts, rng)
+        kinds[kind] = kinds.get(kind, 0) + 1
+        assert 0 < a < b <= len(data) and a in token_starts
+        assert data[a - 1:a] != b"\n" and data[a:a + 1] != b"\n" and data[a:b].strip()
+        data[:a].decode(), data[a:b].decode(), data[b:].decode()     # character boundaries
+        eol = data.find(b"\n", a)
+        eol = len(data) if eol < 0 else eol
+        if kind == "line_end":
+            assert b == eol
+        elif kind == "in_line":
+            assert b < eol and b in token_starts
+        else:
+            assert kind == "lines" and data[a:b].count(b"\n") in (1, 2)
+            assert b == len(data) or data[b:b + 1] == b"\n"
+    assert set(kinds) == {"line_end", "in_line", "lines"}
+
+
+def test_fim_cut_kinds_share_on_a_fixed_seed(tok):
+    """Half of the FIM middles are mid-line cuts (LINE_CUT_RATE), the rest unit cuts; each kind
+    shows up; with line_rate 0 only unit cuts, as before the mid-line cuts existed."""
+    text = CART.read_text()
+    data, starts = _line_cut_inputs(tok, CART)
+    units = D.unit_array(MAP_STRUCTURE(text, "python"), starts)
+    rng = np.random.default_rng(0)
+    n = 2000
+    kinds = [D.choose_fim_cut(data, starts, units, rng)[2] for _ in range(n)]
+    count = {k: kinds.count(k) for k in D.FIM_CUT_KINDS}
+    line = count["line_end"] + count["in_line"] + count["lines"]
+    assert abs(line / n - D.LINE_CUT_RATE) < 0.04
+    assert count["line_end"] > count["lines"] > 0 and count["in_line"] > 0
+    assert count["sentence"] > 0 and count["phrase"] > 0
+    rng = np.random.default_rng(0)
+    assert {D.choose_fim_cut(data, starts, units, rng, line_rate=0.0)[2] for _ in range(200)} == \
+        {"sentence", "phrase"}
+    a, b = D.choose_fim_cuts(data, starts, units, np.random.default_rng(3))
+    assert 0 < a < b <= len(data)
 
 
 def test_fim_rate_in_build(built):
@@ -306,6 +364,36 @@ def test_batches_shapes_targets_and_renumbered_levels(built):
     assert len(list(it)) == 3
     with pytest.raises(ValueError):
         ds.batch("val", 1, 10 ** 6, 0)
+
+
+def test_language_weights_set_the_mix_of_windows(built):
+    """``lang_weights`` draws each window's language with those weights and starts it inside that
+    language's samples; without it the windows are uniform over the split as before."""
+    out, _ = built
+    ds = D.CorpusDataset(out)
+    spans = ds.lang_spans("train")
+    docs = ds.docs("train")
+    assert set(spans) == {"python", "java"}
+    assert sum(int((sp[:, 1] - sp[:, 0]).sum()) for sp in spans.values()) == docs[-1]
+    n = len(ds.tokens("train"))
+
+    def lang_at(pos):
+        return next(l for l, sp in spans.items() if ((sp[:, 0] <= pos) & (pos < sp[:, 1])).any())
+
+    for w_java in (0.2, 0.8):
+        st = ds.window_starts("train", 2000, 16, np.random.default_rng(0),
+                              {"java": w_java, "python": 1 - w_java})
+        assert (st >= 0).all() and (st <= n - 17).all() and (np.diff(st) >= 0).all()
+        share = np.mean([lang_at(int(p)) == "java" for p in st if p < n - 17])
+        assert abs(share - w_java) < 0.05
+    only = ds.window_starts("train", 200, 16, np.random.default_rng(1), {"java": 1.0, "cobol": 3.0})
+    assert all(lang_at(int(p)) == "java" for p in only if p < n - 17)
+    plain = ds.window_starts("train", 8, 16, np.random.default_rng(2))
+    assert (plain == np.sort(np.random.default_rng(2).integers(0, n - 16, size=8))).all()
+    x, _, _ = ds.batch("train", 4, 16, np.random.default_rng(3), {"java": 1.0})
+    assert x.shape == (4, 16)
+    with pytest.raises(ValueError):
+        ds.window_starts("train", 2, 16, np.random.default_rng(0), {"cobol": 1.0})
 
 
 def test_renumber_first_appearance():

@@ -414,19 +414,19 @@ def test_typing_requests_are_served_before_expert_routing():
     import collections
     import types
 
-    from r1lsp.engine import _take_interactive_first
+    from r1lsp.engine_queue import take_interactive_first
     q = collections.deque(types.SimpleNamespace(kind=k, n=i) for i, k in
                           enumerate(["route", "route", "generate", "route", "score", "generate"]))
-    first = _take_interactive_first(q, 4)
+    first = take_interactive_first(q, 4)
     assert [(r.kind, r.n) for r in first] == [("generate", 2), ("score", 4), ("generate", 5)]
     assert [r.n for r in q] == [0, 1, 3]
-    assert [r.n for r in _take_interactive_first(q, 2)] == [0, 1]          # routes in a take of their own
+    assert [r.n for r in take_interactive_first(q, 2)] == [0, 1]          # routes in a take of their own
     assert [r.n for r in q] == [3]
     q = collections.deque(types.SimpleNamespace(kind=k, n=i) for i, k in enumerate(["route", "fill", "fill", "generate"]))
-    assert [r.n for r in _take_interactive_first(q, 4)] == [3]
-    assert [r.n for r in _take_interactive_first(q, 4)] == [1]                 # then one prompt fill's chunk
-    assert [r.n for r in _take_interactive_first(q, 4)] == [2]
-    assert [r.n for r in _take_interactive_first(q, 4)] == [0]
+    assert [r.n for r in take_interactive_first(q, 4)] == [3]
+    assert [r.n for r in take_interactive_first(q, 4)] == [1]                 # then one prompt fill's chunk
+    assert [r.n for r in take_interactive_first(q, 4)] == [2]
+    assert [r.n for r in take_interactive_first(q, 4)] == [0]
 
 
 def test_routing_waits_for_a_pause_in_typing(tiny_checkpoint):

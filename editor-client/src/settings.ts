@@ -17,34 +17,35 @@ export type Severity = 'hint' | 'information';
 export type DiagnosticsMode = 'all' | 'unusual';
 export type LogLevel = 'error' | 'warning' | 'info' | 'debug';
 
-/** The extension's settings as the user sees them (defaults as in package.json). */
+/** The extension's settings as the user sees them (defaults as in package.json, which has the
+ * server's: tests/test_settings.py and test/unit/settings.test.ts check both). */
 export interface ExtensionSettings {
   pythonPath: string;
-  model: { path: string; device: Device; quantization: Quantization; maxTokens: number; threads: number };
+  model: { path: string; device: Device; quantization: Quantization; maxTokens: number; threads: number; cacheMb: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
   python: { environment: string; analysisBudgetMs: number };
-  inline: { minConfidence: number; monitor: boolean };
+  inline: { minConfidence: number; monitor: boolean; crossFileContext: boolean; retrieval: boolean };
   logLevel: LogLevel;
 }
 
 /** The JSON the server merges (r1lsp/settings.py: camelCase keys, `model.path` null = shipped). */
 export interface ServerSettings {
-  model: { path: string | null; device: Device; quantization: Quantization; maxTokens: number; threads: number };
+  model: { path: string | null; device: Device; quantization: Quantization; maxTokens: number; threads: number; cacheMb: number };
   features: { completion: boolean; inlineCompletion: boolean; translate: boolean; expertDiagnostics: boolean };
   diagnostics: { severity: Severity; sentences: boolean; mode: DiagnosticsMode; debounceMs: number };
   python: { environment: string | null; analysisBudgetMs: number };
-  inline: { minConfidence: number; monitor: boolean };
+  inline: { minConfidence: number; monitor: boolean; crossFileContext: boolean; retrieval: boolean };
   logLevel: LogLevel;
 }
 
 export const DEFAULTS: ExtensionSettings = {
   pythonPath: 'python3',
-  model: { path: '', device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
+  model: { path: '', device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0, cacheMb: 96 },
   features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
   diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
   python: { environment: '', analysisBudgetMs: 40 },
-  inline: { minConfidence: -1.4, monitor: true },
+  inline: { minConfidence: -1.0, monitor: true, crossFileContext: true, retrieval: true },
   logLevel: 'info',
 };
 
@@ -76,6 +77,7 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
       quantization: pick(source, 'model.quantization', d.model.quantization, oneOf('int8', 'none')),
       maxTokens: pick(source, 'model.maxTokens', d.model.maxTokens, isInt),
       threads: pick(source, 'model.threads', d.model.threads, isInt),
+      cacheMb: pick(source, 'model.cacheMb', d.model.cacheMb, isInt),
     },
     features: {
       completion: pick(source, 'features.completion', d.features.completion, isBool),
@@ -96,6 +98,8 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
     inline: {
       minConfidence: pick(source, 'inline.minConfidence', d.inline.minConfidence, isNumber),
       monitor: pick(source, 'inline.monitor', d.inline.monitor, isBool),
+      crossFileContext: pick(source, 'inline.crossFileContext', d.inline.crossFileContext, isBool),
+      retrieval: pick(source, 'inline.retrieval', d.inline.retrieval, isBool),
     },
     logLevel: pick(source, 'logLevel', d.logLevel, oneOf('error', 'warning', 'info', 'debug')),
   };
@@ -135,6 +139,7 @@ export function toServerSettings(s: ExtensionSettings, ctx: PathContext = {}): S
       quantization: s.model.quantization,
       maxTokens: s.model.maxTokens,
       threads: s.model.threads,
+      cacheMb: s.model.cacheMb,
     },
     features: { ...s.features },
     diagnostics: { ...s.diagnostics },

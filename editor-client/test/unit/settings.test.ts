@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
@@ -23,11 +25,11 @@ test('nothing set: the defaults, and the server gets its own defaults (model.pat
   const s = readSettings(source({}));
   assert.deepEqual(s, DEFAULTS);
   assert.deepEqual(toServerSettings(s), {
-    model: { path: null, device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0 },
+    model: { path: null, device: 'auto', quantization: 'int8', maxTokens: 48, threads: 0, cacheMb: 96 },
     features: { completion: true, inlineCompletion: true, translate: true, expertDiagnostics: true },
     diagnostics: { severity: 'hint', sentences: false, mode: 'all', debounceMs: 300 },
     python: { environment: null, analysisBudgetMs: 40 },
-    inline: { minConfidence: -1.4, monitor: true },
+    inline: { minConfidence: -1.0, monitor: true, crossFileContext: true, retrieval: true },
     logLevel: 'info',
   });
 });
@@ -40,6 +42,7 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     'model.quantization': 'none',
     'model.maxTokens': 96,
     'model.threads': 4,
+    'model.cacheMb': 200,
     'features.completion': false,
     'features.inlineCompletion': false,
     'features.translate': false,
@@ -52,24 +55,39 @@ test('every contributed setting reaches the server under the name r1lsp/settings
     'python.analysisBudgetMs': 250,
     'inline.minConfidence': -2.5,
     'inline.monitor': false,
+    'inline.crossFileContext': false,
+    'inline.retrieval': false,
     logLevel: 'debug',
   }));
   const server = toServerSettings(s);
   assert.deepEqual(server, {
-    model: { path: '/ckpt/r1-tiny', device: 'cuda', quantization: 'none', maxTokens: 96, threads: 4 },
+    model: { path: '/ckpt/r1-tiny', device: 'cuda', quantization: 'none', maxTokens: 96, threads: 4, cacheMb: 200 },
     features: { completion: false, inlineCompletion: false, translate: false, expertDiagnostics: false },
     diagnostics: { severity: 'information', sentences: true, mode: 'unusual', debounceMs: 50 },
     python: { environment: '/opt/other/bin/python', analysisBudgetMs: 250 },
-    inline: { minConfidence: -2.5, monitor: false },
+    inline: { minConfidence: -2.5, monitor: false, crossFileContext: false, retrieval: false },
     logLevel: 'debug',
   });
   assert.ok(!('pythonPath' in server), 'pythonPath is the client\'s, the server would report it as unknown');
   assert.deepEqual(serverCommand(s), { command: '/opt/venv/bin/python', args: ['-m', 'r1lsp', 'serve'] });
 });
 
+test('the defaults are package.json\'s (the settings UI shows them; tests/test_settings.py checks them against the server\'s)', () => {
+  // test-dist/unit/ -> editor-client/package.json
+  const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8'));
+  const declared: Record<string, { default: unknown }> = pkg.contributes.configuration.properties;
+  const leaves = (o: object, prefix = ''): [string, unknown][] => Object.entries(o).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' ? leaves(v, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]]);
+  const ours = new Map(leaves(DEFAULTS).map(([k, v]) => [`r1lsp.${k}`, v]));
+  assert.deepEqual([...ours.keys()].sort(), Object.keys(declared).sort(), 'every contributed setting is read and forwarded');
+  for (const [key, value] of ours) {
+    assert.equal(value, declared[key].default, key);
+  }
+});
+
 test('mistyped values fall back to the defaults; a blank pythonPath means python3', () => {
   const s = readSettings(source({ pythonPath: '  ', 'model.device': 'tpu', 'model.maxTokens': '12', 'features.completion': 'yes', logLevel: 7, 'inline.minConfidence': 'low' }));
-  assert.equal(s.inline.minConfidence, -1.4);
+  assert.equal(s.inline.minConfidence, DEFAULTS.inline.minConfidence);
   assert.equal(s.pythonPath, 'python3');
   assert.equal(s.model.device, 'auto');
   assert.equal(s.model.maxTokens, 48);
