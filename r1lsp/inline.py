@@ -77,12 +77,16 @@ PLAIN_AT_LINE_END = True
 COLD_PREFIX_TOKENS = 384   # the prefix (context block included) of the cold prompt (`ghost_prompts`)
 # The model's text: the BEST_OF likeliest first tokens each continued greedily (rows of one batched
 # decode from the one prompt cache, model.generate's best_of), the one with the highest summed log p
-# over token count ** LENGTH_PENALTY; the gate reads the chosen one's confidence. Dev split over LSP,
-# 300 line positions a language, gate off, the model's own answers: greedy (1) Python ES 29.5, 5
-# exact of 108, Java 36.4, 9 of 97; 5 / 0.0: 32.8, 8 of 99 / 38.2, 15 of 110 (3 / 1.0: 29.5 / 34.8;
-# 3 / 2.0: 23.1 / 30.6; 3 / 0.0: 33.3 / 36.2: the mean of a longer text flatters it). Cost: 10
-# tokens after a 3-token tail on a 1,380-token prompt, thread CPU median 25.8 -> 55.5 ms (3: 38.5).
-BEST_OF = 5
+# over token count ** LENGTH_PENALTY; the gate reads the chosen one's confidence. Off (1): on the dev
+# split over LSP (300 line positions a language, gate off, the positions the model answers) it
+# writes better lines -- greedy Python ES 29.5, 5 exact of 108, Java 36.4, 9 of 97; 5 / 0.0: 32.8,
+# 8 of 99 / 38.2, 15 of 110 (3 / 1.0: 29.5 / 34.8; 3 / 2.0: 23.1 / 30.6; 3 / 0.0: 33.3 / 36.2: the
+# mean of a longer text flatters it) -- but at the gate (-1.0) 8 of 600 answers change and the
+# figures stay (line ES 23.3 / 49.2 -> 23.4 / 49.1, shown 49.2 -> 49.3 %, ES when shown 73.8 ->
+# 73.5), while it costs: 10 tokens after a 3-token tail on a 1,380-token prompt, thread CPU median
+# 25.8 -> 55.5 ms (3: 38.5); completion_bench --quick inline_p50_ms 218 -> 324, typing p50 59 -> 221
+# (load ~8). Worth trying again with a model whose confident text is more often right.
+BEST_OF = 1
 LENGTH_PENALTY = 0.0
 
 

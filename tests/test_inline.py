@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from r1lsp.engine import Engine
-from r1lsp.inline import LINE_TOKENS, TypedAhead, fim_request, inline_suggestions
+from r1lsp.inline import BEST_OF, LINE_TOKENS, TypedAhead, fim_request, inline_suggestions
 from r1lsp.inline_syntax import BlockStop, adds_syntax_error, dedupe_suffix, syntactic_prefix
 from r1lsp.settings import ModelSettings
 from model.structure import StructuredDocument
@@ -235,7 +235,8 @@ def test_pause_is_called_before_the_model_and_each_token(tiny_checkpoint, monito
         calls = []
         inline_suggestions(doc, line, col, eng, max_tokens=5, timeout=30, key="p", pause=lambda: calls.append(1),
                            monitor=monitor)                 # the server's default: the monitor on
-        assert 3 <= len(calls) <= 2 + 5                        # before the prompt, the model, then per token
+        # before the prompt, the model, then per token of each row (model.generate's best_of rows)
+        assert 3 <= len(calls) <= 2 + 5 * BEST_OF
     finally:
         eng.close()
 
