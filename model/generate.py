@@ -45,6 +45,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from model.experts import packs_held
 from model.network import ModelCache, R1Model
 from model.prefix import (PrefixCache, PrefixState, TAIL_AS_ROWS, _kv_caches, cache_nbytes, common_prefix,  # noqa: F401
                           decode_rows, fork_cache, prefill, prefill_row, prefill_tails, row_caches,
@@ -98,7 +99,8 @@ def decode_step_mode(model) -> str:
     if not SparseAttention.native:
         return "eager (block-sparse decode attention: eager, switched off)"
     experts = "" if not Expert.native or native.experts_rows() is None else ", int8 experts compiled"
-    return f"eager, block-sparse decode attention {native.status()}{experts}"
+    kv = f", keys / values cached in {str(model.kv_dtype).split('.')[-1]}" if model.kv_dtype is not None else ""
+    return f"eager, block-sparse decode attention {native.status()}{experts}{kv}"
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -128,6 +130,7 @@ def _per_row(value, B: int, name: str) -> list:
 
 
 @torch.no_grad()
+@packs_held()                                    # its steps ask each routed expert's int8 pack once
 def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens: int | Sequence[int] = 64,
              temperature: float = 0.0, top_p: float = 1.0,
              level_ids: Sequence[torch.Tensor | None] | None = None,
