@@ -122,7 +122,7 @@ def fork_cache(model, cache, n: int):
     pooled block keys, the hierarchy's running unit sums) are copies of `cache`'s: a second row
     that decodes on from the same prompt (`generate`'s `best_of`) without prefilling it again.
     The slots after `n` are left unwritten (the row's own steps write them before reading)."""
-    out = model.new_cache(1, cache.max_len)
+    out = model.new_cache(1, cache.max_len, getattr(cache.layers[0], "kv_dtype", None))
     for dst, src in zip(_kv_caches(out), _kv_caches(cache)):
         if src.buffers is None:
             continue
@@ -131,7 +131,7 @@ def fork_cache(model, cache, n: int):
             new = buf.new_empty(buf.shape)
             new.narrow(1, 0, n).copy_(buf.narrow(1, 0, n))
             dst.buffers.append(new)
-        dst.memo = {k: (m[0], _cloned(m[1])) for k, m in src.memo.items() if m[0] <= n}
+        dst.memo = {k: _cloned(m) for k, m in src.memo.items() if m[0] <= n}
     return out
 
 
