@@ -416,8 +416,8 @@ LANGUAGE_WEIGHTS: dict[str, dict[str, float]] = {
                "kind_method": -1.0, "member_frequency": 0.5, "private_on_self": 0.5, "recent": 0.5, "usage": 1.0},
     "java": {"frequency": 1.0, "inherited": -0.5, "kind_field": 1.0, "member_frequency": 0.25, "same_receiver": -0.5,
              "type": 2.0, "usage": 0.25, "usage_share": 0.25, "void_statement": -0.25, "call_fit": 0.5, "on_line": 0.5,
-             # not in rank-weights.json's fit (9 of 1,000 dev lists have it): chosen on dev, served
-             # top-5 95.0 % at 0 / -1, 95.2 % at -2 / -4, 94.7 % at -8
+             # not in rank-weights.json's fit (4 of 1,000 dev lists have it): chosen on dev, served
+             # top-5 95.0 % at 0 / -1, 95.2 % at -2 / -4, 95.1 % at -8
              "branch_tested": -2.0},
 }
 

@@ -420,7 +420,7 @@ def test_a_constant_another_branch_tests_ranks_after_the_others():
     from model.structure import StructuredDocument
 
     def labels(body: str, mark: str) -> list[str]:
-        text = "enum Kind { RED, GREEN, BLUE; static final Kind FIRST = RED; }\nclass A {\n    String f(Kind k, int n) {\n" \
+        text = "enum Kind { RED, GREEN, BLUE; static final Kind FIRST = RED; int weight; }\nclass A {\n    String f(Kind k, int n) {\n" \
                + body + "\n        return \"\";\n    }\n}\n"
         at = text.rindex(mark)                                          # the cursor: after the last one
         line = text[:at].count("\n")
@@ -435,3 +435,5 @@ def test_a_constant_another_branch_tests_ranks_after_the_others():
     cases = labels("        switch (n) {\n            case Kind.RED: return \"r\";\n            case Kind.: return \"g\";\n        }",
                    "            case Kind.")
     assert cases.index("RED") > cases.index("GREEN")
+    subject = labels("        if (k.weight == 1) return \"a\";\n        else if (k.) return \"b\";", "else if (k.")
+    assert subject[0] == "weight"                                       # what the alternatives share stays first
