@@ -411,3 +411,29 @@ def test_an_overload_returning_the_expected_type_matches_it():
     assert labels.index("min") < labels.index("multiplyExact") and labels.index("max") < labels.index("addExact")
     ms = members("Math.")
     assert set(ms["min"].returns) == {"double", "float", "int", "long"}
+
+
+def test_a_constant_another_branch_tests_ranks_after_the_others():
+    """`else if (k == Kind.)` after `if (k == Kind.RED)`, `case Kind.` after `case Kind.RED:`:
+    what an earlier alternative of the same choice handles is not what this one tests."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+
+    def labels(body: str, mark: str) -> list[str]:
+        text = "enum Kind { RED, GREEN, BLUE; static final Kind FIRST = RED; int weight; }\nclass A {\n    String f(Kind k, int n) {\n" \
+               + body + "\n        return \"\";\n    }\n}\n"
+        at = text.rindex(mark)                                          # the cursor: after the last one
+        line = text[:at].count("\n")
+        col = len(text[:at].rsplit("\n", 1)[-1]) + len(mark)
+        got = complete(StructuredDocument(text, "java"), line, col, None, context=AnalysisContext(java_index=JavaIndex()))
+        return [i.label for i in got.items]
+
+    chain = labels("        if (k == Kind.RED) return \"r\";\n        else if (k == Kind.) return \"g\";", "else if (k == Kind.")
+    assert chain.index("RED") > chain.index("GREEN") and chain.index("RED") > chain.index("BLUE")
+    alone = labels("        if (k == Kind.RED) return \"r\";\n        if (k == Kind.) return \"g\";", "        if (k == Kind.")
+    assert alone.index("RED") < alone.index("GREEN")                   # not one choice: RED's use counts for it
+    cases = labels("        switch (n) {\n            case Kind.RED: return \"r\";\n            case Kind.: return \"g\";\n        }",
+                   "            case Kind.")
+    assert cases.index("RED") > cases.index("GREEN")
+    subject = labels("        if (k.weight == 1) return \"a\";\n        else if (k.) return \"b\";", "else if (k.")
+    assert subject[0] == "weight"                                       # what the alternatives share stays first
