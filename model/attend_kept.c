@@ -1,7 +1,8 @@
 /* One decode query of block-sparse attention (model.attention.SparseAttention._decode_blocks_one)
    in one call: pick key blocks by their pooled indexer keys, score the candidates, gate them, and
    attend to the kept keys, reading the cached rows in place (no gathered copies, no intermediate
-   tensors). Float32, one row, no padding. Compiled at first use by model/native.py. */
+   tensors). Float32 (the cached keys and values float32 or bfloat16), one row, no padding.
+   Compiled at first use by model/native.py. */
 #include <math.h>
 #include <float.h>
 
@@ -32,38 +33,69 @@ static inline void prefetch_row(const float *p, int n) {
     for (int j = 0; j < n; j += 16) __builtin_prefetch(p + j, 0, 3);
 }
 
+/* bfloat16 (the upper half of a float32's bits) to float32, and float32 to bfloat16 rounded to
+   nearest even (a NaN stays a quiet NaN), as torch converts */
+static inline float bf16_f32(unsigned short x) {
+    union { unsigned u; float f; } c = { .u = (unsigned)x << 16 };
+    return c.f;
+}
+static inline unsigned short f32_bf16(float f) {
+    union { float f; unsigned u; } c = { .f = f };
+    if ((c.u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((c.u >> 16) | 0x40);
+    return (unsigned short)((c.u + 0x7fffu + ((c.u >> 16) & 1u)) >> 16);
+}
+
+/* a . b with b in bfloat16, summed in `dot`'s order */
+static inline float dot_bf16(const float *a, const unsigned short *b, int n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) acc[l] += a[j + l] * bf16_f32(b[j + l]);
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) s += a[j] * bf16_f32(b[j]);
+    return s;
+}
+
 /* Softmax attention of one query (H heads of D) over the rows cand[0..n) of k and v: every head's
    logits (each row read once), the softmax, then the weighted values (H * D a constant where this
-   is inlined: the output stays in registers). */
-static inline __attribute__((always_inline)) void attend_heads(
-        const float *q, const float *k, long k_stride, const float *v, long v_stride,
-        const long *cand, long n, int H, int D, float *out) {
-    float scale = 1.0f / sqrtf((float)D), lg[H * n], den[H], o[H * D];
-    for (long i = 0; i < n; i++) {
-        const float *kr = k + cand[i] * k_stride;
-        /* the rows read next on their way meanwhile: a later key, this key's value (the kept rows
-           are scattered blocks of a cache of several MB, mostly not in cache between steps) */
-        if (i + 8 < n) prefetch_row(k + cand[i + 8] * k_stride, H * D);
-        prefetch_row(v + cand[i] * v_stride, H * D);
-        for (int h = 0; h < H; h++) lg[h * n + i] = dot(q + h * D, kr + h * D, D) * scale;
-    }
-    for (int h = 0; h < H; h++) {
-        float *l = lg + h * n, m = -INFINITY, s = 0.0f;
-        for (long i = 0; i < n; i++) m = l[i] > m ? l[i] : m;
-        for (long i = 0; i < n; i++) { l[i] = exp_clamped(l[i] - m); s += l[i]; }
-        den[h] = s;
-    }
-    for (int j = 0; j < H * D; j++) o[j] = 0.0f;
-    for (long i = 0; i < n; i++) {
-        const float *vr = v + cand[i] * v_stride;
-        for (int h = 0; h < H; h++) {
-            float p = lg[h * n + i];
-            for (int j = 0; j < D; j++) o[h * D + j] += p * vr[h * D + j];
-        }
-    }
-    for (int h = 0; h < H; h++)
-        for (int j = 0; j < D; j++) out[h * D + j] = o[h * D + j] / den[h];
+   is inlined: the output stays in registers). Made for two cache element types KV: float, and
+   unsigned short holding bfloat16 (DOT: its dot product with a float32 vector, LOAD: to float). */
+#define ATTEND_HEADS(NAME, KV, DOT, LOAD)                                                               \
+static inline __attribute__((always_inline)) void NAME(                                                 \
+        const float *q, const void *kp, long k_stride, const void *vp, long v_stride,                   \
+        const long *cand, long n, int H, int D, float *out) {                                          \
+    const KV *k = kp, *v = vp;                                                                          \
+    float scale = 1.0f / sqrtf((float)D), lg[H * n], den[H], o[H * D];                                  \
+    long HD = (long)H * D, line = 64 / (long)sizeof(KV);                                                \
+    for (long i = 0; i < n; i++) {                                                                      \
+        const KV *kr = k + cand[i] * k_stride;                                                          \
+        /* the rows read next on their way meanwhile: a later key, this key's value (the kept rows      \
+           are scattered blocks of a cache of several MB, mostly not in cache between steps) */         \
+        if (i + 8 < n)                                                                                  \
+            for (long j = 0; j < HD; j += line) __builtin_prefetch(k + cand[i + 8] * k_stride + j, 0, 3); \
+        for (long j = 0; j < HD; j += line) __builtin_prefetch(v + cand[i] * v_stride + j, 0, 3);       \
+        for (int h = 0; h < H; h++) lg[h * n + i] = DOT(q + h * D, kr + h * D, D) * scale;              \
+    }                                                                                                   \
+    for (int h = 0; h < H; h++) {                                                                       \
+        float *l = lg + h * n, m = -INFINITY, s = 0.0f;                                                 \
+        for (long i = 0; i < n; i++) m = l[i] > m ? l[i] : m;                                           \
+        for (long i = 0; i < n; i++) { l[i] = exp_clamped(l[i] - m); s += l[i]; }                       \
+        den[h] = s;                                                                                     \
+    }                                                                                                   \
+    for (int j = 0; j < H * D; j++) o[j] = 0.0f;                                                        \
+    for (long i = 0; i < n; i++) {                                                                      \
+        const KV *vr = v + cand[i] * v_stride;                                                          \
+        for (int h = 0; h < H; h++) {                                                                   \
+            float p = lg[h * n + i];                                                                    \
+            for (int j = 0; j < D; j++) o[h * D + j] += p * LOAD(vr[h * D + j]);                        \
+        }                                                                                               \
+    }                                                                                                   \
+    for (int h = 0; h < H; h++)                                                                         \
+        for (int j = 0; j < D; j++) out[h * D + j] = o[h * D + j] / den[h];                             \
 }
+#define LOAD_F32(x) (x)
+ATTEND_HEADS(attend_heads, float, dot, LOAD_F32)
+ATTEND_HEADS(attend_heads_bf16, unsigned short, dot_bf16, bf16_f32)
 
 /* The k-th largest of a[0..n) (1 <= k <= n; a is reordered): quickselect, O(n) on average. */
 static float kth_largest(float *a, long n, long k) {
@@ -85,11 +117,11 @@ static float kth_largest(float *a, long n, long k) {
 
 /* Returns the number of kept keys; -1 if a work buffer is too small. */
 int attend_kept(const float *q, const float *iq, const float *iw,
-                const float *k, long k_stride, const float *v, long v_stride,
+                const void *k, long k_stride, const void *v, long v_stride,
                 const float *ik, long ik_stride, const float *blocks, long nb,
                 long t, long near0, long n_sel, long Bk, long W, long budget, float log_thr, int use_thr,
                 int H, int D, int Hi, int Di, float *out,
-                float *scores, long *cand, int cap) {
+                float *scores, long *cand, int cap, int kv_bf16) {
     /* 1. the n_sel best complete old blocks (descending; the first of equal scores first) */
     long top[64];
     float topv[64];
@@ -134,7 +166,9 @@ int attend_kept(const float *q, const float *iq, const float *iw,
     } else if (kept > budget) kept = 0;
     for (long s = t + 1 - W; s <= t; s++) cand[kept++] = s;
     /* 4. attention over the kept rows */
-    if (H == 4 && D == 64) attend_heads(q, k, k_stride, v, v_stride, cand, kept, 4, 64, out);
+    if (kv_bf16 && H == 4 && D == 64) attend_heads_bf16(q, k, k_stride, v, v_stride, cand, kept, 4, 64, out);
+    else if (kv_bf16) attend_heads_bf16(q, k, k_stride, v, v_stride, cand, kept, H, D, out);
+    else if (H == 4 && D == 64) attend_heads(q, k, k_stride, v, v_stride, cand, kept, 4, 64, out);
     else attend_heads(q, k, k_stride, v, v_stride, cand, kept, H, D, out);
     return (int)kept;
 }
@@ -144,14 +178,15 @@ int attend_kept(const float *q, const float *iq, const float *iw,
    (H, H, H, Hi heads, one index key, Hi weights), RoPE and the indexer's scales as
    y = (p * cos + p[perm] * sin) * scale (`rotate_joined`), write its k, v and index key at slot
    t of its cache, then `attend_kept` with the block-sparse rule of that slot. k / v / ik: the
-   rows' cache buffers (slot s of row b at kp[b] + s * H * D, ikp[b] + s * Di); blk: the rows'
+   rows' cache buffers (slot s of row b at kp[b] + s * H * D, ikp[b] + s * Di; k and v bfloat16
+   where kv_bf16, written rounded to nearest even as torch's copy rounds); blk: the rows'
    pooled block keys (nb_avail[b] of them, Di each). out (B, H * D). Returns the smallest kept
    count of any row (<= 0: a work buffer was too small, out is incomplete). */
 int attend_rows(int B, const float *p, long Wp, const float *cosj, const float *sinj,
                 const long *perm, const float *scale,
                 const long *kp, const long *vp, const long *ikp, const long *blkp, const long *nb_avail,
                 const long *tpos, long Bk, long W, long topk, float log_thr, int use_thr,
-                int H, int D, int Hi, int Di, float *out, float *scores, long *cand, int cap) {
+                int H, int D, int Hi, int Di, float *out, float *scores, long *cand, int cap, int kv_bf16) {
     long HD = (long)H * D;
     float y[Wp];
     int least = 1 << 30;
@@ -159,8 +194,18 @@ int attend_rows(int B, const float *p, long Wp, const float *cosj, const float *
         const float *pb = p + b * Wp, *cb = cosj + b * Wp, *sb = sinj + b * Wp;
         for (long j = 0; j < Wp; j++) y[j] = (pb[j] * cb[j] + pb[perm[j]] * sb[j]) * scale[j];
         long t = tpos[b];
-        float *k = (float *)kp[b], *v = (float *)vp[b], *ik = (float *)ikp[b];
-        for (long j = 0; j < HD; j++) { k[t * HD + j] = y[HD + j]; v[t * HD + j] = y[2 * HD + j]; }
+        void *k = (void *)kp[b], *v = (void *)vp[b];
+        float *ik = (float *)ikp[b];
+        if (kv_bf16) {
+            unsigned short *kh = k, *vh = v;
+            for (long j = 0; j < HD; j++) {
+                kh[t * HD + j] = f32_bf16(y[HD + j]);
+                vh[t * HD + j] = f32_bf16(y[2 * HD + j]);
+            }
+        } else {
+            float *kf = k, *vf = v;
+            for (long j = 0; j < HD; j++) { kf[t * HD + j] = y[HD + j]; vf[t * HD + j] = y[2 * HD + j]; }
+        }
         const float *iq = y + 3 * HD, *ikn = iq + (long)Hi * Di, *iw = ikn + Di;
         for (long j = 0; j < Di; j++) ik[t * Di + j] = ikn[j];
         long near0 = (t - W + 1 > 0 ? t - W + 1 : 0) / Bk * Bk;
@@ -169,7 +214,8 @@ int attend_rows(int B, const float *p, long Wp, const float *cosj, const float *
         long n_sel = (topk - W) / Bk > 1 ? (topk - W) / Bk : 1;
         if (n_sel > nb) n_sel = nb;
         int kept = attend_kept(y, iq, iw, k, HD, v, HD, ik, Di, (const float *)blkp[b], nb, t, near0, n_sel,
-                               Bk, W, topk - W, log_thr, use_thr, H, D, Hi, Di, out + b * HD, scores, cand, cap);
+                               Bk, W, topk - W, log_thr, use_thr, H, D, Hi, Di, out + b * HD, scores, cand, cap,
+                               kv_bf16);
         if (kept < least) least = kept;
     }
     return least;

@@ -37,12 +37,13 @@ from model.rope import (Angles, RopeTable, apply_rope, joined_angles, joined_rop
 class KVCache:
     """Per-layer cache of tensors shaped (B, T, ...), written at a slot position.
 
-    Buffers are allocated on the first `update` (shape, dtype and device follow the tensors),
-    and are never part of a model's state dict.
+    Buffers are allocated on the first `update` (shape, dtype and device follow the tensors; the
+    first two, an attention layer's keys and values, in `kv_dtype` where given: written rounded,
+    read back as that dtype), and are never part of a model's state dict.
     """
 
-    def __init__(self, batch_size: int, max_len: int):
-        self.batch_size, self.max_len = batch_size, max_len
+    def __init__(self, batch_size: int, max_len: int, kv_dtype: torch.dtype | None = None):
+        self.batch_size, self.max_len, self.kv_dtype = batch_size, max_len, kv_dtype
         self.buffers: list[torch.Tensor] | None = None
         # values derived from the cached slots and kept between decode steps (the pooled block
         # keys, a hierarchy unit's running sum): name -> (slots covered: [0, n), value)
@@ -55,7 +56,9 @@ class KVCache:
         if end > self.max_len:
             raise ValueError(f"KV cache holds {self.max_len} positions, asked for {end}")
         if self.buffers is None:
-            self.buffers = [x.new_zeros((self.batch_size, self.max_len, *x.shape[2:])) for x in xs]
+            self.buffers = [x.new_zeros((self.batch_size, self.max_len, *x.shape[2:]),
+                                        dtype=self.kv_dtype if i < 2 and self.kv_dtype is not None else x.dtype)
+                            for i, x in enumerate(xs)]
         for buf, x in zip(self.buffers, xs):
             buf.narrow(1, pos, end - pos).copy_(x)
         if self.memo and any(m[0] > pos for m in self.memo.values()):
@@ -265,7 +268,8 @@ class SparseAttention(nn.Module):
         for kv, t in zip(caches, slots):
             bufs = kv.buffers if kv is not None else None
             if (bufs is None or len(bufs) != 3 or kv.batch_size != 1 or t >= kv.max_len or not uses_blocks(c, t)
-                    or any(b.dtype != torch.float32 for b in bufs)):
+                    or bufs[0].dtype not in native.KV_DTYPES or bufs[1].dtype != bufs[0].dtype
+                    or bufs[0].dtype != caches[0].buffers[0].dtype or bufs[2].dtype != torch.float32):
                 return None
         perm, cos, sin, scale = self._joined_tables(p, rope, index_rope)
         blocks, counts = [], []
@@ -305,6 +309,7 @@ class SparseAttention(nn.Module):
         """Dense attention (attn_sparse=False): SDPA, causal (+ padding) mask or is_causal."""
         B, T, H, D = q.shape
         S = k.size(1)
+        k, v = k.to(q.dtype), v.to(q.dtype)                 # a cache's keys / values may be kept in bf16
         if pad_len is None and start_pos == 0 and T == S:
             y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                                is_causal=True)
@@ -351,8 +356,8 @@ class SparseAttention(nn.Module):
             n = idx.size(-1)
             rows = (idx + base).view(-1)
             # F.embedding is the fastest row gather on CPU (6x index_select, measured)
-            kg = F.embedding(rows, k_rows).view(B * n_q, n, H, D).transpose(1, 2)      # (BC, H, n, D)
-            vg = F.embedding(rows, v_rows).view(B * n_q, n, H, D).transpose(1, 2)      # (BC, H, n, D)
+            kg = F.embedding(rows, k_rows).to(q.dtype).view(B * n_q, n, H, D).transpose(1, 2)   # (BC, H, n, D)
+            vg = F.embedding(rows, v_rows).to(q.dtype).view(B * n_q, n, H, D).transpose(1, 2)   # (BC, H, n, D)
             qc = q[:, c0:c1].reshape(B * n_q, H, 1, D)                                # (BC, H, 1, D)
             y = F.scaled_dot_product_attention(qc, kg, vg, attn_mask=keep.view(B * n_q, 1, 1, n))
             out.append(y.view(B, n_q, H * D))
@@ -378,7 +383,7 @@ class SparseAttention(nn.Module):
             visible, local = key_masks(start_pos + c0, c1 - c0, Sp, self.cfg.local_window, pad_len, q.device)
             idx, keep = select_keys(scores, visible, local, self.cfg.gate_threshold, self.cfg.attn_topk)
             mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, idx, keep)  # (B, C, Sp)
-            kc, vc = k[:, :Sp], v[:, :Sp]
+            kc, vc = k[:, :Sp].to(q.dtype), v[:, :Sp].to(q.dtype)
             n_blocks = -(-Sp // Bk)
             used = F.pad(mask.any(1).any(0), (0, n_blocks * Bk - Sp)).view(n_blocks, Bk).any(1)
             if not used.all():                                                     # gather used blocks
@@ -418,6 +423,7 @@ class SparseAttention(nn.Module):
             visible = (s >= pad_len[:, None]) | (s == t)                               # (B, S)
             scores = scores.masked_fill(~visible, float("-inf"))
         keep = self._gate(scores, visible, W)
+        k, v = k.to(q.dtype), v.to(q.dtype)
         y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                            attn_mask=keep[:, None, None])               # (B, H, 1, D)
         return y.transpose(1, 2).reshape(B, 1, H * D)
@@ -495,7 +501,7 @@ class SparseAttention(nn.Module):
             s_old = scores[:-W][passed] if c.gate_threshold > 0 else scores[:-W]
             old = old[s_old.topk(c.attn_topk - W).indices]
         rows = torch.cat([old, ar[t + 1 - W:]])                                         # (n,) kept slots
-        kv = (F.embedding(rows, x.reshape(-1, H * D)).view(1, -1, H, D).transpose(1, 2) for x in (k, v))
+        kv = (F.embedding(rows, x.reshape(-1, H * D)).to(q.dtype).view(1, -1, H, D).transpose(1, 2) for x in (k, v))
         y = F.scaled_dot_product_attention(q.view(1, H, 1, D), *kv)                    # (1, H, 1, D): 4-D
         return y.view(1, 1, H * D)                                                      # takes the fused kernel
 
@@ -552,8 +558,8 @@ class SparseAttention(nn.Module):
             scores = scores.masked_fill(~visible, float("-inf"))
         keep = self._gate(scores, visible, n_local)
         # F.embedding is the fastest row gather on CPU (6x index_select, measured)
-        kg = F.embedding(rows, k_rows).view(B, K, H, D).transpose(1, 2)                  # (B, H, K, D)
-        vg = F.embedding(rows, v_rows).view(B, K, H, D).transpose(1, 2)
+        kg = F.embedding(rows, k_rows).to(q.dtype).view(B, K, H, D).transpose(1, 2)      # (B, H, K, D)
+        vg = F.embedding(rows, v_rows).to(q.dtype).view(B, K, H, D).transpose(1, 2)
         y = F.scaled_dot_product_attention(q.transpose(1, 2), kg, vg, attn_mask=keep[:, None, None])
         return y.transpose(1, 2).reshape(B, 1, H * D)
 

@@ -45,9 +45,11 @@ from typing import Callable, Sequence
 
 import torch
 
+from model.experts import packs_held
 from model.network import ModelCache, R1Model
 from model.prefix import (PrefixCache, PrefixState, TAIL_AS_ROWS, _kv_caches, cache_nbytes, common_prefix,  # noqa: F401
-                          decode_rows, prefill, prefill_row, prefill_tails, row_caches, stack_left_padded)  # (re-exported)
+                          decode_rows, fork_cache, prefill, prefill_row, prefill_tails, row_caches,
+                          stack_left_padded)  # (re-exported)
 
 
 @dataclass
@@ -97,7 +99,8 @@ def decode_step_mode(model) -> str:
     if not SparseAttention.native:
         return "eager (block-sparse decode attention: eager, switched off)"
     experts = "" if not Expert.native or native.experts_rows() is None else ", int8 experts compiled"
-    return f"eager, block-sparse decode attention {native.status()}{experts}"
+    kv = f", keys / values cached in {str(model.kv_dtype).split('.')[-1]}" if model.kv_dtype is not None else ""
+    return f"eager, block-sparse decode attention {native.status()}{experts}{kv}"
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -127,6 +130,7 @@ def _per_row(value, B: int, name: str) -> list:
 
 
 @torch.no_grad()
+@packs_held()                                    # its steps ask each routed expert's int8 pack once
 def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens: int | Sequence[int] = 64,
              temperature: float = 0.0, top_p: float = 1.0,
              level_ids: Sequence[torch.Tensor | None] | None = None,
@@ -137,7 +141,9 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
              logits_processor=None, banned_ids: Sequence[int] = (),
              prefix_cache: PrefixCache | None = None, prefix_keys: Sequence[str | None] | None = None,
              on_batch: Callable[[int], None] | None = None,
-             admit: Callable[[int], list[dict]] | None = None) -> list[GenerationResult]:
+             admit: Callable[[int], list[dict]] | None = None,
+             best_of: int | Sequence[int] = 1,
+             length_penalty: float | Sequence[float] = 1.0) -> list[GenerationResult]:
     """Generate for a batch of token-id prompts; one GenerationResult per prompt, in order.
 
     max_new_tokens, cancel, logits_processor: one value for all rows or one per row.
@@ -148,8 +154,16 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
     admit(rows decoding) is asked before every later token for rows that join the batch there
     (requests that came while it decodes; models whose rows keep their own caches only): a list
     of dicts with "prompt", "levels", "max_new_tokens", "cancel", "logits_processor", "stop_fn",
-    "prefix_key". Each is prefilled then and decodes with the others from the next step on, as it
-    would alone; their results follow the prompts' in the order admitted."""
+    "prefix_key" (optionally "best_of", "length_penalty"). Each is prefilled then and decodes
+    with the others from the next step on, as it would alone; their results follow the prompts'
+    in the order admitted.
+    best_of, length_penalty (one value or one per row; best_of: greedy decoding of a model with
+    row caches only): the row's `best_of` likeliest first tokens (after the processors) are each
+    continued greedily, as rows of the same batched steps on copies of the row's prompt cache
+    (`fork_cache`: nothing prefilled again); the row's result is the one with the highest sum of
+    its tokens' log p (the stop / eos token included, before any processor) over (token count
+    ** `length_penalty`). A processor with a `fork()` method gives each added row its own copy
+    (`fork()` after the first token's call)."""
     B = len(prompts)
     if (stop_strings or stop_fns) and decode is None:
         raise ValueError("stop_strings and stop_fns need a decode callback")
@@ -166,6 +180,10 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
     prompts = [list(p)[-keep:] for p in prompts]
     level_ids = list(level_ids) if level_ids is not None else [None] * B
     keys = list(prefix_keys) if prefix_keys is not None else [None] * B
+    origin = list(range(B))                                        # the prompt a row answers (best_of)
+    branches = [max(1, int(k)) if temperature <= 0 and row_caches(model) else 1
+                for k in _per_row(best_of, B, "best_of")]
+    penalties = [float(a) for a in _per_row(length_penalty, B, "length_penalty")]
 
     out: list[list[int]] = [[] for _ in range(B)]
     logps: list[list[float]] = [[] for _ in range(B)]             # the model's log p of each token
@@ -236,6 +254,9 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
                 cancels.append(spec.get("cancel"))
                 processors.append(spec.get("logits_processor"))
                 stop_fns.append(spec.get("stop_fn"))
+                origin.append(len(origin))
+                branches.append(max(1, int(spec.get("best_of", 1))) if temperature <= 0 else 1)
+                penalties.append(float(spec.get("length_penalty", 1.0)))
                 out.append([])
                 logps.append([])
                 reasons.append(None)
@@ -257,6 +278,28 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
                 if edited is not None:
                     logits[j] = edited
         tok = sample(logits, temperature, top_p, generator)       # (rows,)
+        forking = [(j, b) for j, b in enumerate(active) if branches[b] > 1 and reasons[b] is None]
+        if forking:                                                # best_of: more first tokens, each a row
+            added = []
+            for j, b in forking:
+                firsts_k = logits[j].topk(min(branches[b], logits.size(-1)))
+                branches[b] = 1
+                for t in firsts_k.indices[1:][torch.isfinite(firsts_k.values[1:])].tolist():
+                    n = pos[b] + step                              # the prompt's slots, nothing generated yet
+                    fork = getattr(processors[b], "fork", None)
+                    for lst, v in ((prompts, prompts[b]), (level_ids, level_ids[b]), (keys, None),
+                                   (max_new, max_new[b]), (cancels, cancels[b]), (stop_fns, stop_fns[b]),
+                                   (processors, fork() if fork is not None else processors[b]),
+                                   (origin, b), (branches, 1), (penalties, penalties[b]), (out, []), (logps, []), (reasons, None),
+                                   (texts, None), (firsts, None), (pos, pos[b]),
+                                   (states, PrefixState(states[b].ids, states[b].levels,
+                                                        fork_cache(model, states[b].cache, n)))):
+                        lst.append(v)
+                    added.append((j, t))
+                    active.append(len(prompts) - 1)
+            idx = torch.tensor([j for j, _ in added], device=dev)
+            tok = torch.cat([tok, torch.tensor([t for _, t in added], dtype=tok.dtype, device=dev)])
+            own, new_lvl = torch.cat([own, own[idx]]), torch.cat([new_lvl, new_lvl[idx]])
         for j, (b, t) in enumerate(zip(active, tok.tolist())):
             if reasons[b] is None:
                 logps[b].append(float(own[j, t]))
@@ -284,10 +327,14 @@ def generate(model: R1Model, prompts: Sequence[Sequence[int]], *, max_new_tokens
             logits = decode_rows(model, [states[b].cache for b in active], tok, [pos[b] + step for b in active],
                                  new_lvl).float()
     results = []
-    for b in range(len(prompts)):
-        if reasons[b] == "cancelled":
-            results.append(GenerationResult(out[b], "cancelled"))
+    for b0 in range(len(prompts)):
+        if origin[b0] != b0:
+            continue                                               # an added first token: in its row's group
+        group = [b for b in range(b0, len(prompts)) if origin[b] == b0 and reasons[b] != "cancelled"]
+        if not group:
+            results.append(GenerationResult(out[b0], "cancelled"))
             continue
+        b = max(group, key=lambda r: sum(logps[r]) / max(1, len(logps[r])) ** penalties[b0])
         text = texts[b] if texts[b] is not None else (decode(out[b]) if decode else None)
         results.append(GenerationResult(out[b], reasons[b] or "length", text, logps[b][:len(out[b])]))
     return results

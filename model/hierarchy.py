@@ -15,8 +15,6 @@ z_l at a unit's last token is the summary of the whole unit (`unit_summaries`).
 """
 from __future__ import annotations
 
-import itertools
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -62,6 +60,8 @@ def cached_unit_mean(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor)
     if memo is not None and memo[0] == S - 1 and torch.equal(memo[1][0], uid):
         total = memo[1][1] + y_all[:, -1].double()                                # (B, d) float64
         count = memo[1][2] + 1
+    elif y_all.size(0) == 1 and (prev := _row_sums(cache, S - 1, int(uid[0]))) is not None:
+        total, count = prev[0] + y_all[:, -1].double(), prev[1] + 1               # a batch's running sum
     elif y_all.size(0) == 1:                        # one row: sum only its unit's rows, not all S
         rows = (ids_all[0] == uid[0]).nonzero()[:, 0]
         total = y_all[0, rows].double().sum(0, keepdim=True)                       # (1, d) float64
@@ -74,11 +74,24 @@ def cached_unit_mean(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor)
     return (total / count).to(y_all.dtype)[:, None]
 
 
+def _row_sums(cache: KVCache, t: int, uid: int):
+    """(total (1, d) float64, count (1, 1)) of the unit `uid` over slots < t from the batch running
+    sums `row_unit_means` keeps ("unit_rows": (slots covered, (unit ids, totals (B, d), counts (B, 1)),
+    this cache's row)), or None where they do not cover exactly t slots of that unit."""
+    r = cache.memo.get("unit_rows")
+    if r is None or r[0] != t or r[1][0][r[2]] != uid:
+        return None
+    i = r[2]
+    return r[1][1][i:i + 1], r[1][2][i:i + 1]
+
+
 def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """`cached_unit_mean` of rows that each have their own batch-1 cache, one token each: y (B, 1, d),
     ids (B, 1), row b written at slot slots[b] of caches[b] -> (B, 1, d), each row's value as alone.
-    Rows that continue their previous step's unit (the running sum in the memo: every generated
-    token) add their token in a few ops for all of them; another row sums its unit alone."""
+    The rows' running unit sums are kept as one batch state (B, d) shared by their caches' memos
+    ("unit_rows"): a step whose rows all continue the previous step's units in the same order
+    (every generated token of a batch) adds its tokens in 2 ops; another row continues from its
+    own memo or sums its unit alone (`cached_unit_mean`)."""
     writes = [c.buffers is not None and c.batch_size == 1 and t < c.max_len for c, t in zip(caches, slots)]
     if not all(writes):
         return torch.cat([cached_unit_mean(c, *c.update(t, yb, ib)) for c, t, yb, ib in zip(caches, slots, y.split(1), ids.split(1))])
@@ -88,33 +101,36 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
         src += [yb, ib]
     torch._foreach_copy_(dst, src)                         # as `KVCache.update` of each row
     uids = ids[:, 0].tolist()
-    cont, memos = [], []
+    B = len(caches)
+    state = None                                           # the previous step's, if every row is its row b
     for b, (c, t) in enumerate(zip(caches, slots)):
         if c.memo and any(m[0] > t for m in c.memo.values()):
             c.memo = {k: m for k, m in c.memo.items() if m[0] <= t}
-        m = c.memo.get("unit_sum")
-        if m is not None and m[0] == t and (m[1][3] if len(m[1]) > 3 else int(m[1][0])) == uids[b]:
-            cont.append(b)
-            memos.append(m[1])
-    out = [None] * len(caches)
-    if cont:
-        rows = y[:, 0] if len(cont) == len(caches) else y[cont, 0]
-        total = torch.cat([m[1] for m in memos]) + rows.double()                          # (n, d) float64
-        count = torch.cat([m[2] for m in memos]) + 1                                     # (n, 1)
-        mean = (total / count).to(y.dtype)[:, None]                                      # (n, 1, d)
-        whole = len(cont) == len(caches)
-        # each row's (1, d) / (1, 1) / (1, 1, d) views: one split call each, not one slice a row
-        # (every row continues its unit: `mean` itself is the answer, its rows are not needed)
-        means = itertools.repeat(None) if whole else mean.split(1)
-        for b, m, tot, cnt, mb in zip(cont, memos, total.split(1), count.split(1), means):
-            caches[b].memo["unit_sum"] = (slots[b] + 1, (m[0], tot, cnt, uids[b]))
-            out[b] = mb
-        if whole:
-            return mean
+        r = c.memo.get("unit_rows") if b == 0 or state is not None else None
+        state = r[1] if r is not None and r[0] == t and r[2] == b and r[1][0][b] == uids[b] and (
+            b == 0 or r[1] is state) else None
+    rows = y[:, 0].double()
+    if state is not None and len(state[0]) == B:
+        total, count = state[1] + rows, state[2] + 1
+    else:
+        tots, cnts = [], []
+        for b, (c, t) in enumerate(zip(caches, slots)):
+            prev = _row_sums(c, t, uids[b])
+            m = c.memo.get("unit_sum")
+            if prev is None and m is not None and m[0] == t and (m[1][3] if len(m[1]) > 3 else int(m[1][0])) == uids[b]:
+                prev = m[1][1], m[1][2]
+            if prev is not None:
+                tots.append(prev[0] + rows[b:b + 1])
+                cnts.append(prev[1] + 1)
+            else:                                          # sums its unit's rows (and keeps that in its memo)
+                cached_unit_mean(c, c.buffers[0].narrow(1, 0, t + 1), c.buffers[1].narrow(1, 0, t + 1))
+                tots.append(c.memo["unit_sum"][1][1])
+                cnts.append(c.memo["unit_sum"][1][2])
+        total, count = torch.cat(tots), torch.cat(cnts)
+    state = (uids, total, count)
     for b, (c, t) in enumerate(zip(caches, slots)):
-        if out[b] is None:
-            out[b] = cached_unit_mean(c, c.buffers[0].narrow(1, 0, t + 1), c.buffers[1].narrow(1, 0, t + 1))
-    return torch.cat(out)
+        c.memo["unit_rows"] = (t + 1, state, b)
+    return (total / count).to(y.dtype)[:, None]
 
 
 def cached_unit_means(cache: KVCache, y_all: torch.Tensor, ids_all: torch.Tensor, T: int) -> torch.Tensor:

@@ -138,8 +138,8 @@ def block_sparse_chunk(q, k, v, iq, iw, ik, pooled, start_pos: int, S: int, cfg:
         r = scores.masked_fill(~keep, float("-inf")).masked_fill(local, float("inf"))
         top = r.topk(cfg.attn_topk, dim=-1, sorted=False).indices                 # (a set: 3-10x faster unsorted)
         keep = keep & torch.zeros_like(keep).scatter_(-1, top, True)
-    y = F.scaled_dot_product_attention(q.transpose(1, 2), k[:, slots].transpose(1, 2), v[:, slots].transpose(1, 2),
-                                       attn_mask=keep[:, None])                   # (B, H, C, D)
+    kg, vg = (x[:, slots].to(q.dtype).transpose(1, 2) for x in (k, v))             # (a bf16 cache: as q)
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), kg, vg, attn_mask=keep[:, None])   # (B, H, C, D)
     return y.transpose(1, 2).reshape(B, C, H * D)
 
 

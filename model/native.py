@@ -10,8 +10,9 @@ and the experts as ~8 ops an expert; each C function does the same in one call. 
 with the system C compiler (`cc`, -O3 for this CPU) into a per-user cache keyed by the sources,
 the flags and the CPU, so a process after the first only loads them. Without a compiler, or where
 the build fails, `attend_kept()` is None and the eager ops run (`status()` says which, and why).
-Float32; the kept keys are the eager rule's (the same selection up to float rounding of the
-scores), the attention and the experts sum in another order (differences ~1e-7).
+Float32 (the cached keys and values float32 or bfloat16: `KV_DTYPES`); the kept keys are the
+eager rule's (the same selection up to float rounding of the scores), the attention and the
+experts sum in another order (differences ~1e-7).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ SOURCE = Path(__file__).with_name("attend_kept.c")
 SOURCES = [SOURCE, SOURCE.with_name("experts_rows.c"), SOURCE.with_name("w8a8_rows.c")]   # one library
 HEADERS = [SOURCE.with_name("native_math.h")]                   # included by both (part of the cache key)
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC"]
+KV_DTYPES = (torch.float32, torch.bfloat16)   # cached keys / values the attention kernels read
 _lock = threading.Lock()
 _state: dict = {}                         # "fn": the ctypes function or None, "why": status text
 _local = threading.local()                # per-thread work buffers
@@ -83,8 +85,8 @@ def _build() -> tuple[object, str]:
         return None, why
     fn, rows, experts = lib.attend_kept, lib.attend_rows, lib.experts_rows
     P, L, I, F = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float
-    fn.argtypes = [P, P, P, P, L, P, L, P, L, P, L, L, L, L, L, L, L, F, I, I, I, I, I, P, P, P, I]
-    rows.argtypes = [I, P, L, P, P, P, P, P, P, P, P, P, P, L, L, L, F, I, I, I, I, I, P, P, P, I]
+    fn.argtypes = [P, P, P, P, L, P, L, P, L, P, L, L, L, L, L, L, L, F, I, I, I, I, I, P, P, P, I, I]
+    rows.argtypes = [I, P, L, P, P, P, P, P, P, P, P, P, P, L, L, L, F, I, I, I, I, I, P, P, P, I, I]
     experts.argtypes = [I, I, I, I, I, P, P, P, P, P, P, P, P]
     fn.restype = rows.restype = experts.restype = I
     _state["rows"], _state["experts"], _state["lib"] = rows, experts, lib
@@ -137,7 +139,7 @@ def run(q, iq, iw, k, v, ik, blocks, t: int, near0: int, nb: int, n_sel: int, Bk
     fn = attend_kept()
     H, D = q.shape[2:]
     Hi, Di = iq.shape[2:]
-    if (fn is None or q.dtype != torch.float32 or k.dtype != torch.float32 or v.dtype != torch.float32
+    if (fn is None or q.dtype != torch.float32 or k.dtype not in KV_DTYPES or v.dtype != k.dtype
             or ik.dtype != torch.float32 or blocks.dtype != torch.float32 or q.device.type != "cpu"
             or k.stride()[1:] != (H * D, D, 1) or v.stride()[1:] != (H * D, D, 1) or ik.stride(2) != 1
             or blocks.stride(2) != 1 or blocks.stride(1) != Di or H > 64):
@@ -150,14 +152,15 @@ def run(q, iq, iw, k, v, ik, blocks, t: int, near0: int, nb: int, n_sel: int, Bk
               ik.data_ptr(), ik.stride(1), blocks.data_ptr(), nb, t, near0, n_sel, Bk, W, budget,
               float("-inf") if gate_threshold <= 0 else math.log(gate_threshold),
               int(gate_threshold > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores),
-              ctypes.addressof(cand), cap)
+              ctypes.addressof(cand), cap, int(k.dtype == torch.bfloat16))
     return out if kept > 0 else None
 
 
 def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg, H: int, D: int, Hi: int, Di: int):
     """`attend_rows` on tensors (see SparseAttention._native_rows): p, cos, sin (B, W) float32
-    contiguous, perm (W,) int64, scale (W,) float32; caches: B KVCaches (float32 buffers k, v, ik,
-    batch size 1), positions: B slots, blocks: B pooled block keys (>= n_blocks[b], Di) contiguous.
+    contiguous, perm (W,) int64, scale (W,) float32; caches: B KVCaches (buffers k, v, ik, batch
+    size 1: ik float32, k and v float32 or bfloat16, the same in every row), positions: B slots,
+    blocks: B pooled block keys (>= n_blocks[b], Di) contiguous.
     Writes each row's k, v, ik at its slot; returns the attention outputs (B, 1, H*D), or None where
     the kernel is missing or a work buffer was too small (the eager ops then write the same slots again)."""
     fn = attend_rows()
@@ -176,7 +179,8 @@ def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg,
     kept = fn(B, p.data_ptr(), W, cos.data_ptr(), sin.data_ptr(), perm.data_ptr(), scale.data_ptr(),
               base, base + step, base + 2 * step, base + 3 * step, base + 4 * step, base + 5 * step,
               cfg.key_block, cfg.local_window, cfg.attn_topk, float("-inf") if thr <= 0 else math.log(thr),
-              int(thr > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores), ctypes.addressof(cand), cap)
+              int(thr > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores), ctypes.addressof(cand), cap,
+              int(caches[0].buffers[0].dtype == torch.bfloat16))
     return out if kept > 0 else None
 
 

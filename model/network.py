@@ -47,12 +47,13 @@ class R1Loss(NamedTuple):
 
 
 class ModelCache:
-    """Everything generation keeps between steps: per-layer K/V (+ indexer keys) and, per
-    hierarchy layer, the pre-pooling unit inputs with their ids. Allocated lazily."""
+    """Everything generation keeps between steps: per-layer K/V (+ indexer keys; K/V in `kv_dtype`
+    where given, e.g. bfloat16: half the bytes a decode step reads) and, per hierarchy layer, the
+    pre-pooling unit inputs with their ids. Allocated lazily."""
 
-    def __init__(self, cfg: R1Config, batch_size: int, max_len: int):
+    def __init__(self, cfg: R1Config, batch_size: int, max_len: int, kv_dtype: torch.dtype | None = None):
         self.batch_size, self.max_len = batch_size, max_len
-        self.layers = [KVCache(batch_size, max_len) for _ in range(cfg.n_layers)]
+        self.layers = [KVCache(batch_size, max_len, kv_dtype) for _ in range(cfg.n_layers)]
         self.hier = {str(i): [KVCache(batch_size, max_len) for _ in range(3)] for i in cfg.hier_layers}
 
 
@@ -82,6 +83,9 @@ class R1Model(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_loss_fn = None          # `lm_loss` or a compiled copy of it (the trainer's --compile)
         self._rope_tables: dict = {}    # (dim, device) -> RopeTable: generation looks RoPE angles up
+        # dtype of the attention keys / values in the caches `new_cache` makes (None: the compute
+        # dtype, float32: cached decoding equals the full forward); bfloat16 halves them
+        self.kv_dtype: torch.dtype | None = None
         if not any(p.is_meta for p in self.parameters()):
             self.reset_parameters()
 
@@ -97,8 +101,9 @@ class R1Model(nn.Module):
             else:
                 nn.init.normal_(p, std=std)
 
-    def new_cache(self, batch_size: int, max_len: int | None = None) -> ModelCache:
-        return ModelCache(self.cfg, batch_size, max_len or self.cfg.max_seq_len)
+    def new_cache(self, batch_size: int, max_len: int | None = None, kv_dtype: torch.dtype | None = None) -> ModelCache:
+        """A cache for generation; `kv_dtype` (default the model's `kv_dtype`): its keys / values' dtype."""
+        return ModelCache(self.cfg, batch_size, max_len or self.cfg.max_seq_len, kv_dtype or self.kv_dtype)
 
     def forward(self, input_ids, level_ids=None, cache: ModelCache | None = None, start_pos: int = 0,
                 pad_len=None, return_routing: bool = False, return_units: bool = False,

@@ -108,6 +108,33 @@ class PrefixCache:
             self.last = (reused, computed)
 
 
+def _cloned(value):
+    """A memo value with every tensor in it copied (decode steps write some in place)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_cloned(v) for v in value)
+    return value
+
+
+def fork_cache(model, cache, n: int):
+    """A new batch-1 cache of the same size whose first `n` slots (and the memo kept for them:
+    pooled block keys, the hierarchy's running unit sums) are copies of `cache`'s: a second row
+    that decodes on from the same prompt (`generate`'s `best_of`) without prefilling it again.
+    The slots after `n` are left unwritten (the row's own steps write them before reading)."""
+    out = model.new_cache(1, cache.max_len, getattr(cache.layers[0], "kv_dtype", None))
+    for dst, src in zip(_kv_caches(out), _kv_caches(cache)):
+        if src.buffers is None:
+            continue
+        dst.buffers = []
+        for buf in src.buffers:
+            new = buf.new_empty(buf.shape)
+            new.narrow(1, 0, n).copy_(buf.narrow(1, 0, n))
+            dst.buffers.append(new)
+        dst.memo = {k: _cloned(m) for k, m in src.memo.items() if m[0] <= n}
+    return out
+
+
 def _levels_array(levels, n: int) -> np.ndarray:
     if levels is None:
         return np.zeros((n, 3), dtype=np.int64)

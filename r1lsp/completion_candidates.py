@@ -309,6 +309,8 @@ def java_candidates(doc: StructuredDocument, cur: Cursor, ctx: AnalysisContext) 
     uses = ctx.java_index.member_uses if ctx.java_index is not None else {}
     for m in got.members:
         value_type = m.type.show().split("<")[0] if m.type is not None else ""
+        if expected and expected in m.returns:                          # the overload the position wants (Math.min: int)
+            value_type = expected
         if member:
             obj = m.owner == "java.lang.Object" and m.depth > 0
             out.append(_Cand(m.name, m.kind if m.kind in KINDS else "field", "member", 3.0, value_type=value_type,

@@ -301,6 +301,7 @@ def check_int8_kernels(checkpoint: Check | None = None) -> Check:
     mode = decode_step_mode(model)
     from model import w8a8
     prefill = f" ({w8a8.status()})" if chosen["prefill"] == "w8a8" else ""
+    prefill += "".join(f"; {s} decodes with {k}" for s, k in chosen.get("decode_by_shape", {}).items())
     data = {**chosen, "cpu_features": features, "shapes": "checkpoint" if cfg_dict else "r1-tiny",
             "decode_step": mode, "prefill_w8a8": w8a8.status()}
     return Check("int8 kernels", OK, f"CPU int8 runs decode: {chosen['decode']}, prefill: {chosen['prefill']}{prefill} "

@@ -166,7 +166,7 @@ class Engine(EngineGeneration, EngineRouting):
                         max_new_tokens: int = 16, stop_strings: Sequence[str] = (), *,
                         stop_fn: StopFn | None = None, temperature: float = 0.0,
                         cancel=None, logits_processor=None, prefix_key: str | None = None,
-                        cold_prompt: tuple | None = None) -> Future:
+                        cold_prompt: tuple | None = None, best_of: int = 1, length_penalty: float = 1.0) -> Future:
         """Continue `prompt_ids` ((T, 3) `level_ids` or None). Future[GenerationResult] with
         `text` set; finish_reason "eos" | "stop" | "length". `stop_fn(text)` returns the index
         to cut the text at (generation stops) or None; make it hashable to allow caching.
@@ -176,18 +176,21 @@ class Engine(EngineGeneration, EngineRouting):
         the same key: only the tokens after the common prefix are computed then. `cold_prompt`
         (ids, levels, prefix key): a shorter prompt for the same request, run instead while
         `prefix_key`'s cache holds too little of this one (see the module docstring); the
-        result's `stages["cold"]` says so."""
+        result's `stages["cold"]` says so. `best_of` / `length_penalty`: model.generate's (the
+        likeliest of the `best_of` likeliest first tokens' greedy continuations)."""
         params = {"max_new_tokens": int(max_new_tokens), "stop_strings": tuple(stop_strings),
                   "stop_fn": stop_fn, "temperature": float(temperature),
                   "logits_processor": logits_processor, "prefix_key": prefix_key,
-                  "cold_prompt": cold_prompt if prefix_key is not None else None}
+                  "cold_prompt": cold_prompt if prefix_key is not None else None,
+                  "best_of": int(best_of), "length_penalty": float(length_penalty)}
         try:
             hash(stop_fn)
             cacheable = temperature <= 0 and logits_processor is None
         except TypeError:
             cacheable = False
         return self._submit("generate", key, prompt_ids, level_ids, params, cancel,
-                            cache_parts=(tuple(params["stop_strings"]), stop_fn, params["max_new_tokens"])
+                            cache_parts=(tuple(params["stop_strings"]), stop_fn, params["max_new_tokens"], int(best_of),
+                                         float(length_penalty))
                             if cacheable else None)
 
     def submit_score(self, key: str | None, context_ids: Sequence[int], level_ids,

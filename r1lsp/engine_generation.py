@@ -42,7 +42,9 @@ class EngineGeneration:
             stop_strings=(), stop_fns=[RowStop(r.params) for r in reqs], decode=self.decode,
             cancel=[r.cancelled for r in reqs], logits_processor=[r.params.get("logits_processor") for r in reqs],
             banned_ids=banned, prefix_cache=self.prefix_cache, prefix_keys=[p[2] for p in prompts],
-            on_batch=on_batch, admit=lambda rows: self._admit(reqs, prompts, rows))
+            on_batch=on_batch, admit=lambda rows: self._admit(reqs, prompts, rows),
+            best_of=[r.params.get("best_of", 1) for r in reqs],
+            length_penalty=[r.params.get("length_penalty", 1.0) for r in reqs])
         done = time.monotonic()
         stats = self.prefix_cache.stats
         for r, res, (_, _, _, cold) in zip(reqs, results, prompts):
@@ -93,7 +95,8 @@ class EngineGeneration:
             prompts.append(p)
             specs.append({"prompt": p[0], "levels": p[1], "max_new_tokens": r.params["max_new_tokens"],
                           "cancel": r.cancelled, "logits_processor": r.params.get("logits_processor"),
-                          "stop_fn": RowStop(r.params), "prefix_key": p[2]})
+                          "stop_fn": RowStop(r.params), "prefix_key": p[2], "best_of": r.params.get("best_of", 1),
+                          "length_penalty": r.params.get("length_penalty", 1.0)})
         if specs:
             self.rows_run += len(specs)
         return specs

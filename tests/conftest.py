@@ -85,7 +85,7 @@ class StubEngine:
 
     def submit_generate(self, key, prompt_ids, level_ids=None, max_new_tokens=16, stop_strings=(), *,
                         stop_fn=None, temperature=0.0, cancel=None, logits_processor=None, prefix_key=None,
-                        cold_prompt=None):
+                        cold_prompt=None, best_of=1, length_penalty=1.0):
         from model.generate import GenerationResult
         self.requests.append(("generate", key, list(prompt_ids), level_ids))
         self.logits_processor, self.cold_prompt = logits_processor, cold_prompt

@@ -121,6 +121,21 @@ def test_a_request_sent_while_a_batch_decodes_joins_it_and_equals_one_by_one(eng
         assert engine.submit_generate(None, p, None, n).result(30).tokens == got.tokens
 
 
+def test_best_of_requests_in_a_batch_equal_model_generate_and_one_by_one(engine, reference):
+    """A request with best_of (ghost text's likeliest first tokens each continued) batched with a
+    plain one: each gets what model.generate gives it alone, and what it gets served alone."""
+    prompts = [engine.encode("def f(x):\n    return"), engine.encode("class A:\n    def")]
+    futs = [engine.submit_generate("bo0", prompts[0], None, 8, best_of=3, length_penalty=0.0),
+            engine.submit_generate("bo1", prompts[1], None, 6)]
+    got = [f.result(30) for f in futs]
+    for p, n, k, g in ((prompts[0], 8, 3, got[0]), (prompts[1], 6, 1, got[1])):
+        alone = generate(reference, [p], max_new_tokens=n, eos_id=sorted(engine.prompts.eos_ids), best_of=k,
+                         length_penalty=0.0, banned_ids=engine.prompts.banned_ids)[0].tokens
+        assert g.tokens == alone
+        one = engine.submit_generate(None, p, None, n, best_of=k, length_penalty=0.0).result(30)
+        assert one.tokens == g.tokens
+
+
 def test_per_row_stop_rule_and_stop_strings(engine):
     p = engine.encode("def f(x):\n    return ")
     free = engine.submit_generate(None, p, None, 12).result(30)

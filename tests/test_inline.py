@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from r1lsp.engine import Engine
-from r1lsp.inline import LINE_TOKENS, TypedAhead, fim_request, inline_suggestions
+from r1lsp.inline import BEST_OF, LINE_TOKENS, TypedAhead, fim_request, inline_suggestions
 from r1lsp.inline_syntax import BlockStop, adds_syntax_error, dedupe_suffix, syntactic_prefix
 from r1lsp.settings import ModelSettings
 from model.structure import StructuredDocument
@@ -235,7 +235,8 @@ def test_pause_is_called_before_the_model_and_each_token(tiny_checkpoint, monito
         calls = []
         inline_suggestions(doc, line, col, eng, max_tokens=5, timeout=30, key="p", pause=lambda: calls.append(1),
                            monitor=monitor)                 # the server's default: the monitor on
-        assert 3 <= len(calls) <= 2 + 5                        # before the prompt, the model, then per token
+        # before the prompt, the model, then per token of each row (model.generate's best_of rows)
+        assert 3 <= len(calls) <= 2 + 5 * BEST_OF
     finally:
         eng.close()
 
@@ -319,6 +320,29 @@ def test_a_generation_the_gate_would_hide_is_given_up_early():
     assert not confident.hopeless and not confident.stopper(cancel)()
     cancel.set()
     assert confident.stopper(cancel)()                                   # the caller's cancel still counts
+
+
+def test_best_of_rows_give_up_only_when_every_row_would_be_hidden():
+    """A request's rows (model.generate's best_of forks the processors): each row's watch follows
+    its own tokens; the request stops only once every row's mean is under the floor."""
+    import torch
+    from r1lsp.inline import ConfidenceWatch, _chain
+    sure = torch.zeros(64)
+    sure[1] = 12.0
+    flat = torch.zeros(64)
+    seen = []
+    watch = ConfidenceWatch(-1.0, margin=0.5, after=2)
+    first = _chain(watch, lambda ids, logits: seen.append(list(ids)))
+    first([], sure)                                                      # the first token's step, then the fork
+    second = first.fork()
+    stop = watch.stopper(None)
+    for _ in range(3):
+        first([1] if not seen[-1] else seen[-1] + [2], flat)             # row 1 writes unlikely tokens
+        second([1, 1], sure)                                             # row 2 likely ones
+    assert watch.gave_up and not watch.hopeless and not stop()
+    for _ in range(4):
+        second([1, 2], flat)
+    assert watch.hopeless and stop()
 
 
 def test_a_suggestion_that_breaks_the_syntax_keeps_its_longest_sound_start():

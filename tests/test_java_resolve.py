@@ -84,6 +84,7 @@ def members(expr: str, **kw) -> dict[str, object]:
     ("sku.", "value String"),                                     # inherited field
     ("this.", "value Order"),
     ("super.", "value Base"),
+    ("Order.this.lines.", "value List<Order.Line>"),              # qualified this
     ("Math.", "type Math"),                                       # static type name (java.lang)
     ("String.", "type String"),
     ("Order.", "type Order"),                                     # workspace type
@@ -294,6 +295,9 @@ def test_the_usage_prior_ranks_the_members_code_uses_most_first():
     ("words.add(local.|);", "String"),                            # List<String>.add(E): E substituted
     ("Math.max(local.|, 1);", None),                              # overloads that disagree: unknown
     ("String t = o == null ? null : local.", "String"),           # a branch of ?: expects the whole's type
+    ("this.| = first();", "Order.Line"),                          # assigned: the value's type
+    ("this.| = null;", None),                                     # null: any reference type
+    ("this.| += 1;", None),
 ])
 def test_expected_type_at_the_cursor(line, expected):
     before, _, after = line.partition("|")
@@ -372,3 +376,64 @@ def test_a_name_written_elsewhere_on_the_line_ranks_first():
     doc = StructuredDocument(text, "java")
     got = complete(doc, 5, len("        this."), None, context=AnalysisContext(java_index=JavaIndex()))
     assert got.items[0].label == "delimiter"
+
+
+def test_object_members_stay_last_unless_code_uses_them_on_that_type():
+    """Object's own members come after the type's (`wait`, `notify`, `hashCode` on almost every
+    type), but one that other code uses on this very type often (`Class.equals`, as in
+    `if (type.equals(Integer.TYPE))`) is ranked as the type's own members are."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+
+    def labels(decl: str, line: str) -> list[str]:
+        text = f"class A {{\n    boolean m({decl}) {{\n{line}\n    }}\n}}\n"
+        doc = StructuredDocument(text, "java")
+        got = complete(doc, 2, len(line), None, max_items=200, context=AnalysisContext(java_index=JavaIndex()))
+        return [i.label for i in got.items]
+
+    on_class = labels("Class<?> type", "        return type.")
+    assert on_class.index("equals") < on_class.index("isNestmateOf")
+    assert on_class.index("wait") > on_class.index("isNestmateOf")         # still last: nobody waits on a Class
+    on_list = labels("java.util.List<String> xs", "        return xs.")
+    assert on_list.index("getClass") > on_list.index("subList")
+
+
+def test_an_overload_returning_the_expected_type_matches_it():
+    """`int c = Math.` wants an int: Math.min's int overload matches, though its first overload
+    (in the JDK's order) returns double."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+    line = "        int c = Math.(a, b);"
+    text = "class A {\n    void m(int a, int b) {\n" + line + "\n    }\n}\n"
+    got = complete(StructuredDocument(text, "java"), 2, line.index(".") + 1, None,
+                   context=AnalysisContext(java_index=JavaIndex()))
+    labels = [i.label for i in got.items]
+    assert labels.index("min") < labels.index("multiplyExact") and labels.index("max") < labels.index("addExact")
+    ms = members("Math.")
+    assert set(ms["min"].returns) == {"double", "float", "int", "long"}
+
+
+def test_a_constant_another_branch_tests_ranks_after_the_others():
+    """`else if (k == Kind.)` after `if (k == Kind.RED)`, `case Kind.` after `case Kind.RED:`:
+    what an earlier alternative of the same choice handles is not what this one tests."""
+    from r1lsp.completion import AnalysisContext, complete
+    from model.structure import StructuredDocument
+
+    def labels(body: str, mark: str) -> list[str]:
+        text = "enum Kind { RED, GREEN, BLUE; static final Kind FIRST = RED; int weight; }\nclass A {\n    String f(Kind k, int n) {\n" \
+               + body + "\n        return \"\";\n    }\n}\n"
+        at = text.rindex(mark)                                          # the cursor: after the last one
+        line = text[:at].count("\n")
+        col = len(text[:at].rsplit("\n", 1)[-1]) + len(mark)
+        got = complete(StructuredDocument(text, "java"), line, col, None, context=AnalysisContext(java_index=JavaIndex()))
+        return [i.label for i in got.items]
+
+    chain = labels("        if (k == Kind.RED) return \"r\";\n        else if (k == Kind.) return \"g\";", "else if (k == Kind.")
+    assert chain.index("RED") > chain.index("GREEN") and chain.index("RED") > chain.index("BLUE")
+    alone = labels("        if (k == Kind.RED) return \"r\";\n        if (k == Kind.) return \"g\";", "        if (k == Kind.")
+    assert alone.index("RED") < alone.index("GREEN")                   # not one choice: RED's use counts for it
+    cases = labels("        switch (n) {\n            case Kind.RED: return \"r\";\n            case Kind.: return \"g\";\n        }",
+                   "            case Kind.")
+    assert cases.index("RED") > cases.index("GREEN")
+    subject = labels("        if (k.weight == 1) return \"a\";\n        else if (k.) return \"b\";", "else if (k.")
+    assert subject[0] == "weight"                                       # what the alternatives share stays first

@@ -294,3 +294,65 @@ def test_compiled_decode_attention_gives_the_eager_tokens(model):
     for a, b in zip(compiled, eager):
         assert a.tokens == b.tokens
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-4
+
+
+
+def _forced_first(t: int):
+    """A logits processor that makes the first token `t` (its log p stays the model's own)."""
+    def force(ids, logits):
+        if not ids:
+            out = torch.full_like(logits, float("-inf"))
+            out[t] = 0.0
+            return out
+        return None
+    return force
+
+
+def test_best_of_continues_the_likeliest_first_tokens_and_returns_the_best_scored(model):
+    """best_of: the k likeliest first tokens each continued greedily on a copy of the prompt's
+    cache (a prompt past several key blocks, its tail typed on a prefix state), each exactly as
+    that prompt decoded alone with that first token; the result is the likeliest of them."""
+    g = torch.Generator().manual_seed(9)
+    prompts = [torch.randint(0, 64, (n,), generator=g).tolist() for n in (37, 12)]
+    cache = PrefixCache()
+    generate(model, [p[:-3] for p in prompts], max_new_tokens=2, prefix_cache=cache, prefix_keys=["a", "b"])
+    got = generate(model, prompts, max_new_tokens=9, best_of=[3, 1], prefix_cache=cache, prefix_keys=["a", "b"])
+    assert got[1].tokens == generate(model, [prompts[1]], max_new_tokens=9)[0].tokens
+    _, logits, _ = prefill_row(model, prompts[0])
+    options = [generate(model, [prompts[0]], max_new_tokens=9, logits_processor=_forced_first(t))[0]
+               for t in logits.topk(3).indices.tolist()]
+    assert options[0].tokens == generate(model, [prompts[0]], max_new_tokens=9)[0].tokens     # greedy's own
+    best = max(options, key=lambda r: sum(r.logprobs))
+    assert got[0].tokens == best.tokens and got[0].logprobs == pytest.approx(best.logprobs, abs=1e-5)
+    assert len({tuple(o.tokens) for o in options}) == 3
+    # the prompt's cache kept under its key is the original row's: the next request reuses it
+    again = generate(model, [prompts[0] + [4]], max_new_tokens=5, prefix_cache=cache, prefix_keys=["a"])[0]
+    assert again.tokens == generate(model, [prompts[0] + [4]], max_new_tokens=5)[0].tokens
+
+
+def test_best_of_length_penalty_weighs_shorter_answers(model):
+    """The score is sum(log p) / count ** length_penalty, the stop (eos) token counted: 0 prefers
+    the highest total (short answers), 1 the highest mean."""
+    prompt = [3, 1, 4, 1, 5, 9, 2, 6]
+    _, logits, _ = prefill_row(model, prompt)
+    top = logits.topk(4).indices.tolist()
+    eos = generate(model, [prompt], max_new_tokens=4, logits_processor=_forced_first(top[1]))[0].tokens[2]
+    for penalty in (0.0, 1.0):
+        got = generate(model, [prompt], max_new_tokens=8, eos_id=eos, best_of=4, length_penalty=penalty)[0]
+        scored = []
+        for t in top:
+            row = generate(model, [prompt], max_new_tokens=8, eos_id=eos, logits_processor=_forced_first(t))[0]
+            lps = list(row.logprobs)
+            if row.finish_reason == "eos":                       # the eos token's own log p counts too
+                _, last, _ = prefill_row(model, prompt + row.tokens)
+                lps.append(float(last.log_softmax(-1)[eos]))
+            scored.append((sum(lps) / len(lps) ** penalty, row.tokens))
+        assert got.tokens == max(scored)[1]
+
+
+def test_best_of_one_is_greedy(model):
+    prompts = [[1, 2, 3, 4], [9, 8, 7]]
+    assert [r.tokens for r in generate(model, prompts, max_new_tokens=6, best_of=1)] == \
+        [r.tokens for r in generate(model, prompts, max_new_tokens=6)]
+    many = generate(model, prompts, max_new_tokens=6, best_of=4)
+    assert len(many) == 2 and all(len(r.tokens) == 6 for r in many)

@@ -280,6 +280,38 @@ def test_a_few_new_tokens_pool_as_the_whole_sequence_does():
         assert torch.equal(uid, ids[:, -1]) and torch.allclose(total / count, got[:, -1].double(), atol=1e-6)
 
 
+def test_rows_running_unit_sums_equal_the_whole_sequence_as_rows_come_go_and_change_units():
+    """`row_unit_means` (a batch step, each row on its own cache) keeps the rows' running sums as one
+    batch state: steps that continue it, a row changing unit, the rows reordered, a row leaving,
+    and the last row decoding alone (`cached_unit_mean`) all pool as the whole sequence does."""
+    from model.hierarchy import cached_unit_mean, row_unit_means
+    d, n0 = 5, [12, 30, 7]
+    g = torch.Generator().manual_seed(3)
+    seqs = [torch.randn(1, 60, d, generator=g) for _ in n0]
+    ids = [torch.tensor([[i // 4 for i in range(60)]]) for _ in n0]
+    ids[1][0, 33:] = 99                                     # row 1 starts a new unit at slot 33
+    caches = []
+    for y, i, n in zip(seqs, ids, n0):
+        c = KVCache(1, 64)
+        cached_unit_mean(c, *c.update(0, y[:, :n], i[:, :n]))
+        caches.append(c)
+    pos = list(n0)
+    plan = [[0, 1, 2]] * 4 + [[2, 0, 1]] * 2 + [[0, 1]] * 3 + [[1]] * 2   # reordered, row 2 leaves, row 1 alone
+    for rows in plan:
+        if len(rows) == 1:
+            b = rows[0]
+            got = cached_unit_mean(caches[b], *caches[b].update(pos[b], seqs[b][:, pos[b]:pos[b] + 1],
+                                                                 ids[b][:, pos[b]:pos[b] + 1]))
+        else:
+            y = torch.cat([seqs[b][:, pos[b]:pos[b] + 1] for b in rows])
+            i = torch.cat([ids[b][:, pos[b]:pos[b] + 1] for b in rows])
+            got = row_unit_means([caches[b] for b in rows], [pos[b] for b in rows], y, i)
+        for j, b in enumerate(rows):
+            want = causal_unit_mean(seqs[b][:, :pos[b] + 1], ids[b][:, :pos[b] + 1])[:, -1]
+            assert torch.allclose(got[j], want, atol=1e-6), (rows, b)
+            pos[b] += 1
+
+
 def test_whole_model_is_causal():
     cfg = small_cfg()
     m = sharp_model(cfg)

@@ -130,6 +130,10 @@ def test_select_kernels_sets_the_fastest_per_phase():
     for phase in ("decode", "prefill"):
         t = chosen["timings_us"][phase]
         assert chosen[phase] == min(t, key=t.get)
+    for name, mod in m.named_modules():                 # a shape that decodes faster with w8a8 gets it
+        if isinstance(mod, Int8Linear):
+            want = chosen["decode_by_shape"].get(f"{mod.out_features}x{mod.in_features}", chosen["decode"])
+            assert mod.kernels == (chosen["decode"] if "experts" in name.split(".") else want, chosen["prefill"])
     set_kernels(m, "dequant-fp32", "dequant-fp32")
     assert kernel_names(m) == {"decode": "dequant-fp32", "prefill": "dequant-fp32"}
     with pytest.raises(ValueError):
@@ -220,6 +224,39 @@ def test_compiled_experts_of_a_decode_step_equal_the_dequantized_weights_and_eac
         Expert.native = True
     assert torch.allclose(batch, fp32, atol=1e-5, rtol=1e-4)
     assert (batch - fp32).abs().max() < (int8pack - fp32).abs().max()
+
+
+@pytest.mark.skipif("int8pack" not in available_kernels(), reason="no int8pack kernel in this torch build")
+@torch.no_grad()
+def test_held_packs_are_asked_once_per_expert_and_give_the_same_outputs():
+    """`packs_held` (model.generate's decode loop): each routed expert's `Expert.packed` is asked
+    once, its first step, not at every step; the outputs are the checked path's. Outside, an edit
+    of the weights is seen at the next step."""
+    from model.experts import Expert, packs_held
+    m = small_model(3)
+    quantize_model(m, "cpu")
+    set_kernels(m, "int8pack", "dequant-fp32")
+    moe = m.blocks[0].moe
+    xs = [torch.randn(4, 1, m.cfg.d_model, generator=torch.Generator().manual_seed(i)) for i in range(5)]
+    checked = [moe(x, want_balance=False)[0] for x in xs]
+    asked = []
+    packed = Expert.packed
+    Expert.packed = lambda self: asked.append(self) or packed(self)
+    try:
+        with packs_held():
+            held = [moe(x, want_balance=False)[0] for x in xs]
+        n_held = len(asked)
+        moe(xs[0], want_balance=False)
+    finally:
+        Expert.packed = packed
+    assert all(torch.equal(a, b) for a, b in zip(held, checked))
+    assert n_held == len({id(e) for e in asked[:n_held]}) <= len(moe.experts)     # once each
+    assert len(asked) > n_held                                                     # checked again after
+    x = torch.randn(16, 1, m.cfg.d_model)
+    assert (moe.gate.route(x[:, 0])[1] == 0).any()                                  # expert 0 is routed to
+    before = moe(x, want_balance=False)[0]
+    moe.experts[0].w2.weight_int8.mul_(0)                                          # an in-place edit
+    assert not torch.equal(moe(x, want_balance=False)[0], before)
 
 
 @torch.no_grad()

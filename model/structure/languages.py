@@ -10,6 +10,7 @@ and where a language has a type resolver (Java), its own queries, loaded by `lan
 
   declarations.scm  @decl + @name + @type (@value @iterable @lambda): names with a declared type
   classes.scm       @package @import @class @field @enum_constant @method: what the workspace index keeps
+  branches.scm      @branch.test @branch.chain @branch.name: the alternatives of a switch / if-else chain (ranking)
 
 Adding a language is adding an entry and a folder; no code changes. Every capture a query
 file uses must be in its vocabulary (`VOCABULARY`): a typo fails the load, not silently the
@@ -60,6 +61,7 @@ VOCABULARY = {
     "declarations": frozenset({"decl", "decl.varargs", "decl.pattern", "name", "type", "value", "iterable", "lambda"}),
     "classes": frozenset({"package", "import", "class", "field", "enum_constant", "method"}),
     "type_uses": frozenset({"type"}),
+    "branches": frozenset({"branch.test", "branch.chain", "branch.name"}),
 }
 
 

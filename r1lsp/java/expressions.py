@@ -79,7 +79,10 @@ class ExpressionTypes:
             return self.eval(n.child_by_field_name("left"))
         if t == "field_access":
             obj = self.eval(n.child_by_field_name("object"), allow_type=True)
-            return self.select(obj, _text(n.child_by_field_name("field")), allow_type)
+            field = n.child_by_field_name("field")
+            if field is not None and field.type == "this":              # `Outer.this`: the enclosing instance
+                return self._value(obj.type) if obj is not None and obj.kind == "type" else None
+            return self.select(obj, _text(field), allow_type)
         if t in ("scoped_identifier", "scoped_type_identifier"):
             parts = [c for c in n.named_children]
             obj = self.eval(parts[0], allow_type=True) if parts else None
@@ -466,6 +469,11 @@ class ExpressionTypes:
         if p.type == "assignment_expression" and p.child_by_field_name("right") == n:
             left = self.eval(p.child_by_field_name("left"))
             return left.type if left is not None else None
+        if p.type == "assignment_expression" and p.child_by_field_name("left") == n \
+                and _text(p.child_by_field_name("operator")) == "=":
+            right = p.child_by_field_name("right")                         # `this.WORD = channel.size();`: a long
+            got = self.eval(right) if right is not None and right.type != "null_literal" else None
+            return got.type if got is not None else None
         if p.type == "return_statement":
             m = p.parent
             while m is not None and m.type not in ("method_declaration", "lambda_expression", "constructor_declaration"):

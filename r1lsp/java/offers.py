@@ -35,10 +35,11 @@ class MemberOffers:
             for m in self._declared(info, subst, static):
                 old = out.get(m.name)
                 if old is None:
-                    out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type, m.arities)
+                    out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type, m.arities, m.returns)
                 elif old.kind == m.kind == "method" and not set(m.arities) <= set(old.arities):
                     # a supertype's other overloads (ByteBuffer's position(int) over Buffer's position())
-                    out[m.name] = dataclasses.replace(old, arities=tuple(sorted(set(old.arities) | set(m.arities))))
+                    out[m.name] = dataclasses.replace(old, arities=tuple(sorted(set(old.arities) | set(m.arities))),
+                                                      returns=tuple(dict.fromkeys(old.returns + m.returns)))
             if static:
                 for simple, binary in sorted(info.nested.items()):
                     out.setdefault(simple, Member(simple, "class", binary.replace("$", "."), depth, True, info.name))
@@ -69,9 +70,11 @@ class MemberOffers:
                 overloads.setdefault(m.name, []).append(m)
         for name, ms in overloads.items():
             m = min(ms, key=lambda m: len(m.params))
+            returns = [self.return_type(x, info, subst) if not x.tparams else None for x in ms] if len(ms) > 1 else []
             out.append(Member(name, "method", self.signature(m, info, subst, len(ms)), 0, m.static, info.name,
                               self.return_type(m, info, subst) if not m.tparams else None,
-                              tuple(sorted({(len(x.params), x.varargs) for x in ms}))))
+                              tuple(sorted({(len(x.params), x.varargs) for x in ms})),
+                              tuple(dict.fromkeys(t.show().split("<")[0] for t in returns if t is not None))))
         if cacheable:
             if len(self.index.member_cache) > 4096:
                 self.index.member_cache.clear()

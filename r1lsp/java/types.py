@@ -186,6 +186,8 @@ class Member:
     owner: str = ""                                # declaring class (binary)
     type: JType | None = None
     arities: tuple = ()                            # methods: (parameter count, varargs) per overload
+    returns: tuple = ()                            # methods: the overloads' return types, shown without type
+                                                   # arguments (Math.min: double, float, int, long)
 
     def accepts(self, n: int) -> bool:
         return any(k == n or (v and n >= k - 1) for k, v in self.arities)

@@ -18,10 +18,12 @@ from .functional import FunctionalMixin
 from .lib_collections import CollectionsMixin
 from .lib_static import StaticLibMixin
 from .library import LibraryMixin
+from .loops import LoopMixin
 from .operators import OperatorMixin
 from .statements import IND, StmtMixin, indent
 from .switch import SwitchMixin
 from .types import Scope, py_name
+from .user_calls import UserCallMixin
 
 _PARSER: Parser | None = None
 
@@ -33,8 +35,8 @@ def parser() -> Parser:
     return _PARSER
 
 
-class Translator(FunctionalMixin, DeclMixin, SwitchMixin, StmtMixin, LibraryMixin, StaticLibMixin, CollectionsMixin,
-                 OperatorMixin, ExprMixin, Base):
+class Translator(FunctionalMixin, DeclMixin, SwitchMixin, StmtMixin, LoopMixin, LibraryMixin, UserCallMixin,
+                 StaticLibMixin, CollectionsMixin, OperatorMixin, ExprMixin, Base):
     """In ``checked`` mode (the repair pass after an output that did not parse) every
     statement, member and class is checked with ``ast.parse`` as it is emitted; a unit that
     does not parse is replaced by a marked ``# r1lsp: untranslated: …`` placeholder."""

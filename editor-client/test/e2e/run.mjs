@@ -10,7 +10,8 @@
 //      screenshot (test-output/e2e/*.png); read the suite's verdict
 // Exit code 0 only when the suite and every UI check passed. Env: R1LSP_PYTHON (interpreter
 // with r1lsp + torch), R1LSP_E2E_CHECKPOINT (another checkpoint than the shipped r1-tiny; the
-// ghost-text step needs one that proposes text after `    inv.` in samples/inventory.py),
+// ghost-text step needs one that proposes `self` at the default gate after `def value(` or a like
+// method start in samples/inventory.py, the ghost-member step text after `    inv.`),
 // R1LSP_E2E_TIMEOUT_S (whole run, default 900: a first run installs code-server, which took
 // 464 s on a loaded 2-core machine).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -79,10 +80,9 @@ fs.writeFileSync(path.join(ws, '.vscode/settings.json'), JSON.stringify({
   'r1lsp.model.path': checkpoint,
   'r1lsp.model.device': 'cpu',
   'r1lsp.diagnostics.debounceMs': 0,
-  // The ghost-text step checks that VS Code shows what the server proposes. The shipped
-  // r1-tiny's suggestion there is under the default confidence gate, which would hide it: the
-  // gate is switched off here (the gate itself is tested in tests/test_inline.py).
-  'r1lsp.inline.minConfidence': -100,
+  // No r1lsp.inline.minConfidence: the ghost-text steps see what a user with the default gate
+  // sees; the ghost-member step (the model's raw text under the member monitor) switches the
+  // gate off for itself.
   'r1lsp.logLevel': 'debug',
 }, null, 2));
 const userData = path.join(scratch, 'user-data');
@@ -225,6 +225,7 @@ try {
       return `suggest widget shows: ${rows.slice(0, 6).map(normalise).join(', ')}`;
     },
     'ghost-text': async ({ expected }) => ghostText(expected, 'ghost-text.png'),
+    'ghost-member': async ({ expected }) => ghostText(expected, 'ghost-member.png'),
     'ghost-line': async ({ expected }) => ghostText(expected, 'ghost-line.png'),
     translate: async () => {
       const tab = page.locator('.tabs-container .tab', { hasText: 'Counter.py' });

@@ -186,76 +186,138 @@ export async function run(): Promise<void> {
     return `first: ${labels.slice(0, 6).join(', ')}`;
   });
 
-  await check('ghost-text', async () => {
-    // inventory.py is samples/inventory.py. Member accesses on its own classes are cut after the
-    // `.`, as if the user were typing them: `inv.add("hammer", ...)` in main cut to `inv.` (then
-    // the `"apples"` and `"kite"` lines, then `self.items.append(...)` in Inventory.add cut to
-    // `self.`). There a member of Inventory has to follow (in main the lines around call `add`:
-    // the clear answer). With the member monitor the model may only write a name the analysis
-    // offers there, so the ghost text must start with a name the completion list offers at the
-    // same place, never junk such as the `(f.name)` the shipped r1-tiny proposed after `inv = `.
-    // A small model may propose nothing at a position (its continuation under the confidence
-    // gate, or no sound start of it): the step goes to the next position then, and needs one
-    // that proposes; which member the model picks (often not `add`) is named in the detail line.
-    const places: Array<[RegExp, string]> = [[/^\s*inv\.add\("hammer"/, 'inv.'], [/^\s*inv\.add\("apples"/, 'inv.'],
-      [/^\s*inv\.add\("kite"/, 'inv.'], [/^\s*self\.items\.append\(/, 'self.']];
-    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
+  // Ghost text: the line at `pattern` cut after `cut`, as if the user were typing there, asked
+  // for as a user does (Alt+\); the server's answer for that document version at the cursor.
+  // `prepare` runs after the cut, before the cursor moves there.
+  const ghostAfter = async (editor: vscode.TextEditor, pattern: RegExp, cut: string,
+    prepare?: (cursor: vscode.Position) => Promise<void>) => {
     const doc = editor.document;
+    const seen = r1.requests.inlineAnswers; // every answer after the edit counts
+    const { lineNo, col } = await cutAfter(editor, pattern, cut);
+    const cursor = new vscode.Position(lineNo, col);
+    await prepare?.(cursor);
+    const typed = doc.lineAt(lineNo).text;
+    editor.selection = new vscode.Selection(cursor, cursor);
+    editor.revealRange(new vscode.Range(cursor, cursor), vscode.TextEditorRevealType.InCenter); // drawn only when on screen
+    await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
+    const version = doc.version;
+    // The answer that counts is the one for this document version at the cursor once no
+    // ghost-text request is in flight: VS Code may have asked by itself after the edit, and the
+    // server lets a newer request for a document supersede an older one. (Asking again for the
+    // same state is no use: VS Code answers it from its cache.)
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    const answer = await waitFor(() => {
+      const a = r1.requests.lastInline;
+      return r1.requests.inlinePending === 0 && a && a.seq > seen && a.uri === doc.uri.toString() && a.version === version
+        && a.line === cursor.line && a.character === cursor.character ? a : undefined;
+    }, 90_000);
+    assert(answer, `the inline completion provider never answered at ${cursor.line + 1}:${cursor.character + 1} (v${version})`);
+    return { lineNo, col, cursor, typed, version, expected: answer.texts[0] };
+  };
+  // Hands the ghost text to run.mjs (which waits for it on screen, takes `<name>.png` and presses
+  // Tab), then checks the document holds it; the line is restored after.
+  const acceptGhost = async (name: string, doc: vscode.TextDocument, at: { lineNo: number; typed: string; version: number; expected: string }) => {
+    const ui = await uiCheckpoint(name, { expected: at.expected });
+    assert(ui !== undefined, `the runner never answered the ${name} checkpoint`);
+    const accepted = await waitFor(() => doc.version > at.version && doc.lineAt(at.lineNo).text, 30_000);
+    const want = at.typed + at.expected.split('\n')[0];
+    const inserted = doc.getText().includes(at.typed + at.expected);
+    await vscode.commands.executeCommand('workbench.action.files.revert'); // leave the file as it was
+    assert(accepted === want && inserted, `after Tab line ${at.lineNo + 1} is ${JSON.stringify(accepted)}, expected ${JSON.stringify(want)}`);
+    return ui;
+  };
+
+  await check('ghost-text', async () => {
+    // What a user with the default settings sees (the workspace sets no r1lsp.inline.minConfidence):
+    // the model's ghost text where it is confident enough. inventory.py is samples/inventory.py;
+    // a method's parameter list is cut after `(`, as if being typed: a method of a class, so its
+    // first parameter is `self`. A small model may propose nothing at a position (its continuation
+    // under the confidence gate, or dropped by the syntax filter): the step goes on to the next one
+    // and needs one that proposes. (At the default gate the shipped r1-tiny proposed `self):` at
+    // `def value_by_category(` and `def value(`, `self, …) -> None:` at `def add(`, by
+    // `r1lsp complete FILE:LINE:COL --inline --json`.)
+    const places: Array<[RegExp, string]> = [[/^\s*def value_by_category\(/, 'value_by_category('],
+      [/^\s*def value\(/, 'value('], [/^\s*def add\(/, 'add('], [/^\s*def select\(/, 'select(']];
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
     // Opening the file queues its expert routing on the model; a ghost-text request behind it
     // would time out (5 s) on these shared cores. Wait until its diagnostics are in.
     const routed = await waitFor(() => experts(pyUri).length > 0, 120_000);
     assert(routed, 'inventory.py never got its expert diagnostics');
     const empty: string[] = [];
     for (const [pattern, cut] of places) {
-      const seen = r1.requests.inlineAnswers; // every answer after the edit counts
-      const { lineNo, col } = await cutAfter(editor, pattern, cut);
-      const cursor = new vscode.Position(lineNo, col);
-      const typed = doc.lineAt(lineNo).text;
-      editor.selection = new vscode.Selection(cursor, cursor);
-      editor.revealRange(new vscode.Range(cursor, cursor), vscode.TextEditorRevealType.InCenter); // drawn only when on screen
-      await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
-      const version = doc.version;
-      // Ask as a user does (Alt+\). The answer that counts is the one for this document version
-      // at the cursor once no ghost-text request is in flight: VS Code may have asked by itself
-      // after the edit, and the server lets a newer request for a document supersede an older one.
-      // (Asking again for the same state is no use: VS Code answers it from its cache.)
-      await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-      const answer = await waitFor(() => {
-        const a = r1.requests.lastInline;
-        return r1.requests.inlinePending === 0 && a && a.seq > seen && a.uri === pyUri.toString() && a.version === version
-          && a.line === cursor.line && a.character === cursor.character ? a : undefined;
-      }, 90_000);
-      assert(answer, `the inline completion provider never answered at ${cursor.line + 1}:${cursor.character + 1} (v${version})`);
-      const expected = answer.texts[0];
-      if (!expected?.trim()) {
-        empty.push(`${lineNo + 1}:${col + 1}`);
+      const at = await ghostAfter(editor, pattern, cut);
+      if (!at.expected?.trim()) {
+        empty.push(`${at.lineNo + 1}:${at.col + 1}`);
         await vscode.commands.executeCommand('workbench.action.files.revert');
         continue;
       }
-      let offered: string[] = []; // the list at the cursor, once jedi has answered (as in python-members)
-      const settled = await waitFor(async () => {
-        const list = await listAt(pyUri, cursor);
-        offered = list.labels;
-        return !list.incomplete;
-      }, 30_000, 500);
-      assert(settled, `the list at ${typed.trim()} stayed incomplete: ${offered.slice(0, 10).join(', ')}`);
-      const member = /^[A-Za-z_]\w*/.exec(expected)?.[0];
-      assert(member !== undefined && offered.includes(member), `after "${typed.trim()}" the ghost text ${JSON.stringify(expected)} `
-        + `does not start with a name the list offers there (${offered.slice(0, 10).join(', ')}, …)`);
-      // run.mjs waits for the ghost text on screen, compares it with `expected`, takes
-      // ghost-text.png and presses Tab.
-      const ui = await uiCheckpoint('ghost-text', { expected });
-      assert(ui !== undefined, 'the runner never answered the ghost-text checkpoint');
-      const accepted = await waitFor(() => doc.version > version && doc.lineAt(lineNo).text, 30_000);
-      const want = typed + expected.split('\n')[0];
-      assert(accepted === want && doc.getText().includes(typed + expected),
-        `after Tab line ${lineNo + 1} is ${JSON.stringify(accepted)}, expected ${JSON.stringify(want)}`);
-      await vscode.commands.executeCommand('workbench.action.files.revert'); // leave the file as it was
-      return `ghost text ${JSON.stringify(expected)} after "${typed.trim()}" (line ${lineNo + 1}; none at ${empty.join(', ') || '-'}): `
-        + `${member}, a name the list offers there; Tab inserted it (${ui})`;
+      if (!/^self\b/.test(at.expected)) {
+        await vscode.commands.executeCommand('workbench.action.files.revert');
+        assert(false, `after "${at.typed.trim()}" the ghost text ${JSON.stringify(at.expected)} does not start with a method's \`self\``);
+      }
+      const ui = await acceptGhost('ghost-text', editor.document, at);
+      return `ghost text ${JSON.stringify(at.expected)} after "${at.typed.trim()}" at the default gate (line ${at.lineNo + 1}; `
+        + `none at ${empty.join(', ') || '-'}); Tab inserted it (${ui})`;
     }
-    throw new Error(`the provider proposed no ghost text at any of ${empty.join(', ')} (the syntax filter drops a junk `
-      + 'continuation; the server gives a ghost-text request 5 s: its time is in r1lsp-output.log)');
+    throw new Error(`at the default gate the provider proposed no ghost text at any of ${empty.join(', ')}`);
+  });
+
+  await check('ghost-member', async () => {
+    // The member monitor on the model's raw text: member accesses on inventory.py's own classes
+    // are cut after the `.`: `inv.add("hammer", ...)` in main cut to `inv.` (then the `"apples"`
+    // and `"kite"` lines, then `self.items.append(...)` in Inventory.add cut to `self.`). There a
+    // member of Inventory has to follow (in main the lines around call `add`: the clear answer).
+    // With the monitor the model may only write a name the analysis offers there, so the ghost
+    // text must start with a name the completion list offers at the same place, never junk such as
+    // the `(f.name)` the shipped r1-tiny proposed after `inv = `. This step is about the model's
+    // raw text, so it switches the confidence gate off (-100) for itself: at the default gate the
+    // shipped r1-tiny's text at these positions is withheld (mean log-probability -3.5 to -9).
+    // Which member the model picks (often not `add`) is named in the detail line.
+    const config = vscode.workspace.getConfiguration('r1lsp');
+    await config.update('inline.minConfidence', -100, vscode.ConfigurationTarget.Workspace);
+    try {
+      const client = r1.controller.client!;
+      const gated = await waitFor(async () => (await client.sendRequest<{ inline: { minConfidence: number } }>('r1lsp/settings'))
+        ?.inline.minConfidence === -100, 30_000, 500);
+      assert(gated, 'the server never took r1lsp.inline.minConfidence = -100');
+      const places: Array<[RegExp, string]> = [[/^\s*inv\.add\("hammer"/, 'inv.'], [/^\s*inv\.add\("apples"/, 'inv.'],
+        [/^\s*inv\.add\("kite"/, 'inv.'], [/^\s*self\.items\.append\(/, 'self.']];
+      const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(pyUri));
+      const empty: string[] = [];
+      for (const [pattern, cut] of places) {
+        // The list at the cursor first, until jedi has answered (as in python-members): as when
+        // the user types the `.`, which asks for it. The monitor reads the members from that
+        // analysis, which a ghost-text request waits for only r1lsp.python.analysisBudgetMs.
+        let offered: string[] = [];
+        let settled = false;
+        const at = await ghostAfter(editor, pattern, cut, async (cursor) => {
+          settled = (await waitFor(async () => {
+            const list = await listAt(pyUri, cursor);
+            offered = list.labels;
+            return !list.incomplete;
+          }, 30_000, 500)) === true;
+        });
+        if (!at.expected?.trim()) {
+          empty.push(`${at.lineNo + 1}:${at.col + 1}`);
+          await vscode.commands.executeCommand('workbench.action.files.revert');
+          continue;
+        }
+        const member = /^[A-Za-z_]\w*/.exec(at.expected)?.[0];
+        if (!settled || member === undefined || !offered.includes(member)) {
+          await vscode.commands.executeCommand('workbench.action.files.revert');
+          assert(settled, `the list at ${at.typed.trim()} stayed incomplete: ${offered.slice(0, 10).join(', ')}`);
+          assert(false, `after "${at.typed.trim()}" the ghost text ${JSON.stringify(at.expected)} `
+            + `does not start with a name the list offers there (${offered.slice(0, 10).join(', ')}, …)`);
+        }
+        const ui = await acceptGhost('ghost-member', editor.document, at);
+        return `ghost text ${JSON.stringify(at.expected)} after "${at.typed.trim()}" (line ${at.lineNo + 1}; none at ${empty.join(', ') || '-'}): `
+          + `${member}, a name the list offers there; Tab inserted it (${ui})`;
+      }
+      throw new Error(`the provider proposed no ghost text at any of ${empty.join(', ')} (the syntax filter drops a junk `
+        + 'continuation; the server gives a ghost-text request 5 s: its time is in r1lsp-output.log)');
+    } finally {
+      await config.update('inline.minConfidence', undefined, vscode.ConfigurationTarget.Workspace);
+    }
   });
 
   await check('ghost-line', async () => {
@@ -263,40 +325,24 @@ export async function run(): Promise<void> {
     // and is the right line: `Item dearest = items.stream().max(byPrice).orElseThrow();` cut after
     // `max(`, as if typed there; the line above (`Item cheapest = items.stream().min(byPrice)...`)
     // says how it goes on, and the server copies its rest with the names renamed
-    // (r1lsp.line_retrieval; tests/test_server_completion.py asks the same over LSP).
+    // (r1lsp.line_retrieval; tests/test_server_completion.py asks the same over LSP). A copied
+    // line has its own gate: a user with the default settings sees it.
     const uri = vscode.Uri.file(path.join(root, 'Inventory.java'));
     const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
     const doc = editor.document;
     const pattern = /^\s*Item dearest = items\.stream\(\)\.max\(/;
-    const original = doc.getText();
     const lineNo0 = Array.from({ length: doc.lineCount }, (_, i) => i).find((i) => pattern.test(doc.lineAt(i).text));
     assert(lineNo0 !== undefined, 'Inventory.java has no `Item dearest = ...max(` line');
     const whole = doc.lineAt(lineNo0).text;
-    const { lineNo, col } = await cutAfter(editor, pattern, 'max(');
-    const want = whole.slice(col);
-    const cursor = new vscode.Position(lineNo, col);
-    editor.selection = new vscode.Selection(cursor, cursor);
-    editor.revealRange(new vscode.Range(cursor, cursor), vscode.TextEditorRevealType.InCenter);
-    await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
-    const seen = r1.requests.inlineAnswers;
-    const version = doc.version;
-    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-    const answer = await waitFor(() => {
-      const a = r1.requests.lastInline;
-      return r1.requests.inlinePending === 0 && a && a.seq > seen && a.uri === uri.toString() && a.version === version
-        && a.line === cursor.line && a.character === cursor.character ? a : undefined;
-    }, 90_000);
-    assert(answer, `the inline completion provider never answered at ${lineNo + 1}:${col + 1} (v${version})`);
-    const expected = answer.texts[0];
-    assert(expected === want, `after "${whole.slice(0, col).trim()}" the ghost text is ${JSON.stringify(expected)}, `
-      + `the line goes on ${JSON.stringify(want)}`);
-    const ui = await uiCheckpoint('ghost-line', { expected });
-    assert(ui !== undefined, 'the runner never answered the ghost-line checkpoint');
-    const accepted = await waitFor(() => doc.version > version && doc.getText() === original, 30_000);
-    await vscode.commands.executeCommand('workbench.action.files.revert');
-    assert(accepted, `after Tab line ${lineNo + 1} is ${JSON.stringify(doc.lineAt(lineNo).text)}, expected ${JSON.stringify(whole)}`);
-    return `ghost text ${JSON.stringify(expected)} after "${whole.slice(0, col).trim()}" (line ${lineNo + 1}): the line's rest; `
-      + `Tab restored the line (${ui})`;
+    const at = await ghostAfter(editor, pattern, 'max(');
+    const want = whole.slice(at.col);
+    if (at.expected !== want) {
+      await vscode.commands.executeCommand('workbench.action.files.revert');
+      assert(false, `after "${at.typed.trim()}" the ghost text is ${JSON.stringify(at.expected)}, the line goes on ${JSON.stringify(want)}`);
+    }
+    const ui = await acceptGhost('ghost-line', doc, at);
+    return `ghost text ${JSON.stringify(at.expected)} after "${at.typed.trim()}" at the default gate (line ${at.lineNo + 1}): `
+      + `the line's rest; Tab restored the line (${ui})`;
   });
 
   await check('translate', async () => {
