@@ -51,7 +51,8 @@ from r1lsp.token_window import encode_window
 from r1lsp.java.import_line import import_rest
 from r1lsp.line_retrieval import in_prose, retrieved_line
 from r1lsp.monitor import MemberMonitor
-from r1lsp.inline_syntax import BlockStop, adds_syntax_error, bracket_context, dedupe_suffix, syntactic_prefix
+from r1lsp.inline_syntax import (BlockStop, adds_syntax_error, before_comment, bracket_context, dedupe_suffix,
+                                 syntactic_prefix)
 from model.structure import StructuredDocument
 from model.structure.text_index import decode, utf8_bytes
 
@@ -326,6 +327,12 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
     if not text.strip():
         log.debug("ghost text dropped: %r is what follows the cursor", res.text)
         return []
+    code = before_comment(text, doc.language)
+    if code != text:
+        log.debug("ghost text cut to %r: the rest of %r is a comment", code, text)
+        if not code.strip():
+            return []
+        text = code
 
     def gated(kept: str) -> float | None:
         """The confidence of `kept`, None when the gate hides it."""

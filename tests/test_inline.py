@@ -7,7 +7,7 @@ import torch
 
 from r1lsp.engine import Engine
 from r1lsp.inline import BEST_OF, LINE_TOKENS, TypedAhead, fim_request, inline_suggestions
-from r1lsp.inline_syntax import BlockStop, adds_syntax_error, dedupe_suffix, syntactic_prefix
+from r1lsp.inline_syntax import BlockStop, adds_syntax_error, before_comment, dedupe_suffix, syntactic_prefix
 from r1lsp.settings import ModelSettings
 from model.structure import StructuredDocument
 
@@ -145,6 +145,21 @@ def test_stop_rule_ignores_brackets_in_strings_and_comments():
 def test_generated_tail_equal_to_the_suffix_is_trimmed(stub_engine):
     assert ghost("def f(a, b):\n    return g(a, |)\n", "python", "b)\n", stub_engine) == ["b"]
     assert ghost("class A { int f(int x) { return h(x, |); } }", "java", "1);", stub_engine) == ["1"]
+
+
+def test_the_models_comments_are_not_shown_its_code_before_one_is(stub_engine):
+    src = "def f(a, b):\n    wanted = a\n    return|\n"
+    assert ghost(src, "python", " # type: ignore[str]\n", stub_engine) == []
+    assert ghost(src, "python", " wanted  # the total\n", stub_engine) == [" wanted"]
+    assert ghost(JAVA, "java", "x++; // one more\n", stub_engine) == ["x++;"]
+    assert ghost(JAVA, "java", "/** The value. */\n", stub_engine) == []
+
+
+def test_before_comment_skips_markers_inside_strings():
+    assert before_comment('x = "#no"  # yes', "python") == 'x = "#no"'
+    assert before_comment('s = "//x" /* c */ + 1;', "java") == 's = "//x"'
+    assert before_comment("print(a)", "python") == "print(a)"
+    assert before_comment("a # b", "java") == "a # b"                   # not Java's comment
 
 
 def test_dedupe_suffix():
