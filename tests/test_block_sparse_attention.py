@@ -137,23 +137,21 @@ def test_the_compiled_one_row_decode_step_equals_the_eager_ops(threshold):
         return torch.cat([attn._gathered(q[:, t:t + 1], k[:, :t + 1], v[:, :t + 1], iq[:, t:t + 1],
                                          iw[:, t:t + 1], ik[:, :t + 1], t, None) for t in range(100, 200)], 1)
 
-    compiled = steps()
-    SparseAttention.native = False
-    try:
-        eager = steps()
-    finally:
-        SparseAttention.native = True
-    assert torch.allclose(compiled, eager, atol=1e-5)
+    def compiled_and_eager():
+        compiled = steps()
+        SparseAttention.native = False
+        try:
+            eager = steps()
+        finally:
+            SparseAttention.native = True
+        assert torch.allclose(compiled, eager, atol=1e-5)
+        return compiled
+
+    compiled = compiled_and_eager()
     full = attn._blocks(q, k, v, iq, iw, ik, 0, None, False)[0]
     assert torch.allclose(full[:, 100:], compiled, atol=1e-5)
     k, v = k.to(torch.bfloat16), v.to(torch.bfloat16)                  # keys / values kept in bf16: the
-    compiled = steps()                                                 # kernel reads them as the eager ops do
-    SparseAttention.native = False
-    try:
-        eager = steps()
-    finally:
-        SparseAttention.native = True
-    assert torch.allclose(compiled, eager, atol=1e-5)
+    compiled_and_eager()                                               # kernel reads them as the eager ops do
 
 
 @native_built
