@@ -322,13 +322,16 @@ def _linear_calls(model, fn):
 def bench_loop(reps: int, new_tokens: int) -> dict:
     """prefill 512 / decode (batch 1 and 8) through model.generate's pieces, int8 vs bf16 vs fp32,
     timed alternately; the decode step's own matmuls replayed alone; MFU against the GEMM probe."""
+    from model.experts import packs_held
     from model.generate import decode_one, decode_rows, prefill_row
     fp32, int8, bf16, tok, chosen = _loop_models()
     models = {"int8": int8, "bf16": bf16, "fp32": fp32}
     prompts = _prompts(tok, fp32.cfg.vocab_size, 8, 512)
     p0 = prompts[0]
     out: dict = {"kernels": {k: chosen[k] for k in ("decode", "prefill")}, "kernel_timings_us": chosen["timings_us"]}
-    with torch.inference_mode():
+    # inside `packs_held`, as model.generate runs its prefill and steps (each routed expert's int8
+    # pack asked once per loop, not at every step of every layer)
+    with torch.inference_mode(), packs_held():
         pre = {k: [] for k in models}
         pre_cpu = {k: [] for k in models}                # thread CPU time: what other jobs do not add
         for _ in range(2 * reps + 1):                    # (a prefill is short: more samples, a steadier median)
