@@ -121,7 +121,8 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
                 prev = m[1][1], m[1][2]
             if prev is not None:
                 tots.append(prev[0] + rows[b:b + 1])
-                cnts.append(prev[1] + 1)
+                cnts.append(prev[1] + 1)                   # kept for a later row at the next slot of
+                c.memo["unit_sum"] = (t + 1, (ids[b:b + 1, 0], tots[-1], cnts[-1], uids[b]))   # the same cache
             else:                                          # sums its unit's rows (and keeps that in its memo)
                 cached_unit_mean(c, c.buffers[0].narrow(1, 0, t + 1), c.buffers[1].narrow(1, 0, t + 1))
                 tots.append(c.memo["unit_sum"][1][1])

@@ -312,6 +312,29 @@ def test_rows_running_unit_sums_equal_the_whole_sequence_as_rows_come_go_and_cha
             pos[b] += 1
 
 
+def test_a_typed_tail_as_rows_of_one_cache_continues_the_units_running_sum(monkeypatch):
+    """A typed tail runs as rows of one document's cache at consecutive slots (`prefill_tails`):
+    each row continues the previous row's running sum of its unit, none sums the unit's rows again,
+    and every row pools as the whole sequence does."""
+    import model.hierarchy as hierarchy
+    d, n = 5, 20
+    g = torch.Generator().manual_seed(4)
+    y_all = torch.randn(1, 40, d, generator=g)
+    ids = torch.tensor([[i // 16 for i in range(40)]])                # slots 16-31: one unit
+    c = KVCache(1, 64)
+    hierarchy.cached_unit_mean(c, *c.update(0, y_all[:, :n], ids[:, :n]))
+    summed = []
+    whole = hierarchy.cached_unit_mean
+    monkeypatch.setattr(hierarchy, "cached_unit_mean", lambda *a: summed.append(1) or whole(*a))
+    for tail in (range(n, n + 3), range(n + 3, n + 9)):               # two keystrokes' tails
+        slots = list(tail)
+        got = hierarchy.row_unit_means([c] * len(slots), slots, y_all[0, slots][:, None], ids[0, slots][:, None])
+        for j, t in enumerate(slots):
+            want = causal_unit_mean(y_all[:, :t + 1], ids[:, :t + 1])[:, -1]
+            assert torch.allclose(got[j], want, atol=1e-6), t
+    assert summed == []
+
+
 def test_whole_model_is_causal():
     cfg = small_cfg()
     m = sharp_model(cfg)
