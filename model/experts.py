@@ -272,19 +272,16 @@ def packs_held():
 def _packs(experts, indices):
     """{expert: `Expert.packed`} of the experts `indices` routes to, or None if any has none."""
     out, mods = {}, list(experts)                   # (a ModuleList's [] costs as much as the check)
-    held = _held.packs
+    held, known = _held.packs, {}                   # outside `packs_held`: asked afresh each call
     if held is not None:
         got = held.get(id(experts))
         if got is None or got[0] is not experts:
             got = held[id(experts)] = (experts, {})
         known = got[1]
     for e in sorted(set(indices.flatten().tolist())):
-        if held is not None:
-            p = known.get(e, False)
-            if p is False:
-                p = known[e] = mods[e].packed() if isinstance(mods[e], Expert) else None
-        else:
-            p = mods[e].packed() if isinstance(mods[e], Expert) else None
+        p = known.get(e, False)
+        if p is False:
+            p = known[e] = mods[e].packed() if isinstance(mods[e], Expert) else None
         if p is None:
             return None
         out[e] = p
