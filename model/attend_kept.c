@@ -277,3 +277,9 @@ int attend_rows(int B, const float *p, long Wp, const float *cosj, const float *
     }
     return least;
 }
+
+/* A decode step's per-row cache writes in one call: row b of src (B rows, src_stride bytes apart)
+   copied, row_bytes of it, to the address dst[b] (a slot of row b's own cache buffer). */
+void copy_rows(int B, const char *src, long src_stride, long row_bytes, const long *dst) {
+    for (int b = 0; b < B; b++) memcpy((void *)dst[b], src + (long)b * src_stride, (size_t)row_bytes);
+}
