@@ -67,10 +67,21 @@ def test_a_word_being_typed_is_completed_not_renamed():
     assert retrieved_line(doc, offset) is None
 
 
-def test_nothing_is_copied_into_strings_comments_or_before_text():
-    src = 'def f():\n    """total = 1\n    total = 2\n    tot|\n    """\n'
+def test_inside_a_string_only_lines_that_agree_are_copied_and_nothing_into_comments_or_before_text(stub_engine):
+    # a docstring's prose repeats itself (`See Also:`, a parameter's words): where the lines
+    # that start alike agree, their rest, without the model
+    src = 'def f(a):\n    """One.\n\n    See Also: g\n    """\n\n\ndef g(a):\n    """Two.\n\n    See|\n    """\n'
+    doc, line, col, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset).text == " Also: g"
+    eng = stub_engine("junk")
+    assert [s.text for s in inline_suggestions(doc, line, col, eng, retrieval=True, min_confidence=-1.0)] \
+        == [" Also: g"] and eng.requests == []
+    src = 'def f():\n    """total = 1\n    total = 2\n    total = 3\n    tot|\n    """\n'
     doc, _, _, offset = doc_with_cursor(src, "python")
-    assert retrieved_line(doc, offset) is None
+    assert retrieved_line(doc, offset) is None                                  # they disagree
+    src = 'def f():\n    # See Also: g\n    # See Also: g\n    # See|\n    pass\n'
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset) is None                                  # a comment
     src = "def f(a):\n    total = a + 1\n    total| + 3\n"
     doc, _, _, offset = doc_with_cursor(src, "python")
     assert retrieved_line(doc, offset) is None
@@ -125,9 +136,9 @@ def test_a_doctest_line_is_code_its_examples_are_sources():
     assert retrieved_line(doc, offset).text == "3, 4)"                          # two ways: the nearest
     doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|", "    >>> pair(1|"), "python")
     assert retrieved_line(doc, offset).text == ", 2)"
-    # the prose of the docstring is still no place for a copied line
+    # in the docstring's prose the examples are sources too, as any line inside a string
     doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|", "    pair(1|"), "python")
-    assert retrieved_line(doc, offset) is None
+    assert retrieved_line(doc, offset).text == ", 2)"
     # and the examples are sources for code too
     doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|\n", "").replace("return (a, b)", "pair(1|"), "python")
     assert retrieved_line(doc, offset).text == ", 2)"
