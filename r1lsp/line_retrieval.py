@@ -76,7 +76,8 @@ import re
 import threading
 from dataclasses import dataclass
 
-from r1lsp.inline_syntax import closing_rest
+from model.structure.text_index import decode
+from r1lsp.inline_syntax import closing_rest, open_calls
 from r1lsp.workspace_lines import MAX_LINE_CHARS, first_token  # longer lines (data, minified code) are no sources
 
 MAX_RENAMES = 2
@@ -294,7 +295,6 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
     the lines of the workspace's other files (`workspace`, see `line_candidates`) vote too, under
     the language's `WORKSPACE_MIN_EVIDENCE`; then `closers`: `closing_rest`. A renamed line's
     rest needs at least the language's `RENAMED_MIN_EVIDENCE` too. Inside a string: `_prose_line`."""
-    from model.structure.text_index import decode
 
     data = doc.data
     line_end = data.find(b"\n", offset)
@@ -309,7 +309,7 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
         return None
     row = data.count(b"\n", 0, offset)
     if in_prose(doc, offset):
-        return _prose_line(doc, row, typed, others, min_evidence, offset)
+        return _prose_line(doc, row, typed, others, min_evidence, offset, workspace)
     raw = _lines(doc.text)
 
     def in_code(i: int) -> bool:
@@ -330,26 +330,86 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
             return wide[0]
     if closers:
         rest = closing_rest(typed, doc.language)
-        if rest:
+        if rest and not _call_lacks_arguments(doc, typed):
             return LineCandidate(rest, 1.0, 1.0, 0, False, len(_tokens(typed.strip())), closing=True)
     return None
 
 
+_REQUIRED: collections.OrderedDict = collections.OrderedDict()    # text -> {function name: fewest required}
+
+
+def _required_arguments(doc) -> dict[str, int]:
+    """The document's own functions and methods (tags.scm's `@definition.function`) by name: the
+    fewest arguments a call must pass (parameters without a default; `self` / `cls` not counted;
+    of the definitions of a name, the fewest). Kept for the last few texts (~15 ms for a
+    256 KB file)."""
+    from tree_sitter import QueryCursor
+
+    from model.structure.languages import language_query
+    from r1lsp.completion_rank import parameter_range
+
+    with _LOCK:
+        hit = _REQUIRED.get(doc.text)
+    if hit is not None:
+        return hit
+    out: dict[str, int] = {}
+    found = QueryCursor(language_query(doc.language, "tags")).captures(doc.tree.root_node)
+    for node in found.get("definition.function", []):
+        while node is not None and node.child_by_field_name("parameters") is None:
+            node = node.child_by_field_name("definition")               # a decorated definition
+        name = node.child_by_field_name("name") if node is not None else None
+        if name is None:
+            continue
+        text = decode(node.child_by_field_name("parameters").text).strip()
+        for implicit in ("self", "cls"):
+            text = re.sub(rf"^\(\s*{implicit}\s*(,|(?=\)))", "(", text)
+        got = parameter_range(decode(name.text) + text)
+        if got is not None:
+            key = decode(name.text)
+            out[key] = min(out.get(key, got[0]), got[0])
+    with _LOCK:
+        _REQUIRED[doc.text] = out
+        while len(_REQUIRED) > 4:
+            _REQUIRED.popitem(last=False)
+    return out
+
+
+def _call_lacks_arguments(doc, line: str) -> bool:
+    """Whether a call that `line` left open passes fewer arguments than the document's own
+    function of that name needs (`arg_val(target, spec` with `def arg_val(target, arg, scope)`):
+    its closers would end it too early. Dev split, every cut of every Python line where
+    `closing_rest` closes: 1,515 such cuts, 47 of them (3.1 %) exact, vs 7,604 of 24,829 (30.6 %)
+    elsewhere."""
+    calls = open_calls(line, doc.language)
+    if not calls or doc.tree is None:
+        return False
+    need = _required_arguments(doc)
+    return any(written < need.get(name, 0) for name, written in calls)
+
+
 def _prose_line(doc, row: int, typed: str, others: tuple[str, ...], min_evidence: float | None,
-                offset: int) -> LineCandidate | None:
+                offset: int, workspace=None) -> LineCandidate | None:
     """The rest of a line inside a string (a docstring's prose, its doctest output) where the
     lines of the document and `others` that start alike, prose or code, agree on it: docstrings
-    repeat themselves (`See Also:`, a parameter's description, an example's output). Not in
-    comments, and not for a language without a `PROSE_MIN_EVIDENCE` (Java's strings are messages).
-    Dev split, Python, 1,947 positions inside strings (every file, 30 % of the lines): a
-    candidate at 832; evidence >= 0: 338 shown, 201 exact, edit similarity 78.4 where shown
-    (>= 0.3: 237, 166, 85.8; >= -0.5: 453, 217, 70.6). Over LSP (`bench/completion_quality.py
-    --split dev --lines-only --lines 300`): Python line edit similarity 23.9 -> 27.1, exact
-    16.7 -> 19.0 %, shown 49.5 -> 51.5 %, edit similarity where shown 73.8 -> 74.0."""
+    repeat themselves (`See Also:`, `.. note::`, a parameter's description, an example's output);
+    where they do not, with the workspace's lines too (`workspace`, as for code: the second tier,
+    not after a lone first token), under the same gate. Not in comments, and not for a language
+    without a `PROSE_MIN_EVIDENCE` (Java's strings are messages). Dev split, Python, 1,947
+    positions inside strings (every file, 30 % of the lines): file and folder only, a candidate at
+    832; evidence >= 0: 338 shown, 201 exact, edit similarity 78.4 where shown (>= 0.3: 237, 166,
+    85.8; >= -0.5: 453, 217, 70.6); with the workspace tier at 0 too: 377, 233, 79.8 (at 0.5:
+    349, 210, 78.9). Over LSP (`bench/completion_quality.py --split dev --lines-only --lines
+    300`), file and folder only: Python line edit similarity 23.9 -> 27.1, exact 16.7 -> 19.0 %,
+    shown 49.5 -> 51.5 %, edit similarity where shown 73.8 -> 74.0."""
     gate = PROSE_MIN_EVIDENCE.get(doc.language) if min_evidence is None else min_evidence
     if gate is None or not in_prose(doc, offset, comments=False):
         return None
     cands = line_candidates(doc.text, row, typed, doc.language, others)
+    if cands and cands[0].evidence >= gate:
+        return cands[0]
+    if workspace is None or typed.strip() == first_token(typed.strip()):
+        return None
+    cands = line_candidates(doc.text, row, typed, doc.language, others, workspace=workspace)
     return cands[0] if cands and cands[0].evidence >= gate else None
 
 

@@ -1,7 +1,7 @@
 """Ghost text copied from the lines around (r1lsp.line_retrieval): what a user typing a line
 that other lines already wrote sees, with and without the model."""
 from r1lsp.inline import inline_suggestions
-from r1lsp.inline_syntax import closing_rest
+from r1lsp.inline_syntax import closing_rest, open_calls
 from r1lsp.line_retrieval import MIN_EVIDENCE, RENAMED_MIN_EVIDENCE, line_candidates, retrieved_line
 from model.structure import StructuredDocument
 
@@ -168,6 +168,31 @@ def test_a_line_that_only_lacks_its_brackets_gets_them():
     # copied lines come first: another line that goes on differently wins
     doc, _, _, offset = doc_with_cursor("def f(values):\n    n = sum(values, start)\n" + src.split("\n", 1)[1], "python")
     assert retrieved_line(doc, offset).text == ", start)"
+
+
+def test_closers_wait_for_the_arguments_the_file_s_own_function_needs():
+    src = ("class Box:\n    def put(self, item, where=None):\n        pass\n\n\n"
+           "def area(w, h, scale=1):\n    return w * h * scale\n\n\n"
+           "def f(a, box):\n    x = area(a|\n")
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset) is None                                  # area needs h too
+    doc, _, _, offset = doc_with_cursor(src.replace("area(a|", "area(a, a|"), "python")
+    assert retrieved_line(doc, offset).text == ")"
+    doc, _, _, offset = doc_with_cursor(src.replace("area(a|", "area(len(a|"), "python")
+    assert retrieved_line(doc, offset) is None                                  # the outer call
+    doc, _, _, offset = doc_with_cursor(src.replace("x = area(a|", "box.put(a|"), "python")
+    assert retrieved_line(doc, offset).text == ")"                              # self is not passed
+    doc, _, _, offset = doc_with_cursor(src.replace("area(a|", "area(*a|"), "python")
+    assert retrieved_line(doc, offset).text == ")"                              # unpacked: any count
+
+
+def test_open_calls_name_the_calls_a_line_left_open():
+    assert open_calls("x = f(a, g.h(b", "python") == [("f", 2), ("h", 1)]
+    assert open_calls("if isinstance(seq, (tuple, list", "python") == [("isinstance", 2)]   # a tuple: no call
+    assert open_calls("print(a, ", "python") == [("print", 1)]
+    assert open_calls("f(*args, b", "python") == []
+    assert open_calls("while (a", "python") == []
+    assert open_calls("f('(', a", "python") == [("f", 2)]
 
 
 def test_a_retrieved_line_has_its_own_gate_not_the_models(stub_engine):
