@@ -379,10 +379,12 @@ def sample_mask(offsets: np.ndarray, header_bytes: int) -> np.ndarray:
 
 def encode(out: Path, tokenizer: Path = DEFAULT_TOKENIZER, max_minutes: float = 0.0, fim_rate: float = 0.5,
            fim_window_kb: float = 4.0, seed: int = 0, map_structure=None, log=print,
-           only: Iterable[str] | None = None) -> dict:
+           only: Iterable[str] | None = None, path_prefixes: Iterable[str] | None = None) -> dict:
     """Stage 2: ``shards/<package>.npz`` for each gathered package without one (train packages
     after val ones, small before large, so a bounded run ends with usable splits); ``only``: just
-    these package names."""
+    these package names; ``path_prefixes``: encode only the files whose path starts with one of
+    them (a part of a big package, e.g. OpenJDK's ``java.base/``; the shard then holds that part,
+    its files listed in ``files.jsonl`` as always)."""
     from model.data import SampleBuilder, _doc_seed_key
     from model.tokenizer import load_tokenizer
     out = Path(out)
@@ -395,13 +397,15 @@ def encode(out: Path, tokenizer: Path = DEFAULT_TOKENIZER, max_minutes: float = 
     todo = [r for r in g["packages"] if r.get("text") and not (shard_dir / f"{_safe(r['name'])}.npz").exists()
             and (only is None or r["name"] in set(only))]
     todo.sort(key=lambda r: (r["split"] != "val", r["bytes"]))
+    prefixes = tuple(path_prefixes) if path_prefixes else None
     t0, done = time.time(), 0
     for r in todo:
         if done and max_minutes and time.time() - t0 > max_minutes * 60:
             break                                       # at least one package per run
         ids_l, lev_l, mask_l, starts, rows = [], [], [], [0], []
         offset = np.zeros(3, dtype=np.int64)
-        docs = list(read_text_shard(out / "text" / r["text"]))
+        docs = [d for d in read_text_shard(out / "text" / r["text"])
+                if prefixes is None or d["path"].startswith(prefixes)]
         for c0 in range(0, len(docs), 128):
             batch = docs[c0:c0 + 128]
             for d, ids in zip(batch, builder.encode_texts([d["text"] for d in batch])):
@@ -548,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=0.0, help="encode budget (0 = all)")
     ap.add_argument("--regather", action="store_true", help="gather again although gather.json exists")
     ap.add_argument("--packages", nargs="+", default=None, help="encode only these packages")
+    ap.add_argument("--paths", nargs="+", default=None, metavar="PREFIX",
+                    help="encode only files whose path starts with one of these (e.g. java.base/ java.sql/)")
     a = ap.parse_args(argv)
     if a.stage in ("gather", "all") and (a.regather or a.stage == "gather" or not (a.out / "gather.json").exists()):
         notes: list[str] = []
@@ -558,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gathered {sum(r['files'] for r in g['packages'])} files, "
               f"{sum(r['bytes'] for r in g['packages']) / 1e6:.1f} MB in {g['gather_seconds']} s")
     if a.stage in ("encode", "all"):
-        print(json.dumps(encode(a.out, a.tokenizer, a.max_minutes, only=a.packages)))
+        print(json.dumps(encode(a.out, a.tokenizer, a.max_minutes, only=a.packages, path_prefixes=a.paths)))
     if a.stage in ("pack", "all"):
         m = pack(a.out, a.tokenizer)
         print(json.dumps({k: m[k] for k in ("gathered", "pending_packages")})[:2000])

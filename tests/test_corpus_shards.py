@@ -170,6 +170,27 @@ def test_encode_only_the_named_packages(built, tmp_path):
     assert sorted(p.stem for p in (out / "shards").glob("*.npz")) == [S._safe(names[0])]
 
 
+def test_encode_part_of_a_package_by_path(built, tmp_path):
+    """``path_prefixes`` (``--paths``) encodes only the files under those paths (a part of a big
+    package such as OpenJDK's java.base/): the packed corpus lists exactly those files."""
+    import shutil
+    out = tmp_path / "corpus"
+    shutil.copytree(built["out"], out)
+    java = next(r for r in built["gather"]["packages"] if r["lang"] == "java" and r.get("text"))
+    paths = sorted(d["path"] for d in S.read_text_shard(out / "text" / java["text"]))
+    keep = [p for p in paths if p.endswith(("Item.java", "Licensed.java"))]
+    assert 0 < len(keep) < len(paths)
+    (out / "shards" / f"{S._safe(java['name'])}.npz").unlink()
+    res = S.encode(out, built["out"].parent / "tokenizer.json", only=[java["name"]], path_prefixes=keep,
+                   log=lambda *a: None)
+    assert res["encoded_now"] == 1
+    S.pack(out, built["out"].parent / "tokenizer.json", log=lambda *a: None)
+    rows = [json.loads(l) for l in (out / "files.jsonl").read_text().splitlines()]
+    assert sorted(r["path"] for r in rows if r["package"] == java["name"]) == keep
+    before = [json.loads(l) for l in (built["out"] / "files.jsonl").read_text().splitlines()]
+    assert [r for r in rows if r["package"] != java["name"]] == [r for r in before if r["package"] != java["name"]]
+
+
 def test_devset_and_pinned_list_agree():
     devset = json.loads((ROOT / "bench" / "devset.json").read_text())
     names = {e["name"] for lang in ("python", "java") for e in devset[lang]}
