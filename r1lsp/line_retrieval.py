@@ -95,7 +95,7 @@ MIN_EVIDENCE = {"python": -0.5, "java": -1.0}  # per language, fitted on the dev
 WORKSPACE_MIN_EVIDENCE = {"python": 0.5, "java": -0.5}   # the second tier's gate (with the workspace's lines)
 # a renamed line's rest in Java: renamed Java rests under -0.75 scored edit similarity 51 (dev, 26 shown)
 RENAMED_MIN_EVIDENCE = {"java": -0.75}
-PROSE_MIN_EVIDENCE = {"python": 0.0}  # inside a string (a docstring's prose); a language not named: nothing there
+PROSE_MIN_EVIDENCE = {"python": 0.0, "java": 0.0}  # inside a string or comment (`_prose_line`)
 DOCTEST_PROMPTS = (">>> ", "... ")  # Python: a docstring's example lines are code (their prompt dropped)
 _STRING_NODES = frozenset(("string", "concatenated_string"))
 
@@ -389,12 +389,15 @@ def _call_lacks_arguments(doc, line: str) -> bool:
 
 def _prose_line(doc, row: int, typed: str, others: tuple[str, ...], min_evidence: float | None,
                 offset: int, workspace=None) -> LineCandidate | None:
-    """The rest of a line inside a string (a docstring's prose, its doctest output) where the
-    lines of the document and `others` that start alike, prose or code, agree on it: docstrings
-    repeat themselves (`See Also:`, `.. note::`, a parameter's description, an example's output);
-    where they do not, with the workspace's lines too (`workspace`, as for code: the second tier,
-    not after a lone first token), under the same gate. Not in comments, and not for a language
-    without a `PROSE_MIN_EVIDENCE` (Java's strings are messages). Dev split, Python, 1,947
+    """The rest of a line inside a string or comment (a docstring's prose, its doctest output, a
+    licence header) where the lines of the document and `others` that start alike, prose or code,
+    agree on it: prose repeats itself (`See Also:`, `.. note::`, a parameter's description, an
+    example's output, the licence in every file); where they do not, with the workspace's lines
+    too (`workspace`, as for code: the second tier, not after a lone first token), under the same
+    gate; nothing for a language without a `PROSE_MIN_EVIDENCE`. Dev split, every file, gate 0,
+    with the workspace tier: Python comments 587 positions (30 % of the lines), 220 shown, 200
+    exact, edit similarity 95.2 where shown; Java comments 2,865 (15 %): 1,345, 1,044, 88.3; Java
+    strings as typed (the string not closed yet), 340 (all lines): 163, 107, 87.0. Python, 1,947
     positions inside strings (every file, 30 % of the lines): file and folder only, a candidate at
     832; evidence >= 0: 338 shown, 201 exact, edit similarity 78.4 where shown (>= 0.3: 237, 166,
     85.8; >= -0.5: 453, 217, 70.6); with the workspace tier at 0 too: 377, 233, 79.8 (at 0.5:
@@ -402,7 +405,7 @@ def _prose_line(doc, row: int, typed: str, others: tuple[str, ...], min_evidence
     300`), file and folder only: Python line edit similarity 23.9 -> 27.1, exact 16.7 -> 19.0 %,
     shown 49.5 -> 51.5 %, edit similarity where shown 73.8 -> 74.0."""
     gate = PROSE_MIN_EVIDENCE.get(doc.language) if min_evidence is None else min_evidence
-    if gate is None or not in_prose(doc, offset, comments=False):
+    if gate is None:
         return None
     cands = line_candidates(doc.text, row, typed, doc.language, others)
     if cands and cands[0].evidence >= gate:

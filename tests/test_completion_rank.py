@@ -6,7 +6,7 @@ from __future__ import annotations
 from model.structure import StructuredDocument
 from r1lsp.completion_candidates import _Cand
 from r1lsp.completion_names import cursor_at
-from r1lsp.completion_rank import RankContext, rank_features, subtokens
+from r1lsp.completion_rank import RankContext, around_words, rank_features, subtokens
 
 ACCOUNT = """\
 class Account:
@@ -67,6 +67,19 @@ def test_the_tokens_around_the_word_and_the_words_of_the_line():
     rc, cur = _context("def f(a, b):\n    total_count = a.\n", 1)
     assert _features(rc, cur, "count_total")["line_subtokens"] == 1.0
     assert _features(rc, cur, "counter")["line_subtokens"] == 0.0
+
+
+def test_the_words_of_the_lines_around_the_cursor():
+    text = ("class P {\n    JsonToken next(int ch) {\n        // unused\n        _matchTrue(\"x\");\n"
+            "        t = JsonToken.\n        return t; // done\n        skipNull();\n    }\n}\n")
+    # `return`, a keyword, says nothing; a literal's word does (`null` in `if (x == null)`)
+    assert around_words(StructuredDocument(text, "java"), 4) == {"unused", "match", "true", "done"}
+    assert around_words(StructuredDocument("if (x == null) {\n  a.\n", "java"), 1) == {"null"}
+    rc, cur = _context(text, 4, "java")
+    true = _features(rc, cur, "VALUE_TRUE")
+    assert true["around_subtokens"] == 0.5                            # "true" of VALUE_TRUE, from _matchTrue
+    assert _features(rc, cur, "VALUE_NULL")["around_subtokens"] == 0.0    # skipNull is 2 lines after: not read
+    assert around_words(StructuredDocument("a = b.\n", "python"), 0) == frozenset()   # a one-line file
 
 
 def test_subtokens_split_camel_and_snake_case():
