@@ -346,7 +346,7 @@ def _required_arguments(doc) -> dict[str, int]:
     from tree_sitter import QueryCursor
 
     from model.structure.languages import language_query
-    from r1lsp.completion_rank import parameter_range
+    from r1lsp.completion_calls import parameter_range
 
     with _LOCK:
         hit = _REQUIRED.get(doc.text)
