@@ -189,7 +189,7 @@ def test_a_member_assigned_a_name_is_offered_as_that_name(tmp_path):
 
 
 def test_the_arguments_of_the_call_after_the_word_are_counted():
-    from r1lsp.completion_rank import python_call_arguments
+    from r1lsp.completion_calls import python_call_arguments
     assert python_call_arguments("(key, val)") == 2
     assert python_call_arguments("()") == 0
     assert python_call_arguments(" (a, b=f(1, 2), c=[3, 4], d='x,y')") == 4
@@ -201,7 +201,7 @@ def test_the_arguments_of_the_call_after_the_word_are_counted():
 
 
 def test_what_a_signature_accepts():
-    from r1lsp.completion_rank import parameter_range
+    from r1lsp.completion_calls import parameter_range
     assert parameter_range("split(sep: str | None=None, maxsplit: SupportsIndex=-1) -> list[str]") == (0, 2)
     assert parameter_range("join(iterable: Iterable[str], /) -> str") == (1, 1)
     assert parameter_range("_do_set(level, node, i, val)") == (4, 4)
@@ -237,7 +237,7 @@ def test_a_call_cut_inside_a_character_is_still_read(tmp_path):
     """The text after the word is read up to a byte limit: a character split there is dropped
     (a list whose cut fell inside `é` failed before)."""
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.completion_rank import CALL_TEXT_BYTES
+    from r1lsp.completion_calls import CALL_TEXT_BYTES
     head = "class T:\n    def put(self, key):\n        pass\n\n    def go(self):\n        self.('k')\n"
     pad = CALL_TEXT_BYTES - len("('k')\n") - 1                      # `é` (2 bytes) across the limit
     text = head + "#" * pad + "é\n"

@@ -163,6 +163,22 @@ def test_array_length_and_package_classes():
     assert {"ArrayList", "HashMap", "function", "concurrent"} <= set(pkg)
 
 
+def test_what_a_lambda_or_method_reference_returns_types_the_call():
+    """A generic call's type variable from what its lambda / method reference argument returns:
+    `map(w -> w.length())` is a Stream<Integer>, `map(String::trim)` a Stream<String>, a block
+    body's `return`, a constructor reference."""
+    source = ("import java.util.*;\nimport java.util.stream.*;\nclass S {\n    List<String> words;\n"
+              "    void f() {\n        CURSOR\n    }\n}\n")
+    for expr, want in (("words.stream().map(w -> w.length()).filter(n -> n.", "value Integer"),
+                       ("words.stream().map(String::trim).filter(s -> s.", "value String"),
+                       ("words.stream().map(w -> { if (w.isEmpty()) { return 0L; } return 1L; }).findFirst().get().",
+                        "value Long"),
+                       ("words.stream().map(StringBuilder::new).findFirst().get().", "value StringBuilder"),
+                       ("Optional.of(words).map(List::size).get().", "value Integer"),
+                       ("words.stream().map(w -> w.trim()).findFirst().get().", "value String")):
+        assert receiver(expr, source=source) == want, expr
+
+
 def test_brackets_after_the_name_make_an_array():
     """`byte b[]` (C-style) is an array as `byte[] b` is: a parameter, a local, a for-each variable."""
     source = ("class W {\n    void write(byte b[], int off) {\n        String words[] = null;\n"
