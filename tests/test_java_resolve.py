@@ -276,6 +276,9 @@ def test_protected_jdk_members_inside_subclasses_only():
                                                         .replace("List<String> names", "Queue<String> names"))
     own = members("this.", source=proxy, at="IN_FOR")
     assert {"removeRange", "modCount", "size"} <= set(own)
+    piped = "import java.io.*;\nclass P extends PipedInputStream {\n    void f() { CURSOR }\n}\nclass Q { void g() { IN_FOR } }\n"
+    assert "PIPE_SIZE" in members("PipedInputStream.", source=piped)             # a protected constant, statically
+    assert "PIPE_SIZE" not in members("PipedInputStream.", source=piped, at="IN_FOR")
 
 
 def test_jdk_index_decodes_only_what_is_looked_up():

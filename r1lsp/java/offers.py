@@ -28,11 +28,12 @@ class MemberOffers:
         if t is None or (t.name in PRIMITIVES and not t.is_array):
             return []
         static = r.kind == "type"
-        protected_ok = self._protected_access(t, static)
+        levels = self.hierarchy(t) if static else list(self.hierarchy(t))    # static: the first level only
+        protected_ok = self._protected_access(t, None if static else {info.name for info, _, _ in levels})
         if t.is_array and not static:
             out["length"] = Member("length", "field", "int length", 0, False, "", JType("int"))
             out["clone"] = Member("clone", "method", f"{t.show()} clone()", 0, False, "", t, ((0, False),))
-        for info, subst, depth in self.hierarchy(t):
+        for info, subst, depth in levels:
             for m in self._declared(info, subst, static):
                 if m.protected and not protected_ok(info.name):
                     continue
@@ -52,20 +53,20 @@ class MemberOffers:
             out.setdefault("class", Member("class", "keyword", f"Class<{t.show()}>", 0, True))
         return list(out.values())
 
-    def _protected_access(self, t: JType, static: bool):
+    def _protected_access(self, t: JType, supers: set[str] | None):
         """Whether a protected member a class declares may be used after a receiver of type `t`
-        here (a function of the declaring class): as Java allows, inside a subclass of it (an
-        enclosing class), on that subclass's own instances (`this.`, `in.` in a FilterInputStream
-        subclass; not `list.removeRange` elsewhere) or statically."""
+        (`supers`: its type and supertypes' names; None: a type name, static access) here (a
+        function of the declaring class): as Java allows, inside a subclass of it (an enclosing
+        class), on that subclass's own instances (`this.`, `in.` in a FilterInputStream subclass;
+        not `list.removeRange` elsewhere) or statically."""
         memo: dict[str, bool] = {}
 
-        def ok(owner: str) -> bool:                                # walks the hierarchies at its first call only
-            if "" not in memo:
-                memo[""] = static or {info.name for info, _, _ in self.hierarchy(t)}
+        def ok(owner: str) -> bool:
             got = memo.get(owner)
             if got is None:
-                got = memo[owner] = any(any(info.name == owner for info, _, _ in self.hierarchy(JType(c)))
-                                        for c in self.classes if memo[""] is True or c in memo[""])
+                got = memo[owner] = any(owner in (supers if supers is not None and c == t.name else
+                                                  {info.name for info, _, _ in self.hierarchy(JType(c))})
+                                        for c in self.classes if supers is None or c in supers)
             return got
         return ok
 
