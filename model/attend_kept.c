@@ -5,68 +5,116 @@
    Compiled at first use by model/native.py. */
 #include <math.h>
 #include <float.h>
+#include <string.h>
 
-/* a . b in 8 interleaved partial sums (vectorizable without reassociating a sum) */
-static inline float dot(const float *a, const float *b, int n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; l++) acc[l] += a[j + l] * b[j + l];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; j < n; j++) s += a[j] * b[j];
-    return s;
+#include "native_math.h"
+
+/* 16 float32 lanes (GCC / Clang vector extensions: AVX-512 registers with -march=native on these
+   cores, split into narrower ones elsewhere) */
+typedef float v16f __attribute__((vector_size(64)));
+typedef unsigned int v16u __attribute__((vector_size(64)));
+typedef unsigned short v16h __attribute__((vector_size(32)));
+
+/* n <= 16 floats at p as a vector, the lanes past n zero (their products add exact zeros) */
+static inline v16f load16(const float *p, int n) {
+    v16f v = {0};
+    memcpy(&v, p, n >= 16 ? 64 : 4 * (long)n);
+    return v;
 }
 
-static float index_score(const float *iq, const float *iw, const float *key, int Hi, int Di) {
+/* bfloat16 (the upper half of a float32's bits) to float32: n <= 16 of them at p */
+static inline v16f load16_bf16(const unsigned short *p, int n) {
+    v16h h = {0};
+    memcpy(&h, p, n >= 16 ? 32 : 2 * (long)n);
+    return (v16f)(__builtin_convertvector(h, v16u) << 16);
+}
+
+/* the lane sums of a, b, c, d (one shuffle tree for the four) */
+static inline void hsum4(v16f a, v16f b, v16f c, v16f d, float *out) {
+    v16f ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+            + __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    v16f cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+            + __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    v16f x = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27)
+           + __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    x += __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    x += __builtin_shufflevector(x, x, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    out[0] = x[0]; out[1] = x[4]; out[2] = x[8]; out[3] = x[12];
+}
+
+#define MAX_CHUNKS 64                     /* heads x 16-float chunks of a query held in vectors */
+
+/* The indexer query (Hi heads of Di) as vectors: Hi * ceil(Di / 16) of them, zero past Di. */
+static inline void index_query(const float *iq, int Hi, int Di, v16f *qv) {
+    int C = (Di + 15) / 16;
+    for (int h = 0; h < Hi; h++)
+        for (int c = 0; c < C; c++) qv[h * C + c] = load16(iq + h * Di + 16 * c, Di - 16 * c);
+}
+
+/* sum over heads h of iw[h] * leaky_relu(iq[h] . key) (slope 0.01; max(d, 0.01 d) is that, without
+   a branch), the heads' dot products four at a time */
+static inline __attribute__((always_inline)) float index_score(const v16f *qv, const float *iw,
+                                                                const float *key, int Hi, int Di) {
+    int C = (Di + 15) / 16;
+    v16f kv[C];
+    for (int c = 0; c < C; c++) kv[c] = load16(key + 16 * c, Di - 16 * c);
     float s = 0.0f;
-    for (int h = 0; h < Hi; h++) {
-        float d = dot(iq + h * Di, key, Di);
-        s += iw[h] * (d >= 0.0f ? d : 0.01f * d);
+    for (int h0 = 0; h0 < Hi; h0 += 4) {
+        v16f acc[4] = {{0}, {0}, {0}, {0}};
+        for (int j = 0; j < 4 && h0 + j < Hi; j++)
+            for (int c = 0; c < C; c++) acc[j] += qv[(h0 + j) * C + c] * kv[c];
+        float d[4];
+        hsum4(acc[0], acc[1], acc[2], acc[3], d);
+        for (int j = 0; j < 4 && h0 + j < Hi; j++) s += iw[h0 + j] * fmaxf(d[j], 0.01f * d[j]);
     }
     return s;
 }
-
-#include "native_math.h"
 
 /* the cache lines of n floats at p on their way to the cache */
 static inline void prefetch_row(const float *p, int n) {
     for (int j = 0; j < n; j += 16) __builtin_prefetch(p + j, 0, 3);
 }
 
-/* bfloat16 (the upper half of a float32's bits) to float32, and float32 to bfloat16 rounded to
-   nearest even (a NaN stays a quiet NaN), as torch converts */
-static inline float bf16_f32(unsigned short x) {
-    union { unsigned u; float f; } c = { .u = (unsigned)x << 16 };
-    return c.f;
+/* scores[i] = `index_score` of the cached index key of slot cand[i], i < K; returns the best
+   (Hi and Di constants where this is inlined) */
+static inline __attribute__((always_inline)) float score_keys(
+        const v16f *qv, const float *iw, const float *ik, long ik_stride, const long *cand, long K,
+        int Hi, int Di, float *scores) {
+    float best = -INFINITY;
+    for (long i = 0; i < K; i++) {
+        if (i + 8 < K) prefetch_row(ik + cand[i + 8] * ik_stride, Di);
+        scores[i] = index_score(qv, iw, ik + cand[i] * ik_stride, Hi, Di);
+        if (scores[i] > best) best = scores[i];
+    }
+    return best;
 }
+
+/* float32 to bfloat16 rounded to nearest even (a NaN stays a quiet NaN), as torch converts */
 static inline unsigned short f32_bf16(float f) {
     union { float f; unsigned u; } c = { .f = f };
     if ((c.u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((c.u >> 16) | 0x40);
     return (unsigned short)((c.u + 0x7fffu + ((c.u >> 16) & 1u)) >> 16);
 }
 
-/* a . b with b in bfloat16, summed in `dot`'s order */
-static inline float dot_bf16(const float *a, const unsigned short *b, int n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; l++) acc[l] += a[j + l] * bf16_f32(b[j + l]);
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; j < n; j++) s += a[j] * bf16_f32(b[j]);
-    return s;
-}
+#define LOAD_F32(p, n) load16((p), (n))
+#define LOAD_BF16(p, n) load16_bf16((p), (n))
 
 /* Softmax attention of one query (H heads of D) over the rows cand[0..n) of k and v: every head's
-   logits (each row read once), the softmax, then the weighted values (H * D a constant where this
-   is inlined: the output stays in registers). Made for two cache element types KV: float, and
-   unsigned short holding bfloat16 (DOT: its dot product with a float32 vector, LOAD: to float). */
-#define ATTEND_HEADS(NAME, KV, DOT, LOAD)                                                               \
+   logits (each row read once; a row's heads' dot products in 16-float vectors, summed four heads
+   at a time), the softmax, then the weighted values (in vectors; H and D constants where this is
+   inlined: the query and the output stay in registers). Made for two cache element types KV:
+   float, and unsigned short holding bfloat16 (LOAD: n <= 16 of them as a float vector). */
+#define ATTEND_HEADS(NAME, KV, LOAD)                                                                   \
 static inline __attribute__((always_inline)) void NAME(                                                 \
         const float *q, const void *kp, long k_stride, const void *vp, long v_stride,                   \
         const long *cand, long n, int H, int D, float *out) {                                          \
     const KV *k = kp, *v = vp;                                                                          \
-    float scale = 1.0f / sqrtf((float)D), lg[H * n], den[H], o[H * D];                                  \
+    int C = (D + 15) / 16;                                                                              \
+    float scale = 1.0f / sqrtf((float)D), lg[H * n], den[H];                                            \
     long HD = (long)H * D, line = 64 / (long)sizeof(KV);                                                \
+    v16f qv[H * C], o[H * C];                                                                           \
+    for (int h = 0; h < H; h++)                                                                         \
+        for (int c = 0; c < C; c++) qv[h * C + c] = load16(q + h * D + 16 * c, D - 16 * c);             \
     for (long i = 0; i < n; i++) {                                                                      \
         const KV *kr = k + cand[i] * k_stride;                                                          \
         /* the rows read next on their way meanwhile: a later key, this key's value (the kept rows      \
@@ -74,7 +122,15 @@ static inline __attribute__((always_inline)) void NAME(                         
         if (i + 8 < n)                                                                                  \
             for (long j = 0; j < HD; j += line) __builtin_prefetch(k + cand[i + 8] * k_stride + j, 0, 3); \
         for (long j = 0; j < HD; j += line) __builtin_prefetch(v + cand[i] * v_stride + j, 0, 3);       \
-        for (int h = 0; h < H; h++) lg[h * n + i] = DOT(q + h * D, kr + h * D, D) * scale;              \
+        for (int h0 = 0; h0 < H; h0 += 4) {                                                             \
+            v16f acc[4] = {{0}, {0}, {0}, {0}};                                                         \
+            for (int j = 0; j < 4 && h0 + j < H; j++)                                                   \
+                for (int c = 0; c < C; c++)                                                             \
+                    acc[j] += qv[(h0 + j) * C + c] * LOAD(kr + (h0 + j) * D + 16 * c, D - 16 * c);      \
+            float d[4];                                                                                 \
+            hsum4(acc[0], acc[1], acc[2], acc[3], d);                                                   \
+            for (int j = 0; j < 4 && h0 + j < H; j++) lg[(h0 + j) * n + i] = d[j] * scale;              \
+        }                                                                                               \
     }                                                                                                   \
     for (int h = 0; h < H; h++) {                                                                       \
         float *l = lg + h * n, m = -INFINITY, s = 0.0f;                                                 \
@@ -82,20 +138,22 @@ static inline __attribute__((always_inline)) void NAME(                         
         for (long i = 0; i < n; i++) { l[i] = exp_clamped(l[i] - m); s += l[i]; }                       \
         den[h] = s;                                                                                     \
     }                                                                                                   \
-    for (int j = 0; j < H * D; j++) o[j] = 0.0f;                                                        \
+    for (int j = 0; j < H * C; j++) o[j] = (v16f){0};                                                   \
     for (long i = 0; i < n; i++) {                                                                      \
         const KV *vr = v + cand[i] * v_stride;                                                          \
         for (int h = 0; h < H; h++) {                                                                   \
             float p = lg[h * n + i];                                                                    \
-            for (int j = 0; j < D; j++) o[h * D + j] += p * LOAD(vr[h * D + j]);                        \
+            for (int c = 0; c < C; c++) o[h * C + c] += p * LOAD(vr + h * D + 16 * c, D - 16 * c);      \
         }                                                                                               \
     }                                                                                                   \
     for (int h = 0; h < H; h++)                                                                         \
-        for (int j = 0; j < D; j++) out[h * D + j] = o[h * D + j] / den[h];                             \
+        for (int c = 0; c < C; c++) {                                                                   \
+            v16f r = o[h * C + c] / den[h];                                                             \
+            memcpy(out + h * D + 16 * c, &r, 4 * (long)(D - 16 * c < 16 ? D - 16 * c : 16));            \
+        }                                                                                               \
 }
-#define LOAD_F32(x) (x)
-ATTEND_HEADS(attend_heads, float, dot, LOAD_F32)
-ATTEND_HEADS(attend_heads_bf16, unsigned short, dot_bf16, bf16_f32)
+ATTEND_HEADS(attend_heads, float, LOAD_F32)
+ATTEND_HEADS(attend_heads_bf16, unsigned short, LOAD_BF16)
 
 /* The k-th largest of a[0..n) (1 <= k <= n; a is reordered): quickselect, O(n) on average. */
 static float kth_largest(float *a, long n, long k) {
@@ -127,8 +185,11 @@ int attend_kept(const float *q, const float *iq, const float *iw,
     float topv[64];
     if (n_sel > 64) return -1;
     long n_top = 0;
+    if ((long)Hi * ((Di + 15) / 16) > MAX_CHUNKS) return -1;
+    v16f iqv[MAX_CHUNKS];
+    index_query(iq, Hi, Di, iqv);
     for (long j = 0; n_sel > 0 && j < nb; j++) {
-        float s = index_score(iq, iw, blocks + j * Di, Hi, Di);
+        float s = index_score(iqv, iw, blocks + j * Di, Hi, Di);
         if (n_top < n_sel || s > topv[n_top - 1]) {
             long p = n_top < n_sel ? n_top++ : n_sel - 1;
             while (p > 0 && topv[p - 1] < s) { topv[p] = topv[p - 1]; top[p] = top[p - 1]; p--; }
@@ -142,12 +203,8 @@ int attend_kept(const float *q, const float *iq, const float *iw,
     for (long i = 0; i < n_top; i++)
         for (long j = 0; j < Bk; j++) cand[c++] = top[i] * Bk + j;
     for (long s = near0; s <= t; s++) cand[c++] = s;
-    float best = -INFINITY;
-    for (long i = 0; i < K; i++) {
-        if (i + 8 < K) prefetch_row(ik + cand[i + 8] * ik_stride, Di);
-        scores[i] = index_score(iq, iw, ik + cand[i] * ik_stride, Hi, Di);
-        if (scores[i] > best) best = scores[i];
-    }
+    float best = Hi == 4 && Di == 32 ? score_keys(iqv, iw, ik, ik_stride, cand, K, 4, 32, scores)
+                                     : score_keys(iqv, iw, ik, ik_stride, cand, K, Hi, Di, scores);
     /* 3. the gate on the old candidates, then the budget (best scores first) */
     long n_old = K - W, kept = 0;
     for (long i = 0; i < n_old; i++) {
@@ -219,4 +276,10 @@ int attend_rows(int B, const float *p, long Wp, const float *cosj, const float *
         if (kept < least) least = kept;
     }
     return least;
+}
+
+/* A decode step's per-row cache writes in one call: row b of src (B rows, src_stride bytes apart)
+   copied, row_bytes of it, to the address dst[b] (a slot of row b's own cache buffer). */
+void copy_rows(int B, const char *src, long src_stride, long row_bytes, const long *dst) {
+    for (int b = 0; b < B; b++) memcpy((void *)dst[b], src + (long)b * src_stride, (size_t)row_bytes);
 }

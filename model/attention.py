@@ -107,6 +107,20 @@ class Indexer(nn.Module):
     score = staticmethod(index_score)                # q (B, T, Hi, Di), w (B, T, Hi), k (B, S, Di) -> (B, T, S)
 
 
+def _native_layout(kv) -> torch.dtype | None:
+    """The keys' dtype of a cache `native.run_rows` reads (batch 1; k, v float32 or bfloat16, the
+    same; the index keys float32), None for another; kept while its buffers are the same."""
+    bufs = kv.buffers if kv is not None else None
+    if bufs is None:
+        return None
+    kept = kv.__dict__.get("_native_layout")
+    if kept is None or kept[0] is not bufs or kept[1] is not bufs[0]:
+        ok = (len(bufs) == 3 and kv.batch_size == 1 and bufs[0].dtype in native.KV_DTYPES
+              and bufs[1].dtype == bufs[0].dtype and bufs[2].dtype == torch.float32)
+        kept = kv.__dict__["_native_layout"] = (bufs, bufs[0], bufs[0].dtype if ok else None)
+    return kept[2]
+
+
 class SparseAttention(nn.Module):
     # True: long contexts select keys block-sparse (`block_select`); False: the indexer scores
     # every (query, key) pair (`select_keys` over all keys). Equal where contexts are short.
@@ -265,11 +279,10 @@ class SparseAttention(nn.Module):
         if not uses_blocks(c, min(slots)) or (native.attend_rows() is None or len(caches) != B or p.dtype != torch.float32 or p.device.type != "cpu"
                 or p.size(-1) != 3 * self.n_heads * self.head_dim + c.index_heads * (c.index_dim + 1) + c.index_dim):
             return None
-        for kv, t in zip(caches, slots):
-            bufs = kv.buffers if kv is not None else None
-            if (bufs is None or len(bufs) != 3 or kv.batch_size != 1 or t >= kv.max_len or not uses_blocks(c, t)
-                    or bufs[0].dtype not in native.KV_DTYPES or bufs[1].dtype != bufs[0].dtype
-                    or bufs[0].dtype != caches[0].buffers[0].dtype or bufs[2].dtype != torch.float32):
+        kv_dtype = None
+        for kv, t in zip(caches, slots):                     # (uses_blocks(c, t) holds: t >= min(slots))
+            ok = _native_layout(kv)
+            if ok is None or t >= kv.max_len or ok != (kv_dtype := kv_dtype or ok):
                 return None
         perm, cos, sin, scale = self._joined_tables(p, rope, index_rope)
         blocks, counts = [], []

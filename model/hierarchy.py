@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from model import native
 from model.attention import KVCache
 from model.config import R1Config
 
@@ -85,6 +86,34 @@ def _row_sums(cache: KVCache, t: int, uid: int):
     return r[1][1][i:i + 1], r[1][2][i:i + 1]
 
 
+def _slot_layout(c: KVCache) -> tuple | None:
+    """(unit inputs' address, bytes a slot, dtype, unit ids' address, bytes a slot, dtype) of a
+    hierarchy cache's buffers (batch 1, contiguous; None else), kept while they are the same."""
+    kept = c.__dict__.get("_slot_layout")
+    bufs = c.buffers
+    if kept is None or kept[0] is not bufs or kept[1] is not bufs[0] or kept[2] is not bufs[1]:
+        ok = len(bufs) == 2 and c.batch_size == 1 and all(b.is_contiguous() and b.device.type == "cpu" for b in bufs)
+        layout = tuple(v for b in bufs for v in (b.data_ptr(), b.stride(1) * b.element_size(), b.dtype)) if ok else None
+        kept = c.__dict__["_slot_layout"] = (bufs, bufs[0], bufs[1], layout)
+    return kept[3]
+
+
+def _write_rows(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Tensor) -> bool:
+    """y (B, 1, d) and ids (B, 1) of row b written at slot slots[b] of caches[b] (batch-1 buffers
+    already allocated) in two compiled calls (`native.write_rows`); False where that does not
+    apply (nothing written)."""
+    if native.library() is None:
+        return False
+    dst_y, dst_i = [], []
+    for c, t in zip(caches, slots):
+        lay = _slot_layout(c)
+        if lay is None or lay[2] != y.dtype or lay[5] != ids.dtype:
+            return False
+        dst_y.append(lay[0] + t * lay[1])
+        dst_i.append(lay[3] + t * lay[4])
+    return native.write_rows(y[:, 0], dst_y) and native.write_rows(ids, dst_i)
+
+
 def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """`cached_unit_mean` of rows that each have their own batch-1 cache, one token each: y (B, 1, d),
     ids (B, 1), row b written at slot slots[b] of caches[b] -> (B, 1, d), each row's value as alone.
@@ -95,11 +124,12 @@ def row_unit_means(caches: list[KVCache], slots, y: torch.Tensor, ids: torch.Ten
     writes = [c.buffers is not None and c.batch_size == 1 and t < c.max_len for c, t in zip(caches, slots)]
     if not all(writes):
         return torch.cat([cached_unit_mean(c, *c.update(t, yb, ib)) for c, t, yb, ib in zip(caches, slots, y.split(1), ids.split(1))])
-    dst, src = [], []
-    for c, t, yb, ib in zip(caches, slots, y.split(1), ids.split(1)):
-        dst += [c.buffers[0].narrow(1, t, 1), c.buffers[1].narrow(1, t, 1)]
-        src += [yb, ib]
-    torch._foreach_copy_(dst, src)                         # as `KVCache.update` of each row
+    if not _write_rows(caches, slots, y, ids):             # as `KVCache.update` of each row
+        dst, src = [], []
+        for c, t, yb, ib in zip(caches, slots, y.split(1), ids.split(1)):
+            dst += [c.buffers[0].narrow(1, t, 1), c.buffers[1].narrow(1, t, 1)]
+            src += [yb, ib]
+        torch._foreach_copy_(dst, src)
     uids = ids[:, 0].tolist()
     B = len(caches)
     state = None                                           # the previous step's, if every row is its row b

@@ -89,7 +89,9 @@ def _build() -> tuple[object, str]:
     rows.argtypes = [I, P, L, P, P, P, P, P, P, P, P, P, P, L, L, L, F, I, I, I, I, I, P, P, P, I, I]
     experts.argtypes = [I, I, I, I, I, P, P, P, P, P, P, P, P]
     fn.restype = rows.restype = experts.restype = I
-    _state["rows"], _state["experts"], _state["lib"] = rows, experts, lib
+    copy = lib.copy_rows
+    copy.argtypes, copy.restype = [I, P, L, L, P], None
+    _state["rows"], _state["experts"], _state["lib"], _state["copy_rows"] = rows, experts, lib, copy
     return fn, f"compiled ({Path(cc).name}, {', '.join(f.name for f in SOURCES)})"
 
 
@@ -182,6 +184,18 @@ def run_rows(p, cos, sin, perm, scale, caches, positions, blocks, n_blocks, cfg,
               int(thr > 0), H, D, Hi, Di, out.data_ptr(), ctypes.addressof(scores), ctypes.addressof(cand), cap,
               int(caches[0].buffers[0].dtype == torch.bfloat16))
     return out if kept > 0 else None
+
+
+def write_rows(src: torch.Tensor, dst: list[int]) -> bool:
+    """Row b of src (B, n; each row contiguous) copied to the address dst[b] (a slot of row b's own
+    cache buffer, of src's dtype) in one call: a decode step's per-row cache writes without a view
+    and a copy op per row. False where the kernel is missing (nothing written)."""
+    fn = _state.get("copy_rows") if attend_kept() is not None else None
+    if fn is None or src.device.type != "cpu" or src.dim() != 2 or (src.size(1) > 1 and src.stride(1) != 1):
+        return False
+    B, size = src.size(0), src.element_size()
+    fn(B, src.data_ptr(), src.stride(0) * size, src.size(1) * size, (ctypes.c_long * B)(*dst))
+    return True
 
 
 def _cache_pointers(c, blk) -> tuple:

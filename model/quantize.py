@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.w8a8 import int8_mm, quant_rows, quant_rows_aten
+from model.w8a8 import int8_mm, quant_rows, quant_rows_aten, rows_mm
 
 
 class Int8Linear(nn.Module):
@@ -134,6 +134,10 @@ def _w8a8(self: Int8Linear, x2: torch.Tensor) -> torch.Tensor:
     if not x2.is_cuda and x2.size(0) > SMALL_M:    # a prefill's rows: quantizing and scaling back
         x_q, s_x = quant_rows(x2 if x2.dtype == torch.float32 else x2.float())   # 1 pass each, same values
         return int8_mm(x_q, s_x, self.weight_int8, self.weight_scale)
+    if not x2.is_cuda and self.bias is None:      # a decode step's few rows: two compiled calls
+        y = rows_mm(self, x2)
+        if y is not None:
+            return y
     x_q, s_x = quant_rows_aten(x2)
     s_x = s_x[:, None]                                                         # (M, 1)
     M = x_q.size(0)

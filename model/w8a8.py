@@ -22,7 +22,8 @@ from model import native
 _P, _L = ctypes.c_void_p, ctypes.c_long
 _SIGS = {"quant_rows": [_L, _L, _P, _L, _P, _P], "dequant_rows": [_L, _L, _P, _P, _P, _P],
          "swiglu_quant": [_L, _P, _L, _P, _P, _P, _P, _P, _P],
-         "scatter_rows": [_L, _P, _L, _P, _P, _P, _P, _P, _P]}
+         "scatter_rows": [_L, _P, _L, _P, _P, _P, _P, _P, _P],
+         "mm_rows_vnni": [_L, _L, _L, _P, _P, _P, _P, _P, _P]}
 _fns: dict = {}
 
 
@@ -80,6 +81,39 @@ def dequant_(acc: torch.Tensor, s_rows: torch.Tensor, s_cols: torch.Tensor) -> t
 def int8_mm(x_q: torch.Tensor, s_x: torch.Tensor, w: torch.Tensor, s_w: torch.Tensor) -> torch.Tensor:
     """x_q (M, K) int8 with row scales s_x (M,), w (N, K) int8 with channel scales s_w (N,) -> (M, N)."""
     return dequant_(torch._int_mm(x_q, w.t()), s_x, s_w)
+
+
+def rows_mm(lin, x: torch.Tensor) -> torch.Tensor | None:
+    """A W8A8 Int8Linear (no bias) on a few rows x (M <= 16, K) float32, as two compiled calls
+    (`quant_rows`, then `mm_rows_vnni`: AVX-512 VNNI, up to 4 rows sharing each weight load)
+    instead of ~12 ATen ops: exactly `quantize._w8a8`'s values (the int32 sums are exact, the
+    scaling back the same two products). None where it does not apply (no such build, another
+    shape or dtype): the caller runs the ATen ops."""
+    f = _fn("mm_rows_vnni")
+    M, K = x.shape
+    N = lin.weight_int8.size(0)
+    if (f is None or _fn("quant_rows") is None or M > 16 or K % 4 or N % 64 or x.dtype != torch.float32
+            or not _native_ok(x) or x.stride(-1) != 1 or lin.weight_scale.dtype != torch.float32):
+        return None
+    wv, csum, sw = _vnni_weights(lin)
+    x_q, s_x = quant_rows(x)
+    out = torch.empty(M, N, dtype=torch.float32)
+    ok = f(M, K, N, x_q.data_ptr(), wv.data_ptr(), csum.data_ptr(), s_x.data_ptr(), sw.data_ptr(), out.data_ptr())
+    return out if ok == 0 else None
+
+
+def _vnni_weights(lin) -> tuple:
+    """(the int8 weight (N, K) laid out (K/4, N, 4), 128 * its row sums int32 (N,), its scales
+    contiguous) for `mm_rows_vnni`, kept on the module while its buffers are the same (+N*K bytes:
+    the 8192x256 head, 2 MB)."""
+    w, sw = lin.weight_int8, lin.weight_scale
+    kept = lin.__dict__.get("_vnni")
+    if kept is None or kept[0] is not w or kept[1] != w._version or kept[2] is not sw or kept[3] != sw._version:
+        N, K = w.shape
+        wv = w.view(N, K // 4, 4).permute(1, 0, 2).contiguous()
+        csum = (w.sum(1, dtype=torch.int32) * 128).contiguous()
+        kept = lin.__dict__["_vnni"] = (w, w._version, sw, sw._version, (wv, csum, sw.contiguous()))
+    return kept[4]
 
 
 def expert_weights(experts):

@@ -94,3 +94,72 @@ int scatter_rows(long n_exp, const long *bounds, long d, const int *acc, const f
     }
     return 0;
 }
+
+/* W8A8 of a few rows (a decode step: M <= 16) in one call, the int8 products summed by AVX-512
+   VNNI (vpdpbusd: unsigned x signed bytes, 4 products into each int32 lane): xq (M, K) int8 rows
+   (`quant_rows`), made unsigned as xq + 128, times wv, the weight (N, K) laid out (K/4, N, 4):
+   for 4 inputs in a row, each output's 4 weights side by side; csum[n] = 128 * sum_k w[n][k]
+   takes the +128 back out, so every int32 sum is exactly x_q . w[n] (what torch._int_mm gives).
+   Then out = (float(acc) * sx[m]) * sw[n], as `dequant_rows`. Up to 4 rows share each weight
+   load; 64 outputs at a time. Returns 0, or -1 where it does not apply (no VNNI in this build,
+   K % 4, N % 64, M > 16): nothing written. */
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+static inline __attribute__((always_inline)) void vnni_block(
+        int R, const unsigned *xg, long G, const signed char *wv, long N, long n0, const int *csum,
+        const float *sx, const float *sw, float *out) {
+    __m512i acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_si512();
+    for (long g = 0; g < G; g++) {
+        const signed char *wp = wv + (g * N + n0) * 4;
+        __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 64),
+                w2 = _mm512_loadu_si512(wp + 128), w3 = _mm512_loadu_si512(wp + 192);
+        for (int r = 0; r < R; r++) {
+            __m512i xb = _mm512_set1_epi32((int)xg[r * G + g]);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], xb, w0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xb, w1);
+            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], xb, w2);
+            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], xb, w3);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        __m512 s = _mm512_set1_ps(sx[r]);
+        for (int j = 0; j < 4; j++) {
+            long n = n0 + 16 * j;
+            __m512i a = _mm512_sub_epi32(acc[r][j], _mm512_loadu_si512(csum + n));
+            __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), s), _mm512_loadu_ps(sw + n));
+            _mm512_storeu_ps(out + r * N + n, y);
+        }
+    }
+}
+#endif
+
+int mm_rows_vnni(long M, long K, long N, const signed char *xq, const signed char *wv, const int *csum,
+                 const float *sx, const float *sw, float *out) {
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+    if (K % 4 || N % 64 || M > 16 || M < 1) return -1;
+    long G = K / 4;
+    unsigned xg[16 * G];                              /* each row's inputs + 128, 4 bytes a group */
+    for (long m = 0; m < M; m++)
+        for (long g = 0; g < G; g++) {
+            unsigned v = 0;
+            for (int b = 0; b < 4; b++) v |= (unsigned)(unsigned char)(xq[m * K + 4 * g + b] + 128) << (8 * b);
+            xg[m * G + g] = v;
+        }
+    for (long n0 = 0; n0 < N; n0 += 64)
+        for (long m0 = 0; m0 < M; m0 += 4) {
+            const unsigned *x = xg + m0 * G;
+            float *o = out + m0 * N;
+            switch (M - m0 < 4 ? M - m0 : 4) {
+                case 4: vnni_block(4, x, G, wv, N, n0, csum, sx + m0, sw, o); break;
+                case 3: vnni_block(3, x, G, wv, N, n0, csum, sx + m0, sw, o); break;
+                case 2: vnni_block(2, x, G, wv, N, n0, csum, sx + m0, sw, o); break;
+                default: vnni_block(1, x, G, wv, N, n0, csum, sx + m0, sw, o); break;
+            }
+        }
+    return 0;
+#else
+    (void)M; (void)K; (void)N; (void)xq; (void)wv; (void)csum; (void)sx; (void)sw; (void)out;
+    return -1;
+#endif
+}

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from r1lsp.engine import encode_window
 from model.structure import StructuredDocument
 from model.structure.text_index import utf16_len
+from r1lsp.completion_calls import _call_shape
 from r1lsp.completion_candidates import AnalysisContext, _Cand, _match, resolved_candidates, static_candidates
 from r1lsp.completion_counts import _IDENT
 from r1lsp.completion_names import Cursor, cursor_at, grammar_keywords
-from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _call_shape, _expected_type, member_net, rank_features,
-                                   rank_score, weights_for)
+from r1lsp.completion_rank import (RANK_WEIGHTS, RankContext, _expected_type, member_net, rank_features, rank_score,
+                                   weights_for)
 
 # what other modules take from here (the list's entry point and the concepts it is made of)
 __all__ = ["AnalysisContext", "CompletionCandidate", "CompletionResult", "Cursor", "IdentifierStop", "RANK_WEIGHTS",

@@ -273,8 +273,8 @@ def inline_suggestions(doc: StructuredDocument, line: int, character: int, engin
             if typed_ahead is not None:                                  # past retrieval's own gate: kept
                 typed_ahead.remember(key, doc.data, cur.offset, found.text, 0.0)
             return [InlineSuggestion(found.text, pos, pos, found.confidence)]
-    if not model_ready or in_prose(doc, cur.offset, comments=False):   # loading, failed or off: copied
-        return []                                 # lines only; not inside strings: the model's there scored 29
+    if not model_ready or in_prose(doc, cur.offset):   # loading, failed or off: copied lines only; not
+        return []      # inside strings (the model's there scored 29) or comments (prose: ES 0-33, none at the gate)
     if pause is not None:
         pause()
     (ids, levels), cold = ghost_prompts(engine, doc, cur.offset, max_tokens, cross_file, context, snippets,

@@ -329,3 +329,37 @@ def closing_rest(line: str, language: str) -> str | None:
         return None
     rest = "".join(_OPENS[c] for c in reversed(stack))
     return rest + ":" if _HEADER.match(code) else rest
+
+
+_CALLEE = re.compile(r"([A-Za-z_][\w.]*)\s*$")
+
+
+def open_calls(line: str, language: str) -> list[tuple[str, int]]:
+    """The calls `line` left open, outermost first: (the callee's last name, the arguments
+    written so far) (`x = f(a, g.h(b` -> [("f", 2), ("h", 1)]); a bracket with no name before
+    it (a tuple, a list) is no call, and a call that unpacks (`*args`, `**kw`) has no count: left
+    out."""
+    opened: list[list] = []                                             # [char, index, commas, unpacks]
+
+    def on_char(i, c, stack):
+        if c in "([{":
+            opened.append([c, i, 0, False])
+        elif c in _CLOSE and opened and opened[-1][0] == _CLOSE[c]:
+            opened.pop()
+        elif c == "," and opened:
+            opened[-1][2] += 1
+        elif c == "*" and opened and line[i - 1] in "(, " and line[i + 1:i + 2] != " ":
+            opened[-1][3] = True
+        return None
+
+    open_end: list = []
+    _scan(line, language, on_char, open_end=open_end)
+    out = []
+    for c, i, commas, unpacks in opened:
+        name = _CALLEE.search(line[:i])
+        if c != "(" or unpacks or name is None or (language == "python" and _HEADER.fullmatch(name.group(1))):
+            continue
+        written = commas + bool(line[i + 1:].split(",")[-1].strip() if commas else line[i + 1:].strip())
+        out.append((name.group(1).rsplit(".", 1)[-1], written))
+    return out
+

@@ -6,7 +6,7 @@ from __future__ import annotations
 from model.structure import StructuredDocument
 from r1lsp.completion_candidates import _Cand
 from r1lsp.completion_names import cursor_at
-from r1lsp.completion_rank import RankContext, rank_features, subtokens
+from r1lsp.completion_rank import RankContext, around_words, rank_features, subtokens
 
 ACCOUNT = """\
 class Account:
@@ -67,6 +67,19 @@ def test_the_tokens_around_the_word_and_the_words_of_the_line():
     rc, cur = _context("def f(a, b):\n    total_count = a.\n", 1)
     assert _features(rc, cur, "count_total")["line_subtokens"] == 1.0
     assert _features(rc, cur, "counter")["line_subtokens"] == 0.0
+
+
+def test_the_words_of_the_lines_around_the_cursor():
+    text = ("class P {\n    JsonToken next(int ch) {\n        // unused\n        _matchTrue(\"x\");\n"
+            "        t = JsonToken.\n        return t; // done\n        skipNull();\n    }\n}\n")
+    # `return`, a keyword, says nothing; a literal's word does (`null` in `if (x == null)`)
+    assert around_words(StructuredDocument(text, "java"), 4) == {"unused", "match", "true", "done"}
+    assert around_words(StructuredDocument("if (x == null) {\n  a.\n", "java"), 1) == {"null"}
+    rc, cur = _context(text, 4, "java")
+    true = _features(rc, cur, "VALUE_TRUE")
+    assert true["around_subtokens"] == 0.5                            # "true" of VALUE_TRUE, from _matchTrue
+    assert _features(rc, cur, "VALUE_NULL")["around_subtokens"] == 0.0    # skipNull is 2 lines after: not read
+    assert around_words(StructuredDocument("a = b.\n", "python"), 0) == frozenset()   # a one-line file
 
 
 def test_subtokens_split_camel_and_snake_case():
@@ -176,7 +189,7 @@ def test_a_member_assigned_a_name_is_offered_as_that_name(tmp_path):
 
 
 def test_the_arguments_of_the_call_after_the_word_are_counted():
-    from r1lsp.completion_rank import python_call_arguments
+    from r1lsp.completion_calls import python_call_arguments
     assert python_call_arguments("(key, val)") == 2
     assert python_call_arguments("()") == 0
     assert python_call_arguments(" (a, b=f(1, 2), c=[3, 4], d='x,y')") == 4
@@ -188,7 +201,7 @@ def test_the_arguments_of_the_call_after_the_word_are_counted():
 
 
 def test_what_a_signature_accepts():
-    from r1lsp.completion_rank import parameter_range
+    from r1lsp.completion_calls import parameter_range
     assert parameter_range("split(sep: str | None=None, maxsplit: SupportsIndex=-1) -> list[str]") == (0, 2)
     assert parameter_range("join(iterable: Iterable[str], /) -> str") == (1, 1)
     assert parameter_range("_do_set(level, node, i, val)") == (4, 4)
@@ -224,7 +237,7 @@ def test_a_call_cut_inside_a_character_is_still_read(tmp_path):
     """The text after the word is read up to a byte limit: a character split there is dropped
     (a list whose cut fell inside `é` failed before)."""
     from r1lsp.completion import AnalysisContext, complete
-    from r1lsp.completion_rank import CALL_TEXT_BYTES
+    from r1lsp.completion_calls import CALL_TEXT_BYTES
     head = "class T:\n    def put(self, key):\n        pass\n\n    def go(self):\n        self.('k')\n"
     pad = CALL_TEXT_BYTES - len("('k')\n") - 1                      # `é` (2 bytes) across the limit
     text = head + "#" * pad + "é\n"

@@ -163,6 +163,32 @@ def test_array_length_and_package_classes():
     assert {"ArrayList", "HashMap", "function", "concurrent"} <= set(pkg)
 
 
+def test_what_a_lambda_or_method_reference_returns_types_the_call():
+    """A generic call's type variable from what its lambda / method reference argument returns:
+    `map(w -> w.length())` is a Stream<Integer>, `map(String::trim)` a Stream<String>, a block
+    body's `return`, a constructor reference."""
+    source = ("import java.util.*;\nimport java.util.stream.*;\nclass S {\n    List<String> words;\n"
+              "    void f() {\n        CURSOR\n    }\n}\n")
+    for expr, want in (("words.stream().map(w -> w.length()).filter(n -> n.", "value Integer"),
+                       ("words.stream().map(String::trim).filter(s -> s.", "value String"),
+                       ("words.stream().map(w -> { if (w.isEmpty()) { return 0L; } return 1L; }).findFirst().get().",
+                        "value Long"),
+                       ("words.stream().map(StringBuilder::new).findFirst().get().", "value StringBuilder"),
+                       ("Optional.of(words).map(List::size).get().", "value Integer"),
+                       ("words.stream().map(w -> w.trim()).findFirst().get().", "value String")):
+        assert receiver(expr, source=source) == want, expr
+
+
+def test_brackets_after_the_name_make_an_array():
+    """`byte b[]` (C-style) is an array as `byte[] b` is: a parameter, a local, a for-each variable."""
+    source = ("class W {\n    void write(byte b[], int off) {\n        String words[] = null;\n"
+              "        for (String row[] : table) { IN_FOR }\n        CURSOR\n    }\n    String[][] table;\n}\n")
+    for expr, want in (("b.", "value byte[]"), ("words.", "value String[]"), ("off.", "value int")):
+        assert receiver(expr, source=source) == want
+    assert receiver("row.", source=source, at="IN_FOR") == "value String[]"
+    assert "length" in members("b.", source=source)
+
+
 def test_scope_names_at_a_statement_start():
     s = scope_at("")
     got = {m.name: m for m in s.scope_names()}
@@ -231,6 +257,30 @@ def test_shipped_jdk_index_has_generic_signatures():
     assert jdk.get("java.lang.String").supers[0] == "java.lang.Object"
 
 
+def test_protected_jdk_members_inside_subclasses_only():
+    """A JDK class's protected members (the index flags them) are offered where Java lets code
+    use them: in a subclass, on its own instances (`in.` of a FilterInputStream subclass
+    resolves; `this.` offers `in`, ArrayList's `removeRange`), never on other receivers."""
+    filt = jdk_index().get("java.io.FilterInputStream")
+    assert [(f.name, f.protected) for f in filt.fields] == [("in", True)]
+    assert not next(m for m in filt.methods if m.name == "skip").protected
+    proxy = ("import java.io.*;\nimport java.util.*;\nclass Proxy extends FilterInputStream {\n"
+             "    Proxy(InputStream s) { super(s); }\n    long skip(long n) throws IOException {\n"
+             "        List<String> names = new ArrayList<>();\n        CURSOR\n    }\n}\n"
+             "class Names extends ArrayList<String> {\n    void cut() { IN_FOR }\n}\n")
+    assert receiver("in.", source=proxy) == "value InputStream"
+    assert "in" in members("this.", source=proxy)
+    outside = members("names.", source=proxy)
+    assert "size" in outside and "removeRange" not in outside and "modCount" not in outside
+    assert "clone" not in members("names.", source=proxy.replace("ArrayList<>", "LinkedList<>")
+                                                        .replace("List<String> names", "Queue<String> names"))
+    own = members("this.", source=proxy, at="IN_FOR")
+    assert {"removeRange", "modCount", "size"} <= set(own)
+    piped = "import java.io.*;\nclass P extends PipedInputStream {\n    void f() { CURSOR }\n}\nclass Q { void g() { IN_FOR } }\n"
+    assert "PIPE_SIZE" in members("PipedInputStream.", source=piped)             # a protected constant, statically
+    assert "PIPE_SIZE" not in members("PipedInputStream.", source=piped, at="IN_FOR")
+
+
 def test_jdk_index_decodes_only_what_is_looked_up():
     data = (ROOT / "r1lsp" / "java" / "jdk-api.txt.gz").read_bytes()
     jdk = JdkIndex.from_bytes(data)                               # ~60 ms: its speed is benched, not asserted
@@ -248,6 +298,9 @@ def test_index_generator_writes_the_format_the_loader_reads(tmp_path):
     logger = jdk.get("java.util.logging.Logger")
     assert any(m.name == "getLogger" and m.static and m.ret == "java.util.logging.Logger" for m in logger.methods)
     assert "java.util.List" not in jdk
+    handler = jdk.get("java.util.logging.Handler")                # protected members: flagged
+    assert next(m for m in handler.methods if m.name == "reportError").protected
+    assert not next(m for m in handler.methods if m.name == "publish").protected
 
 
 def test_members_the_document_uses_on_the_same_receiver_rank_near_the_top():

@@ -1,7 +1,7 @@
 """Ghost text copied from the lines around (r1lsp.line_retrieval): what a user typing a line
 that other lines already wrote sees, with and without the model."""
 from r1lsp.inline import inline_suggestions
-from r1lsp.inline_syntax import closing_rest
+from r1lsp.inline_syntax import closing_rest, open_calls
 from r1lsp.line_retrieval import MIN_EVIDENCE, RENAMED_MIN_EVIDENCE, line_candidates, retrieved_line
 from model.structure import StructuredDocument
 
@@ -67,10 +67,31 @@ def test_a_word_being_typed_is_completed_not_renamed():
     assert retrieved_line(doc, offset) is None
 
 
-def test_nothing_is_copied_into_strings_comments_or_before_text():
-    src = 'def f():\n    """total = 1\n    total = 2\n    tot|\n    """\n'
+def test_inside_a_string_or_comment_only_lines_that_agree_are_copied_and_nothing_before_text(stub_engine):
+    # a docstring's prose repeats itself (`See Also:`, a parameter's words): where the lines
+    # that start alike agree, their rest, without the model
+    src = 'def f(a):\n    """One.\n\n    See Also: g\n    """\n\n\ndef g(a):\n    """Two.\n\n    See|\n    """\n'
+    doc, line, col, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset).text == " Also: g"
+    eng = stub_engine("junk")
+    assert [s.text for s in inline_suggestions(doc, line, col, eng, retrieval=True, min_confidence=-1.0)] \
+        == [" Also: g"] and eng.requests == []
+    src = 'def f():\n    """total = 1\n    total = 2\n    total = 3\n    tot|\n    """\n'
     doc, _, _, offset = doc_with_cursor(src, "python")
-    assert retrieved_line(doc, offset) is None
+    assert retrieved_line(doc, offset) is None                                  # they disagree
+    # comments too (a licence header, a repeated note), in Java as in Python; the model never
+    # writes there
+    src = 'def f():\n    # See Also: g\n    # See Also: g\n    # See|\n    pass\n'
+    doc, line, col, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset).text == " Also: g"
+    src = ("/*\n * Licensed under the Apache License.\n */\nclass A {\n    /*\n     * Licensed under the|\n"
+           "     */\n    int a;\n}\n")
+    doc, _, _, offset = doc_with_cursor(src, "java")
+    assert retrieved_line(doc, offset).text == " Apache License."
+    src = 'def f():\n    # one thing\n    # Some|\n    pass\n'
+    doc, line, col, offset = doc_with_cursor(src, "python")
+    eng = stub_engine(" more words")
+    assert inline_suggestions(doc, line, col, eng, retrieval=True, min_confidence=-100) == [] and eng.requests == []
     src = "def f(a):\n    total = a + 1\n    total| + 3\n"
     doc, _, _, offset = doc_with_cursor(src, "python")
     assert retrieved_line(doc, offset) is None
@@ -125,9 +146,9 @@ def test_a_doctest_line_is_code_its_examples_are_sources():
     assert retrieved_line(doc, offset).text == "3, 4)"                          # two ways: the nearest
     doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|", "    >>> pair(1|"), "python")
     assert retrieved_line(doc, offset).text == ", 2)"
-    # the prose of the docstring is still no place for a copied line
+    # in the docstring's prose the examples are sources too, as any line inside a string
     doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|", "    pair(1|"), "python")
-    assert retrieved_line(doc, offset) is None
+    assert retrieved_line(doc, offset).text == ", 2)"
     # and the examples are sources for code too
     doc, _, _, offset = doc_with_cursor(src.replace("    >>> pair(|\n", "").replace("return (a, b)", "pair(1|"), "python")
     assert retrieved_line(doc, offset).text == ", 2)"
@@ -157,6 +178,31 @@ def test_a_line_that_only_lacks_its_brackets_gets_them():
     # copied lines come first: another line that goes on differently wins
     doc, _, _, offset = doc_with_cursor("def f(values):\n    n = sum(values, start)\n" + src.split("\n", 1)[1], "python")
     assert retrieved_line(doc, offset).text == ", start)"
+
+
+def test_closers_wait_for_the_arguments_the_file_s_own_function_needs():
+    src = ("class Box:\n    def put(self, item, where=None):\n        pass\n\n\n"
+           "def area(w, h, scale=1):\n    return w * h * scale\n\n\n"
+           "def f(a, box):\n    x = area(a|\n")
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset) is None                                  # area needs h too
+    doc, _, _, offset = doc_with_cursor(src.replace("area(a|", "area(a, a|"), "python")
+    assert retrieved_line(doc, offset).text == ")"
+    doc, _, _, offset = doc_with_cursor(src.replace("area(a|", "area(len(a|"), "python")
+    assert retrieved_line(doc, offset) is None                                  # the outer call
+    doc, _, _, offset = doc_with_cursor(src.replace("x = area(a|", "box.put(a|"), "python")
+    assert retrieved_line(doc, offset).text == ")"                              # self is not passed
+    doc, _, _, offset = doc_with_cursor(src.replace("area(a|", "area(*a|"), "python")
+    assert retrieved_line(doc, offset).text == ")"                              # unpacked: any count
+
+
+def test_open_calls_name_the_calls_a_line_left_open():
+    assert open_calls("x = f(a, g.h(b", "python") == [("f", 2), ("h", 1)]
+    assert open_calls("if isinstance(seq, (tuple, list", "python") == [("isinstance", 2)]   # a tuple: no call
+    assert open_calls("print(a, ", "python") == [("print", 1)]
+    assert open_calls("f(*args, b", "python") == []
+    assert open_calls("while (a", "python") == []
+    assert open_calls("f('(', a", "python") == [("f", 2)]
 
 
 def test_a_retrieved_line_has_its_own_gate_not_the_models(stub_engine):

@@ -277,6 +277,34 @@ def test_w8a8_passes_equal_the_aten_ops_bit_for_bit():
 
 
 @torch.no_grad()
+@pytest.mark.parametrize("shape", [(256, 8192), (96, 128), (96, 80)])     # (in, out); 80 outputs: not 64s
+def test_w8a8_of_a_few_rows_equals_the_aten_ops_bit_for_bit(shape):
+    """A decode step's few rows (M <= 16) through a W8A8 Int8Linear: one compiled quantization and
+    one VNNI product where they build (`w8a8.rows_mm`), else the ATen ops, give exactly
+    `torch._int_mm`'s values scaled back per row and output channel, each row the same alone."""
+    from model import w8a8
+    n_in, n_out = shape
+    lin = Int8Linear(nn.Linear(n_in, n_out, bias=False))
+    lin.kernels = ("w8a8", "w8a8")
+    x = torch.randn(16, n_in) * torch.rand(16, 1) * 10
+    for M in (1, 3, 8, 16):
+        s = x[:M].abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127.0
+        q = (x[:M] / s).round().clamp(-127, 127).to(torch.int8)
+        want = torch._int_mm(q, lin.weight_int8.t()).float() * s * lin.weight_scale
+        assert torch.equal(lin(x[:M]), want)
+        assert torch.equal(lin(x[M - 1:M])[0], want[M - 1])
+    if n_out % 64 == 0 and w8a8._fn("mm_rows_vnni") is not None and _vnni_cpu():
+        assert w8a8.rows_mm(lin, x[:8]) is not None                   # the compiled product ran
+
+
+def _vnni_cpu() -> bool:
+    try:
+        return " avx512_vnni" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+@torch.no_grad()
 def test_int8_experts_of_a_prefill_equal_the_modules_and_each_row_alone():
     """`Expert.w8a8_rows`: the int8 experts of many rows (each token quantized once, the SwiGLU
     and the weighted sum as compiled passes) compute what the Int8Linear modules compute (up to

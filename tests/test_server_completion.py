@@ -161,18 +161,19 @@ async def test_ghost_text_where_the_answer_is_clear_is_the_right_line(client: La
 
 @pytest.mark.parametrize("model_options", [{"inline": {"minConfidence": -100}}], indirect=True)
 async def test_ghost_text_typed_inside_a_line_stays_on_that_line(client: LanguageClient, model_options):
-    """Typing inside a line (here a comment, where any words parse): each keystroke's ghost text,
-    started on its didChange and joined by the request (the first on a cold prompt), is at the
-    cursor and ends before the line does."""
+    """Typing inside a line (here a list's first items, where a name and a comma parse; not a
+    comment: the model writes no prose there): each keystroke's ghost text, started on its
+    didChange and joined by the request (the first on a cold prompt), is at the cursor and ends
+    before the line does."""
     uri = "file:///workspace/walk.py"
-    open_document(client, uri, "python", PYTHON.replace("    total = 0\n", "    # count the entries of root here\n"))
+    open_document(client, uri, "python", PYTHON.replace("    total = 0\n", "    total = len([root, pattern])\n"))
     ask = lambda col, kind: client.text_document_inline_completion_async(types.InlineCompletionParams(
         context=types.InlineCompletionContext(trigger_kind=kind), text_document=types.TextDocumentIdentifier(uri),
         position=types.Position(4, col)))
-    answers = [(12, await ask(12, types.InlineCompletionTriggerKind.Invoked))]    # "    # count |the entries"
-    for k, ch in enumerate("all "):
-        change_document(client, uri, 2 + k, [edit((4, 12 + k), (4, 12 + k), ch)])
-        answers.append((13 + k, await ask(13 + k, types.InlineCompletionTriggerKind.Automatic)))
+    answers = [(17, await ask(17, types.InlineCompletionTriggerKind.Invoked))]    # "    total = len([|root"
+    for k, ch in enumerate("all, "):
+        change_document(client, uri, 2 + k, [edit((4, 17 + k), (4, 17 + k), ch)])
+        answers.append((18 + k, await ask(18 + k, types.InlineCompletionTriggerKind.Automatic)))
     for col, result in answers:
         assert isinstance(result, types.InlineCompletionList)
         for item in result.items:

@@ -57,6 +57,17 @@ def test_the_workspace_answers_where_the_lines_around_do_not():
     assert retrieved_line(doc, offset, workspace=workspace_source(w, here, "java")).text == 'name, "first");'
 
 
+def test_inside_a_docstring_the_workspace_answers_too():
+    w = WorkspaceLines()
+    note = '    """Do it.\n\n    .. note::\n        Twice.\n    """\n'
+    for name in "abde":                                   # each workspace line votes 1/4: four files agree
+        w.update(f"/ws/{name}/{name}.py", f"def {name}():\n" + note)
+    src = 'def f():\n    """Do it.\n\n    .. note|\n    """\n'
+    doc, _, _, offset = doc_with_cursor(src, "python")
+    assert retrieved_line(doc, offset) is None
+    assert retrieved_line(doc, offset, workspace=workspace_source(w, "/ws/c/c.py", "python")).text == "::"
+
+
 def test_the_workspace_source_leaves_out_the_document_and_its_folder(tmp_path):
     # the document's own file is the editor's text, its folder's files are read as texts of their own
     for folder, name in (("a", "A"), ("a", "Main"), ("b", "B"), ("c", "C")):

@@ -1,14 +1,15 @@
-// Writes the public API of JDK modules (stdout), read by r1lsp/java/jdk.py.
+// Writes the public and protected API of JDK modules (stdout), read by r1lsp/java/jdk.py.
 // Run: java r1lsp/java/JdkIndex.java java.base java.sql ... | gzip -9n > r1lsp/java/jdk-api.txt.gz
 // (`make jdk-index`). Reflection over the running JDK's module image (jrt:/): only exported
-// packages, public classes, public fields and methods (bridge and synthetic ones dropped).
+// packages, public classes, public and protected fields and methods (bridge and synthetic ones
+// dropped; protected ones flagged: the resolver offers them where a subclass may use them).
 //
 // First line: {"jdk": "17.0.15", "modules": [...]}; then one line per class, its binary name, a
 // tab and a JSON array (decoded only when the class is first looked up):
-//     java.util.List<TAB>[kind, [type params], [supertypes], [[field, type, static]...],
+//     java.util.List<TAB>[kind, [type params], [supertypes], [[field, type, static(, "p")]...],
 //      [[method, [param types], return type, flags, [type params]]...]]}}
 // kind: c class, i interface, e enum, r record, a annotation. flags: s static, a abstract,
-// v varargs. Types are written with binary names (java.util.Map$Entry<K,V>, E[], int,
+// v varargs, p protected (a field's fourth element "p": protected). Types are written with binary names (java.util.Map$Entry<K,V>, E[], int,
 // ? extends E); a type variable is its bare name.
 import java.lang.module.ModuleDescriptor;
 import java.lang.reflect.*;
@@ -73,8 +74,9 @@ public class JdkIndex {
         List<String> fields = new ArrayList<>();
         for (Field f : c.getDeclaredFields()) {
             int m = f.getModifiers();
-            if (!Modifier.isPublic(m) || f.isSynthetic()) continue;
-            fields.add("[" + q(f.getName()) + "," + q(type(f.getGenericType())) + "," + (Modifier.isStatic(m) ? 1 : 0) + "]");
+            if (!(Modifier.isPublic(m) || Modifier.isProtected(m)) || f.isSynthetic()) continue;
+            fields.add("[" + q(f.getName()) + "," + q(type(f.getGenericType())) + "," + (Modifier.isStatic(m) ? 1 : 0)
+                + (Modifier.isProtected(m) ? ",\"p\"" : "") + "]");
         }
         List<String> methods = new ArrayList<>();
         Method[] declared = c.getDeclaredMethods();
@@ -82,9 +84,10 @@ public class JdkIndex {
             .thenComparing(Method::toGenericString));
         for (Method m : declared) {
             int mod = m.getModifiers();
-            if (!Modifier.isPublic(mod) || m.isBridge() || m.isSynthetic()) continue;
+            if (!(Modifier.isPublic(mod) || Modifier.isProtected(mod)) || m.isBridge() || m.isSynthetic()) continue;
             String params = Arrays.stream(m.getGenericParameterTypes()).map(JdkIndex::type).map(JdkIndex::q).collect(Collectors.joining(","));
-            String flags = (Modifier.isStatic(mod) ? "s" : "") + (Modifier.isAbstract(mod) ? "a" : "") + (m.isVarArgs() ? "v" : "");
+            String flags = (Modifier.isStatic(mod) ? "s" : "") + (Modifier.isAbstract(mod) ? "a" : "") + (m.isVarArgs() ? "v" : "")
+                + (Modifier.isProtected(mod) ? "p" : "");
             StringBuilder sb = new StringBuilder("[").append(q(m.getName())).append(",[").append(params).append("],")
                 .append(q(type(m.getGenericReturnType()))).append(",").append(q(flags));
             if (m.getTypeParameters().length > 0) sb.append(",").append(tparams(m.getTypeParameters()));

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from r1lsp.java.types import ClassInfo, FieldInfo, MethodInfo
 
-ACC_PUBLIC, ACC_STATIC, ACC_INTERFACE, ACC_ABSTRACT = 0x0001, 0x0008, 0x0200, 0x0400
+ACC_PUBLIC, ACC_PROTECTED, ACC_STATIC, ACC_INTERFACE, ACC_ABSTRACT = 0x0001, 0x0004, 0x0008, 0x0200, 0x0400
 ACC_SYNTHETIC, ACC_ANNOTATION, ACC_ENUM, ACC_BRIDGE, ACC_VARARGS = 0x1000, 0x2000, 0x4000, 0x0040, 0x0080
 BASE = {"B": "byte", "C": "char", "D": "double", "F": "float", "I": "int", "J": "long", "S": "short",
         "Z": "boolean", "V": "void"}
@@ -174,17 +174,19 @@ def read_class(data: bytes) -> ClassInfo | None:
         for _ in range(count):
             acc, name_i, desc_i = struct.unpack_from(">HHH", data, pos)
             attrs, pos = _attributes(data, pos + 6, pool)
-            if not acc & ACC_PUBLIC or acc & ACC_SYNTHETIC or (which == "method" and acc & ACC_BRIDGE):
+            if not acc & (ACC_PUBLIC | ACC_PROTECTED) or acc & ACC_SYNTHETIC or (which == "method" and acc & ACC_BRIDGE):
                 continue
+            protected = not acc & ACC_PUBLIC
             mname = pool[name_i]
             sig = _signature(attrs, pool) or pool[desc_i]
             try:
                 if which == "field":
-                    fields.append(FieldInfo(mname, _Sig(sig).type(), bool(acc & ACC_STATIC)))
+                    fields.append(FieldInfo(mname, _Sig(sig).type(), bool(acc & ACC_STATIC), protected))
                 elif not mname.startswith("<"):
                     tps, params, ret = _Sig(sig).method()
                     methods.append(MethodInfo(mname, tuple(params), ret, bool(acc & ACC_STATIC),
-                                              bool(acc & ACC_ABSTRACT), bool(acc & ACC_VARARGS), tuple(tps)))
+                                              bool(acc & ACC_ABSTRACT), bool(acc & ACC_VARARGS), tuple(tps),
+                                              protected))
             except (ClassFileError, ValueError, IndexError):
                 continue
     attrs, _ = _attributes(data, pos, pool)

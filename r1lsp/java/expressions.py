@@ -36,6 +36,10 @@ class ExpressionTypes:
     def _eval(self, n, allow_type: bool) -> Receiver | None:
         t = n.type
         if t in LITERALS:
+            if "integer" in t and _text(n).endswith(("l", "L")):
+                return self._value(JType("long"))                  # 0L
+            if "floating" in t and _text(n).endswith(("f", "F")):
+                return self._value(JType("float"))                 # 1.5f
             return self._value(JType(LITERALS[t]))
         if t == "identifier":
             return self.eval_name(_text(n), n, allow_type)
@@ -309,6 +313,13 @@ class ExpressionTypes:
                     if m.varargs and i >= len(m.params) - 1 and pt.dims and a.dims < pt.dims:
                         pt = pt.element()
                     self._unify(substitute(pt, subst), a, inferred, set(mtv))
+            for i, a in enumerate(args):                           # `map(w -> w.length())`: R from the body
+                if i < len(arg_types) and arg_types[i] is None and m.params \
+                        and a.type in ("lambda_expression", "method_reference"):
+                    pt = self._member_type(info, m.params[min(i, len(m.params) - 1)], mtv)
+                    got = self.functional_result(substitute(substitute(pt, subst), inferred), a) if pt is not None else None
+                    if got is not None:
+                        self._unify(got[0], got[1], inferred, set(mtv))
             for nm, bound in mtv.items():
                 if nm not in inferred:
                     b = self._member_type(info, bound, mtv) if bound else None
@@ -367,6 +378,54 @@ class ExpressionTypes:
         pt = self._member_type(info, m.params[i], [tparam_split(t)[0] for t in m.tparams])
         pt = substitute(pt, subst) if pt is not None else None
         return None if pt is None or pt.tvar else pt
+
+    def functional_result(self, fi: JType, fn) -> tuple[JType, JType] | None:
+        """(what the functional interface type `fi`'s method returns, as `fi` spells it, the type
+        the lambda / method reference `fn` returns): `Function<String, R>` and `w -> w.length()`
+        give (R, int), which a generic call's inference unifies; None where either is unknown."""
+        sam = self.functional_method(fi)
+        if sam is None:
+            return None
+        m, info, subst = sam
+        rt = self._member_type(info, m.ret, [tparam_split(t)[0] for t in m.tparams])
+        if rt is None or rt.name == "void":
+            return None
+        got = self.lambda_result(fn) if fn.type == "lambda_expression" else self.reference_result(fn, len(m.params))
+        return (substitute(rt, _shadow(m, subst)), got) if got is not None and got.name != "void" else None
+
+    def lambda_result(self, lam) -> JType | None:
+        """The type a lambda returns: its expression body's, or its block's first `return` value's."""
+        body = lam.child_by_field_name("body")
+        if body is None:
+            return None
+        if body.type != "block":
+            r = self.eval(body)
+            return r.type if r is not None else None
+        todo = list(body.named_children)
+        while todo:
+            n = todo.pop(0)
+            if n.type == "return_statement" and n.named_children:
+                r = self.eval(n.named_children[0])
+                return r.type if r is not None else None
+            if n.type not in ("lambda_expression", "class_body"):
+                todo[:0] = n.named_children
+        return None
+
+    def reference_result(self, ref, arity: int) -> JType | None:
+        """The type a method reference returns, called with the functional method's `arity`
+        arguments (`String::trim`: String, the first argument the receiver; `Item::new`: Item)."""
+        parts = [c for c in ref.children if c.type != "::"]
+        if len(parts) < 2:
+            return None
+        obj = self.eval(parts[0], allow_type=True)
+        if obj is None or obj.type is None or obj.kind == "package":
+            return None
+        if parts[-1].type == "new":
+            return obj.type if obj.kind == "type" else None
+        name = _text(parts[-1])
+        found = [c for c in self.find_methods(obj.type, name)
+                 if c[0].accepts(arity) or obj.kind == "type" and not c[0].static and c[0].accepts(arity - 1)]
+        return self.return_type(*found[0]) if found else None
 
     def expected_type(self, node) -> JType | None:
         """The type a context expects of an expression: a declared variable's, or a call's parameter."""

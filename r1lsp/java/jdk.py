@@ -1,4 +1,4 @@
-"""The JDK's public API from the shipped `jdk-api.txt.gz` (`make jdk-index` regenerates it with
+"""The JDK's public and protected API from the shipped `jdk-api.txt.gz` (`make jdk-index` regenerates it with
 `JdkIndex.java`; no JDK is needed at run time). The file is read on first use; a class's JSON is
 decoded when the class is first looked up."""
 from __future__ import annotations
@@ -57,9 +57,9 @@ class JdkIndex:
             nested = {}
             info = ClassInfo(
                 name, KINDS.get(kind, "class"), tuple(tparams), tuple(supers),
-                [FieldInfo(f, t, bool(s)) for f, t, s in fields],
+                [FieldInfo(f[0], f[1], bool(f[2]), len(f) > 3 and "p" in f[3]) for f in fields],
                 [MethodInfo(m[0], tuple(m[1]), m[2], "s" in m[3], "a" in m[3], "v" in m[3],
-                            tuple(m[4]) if len(m) > 4 else ()) for m in methods],
+                            tuple(m[4]) if len(m) > 4 else (), "p" in m[3]) for m in methods],
                 nested=nested)
             # nested classes are looked up on demand by their binary names
             info.nested = _LazyNested(self, prefix)

@@ -28,14 +28,19 @@ class MemberOffers:
         if t is None or (t.name in PRIMITIVES and not t.is_array):
             return []
         static = r.kind == "type"
+        levels = self.hierarchy(t) if static else list(self.hierarchy(t))    # static: the first level only
+        protected_ok = self._protected_access(t, None if static else {info.name for info, _, _ in levels})
         if t.is_array and not static:
             out["length"] = Member("length", "field", "int length", 0, False, "", JType("int"))
             out["clone"] = Member("clone", "method", f"{t.show()} clone()", 0, False, "", t, ((0, False),))
-        for info, subst, depth in self.hierarchy(t):
+        for info, subst, depth in levels:
             for m in self._declared(info, subst, static):
+                if m.protected and not protected_ok(info.name):
+                    continue
                 old = out.get(m.name)
                 if old is None:
-                    out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type, m.arities, m.returns)
+                    out[m.name] = Member(m.name, m.kind, m.detail, depth, m.static, m.owner, m.type, m.arities, m.returns,
+                                         m.protected)
                 elif old.kind == m.kind == "method" and not set(m.arities) <= set(old.arities):
                     # a supertype's other overloads (ByteBuffer's position(int) over Buffer's position())
                     out[m.name] = dataclasses.replace(old, arities=tuple(sorted(set(old.arities) | set(m.arities))),
@@ -47,6 +52,23 @@ class MemberOffers:
         if static:
             out.setdefault("class", Member("class", "keyword", f"Class<{t.show()}>", 0, True))
         return list(out.values())
+
+    def _protected_access(self, t: JType, supers: set[str] | None):
+        """Whether a protected member a class declares may be used after a receiver of type `t`
+        (`supers`: its type and supertypes' names; None: a type name, static access) here (a
+        function of the declaring class): as Java allows, inside a subclass of it (an enclosing
+        class), on that subclass's own instances (`this.`, `in.` in a FilterInputStream subclass;
+        not `list.removeRange` elsewhere) or statically."""
+        memo: dict[str, bool] = {}
+
+        def ok(owner: str) -> bool:
+            got = memo.get(owner)
+            if got is None:
+                got = memo[owner] = any(owner in (supers if supers is not None and c == t.name else
+                                                  {info.name for info, _, _ in self.hierarchy(JType(c))})
+                                        for c in self.classes if supers is None or c in supers)
+            return got
+        return ok
 
     def _declared(self, info: ClassInfo, subst: dict, static: bool) -> list[Member]:
         """The fields and methods (one per name) a class declares, typed under `subst`; cached
@@ -63,7 +85,7 @@ class MemberOffers:
                 ft = self._member_type(info, f.type)
                 ft = substitute(ft, subst) if ft is not None else None
                 out.append(Member(f.name, "field", f"{ft.show() if ft else f.type} {f.name}", 0, f.static,
-                                  info.name, ft))
+                                  info.name, ft, protected=f.protected))
         overloads: dict[str, list[MethodInfo]] = {}
         for m in info.methods:
             if m.static == static:
@@ -74,7 +96,8 @@ class MemberOffers:
             out.append(Member(name, "method", self.signature(m, info, subst, len(ms)), 0, m.static, info.name,
                               self.return_type(m, info, subst) if not m.tparams else None,
                               tuple(sorted({(len(x.params), x.varargs) for x in ms})),
-                              tuple(dict.fromkeys(t.show().split("<")[0] for t in returns if t is not None))))
+                              tuple(dict.fromkeys(t.show().split("<")[0] for t in returns if t is not None)),
+                              all(x.protected for x in ms)))
         if cacheable:
             if len(self.index.member_cache) > 4096:
                 self.index.member_cache.clear()

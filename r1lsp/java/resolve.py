@@ -271,7 +271,11 @@ class JavaScope(ExpressionTypes, MemberOffers):
         if t is not None:
             if d.varargs:
                 t = t.with_dims(t.dims + 1)
-            dims = d.decl.parent.child_by_field_name("dimensions") if d.decl.type == "local_variable_declaration" else None
+            # C-style brackets after the name: `byte b[]` (a parameter), `int c[] = …`, `for (String s[] : …)`
+            name = self.tree.root_node.descendant_for_byte_range(d.start, d.start + len(d.name.encode()))
+            holder = name.parent if name is not None else None
+            dims = holder.child_by_field_name("dimensions") \
+                if holder is not None and holder.child_by_field_name("name") == name else None
             if dims is not None:
                 t = t.with_dims(t.dims + _text(dims).count("["))
         return t

@@ -49,6 +49,7 @@ class FieldInfo:
     name: str
     type: str                          # type text, resolved through the owner's names
     static: bool
+    protected: bool = False            # JDK / jar classes: protected (subclasses see it); else public
 
 
 @dataclass
@@ -60,6 +61,7 @@ class MethodInfo:
     abstract: bool = False
     varargs: bool = False
     tparams: tuple[str, ...] = ()      # "T" or "T:bound text"
+    protected: bool = False            # JDK / jar classes: protected (subclasses see it); else public
 
     def accepts(self, n: int) -> bool:
         return len(self.params) == n or (self.varargs and n >= len(self.params) - 1)
@@ -188,6 +190,7 @@ class Member:
     arities: tuple = ()                            # methods: (parameter count, varargs) per overload
     returns: tuple = ()                            # methods: the overloads' return types, shown without type
                                                    # arguments (Math.min: double, float, int, long)
+    protected: bool = False                        # a JDK / jar class's protected member (every overload)
 
     def accepts(self, n: int) -> bool:
         return any(k == n or (v and n >= k - 1) for k, v in self.arities)
