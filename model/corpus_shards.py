@@ -1,7 +1,7 @@
 """The large corpus (``make corpus``): archives in, a corpus folder out, in resumable stages.
 
     python -m model.corpus_shards gather --src cache/corpus-src --out cache/corpus
-    python -m model.corpus_shards encode --out cache/corpus [--max-minutes 10]
+    python -m model.corpus_shards encode --out cache/corpus [--max-minutes 10] [--packages NAME...] [--paths PREFIX...]
     python -m model.corpus_shards pack   --out cache/corpus
     python -m model.corpus_shards all    --src cache/corpus-src --out cache/corpus [--max-minutes M]
 
