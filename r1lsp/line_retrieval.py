@@ -312,7 +312,7 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
         return None
     row = data.count(b"\n", 0, offset)
     if in_prose(doc, offset):
-        return _prose_line(doc, row, typed, others, min_evidence, offset, workspace)
+        return _prose_line(doc, row, typed, others, min_evidence, workspace)
     raw = _lines(doc.text)
 
     def in_code(i: int) -> bool:
@@ -324,13 +324,10 @@ def retrieved_line(doc, offset: int, others: tuple[str, ...] = (), min_evidence:
         threshold = max(threshold, RENAMED_MIN_EVIDENCE.get(doc.language, threshold))
     if cands and cands[0].evidence >= threshold:
         return cands[0]
-    if workspace is not None and typed.strip() != first_token(typed.strip()):
-        # the second tier: the workspace too (not after a lone first token: thousands of
-        # workspace lines start with `public`, and their rests never agree)
-        wide = line_candidates(doc.text, row, typed, doc.language, others, in_code, workspace)
-        gate = WORKSPACE_MIN_EVIDENCE.get(doc.language, DEFAULT_MIN_EVIDENCE) if min_evidence is None else min_evidence
-        if wide and wide[0].evidence >= gate:
-            return wide[0]
+    gate = WORKSPACE_MIN_EVIDENCE.get(doc.language, DEFAULT_MIN_EVIDENCE) if min_evidence is None else min_evidence
+    wide = _workspace_tier(doc, row, typed, others, gate, workspace, in_code)
+    if wide is not None:
+        return wide
     if closers:
         rest = closing_rest(typed, doc.language)
         if rest and not _call_lacks_arguments(doc, typed):
@@ -391,7 +388,7 @@ def _call_lacks_arguments(doc, line: str) -> bool:
 
 
 def _prose_line(doc, row: int, typed: str, others: tuple[str, ...], min_evidence: float | None,
-                offset: int, workspace=None) -> LineCandidate | None:
+                workspace=None) -> LineCandidate | None:
     """The rest of a line inside a string or comment (a docstring's prose, its doctest output, a
     licence header) where the lines of the document and `others` that start alike, prose or code,
     agree on it: prose repeats itself (`See Also:`, `.. note::`, a parameter's description, an
@@ -413,10 +410,18 @@ def _prose_line(doc, row: int, typed: str, others: tuple[str, ...], min_evidence
     cands = line_candidates(doc.text, row, typed, doc.language, others)
     if cands and cands[0].evidence >= gate:
         return cands[0]
+    return _workspace_tier(doc, row, typed, others, gate, workspace)
+
+
+def _workspace_tier(doc, row: int, typed: str, others: tuple[str, ...], gate: float, workspace,
+                    in_code=None) -> LineCandidate | None:
+    """The second tier, where the document's and `others`' lines did not reach their gate: the
+    workspace's lines vote too, under `gate`; not after a lone first token (thousands of
+    workspace lines start with `public`, and their rests never agree)."""
     if workspace is None or typed.strip() == first_token(typed.strip()):
         return None
-    cands = line_candidates(doc.text, row, typed, doc.language, others, workspace=workspace)
-    return cands[0] if cands and cands[0].evidence >= gate else None
+    wide = line_candidates(doc.text, row, typed, doc.language, others, in_code, workspace)
+    return wide[0] if wide and wide[0].evidence >= gate else None
 
 
 def in_prose(doc, offset: int, comments: bool = True) -> bool:
